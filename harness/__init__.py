@@ -1,0 +1,1 @@
+"""memhp: a QEMU-driven verifier for Linux memory hotplug."""

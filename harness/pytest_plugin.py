@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures that boot memhp scenarios (filled in by the harness)."""

@@ -1,0 +1,1 @@
+"""Obtaining and inspecting kernels: Debian packages and local builds."""
