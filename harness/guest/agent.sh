@@ -1,0 +1,66 @@
+# memhp guest agent. Protocol on ttyS1 (raw, no echo):
+#   host:  "<id> <verb> [args…]"
+#   guest: "@@BEGIN <id>", the verb's output, "@@END <id> <exit status>"
+# Only the verbs below exist: the host never sends shell text.
+stty raw -echo 2>/dev/null
+MEM=/sys/devices/system/memory
+
+blocks() {
+    for d in $MEM/memory*; do
+        n=${d##*/memory}
+        node=none
+        for l in $d/node*; do [ -e "$l" ] && node=${l##*/node}; done
+        echo "$n $(cat $d/state) $(cat $d/phys_index) $node $(cat $d/valid_zones 2>/dev/null | tr ' ' ,)"
+    done
+}
+
+setstate() {  # block, state, seconds: offlining may retry migration forever; bound it
+    timeout -s INT "$3" sh -c "echo $2 > $MEM/memory$1/state"
+}
+
+# Per block: counts of page flags from /proc/kpageflags (include/uapi/linux/kernel-page-flags.h)
+# and the first reserved pfns: the guest's own evidence of unmovable pages.
+pageflags() {
+    first=$1; count=$2
+    dd if=/proc/kpageflags bs=8 skip="$first" count="$count" 2>/dev/null |
+    od -A n -v -t x8 -w8 | awk -v first="$first" '
+    function bit(h, b,   d) { d = index("0123456789abcdef", substr(h, 16 - int(b / 4), 1)) - 1; return int(d / 2 ^ (b % 4)) % 2 }
+    { pfn = first + NR - 1
+      if (bit($1, 20)) { nopage++; next }
+      if (bit($1, 32)) { reserved++; if (nres < 8) { list = list (nres ? "," : "") sprintf("%x", pfn); nres++ } }
+      if (bit($1, 7)) slab++
+      if (bit($1, 26)) pgtable++
+      if (bit($1, 10)) buddy++
+      if (bit($1, 5)) lru++ }
+    END { printf "pages=%d nopage=%d reserved=%d slab=%d pgtable=%d buddy=%d lru=%d first_reserved=%s\n", NR, nopage, reserved, slab, pgtable, buddy, lru, list }'
+}
+
+setting() {
+    case "$1" in
+        acpi_memory_hotplug_enabled) echo "$2" > /sys/firmware/acpi/hotplug/memory/enabled ;;
+        auto_online_blocks) echo "$2" > $MEM/auto_online_blocks ;;
+        *) echo "unknown setting $1"; return 2 ;;
+    esac
+}
+
+echo "@@MEMHP-READY $(uname -r)"
+while IFS= read -r line; do
+    set -- $line
+    id=$1; verb=$2; shift 2
+    echo "@@BEGIN $id"
+    case "$verb" in
+        ping) echo pong ;;
+        block_size) cat $MEM/block_size_bytes ;;
+        blocks) blocks ;;
+        offline) setstate "$1" offline "$2" ;;
+        online) setstate "$1" "$2" "$3" ;;
+        zoneinfo) grep -E '^Node|^ +(spanned|present|managed|start_pfn)' /proc/zoneinfo ;;
+        meminfo) grep -E '^(MemTotal|MemFree)' /proc/meminfo ;;
+        srat) hexdump -v -e '32/1 "%02x" "\n"' /sys/firmware/acpi/tables/SRAT ;;
+        pageflags) pageflags "$1" "$2" ;;
+        setting) setting "$1" "$2" ;;
+        poweroff) echo bye; echo "@@END $id 0"; poweroff -f ;;
+        *) echo "unknown verb $verb"; false ;;
+    esac
+    echo "@@END $id $?"
+done

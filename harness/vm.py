@@ -1,0 +1,117 @@
+"""A booted guest as one object: the QEMU machine, its console, QMP and the agent.
+
+This is what the runner drives and what the pytest plugin hands to tests.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import TracebackType
+
+from .agent import Agent, AgentReply, GuestGone
+from .errors import GuestError
+from .guest_state import GuestSnapshot, PageFlagSummary, parse_blocks, parse_pageflags, parse_zoneinfo
+from .machine import Machine
+from .qemu_cmdline import dimm_args
+from .qmp import QmpSession, UnplugOutcome
+from .scenario import Dimm
+
+log = logging.getLogger("memhp.vm")
+
+
+class GuestVM:
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+        self.agent: Agent | None = None
+
+    @property
+    def out_dir(self) -> Path:
+        return self.machine.out_dir
+
+    @property
+    def qmp(self) -> QmpSession:
+        assert self.machine.qmp is not None, "not started"
+        return self.machine.qmp
+
+    def why_gone(self) -> str | None:
+        console = self.machine.console
+        if console is not None and console.panic.is_set():
+            return f"guest panicked: {console.panic_line}"
+        if not self.machine.is_running():
+            return f"QEMU exited with status {self.machine.exitcode}"
+        return None
+
+    def boot(self, timeout: float) -> str:
+        """Start QEMU and wait for the agent; returns the guest's kernel release."""
+        self.machine.start()
+        assert self.machine.agent_socket is not None
+        self.agent = Agent(self.machine.agent_socket, self.out_dir / "agent.log", self.why_gone)
+        return self.agent.wait_ready(timeout)
+
+    def call(self, verb: str, *args: object, timeout: float = 30.0) -> AgentReply:
+        if self.agent is None:
+            raise GuestError("guest not booted")
+        return self.agent.call(verb, *args, timeout=timeout)
+
+    def _checked(self, verb: str, *args: object) -> AgentReply:
+        reply = self.call(verb, *args)
+        if not reply.ok:
+            raise GuestError(f"agent {verb} failed ({reply.status}): {reply.text}")
+        return reply
+
+    def snapshot(self) -> GuestSnapshot:
+        block_size = int(self._checked("block_size").lines[0], 16)
+        blocks = parse_blocks(self._checked("blocks").lines)
+        zones = parse_zoneinfo(self._checked("zoneinfo").lines)
+        mem_total = 0
+        for line in self._checked("meminfo").lines:
+            if line.startswith("MemTotal:"):
+                mem_total = int(line.split()[1])
+        return GuestSnapshot(block_size, blocks, zones, mem_total)
+
+    def set_block_state(self, block: int, state: str, timeout: float) -> AgentReply:
+        # The guest bounds the write itself; the host waits a little longer than that.
+        return self.call("online" if state != "offline" else "offline", block,
+                         *((state,) if state != "offline" else ()), max(1, int(timeout)),
+                         timeout=timeout + 15)
+
+    def pageflags(self, block: int, block_size: int) -> PageFlagSummary:
+        pages = block_size // 4096
+        return parse_pageflags(block, self._checked("pageflags", block * pages, pages).lines)
+
+    def srat_bytes(self) -> bytes:
+        return bytes.fromhex("".join(self._checked("srat").lines))
+
+    def dimm_add(self, dimm: Dimm) -> None:
+        backend, device = dimm_args(dimm)
+        self.qmp.command("object-add", **backend)
+        self.qmp.command("device_add", **device)
+
+    def dimm_remove(self, dimm: Dimm, timeout: float) -> UnplugOutcome:
+        return self.qmp.device_del(dimm.id, timeout)
+
+    def memory_devices(self) -> list[dict[str, object]]:
+        return list(self.qmp.command("query-memory-devices"))
+
+    def poweroff(self, timeout: float = 15.0) -> None:
+        """Clean power-off; a guest that cannot is killed by shutdown() anyway."""
+        if self.agent is not None and self.why_gone() is None:
+            try:
+                self.call("poweroff", timeout=timeout)
+            except GuestGone:
+                pass
+        self.machine.wait_exit(timeout)
+
+    def shutdown(self) -> None:
+        try:
+            self.machine.shutdown()
+        finally:
+            if self.agent is not None:
+                self.agent.close()
+
+    def __enter__(self) -> GuestVM:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.shutdown()
