@@ -1,0 +1,38 @@
+"""Boot-log parsers: console captures and dmesg → :class:`BootLog`.
+
+One module per family of lines, each keeping its patterns next to the dataclasses they
+produce; :func:`parse_boot_log` is the entry point.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import ParseError
+from harness.logparse.acpi import AcpiOverrideError, InitrdTable, PxmApic, SratMemoryLine, TableUpgrade
+from harness.logparse.bootlog import BootLog
+from harness.logparse.common import AddressRange
+from harness.logparse.e820 import E820Entry
+from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops
+from harness.logparse.lines import decode_log
+from harness.logparse.memblock_dump import MemblockDump
+from harness.logparse.memblock_ops import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
+from harness.logparse.numa import NumaMerge
+from harness.logparse.parser import parse_boot_log
+from harness.logparse.zones import EarlyNodeRange, ZoneRange
+
+
+def load_boot_log(path: Path) -> BootLog:
+    """Read and parse a log file; ParseError names the file if it is not text."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ParseError(str(path), f"cannot read: {err.strerror}") from err
+    return parse_boot_log(decode_log(data, str(path)), str(path))
+
+
+__all__ = [
+    "AcpiOverrideError", "AddressRange", "BootLog", "E820Entry", "EarlyNodeRange", "InitrdTable",
+    "MemblockAlloc", "MemblockDoubled", "MemblockDump", "MemblockEvent", "MemblockOp", "NumaMerge",
+    "OfflineFailure", "OfflineFailureKind", "Oops", "PxmApic", "SratMemoryLine", "TableUpgrade",
+    "ZoneRange", "load_boot_log", "parse_boot_log",
+]

@@ -1,0 +1,93 @@
+"""Shared pieces of the boot-log parsers: address ranges, named line patterns, JSON.
+
+Each line kind is a :class:`LineKind`: a cheap ``trigger`` substring that says "this
+line claims to be of my kind", the full ``pattern``, and the function that builds the
+dataclass.  A line whose trigger matches but whose pattern does not (truncated,
+garbled) is counted as suspicious instead of raising.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Callable, Generic, Self, TypeVar
+
+from pydantic import TypeAdapter
+
+T = TypeVar("T")
+
+# The kernel prints addresses as %pa / %#018Lx / %#010Lx: always 0x-prefixed hex.
+HEX = r"0x[0-9a-fA-F]+"
+
+
+def hex_int(text: str) -> int:
+    return int(text, 16)
+
+
+@cache
+def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
+    return TypeAdapter(cls)
+
+
+class JsonMixin:
+    """``to_json``/``from_json`` for frozen dataclasses, driven by their type hints."""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = _adapter(type(self)).dump_python(self, mode="json")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        result: Self = _adapter(cls).validate_python(data)
+        return result
+
+
+@dataclass(frozen=True)
+class AddressRange(JsonMixin):
+    """A physical address range, half-open: the kernel's inclusive ``end`` plus one."""
+
+    start: int
+    end: int
+
+    @classmethod
+    def from_inclusive(cls, start: str, last: str) -> AddressRange:
+        return cls(hex_int(start), hex_int(last) + 1)
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self.start < end and start < self.end
+
+    def contains(self, start: int, end: int) -> bool:
+        return self.start <= start and end <= self.end
+
+
+@dataclass(frozen=True)
+class LineKind(Generic[T]):
+    """One named kind of log line: trigger substring, full pattern, builder."""
+
+    name: str
+    trigger: str
+    pattern: re.Pattern[str]
+    build: Callable[[re.Match[str], int], T]
+
+    def parse(self, message: str, line: int) -> tuple[T, str] | None:
+        """The parsed item and what followed it on the line (lines printed without
+        ``\\n`` get the next message glued on), or None if the pattern does not match."""
+        match = self.pattern.search(message)
+        if match is None:
+            return None
+        return self.build(match, line), message[match.end():]
+
+
+# GCC clone suffixes (.constprop.0, .isra.0, .part.0, .cold) are not part of the
+# function's name in the source, which is what a reader greps for.
+_CLONE_SUFFIX = re.compile(r"(\.(constprop|isra|part|cold|llvm)(\.\d+)?)+$")
+
+
+def caller_function(caller: str) -> str:
+    """``vmemmap_alloc_block_zero.constprop.0+0xc/0x28`` → ``vmemmap_alloc_block_zero``."""
+    name = caller.split("+", 1)[0].split(" ", 1)[0]
+    return _CLONE_SUFFIX.sub("", name)

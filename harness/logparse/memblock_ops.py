@@ -1,0 +1,131 @@
+"""``memblock=debug`` operation lines (mm/memblock.c); ranges printed inclusive."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from harness.logparse.common import HEX, AddressRange, JsonMixin, LineKind, caller_function, hex_int
+
+# %pS: "sym+0xoff/0xsize", maybe " [module]"; a bare address when there is no symbol.
+_CALLER = r"(?P<caller>\S+(?: \[\S+\])?)"
+
+# The reserve a successful memblock_alloc_range_nid makes for its caller's request.
+ALLOC_RESULT_CALLER = "memblock_alloc_range_nid"
+
+
+@dataclass(frozen=True)
+class MemblockEvent(JsonMixin):
+    """``memblock_reserve: [0x…-0x…] setup_arch+0x797/0xd4f`` and its siblings; end exclusive."""
+
+    line: int
+    func: str
+    base: int
+    end: int
+    caller: str
+    caller_function: str
+    nid: int | None = None
+    flags: int | None = None
+
+    @property
+    def size(self) -> int:
+        return self.end - self.base
+
+
+MEMBLOCK_EVENT_RE = re.compile(
+    r"(?P<func>memblock_(?:add|remove|reserve|phys_free|free_late|free)): "
+    rf"\[(?P<start>{HEX})-(?P<last>{HEX})\] {_CALLER}\s*$"
+)
+MEMBLOCK_ADD_NODE_RE = re.compile(
+    rf"(?P<func>memblock_add_node): \[(?P<start>{HEX})-(?P<last>{HEX})\] "
+    rf"nid=(?P<nid>-?\d+) flags=(?P<flags>(?:0x)?[0-9a-fA-F]+) {_CALLER}\s*$"
+)
+
+
+def _event(m: re.Match[str], line: int) -> MemblockEvent:
+    nid = int(m["nid"]) if "nid" in m.re.groupindex else None
+    flags = int(m["flags"], 16) if "flags" in m.re.groupindex else None
+    return MemblockEvent(
+        line, m["func"], hex_int(m["start"]), hex_int(m["last"]) + 1,
+        m["caller"], caller_function(m["caller"]), nid, flags,
+    )
+
+
+@dataclass(frozen=True)
+class MemblockAlloc(JsonMixin):
+    """An allocation request and, if it succeeded, the range it reserved.
+
+    ``nid`` is None for memblock_phys_alloc_range, which prints none.  min/max are the
+    arguments as printed, before the kernel clamps them.
+    """
+
+    line: int
+    func: str
+    size: int
+    align: int
+    nid: int | None
+    min_addr: int
+    max_addr: int
+    caller: str
+    caller_function: str
+    result: AddressRange | None = None
+    result_line: int | None = None
+
+
+MEMBLOCK_PHYS_ALLOC_RE = re.compile(
+    rf"(?P<func>memblock_phys_alloc_range): (?P<size>\d+) bytes align=(?P<align>{HEX}) "
+    rf"from=(?P<min>{HEX}) max_addr=(?P<max>{HEX}) {_CALLER}\s*$"
+)
+MEMBLOCK_ALLOC_NID_RE = re.compile(
+    r"(?P<func>memblock_alloc_(?:try_nid(?:_raw)?|exact_nid_raw)): (?P<size>\d+) bytes "
+    rf"align=(?P<align>{HEX}) nid=(?P<nid>-?\d+) from=(?P<min>{HEX}) max_addr=(?P<max>{HEX}) "
+    rf"{_CALLER}\s*$"
+)
+
+
+def _alloc(m: re.Match[str], line: int) -> MemblockAlloc:
+    nid = int(m["nid"]) if "nid" in m.re.groupindex else None
+    return MemblockAlloc(
+        line, m["func"], int(m["size"]), hex_int(m["align"]), nid,
+        hex_int(m["min"]), hex_int(m["max"]), m["caller"], caller_function(m["caller"]),
+    )
+
+
+@dataclass(frozen=True)
+class MemblockDoubled(JsonMixin):
+    """``memblock: reserved is doubled to 256 at [0x…-0x…]`` (memblock_double_array)."""
+
+    line: int
+    type_name: str
+    new_max: int
+    start: int
+    end: int
+
+
+# Printed without "\n": the next message may follow on the same line.
+MEMBLOCK_DOUBLED_RE = re.compile(
+    rf"memblock: (?P<type>\w+) is doubled to (?P<max>\d+) at \[(?P<start>{HEX})-(?P<last>{HEX})\]"
+)
+
+
+def _doubled(m: re.Match[str], line: int) -> MemblockDoubled:
+    return MemblockDoubled(line, m["type"], int(m["max"]), hex_int(m["start"]), hex_int(m["last"]) + 1)
+
+
+MemblockOp = Union[MemblockEvent, MemblockAlloc, MemblockDoubled]
+
+KINDS: tuple[LineKind[object], ...] = (
+    LineKind("memblock_doubled", " is doubled to ", MEMBLOCK_DOUBLED_RE, _doubled),
+    LineKind("memblock_add_node", "memblock_add_node: ", MEMBLOCK_ADD_NODE_RE, _event),
+    LineKind("memblock_add", "memblock_add: ", MEMBLOCK_EVENT_RE, _event),
+    LineKind("memblock_remove", "memblock_remove: ", MEMBLOCK_EVENT_RE, _event),
+    LineKind("memblock_reserve", "memblock_reserve: ", MEMBLOCK_EVENT_RE, _event),
+    LineKind("memblock_phys_free", "memblock_phys_free: ", MEMBLOCK_EVENT_RE, _event),
+    LineKind("memblock_free_late", "memblock_free_late: ", MEMBLOCK_EVENT_RE, _event),
+    LineKind("memblock_free", "memblock_free: ", MEMBLOCK_EVENT_RE, _event),
+    LineKind("memblock_phys_alloc_range", "memblock_phys_alloc_range: ", MEMBLOCK_PHYS_ALLOC_RE, _alloc),
+    # Triggers end in ": " so that call-trace frames (" memblock_alloc_try_nid+0x…") do not match.
+    LineKind("memblock_alloc_try_nid", "memblock_alloc_try_nid: ", MEMBLOCK_ALLOC_NID_RE, _alloc),
+    LineKind("memblock_alloc_try_nid_raw", "memblock_alloc_try_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc),
+    LineKind("memblock_alloc_exact_nid_raw", "memblock_alloc_exact_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc),
+)
