@@ -63,7 +63,7 @@ class AcpiTableHeader:
         )
 
 
-def table_checksum(data: bytes) -> int:
+def table_checksum(data: bytes | bytearray) -> int:
     """The byte sum modulo 256, as the kernel's ``acpi_table_checksum``: 0 means valid."""
     return sum(data) & 0xFF
 
