@@ -63,6 +63,8 @@ class ConsoleRecorder:
         return self.closed.wait(timeout)
 
     def close(self) -> None:
+        # After QEMU exits the socket drains to EOF quickly; only then cut it.
+        self.closed.wait(2.0)
         try:
             self._conn.shutdown(socket.SHUT_RDWR)
         except OSError:

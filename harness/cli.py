@@ -1,0 +1,200 @@
+"""The ``memhp`` command: parses arguments and dispatches to one public function each.
+
+Exit statuses (also for ``git bisect run``): 0 every outcome matched its expectation,
+1 some did not (a guest panic or hang counts here), 2 bad input or usage,
+125 could not test (QEMU missing, kernel not obtainable, QEMU died before the kernel ran).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInputError, ExitCode, MemhpError, exit_code_for
+
+EPILOG = __doc__.split("\n\n", 1)[1]
+# Bad input says nothing about the commit under test: exit >127 makes `git bisect run` stop.
+BISECT_ABORT = 128
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import RunOptions, error_result, run_scenario
+
+    if args.show_command:
+        return show_command(args)
+    options = RunOptions(kernel=args.kernel, out_dir=args.out or Path("out") / args.scenario.stem,
+                         accel=args.accel, boot_timeout=args.boot_timeout)
+    try:
+        result = run_scenario(args.scenario, options)
+    except MemhpError as err:
+        result = error_result(args.scenario.stem, args.kernel, err)
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+        from .runner import write_json
+        write_json(options.out_dir / "result.json", result.to_json())
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(result.summary())
+        print(f"artifacts: {options.out_dir}")
+    code = int(result.verdict.exit_code)
+    if args.bisect and code == ExitCode.BAD_INPUT:
+        return BISECT_ABORT
+    return code
+
+
+def show_command(args: argparse.Namespace) -> int:
+    import kernels
+
+    from .accel import choose_accel
+    from .layout import compute_layout
+    from .qemu_cmdline import Sockets, build_command
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    kernel = kernels.resolve(args.kernel)
+    compute_layout(scenario)
+    sock = Path("<private-dir>")
+    argv = build_command(scenario, kernel.bzimage, Path("<out>/initrd.img"),
+                         Sockets(sock / "console.sock", sock / "agent.sock", sock / "qmp.sock"),
+                         choose_accel(args.accel, kernel.bzimage))
+    print(" ".join(argv))
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from .describe import describe_boot_log
+    from .logparse import parse_boot_log
+
+    try:
+        text = args.log.read_text(errors="replace")
+    except OSError as err:
+        raise BadInputError(f"{args.log}: {err.strerror}") from err
+    bootlog = parse_boot_log(text, str(args.log))
+    if args.json:
+        _print_json(bootlog.to_json())
+    else:
+        print(describe_boot_log(bootlog))
+    return 0
+
+
+def cmd_srat_show(args: argparse.Namespace) -> int:
+    from acpi_tables.show import format_slit, format_srat, read_table_file
+    from acpi_tables.slit import decode_slit
+    from acpi_tables.srat import decode_srat
+
+    raw = read_table_file(args.file)
+    where = str(args.file)
+    if raw[:4] == b"SLIT":
+        print(format_slit(decode_slit(raw, where)))
+    else:
+        print(format_srat(decode_srat(raw, where)))
+    return 0
+
+
+def cmd_srat_build(args: argparse.Namespace) -> int:
+    from .layout import compute_layout
+    from .scenario import load_scenario
+    from .srat_override import srat_bytes
+
+    scenario = load_scenario(args.scenario)
+    args.output.write_bytes(srat_bytes(scenario, compute_layout(scenario)))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_kernels_list(args: argparse.Namespace) -> int:
+    import kernels
+
+    for kernel in kernels.list_kernels():
+        print(f"{kernel.spec:<16} {kernel.release:<24} {kernel.bzimage}")
+    return 0
+
+
+def cmd_kernels_fetch(args: argparse.Namespace) -> int:
+    import kernels
+
+    kernel = kernels.fetch(args.spec)
+    print(f"{kernel.spec}: {kernel.release} at {kernel.bzimage}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memhp", description="Linux memory hotplug verifier",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="boot a scenario and judge its outcomes", epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("scenario", type=Path)
+    run.add_argument("--kernel", default="debian:6.1",
+                     help="debian:6.1 (default), debian:6.12, or a path to a bzImage")
+    run.add_argument("--out", type=Path, help="artifact directory (default out/<scenario>)")
+    run.add_argument("--json", action="store_true", help="print result.json")
+    run.add_argument("--accel", default="auto", help="auto (probe KVM, else TCG), tcg or kvm")
+    run.add_argument("--boot-timeout", type=float, default=180.0)
+    run.add_argument("--bisect", action="store_true",
+                     help="for git bisect run: 0 good, 1 bad, 125 skip; bad input exits 128 "
+                          "so the bisection stops instead of marking the commit bad")
+    run.add_argument("--show-command", action="store_true", help="print the QEMU command line and exit")
+    run.set_defaults(func=cmd_run)
+
+    parse = sub.add_parser("parse", help="parse a saved boot log into the model")
+    parse.add_argument("log", type=Path)
+    parse.add_argument("--json", action="store_true")
+    parse.set_defaults(func=cmd_parse)
+
+    srat = sub.add_parser("srat", help="read or build SRAT tables").add_subparsers(
+        dest="srat_command", required=True)
+    show = srat.add_parser("show", help="print a table (binary, acpidump text or iasl source)")
+    show.add_argument("file", type=Path)
+    show.set_defaults(func=cmd_srat_show)
+    build = srat.add_parser("build", help="write the override SRAT of a scenario")
+    build.add_argument("scenario", type=Path)
+    build.add_argument("-o", "--output", type=Path, required=True)
+    build.set_defaults(func=cmd_srat_build)
+
+    kern = sub.add_parser("kernels", help="list or fetch kernels").add_subparsers(
+        dest="kernels_command", required=True)
+    kern.add_parser("list").set_defaults(func=cmd_kernels_list)
+    fetch = kern.add_parser("fetch")
+    fetch.add_argument("spec")
+    fetch.set_defaults(func=cmd_kernels_fetch)
+    return parser
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C so every context manager kills its QEMU.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) and int(ExitCode.BAD_INPUT)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return int(args.func(args))
+    except MemhpError as err:
+        print(f"memhp: {err}", file=sys.stderr)
+        return int(exit_code_for(err))
+    except KeyboardInterrupt:
+        print("memhp: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

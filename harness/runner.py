@@ -1,0 +1,155 @@
+"""``memhp run``: scenario → SRAT override → QEMU → actions → parsed model → verdict.
+
+Artifacts are written as they come (console, QMP transcript, agent transcript) and the
+summaries (``model.json``, ``result.json``) atomically at the end, also after a failure.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kernels
+from acpi_tables.override_cpio import build_override_archive, check_upgrade
+from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
+
+from . import checks
+from .accel import choose_accel
+from .actions import ActionResult, run_action
+from .agent import GuestGone
+from .errors import BadInputError, GuestError, InfrastructureError, MemhpError
+from .guest_state import GuestSnapshot
+from .initramfs import compose_initrd
+from .layout import MemoryLayout, compute_layout
+from .logparse import BootLog, parse_boot_log
+from .machine import Machine, tail_lines
+from .qemu_cmdline import Accel, build_command
+from .scenario import Scenario, SratSource, load_scenario
+from .srat_override import QEMU_SRAT_HEADER, srat_bytes
+from .verdict import RunResult, Verdict
+from .vm import GuestVM
+
+log = logging.getLogger("memhp.run")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    kernel: str = "debian:6.1"
+    out_dir: Path = Path("out")
+    accel: str = "auto"
+    boot_timeout: float = 180.0
+
+
+@dataclass
+class Observation:
+    """Everything a run saw, whatever happened to the guest."""
+
+    release: str | None = None
+    before: GuestSnapshot | None = None
+    after: GuestSnapshot | None = None
+    actions: list[ActionResult] | None = None
+    guest_error: str | None = None
+    kernel_ran: bool = False
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
+    archive = None
+    if scenario.srat.source is SratSource.OVERRIDE:
+        table = srat_bytes(scenario, layout)
+        problems = check_upgrade(table, QEMU_SRAT_HEADER)
+        if problems:
+            raise BadInputError(f"srat: the override would not replace QEMU's: {'; '.join(problems)}")
+        (out_dir / "srat.aml").write_bytes(table)
+        archive = build_override_archive({"srat": table})
+    return compose_initrd(out_dir / "initrd.img", archive)
+
+
+def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float,
+           seen: Observation) -> None:
+    seen.release = vm.boot(timeout)
+    seen.kernel_ran = True
+    seen.before = vm.snapshot()
+    seen.actions = []
+    for action in scenario.actions:
+        log.info("action %s (%s)", action.id, action.do)
+        seen.actions.append(run_action(vm, scenario, layout, action))
+    seen.after = vm.snapshot()
+    vm.poweroff()
+
+
+def boot_and_observe(scenario: Scenario, layout: MemoryLayout, kernel: Path, initrd: Path,
+                     accel: Accel, out_dir: Path, timeout: float) -> Observation:
+    seen = Observation()
+    machine = Machine(lambda socks: build_command(scenario, kernel, initrd, socks, accel), out_dir)
+    with GuestVM(machine) as vm:
+        try:
+            _drive(vm, scenario, layout, timeout, seen)
+        except GuestGone as err:
+            seen.guest_error = str(err)
+        except GuestError as err:
+            seen.guest_error = f"guest error: {err}"
+    console = out_dir / "console.log"
+    seen.kernel_ran = seen.kernel_ran or (console.exists() and b"Linux version" in console.read_bytes())
+    if not seen.kernel_ran:
+        raise InfrastructureError(
+            f"QEMU died before the kernel ran ({seen.guest_error}); QEMU said: "
+            + " | ".join(tail_lines(out_dir / "qemu.log", 5)))
+    return seen
+
+
+def run_scenario(path: Path, options: RunOptions) -> RunResult:
+    """Run one scenario; never loses artifacts already written. Raises only for exit 2/125."""
+    scenario = load_scenario(path)
+    kernel = kernels.resolve(options.kernel)
+    check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
+    out = options.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    layout = compute_layout(scenario)
+    initrd = prepare_initrd(scenario, layout, out)
+    accel = choose_accel(options.accel, kernel.bzimage)
+    result = RunResult(scenario.name, f"{options.kernel} ({kernel.release})")
+    result.info.update({"accel": accel.name, "out_dir": str(out)})
+    seen = boot_and_observe(scenario, layout, kernel.bzimage, initrd, accel, out,
+                            options.boot_timeout)
+    bootlog = parse_boot_log((out / "console.log").read_text(errors="replace"), str(out / "console.log"))
+    checks.evaluate(result, scenario, bootlog, seen.before, seen.actions or [], seen.guest_error)
+    write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))
+    write_json(out / "result.json", result.to_json())
+    return result
+
+
+def model_json(scenario: Scenario, layout: MemoryLayout, bootlog: BootLog,
+               seen: Observation) -> dict[str, Any]:
+    from .pinning import hotplug_findings, reservations_in_hotplug_ranges
+
+    return {
+        "scenario": scenario.name,
+        "layout": {"below_4g": layout.below_4g, "above_4g": layout.above_4g,
+                   "device_base": layout.device_base, "device_size": layout.device_size,
+                   "srat_ranges": [r.__dict__ for r in layout.node_ranges]},
+        "boot_log": bootlog.to_json(),
+        "hotplug_findings": [f.to_json() for f in hotplug_findings(bootlog)],
+        "reservations_in_hotplug_ranges": [r.to_json() for r in reservations_in_hotplug_ranges(bootlog)],
+        "guest": {
+            "release": seen.release,
+            "before": seen.before.to_json() if seen.before else None,
+            "after": seen.after.to_json() if seen.after else None,
+            "error": seen.guest_error,
+        },
+        "actions": [a.to_json() for a in seen.actions or []],
+    }
+
+
+def error_result(scenario: str, kernel: str, err: MemhpError) -> RunResult:
+    result = RunResult(scenario, kernel, error=str(err))
+    result.error_verdict = Verdict.BAD_INPUT if isinstance(err, BadInputError) else Verdict.ERROR
+    return result
