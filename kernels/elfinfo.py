@@ -184,6 +184,11 @@ def linux_banner(data: bytes, where: str) -> str:
         offset = _file_offset(_open_elf(data, where), table.by_name["linux_banner"])
         if offset is not None:
             return data[offset:data.index(b"\x00", offset)].decode("ascii", "replace").rstrip("\n")
+    return find_banner(data, where)
+
+
+def find_banner(data: bytes, where: str) -> str:
+    """The banner found by scanning ``data``, for images without symbols."""
     found = [m.group(0).rstrip(b"\x00\n").decode("ascii", "replace") for m in _BANNER.finditer(data)]
     if not found:
         raise ParseError(where, "no 'Linux version' banner")

@@ -1,0 +1,109 @@
+"""bzImage setup header and payload decompression, synthetic and on Debian's 6.1 vmlinuz."""
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import lz4.block
+import pytest
+import zstandard
+
+from harness.errors import ParseError
+from kernels import bzimage
+from kernels.bzimage import Compression
+
+DEBIAN_61 = Path("/root/.cache/memhp-dl/k61/boot/vmlinuz-6.1.0-47-amd64")
+FAKE_ELF = b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 64
+
+
+def _lz4_legacy(raw: bytes) -> bytes:
+    block = lz4.block.compress(raw, store_size=False)
+    return b"\x02\x21\x4c\x18" + struct.pack("<I", len(block)) + block
+
+
+COMPRESSORS: dict[Compression, Callable[[bytes], bytes]] = {
+    Compression.GZIP: gzip.compress,
+    Compression.XZ: lambda raw: lzma.compress(raw, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32),
+    Compression.LZMA: lambda raw: lzma.compress(raw, format=lzma.FORMAT_ALONE),
+    Compression.BZIP2: bz2.compress,
+    Compression.ZSTD: lambda raw: zstandard.ZstdCompressor().compress(raw),
+    Compression.LZ4: _lz4_legacy,
+}
+
+
+def make_bzimage(release: str, raw: bytes = FAKE_ELF, kind: Compression = Compression.GZIP) -> bytes:
+    """A minimal bzImage: one setup sector, kernel_version at 0x300, payload after 16 bytes."""
+    blob = COMPRESSORS[kind](raw) + struct.pack("<I", len(raw))  # size trailer, as size_append
+    image = bytearray(1024)
+    image[0x1F1] = 1
+    image[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", image, 0x206, 0x20F)
+    struct.pack_into("<H", image, 0x20E, 0x100)
+    version = f"{release} (builder@host) #1 SMP".encode() + b"\x00"
+    image[0x300:0x300 + len(version)] = version
+    struct.pack_into("<II", image, 0x248, 16, len(blob))
+    return bytes(image) + bytes(16) + blob
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSORS))
+def test_every_kernel_compressor_round_trips(tmp_path: Path, kind: Compression) -> None:
+    path = tmp_path / "bzImage"
+    path.write_bytes(make_bzimage("6.1.0-test", kind=kind))
+    assert bzimage.extract_vmlinux(path) == FAKE_ELF
+
+
+def test_setup_header_fields() -> None:
+    header = bzimage.read_setup_header(make_bzimage("6.12.0-x"), "img")
+    assert header.release == "6.12.0-x"
+    assert header.kernel_version == "6.12.0-x (builder@host) #1 SMP"
+    assert header.protected_mode_offset == 1024
+    assert header.payload_offset == 16
+
+
+def test_not_a_bzimage_names_offset(tmp_path: Path) -> None:
+    path = tmp_path / "junk"
+    path.write_bytes(bytes(4096))
+    with pytest.raises(ParseError, match=r"junk: offset 0x202: no 'HdrS' magic"):
+        bzimage.extract_vmlinux(path)
+
+
+def test_truncated_payload_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "bzImage"
+    path.write_bytes(make_bzimage("6.1.0-t")[:1100])
+    with pytest.raises(ParseError, match="does not fit"):
+        bzimage.extract_vmlinux(path)
+
+
+def test_payload_that_is_not_elf(tmp_path: Path) -> None:
+    path = tmp_path / "bzImage"
+    path.write_bytes(make_bzimage("6.1.0-t", raw=b"MZ not an elf"))
+    with pytest.raises(ParseError, match="not an ELF"):
+        bzimage.extract_vmlinux(path)
+
+
+def test_unknown_compression_magic() -> None:
+    with pytest.raises(ParseError, match="no known compression magic"):
+        bzimage.detect_compression(b"\x00\x01\x02\x03\x04\x05", "img")
+
+
+def test_corrupt_stream_is_a_parse_error() -> None:
+    blob = bytearray(COMPRESSORS[Compression.XZ](FAKE_ELF))
+    blob[len(blob) // 2] ^= 0xFF
+    with pytest.raises(ParseError, match="XZ payload does not decompress"):
+        bzimage.decompress(bytes(blob), Compression.XZ, "img")
+
+
+@pytest.mark.skipif(not DEBIAN_61.is_file(), reason=f"{DEBIAN_61} not downloaded")
+def test_debian_61_vmlinuz_is_xz_and_yields_elf() -> None:
+    data = DEBIAN_61.read_bytes()
+    header = bzimage.read_setup_header(data, str(DEBIAN_61))
+    assert header.release == "6.1.0-47-amd64"
+    blob = bzimage.payload(data, header, str(DEBIAN_61))
+    assert bzimage.detect_compression(blob, str(DEBIAN_61)) is Compression.XZ
+    elf = bzimage.extract_vmlinux(DEBIAN_61)
+    assert elf[:5] == b"\x7fELF\x02"  # ELF64
+    assert struct.unpack_from("<H", elf, 18)[0] == 62  # e_machine EM_X86_64
