@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Callable, Generic, Self, TypeVar
 
 from pydantic import TypeAdapter
@@ -24,9 +23,14 @@ def hex_int(text: str) -> int:
     return int(text, 16)
 
 
-@cache
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
 def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(cls)
+    # Building a TypeAdapter walks every nested type: do it once per class.
+    if cls not in _ADAPTERS:
+        _ADAPTERS[cls] = TypeAdapter(cls)
+    return _ADAPTERS[cls]
 
 
 class JsonMixin:

@@ -31,7 +31,7 @@ class Oops(JsonMixin):
 
 OOPS_RE = re.compile(
     r"(?P<text>(?P<kind>BUG|Oops|WARNING|kernel BUG|general protection fault)"
-    r"(?::| at) .*?)\s*$"
+    r"(?::|,| at) .*?)\s*$"
 )
 
 

@@ -197,14 +197,17 @@ class _Builder:
         pxm_to_node = {p.pxm: p.node for p in self.lists.get("pxm_apic", [])}
         for srat in self.lists.get("srat_memory", []):
             pxm_to_node.setdefault(srat.pxm, srat.node)
-        return BootLog(
-            source=source,
+        values: dict[str, Any] = {
             **self.fields,
             **{name: tuple(items) for name, items in self.lists.items()},
             **self.maps,
+        }
+        return BootLog(
+            source=source,
             pxm_to_node=pxm_to_node,
             memblock_debug=bool(self.ops or dumps),
             memblock_ops=tuple(self.ops),
             memblock_dumps=dumps,
             unparsed_suspicious=self.suspicious,
+            **values,
         )

@@ -1,0 +1,70 @@
+"""Golden tests: each recorded log in fixtures/logs/ against its <name>.expected.json.
+
+Regenerate after an intended change with
+``python -m harness.logparse.regenerate fixtures/logs/*.log`` and review the diff.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.logparse import BootLog
+from harness.logparse.regenerate import expected_facts, expected_path
+
+LOGS = sorted((Path(__file__).parents[2] / "fixtures" / "logs").glob("*.log"))
+
+
+def test_there_are_recorded_logs() -> None:
+    assert len(LOGS) >= 4
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
+def test_log_matches_expected(log: Path) -> None:
+    path = expected_path(log)
+    assert path.exists(), f"missing {path.name}: run python -m harness.logparse.regenerate {log}"
+    assert expected_facts(log) == json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
+def test_expected_boot_log_loads_back(log: Path) -> None:
+    data = json.loads(expected_path(log).read_text())["boot_log"]
+    assert BootLog.from_json(data).to_json() == data
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
+def test_recorded_log_is_fully_understood(log: Path) -> None:
+    """Facts every clean recorded QEMU boot must yield (not just "same as last time")."""
+    facts = json.loads(expected_path(log).read_text())["boot_log"]
+    assert facts["unparsed_suspicious"] == 0
+    assert facts["memblock_debug"] and len(facts["memblock_dumps"]) == 2
+    assert facts["pxm_to_node"] == {"0": 0, "1": 1, "2": 2}
+    assert [s["node"] for s in facts["srat_memory"]] == [0, 0, 1, 2, 2]
+    assert facts["memory_block_size"] == 128 << 20
+    assert facts["panic"] is None and facts["oopses"] == []
+    # Only the exact-node sparse buffer may fail (a node all HOTPLUG under movable_node);
+    # every answer lies below its max_addr when one was given.
+    allocs = [op for op in facts["memblock_ops"] if "size" in op]
+    assert allocs
+    assert {op["func"] for op in allocs if op["result"] is None} <= {"memblock_alloc_exact_nid_raw"}
+    for op in allocs:
+        if op["result"] is not None and op["max_addr"] > 1:  # 0 and 1 mean "up to current_limit"
+            assert op["result"]["end"] <= op["max_addr"], op
+
+
+def test_exact_nid_fails_on_a_hotplug_node_under_movable_node() -> None:
+    """kernel-pointers §2: sparse falls back per section onto another node."""
+    log = next(p for p in LOGS if p.stem == "qemu-6.1-srat-override-hotplug-n1n2-movable-node")
+    ops = json.loads(expected_path(log).read_text())["boot_log"]["memblock_ops"]
+    failed = [i for i, op in enumerate(ops) if "size" in op and op["result"] is None]
+    assert [(ops[i]["func"], ops[i]["nid"]) for i in failed] == [("memblock_alloc_exact_nid_raw", 2)]
+    fallback = ops[failed[0] + 1]
+    assert fallback["caller_function"] == "vmemmap_populate" and fallback["result"]["end"] <= 0xC0000000
+
+
+def test_kernel_612_has_no_pxm_apic_lines_but_a_mapping() -> None:
+    log = next(p for p in LOGS if p.stem == "qemu-6.12-three-node")
+    facts = json.loads(expected_path(log).read_text())["boot_log"]
+    assert facts["pxm_apic"] == [] and facts["kernel_release"].startswith("6.12")
+    assert facts["numa_nodes"][0]["merged"]["start"] == 0x1000  # 6.12 trims to DRAM start

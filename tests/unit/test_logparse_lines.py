@@ -1,0 +1,296 @@
+"""One real example line per line kind, checked against the object it must produce.
+
+Lines come from fixtures/logs/*.log where a recording has them; failure lines (which
+no clean boot prints) are built from the kernel's format strings, named per line.
+"""
+from __future__ import annotations
+
+import pytest
+
+from harness.logparse import parser, zones
+from harness.logparse.acpi import (
+    AcpiOverrideError,
+    AcpiTableOverride,
+    AcpiTableReservation,
+    InitrdTable,
+    PxmApic,
+    SratMemoryLine,
+    TableUpgrade,
+)
+from harness.logparse.common import AddressRange, LineKind
+from harness.logparse.e820 import E820Entry, E820Line
+from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops, PageHeader, Panic
+from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, DumpSizes
+from harness.logparse.memblock_ops import MemblockAlloc, MemblockDoubled, MemblockEvent
+from harness.logparse.numa import NodeData, NodeDataElsewhere, NumaFailure, NumaMerge
+from harness.logparse.setup import CommandLine, InitrdFreed, KernelRelease, MemoryBlockSize, MemorylessNode, Ramdisk
+from harness.logparse.zones import EarlyNodeRange, Initmem, MovableZoneStart, SectionStart, ZoneRange
+from harness.model import MAX_NUMNODES, MemblockRegion
+
+K = OfflineFailureKind
+L = 7  # line number handed to every builder
+
+EXAMPLES: dict[str, tuple[str, object]] = {
+    "memblock_doubled": (  # mm/memblock.c:memblock_double_array format
+        "memblock: reserved is doubled to 256 at [0x000000013fffd000-0x000000013fffe7ff]",
+        MemblockDoubled(L, "reserved", 256, 0x13FFFD000, 0x13FFFE800),
+    ),
+    "memblock_add_node": (  # format of memblock_add_node (not called on x86 boot)
+        "memblock_add_node: [0x0000000140000000-0x000000014fffffff] nid=2 flags=0 add_memory_resource+0x7c/0x2e0",
+        MemblockEvent(
+            L, "memblock_add_node", 0x140000000, 0x150000000,
+            "add_memory_resource+0x7c/0x2e0", "add_memory_resource", 2, 0,
+        ),
+    ),
+    "memblock_add": (
+        "memblock_add: [0x0000000000001000-0x000000000009fbff] e820__memblock_setup+0x65/0x7d",
+        MemblockEvent(
+            L, "memblock_add", 0x1000, 0x9FC00, "e820__memblock_setup+0x65/0x7d", "e820__memblock_setup",
+        ),
+    ),
+    "memblock_remove": (
+        "memblock_remove: [0x00000000000a0000-0x00000000000fffff] memblock_x86_fill+0x9a/0xb3",
+        MemblockEvent(L, "memblock_remove", 0xA0000, 0x100000, "memblock_x86_fill+0x9a/0xb3", "memblock_x86_fill"),
+    ),
+    "memblock_reserve": (
+        "memblock_reserve: [0x0000000004400000-0x0000000004410fff] setup_arch+0x797/0xd4f",
+        MemblockEvent(L, "memblock_reserve", 0x4400000, 0x4411000, "setup_arch+0x797/0xd4f", "setup_arch"),
+    ),
+    "memblock_phys_free": (
+        "memblock_phys_free: [0x000000013fe00000-0x000000013fffffff] init_mem_mapping+0x22e/0x31f",
+        MemblockEvent(
+            L, "memblock_phys_free", 0x13FE00000, 0x140000000, "init_mem_mapping+0x22e/0x31f", "init_mem_mapping",
+        ),
+    ),
+    "memblock_free_late": (
+        "memblock_free_late: [0x00000000bfee4000-0x00000000bffdffff] free_initrd_mem+0x1c/0x30",
+        MemblockEvent(
+            L, "memblock_free_late", 0xBFEE4000, 0xBFFE0000, "free_initrd_mem+0x1c/0x30", "free_initrd_mem",
+        ),
+    ),
+    "memblock_free": (  # pre-5.17 kernels logged memblock_free() under its own name
+        "memblock_free: [0x000000013d9d1000-0x000000013d9d1fff] pcpu_embed_first_chunk+0x285/0x70f",
+        MemblockEvent(
+            L, "memblock_free", 0x13D9D1000, 0x13D9D2000,
+            "pcpu_embed_first_chunk+0x285/0x70f", "pcpu_embed_first_chunk",
+        ),
+    ),
+    "memblock_phys_alloc_range": (
+        "memblock_phys_alloc_range: 28672 bytes align=0x1000 from=0x0000000000000000 "
+        "max_addr=0x0000000000100000 reserve_real_mode+0x50/0x89",
+        MemblockAlloc(L, "memblock_phys_alloc_range", 28672, 0x1000, None, 0, 0x100000,
+                      "reserve_real_mode+0x50/0x89", "reserve_real_mode"),
+    ),
+    "memblock_alloc_try_nid": (
+        "memblock_alloc_try_nid: 896 bytes align=0x40 nid=0 from=0x0000000078000000 "
+        "max_addr=0x0000000080000000 sparse_init_nid+0x8d/0x34d",
+        MemblockAlloc(L, "memblock_alloc_try_nid", 896, 0x40, 0, 0x78000000, 0x80000000,
+                      "sparse_init_nid+0x8d/0x34d", "sparse_init_nid"),
+    ),
+    "memblock_alloc_try_nid_raw": (
+        "memblock_alloc_try_nid_raw: 4096 bytes align=0x1000 nid=0 from=0x0000000001000000 "
+        "max_addr=0x0000000000000000 vmemmap_alloc_block_zero.constprop.0+0xc/0x28",
+        MemblockAlloc(L, "memblock_alloc_try_nid_raw", 4096, 0x1000, 0, 0x1000000, 0,
+                      "vmemmap_alloc_block_zero.constprop.0+0xc/0x28", "vmemmap_alloc_block_zero"),
+    ),
+    "memblock_alloc_exact_nid_raw": (
+        "memblock_alloc_exact_nid_raw: 16777216 bytes align=0x200000 nid=1 from=0x0000000001000000 "
+        "max_addr=0x0000000000000000 sparse_init_nid+0x11f/0x34d",
+        MemblockAlloc(L, "memblock_alloc_exact_nid_raw", 16777216, 0x200000, 1, 0x1000000, 0,
+                      "sparse_init_nid+0x11f/0x34d", "sparse_init_nid"),
+    ),
+    "memblock_dump_header": ("MEMBLOCK configuration:", DumpHeader(L)),
+    "memblock_dump_sizes": (
+        " memory size = 0x00000000fff7ec00 reserved size = 0x000000000357e000",
+        DumpSizes(L, 0xFFF7EC00, 0x357E000),
+    ),
+    "memblock_dump_count": (" reserved.cnt  = 0x7", DumpCount(L, "reserved", 7)),
+    "memblock_dump_memory": (
+        " memory[0x2]\t[0x0000000080000000-0x00000000bffdffff], 0x000000003ffe0000 bytes on node 1 flags: 0x0",
+        DumpRegion(L, "memory", 2, MemblockRegion(0x80000000, 0x3FFE0000, 0, 1)),
+    ),
+    "memblock_dump_reserved": (
+        " reserved[0x2]\t[0x000000007ffd5000-0x000000007fffffff], 0x000000000002b000 bytes flags: 0x0",
+        DumpRegion(L, "reserved", 2, MemblockRegion(0x7FFD5000, 0x2B000, 0, MAX_NUMNODES)),
+    ),
+    "e820": (
+        "BIOS-e820: [mem 0x0000000000100000-0x00000000bffdffff] usable",
+        E820Line(L, "BIOS-e820", E820Entry(0x100000, 0xBFFE0000, "usable")),
+    ),
+    "e820_modified": (
+        "modified: [mem 0x00000000bfee3000-0x00000000bfee3fff] ACPI NVS",
+        E820Line(L, "modified", E820Entry(0xBFEE3000, 0xBFEE4000, "ACPI NVS")),
+    ),
+    "e820_user": (
+        "user: [mem 0x0000000100000000-0x000000013fffffff] usable",
+        E820Line(L, "user", E820Entry(0x100000000, 0x140000000, "usable")),
+    ),
+    "srat_memory": (
+        "ACPI: SRAT: Node 2 PXM 2 [mem 0x140000000-0x33fffffff] hotplug",
+        SratMemoryLine(L, 2, 2, 0x140000000, 0x340000000, True, False),
+    ),
+    "srat_pxm_apic": ("SRAT: PXM 0 -> APIC 0x00 -> Node 0", PxmApic(L, 0, 0, 0)),
+    "acpi_table_upgrade": (
+        "ACPI: Table Upgrade: override [SRAT-BOCHS -BXPC    ]",
+        TableUpgrade(L, "override", "SRAT", "BOCHS ", "BXPC    "),
+    ),
+    "acpi_initrd_table": (
+        "ACPI: SRAT ACPI table found in initrd [kernel/firmware/acpi/srat.aml][0x110]",
+        InitrdTable(L, "SRAT", "kernel/firmware/acpi/srat.aml", 0x110),
+    ),
+    "acpi_override_error": (  # drivers/acpi/tables.c format
+        "ACPI: ACPI OVERRIDE: Bad table checksum [kernel/firmware/acpi/srat.aml]",
+        AcpiOverrideError(L, "Bad table checksum", "kernel/firmware/acpi/srat.aml"),
+    ),
+    "acpi_reserving": (
+        "ACPI: Reserving SRAT table memory at [mem 0xbffe207a-0xbffe21a9]",
+        AcpiTableReservation(L, "SRAT", 0xBFFE207A, 0xBFFE21AA),
+    ),
+    "acpi_phys_override": (
+        "ACPI: SRAT 0x00000000BFFE207A Physical table override, new table: 0x00000000BFEE3000",
+        AcpiTableOverride(L, "SRAT", 0xBFFE207A, 0xBFEE3000),
+    ),
+    "numa_merge": (
+        "NUMA: Node 0 [mem 0x00000000-0x0009ffff] + [mem 0x00100000-0x7fffffff] -> [mem 0x00000000-0x7fffffff]",
+        NumaMerge(L, 0, AddressRange(0, 0xA0000), AddressRange(0x100000, 0x80000000), AddressRange(0, 0x80000000)),
+    ),
+    "numa_not_used": (
+        "NUMA: nodes only cover 2048MB of your 4095MB e820 RAM. Not used.",
+        NumaFailure(L, "NUMA: nodes only cover 2048MB of your 4095MB e820 RAM. Not used."),
+    ),
+    "numa_no_coverage": (
+        "NUMA: no nodes coverage for 2047MB of 4095MB RAM",
+        NumaFailure(L, "NUMA: no nodes coverage for 2047MB of 4095MB RAM"),
+    ),
+    "numa_none_found": ("No NUMA configuration found", NumaFailure(L, "No NUMA configuration found")),
+    "numa_fake_node": (
+        "Faking a node at [mem 0x0000000000000000-0x000000013fffffff]",
+        NumaFailure(L, "Faking a node at [mem 0x0000000000000000-0x000000013fffffff]"),
+    ),
+    "node_data": (
+        "NODE_DATA(1) allocated [mem 0xbfeb9000-0xbfee3fff]",
+        NodeData(L, 1, AddressRange(0xBFEB9000, 0xBFEE4000)),
+    ),
+    "node_data_elsewhere": ("    NODE_DATA(3) on node 0", NodeDataElsewhere(L, 3, 0)),
+    "zone_ranges_header": ("Zone ranges:", SectionStart(L, zones.ZONE_RANGES)),
+    "movable_zone_header": ("Movable zone start for each node", SectionStart(L, zones.MOVABLE_ZONE_START)),
+    "zone_range": (
+        "  DMA32    [mem 0x0000000001000000-0x00000000ffffffff]",
+        ZoneRange("DMA32", 0x1000000, 0x100000000),
+    ),
+    "zone_empty": ("  Device   empty", ZoneRange("Device", None, None)),
+    "movable_zone_node": ("  Node 2: 0x0000000100000000", MovableZoneStart(2, 0x100000000)),
+    "early_node_range": (
+        "  node   1: [mem 0x0000000080000000-0x00000000bffdffff]",
+        EarlyNodeRange(1, 0x80000000, 0xBFFE0000),
+    ),
+    "initmem": (
+        "Initmem setup node 2 [mem 0x0000000100000000-0x000000013fffffff]",
+        Initmem(2, AddressRange(0x100000000, 0x140000000)),
+    ),
+    "linux_version": (
+        "Linux version 6.1.0-47-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) "
+        "12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.170-3 (2026-05-08)",
+        KernelRelease(L, "6.1.0-47-amd64"),
+    ),
+    "command_line": (
+        "Command line: console=ttyS0 memblock=debug nokaslr",
+        CommandLine(L, "console=ttyS0 memblock=debug nokaslr"),
+    ),
+    "ramdisk": ("RAMDISK: [mem 0xbfee4000-0xbffdffff]", Ramdisk(L, AddressRange(0xBFEE4000, 0xBFFE0000))),
+    "memory_block_size": ("x86/mm: Memory block size: 128MB", MemoryBlockSize(L, 128 << 20)),
+    "initrd_freed": ("Freeing initrd memory: 1008K", InitrdFreed(L, 1008)),
+    "memoryless_node": ("Initializing node 3 as memoryless", MemorylessNode(L, 3)),
+    "panic": (
+        "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)",
+        Panic(L, "VFS: Unable to mount root fs on unknown-block(0,0)"),
+    ),
+    "oops_bug": (
+        "BUG: unable to handle page fault for address: ffff888140000000",
+        Oops(L, "BUG", "BUG: unable to handle page fault for address: ffff888140000000"),
+    ),
+    "kernel_bug": (
+        "kernel BUG at mm/memory_hotplug.c:2208!",
+        Oops(L, "kernel BUG", "kernel BUG at mm/memory_hotplug.c:2208!"),
+    ),
+    "oops": (
+        "Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI",
+        Oops(L, "Oops", "Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI"),
+    ),
+    "warning": (
+        "WARNING: CPU: 0 PID: 0 at mm/memblock.c:1430 memblock_alloc_range_nid+0x4c/0x13d",
+        Oops(L, "WARNING", "WARNING: CPU: 0 PID: 0 at mm/memblock.c:1430 memblock_alloc_range_nid+0x4c/0x13d"),
+    ),
+    "gpf": (
+        "general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] SMP",
+        Oops(L, "general protection fault",
+             "general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] SMP"),
+    ),
+    "offline_failed": (
+        "memory memory34: Offline failed.",
+        OfflineFailure(L, K.OFFLINE_FAILED, "memory memory34: Offline failed.", block=34),
+    ),
+    "page_header": (
+        "page:00000000b6a1c6f1 refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x13dbfe",
+        PageHeader(L, 0x13DBFE),
+    ),
+    "page_dumped": (
+        "page dumped because: unmovable page",
+        OfflineFailure(L, K.PAGE_DUMPED, "page dumped because: unmovable page", detail="unmovable page"),
+    ),
+    "migrate_failed": (
+        "migrating pfn 13c800 failed ret:-16",
+        OfflineFailure(L, K.MIGRATE_FAILED, "migrating pfn 13c800 failed ret:-16", pfn=0x13C800, detail="ret:-16"),
+    ),
+    "isolate_failed": (
+        "failed to isolate pfn 13c800",
+        OfflineFailure(L, K.ISOLATE_FAILED, "failed to isolate pfn 13c800", pfn=0x13C800),
+    ),
+    "eject_disabled": (
+        "acpi PNP0C80:01: Eject disabled",
+        OfflineFailure(L, K.EJECT_DISABLED, "acpi PNP0C80:01: Eject disabled", detail="acpi PNP0C80:01"),
+    ),
+    "eject_incomplete": (
+        "ACPI: \\_SB_.MHPC.MP01: Eject incomplete - status 0xf",
+        OfflineFailure(L, K.EJECT_INCOMPLETE, "ACPI: \\_SB_.MHPC.MP01: Eject incomplete - status 0xf",
+                       detail="ACPI: \\_SB_.MHPC.MP01 status 0xf"),
+    ),
+    "remove_onlined": (
+        "removing memory fails, because memory [0x0000000140000000-0x0000000147ffffff] is onlined",
+        OfflineFailure(L, K.REMOVE_ONLINED,
+                       "removing memory fails, because memory [0x0000000140000000-0x0000000147ffffff] is onlined",
+                       pfn=0x140000),
+    ),
+}
+
+
+def _all_kinds() -> dict[str, LineKind[object]]:
+    kinds = {k.name: k for k in parser.KINDS}
+    for section in zones.SECTION_KINDS.values():
+        kinds.update({k.name: k for k in section})
+    return kinds
+
+
+def test_every_kind_has_an_example() -> None:
+    assert set(_all_kinds()) == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_line(name: str) -> None:
+    line, expected = EXAMPLES[name]
+    kind = _all_kinds()[name]
+    assert kind.trigger in line
+    parsed = kind.parse(line, L)
+    assert parsed is not None
+    assert parsed[0] == expected
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_truncated_example_does_not_parse(name: str) -> None:
+    """Cutting a line in the middle of its last hex number must not yield a wrong value."""
+    line, expected = EXAMPLES[name]
+    cut = line.rfind("0x")
+    if cut < 0 or cut + 3 >= len(line):
+        pytest.skip("no inner hex number to cut")
+    parsed = _all_kinds()[name].parse(line[: cut + 3], L)
+    assert parsed is None or parsed[0] != expected
