@@ -15,9 +15,9 @@ SLIT = (FIXTURES / "qemu-7.2-pc-3node.slit.aml").read_bytes()
 needs_cpio = pytest.mark.skipif(shutil.which("cpio") is None, reason="cpio not installed")
 
 
-def _upgraded(oem_revision: int = 2, **header: str) -> bytes:
+def _upgraded(oem_revision: int = 2, oem_id: str = "BOCHS ") -> bytes:
     srat = decode_srat(SRAT)
-    return encode_srat(replace(srat, header=replace(srat.header, oem_revision=oem_revision, **header)))
+    return encode_srat(replace(srat, header=replace(srat.header, oem_revision=oem_revision, oem_id=oem_id)))
 
 
 @needs_cpio

@@ -48,7 +48,7 @@ def test_proximity_domain_joins_low_and_high_bytes() -> None:
 
 
 def test_subtable_sizes_match_the_spec() -> None:
-    sizes = {
+    sizes: dict[Subtable, int] = {
         ProcessorLocalApicAffinity(0, 0): 16,
         MemoryAffinity(0, 0, 0): 40,
         X2ApicAffinity(0, 0): 24,
