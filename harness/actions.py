@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .agent import GuestGone
+from .errors import GuestError
 from .layout import MemoryLayout
 from .qmp import UnplugOutcome
 from .scenario import (Action, BlockRangeAction, DimmAdd, DimmRemove, GuestWrite, OfflineNode,
@@ -71,7 +73,12 @@ def _set_blocks(vm: GuestVM, blocks: list[int], state: str, timeout: float,
         flags = None
         if not reply.ok and state == "offline":
             # Still online after a refusal: the page flags say what pinned it.
-            flags = vm.pageflags(index, block_size).__dict__
+            try:
+                flags = vm.pageflags(index, block_size).__dict__
+            except GuestGone:
+                raise
+            except GuestError as err:  # evidence is optional; the refusal itself is the result
+                flags = {"error": str(err)}
         error = reply.text or ("" if reply.ok else f"exit status {reply.status}")
         out.append(BlockOutcome(index, index * block_size, reply.ok, error, flags))
     return out

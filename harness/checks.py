@@ -4,7 +4,7 @@ from __future__ import annotations
 from .actions import ActionResult
 from .guest_state import GuestSnapshot
 from .logparse import BootLog
-from .pinning import hotplug_findings
+from .pinning import AttributedReservation, hotplug_findings
 from .scenario import Scenario, SratSource
 from .verdict import RunResult
 
@@ -29,6 +29,11 @@ def _zone_checks(result: RunResult, scenario: Scenario, log: BootLog,
         result.add(f"node {node} has no ZONE_MOVABLE", "none", _hex(seen))
 
 
+def _pin(reservation: AttributedReservation) -> str:
+    region = reservation.region
+    return f"[{region.base:#x}-{region.end - 1:#x}] {', '.join(reservation.callers)}"
+
+
 def _hotplug_checks(result: RunResult, scenario: Scenario, log: BootLog) -> None:
     findings = {f.node: f for f in hotplug_findings(log)}
     for exp in scenario.expect.hotplug:
@@ -37,11 +42,10 @@ def _hotplug_checks(result: RunResult, scenario: Scenario, log: BootLog) -> None
             result.add(f"SRAT hotplug mark of node {exp.node} honoured", exp.honoured,
                        "no hotplug range in the SRAT lines", ok=False)
             continue
-        reason = ""
-        if not finding.honoured:
-            reason = "SRAT hotplug range not honoured; pinned by " + "; ".join(
-                p.describe() for p in finding.pinning) if finding.pinning else \
-                "SRAT hotplug range not honoured (no pinning reservation identified)"
+        reason = f"status {finding.status.value}"
+        if finding.honoured is False:
+            reason = "SRAT hotplug range not honoured; the kernel cleared the mark, pinned by: " + (
+                "; ".join(_pin(p) for p in finding.pinned_by) or "no reservation identified")
         result.add(f"SRAT hotplug mark of node {exp.node} honoured", exp.honoured,
                    finding.honoured, reason)
 

@@ -5,9 +5,11 @@ summaries (``model.json``, ``result.json``) atomically at the end, also after a 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,13 +88,11 @@ def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float
     vm.poweroff()
 
 
-def boot_and_observe(scenario: Scenario, layout: MemoryLayout, kernel: Path, initrd: Path,
-                     accel: Accel, out_dir: Path, timeout: float) -> Observation:
+def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float) -> Observation:
     seen = Observation()
-    machine = Machine(lambda socks: build_command(scenario, kernel, initrd, socks, accel), out_dir)
-    with GuestVM(machine) as vm:
+    with GuestVM(prep.machine(out_dir)) as vm:
         try:
-            _drive(vm, scenario, layout, timeout, seen)
+            _drive(vm, prep.scenario, prep.layout, timeout, seen)
         except GuestGone as err:
             seen.guest_error = str(err)
         except GuestError as err:
@@ -106,23 +106,58 @@ def boot_and_observe(scenario: Scenario, layout: MemoryLayout, kernel: Path, ini
     return seen
 
 
-def run_scenario(path: Path, options: RunOptions) -> RunResult:
-    """Run one scenario; never loses artifacts already written. Raises only for exit 2/125."""
+@dataclass(frozen=True)
+class Prepared:
+    """A scenario ready to boot: validated, kernel obtained and checked, initrd built."""
+
+    scenario: Scenario
+    layout: MemoryLayout
+    kernel: kernels.Kernel
+    initrd: Path
+    accel: Accel
+
+    def machine(self, out_dir: Path) -> Machine:
+        return Machine(lambda socks: build_command(self.scenario, self.kernel.bzimage,
+                                                   self.initrd, socks, self.accel), out_dir)
+
+
+def prepare(path: Path, options: RunOptions) -> Prepared:
     scenario = load_scenario(path)
     kernel = kernels.resolve(options.kernel)
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
-    out = options.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
     layout = compute_layout(scenario)
-    initrd = prepare_initrd(scenario, layout, out)
-    accel = choose_accel(options.accel, kernel.bzimage)
-    result = RunResult(scenario.name, f"{options.kernel} ({kernel.release})")
-    result.info.update({"accel": accel.name, "out_dir": str(out)})
-    seen = boot_and_observe(scenario, layout, kernel.bzimage, initrd, accel, out,
-                            options.boot_timeout)
-    bootlog = parse_boot_log((out / "console.log").read_text(errors="replace"), str(out / "console.log"))
-    checks.evaluate(result, scenario, bootlog, seen.before, seen.actions or [], seen.guest_error)
-    write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))
+    initrd = prepare_initrd(scenario, layout, options.out_dir)
+    return Prepared(scenario, layout, kernel, initrd, choose_accel(options.accel, kernel.bzimage))
+
+
+@contextlib.contextmanager
+def booted(path: Path, options: RunOptions) -> Iterator[tuple[Prepared, GuestVM]]:
+    """A booted guest of the scenario for hand-written tests; always shut down after."""
+    prep = prepare(path, options)
+    with GuestVM(prep.machine(options.out_dir)) as vm:
+        vm.boot(options.boot_timeout)
+        yield prep, vm
+
+
+def run_scenario(path: Path, options: RunOptions) -> RunResult:
+    """Run one scenario; never loses artifacts already written. Raises only for exit 2/125."""
+    prep = prepare(path, options)
+    scenario, layout, out = prep.scenario, prep.layout, options.out_dir
+    result = RunResult(scenario.name, f"{options.kernel} ({prep.kernel.release})")
+    result.info.update({"accel": prep.accel.name, "out_dir": str(out)})
+    seen = boot_and_observe(prep, out, options.boot_timeout)
+    try:
+        bootlog = parse_boot_log((out / "console.log").read_text(errors="replace"),
+                                 str(out / "console.log"))
+        checks.evaluate(result, scenario, bootlog, seen.before, seen.actions or [], seen.guest_error)
+        write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))
+    except Exception as err:
+        # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
+        # result.json says what broke.
+        result.error, result.error_verdict = f"internal error: {err!r}", Verdict.ERROR
+        write_json(out / "result.json", result.to_json())
+        raise InfrastructureError(f"evaluating the run failed: {err!r} (artifacts in {out})") from err
     write_json(out / "result.json", result.to_json())
     return result
 

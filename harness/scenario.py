@@ -236,8 +236,20 @@ def parse_scenario(data: dict[str, Any], where: str = "<scenario>") -> Scenario:
         raise BadInputError(_one_line(err, where)) from err
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read and validate a scenario file; every mistake is one ``BadInputError`` line."""
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; anything else (arrays included) is replaced whole."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path.resolve() in chain:
+        raise BadInputError(f"{path}: extends: circular ({' -> '.join(map(str, chain))})")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -246,4 +258,18 @@ def load_scenario(path: Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise BadInputError(f"{path}: TOML syntax: {err}") from err
-    return parse_scenario(data, str(path))
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise BadInputError(f"{path}: extends: expected a relative path to a scenario file")
+    return _merge(_read_toml(path.parent / parent, chain + (path.resolve(),)), data)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; every mistake is one ``BadInputError`` line.
+
+    ``extends = "other.toml"`` starts from another scenario (a must-fail sibling states
+    only what it claims differently).
+    """
+    return parse_scenario(_read_toml(path), str(path))

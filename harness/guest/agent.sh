@@ -24,7 +24,8 @@ pageflags() {
     first=$1; count=$2
     dd if=/proc/kpageflags bs=8 skip="$first" count="$count" 2>/dev/null |
     od -A n -v -t x8 -w8 | awk -v first="$first" '
-    function bit(h, b,   d) { d = index("0123456789abcdef", substr(h, 16 - int(b / 4), 1)) - 1; return int(d / 2 ^ (b % 4)) % 2 }
+    BEGIN { p[0] = 1; p[1] = 2; p[2] = 4; p[3] = 8 }
+    function bit(h, b,   d) { d = index("0123456789abcdef", substr(h, 16 - int(b / 4), 1)) - 1; return int(d / p[b % 4]) % 2 }
     { pfn = first + NR - 1
       if (bit($1, 20)) { nopage++; next }
       if (bit($1, 32)) { reserved++; if (nres < 8) { list = list (nres ? "," : "") sprintf("%x", pfn); nres++ } }
