@@ -134,3 +134,17 @@ def test_two_processes_fetch_once(tmp_path: Path, cache: Path) -> None:
     assert sorted([results.get(), results.get()]) == [str(entry), str(entry)]
     assert calls.read_text() == f"{PKG.package}={PKG.version}\n"
     assert (entry / "meta.json").is_file()
+
+
+def test_local_build_tree_resolves_and_caches_vmlinux(tmp_path: Path, cache: Path) -> None:
+    image = tmp_path / "linux" / "arch" / "x86" / "boot" / "bzImage"
+    image.parent.mkdir(parents=True)
+    image.write_bytes(make_bzimage("6.13.0-rc1+"))
+    (tmp_path / "linux" / ".config").write_text("CONFIG_NUMA=y\n")
+    kernel = kernels.resolve(str(image))
+    assert (kernel.source, kernel.release, kernel.version) == ("local", "6.13.0-rc1+", (6, 13))
+    assert kernel.config == tmp_path / "linux" / ".config"
+    assert kernel.package_version is None and kernel.system_map is None
+    assert kernel.vmlinux is not None and kernel.vmlinux.parent.parent == cache / "local"
+    assert kernel.vmlinux.read_bytes() == FAKE_ELF
+    assert kernels.list_kernels() == []  # local kernels are not listed as cached packages
