@@ -1,0 +1,143 @@
+"""One matrix cell on this machine: a ``memhp run`` subprocess with a timeout and retries.
+
+A subprocess (not a pool process) per run, because only a process can be stopped when a
+run overruns its timeout; its SIGTERM handler unwinds and kills its QEMU.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ExitCode
+from .matrix_spec import RunSettings, RunSpec
+from .scenario import load_scenario
+from .verdict import Verdict
+
+# Time the run gets to kill its QEMU after SIGTERM before the whole group is killed.
+_GRACE_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one cell ended with; ``ok`` when the verdict is the one the cell expects."""
+
+    run_id: str
+    kernel: str
+    scenario: str
+    variant: str
+    expect: Verdict
+    verdict: Verdict
+    release: str | None
+    failed_checks: tuple[str, ...]
+    reason: str
+    attempts: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is self.expect
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "kernel": self.kernel, "scenario": self.scenario,
+                "variant": self.variant, "expect": self.expect.value,
+                "verdict": self.verdict.value, "ok": self.ok, "release": self.release,
+                "failed_checks": list(self.failed_checks), "reason": self.reason,
+                "attempts": self.attempts, "seconds": round(self.seconds, 2)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunRecord":
+        return cls(data["run_id"], data["kernel"], data["scenario"], data["variant"],
+                   Verdict(data["expect"]), Verdict(data["verdict"]), data["release"],
+                   tuple(data["failed_checks"]), data["reason"], data["attempts"],
+                   data["seconds"])
+
+
+# A run function does one attempt of a cell into a folder and returns what it ended with.
+RunFn = Callable[[RunSpec, Path, RunSettings], RunRecord]
+
+
+def record_from_result(run: RunSpec, result: dict[str, Any], seconds: float) -> RunRecord:
+    """The record of one attempt from its ``result.json`` contents."""
+    failed = tuple(c["name"] for c in result.get("checks", []) if not c["ok"])
+    match = re.search(r"\(([^)]+)\)\s*$", result.get("kernel", ""))
+    reason = result.get("error") or "; ".join(failed)
+    return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
+                     Verdict(result["verdict"]), match.group(1) if match else None, failed,
+                     reason or "", 1, seconds)
+
+
+def error_record(run: RunSpec, reason: str, seconds: float) -> RunRecord:
+    return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
+                     Verdict.ERROR, None, (), reason, 1, seconds)
+
+
+def scenario_for(run: RunSpec, out_dir: Path) -> Path:
+    """The scenario file to run: the original, or one extending it with the variant's cmdline."""
+    if not run.variant.cmdline:
+        return run.scenario
+    base = load_scenario(run.scenario).kernel.cmdline
+    cmdline = f"{base} {run.variant.cmdline}".strip()
+    path = out_dir / "scenario.toml"
+    path.write_text(f"extends = {json.dumps(str(run.scenario))}\n\n"
+                    f"[kernel]\ncmdline = {json.dumps(cmdline)}\n")
+    return path
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
+    """One attempt: ``memhp run`` in its own session, stopped after ``settings.timeout``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario_for(run, out_dir)),
+            "--kernel", run.kernel, "--out", str(out_dir), "--accel", settings.accel,
+            "--boot-timeout", str(settings.boot_timeout)]
+    with open(out_dir / "memhp-run.log", "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(settings.timeout)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            return error_record(run, f"timed out after {settings.timeout:.0f} s",
+                                time.monotonic() - start)
+    seconds = time.monotonic() - start
+    try:
+        result = json.loads((out_dir / "result.json").read_text())
+    except (OSError, ValueError):
+        tail = (out_dir / "memhp-run.log").read_text(errors="replace").strip().splitlines()[-3:]
+        return error_record(run, f"memhp run exited {proc.returncode} without result.json: "
+                            + " | ".join(tail), seconds)
+    return record_from_result(run, result, seconds)
+
+
+def run_with_retries(run: RunSpec, out_dir: Path, settings: RunSettings, run_fn: RunFn) -> RunRecord:
+    """Run a cell, again only while it could not be tested (exit 125), never after a verdict.
+
+    Earlier attempts stay next to the final folder as ``<folder>.attempt<N>``."""
+    attempt = 1
+    while True:
+        record = run_fn(run, out_dir, settings)
+        if (record.verdict.exit_code != ExitCode.CANNOT_TEST or attempt > settings.retries):
+            return replace(record, attempts=attempt)
+        keep = out_dir.with_name(f"{out_dir.name}.attempt{attempt}")
+        shutil.rmtree(keep, ignore_errors=True)
+        if out_dir.exists():
+            out_dir.rename(keep)
+        attempt += 1
