@@ -10,8 +10,8 @@ from .agent import GuestGone
 from .errors import GuestError
 from .layout import MemoryLayout
 from .qmp import UnplugOutcome
-from .scenario import (Action, BlockRangeAction, DimmAdd, DimmRemove, GuestWrite, OfflineNode,
-                       Scenario)
+from .scenario import (Action, BlockRangeAction, DimmAdd, DimmRemove, GuestWrite, InjectFault,
+                       OfflineNode, Scenario)
 from .vm import GuestVM
 
 # Console lines that explain an offline or eject failure (mm/page_isolation.c dump_page,
@@ -85,18 +85,18 @@ def _set_blocks(vm: GuestVM, blocks: list[int], state: str, timeout: float,
 
 
 def _node_boot_blocks(vm: GuestVM, layout: MemoryLayout, node: int) -> list[int]:
-    snap = vm.snapshot()
+    blocks = vm.memory_blocks()
     found = []
     for rng in layout.ranges_of(node):
-        found += [b.index for b in snap.blocks_in(rng.start, rng.end) if b.state == "online"]
+        found += [b.index for b in blocks if rng.start <= b.start(vm.block_size) < rng.end
+                  and b.state == "online"]
     return sorted(set(found))
 
 
 def _wait_blocks(vm: GuestVM, start: int, end: int, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while True:
-        snap = vm.snapshot()
-        count = len(snap.blocks_in(start, end))
+        count = len(vm.blocks_in(start, end))
         if count or time.monotonic() > deadline:
             return count
         time.sleep(0.5)
@@ -115,12 +115,12 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
     offset = (vm.out_dir / "console.log").stat().st_size
     result = ActionResult(action.id, action.do, action.expect.value, False, "")
     if isinstance(action, (OfflineNode, BlockRangeAction)):
-        block_size = vm.snapshot().block_size
+        block_size = vm.block_size
         if isinstance(action, OfflineNode):
             blocks, state = _node_boot_blocks(vm, layout, action.node), "offline"
         else:
             end = action.start + action.size
-            blocks = [b.index for b in vm.snapshot().blocks_in(action.start, end)]
+            blocks = [b.index for b in vm.blocks_in(action.start, end)]
             state = "offline" if action.do == "offline_range" else action.online_type
         result.blocks = _set_blocks(vm, blocks, state, action.timeout, block_size)
         failed = [b for b in result.blocks if not b.ok]
@@ -143,13 +143,17 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.unplug = vm.dimm_remove(scenario.dimm(action.dimm), action.timeout)
         result.succeeded = result.unplug.deleted
         result.reason = result.unplug.reason
-        if result.succeeded and rng and vm.snapshot().blocks_in(*rng):
+        if result.succeeded and rng and vm.blocks_in(*rng):
             result.succeeded = False
             result.reason = "DEVICE_DELETED but the guest still lists its memory blocks"
     elif isinstance(action, GuestWrite):
         reply = vm.call("setting", action.setting, action.value)
         result.succeeded = reply.ok
         result.reason = reply.text or f"{action.setting} = {action.value}"
+    elif isinstance(action, InjectFault):
+        reply = vm.inject_fault(action.fault, action.timeout)
+        result.succeeded = reply.ok
+        result.reason = f"the guest still answers after {action.fault}"
     result.seconds = time.monotonic() - start
     result.console_evidence = _evidence(vm, offset)
     return result

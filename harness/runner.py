@@ -55,6 +55,8 @@ class Observation:
     actions: list[ActionResult] | None = None
     guest_error: str | None = None
     kernel_ran: bool = False
+    memory_devices_before: list[dict[str, Any]] | None = None
+    memory_devices_after: list[dict[str, Any]] | None = None
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -80,11 +82,13 @@ def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float
     seen.release = vm.boot(timeout)
     seen.kernel_ran = True
     seen.before = vm.snapshot()
+    seen.memory_devices_before = vm.memory_devices()
     seen.actions = []
     for action in scenario.actions:
         log.info("action %s (%s)", action.id, action.do)
         seen.actions.append(run_action(vm, scenario, layout, action))
     seen.after = vm.snapshot()
+    seen.memory_devices_after = vm.memory_devices()
     vm.poweroff()
 
 
@@ -180,6 +184,8 @@ def model_json(scenario: Scenario, layout: MemoryLayout, bootlog: BootLog,
             "after": seen.after.to_json() if seen.after else None,
             "error": seen.guest_error,
         },
+        "memory_devices": {"before": seen.memory_devices_before,
+                           "after": seen.memory_devices_after},
         "actions": [a.to_json() for a in seen.actions or []],
     }
 

@@ -4,13 +4,16 @@ This is what the runner drives and what the pytest plugin hands to tests.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import socket
 from pathlib import Path
 from types import TracebackType
 
 from .agent import Agent, AgentReply, GuestGone
 from .errors import GuestError
-from .guest_state import GuestSnapshot, PageFlagSummary, parse_blocks, parse_pageflags, parse_zoneinfo
+from .guest_state import GuestSnapshot, MemoryBlock, PageFlagSummary, parse_blocks, parse_pageflags, parse_zoneinfo
 from .machine import Machine
 from .qemu_cmdline import dimm_args
 from .qmp import QmpSession, UnplugOutcome
@@ -46,12 +49,22 @@ class GuestVM:
         self.machine.start()
         assert self.machine.agent_socket is not None
         self.agent = Agent(self.machine.agent_socket, self.out_dir / "agent.log", self.why_gone)
-        return self.agent.wait_ready(timeout)
+        try:
+            return self.agent.wait_ready(timeout)
+        except OSError as err:
+            raise self._channel_lost("boot", err) from err
+
+    def _channel_lost(self, what: str, err: OSError) -> GuestGone:
+        # A killed QEMU resets the agent socket instead of closing it (ECONNRESET, EPIPE).
+        return GuestGone(f"{what}: agent channel closed ({self.why_gone() or err})")
 
     def call(self, verb: str, *args: object, timeout: float = 30.0) -> AgentReply:
         if self.agent is None:
             raise GuestError("guest not booted")
-        return self.agent.call(verb, *args, timeout=timeout)
+        try:
+            return self.agent.call(verb, *args, timeout=timeout)
+        except OSError as err:
+            raise self._channel_lost(f"agent {verb}", err) from err
 
     def _checked(self, verb: str, *args: object) -> AgentReply:
         reply = self.call(verb, *args)
@@ -59,9 +72,20 @@ class GuestVM:
             raise GuestError(f"agent {verb} failed ({reply.status}): {reply.text}")
         return reply
 
+    @functools.cached_property
+    def block_size(self) -> int:
+        return int(self._checked("block_size").lines[0], 16)
+
+    def memory_blocks(self) -> tuple[MemoryBlock, ...]:
+        return parse_blocks(self._checked("blocks").lines)
+
+    def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
+        size = self.block_size
+        return tuple(b for b in self.memory_blocks() if start <= b.start(size) < end)
+
     def snapshot(self) -> GuestSnapshot:
-        block_size = int(self._checked("block_size").lines[0], 16)
-        blocks = parse_blocks(self._checked("blocks").lines)
+        block_size = self.block_size
+        blocks = self.memory_blocks()
         zones = parse_zoneinfo(self._checked("zoneinfo").lines)
         mem_total = 0
         for line in self._checked("meminfo").lines:
@@ -92,6 +116,32 @@ class GuestVM:
 
     def memory_devices(self) -> list[dict[str, object]]:
         return list(self.qmp.command("query-memory-devices"))
+
+    def inject_fault(self, fault: str, timeout: float) -> AgentReply:
+        """Break the guest or its channels, then ask the agent whether it still answers.
+
+        The probe is what ends the run: it raises ``GuestGone`` (panic, hang, stopped vCPUs,
+        dead QEMU) or, with the monitor gone, QMP's ``InfrastructureError``.
+        """
+        if fault in ("panic", "hang"):
+            return self.call(fault, timeout=timeout)
+        if fault == "kill_qemu" and self.machine.proc is not None:
+            self.machine.proc.kill()
+        elif fault == "stop_vcpus":
+            self.qmp.command("stop")
+        elif fault == "close_qmp":
+            self._drop_qmp_connection()
+            self.qmp.command("query-status")
+        return self.call("ping", timeout=timeout)
+
+    def _drop_qmp_connection(self) -> None:
+        # Cut the connection under qemu.qmp, as if QEMU had closed its end: shutting down a
+        # dup of the fd ends the shared connection for both peers.
+        writer = self.qmp._qmp._qmp._writer  # noqa: SLF001 - no public handle on the socket
+        assert writer is not None, "QMP not connected"
+        fd = writer.get_extra_info("socket").fileno()
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
 
     def poweroff(self, timeout: float = 15.0) -> None:
         """Clean power-off; a guest that cannot is killed by shutdown() anyway."""

@@ -6,7 +6,6 @@ readers never see half an entry; a per-entry file lock serialises fetchers.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,13 +14,14 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from harness import paths
+
 META = "meta.json"
 
 
 def cache_root() -> Path:
     """The kernels directory of the cache (not created)."""
-    base = os.environ.get("MEMHP_CACHE") or str(Path.home() / ".cache" / "memhp")
-    return Path(base) / "kernels"
+    return paths.cache_root() / "kernels"
 
 
 def is_complete(entry: Path) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 import tarfile
@@ -69,8 +70,35 @@ def _run(args: Sequence[str], cwd: Path | None = None) -> str:
     return proc.stdout
 
 
+APT_LISTS = Path("/var/lib/apt/lists")
+
+
 def archive_package(spec: DebianSpec) -> DebianPackage | None:
-    """The package the apt lists offer for ``spec`` (newest ABI unless pinned), or None."""
+    """The package the apt lists offer for ``spec`` (newest ABI unless pinned), or None.
+
+    Asking apt costs about a second per run; the answer only changes when the lists do,
+    so it is memoised per spec against the lists' modification time.
+    """
+    memo = cache.cache_root() / "apt-resolution.json"
+    stamp = str(APT_LISTS.stat().st_mtime_ns) if APT_LISTS.exists() else "none"
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    hit = known.get(spec.text)
+    if isinstance(hit, dict) and hit.get("lists") == stamp:
+        return DebianPackage(hit["package"], hit["version"])
+    pkg = _ask_apt(spec)
+    if pkg is not None:
+        known[spec.text] = {"lists": stamp, "package": pkg.package, "version": pkg.version}
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, memo)
+    return pkg
+
+
+def _ask_apt(spec: DebianSpec) -> DebianPackage | None:
     if spec.release is not None:
         names = [f"linux-image-{spec.release}-unsigned"]
     else:

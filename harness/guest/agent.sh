@@ -5,12 +5,15 @@
 stty raw -echo 2>/dev/null
 MEM=/sys/devices/system/memory
 
-blocks() {
+blocks() {  # shell builtins only: every fork costs milliseconds under TCG
     for d in $MEM/memory*; do
-        n=${d##*/memory}
         node=none
         for l in $d/node*; do [ -e "$l" ] && node=${l##*/node}; done
-        echo "$n $(cat $d/state) $(cat $d/phys_index) $node $(cat $d/valid_zones 2>/dev/null | tr ' ' ,)"
+        read -r state < $d/state
+        read -r phys < $d/phys_index
+        zones=; read -r zones < $d/valid_zones 2>/dev/null
+        set -- $zones; IFS=,; zones="$*"; unset IFS
+        echo "${d##*/memory} $state $phys $node $zones"
     done
 }
 
@@ -61,6 +64,8 @@ while IFS= read -r line; do
         pageflags) pageflags "$1" "$2" ;;
         setting) setting "$1" "$2" ;;
         poweroff) echo bye; echo "@@END $id 0"; poweroff -f ;;
+        panic) echo c > /proc/sysrq-trigger ;;  # fault injection: the kernel panics, no reply
+        hang) while :; do sleep 3600; done ;;   # fault injection: the agent never answers
         *) echo "unknown verb $verb"; false ;;
     esac
     echo "@@END $id $?"
