@@ -1,0 +1,100 @@
+"""Running a matrix without booting: a stub run function stands in for ``memhp run``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.matrix import MatrixResult, execute
+from harness.matrix_exec import (RunRecord, record_from_result, run_with_retries, scenario_for)
+from harness.matrix_spec import MatrixSpec, RunSettings, RunSpec, Variant
+from harness.scenario import load_scenario
+from harness.verdict import Verdict
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+
+
+def _spec(name: str, expect: Verdict = Verdict.PASS, variant: str = "default") -> RunSpec:
+    return RunSpec("debian:6.1", Path(f"/nowhere/{name}.toml"), name, Variant(variant), expect)
+
+
+def stub_run(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
+    """Passes, fails (``*-fails``), or cannot test on its first attempt (``*-infra``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "console.log").write_bytes(b"Linux version 6.1.0-56-amd64\r\r\nlast line\r\r\n")
+    first = not out_dir.with_name(out_dir.name + ".attempt1").exists()
+    verdict = (Verdict.FAIL if run.scenario_name.endswith("-fails")
+               else Verdict.ERROR if run.scenario_name.endswith("-infra") and first
+               else Verdict.PASS)
+    checks = [{"name": "movable", "ok": verdict is not Verdict.FAIL}]
+    result = {"kernel": "debian:6.1 (6.1.0-56-amd64)", "verdict": verdict.value,
+              "checks": checks, "error": "QEMU died" if verdict is Verdict.ERROR else None}
+    (out_dir / "result.json").write_text(json.dumps(result))
+    return record_from_result(run, result, 0.5)
+
+
+def test_record_from_result_takes_release_and_failed_checks() -> None:
+    result = {"kernel": "debian:6.12 (6.12.57+deb13-amd64)", "verdict": "fail", "error": None,
+              "checks": [{"name": "a", "ok": True}, {"name": "b", "ok": False}]}
+    record = record_from_result(_spec("x", Verdict.FAIL), result, 3.0)
+    assert (record.release, record.failed_checks, record.reason) == ("6.12.57+deb13-amd64", ("b",), "b")
+    assert record.ok and RunRecord.from_json(record.to_json()) == record
+
+
+def test_infrastructure_errors_are_retried_and_earlier_attempts_kept(tmp_path: Path) -> None:
+    record = run_with_retries(_spec("s-infra"), tmp_path / "s", RunSettings(retries=2), stub_run)
+    assert record.verdict is Verdict.PASS and record.attempts == 2
+    assert (tmp_path / "s.attempt1" / "result.json").exists() and (tmp_path / "s").exists()
+
+
+def test_retries_run_out(tmp_path: Path) -> None:
+    record = run_with_retries(_spec("s-infra"), tmp_path / "s", RunSettings(retries=0), stub_run)
+    assert record.verdict is Verdict.ERROR and record.attempts == 1
+
+
+def test_test_failures_are_never_retried(tmp_path: Path) -> None:
+    record = run_with_retries(_spec("s-fails"), tmp_path / "s", RunSettings(retries=3), stub_run)
+    assert record.verdict is Verdict.FAIL and record.attempts == 1
+    assert not (tmp_path / "s.attempt1").exists()
+
+
+def test_variant_scenario_appends_cmdline_to_the_scenario_s_own(tmp_path: Path) -> None:
+    original = SCENARIOS / "two-node-initrd-pinned.toml"
+    run = RunSpec("debian:6.1", original, original.stem, Variant("off", "memhp_default_state=offline"),
+                  Verdict.PASS)
+    derived = load_scenario(scenario_for(run, tmp_path))
+    assert derived.kernel.cmdline == "movable_node memhp_default_state=offline"
+    assert derived.name == load_scenario(original).name
+    plain = RunSpec("debian:6.1", original, original.stem, Variant("default"), Verdict.PASS)
+    assert scenario_for(plain, tmp_path) == original
+
+
+def _matrix() -> MatrixSpec:
+    runs = (_spec("a"), _spec("b-fails"), _spec("c-fails", Verdict.FAIL), _spec("d-infra"))
+    return MatrixSpec("t", runs, RunSettings(retries=1))
+
+
+def _check_result(result: MatrixResult, runs_dir: Path) -> None:
+    assert [r.run_id for r in result.records] == [r.run_id for r in _matrix().runs]
+    assert [r.ok for r in result.records] == [True, False, True, True]
+    assert result.records[3].attempts == 2 and not result.ok
+    for record in result.records:
+        assert (runs_dir / record.run_id / "console.log").read_bytes().startswith(b"Linux version")
+    assert MatrixResult.from_json(json.loads(json.dumps(result.to_json()))).records == result.records
+
+
+def test_local_matrix_keeps_matrix_order_and_one_folder_per_run(tmp_path: Path) -> None:
+    result = execute(_matrix(), tmp_path, workers=3, run_fn=stub_run)
+    _check_result(result, tmp_path / "runs")
+    assert result.to_json()["unexpected"] == ["b-fails@debian-6.1+default"]
+
+
+def test_matrix_on_a_local_dask_cluster_brings_artifacts_back(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None,
+                                  host="127.0.0.1", protocol="tcp") as cluster:
+        result = execute(_matrix(), tmp_path, workers=1, run_fn=stub_run,
+                         scheduler=cluster.scheduler_address)
+    _check_result(result, tmp_path / "runs")
+    assert (tmp_path / "runs" / "d-infra@debian-6.1+default.attempt1" / "result.json").exists()

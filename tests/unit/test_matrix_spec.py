@@ -1,0 +1,75 @@
+"""Matrix files: the cross product, exclusions, variants and one-line errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import BadInputError
+from harness.matrix_spec import load_matrix
+from harness.verdict import Verdict
+
+NIGHTLY = Path(__file__).resolve().parents[2] / "fixtures" / "matrix" / "nightly.toml"
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "s").mkdir(exist_ok=True)
+    for name in ("a", "b"):
+        (tmp_path / "s" / f"{name}.toml").write_text(f'name = "{name}"\n')
+    (tmp_path / "s" / "bad").mkdir(exist_ok=True)
+    (tmp_path / "s" / "bad" / "a-claims.toml").write_text('name = "x"\n')
+    path = tmp_path / "m.toml"
+    path.write_text(body)
+    return path
+
+
+def test_nightly_is_both_kernels_times_every_shipped_scenario() -> None:
+    spec = load_matrix(NIGHTLY)
+    scenarios = Path(NIGHTLY).parents[1] / "scenarios"
+    shipped = len(list(scenarios.glob("*.toml"))) + len(list(scenarios.glob("must-fail/*.toml")))
+    assert len(spec.runs) == 2 * shipped
+    assert {r.kernel for r in spec.runs} == {"debian:6.1", "debian:6.12"}
+    assert all(r.expect is Verdict.FAIL for r in spec.runs if "must-fail" in str(r.scenario))
+
+
+def test_cross_product_with_variants_and_excludes(tmp_path: Path) -> None:
+    path = _write(tmp_path, """
+kernels = ["debian:6.1", "debian:6.12"]
+scenarios = ["s/*.toml"]
+must_fail = ["s/bad/*.toml"]
+[[variants]]
+name = "plain"
+[[variants]]
+name = "nohp"
+cmdline = " memhp_default_state=offline "
+[[exclude]]
+kernel = "debian:6.12"
+variant = "nohp"
+[[exclude]]
+scenario = "b"
+""")
+    spec = load_matrix(path)
+    ids = {r.run_id for r in spec.runs}
+    assert ids == {"a@debian-6.1+plain", "a@debian-6.1+nohp", "a-claims@debian-6.1+plain",
+                   "a-claims@debian-6.1+nohp", "a@debian-6.12+plain", "a-claims@debian-6.12+plain"}
+    nohp = next(r for r in spec.runs if r.variant.name == "nohp")
+    assert nohp.variant.cmdline == "memhp_default_state=offline"
+    assert spec.name == "m" and spec.settings.retries == 1
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\nworkers = 3\n', "unknown key(s): workers"),
+    ('kernels = []\nscenarios = ["s/*.toml"]\n', "kernels: expected a non-empty list"),
+    ('kernels = ["k"]\nscenarios = ["nothing/*.toml"]\n', "scenarios: 'nothing/*.toml' matches no file"),
+    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\n[[variants]]\nname = "x"\n[[variants]]\nname = "x"\n',
+     "variants: names must be unique"),
+    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\n[[exclude]]\nnode = "1"\n', "exclude[0]"),
+    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\ntimeout = -1\n', "timeout: expected a non-negative"),
+    ('kernels = ["k"\n', "TOML syntax"),
+])
+def test_bad_matrix_is_one_line_naming_file_and_key(tmp_path: Path, body: str, message: str) -> None:
+    path = _write(tmp_path, body)
+    with pytest.raises(BadInputError) as err:
+        load_matrix(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+    assert "\n" not in str(err.value)
