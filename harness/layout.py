@@ -112,6 +112,16 @@ def _explicit_ranges(ranges: tuple[SratRange, ...]) -> list[AffinityRange]:
     return [AffinityRange(r.start, r.start + r.size, r.node, r.hotplug) for r in ranges]
 
 
+def _check_explicit(ranges: list[AffinityRange], below: int, above: int, device: tuple[int, int]) -> None:
+    """An SRAT range over no RAM (nor, for a hotplug range, the DIMM window) describes nothing."""
+    backed = [(0, below), (FOUR_GIB, FOUR_GIB + above)]
+    for index, rng in enumerate(ranges):
+        spans = backed + [device] if rng.hotplug else backed
+        if not any(rng.start < end and start < rng.end for start, end in spans if end > start):
+            what = "RAM or device memory" if rng.hotplug else "RAM"
+            raise BadInputError(f"srat.ranges[{index}]: [{rng.start:#x}-{rng.end:#x}) covers no {what}")
+
+
 def compute_layout(scenario: Scenario) -> MemoryLayout:
     below, above = _ram_split(scenario)
     prof = profile(scenario.machine.type)
@@ -128,4 +138,6 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
     if maxmem > scenario.machine.ram_size:
         device_size = maxmem - scenario.machine.ram_size + prof.align_per_slot * scenario.machine.slots
     device_base = -(-(FOUR_GIB + above) // GiB) * GiB
+    if scenario.srat.ranges:
+        _check_explicit(ranges, below, above, (device_base, device_base + device_size))
     return MemoryLayout(below, above, device_base, device_size, tuple(ranges))

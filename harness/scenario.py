@@ -27,6 +27,19 @@ def _size(value: Any) -> int:
 
 Size = Annotated[int, BeforeValidator(_size)]
 
+# x86-64 memory block size (arch/x86/mm/init_64.c MIN_MEMORY_BLOCK_SIZE): RAM and DIMMs that
+# are not whole blocks cannot be hot-removed as the scenario means, so refuse them early.
+MEMORY_BLOCK_SIZE = 128 << 20
+
+
+def _whole_blocks(value: int) -> int:
+    if value <= 0 or value % MEMORY_BLOCK_SIZE:
+        raise ValueError(f"{value:#x} is not a positive multiple of the 128 MiB memory block size")
+    return value
+
+
+BlockSize = Annotated[int, BeforeValidator(_size), pydantic.AfterValidator(_whole_blocks)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -35,7 +48,7 @@ class _Strict(BaseModel):
 class Node(_Strict):
     """One NUMA node's boot RAM (a ``memory-backend-ram`` + ``-numa node``) and its CPUs."""
 
-    memory: Size
+    memory: BlockSize
     cpus: tuple[int, ...] = ()
 
 
@@ -67,7 +80,7 @@ class Machine(_Strict):
 
 class Dimm(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
-    size: Size
+    size: BlockSize
     node: int = Field(ge=0)
     at_boot: bool = False
 
@@ -91,6 +104,17 @@ class Srat(_Strict):
     hotplug_nodes: tuple[int, ...] = ()
     ranges: tuple[SratRange, ...] = ()
     oem_revision: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Srat:
+        spans = sorted((r.start, r.start + r.size, i) for i, r in enumerate(self.ranges))
+        for (_, end, i), (start, _, j) in zip(spans, spans[1:]):
+            if start < end:
+                raise ValueError(f"ranges[{i}] and ranges[{j}] overlap at {start:#x}")
+        for i, rng in enumerate(self.ranges):
+            if rng.size == 0:
+                raise ValueError(f"ranges[{i}]: size must not be 0")
+        return self
 
 
 class KernelOptions(_Strict):
@@ -140,8 +164,15 @@ class GuestWrite(_Action):
     value: str = Field(pattern=r"^[a-z0-9_]{1,20}$")
 
 
+class InjectFault(_Action):
+    """Break the run on purpose, to test that the harness ends it cleanly with a verdict."""
+
+    do: Literal["inject_fault"]
+    fault: Literal["panic", "hang", "kill_qemu", "close_qmp", "stop_vcpus"]
+
+
 Action = Annotated[
-    Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, GuestWrite],
+    Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, GuestWrite, InjectFault],
     Field(discriminator="do"),
 ]
 
@@ -193,6 +224,9 @@ class Scenario(_Strict):
         for node in self.srat.hotplug_nodes:
             if node >= nodes:
                 raise ValueError(f"srat.hotplug_nodes: node {node} does not exist")
+        for i, rng in enumerate(self.srat.ranges):
+            if rng.node >= nodes:
+                raise ValueError(f"srat.ranges[{i}]: node {rng.node} does not exist")
         action_ids = [a.id for a in self.actions]
         if len(set(action_ids)) != len(action_ids):
             raise ValueError("actions: ids must be unique")
@@ -214,7 +248,7 @@ def _key_path(loc: tuple[int | str, ...], data: Any) -> str:
         if isinstance(item, int):
             parts.append(f"[{item}]")
         elif item in {"offline_node", "offline_range", "online_range", "dimm_add",
-                      "dimm_remove", "guest_setting"}:
+                      "dimm_remove", "guest_setting", "inject_fault"}:
             continue  # the discriminator's tag, not a key in the file
         else:
             parts.append(("." if parts else "") + item)

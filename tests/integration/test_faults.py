@@ -1,0 +1,190 @@
+"""Faults on a real Debian 6.1 guest: every run ends in time, with the right verdict and exit
+status, its artifacts intact and its QEMU gone.
+
+Each test finds *its* QEMU by the run's out dir on the command line, so QEMUs of other runs
+on the same host never count.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.runner import RunOptions, booted
+
+pytestmark = pytest.mark.integration
+
+MEMHP = [sys.executable, "-m", "harness.cli"]
+SCENARIO = """
+name = "fault"
+[machine]
+slots = 2
+maxmem = "2G"
+nodes = [{{ memory = "512M", cpus = [0] }}, {{ memory = "512M" }}]
+[[dimms]]
+id = "d0"
+size = "256M"
+node = 1
+[srat]
+source = "qemu"
+[kernel]
+cmdline = "{cmdline}"
+{actions}
+"""
+FAULT = """
+[[actions]]
+id = "fault"
+do = "inject_fault"
+fault = "{fault}"
+timeout = 8
+[[actions]]
+id = "after"
+do = "dimm_add"
+dimm = "d0"
+"""
+
+
+def _scenario(tmp_path: Path, actions: str = "", cmdline: str = "") -> Path:
+    path = tmp_path / "fault.toml"
+    path.write_text(SCENARIO.format(actions=actions, cmdline=cmdline))
+    return path
+
+
+def _qemu_pids(out: Path) -> list[int]:
+    """QEMUs whose command line names this run's initrd (so: this run's QEMU only)."""
+    needle = str(out / "initrd.img").encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"qemu-system-x86_64") and needle in argv:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _memhp(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(MEMHP + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=env, check=False)
+
+
+def _run(scenario: Path, out: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
+    proc = _memhp("run", str(scenario), "--out", str(out), "--accel", "tcg", *extra, env=env)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["exit_code"] == proc.returncode, (result, proc.stderr)
+    assert not _qemu_pids(out), "QEMU outlived the run"
+    return proc.returncode, result
+
+
+def _check(result: dict, name: str) -> dict:
+    return next(c for c in result["checks"] if c["name"].startswith(name))
+
+
+def _console(out: Path) -> str:
+    text = (out / "console.log").read_text(errors="replace")
+    assert "Linux version" in text
+    return text
+
+
+@pytest.mark.parametrize(("fault", "why"), [
+    ("panic", "guest panicked: Kernel panic - not syncing: sysrq triggered crash"),
+    ("hang", "no answer within 8 s"),
+    ("stop_vcpus", "no answer within 8 s"),
+    ("kill_qemu", "agent channel closed"),
+])
+def test_guest_fault_fails_the_run_with_its_cause(tmp_path: Path, fault: str, why: str) -> None:
+    out = tmp_path / "out"
+    code, result = _run(_scenario(tmp_path, FAULT.format(fault=fault)), out)
+    assert (code, result["verdict"]) == (1, "fail")
+    assert why in str(_check(result, "guest answered to the end")["observed"])
+    assert _check(result, "action after")["observed"] == "not run"
+    _console(out)
+    assert json.loads((out / "model.json").read_text())["guest"]["error"]
+    assert (out / "qmp.jsonl").stat().st_size and (out / "agent.log").stat().st_size
+
+
+def test_panic_is_in_the_console_log(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _run(_scenario(tmp_path, FAULT.format(fault="panic")), out)
+    assert "sysrq triggered crash" in _console(out)
+
+
+def test_lost_qmp_means_cannot_test(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, result = _run(_scenario(tmp_path, FAULT.format(fault="close_qmp")), out)
+    assert (code, result["verdict"]) == (125, "error")
+    assert "QMP query-status" in result["error"]
+    _console(out)
+
+
+def test_boot_that_never_reaches_the_shell_fails_at_the_boot_timeout(tmp_path: Path) -> None:
+    # No usable rdinit, and rootwait waits for a disk that never comes: the kernel runs
+    # but the agent never starts, and nothing panics.
+    out = tmp_path / "out"
+    scenario = _scenario(tmp_path, cmdline="rdinit=/nonexistent root=/dev/vda rootwait")
+    code, result = _run(scenario, out, "--boot-timeout", "15")
+    assert (code, result["verdict"]) == (1, "fail")
+    assert "boot: no answer within 15 s" in str(_check(result, "guest answered")["observed"])
+    assert "Waiting for root device" in _console(out)
+
+
+def test_qemu_dead_before_the_kernel_ran_cannot_test(tmp_path: Path) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "qemu-system-x86_64").write_text("#!/bin/sh\necho 'simulated crash' >&2\nkill -9 $$\n")
+    (fake / "qemu-system-x86_64").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
+    out = tmp_path / "out"
+    code, result = _run(_scenario(tmp_path), out, env=env)
+    assert (code, result["verdict"]) == (125, "error")
+    assert "simulated crash" in result["error"]
+
+
+def test_device_del_that_never_completes_ends_at_its_timeout(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with booted(_scenario(tmp_path), RunOptions(out_dir=out, accel="tcg")) as (prep, vm):
+        pid = vm.machine.proc.pid
+        vm.dimm_add(prep.scenario.dimm("d0"))
+        vm.qmp.command("stop")  # a guest with stopped vCPUs never runs the eject
+        outcome = vm.dimm_remove(prep.scenario.dimm("d0"), timeout=4)
+    assert not outcome.deleted
+    assert outcome.reason == "no DEVICE_DELETED within 4 s; no _OST event"
+    assert not Path(f"/proc/{pid}").exists() and not _qemu_pids(out)
+
+
+def _wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_mid_boot_ends_memhp_and_its_qemu(tmp_path: Path, sig: signal.Signals) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen(MEMHP + ["run", str(_scenario(tmp_path)), "--out", str(out), "--accel", "tcg"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        console = out / "console.log"
+        assert _wait_for(lambda: console.exists() and console.stat().st_size > 0, 60), "no boot"
+        qemus = _qemu_pids(out)
+        assert qemus, "QEMU is running mid-boot"
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
+    assert not any(Path(f"/proc/{pid}").exists() for pid in qemus)
+    assert console.stat().st_size > 0
