@@ -1,6 +1,6 @@
 """Host side of the guest agent protocol on the second serial port (pexpect).
 
-Each request is ``<id> <verb> [args]``; the reply is framed ``@@BEGIN <id>`` …
+Each request is ``<id> <verb> [args] <id>`` (the id at both ends detects a damaged line); the reply is framed ``@@BEGIN <id>`` …
 ``@@END <id> <status>``. Waiting is done in short slices so a panic (seen on the
 console) or a dead QEMU ends the wait at once instead of at the timeout.
 """
@@ -82,8 +82,16 @@ class Agent:
         if not _VERB.match(verb) or not all(_ARG.match(w) for w in words):
             raise ValueError(f"agent request {verb} {words} has characters the protocol forbids")
         ident = next(self._ids)
-        self._child.send(f"{ident} {verb} {' '.join(words)}\n".encode())
-        self._expect(rf"@@BEGIN {ident}\r?\n", timeout, f"agent {verb}")
+        request = " ".join([str(ident), verb, *words, str(ident)]).encode() + b"\n"
+        for _ in range(3):
+            self._child.send(request)
+            # A request the guest received damaged was not run; it says so and we resend.
+            match = self._expect(rf"@@(BEGIN {ident}|GARBLED [^\r\n]*)\r?\n", timeout, f"agent {verb}")
+            if match.group(1).startswith(b"BEGIN"):
+                break
+            log.warning("agent: request %r arrived damaged (%r); resending", request, match.group(1))
+        else:
+            raise GuestGone(f"agent {verb}: the request arrived damaged three times")
         self._expect(rf"@@END {ident} (\d+)\r?\n", timeout, f"agent {verb}")
         body = self._child.before.decode(errors="replace")
         status = int(self._child.match.group(1))  # type: ignore[union-attr]

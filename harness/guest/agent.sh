@@ -1,5 +1,5 @@
 # memhp guest agent. Protocol on ttyS1 (raw, no echo):
-#   host:  "<id> <verb> [args…]"
+#   host:  "<id> <verb> [args…] <id>"
 #   guest: "@@BEGIN <id>", the verb's output, "@@END <id> <exit status>"
 # Only the verbs below exist: the host never sends shell text.
 stty raw -echo 2>/dev/null
@@ -49,9 +49,17 @@ setting() {
 
 echo "@@MEMHP-READY $(uname -r)"
 while IFS= read -r line; do
-    set -- $line
-    id=$1; verb=$2; shift 2
+    set -f; set -- $line; set +f  # split the request into words, never glob it
+    id=$1; verb=$2
+    # The id ends the request too: a line that lost bytes at either end fails this check.
+    eval "last=\${$#}"
+    case "$id" in
+        ''|*[!0-9]*) echo "@@GARBLED $line"; continue ;;
+    esac
+    if [ "$last" != "$id" ] || [ $# -lt 3 ]; then echo "@@GARBLED $line"; continue; fi
+    shift 2  # verbs take fixed positions, so the trailing id is never read as an argument
     echo "@@BEGIN $id"
+    # No verb may read the agent's channel: its input belongs to the next request.
     case "$verb" in
         ping) echo pong ;;
         block_size) cat $MEM/block_size_bytes ;;
@@ -67,6 +75,6 @@ while IFS= read -r line; do
         panic) echo c > /proc/sysrq-trigger ;;  # fault injection: the kernel panics, no reply
         hang) while :; do sleep 3600; done ;;   # fault injection: the agent never answers
         *) echo "unknown verb $verb"; false ;;
-    esac
+    esac </dev/null
     echo "@@END $id $?"
 done
