@@ -1,0 +1,109 @@
+"""memhp import: field logs → scaled scenarios that keep order, interleaving, holes and hotplug marks."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from harness.errors import BadInputError
+from harness.field_import import import_field, import_to_file
+from harness.field_scale import UNIT, FieldRange, apportion, scale
+from harness.scenario import load_scenario
+
+FIELD = Path(__file__).resolve().parents[2] / "fixtures" / "field"
+G = 1 << 30
+M = 1 << 20
+
+
+def _shape(imported):  # (node, hotplug) in guest address order
+    return [(r.field.node, r.field.hotplug) for r in imported.ranges]
+
+
+def _check_guest_budget(imported) -> None:
+    for r in imported.ranges:
+        assert r.start % UNIT == 0 and r.size % UNIT == 0 and r.size >= UNIT
+    assert sum(n.memory for n in imported.scenario.machine.nodes) <= 8 * G
+
+
+def test_synthetic_interleaved_keeps_order_and_hotplug() -> None:
+    imported = import_field(FIELD / "synthetic-interleaved-2node.log")
+    assert imported.ram_source == "e820"
+    assert [(r.start, r.end) for r in imported.ranges] == [
+        (0, 2 * G), (2 * G, 3 * G), (4 * G, 4 * G + 768 * M), (4 * G + 768 * M, 4 * G + 1536 * M)]
+    assert _shape(imported) == [(0, False), (1, True), (0, False), (1, True)]
+    assert imported.holes == () and imported.dropped == ()
+    assert imported.field_kernel_node == imported.guest_kernel_node == 0
+    assert imported.scenario.kernel.cmdline == "movable_node"
+    _check_guest_budget(imported)
+
+
+def test_azure_four_nodes_interleave_around_node0_with_holes() -> None:
+    imported = import_field(FIELD / "azure-4node-triton-4154.log")
+    assert imported.ram_source.startswith("SRAT ranges")
+    assert _shape(imported)[:7] == [(0, True), (0, True), (0, True), (1, True), (2, True), (3, True), (0, True)]
+    assert all(hot for _, hot in _shape(imported))
+    assert len(imported.scenario.machine.nodes) == 4
+    # 1 TiB gap between the first two node-0 ranges above 4 GiB: one reserved block.
+    first_hole = imported.holes[0]
+    assert (first_hole.field_start, first_hole.field_end) == (0xFE0000000, 0x10FE0000000)
+    assert imported.ranges[1].end == first_hole.start and first_hole.end == imported.ranges[2].start
+    assert f"memmap=128M${first_hole.start:#x}" in imported.scenario.kernel.cmdline
+    _check_guest_budget(imported)
+
+
+def test_vmware_hotplug_window_above_boot_ram() -> None:
+    imported = import_field(FIELD / "vmware-1node-ponyai-12.log")
+    assert _shape(imported) == [(0, False), (0, False), (0, True)]
+    assert [d.start for d in imported.dropped] == [0]  # the 640K base memory range
+    assert imported.ranges[0].start == 0 and imported.ranges[0].size == 3 * G
+    assert imported.ranges[2].size > imported.ranges[1].size  # 60G window stays the larger one
+    _check_guest_budget(imported)
+
+
+def test_written_scenario_loads_back(tmp_path: Path) -> None:
+    out = tmp_path / "s.toml"
+    imported = import_to_file(FIELD / "synthetic-interleaved-2node.log", None, out)
+    assert load_scenario(out) == imported.scenario
+    assert tomllib.loads(out.read_text())["srat"]["ranges"][1] == {
+        "start": "0x80000000", "size": "1G", "node": 1, "hotplug": True}
+
+
+def test_log_whose_srat_holds_no_ram_is_refused() -> None:
+    path = FIELD / "wsl2-hyperv-nixos-wsl-966.log"
+    with pytest.raises(BadInputError, match=r"wsl2-hyperv-nixos-wsl-966\.log: no SRAT memory range holds RAM"):
+        import_field(path)
+
+
+def test_log_without_srat_lines_is_refused(tmp_path: Path) -> None:
+    log = tmp_path / "plain.log"
+    log.write_text("[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009ffff] usable\n")
+    with pytest.raises(BadInputError, match=r"plain\.log: no 'ACPI: SRAT") as err:
+        import_field(log)
+    assert "\n" not in str(err.value)
+
+
+def test_binary_file_is_refused_naming_it(tmp_path: Path) -> None:
+    blob = tmp_path / "blob.log"
+    blob.write_bytes(bytes(range(32)) * 64)
+    with pytest.raises(BadInputError, match=r"blob\.log"):
+        import_field(blob)
+
+
+def test_srat_binary_gives_ranges_and_hotplug_marks(tmp_path: Path) -> None:
+    imported = import_field(FIELD / "synthetic-interleaved-2node.log", FIELD.parent / "acpi" / "qemu-7.2-pc-3node.srat.aml")
+    # QEMU's 3-node table, clipped to the synthetic log's e820 RAM: three nodes in address order.
+    assert [n for n, _ in _shape(imported)] == sorted(n for n, _ in _shape(imported))
+    assert {n for n, _ in _shape(imported)} == {0, 1, 2}
+
+
+def test_apportion_gives_every_range_a_block() -> None:
+    assert apportion([1, 1000, 1], 10) == [1, 8, 1]
+    assert sum(apportion([3, 5, 7], 24)) == 24
+    with pytest.raises(ValueError):
+        apportion([1, 1, 1], 2)
+
+
+def test_scale_without_ram_below_4g_is_refused() -> None:
+    with pytest.raises(BadInputError, match="x.log: no SRAT range holds RAM below 4 GiB"):
+        scale([FieldRange(8 * G, 9 * G, 0, False)], "x.log")
