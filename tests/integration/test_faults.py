@@ -188,3 +188,28 @@ def test_interrupt_mid_boot_ends_memhp_and_its_qemu(tmp_path: Path, sig: signal.
     assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
     assert not any(Path(f"/proc/{pid}").exists() for pid in qemus)
     assert console.stat().st_size > 0
+
+
+def _socket_dirs(pid: int) -> set[str]:
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return {str(Path(a.split("path=")[1]).parent) for a in argv if "path=" in a}
+
+
+def test_parallel_runs_share_no_sockets_or_folders(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, FAULT.format(fault="hang").replace("timeout = 8", "timeout = 3"))
+    outs = [tmp_path / "a", tmp_path / "b"]
+    procs = [subprocess.Popen(MEMHP + ["run", str(scenario), "--out", str(out), "--accel", "tcg"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for out in outs]
+    try:
+        assert _wait_for(lambda: all(_qemu_pids(out) for out in outs), 60), "both QEMUs run"
+        dirs = [_socket_dirs(_qemu_pids(out)[0]) for out in outs]
+        assert all(len(d) == 1 for d in dirs) and dirs[0] != dirs[1]
+        codes = [p.wait(timeout=120) for p in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert codes == [1, 1]
+    for out, sock_dir in zip(outs, dirs):
+        assert json.loads((out / "result.json").read_text())["verdict"] == "fail"
+        assert "Linux version" in (out / "console.log").read_text(errors="replace")
+        assert not Path(next(iter(sock_dir))).exists(), "socket folder removed"
