@@ -119,6 +119,14 @@ def cmd_kernels_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from .field_import import format_table, import_to_file
+
+    print(format_table(import_to_file(args.dmesg, args.srat, args.out)))
+    print(f"scenario: {args.out}")
+    return 0
+
+
 def cmd_kernels_fetch(args: argparse.Namespace) -> int:
     import kernels
 
@@ -169,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = kern.add_parser("fetch")
     fetch.add_argument("spec")
     fetch.set_defaults(func=cmd_kernels_fetch)
+    imp = sub.add_parser("import", help="turn a field boot log and/or SRAT into a scaled-down scenario")
+    imp.add_argument("--dmesg", type=Path, help="the field machine's boot log")
+    imp.add_argument("--srat", type=Path, help="its SRAT (binary, acpidump text or iasl source)")
+    imp.add_argument("-o", "--out", type=Path, required=True, help="scenario file to write")
+    imp.set_defaults(func=cmd_import)
     return parser
 
 
