@@ -135,6 +135,22 @@ def cmd_kernels_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from .matrix import DEFAULT_HISTORY, run_matrix, summary_text
+
+    result = run_matrix(args.matrix, args.out, args.workers, args.scheduler,
+                        args.db or DEFAULT_HISTORY)
+    print(summary_text(result))
+    return int(result.exit_code)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .history import format_history
+
+    print(format_history(args.db))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhp", description="Linux memory hotplug verifier",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -177,6 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = kern.add_parser("fetch")
     fetch.add_argument("spec")
     fetch.set_defaults(func=cmd_kernels_fetch)
+
+    matrix = sub.add_parser("matrix", help="run kernels x scenarios x cmdline variants, "
+                            "write JUnit/JSON/HTML reports and record the history")
+    matrix.add_argument("matrix", type=Path, nargs="?",
+                        help="matrix file (default fixtures/matrix/nightly.toml)")
+    matrix.add_argument("--workers", type=int, help="parallel runs here (default one per core)")
+    matrix.add_argument("--out", type=Path, help="output folder (default out/matrix/<name>)")
+    matrix.add_argument("--scheduler", help="tcp://HOST:PORT of a Dask scheduler to run on")
+    matrix.add_argument("--db", type=Path, help="history database (default out/history.sqlite)")
+    matrix.set_defaults(func=cmd_matrix)
+    history = sub.add_parser("history", help="trends, first failing kernel, flaky runs")
+    history.add_argument("--db", type=Path, help="history database (default out/history.sqlite)")
+    history.set_defaults(func=cmd_history)
     imp = sub.add_parser("import", help="turn a field boot log and/or SRAT into a scaled-down scenario")
     imp.add_argument("--dmesg", type=Path, help="the field machine's boot log")
     imp.add_argument("--srat", type=Path, help="its SRAT (binary, acpidump text or iasl source)")
