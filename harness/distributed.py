@@ -45,14 +45,14 @@ def run_on_cluster(runs: Iterable[RunSpec], runs_dir: Path, settings: RunSetting
     from distributed import Client, as_completed
 
     try:
-        client = Client(scheduler, timeout=30)
+        client = Client(scheduler, timeout=30)  # type: ignore[no-untyped-call]  # untyped lib
     except OSError as err:
         raise InfrastructureError(f"--scheduler {scheduler}: cannot connect: {err}") from err
     with client:
         # pure=False: an identical cell submitted twice is two runs, not one cached result.
         futures = [client.submit(remote_cell, run, settings, run_fn, pure=False)
                    for run in runs]
-        for future in as_completed(futures):
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
             record, blob = future.result()
             unpack(blob, runs_dir)
             yield record

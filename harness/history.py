@@ -129,8 +129,11 @@ class History:
 _MARK = {Verdict.PASS: "P", Verdict.FAIL: "F", Verdict.ERROR: "E", Verdict.BAD_INPUT: "B"}
 
 
-def format_history(db: Path) -> str:
-    """What ``memhp history`` prints."""
+def format_history(db: Path | None = None) -> str:
+    """What ``memhp history`` prints (default database: ``out/history.sqlite``)."""
+    from .matrix import DEFAULT_HISTORY
+
+    db = db or DEFAULT_HISTORY
     if not db.exists():
         raise BadInputError(f"{db}: no history database (run memhp matrix first)")
     with History(db) as history:

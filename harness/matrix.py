@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import ExitCode
 from .matrix_exec import RunFn, RunRecord, run_in_subprocess, run_with_retries
 from .matrix_spec import MatrixSpec, RunSpec, load_matrix
+from .verdict import Verdict
 
 DEFAULT_MATRIX = Path(__file__).resolve().parent.parent / "fixtures" / "matrix" / "nightly.toml"
+DEFAULT_HISTORY = Path("out") / "history.sqlite"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,17 @@ class MatrixResult:
     @property
     def ok(self) -> bool:
         return all(r.ok for r in self.records)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 if a cell reached the wrong verdict, else 2 for bad input, else 125 if a cell
+        could not be tested, else 0."""
+        wrong = {r.verdict for r in self.records if not r.ok}
+        if wrong & {Verdict.PASS, Verdict.FAIL}:
+            return ExitCode.FAIL
+        if Verdict.BAD_INPUT in wrong:
+            return ExitCode.BAD_INPUT
+        return ExitCode.CANNOT_TEST if wrong else ExitCode.PASS
 
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -112,11 +126,12 @@ def write_reports(result: MatrixResult, out_dir: Path, db: Path | None) -> None:
     write_html(result, out_dir / "runs", out_dir / "index.html", trends)
 
 
-def run_matrix(matrix: Path, out_dir: Path | None = None, workers: int | None = None,
-               scheduler: str | None = None, db: Path | None = None,
-               progress: bool = True, run_fn: RunFn = run_in_subprocess) -> MatrixResult:
-    """Load, run, report and record a matrix; the public entry of ``memhp matrix``."""
-    spec = load_matrix(matrix)
+def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,
+               workers: int | None = None, scheduler: str | None = None,
+               db: Path | None = DEFAULT_HISTORY, progress: bool = True,
+               run_fn: RunFn = run_in_subprocess) -> MatrixResult:
+    """Load, run, report and record a matrix (``db=None``: no history); ``memhp matrix``."""
+    spec = load_matrix(matrix or DEFAULT_MATRIX)
     out = out_dir or Path("out") / "matrix" / spec.name
     result = execute(spec, out, workers or os.cpu_count() or 1, run_fn, scheduler, progress)
     write_reports(result, out, db)
