@@ -79,6 +79,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
     except OSError as err:
         raise BadInputError(f"{args.log}: {err.strerror}") from err
     bootlog = parse_boot_log(text, str(args.log))
+    if not (bootlog.kernel_release or bootlog.e820 or bootlog.srat_memory or bootlog.memblock_ops):
+        raise BadInputError(f"{args.log}: no Linux boot log lines found (no 'Linux version', "
+                            "e820, SRAT or memblock lines)")
     if args.json:
         _print_json(bootlog.to_json())
     else:
@@ -133,6 +136,20 @@ def cmd_kernels_fetch(args: argparse.Namespace) -> int:
     kernel = kernels.fetch(args.spec)
     print(f"{kernel.spec}: {kernel.release} at {kernel.bzimage}")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import run_and_compare
+
+    if len(args.kernel) != 2:
+        raise BadInputError("compare: give --kernel exactly twice (A, then B)")
+    out = args.out or Path("out") / f"compare-{args.scenario.stem}"
+    comparison = run_and_compare(args.scenario, args.kernel[0], args.kernel[1], out, args.accel)
+    if args.json:
+        _print_json(comparison.to_json())
+    else:
+        print(comparison.text())
+    return int(ExitCode.FAIL if comparison.regressions else ExitCode.PASS)
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
@@ -193,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = kern.add_parser("fetch")
     fetch.add_argument("spec")
     fetch.set_defaults(func=cmd_kernels_fetch)
+
+    comp = sub.add_parser("compare", help="run a scenario on kernels A and B and report what "
+                          "changed; exit 1 when B regresses")
+    comp.add_argument("scenario", type=Path)
+    comp.add_argument("--kernel", action="append", default=[], help="give twice: A then B")
+    comp.add_argument("--out", type=Path, help="artifacts (default out/compare-<scenario>/{a,b})")
+    comp.add_argument("--json", action="store_true")
+    comp.add_argument("--accel", default="auto")
+    comp.set_defaults(func=cmd_compare)
 
     matrix = sub.add_parser("matrix", help="run kernels x scenarios x cmdline variants, "
                             "write JUnit/JSON/HTML reports and record the history")

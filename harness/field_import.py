@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 
 from acpi_tables.show import read_table_file
-from acpi_tables.srat import MemoryAffinity, ProcessorLocalApicAffinity, X2ApicAffinity, decode_srat
+from acpi_tables.srat import ProcessorLocalApicAffinity, X2ApicAffinity, decode_srat
 
 from .errors import BadInputError
 from .field_scale import HOLE_MIN, FieldRange, ScaledHole, ScaledRange, scale

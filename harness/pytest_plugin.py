@@ -7,8 +7,8 @@ Options have ini twins; precedence is command line > environment > ini:
 Fixtures (thin wrappers over ``harness.runner``):
 - ``memhp_options``: the ``RunOptions`` for this session (kernel, accel), out dir per test.
 - ``memhp_run``: ``memhp_run(path) -> RunResult`` runs a whole scenario.
-- ``memhp_vm``: ``with memhp_vm(path) as (prepared, vm)`` boots a scenario and hands over
-  the ``GuestVM`` (console, QMP, agent); QEMU is always shut down afterwards.
+- ``memhp_vm``: ``prepared, vm = memhp_vm(path)`` boots a scenario and hands over the
+  ``GuestVM`` (console, QMP, agent); QEMU is shut down when the test ends, whatever happened.
 """
 from __future__ import annotations
 
@@ -70,8 +70,7 @@ def memhp_vm(memhp_options: "RunOptions") -> Iterator[Callable[..., Any]]:
     from .runner import booted
 
     with contextlib.ExitStack() as stack:
-        def boot(path: Path, **changes: Any) -> contextlib.AbstractContextManager[
-                tuple["Prepared", "GuestVM"]]:
-            return stack.enter_context(booted(Path(path), dataclasses.replace(memhp_options, **changes)))  # type: ignore[return-value]
+        def boot(path: Path, **changes: Any) -> tuple["Prepared", "GuestVM"]:
+            return stack.enter_context(booted(Path(path), dataclasses.replace(memhp_options, **changes)))
 
         yield boot

@@ -112,7 +112,12 @@ class GuestVM:
         self.qmp.command("device_add", **device)
 
     def dimm_remove(self, dimm: Dimm, timeout: float) -> UnplugOutcome:
-        return self.qmp.device_del(dimm.id, timeout)
+        outcome = self.qmp.device_del(dimm.id, timeout)
+        if outcome.deleted:
+            # Free the backend too, so its RAM goes and the same DIMM can be added again.
+            backend, _ = dimm_args(dimm)
+            self.qmp.command("object-del", id=backend["id"])
+        return outcome
 
     def memory_devices(self) -> list[dict[str, object]]:
         return list(self.qmp.command("query-memory-devices"))

@@ -1,0 +1,44 @@
+"""memhp compare on artifacts built from two real recorded boots (6.1 and 6.12)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.compare import compare_runs
+from harness.logparse import load_boot_log
+from harness.pinning import reservations_in_hotplug_ranges
+
+LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
+
+
+def _run_dir(tmp: Path, name: str, log: str, checks: list[tuple[str, object, bool]]) -> Path:
+    run = tmp / name
+    run.mkdir()
+    bootlog = load_boot_log(LOGS / log)
+    model = {"boot_log": bootlog.to_json(),
+             "reservations_in_hotplug_ranges": [r.to_json() for r in reservations_in_hotplug_ranges(bootlog)]}
+    (run / "model.json").write_text(json.dumps(model))
+    result = {"kernel": bootlog.kernel_release,
+              "checks": [{"name": n, "observed": o, "ok": ok} for n, o, ok in checks]}
+    (run / "result.json").write_text(json.dumps(result))
+    return run
+
+
+def test_identical_runs_show_no_difference(tmp_path: Path) -> None:
+    checks = [("action offline", "success", True)]
+    a = _run_dir(tmp_path, "a", "qemu-6.1-three-node-movable-node.log", checks)
+    b = _run_dir(tmp_path, "b", "qemu-6.1-three-node-movable-node.log", checks)
+    cmp = compare_runs(a, b)
+    assert not cmp.regressions and not cmp.allocations_moved and not cmp.zones
+    assert cmp.text().endswith("no differences")
+
+
+def test_kernel_change_reports_regression_and_moved_allocations(tmp_path: Path) -> None:
+    a = _run_dir(tmp_path, "a", "qemu-6.1-three-node-movable-node.log", [("action offline", "success", True)])
+    b = _run_dir(tmp_path, "b", "qemu-6.12-three-node-movable-node.log", [("action offline", "failure", False)])
+    cmp = compare_runs(a, b, "6.1", "6.12")
+    assert [r["check"] for r in cmp.regressions] == ["action offline"]
+    assert cmp.allocations_moved, "6.12 rounds NODE_DATA to 64 B, so later allocations move"
+    assert "REGRESSION: action offline" in cmp.text()
+    # the other direction is an improvement, not a regression
+    assert not compare_runs(b, a).regressions
