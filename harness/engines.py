@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -99,14 +100,23 @@ class KernelEngine:
     def run_batch(self, ops: Iterable[Op]) -> list[int | None]:
         """Many ops through the pipe at once (the driver answers in order)."""
         ops = list(ops)
-        assert self._proc.stdin is not None
-        self._proc.stdin.write("".join(to_line(op) + "\n" for op in ops))
-        self._proc.stdin.flush()
+        stdin = self._proc.stdin
+        assert stdin is not None
+        text = "".join(to_line(op) + "\n" for op in ops)
+
+        def feed() -> None:
+            stdin.write(text)
+            stdin.flush()
+
+        # Write from a thread: the driver's answers would fill the pipe and block both sides.
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
         results: list[int | None] = []
         for op in ops:
             value = self._read_result(to_line(op))[1]
             result = int(value) if value else None
             results.append(result or None if isinstance(op, ALLOCATING_OPS) else result)
+        writer.join()
         return results
 
     def elapsed_ns(self) -> int:

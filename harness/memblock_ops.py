@@ -188,7 +188,8 @@ ALLOCATING_OPS: tuple[type, ...] = (PhysAllocRange, AllocRangeNid, AllocTryNid,
 def apply(engine: Engine, op: Op) -> int | None:
     """Run ``op``: a return code, an address (None: failed) or None for setters."""
     method = getattr(engine, _NAMES[type(op)][0])
-    result: int | None = method(*dataclasses.astuple(op))
+    # vars() keeps field order and, unlike astuple, does not deep-copy
+    result: int | None = method(*vars(op).values())
     return result
 
 
@@ -233,5 +234,5 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
 
 def to_line(op: Op) -> str:
     """The replay driver's stdin form: the name, then the arguments in order."""
-    args = (str(int(v)) if not isinstance(v, str) else v for v in dataclasses.astuple(op))
+    args = (str(int(v)) if not isinstance(v, str) else v for v in vars(op).values())
     return " ".join((op_name(op), *args))
