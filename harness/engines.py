@@ -70,7 +70,7 @@ class KernelEngine:
     def _read_result(self, sent: str) -> tuple[list[str], str]:
         """Lines printed before the ``=`` line, and the value after ``=``."""
         assert self._proc.stdout is not None
-        lines = []
+        lines: list[str] = []
         while True:
             line = self._proc.stdout.readline()
             if not line:

@@ -98,7 +98,7 @@ class MemblockSim:
     def _uncovered(self, memblock_type: MemblockType, base: int,
                    end: int) -> list[tuple[int, int, int]]:
         """The pieces of [base, end) no region covers, as (insert index, base, size)."""
-        pieces = []
+        pieces: list[tuple[int, int, int]] = []
         regions = memblock_type.regions
         idx = first_ending_after(regions, base)
         while idx < len(regions):
