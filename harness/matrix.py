@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ExitCode
-from .matrix_exec import RunFn, RunRecord, run_in_subprocess, run_with_retries
-from .matrix_spec import MatrixSpec, RunSpec, load_matrix
+from .matrix_exec import RunFn, RunRecord, run_in_subprocess, run_with_retries, stop_all
+from .matrix_spec import MatrixSpec, RunSettings, RunSpec, load_matrix
 from .verdict import Verdict
 
 DEFAULT_MATRIX = Path(__file__).resolve().parent.parent / "fixtures" / "matrix" / "nightly.toml"
@@ -66,14 +66,20 @@ class MatrixResult:
                    tuple(RunRecord.from_json(r) for r in data["runs"]))
 
 
-def run_local(runs: Iterable[RunSpec], runs_dir: Path, settings: Any, workers: int,
+def run_local(runs: Iterable[RunSpec], runs_dir: Path, settings: RunSettings, workers: int,
               run_fn: RunFn) -> Iterator[RunRecord]:
     """Records as cells finish; threads only wait, each cell's work is its own process."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run_with_retries, run, runs_dir / run.run_id, settings, run_fn)
                    for run in runs]
-        for future in as_completed(futures):
-            yield future.result()
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            stop_all()
+            raise
 
 
 def _progress(total: int, records: Iterator[RunRecord], show: bool) -> list[RunRecord]:

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -25,6 +26,10 @@ from .verdict import Verdict
 
 # Time the run gets to kill its QEMU after SIGTERM before the whole group is killed.
 _GRACE_SECONDS = 20.0
+# Runs live in their own sessions, out of reach of the terminal's Ctrl-C: stop_all() is how
+# an interrupted matrix stops them.
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def stop_all() -> None:
+    """Ask every running ``memhp run`` of this process to stop (it kills its QEMU)."""
+    with _LIVE_LOCK:
+        for proc in _LIVE:
+            proc.send_signal(signal.SIGTERM)
+
+
 def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
     """One attempt: ``memhp run`` in its own session, stopped after ``settings.timeout``."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,12 +123,17 @@ def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> Run
             "--boot-timeout", str(settings.boot_timeout)]
     with open(out_dir / "memhp-run.log", "wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with _LIVE_LOCK:
+            _LIVE.add(proc)
         try:
             proc.wait(settings.timeout)
         except subprocess.TimeoutExpired:
             _stop(proc)
-            return error_record(run, f"timed out after {settings.timeout:.0f} s",
+            return error_record(run, f"timed out after {settings.timeout:g} s",
                                 time.monotonic() - start)
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
     seconds = time.monotonic() - start
     try:
         result = json.loads((out_dir / "result.json").read_text())

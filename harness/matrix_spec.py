@@ -6,7 +6,7 @@ A matrix file (TOML)::
     kernels = ["debian:6.1", "debian:6.12"]
     scenarios = ["../scenarios/*.toml"]            # globs, relative to the matrix file
     must_fail = ["../scenarios/must-fail/*.toml"]  # their verdict must be FAIL
-    timeout = 600        # seconds per run, all attempts included
+    timeout = 600        # seconds per attempt; then the run is stopped (could not test)
     retries = 1          # extra attempts, only after exit 125 (could not test)
     boot_timeout = 180
     accel = "auto"

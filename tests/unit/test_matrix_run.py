@@ -98,3 +98,13 @@ def test_matrix_on_a_local_dask_cluster_brings_artifacts_back(tmp_path: Path) ->
                          scheduler=cluster.scheduler_address)
     _check_result(result, tmp_path / "runs")
     assert (tmp_path / "runs" / "d-infra@debian-6.1+default.attempt1" / "result.json").exists()
+
+
+def test_an_overrunning_run_is_stopped_and_counts_as_could_not_test(tmp_path: Path) -> None:
+    # A boot takes seconds; a 0.3 s budget is always overrun.
+    run = RunSpec("debian:6.1", SCENARIOS / "two-node-initrd-pinned.toml", "two-node-initrd-pinned",
+                  Variant("default"), Verdict.PASS)
+    from harness.matrix_exec import run_in_subprocess
+
+    record = run_in_subprocess(run, tmp_path / "r", RunSettings(timeout=0.3, accel="tcg"))
+    assert record.verdict is Verdict.ERROR and record.reason == "timed out after 0.3 s"
