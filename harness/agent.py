@@ -94,7 +94,7 @@ class Agent:
             raise GuestGone(f"agent {verb}: the request arrived damaged three times")
         self._expect(rf"@@END {ident} (\d+)\r?\n", timeout, f"agent {verb}")
         body = self._child.before.decode(errors="replace")
-        status = int(self._child.match.group(1))  # type: ignore[union-attr]
+        status = int(self._child.match.group(1))
         lines = tuple(line.rstrip("\r") for line in body.split("\n") if line.strip("\r"))
         log.debug("%s %s → %d", verb, words, status)
         return AgentReply(verb, status, lines)

@@ -20,7 +20,7 @@ class Comparison:
     b: str
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     zones: list[dict[str, Any]] = field(default_factory=list)
-    hotplug_reservations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    hotplug_reservations: dict[str, list[str]] = field(default_factory=dict)
     allocations_moved: list[dict[str, Any]] = field(default_factory=list)
     allocations_only_in: dict[str, list[str]] = field(default_factory=dict)
 

@@ -87,8 +87,9 @@ def parse_pageflags(block: int, lines: tuple[str, ...]) -> PageFlagSummary:
     fields = dict(item.split("=", 1) for item in " ".join(lines).split() if "=" in item)
     try:
         pfns = tuple(int(p, 16) for p in fields.get("first_reserved", "").split(",") if p)
-        return PageFlagSummary(block, *(int(fields[k] or 0) for k in (
-            "pages", "nopage", "reserved", "slab", "pgtable", "buddy", "lru")), pfns)
+        counts = {k: int(fields[k] or 0) for k in
+                  ("pages", "nopage", "reserved", "slab", "pgtable", "buddy", "lru")}
+        return PageFlagSummary(block=block, first_reserved_pfns=pfns, **counts)
     except (KeyError, ValueError) as err:
         raise GuestError(f"agent pageflags: unexpected reply {lines!r}") from err
 

@@ -147,7 +147,7 @@ def _unzstd(blob: bytes) -> bytes:
 
 
 def _unlz4_legacy(blob: bytes) -> bytes:
-    import lz4.block  # type: ignore[import-untyped]  # only lz4 kernels need it
+    import lz4.block  # only lz4 kernels need it
 
     out = bytearray()
     pos = len(_LZ4_LEGACY_MAGIC)
