@@ -22,7 +22,7 @@ class Comparison:
     zones: list[dict[str, Any]] = field(default_factory=list)
     hotplug_reservations: dict[str, list[str]] = field(default_factory=dict)
     allocations_moved: list[dict[str, Any]] = field(default_factory=list)
-    allocations_only_in: dict[str, list[str]] = field(default_factory=dict)
+    allocation_counts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[dict[str, Any]]:
@@ -33,7 +33,7 @@ class Comparison:
                 "regressions": self.regressions, "outcomes": self.outcomes, "zones": self.zones,
                 "hotplug_reservations": self.hotplug_reservations,
                 "allocations_moved": self.allocations_moved,
-                "allocations_only_in": self.allocations_only_in}
+                "allocation_counts": self.allocation_counts}
 
     def text(self) -> str:
         out = [f"A = {self.a}", f"B = {self.b}"]
@@ -50,9 +50,8 @@ class Comparison:
         for m in self.allocations_moved:
             out.append(f"  allocation moved: {m['caller']} #{m['occurrence']} ({m['size']} bytes): "
                        f"{m['a']} → {m['b']}")
-        for side, callers in self.allocations_only_in.items():
-            if callers:
-                out.append(f"  allocations only in {side}: {', '.join(callers)}")
+        for c in self.allocation_counts:
+            out.append(f"  allocation requests by {c['caller']}: {c['a']} → {c['b']}")
         if len(out) == 2:
             out.append("  no differences")
         return "\n".join(out)
@@ -130,10 +129,9 @@ def compare_runs(a_dir: Path, b_dir: Path, a_name: str = "A", b_name: str = "B")
             cmp.allocations_moved.append({"caller": key[0], "occurrence": key[1],
                                           "size": allb[key]["size"], "a": ra_, "b": rb_})
     cmp.allocations_moved.sort(key=lambda m: (m["caller"], m["occurrence"]))
-    cmp.allocations_only_in = {
-        a_name: sorted({k[0] for k in alla.keys() - allb.keys()}),
-        b_name: sorted({k[0] for k in allb.keys() - alla.keys()}),
-    }
+    count_a, count_b = Counter(k[0] for k in alla), Counter(k[0] for k in allb)
+    cmp.allocation_counts = [{"caller": c, "a": count_a[c], "b": count_b[c]}
+                             for c in sorted(count_a.keys() | count_b.keys()) if count_a[c] != count_b[c]]
     return cmp
 
 
