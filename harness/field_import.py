@@ -18,7 +18,7 @@ from acpi_tables.show import read_table_file
 from acpi_tables.srat import ProcessorLocalApicAffinity, X2ApicAffinity, decode_srat
 
 from .errors import BadInputError
-from .field_scale import HOLE_MIN, FieldRange, ScaledHole, ScaledRange, scale
+from .field_scale import FOUR_GIB, HOLE_MIN, UNIT, FieldRange, ScaledHole, ScaledRange, scale
 from .logparse import BootLog, load_boot_log
 from .scenario import Scenario, parse_scenario
 from .units import MiB, format_size, hex_range
@@ -43,6 +43,9 @@ class FieldImport:
     kernel_address_source: str
     field_kernel_node: int | None
     guest_kernel_node: int | None
+    # QEMU loads the initrd at the top of RAM below 4 GiB; that block goes to the kernel's
+    # node so the initrd reservation does not pin a hotpluggable field node.
+    initrd_zone: ScaledRange | None
     scenario: Scenario
     toml: str
 
@@ -118,8 +121,47 @@ def _cmdline(log: BootLog | None, ranges: Sequence[ScaledRange], holes: Sequence
     return " ".join(words)
 
 
+def _initrd_zone(ranges: tuple[ScaledRange, ...], kernel_node: int | None
+                 ) -> tuple[tuple[ScaledRange, ...], ScaledRange | None]:
+    """Give the top block below 4 GiB to the kernel's node when a hotplug range holds it."""
+    low = [r for r in ranges if r.end <= FOUR_GIB]
+    if not low or kernel_node is None:
+        return ranges, None
+    top = max(low, key=lambda r: r.end)
+    # The kernel image pins its own node anyway; only another, hotpluggable node needs it.
+    if not top.field.hotplug or top.field.node == kernel_node or top.size <= UNIT:
+        return ranges, None
+    zone = ScaledRange(FieldRange(top.field.start, top.field.end, kernel_node, False),
+                       top.end - UNIT, top.end)
+    cut = ScaledRange(top.field, top.start, top.end - UNIT)
+    return tuple(cut if r is top else r for r in ranges) + (zone,), zone
+
+
+def _guest_address(address: int, ranges: Sequence[ScaledRange]) -> int | None:
+    """A field address in the guest: same offset share of its scaled range, block-aligned."""
+    for r in ranges:
+        if r.field.start <= address < r.field.end:
+            offset = (address - r.field.start) * r.size // r.field.size
+            return r.start + offset // UNIT * UNIT
+    return None
+
+
+def _zone_expectations(log: BootLog | None, ranges: Sequence[ScaledRange]) -> dict[str, Any]:
+    """The field's ZONE_MOVABLE starts, moved into the guest: what the boot must reproduce."""
+    if log is None or not log.srat_memory:
+        return {}
+    nodes = sorted({r.field.node for r in ranges})
+    movable = []
+    for node, start in sorted(log.movable_zone_start.items()):
+        guest = _guest_address(start, ranges)
+        if guest is not None and node in nodes:
+            movable.append({"node": nodes.index(node), "start": f"{guest:#x}"})
+    moving = {m["node"] for m in movable}
+    return {"movable": movable, "not_movable": [i for i in range(len(nodes)) if i not in moving]}
+
+
 def _scenario_data(name: str, ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole],
-                   cmdline: str, description: str) -> dict[str, Any]:
+                   cmdline: str, description: str, zones: dict[str, Any]) -> dict[str, Any]:
     nodes = sorted({r.field.node for r in ranges})
     memory = {n: sum(r.size for r in ranges if r.field.node == n) for n in nodes}
     # Hole blocks are RAM QEMU must still provide; node 0's backend carries them.
@@ -131,7 +173,7 @@ def _scenario_data(name: str, ranges: Sequence[ScaledRange], holes: Sequence[Sca
             {"start": f"{r.start:#x}", "size": format_size(r.size), "node": nodes.index(r.field.node),
              "hotplug": r.field.hotplug} for r in ranges]},
         "kernel": {"cmdline": cmdline},
-        "expect": {"table_upgrade": True},
+        "expect": {"table_upgrade": True, **zones},
     }
 
 
@@ -158,13 +200,16 @@ def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
     if not pieces:
         raise BadInputError(f"{where}: no SRAT memory range holds RAM (RAM from {ram_source})")
     ranges, holes = scale(pieces, where)
+    ranges, initrd_zone = _initrd_zone(ranges, _node_at(DEFAULT_KERNEL_ADDRESS, ranges))
+    ranges = tuple(sorted(ranges, key=lambda r: r.start))
     address, address_source = _kernel_address(log)
     description = (f"Imported by memhp import from {where}: the field node map scaled down "
                    "(order, interleaving, holes and hotplug marks kept).")
-    data = _scenario_data(_scenario_name(Path(where)), ranges, holes, _cmdline(log, ranges, holes), description)
+    data = _scenario_data(_scenario_name(Path(where)), ranges, holes, _cmdline(log, ranges, holes),
+                          description, _zone_expectations(log, ranges))
     return FieldImport(
         where, ram_source, ranges, holes, tuple(dropped), address, address_source,
-        _node_at(address, pieces), _node_at(DEFAULT_KERNEL_ADDRESS, ranges),
+        _node_at(address, pieces), _node_at(DEFAULT_KERNEL_ADDRESS, ranges), initrd_zone,
         parse_scenario(data, where), tomli_w.dumps(data),
     )
 
@@ -179,6 +224,10 @@ def format_table(imported: FieldImport) -> str:
              _row("field range", "size", "node", "hotplug", "guest range", "size")]
     rows: list[tuple[int, str]] = []
     for r in imported.ranges:
+        if r is imported.initrd_zone:
+            rows.append((r.start, _row("(initrd landing block, kernel's node)", "", str(r.field.node),
+                                       "no", f"[mem {hex_range(r.start, r.end)}]", format_size(r.size))))
+            continue
         f = r.field
         rows.append((r.start, _row(f"[mem {hex_range(f.start, f.end)}]", format_size(f.size), str(f.node),
                                    "yes" if f.hotplug else "no", f"[mem {hex_range(r.start, r.end)}]",

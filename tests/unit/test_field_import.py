@@ -29,9 +29,14 @@ def _check_guest_budget(imported) -> None:
 def test_synthetic_interleaved_keeps_order_and_hotplug() -> None:
     imported = import_field(FIELD / "synthetic-interleaved-2node.log")
     assert imported.ram_source == "e820"
+    # QEMU's initrd goes to the top of low RAM: that block is node 0's so node 1 stays movable.
     assert [(r.start, r.end) for r in imported.ranges] == [
-        (0, 2 * G), (2 * G, 3 * G), (4 * G, 4 * G + 768 * M), (4 * G + 768 * M, 4 * G + 1536 * M)]
-    assert _shape(imported) == [(0, False), (1, True), (0, False), (1, True)]
+        (0, 2 * G), (2 * G, 3 * G - 128 * M), (3 * G - 128 * M, 3 * G),
+        (4 * G, 4 * G + 768 * M), (4 * G + 768 * M, 4 * G + 1536 * M)]
+    assert imported.initrd_zone is imported.ranges[2]
+    assert _shape(imported) == [(0, False), (1, True), (0, False), (0, False), (1, True)]
+    expect = imported.scenario.expect
+    assert [(m.node, m.start) for m in expect.movable] == [(1, 2 * G)] and expect.not_movable == (0,)
     assert imported.holes == () and imported.dropped == ()
     assert imported.field_kernel_node == imported.guest_kernel_node == 0
     assert imported.scenario.kernel.cmdline == "movable_node"
@@ -66,7 +71,7 @@ def test_written_scenario_loads_back(tmp_path: Path) -> None:
     imported = import_to_file(FIELD / "synthetic-interleaved-2node.log", None, out)
     assert load_scenario(out) == imported.scenario
     assert tomllib.loads(out.read_text())["srat"]["ranges"][1] == {
-        "start": "0x80000000", "size": "1G", "node": 1, "hotplug": True}
+        "start": "0x80000000", "size": "896M", "node": 1, "hotplug": True}
 
 
 def test_log_whose_srat_holds_no_ram_is_refused() -> None:
