@@ -71,3 +71,11 @@ def evaluate(result: RunResult, scenario: Scenario, log: BootLog, guest: GuestSn
             continue
         result.add(f"action {action.id} ({action.do})", res.expected,
                    "success" if res.succeeded else "failure", res.reason, ok=res.matched)
+
+
+def guest_table(result: RunResult, built: bytes, seen: bytes) -> None:
+    """The SRAT the guest reads in /sys/firmware/acpi/tables is byte for byte the one we built."""
+    same = built == seen
+    reason = "" if same else (f"guest SRAT is {len(seen)} bytes, the override {len(built)}; "
+                              "the kernel kept another table")
+    result.add("guest's SRAT is the override", True, same, reason)

@@ -6,6 +6,7 @@ summaries (``model.json``, ``result.json``) atomically at the end, also after a 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from typing import Any
 
 import kernels
 from acpi_tables.override_cpio import build_override_archive, check_upgrade
+from acpi_tables.srat import decode_srat
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
 
 from . import checks
@@ -57,6 +59,7 @@ class Observation:
     kernel_ran: bool = False
     memory_devices_before: list[dict[str, Any]] | None = None
     memory_devices_after: list[dict[str, Any]] | None = None
+    guest_srat: bytes | None = None
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -82,6 +85,8 @@ def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float
     seen.release = vm.boot(timeout)
     seen.kernel_ran = True
     seen.before = vm.snapshot()
+    seen.guest_srat = vm.srat_bytes()
+    (vm.out_dir / "guest-srat.aml").write_bytes(seen.guest_srat)
     seen.memory_devices_before = vm.memory_devices()
     seen.actions = []
     for action in scenario.actions:
@@ -154,7 +159,10 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     try:
         bootlog = parse_boot_log((out / "console.log").read_text(errors="replace"),
                                  str(out / "console.log"))
+        override = out / "srat.aml"
         checks.evaluate(result, scenario, bootlog, seen.before, seen.actions or [], seen.guest_error)
+        if override.exists() and seen.guest_srat is not None:
+            checks.guest_table(result, override.read_bytes(), seen.guest_srat)
         write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
@@ -184,10 +192,18 @@ def model_json(scenario: Scenario, layout: MemoryLayout, bootlog: BootLog,
             "after": seen.after.to_json() if seen.after else None,
             "error": seen.guest_error,
         },
+        "guest_srat_memory": _srat_memory(seen.guest_srat),
         "memory_devices": {"before": seen.memory_devices_before,
                            "after": seen.memory_devices_after},
         "actions": [a.to_json() for a in seen.actions or []],
     }
+
+
+def _srat_memory(table: bytes | None) -> list[dict[str, Any]] | None:
+    """The memory affinity entries of the SRAT the guest read, or None if none was read."""
+    if table is None:
+        return None
+    return [dataclasses.asdict(m) for m in decode_srat(table, "guest SRAT").memory_affinities]
 
 
 def error_result(scenario: str, kernel: str, err: MemhpError) -> RunResult:
