@@ -39,6 +39,7 @@ class ActionResult:
     seconds: float = 0.0
     blocks: list[BlockOutcome] = field(default_factory=list)
     unplug: UnplugOutcome | None = None
+    dimm: dict[str, Any] | None = None  # {"id", "start", "end"} for DIMM actions
     console_evidence: list[str] = field(default_factory=list)
 
     @property
@@ -52,6 +53,7 @@ class ActionResult:
             "reason": self.reason, "seconds": round(self.seconds, 3),
             "blocks": [b.__dict__ for b in self.blocks],
             "unplug": self.unplug.to_json() if self.unplug else None,
+            "dimm": self.dimm,
             "console_evidence": self.console_evidence,
         }
 
@@ -110,6 +112,10 @@ def _dimm_range(vm: GuestVM, dimm_id: str) -> tuple[int, int] | None:
     return None
 
 
+def _dimm_json(dimm_id: str, rng: tuple[int, int] | None) -> dict[str, Any]:
+    return {"id": dimm_id, "start": rng[0] if rng else None, "end": rng[1] if rng else None}
+
+
 def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Action) -> ActionResult:
     start = time.monotonic()
     offset = (vm.out_dir / "console.log").stat().st_size
@@ -134,12 +140,14 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
     elif isinstance(action, DimmAdd):
         vm.dimm_add(scenario.dimm(action.dimm))
         rng = _dimm_range(vm, action.dimm)
+        result.dimm = _dimm_json(action.dimm, rng)
         count = _wait_blocks(vm, *rng, action.timeout) if rng else 0
         result.succeeded = count > 0
         result.reason = (f"{count} memory blocks appeared at {rng[0]:#x}" if rng and count
                          else "the guest shows no memory block for the DIMM")
     elif isinstance(action, DimmRemove):
         rng = _dimm_range(vm, action.dimm)
+        result.dimm = _dimm_json(action.dimm, rng)
         result.unplug = vm.dimm_remove(scenario.dimm(action.dimm), action.timeout)
         result.succeeded = result.unplug.deleted
         result.reason = result.unplug.reason

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -262,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("memhp: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `memhp … | head`: the reader left; say nothing more and keep Python from
+        # complaining when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

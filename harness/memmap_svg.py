@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 LABEL_W, LANE_H, GAP, AXIS_H = 170, 22, 4, 40
-_DIMM_ADDED = re.compile(r"(\d+) memory blocks appeared at (0x[0-9a-f]+)")
 _NODE_FILL = ("#8ecae6", "#ffb703", "#90be6d", "#cdb4db", "#f4a261", "#a8dadc")
 
 
@@ -78,23 +76,29 @@ def _hotplug(model: dict[str, Any]) -> Lane:
         for f in model.get("hotplug_findings", []) for r in f["hotplug_ranges"]))
 
 
+def _dimm_ranges(model: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Every DIMM the run saw: coldplugged ones from query-memory-devices, others from actions."""
+    found: dict[str, tuple[int, int]] = {}
+    for dev in ((model.get("memory_devices") or {}).get("before") or []):
+        data = dev.get("data", {})
+        if "id" in data and "addr" in data:
+            found[data["id"]] = (int(data["addr"]), int(data["addr"]) + int(data["size"]))
+    for action in model.get("actions", []):
+        dimm = action.get("dimm") or {}
+        if dimm.get("start") is not None:
+            found.setdefault(dimm["id"], (dimm["start"], dimm["end"]))
+    return found
+
+
 def _dimms(model: dict[str, Any], block: int) -> Lane:
-    actions = model.get("actions", [])
-    removal_failed = any(a["do"] == "dimm_remove" and a["observed"] == "failure" for a in actions)
-    after = (model.get("guest") or {}).get("after") or {}
-    present = {b["phys_index"] * block for b in after.get("blocks", [])}
+    failed = {(a.get("dimm") or {}).get("id") for a in model.get("actions", [])
+              if a["do"] == "dimm_remove" and a["observed"] == "failure"}
     bands = []
-    for action in actions:
-        found = _DIMM_ADDED.search(action["reason"]) if action["do"] == "dimm_add" else None
-        if not found:
-            continue
-        start = int(found.group(2), 16)
-        end = start + int(found.group(1)) * block
-        stuck = removal_failed and any(start <= a < end for a in present)
-        bands.append(Band(start, end, action["id"] + (" NOT REMOVED" if stuck else ""), "#bde0fe",
-                          f"{action['id']}: {_span(start, end)}"
-                          + ("; removal failed, still online at the end" if stuck else ""),
-                          alarm=stuck))
+    for dimm_id, (start, end) in sorted(_dimm_ranges(model).items(), key=lambda kv: kv[1]):
+        stuck = dimm_id in failed
+        bands.append(Band(start, end, dimm_id + (" NOT REMOVED" if stuck else ""), "#bde0fe",
+                          f"{dimm_id}: {_span(start, end)}"
+                          + ("; removal failed" if stuck else ""), alarm=stuck))
     return Lane("DIMMs", tuple(bands))
 
 

@@ -43,9 +43,11 @@ def model() -> dict[str, Any]:
              "blocks": [{"block": 40, "start": 5 * G, "ok": False, "error": "EBUSY"},
                         {"block": 41, "start": 5 * G + 128 * M, "ok": True, "error": ""}]},
             {"id": "add-d0", "do": "dimm_add", "observed": "success", "blocks": [],
-             "reason": "2 memory blocks appeared at 0x200000000"},
+             "reason": "2 memory blocks appeared at 0x200000000",
+             "dimm": {"id": "d0", "start": 8 * G, "end": 8 * G + 256 * M}},
             {"id": "rm-d0", "do": "dimm_remove", "observed": "failure", "blocks": [],
-             "reason": "no DEVICE_DELETED"},
+             "reason": "no DEVICE_DELETED",
+             "dimm": {"id": "d0", "start": 8 * G, "end": 8 * G + 256 * M}},
         ],
     }
 
