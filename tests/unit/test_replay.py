@@ -1,0 +1,78 @@
+"""Golden replays of the recorded boot logs: every allocation predicted exactly."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from harness.errors import BadInputError
+from harness.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT
+from harness.logparse import load_boot_log, parse_boot_log
+from harness.replay import replay
+
+LOGS = sorted((Path(__file__).parents[2] / "fixtures/logs").glob("*.log"))
+# Nodes whose HOTPLUG marks numa_clear_kernel_node_hotplug clears (the log's zones agree).
+PINNED = {
+    "qemu-6.1-srat-override-hotplug-n1n2-movable-node.log": (0, 1),
+    "qemu-6.1-srat-override-hotplug-n1n2.log": (0, 1, 2),
+    "qemu-6.1-three-node-movable-node.log": (0, 1),
+    "qemu-6.1-three-node.log": (0, 1, 2),
+    "qemu-6.12-three-node-movable-node.log": (0, 1),
+    "qemu-6.12-three-node.log": (0, 1, 2),
+}
+
+
+def test_every_recorded_log_has_a_pinning_expectation() -> None:
+    assert sorted(PINNED) == [p.name for p in LOGS]
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.stem)
+def test_python_replay_matches_every_allocation(path: Path) -> None:
+    result = replay(load_boot_log(path))
+    assert result.allocations > 50
+    assert result.matched == result.allocations, [m.to_json() for m in result.mismatches]
+    assert result.dumps_checked >= 1 and result.dump_check == ()
+    assert result.pinned_nodes == PINNED[path.name]
+    assert len(result.inferred["node_data_requests"]) == 3
+
+
+def _tree_available(version: str) -> bool:
+    tree = SOURCE_ROOT / f"linux-source-{version}"
+    return (tree / "mm/memblock.c").is_file() or Path(DEBIAN_TARBALL.format(version=version)).is_file()
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.stem)
+def test_kernel_engine_replay_gives_the_python_result(path: Path) -> None:
+    log = load_boot_log(path)
+    version = "6.12" if "-6.12-" in path.name else "6.1"
+    if not _tree_available(version):
+        pytest.skip(f"linux-source-{version} not installed")
+    ours, theirs = replay(log, "python").to_json(), replay(log, "kernel").to_json()
+    del ours["engine"], theirs["engine"]
+    assert ours == theirs
+
+
+def test_wrong_direction_is_reported_as_mismatches() -> None:
+    """Replaying a movable_node boot top-down must miss the early page tables and log buffer."""
+    log = load_boot_log(LOGS[0])
+    assert log.command_line and "movable_node" in log.command_line
+    top_down = dataclasses.replace(log, command_line=log.command_line.replace("movable_node", ""))
+    result = replay(top_down)
+    assert result.matched < result.allocations
+    first = result.mismatches[0].to_json()
+    assert first["predicted"] != first["actual"] and first["reason"]
+
+
+def test_a_wrong_dump_is_reported() -> None:
+    log = load_boot_log(LOGS[-1])
+    second = log.memblock_dumps[1]
+    shrunk = dataclasses.replace(second, reserved=second.reserved[1:])
+    result = replay(dataclasses.replace(log, memblock_dumps=(log.memblock_dumps[0], shrunk)))
+    assert [(d.type_name, d.model) for d in result.dump_check] == [("reserved", second.reserved[0])]
+
+
+def test_log_without_memblock_debug_is_bad_input() -> None:
+    log = parse_boot_log("[    0.000000] Linux version 6.1.0-47-amd64 (x)\n", "plain.log")
+    with pytest.raises(BadInputError, match="plain.log: no memblock=debug"):
+        replay(log)
