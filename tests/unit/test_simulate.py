@@ -1,0 +1,59 @@
+"""simulate against every shipped scenario's expectations (each was observed on a real boot)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.scenario import load_scenario
+from harness.simulate import simulate
+
+SCENARIOS = sorted((Path(__file__).parents[2] / "fixtures/scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("kernel", ["debian:6.1", "debian:6.12"])
+def test_prediction_matches_the_scenario_expectations(path: Path, kernel: str) -> None:
+    scenario = load_scenario(path)
+    prediction = simulate(scenario, kernel)
+    for movable in scenario.expect.movable:
+        assert prediction.node(movable.node).movable_start == movable.start
+    for nid in scenario.expect.not_movable:
+        assert prediction.node(nid).movable_start is None
+    for hotplug in scenario.expect.hotplug:
+        assert prediction.node(hotplug.node).hotplug_honoured is hotplug.honoured
+    for action, predicted in zip(scenario.actions, prediction.actions):
+        assert predicted.outcome == action.expect.value, predicted
+
+
+def test_observed_pinning_of_three_node_without_movable_node() -> None:
+    """/tmp/run-nm (6.1.0-56): node 2 pinned by [0x13b7fe000-0x13fffffff] alloc_low_pages,
+    setup_log_buf; NODE_DATA(2) at 0x13b7d3000; memory39 refused to offline (PageReserved)."""
+    scenario = load_scenario(SCENARIOS[1])
+    assert scenario.name == "three-node-no-movable-node"
+    prediction = simulate(scenario, "debian:6.1")
+    pinned = prediction.node(2).pinned_by
+    assert min(r.start for r in pinned) == 0x13B7FE000 and max(r.end for r in pinned) == 0x140000000
+    assert {r.caller for r in pinned} == {"alloc_low_pages", "setup_log_buf"}
+    node_data = [r for r in prediction.reservations_in_hotplug_ranges if r.caller == "NODE_DATA(2)"]
+    assert [r.start for r in node_data] == [0x13B7D3000]
+    failing = [b.index for b in prediction.blocks if b.node == 2 and b.offline == "failure"]
+    assert failing == [39]
+
+
+def test_initrd_pins_node_one() -> None:
+    prediction = simulate(load_scenario(SCENARIOS[-1]), "debian:6.1")
+    assert [r.caller for r in prediction.node(1).pinned_by] == ["initrd"]
+
+
+def test_what_if_movable_node_off_and_kernelcore() -> None:
+    scenario = load_scenario(SCENARIOS[0])
+    assert scenario.name == "three-node-movable"
+    assert simulate(scenario).node(2).hotplug_honoured is True
+    off = simulate(scenario.model_copy(update={"kernel": scenario.kernel.model_copy(
+        update={"cmdline": "memhp_default_state=online_movable"})}))
+    assert off.node(2).hotplug_honoured is False and off.node(2).movable_start is None
+    core = simulate(scenario.model_copy(update={"kernel": scenario.kernel.model_copy(
+        update={"cmdline": ""})}), cmdline_extra="kernelcore=1G")
+    # 1G/3 per node; nodes 0 and 1 lie below 4G (kernel zones), node 2 keeps 1G/3 then Movable.
+    assert {n.node: n.movable_start for n in core.nodes if n.movable_start} == {2: 0x115800000}
