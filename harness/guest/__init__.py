@@ -1,0 +1,1 @@
+"""Guest-side files (init, agent) packed into the initramfs; data, not Python."""
