@@ -254,4 +254,25 @@ def replay(log: BootLog, engine: str = "python") -> ReplayResult:
                         replayer.dumps_checked, tuple(sorted(replayer.pinned)))
 
 
-__all__ = ["ReplayResult", "Mismatch", "DumpDifference", "replay"]
+__all__ = ["ReplayResult", "Mismatch", "DumpDifference", "replay", "replay_file", "describe_replay"]
+
+
+def describe_replay(result: ReplayResult) -> str:
+    """A few lines for people: the score, then each mismatch and dump difference."""
+    lines = [f"{result.source}: {result.matched}/{result.allocations} allocations predicted "
+             f"(kernel {result.kernel_version}, {result.engine} engine, "
+             f"{result.dumps_checked} later dumps checked, {len(result.dump_check)} differences)"]
+    lines += [f"  line {m.line}: {m.request}: predicted {_hex(m.predicted)}, "
+              f"actual {_hex(m.actual)} ({m.reason})" for m in result.mismatches]
+    lines += [f"  dump line {d.dump_line} {d.type_name}: model {d.model}, dump {d.dump}"
+              for d in result.dump_check]
+    return "\n".join(lines)
+
+
+def replay_file(path: str, engine: str = "python") -> ReplayResult:
+    """``memhp replay``: load the log and replay it."""
+    from pathlib import Path
+
+    from .logparse import load_boot_log
+
+    return replay(load_boot_log(Path(path)), engine)

@@ -33,6 +33,7 @@ from .machine import Machine, tail_lines
 from .qemu_cmdline import Accel, build_command
 from .scenario import Scenario, SratSource, load_scenario
 from .srat_override import QEMU_SRAT_HEADER, srat_bytes
+from .simulate_agreement import model_agreement
 from .verdict import RunResult, Verdict
 from .vm import GuestVM
 
@@ -164,6 +165,8 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         if override.exists() and seen.guest_srat is not None:
             checks.guest_table(result, override.read_bytes(), seen.guest_srat)
         write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))
+        if bootlog.memblock_dumps:
+            result.info["model_agreement"] = model_agreement(result, scenario, bootlog, seen.actions or [])
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
         # result.json says what broke.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .errors import BadInputError
 from .layout import compute_layout
 from .memblock_regions import KernelVersion
 from .qemu_cmdline import kernel_cmdline
@@ -79,7 +80,10 @@ def parse_kernel_version(text: str | KernelVersion) -> KernelVersion:
     """``debian:6.1``, ``6.12`` or a KernelVersion."""
     if isinstance(text, KernelVersion):
         return text
-    return KernelVersion.parse(text.split(":", 1)[-1])
+    try:
+        return KernelVersion.parse(text.split(":", 1)[-1])
+    except ValueError as err:
+        raise BadInputError(f"--kernel {text!r}: {err}") from err
 
 
 def _node_of(boot: EarlyBoot, start: int, end: int) -> int | None:
@@ -169,3 +173,25 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, boot, movable)), in_hot, tuple(blocks),
                       tuple(_actions(scenario, blocks, cmdline)), inferred)
+
+
+def describe_prediction(p: Prediction) -> str:
+    """Per node: hotplug mark, ZONE_MOVABLE start and pinning callers; then each action."""
+    lines = [f"{p.scenario} on {p.kernel_version} ({p.cmdline}); sizes from {p.template}"]
+    for n in p.nodes:
+        start = "none" if n.movable_start is None else f"{n.movable_start:#x}"
+        mark = ("not marked" if n.hotplug_honoured is None else
+                "hotplug honoured" if n.hotplug_honoured else "hotplug cleared")
+        pins = ", ".join(f"{r.caller} [{r.start:#x}-{r.end - 1:#x}]" for r in n.pinned_by)
+        lines.append(f"  node {n.node}: {mark}, ZONE_MOVABLE {start}" + (f"; pinned by {pins}" if pins else ""))
+    lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
+    return "\n".join(lines)
+
+
+def simulate_file(path: str, kernel: str = "debian:6.1", cmdline_extra: str = "") -> Prediction:
+    """``memhp simulate``: load the scenario and predict it."""
+    from pathlib import Path
+
+    from .scenario import load_scenario
+
+    return simulate(load_scenario(Path(path)), kernel, cmdline_extra)

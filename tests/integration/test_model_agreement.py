@@ -1,0 +1,31 @@
+"""memhp run compares the simulator with the real boot: zones, hotplug marks, outcomes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.verdict import RunResult, Verdict
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+
+
+def _model_checks(result: RunResult) -> list[dict]:
+    return [c.to_json() for c in result.checks if c.name.startswith("model agrees: ")]
+
+
+@pytest.mark.parametrize("name", ["three-node-movable", "three-node-no-movable-node",
+                                  "two-node-initrd-pinned"])
+def test_model_agrees_with_the_boot(memhp_run, name: str) -> None:
+    result = memhp_run(SCENARIOS / f"{name}.toml")
+    assert result.verdict is Verdict.PASS, result.summary()
+    checks = _model_checks(result)
+    assert checks and all(c["ok"] for c in checks), checks
+    assert result.info["model_agreement"]["block_disagreements"] == []
+
+
+def test_pinning_reservations_confirmed_by_page_flags(memhp_run) -> None:
+    result = memhp_run(SCENARIOS / "three-node-no-movable-node.toml")
+    listed = result.info["model_agreement"]["reservations_in_hotplug_ranges"]
+    log_buf = [r for r in listed if r["caller"] == "setup_log_buf"]
+    assert log_buf and all(r["node"] == 2 and r["pageflags_reserved"] for r in log_buf), listed
