@@ -90,6 +90,28 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import describe_replay, replay_file
+
+    result = replay_file(args.log, args.engine)
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(describe_replay(result))
+    return 0 if result.ok else 1
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .simulate import describe_prediction, simulate_file
+
+    prediction = simulate_file(args.scenario, args.kernel, args.cmdline)
+    if args.json:
+        _print_json(prediction.to_json())
+    else:
+        print(describe_prediction(prediction))
+    return 0
+
+
 def cmd_srat_show(args: argparse.Namespace) -> int:
     from acpi_tables.show import format_slit, format_srat, read_table_file
     from acpi_tables.slit import decode_slit
@@ -238,6 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--srat", type=Path, help="its SRAT (binary, acpidump text or iasl source)")
     imp.add_argument("-o", "--out", type=Path, required=True, help="scenario file to write")
     imp.set_defaults(func=cmd_import)
+    rep = sub.add_parser("replay", help="replay a memblock=debug boot log and check every allocation")
+    rep.add_argument("log")
+    rep.add_argument("--json", action="store_true")
+    rep.add_argument("--engine", choices=("python", "kernel"), default="python")
+    rep.set_defaults(func=cmd_replay)
+    sim = sub.add_parser("simulate", help="predict a scenario's zones and hotplug outcomes without booting")
+    sim.add_argument("scenario")
+    sim.add_argument("--kernel", default="debian:6.1")
+    sim.add_argument("--cmdline", default="", help="appended to the scenario's command line")
+    sim.add_argument("--json", action="store_true")
+    sim.set_defaults(func=cmd_simulate)
     return parser
 
 
