@@ -165,14 +165,18 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         if override.exists() and seen.guest_srat is not None:
             checks.guest_table(result, override.read_bytes(), seen.guest_srat)
         write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))
-        if bootlog.memblock_dumps:
-            result.info["model_agreement"] = model_agreement(result, scenario, bootlog, seen.actions or [])
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
         # result.json says what broke.
         result.error, result.error_verdict = f"internal error: {err!r}", Verdict.ERROR
         write_json(out / "result.json", result.to_json())
         raise InfrastructureError(f"evaluating the run failed: {err!r} (artifacts in {out})") from err
+    if bootlog.memblock_dumps:
+        try:
+            result.info["model_agreement"] = model_agreement(result, scenario, bootlog,
+                                                             seen.actions or [])
+        except Exception as err:  # the model is informational: its failure is reported, the verdict stands
+            result.info["model_agreement"] = {"error": f"simulator failed: {err!r}"}
     write_json(out / "result.json", result.to_json())
     return result
 

@@ -57,7 +57,7 @@ def _block_disagreements(prediction: Prediction, actions: list[ActionResult]) ->
 
 def model_agreement(result: RunResult, scenario: Scenario, log: BootLog,
                     actions: list[ActionResult]) -> dict[str, Any]:
-    """Add ``model agrees: …`` checks to ``result`` and return the details for result.json."""
+    """Add ``model agrees: …`` model checks (informational) to ``result``; return the details."""
     try:
         version = kernel_version_of(log)
     except BadInputError as err:  # a kernel the simulator has no model of
@@ -65,10 +65,10 @@ def model_agreement(result: RunResult, scenario: Scenario, log: BootLog,
     prediction = simulate(scenario, version)
     for node in prediction.nodes:
         seen = log.movable_zone_start.get(node.node)
-        result.add(f"model agrees: ZONE_MOVABLE of node {node.node}", _hex(node.movable_start), _hex(seen))
+        result.add_model(f"model agrees: ZONE_MOVABLE of node {node.node}", _hex(node.movable_start), _hex(seen))
     findings = {f.node: f.honoured for f in hotplug_findings(log)}
     for node in (n for n in prediction.nodes if n.hotplug_marked):
-        result.add(f"model agrees: SRAT hotplug mark of node {node.node} honoured",
+        result.add_model(f"model agrees: SRAT hotplug mark of node {node.node} honoured",
                    node.hotplug_honoured, findings.get(node.node),
                    "; ".join(f"{r.caller} {_hex(r.start)}" for r in node.pinned_by))
     done = {a.id: a for a in actions}
@@ -76,7 +76,7 @@ def model_agreement(result: RunResult, scenario: Scenario, log: BootLog,
         res = done.get(action.id)
         if res is None or action.outcome == "uncertain":
             continue
-        result.add(f"model agrees: action {action.id}", action.outcome,
+        result.add_model(f"model agrees: action {action.id}", action.outcome,
                    "success" if res.succeeded else "failure", action.reason)
     disagreements = _block_disagreements(prediction, actions)
     return {"template": prediction.template,

@@ -42,6 +42,9 @@ class RunResult:
     scenario: str
     kernel: str
     checks: list[Check] = field(default_factory=list)
+    # Model vs observation: reported, never part of the verdict (a model gap is not a
+    # kernel regression, and bisection must not blame a commit for it).
+    model_checks: list[Check] = field(default_factory=list)
     error: str | None = None
     error_verdict: Verdict | None = None
     info: dict[str, Any] = field(default_factory=dict)
@@ -50,6 +53,11 @@ class RunResult:
             ok: bool | None = None) -> Check:
         check = Check(name, expected, observed, expected == observed if ok is None else ok, reason)
         self.checks.append(check)
+        return check
+
+    def add_model(self, name: str, predicted: Any, observed: Any, reason: str = "") -> Check:
+        check = Check(name, predicted, observed, predicted == observed, reason)
+        self.model_checks.append(check)
         return check
 
     @property
@@ -62,7 +70,8 @@ class RunResult:
         return {
             "scenario": self.scenario, "kernel": self.kernel, "verdict": self.verdict.value,
             "exit_code": int(self.verdict.exit_code), "error": self.error,
-            "checks": [c.to_json() for c in self.checks], "info": self.info,
+            "checks": [c.to_json() for c in self.checks],
+            "model_checks": [c.to_json() for c in self.model_checks], "info": self.info,
         }
 
     def summary(self) -> str:
@@ -72,6 +81,10 @@ class RunResult:
             detail = f" — {check.reason}" if check.reason else ""
             lines.append(f"  {mark} {check.name}: expected {check.expected!r}, "
                          f"observed {check.observed!r}{detail}")
+        for check in self.model_checks:
+            mark = "ok  " if check.ok else "DIFF"
+            lines.append(f"  model {mark} {check.name}: predicted {check.expected!r}, "
+                         f"observed {check.observed!r}")
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)

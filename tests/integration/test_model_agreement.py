@@ -7,11 +7,13 @@ import pytest
 
 from harness.verdict import RunResult, Verdict
 
+pytestmark = pytest.mark.integration
+
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 
 
 def _model_checks(result: RunResult) -> list[dict]:
-    return [c.to_json() for c in result.checks if c.name.startswith("model agrees: ")]
+    return [c.to_json() for c in result.model_checks]
 
 
 @pytest.mark.parametrize("name", ["three-node-movable", "three-node-no-movable-node",
@@ -21,6 +23,7 @@ def test_model_agrees_with_the_boot(memhp_run, name: str) -> None:
     assert result.verdict is Verdict.PASS, result.summary()
     checks = _model_checks(result)
     assert checks and all(c["ok"] for c in checks), checks
+    assert not any(c.name.startswith("model agrees") for c in result.checks)  # not in the verdict
     assert result.info["model_agreement"]["block_disagreements"] == []
 
 
