@@ -285,12 +285,15 @@ def test_example_line(name: str) -> None:
     assert parsed[0] == expected
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def _has_inner_hex(line: str) -> bool:
+    cut = line.rfind("0x")
+    return cut >= 0 and cut + 3 < len(line)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (line, _) in EXAMPLES.items() if _has_inner_hex(line)))
 def test_truncated_example_does_not_parse(name: str) -> None:
     """Cutting a line in the middle of its last hex number must not yield a wrong value."""
     line, expected = EXAMPLES[name]
     cut = line.rfind("0x")
-    if cut < 0 or cut + 3 >= len(line):
-        pytest.skip("no inner hex number to cut")
     parsed = _all_kinds()[name].parse(line[: cut + 3], L)
     assert parsed is None or parsed[0] != expected
