@@ -138,6 +138,8 @@ def _flag_lines(index: int, flags: int, names: tuple[str, ...]) -> list[str]:
 
 
 def _quoted(name: str, text: str) -> str:
+    # Firmware pads IDs with NULs ("AMD\0\0\0"); iasl pads a shorter string with NULs too.
+    text = text.rstrip("\0")
     if not all(" " <= c <= "~" and c != '"' for c in text):
         raise BadInputError(f"header {name} {text!r}: iasl source can only quote printable ASCII")
     return f'"{text}"'

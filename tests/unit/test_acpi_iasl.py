@@ -8,6 +8,7 @@ import pytest
 from acpi_tables import iasl
 from acpi_tables.header import AcpiTableHeader
 from acpi_tables.slit import decode_slit, encode_slit
+from acpi_tables.show import read_table_file
 from acpi_tables.srat import (
     MemoryAffinity,
     ProcessorLocalApicAffinity,
@@ -22,6 +23,9 @@ from harness.errors import BadInputError, InfrastructureError, ParseError
 FIXTURES = Path(__file__).parents[2] / "fixtures/acpi"
 SRAT = (FIXTURES / "qemu-7.2-pc-3node.srat.aml").read_bytes()
 SLIT = (FIXTURES / "qemu-7.2-pc-3node.slit.aml").read_bytes()
+# A real server's table (AMD EPYC, 8 nodes, 128 CPUs): see fixtures/acpi/README.md.
+REAL_SRAT = read_table_file(FIXTURES / "amd-epyc-diesel.srat.acpidump.txt", "SRAT")
+SRATS = pytest.mark.parametrize("table, subtables", [(SRAT, 8), (REAL_SRAT, 138)], ids=["qemu", "amd-epyc"])
 needs_iasl = pytest.mark.skipif(shutil.which("iasl") is None, reason="iasl (acpica-tools) not installed")
 
 
@@ -37,10 +41,11 @@ def test_missing_iasl_is_an_infrastructure_error(monkeypatch: pytest.MonkeyPatch
 
 
 @needs_iasl
-def test_qemu_srat_compiles_back_to_our_bytes() -> None:
-    source = iasl.to_data_table_source(decode_srat(SRAT))
+@SRATS
+def test_srat_compiles_back_to_our_bytes(table: bytes, subtables: int) -> None:
+    source = iasl.to_data_table_source(decode_srat(table))
     compiled = iasl.compile_data_table(source)
-    assert _without_compiler_fields(compiled) == _without_compiler_fields(SRAT)
+    assert _without_compiler_fields(compiled) == _without_compiler_fields(table)
     assert compiled[28:32] == b"INTL"
 
 
@@ -76,10 +81,11 @@ def _disassembled_subtables(text: str) -> list[dict[str, int]]:
 
 
 @needs_iasl
-def test_our_decoder_agrees_with_iasl_disassembly() -> None:
-    theirs = _disassembled_subtables(iasl.disassemble(SRAT))
-    ours = decode_srat(SRAT).subtables
-    assert len(theirs) == len(ours) == 8
+@SRATS
+def test_our_decoder_agrees_with_iasl_disassembly(table: bytes, subtables: int) -> None:
+    theirs = _disassembled_subtables(iasl.disassemble(table))
+    ours = decode_srat(table).subtables
+    assert len(theirs) == len(ours) == subtables
     for block, sub in zip(theirs, ours):
         if isinstance(sub, MemoryAffinity):
             fields = ("Proximity Domain", "Base Address", "Address Length", "Flags (decoded below)")

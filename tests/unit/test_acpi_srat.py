@@ -154,3 +154,14 @@ def _decode_or_parse_error(data: bytes) -> None:
         assert str(err).startswith("fuzz: offset 0x")
     else:
         assert encode_srat(srat) == data
+
+
+def test_real_server_srat_round_trips_byte_for_byte() -> None:
+    # AMD EPYC (8 nodes, 128 CPUs) from an acpidump posted to a public list: fixtures/acpi/README.md.
+    from acpi_tables.show import read_table_file
+
+    raw = read_table_file(Path(__file__).parents[2] / "fixtures/acpi/amd-epyc-diesel.srat.acpidump.txt", "SRAT")
+    srat = decode_srat(raw, "amd-epyc")
+    assert encode_srat(srat) == raw
+    nodes = {m.proximity_domain for m in srat.memory_affinities if m.length}
+    assert nodes == set(range(8)) and srat.header.oem_id == "AMD\0\0\0"
