@@ -35,3 +35,15 @@ def test_interleaved_field_log_boots_with_the_same_srat_shape(tmp_path: Path) ->
     # memblock's view agrees: each early node range sits on the node the SRAT put there.
     guest_nodes = [r.node for r in guest.early_node_ranges if r.end - r.start >= 1 << 26]
     assert guest_nodes == [0, 1, 0, 0, 1]
+
+
+def test_real_server_srat_boots_with_its_eight_nodes_in_order(tmp_path: Path) -> None:
+    # AMD EPYC SRAT from a public acpidump (fixtures/acpi/README.md), imported without a log.
+    table = FIELD_LOG.parents[1] / "acpi" / "amd-epyc-diesel.srat.acpidump.txt"
+    imported = import_to_file(None, table, tmp_path / "epyc.toml")
+    result = run_scenario(tmp_path / "epyc.toml", RunOptions(out_dir=tmp_path / "run", accel="tcg"))
+    assert result.verdict is Verdict.PASS, result.summary()
+    guest = load_boot_log(tmp_path / "run" / "console.log")
+    assert [s.node for s in guest.srat_memory] == [r.field.node for r in imported.ranges]
+    assert sorted({s.node for s in guest.srat_memory}) == list(range(8))
+    assert guest.movable_zone_start == {}
