@@ -57,7 +57,7 @@ def show_command(args: argparse.Namespace) -> int:
 
     from .accel import choose_accel
     from .layout import compute_layout
-    from .qemu_cmdline import Sockets, build_command
+    from .qemu_cmdline import Channels, build_command
     from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
@@ -65,7 +65,7 @@ def show_command(args: argparse.Namespace) -> int:
     compute_layout(scenario)
     sock = Path("<private-dir>")
     argv = build_command(scenario, kernel.bzimage, Path("<out>/initrd.img"),
-                         Sockets(sock / "console.sock", sock / "agent.sock", sock / "qmp.sock"),
+                         Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
                          choose_accel(args.accel, kernel.bzimage))
     print(" ".join(argv))
     return 0

@@ -1,56 +1,61 @@
-"""The kernel's serial console (ttyS0): recorded byte for byte as it arrives, watched for panics.
+"""The kernel's serial console (ttyS0): QEMU writes it to ``console.log``; we watch it.
 
-One stream, two consumers: every chunk goes to ``console.log`` at once (so a crash of the
-harness or the guest never loses what was said) and through a line watcher that flags a
-panic and keeps the last lines as evidence.
+QEMU's file chardev writes every byte as the guest sends it, so the log is complete even if
+the harness is slow or dies (a socket reader that falls behind makes QEMU drop bytes: seen
+under load as lost characters in memblock lines). One stream, two consumers: the file is
+the artifact, and this watcher follows it to flag a panic and keep the last lines.
 """
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from collections import deque
 from pathlib import Path
 
 PANIC = re.compile(rb"Kernel panic - not syncing[^\r\n]*")
+POLL_SECONDS = 0.05
 
 
-class ConsoleRecorder:
-    def __init__(self, conn: socket.socket, path: Path) -> None:
-        self._conn = conn
-        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
+class ConsoleWatcher:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.panic = threading.Event()
         self.panic_line: str | None = None
-        self.closed = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._offset = 0
         self._partial = b""
         self._tail: deque[str] = deque(maxlen=40)
-        self._thread = threading.Thread(target=self._pump, name="memhp-console", daemon=True)
+        self._thread = threading.Thread(target=self._follow, name="memhp-console", daemon=True)
         self._thread.start()
 
-    def _pump(self) -> None:
-        try:
-            while True:
-                try:
-                    chunk = self._conn.recv(65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                self._file.write(chunk)
-                self._file.flush()
+    def _follow(self) -> None:
+        while True:
+            stopping = self._stop.is_set()  # read once more after the stop request
+            self.catch_up()
+            if stopping:
+                return
+            self._stop.wait(POLL_SECONDS)
+
+    def catch_up(self) -> None:
+        """Read what QEMU wrote since the last look (also called when the guest went away,
+        so a panic printed just before QEMU exited is never missed)."""
+        with self._lock:
+            if not self.path.exists():
+                return
+            with open(self.path, "rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read()
+            self._offset += len(chunk)
+            if chunk:
                 self._watch(chunk)
-        finally:
-            self._file.flush()
-            self.closed.set()
 
     def _watch(self, chunk: bytes) -> None:
         data = self._partial + chunk
         lines = data.split(b"\n")
         self._partial = lines.pop()[-4096:]
         for raw in lines:
-            line = raw.rstrip(b"\r").decode(errors="replace")
-            self._tail.append(line)
+            self._tail.append(raw.rstrip(b"\r").decode(errors="replace"))
             match = PANIC.search(raw)
             if match and not self.panic.is_set():
                 self.panic_line = match.group(0).decode(errors="replace").rstrip("\r")
@@ -59,16 +64,6 @@ class ConsoleRecorder:
     def tail(self) -> list[str]:
         return list(self._tail)
 
-    def wait_closed(self, timeout: float) -> bool:
-        return self.closed.wait(timeout)
-
     def close(self) -> None:
-        # After QEMU exits the socket drains to EOF quickly; only then cut it.
-        self.closed.wait(2.0)
-        try:
-            self._conn.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._conn.close()
+        self._stop.set()
         self._thread.join(timeout=5)
-        self._file.close()

@@ -1,8 +1,8 @@
-"""The QEMU process: private sockets, its own process group, a console recorder, clean shutdown.
+"""The QEMU process: private sockets, its own process group, a console watcher, clean shutdown.
 
 Lifecycle (like QEMU's own ``QEMUMachine``): ``start()`` launches QEMU paused (``-S``),
-accepts the console, agent and QMP connections QEMU makes to our listening sockets,
-then resumes the guest so the console is recorded from its first byte. ``shutdown()``
+accepts the agent and QMP connections QEMU makes to our listening sockets, then resumes
+the guest; QEMU itself writes the console to ``console.log`` from the first byte. ``shutdown()``
 asks QMP to quit, then kills the whole process group; it is safe to call twice and runs
 from ``__exit__`` whatever happened (Ctrl-C included).
 """
@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from .console import ConsoleRecorder
+from .console import ConsoleWatcher
 from .errors import InfrastructureError
-from .qemu_cmdline import Sockets
+from .qemu_cmdline import Channels
 from .qmp import QmpSession
 
 log = logging.getLogger("memhp.machine")
@@ -54,16 +54,15 @@ class QemuLaunchError(InfrastructureError):
 class Machine:
     """One QEMU guest. Use as a context manager."""
 
-    def __init__(self, argv_for: Callable[[Sockets], list[str]], out_dir: Path, name: str = "vm") -> None:
-        self._argv_for = argv_for
+    def __init__(self, argv_for: Callable[[Channels], list[str]], out_dir: Path, name: str = "vm") -> None:
         self.out_dir = out_dir
         self.log = log.getChild(name)
         self._sock_dir = Path(tempfile.mkdtemp(prefix="memhp-"))  # mkdtemp makes it 0700
-        self.sockets = Sockets(self._sock_dir / "console.sock", self._sock_dir / "agent.sock",
-                               self._sock_dir / "qmp.sock")
-        self.argv = argv_for(self.sockets)
+        self.channels = Channels(out_dir / "console.log", self._sock_dir / "agent.sock",
+                                 self._sock_dir / "qmp.sock")
+        self.argv = argv_for(self.channels)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.console: ConsoleRecorder | None = None
+        self.console: ConsoleWatcher | None = None
         self.agent_socket: socket.socket | None = None
         self.qmp: QmpSession | None = None
         self._listeners: list[socket.socket] = []
@@ -106,9 +105,8 @@ class Machine:
         if shutil.which(self.argv[0]) is None:
             raise InfrastructureError(f"{self.argv[0]} not found: run scripts/setup "
                                       "(apt-get install qemu-system-x86)")
-        console_l = self._listen(self.sockets.console)
-        agent_l = self._listen(self.sockets.agent)
-        self.qmp = QmpSession(self.sockets.qmp, self.out_dir / "qmp.jsonl")
+        agent_l = self._listen(self.channels.agent)
+        self.qmp = QmpSession(self.channels.qmp, self.out_dir / "qmp.jsonl")
         (self.out_dir / "command.txt").write_text(" ".join(self.argv) + "\n")
         self.log.info("starting %s", " ".join(self.argv))
         with open(self.out_dir / "qemu.log", "wb") as qemu_log:
@@ -116,9 +114,8 @@ class Machine:
                 self.argv, stdin=subprocess.DEVNULL, stdout=qemu_log, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=_die_with_parent,
             )
-        # QEMU connects chardevs in command-line order: console, agent, then the monitor.
-        console_conn = self._accept(console_l, "serial console")
-        self.console = ConsoleRecorder(console_conn, self.out_dir / "console.log")
+        self.console = ConsoleWatcher(self.channels.console_log)
+        # QEMU connects its socket chardevs in command-line order: the agent, then the monitor.
         self.agent_socket = self._accept(agent_l, "agent serial port")
         try:
             self.qmp.accept(timeout=ACCEPT_TIMEOUT)

@@ -17,10 +17,12 @@ BASE_CMDLINE = ("console=ttyS0,115200", "memblock=debug", "log_buf_len=16M", "lo
 
 
 @dataclass(frozen=True)
-class Sockets:
-    """Unix sockets in the run's private (0700) directory; QEMU connects to the harness."""
+class Channels:
+    """Where the guest talks: the agent and QMP are unix sockets in the run's private (0700)
+    directory that QEMU connects to; the console goes straight to a file, because QEMU
+    drops serial output when a socket reader falls behind (seen under load)."""
 
-    console: Path
+    console_log: Path
     agent: Path
     qmp: Path
 
@@ -32,6 +34,11 @@ class Accel:
 
 
 TCG = Accel("tcg", "max")
+
+
+def _opt(path: Path) -> str:
+    """A path inside a QEMU option string, where a comma must be doubled."""
+    return str(path).replace(",", ",,")
 
 
 def kernel_cmdline(scenario: Scenario) -> str:
@@ -57,7 +64,7 @@ def build_command(
     scenario: Scenario,
     kernel: Path,
     initrd: Path,
-    sockets: Sockets,
+    channels: Channels,
     accel: Accel = TCG,
     qemu: str = QEMU_BINARY,
 ) -> list[str]:
@@ -84,11 +91,11 @@ def build_command(
             argv += ["-device", f"pc-dimm,id={dimm.id},memdev={device['memdev']},node={dimm.node}"]
     argv += [
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", kernel_cmdline(scenario),
-        "-chardev", f"socket,id=console,path={sockets.console}",
+        "-chardev", f"file,id=console,path={_opt(channels.console_log)}",
         "-serial", "chardev:console",
-        "-chardev", f"socket,id=agent,path={sockets.agent}",
+        "-chardev", f"socket,id=agent,path={_opt(channels.agent)}",
         "-serial", "chardev:agent",
-        "-chardev", f"socket,id=qmp,path={sockets.qmp}",
+        "-chardev", f"socket,id=qmp,path={_opt(channels.qmp)}",
         "-mon", "chardev=qmp,mode=control",
     ]
     return argv

@@ -38,8 +38,10 @@ class GuestVM:
 
     def why_gone(self) -> str | None:
         console = self.machine.console
-        if console is not None and console.panic.is_set():
-            return f"guest panicked: {console.panic_line}"
+        if console is not None:
+            console.catch_up()
+            if console.panic.is_set():
+                return f"guest panicked: {console.panic_line}"
         if not self.machine.is_running():
             return f"QEMU exited with status {self.machine.exitcode}"
         return None

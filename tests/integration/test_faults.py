@@ -192,7 +192,7 @@ def test_interrupt_mid_boot_ends_memhp_and_its_qemu(tmp_path: Path, sig: signal.
 
 def _socket_dirs(pid: int) -> set[str]:
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    return {str(Path(a.split("path=")[1]).parent) for a in argv if "path=" in a}
+    return {str(Path(a.split("path=")[1]).parent) for a in argv if a.startswith("socket,") and "path=" in a}
 
 
 def test_parallel_runs_share_no_sockets_or_folders(tmp_path: Path) -> None:

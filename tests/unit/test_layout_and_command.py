@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.layout import compute_layout
-from harness.qemu_cmdline import Sockets, build_command, kernel_cmdline
+from harness.qemu_cmdline import Channels, build_command, kernel_cmdline
 from harness.scenario import load_scenario, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
@@ -28,13 +28,14 @@ def test_small_machine_stays_below_4g_without_device_window() -> None:
 
 def test_command_line_has_numa_dimms_private_sockets_and_no_tcp() -> None:
     scenario = load_scenario(SCENARIOS / "two-node-dimms.toml")
-    socks = Sockets(Path("/p/c.sock"), Path("/p/a.sock"), Path("/p/q.sock"))
+    socks = Channels(Path("/o/console.log"), Path("/p/a.sock"), Path("/p/q.sock"))
     argv = build_command(scenario, Path("/k/bzImage"), Path("/o/initrd"), socks)
     line = " ".join(argv)
     assert "-m 2G,slots=4,maxmem=4G" in line
     assert "-numa node,nodeid=1,memdev=ram-node1" in line
     assert "pc-dimm,id=cold0,memdev=mem-cold0,node=1" in line and "id=hot0" not in line
     assert "-mon chardev=qmp,mode=control" in line and "tcp" not in line and "telnet" not in line
+    assert "file,id=console,path=/o/console.log" in line
     assert "-S" in argv  # paused until the console is recorded
 
 
