@@ -13,7 +13,8 @@ import pytest
 from harness.logparse import BootLog
 from harness.logparse.regenerate import expected_facts, expected_path
 
-LOGS = sorted((Path(__file__).parents[2] / "fixtures" / "logs").glob("*.log"))
+# Hand-recorded boots and the harness's own scenario runs (recorded/).
+LOGS = sorted((Path(__file__).parents[2] / "fixtures" / "logs").rglob("*.log"))
 
 
 def test_there_are_recorded_logs() -> None:
@@ -39,8 +40,6 @@ def test_recorded_log_is_fully_understood(log: Path) -> None:
     facts = json.loads(expected_path(log).read_text())["boot_log"]
     assert facts["unparsed_suspicious"] == 0
     assert facts["memblock_debug"] and len(facts["memblock_dumps"]) == 2
-    assert facts["pxm_to_node"] == {"0": 0, "1": 1, "2": 2}
-    assert [s["node"] for s in facts["srat_memory"]] == [0, 0, 1, 2, 2]
     assert facts["memory_block_size"] == 128 << 20
     assert facts["panic"] is None and facts["oopses"] == []
     # Only the exact-node sparse buffer may fail (a node all HOTPLUG under movable_node);
@@ -51,6 +50,26 @@ def test_recorded_log_is_fully_understood(log: Path) -> None:
     for op in allocs:
         if op["result"] is not None and op["max_addr"] > 1:  # 0 and 1 mean "up to current_limit"
             assert op["result"]["end"] <= op["max_addr"], op
+
+
+THREE_NODE = [p for p in LOGS if "three-node" in p.stem]
+
+
+@pytest.mark.parametrize("log", THREE_NODE, ids=[p.stem for p in THREE_NODE])
+def test_three_node_boot_has_three_nodes_in_srat_order(log: Path) -> None:
+    facts = json.loads(expected_path(log).read_text())["boot_log"]
+    assert facts["pxm_to_node"] == {"0": 0, "1": 1, "2": 2}
+    assert [s["node"] for s in facts["srat_memory"]] == [0, 0, 1, 2, 2]
+
+
+def test_refused_offline_and_eject_are_in_the_recorded_logs() -> None:
+    """The harness's own runs hold the failure lines the hand recordings lack."""
+    def failures(stem: str) -> list[str]:
+        log = next(p for p in LOGS if p.stem == stem)
+        return [f["kind"] for f in json.loads(expected_path(log).read_text())["boot_log"]["offline_failures"]]
+    assert failures("memhp-6.1-three-node-no-movable-node") == ["page_dumped", "page_dumped"]
+    assert failures("memhp-6.1-two-node-dimm-refused") == ["eject_disabled"]
+    assert failures("memhp-6.1-three-node-movable") == []
 
 
 def test_exact_nid_fails_on_a_hotplug_node_under_movable_node() -> None:
