@@ -230,7 +230,15 @@ class _Replayer:
             self.engine.phys_free(predicted, alloc.size)
         if alloc.result is not None:
             self.engine.reserve(alloc.result.start, alloc.result.size)
-        reason = inferred_reason or "the model placed it elsewhere"
+        if inferred_reason:
+            reason = inferred_reason
+        elif actual is None:
+            # memblock prints nothing on failure, so a missing line is either a failure the
+            # model did not foresee or a line the capture lost (check the log around it).
+            reason = ("the log shows no reservation for this request: a failure the model "
+                      "missed, or a lost log line")
+        else:
+            reason = "the model placed it elsewhere"
         self.mismatches.append(Mismatch(alloc.line, request_text(alloc), predicted, actual, reason))
 
 
