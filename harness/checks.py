@@ -79,3 +79,12 @@ def guest_table(result: RunResult, built: bytes, seen: bytes) -> None:
     reason = "" if same else (f"guest SRAT is {len(seen)} bytes, the override {len(built)}; "
                               "the kernel kept another table")
     result.add("guest's SRAT is the override", True, same, reason)
+
+
+def distances(result: RunResult, expected: tuple[tuple[int, ...], ...],
+              seen: tuple[tuple[int, ...], ...] | None) -> None:
+    """Node distances as the guest reports them in sysfs, against the scenario's."""
+    as_lists = [list(row) for row in expected]
+    observed = None if seen is None else [list(row) for row in seen]
+    result.add("node distances", as_lists, observed,
+               "" if observed == as_lists else "the guest's /sys/devices/system/node/*/distance")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .scenario import Dimm, Scenario
+from .scenario import Dimm, Scenario, SratSource
 from .units import format_size
 
 QEMU_BINARY = "qemu-system-x86_64"
@@ -84,6 +84,10 @@ def build_command(
         for cpu in node.cpus:
             spec += f",cpus={cpu}"
         argv += ["-numa", spec]
+    if scenario.slit is not None and scenario.slit.source is SratSource.QEMU:
+        for src, row in enumerate(scenario.slit.distances):
+            argv += [arg for dst, val in enumerate(row) if dst != src
+                     for arg in ("-numa", f"dist,src={src},dst={dst},val={val}")]
     for dimm in scenario.dimms:
         if dimm.at_boot:
             backend, device = dimm_args(dimm)

@@ -32,7 +32,7 @@ from .logparse import BootLog, parse_boot_log
 from .machine import Machine, tail_lines
 from .qemu_cmdline import Accel, build_command
 from .scenario import Scenario, SratSource, load_scenario
-from .srat_override import QEMU_SRAT_HEADER, srat_bytes
+from .srat_override import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
 from .simulate_agreement import model_agreement
 from .verdict import RunResult, Verdict
 from .vm import GuestVM
@@ -61,6 +61,7 @@ class Observation:
     memory_devices_before: list[dict[str, Any]] | None = None
     memory_devices_after: list[dict[str, Any]] | None = None
     guest_srat: bytes | None = None
+    distances: tuple[tuple[int, ...], ...] | None = None
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -70,15 +71,20 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
-    archive = None
+    tables: dict[str, bytes] = {}
     if scenario.srat.source is SratSource.OVERRIDE:
-        table = srat_bytes(scenario, layout)
-        problems = check_upgrade(table, QEMU_SRAT_HEADER)
+        tables["srat"] = srat_bytes(scenario, layout)
+        problems = check_upgrade(tables["srat"], QEMU_SRAT_HEADER)
         if problems:
             raise BadInputError(f"srat: the override would not replace QEMU's: {'; '.join(problems)}")
-        (out_dir / "srat.aml").write_bytes(table)
-        archive = build_override_archive({"srat": table})
-    return compose_initrd(out_dir / "initrd.img", archive)
+    if scenario.slit is not None and scenario.slit.source is SratSource.OVERRIDE:
+        tables["slit"] = slit_bytes(scenario)
+        problems = check_upgrade(tables["slit"], None)
+        if problems:
+            raise BadInputError(f"slit: the kernel would refuse the override: {'; '.join(problems)}")
+    for name, table in tables.items():
+        (out_dir / f"{name}.aml").write_bytes(table)
+    return compose_initrd(out_dir / "initrd.img", build_override_archive(tables) if tables else None)
 
 
 def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float,
@@ -87,6 +93,7 @@ def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float
     seen.kernel_ran = True
     seen.before = vm.snapshot()
     seen.guest_srat = vm.srat_bytes()
+    seen.distances = vm.node_distances()
     (vm.out_dir / "guest-srat.aml").write_bytes(seen.guest_srat)
     seen.memory_devices_before = vm.memory_devices()
     seen.actions = []
@@ -162,6 +169,8 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
                                  str(out / "console.log"))
         override = out / "srat.aml"
         checks.evaluate(result, scenario, bootlog, seen.before, seen.actions or [], seen.guest_error)
+        if scenario.expect.distances is not None:
+            checks.distances(result, scenario.expect.distances, seen.distances)
         if override.exists() and seen.guest_srat is not None:
             checks.guest_table(result, override.read_bytes(), seen.guest_srat)
         write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))
@@ -200,6 +209,7 @@ def model_json(scenario: Scenario, layout: MemoryLayout, bootlog: BootLog,
             "error": seen.guest_error,
         },
         "guest_srat_memory": _srat_memory(seen.guest_srat),
+        "node_distances": seen.distances,
         "memory_devices": {"before": seen.memory_devices_before,
                            "after": seen.memory_devices_after},
         "actions": [a.to_json() for a in seen.actions or []],

@@ -117,6 +117,30 @@ class Srat(_Strict):
         return self
 
 
+LOCAL_DISTANCE = 10
+
+
+class Slit(_Strict):
+    """Node distances: QEMU's own SLIT (``-numa dist``) or an override in the initrd."""
+
+    source: SratSource = SratSource.QEMU
+    distances: tuple[tuple[int, ...], ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Slit:
+        count = len(self.distances)
+        for i, row in enumerate(self.distances):
+            if len(row) != count:
+                raise ValueError(f"distances[{i}] has {len(row)} entries, not {count}")
+            for j, value in enumerate(row):
+                # The kernel's slit_valid() (drivers/acpi/numa/srat.c) refuses anything else.
+                good = value == LOCAL_DISTANCE if i == j else LOCAL_DISTANCE < value < 255
+                if not good:
+                    raise ValueError(f"distances[{i}][{j}] = {value}: the kernel wants 10 on the "
+                                     "diagonal and 11..254 elsewhere")
+        return self
+
+
 class KernelOptions(_Strict):
     cmdline: str = ""
     # KASLR reads the firmware SRAT, never the override: zone layouts need it off.
@@ -192,6 +216,7 @@ class Expectations(_Strict):
     movable: tuple[MovableExpectation, ...] = ()
     not_movable: tuple[int, ...] = ()
     hotplug: tuple[HotplugExpectation, ...] = ()
+    distances: tuple[tuple[int, ...], ...] | None = None
 
 
 class Scenario(_Strict):
@@ -200,6 +225,7 @@ class Scenario(_Strict):
     machine: Machine
     dimms: tuple[Dimm, ...] = ()
     srat: Srat = Srat()
+    slit: Slit | None = None
     kernel: KernelOptions = KernelOptions()
     actions: tuple[Action, ...] = ()
     expect: Expectations = Expectations()
@@ -207,6 +233,9 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         nodes = len(self.machine.nodes)
+        if self.slit is not None and len(self.slit.distances) != nodes:
+            raise ValueError(f"slit.distances is {len(self.slit.distances)}x"
+                             f"{len(self.slit.distances)}, the machine has {nodes} nodes")
         ids = [d.id for d in self.dimms]
         if len(set(ids)) != len(ids):
             raise ValueError("dimms: ids must be unique")

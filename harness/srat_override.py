@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from acpi_tables.header import AcpiTableHeader
+from acpi_tables.slit import Slit, encode_slit
 from acpi_tables.srat import MemoryAffinity, ProcessorLocalApicAffinity, Srat, Subtable, encode_srat
 
 from .layout import MemoryLayout
@@ -53,3 +54,12 @@ def build_srat(scenario: Scenario, layout: MemoryLayout, oem_revision: int | Non
 
 def srat_bytes(scenario: Scenario, layout: MemoryLayout, oem_revision: int | None = None) -> bytes:
     return encode_srat(build_srat(scenario, layout, oem_revision))
+
+
+def slit_bytes(scenario: Scenario) -> bytes:
+    """The scenario's SLIT with QEMU's IDs and a raised revision: it replaces a firmware SLIT
+    (QEMU emits one only with ``-numa dist``) or, with none, is installed as a new table."""
+    assert scenario.slit is not None
+    header = dataclasses.replace(QEMU_SRAT_HEADER, signature="SLIT",
+                                 oem_revision=QEMU_SRAT_HEADER.oem_revision + 1)
+    return encode_slit(Slit(header=header, distances=scenario.slit.distances))

@@ -105,6 +105,12 @@ class GuestVM:
         pages = block_size // 4096
         return parse_pageflags(block, self._checked("pageflags", block * pages, pages).lines)
 
+    def node_distances(self) -> tuple[tuple[int, ...], ...]:
+        """``/sys/devices/system/node/nodeN/distance`` rows, in node order."""
+        rows = sorted((int(line.split()[0]), tuple(int(v) for v in line.split()[1:]))
+                      for line in self._checked("distances").lines)
+        return tuple(row for _, row in rows)
+
     def srat_bytes(self) -> bytes:
         return bytes.fromhex("".join(self._checked("srat").lines))
 

@@ -68,6 +68,8 @@ while IFS= read -r line; do
         online) setstate "$1" "$2" "$3" ;;
         zoneinfo) grep -E '^Node|^ +(spanned|present|managed|start_pfn)' /proc/zoneinfo ;;
         meminfo) grep -E '^(MemTotal|MemFree)' /proc/meminfo ;;
+        distances) for n in /sys/devices/system/node/node[0-9]*; do
+                read -r d < $n/distance; echo "${n##*/node} $d"; done ;;
         srat) hexdump -v -e '32/1 "%02x" "\n"' /sys/firmware/acpi/tables/SRAT ;;
         pageflags) pageflags "$1" "$2" ;;
         setting) setting "$1" "$2" ;;

@@ -70,6 +70,16 @@ def test_refused_unplug_reports_ost_status_within_timeout(memhp_run) -> None:
     assert unplug["seconds"] < 20
 
 
+@pytest.mark.parametrize("name", ["three-node-slit-override", "three-node-slit-qemu"])
+def test_node_distances_reach_the_guest(memhp_run, name: str) -> None:
+    result = memhp_run(SCENARIOS / f"{name}.toml")
+    assert result.verdict is Verdict.PASS, result.summary()
+    assert _check(result, "node distances")["ok"]
+    srat_and_slit = sorted(p.name for p in Path(result.info["out_dir"]).glob("*.aml"))
+    assert srat_and_slit == (["guest-srat.aml", "slit.aml", "srat.aml"] if name.endswith("override")
+                             else ["guest-srat.aml", "srat.aml"])
+
+
 MUST_FAIL = {
     "three-node-no-movable-node-claims-movable": {
         "ZONE_MOVABLE of node 2 starts at", "SRAT hotplug mark of node 2 honoured",
@@ -79,6 +89,8 @@ MUST_FAIL = {
     "two-node-dimm-refused-claims-removed": {"action remove-hot0 (dimm_remove)"},
     "three-node-movable-claims-offline-refused": {"action offline-node2 (offline_node)"},
     "two-node-dimms-claims-refused": {"action remove-hot0 (dimm_remove)"},
+    "three-node-slit-override-claims-no-slit": {"node distances"},
+    "three-node-slit-qemu-claims-no-slit": {"node distances"},
 }
 
 

@@ -80,3 +80,27 @@ def test_circular_extends_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
     with pytest.raises(BadInputError, match="circular"):
         load_scenario(tmp_path / "a.toml")
+
+
+SLIT = GOOD + "[slit]\nsource = \"qemu\"\ndistances = [[10, 20], [20, 10]]\n"
+
+
+def test_slit_loads_and_becomes_numa_dist(tmp_path: Path) -> None:
+    from harness.qemu_cmdline import Channels, build_command
+
+    path = tmp_path / "slit.toml"
+    path.write_text(SLIT)
+    scenario = load_scenario(path)
+    argv = " ".join(build_command(scenario, Path("/k"), Path("/i"), Channels(Path("/c"), Path("/a"), Path("/q"))))
+    assert "-numa dist,src=0,dst=1,val=20 -numa dist,src=1,dst=0,val=20" in argv
+
+
+@pytest.mark.parametrize("distances, message", [
+    ("[[10, 20], [20, 12]]", "distances[1][1] = 12"),
+    ("[[10, 10], [20, 10]]", "distances[0][1] = 10"),
+    ("[[10, 255], [20, 10]]", "distances[0][1] = 255"),
+    ("[[10, 20]]", "distances[0] has 2 entries"),
+    ("[[10, 20, 30], [20, 10, 30], [30, 30, 10]]", "the machine has 2 nodes"),
+])
+def test_slit_the_kernel_would_refuse_is_bad_input(tmp_path: Path, distances: str, message: str) -> None:
+    assert message in _error(tmp_path, SLIT.replace("[[10, 20], [20, 10]]", distances))

@@ -46,3 +46,20 @@ def test_explicit_interleaved_ranges_are_emitted_as_given() -> None:
             if isinstance(m, MemoryAffinity) and m.length]
     assert [(m.proximity_domain, m.base_address, m.hot_pluggable) for m in mems][:4] == [
         (0, 0, False), (1, 1 << 30, False), (0, 2 << 30, False), (1, 4 << 30, True)]
+
+
+def test_slit_override_carries_the_distances_and_passes_the_kernels_rules() -> None:
+    from acpi_tables.override_cpio import check_upgrade
+    from acpi_tables.slit import decode_slit
+    from harness.srat_override import slit_bytes
+
+    data = _three_node([])
+    data["slit"] = {"source": "override", "distances": [[10, 21, 31], [21, 10, 17], [31, 17, 10]]}
+    table = slit_bytes(parse_scenario(data))
+    slit = decode_slit(table)
+    assert slit.distances == ((10, 21, 31), (21, 10, 17), (31, 17, 10))
+    assert (slit.header.oem_id, slit.header.oem_table_id, slit.header.oem_revision) == ("BOCHS ", "BXPC    ", 2)
+    assert check_upgrade(table, None) == []
+    # QEMU's own SLIT (fixtures/acpi) has revision 1 and the same IDs: ours replaces it.
+    qemu = decode_slit((FIXTURES / "acpi" / "qemu-7.2-pc-3node.slit.aml").read_bytes())
+    assert check_upgrade(table, qemu.header) == []
