@@ -93,7 +93,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from .replay import describe_replay, replay_file
 
-    result = replay_file(args.log, args.engine)
+    result = replay_file(args.log, args.engine, args.tree)
     if args.json:
         _print_json(result.to_json())
     else:
@@ -264,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("log")
     rep.add_argument("--json", action="store_true")
     rep.add_argument("--engine", choices=("python", "kernel"), default="python")
+    rep.add_argument("--tree", type=Path, help="kernel source tree whose mm/memblock.c the kernel "
+                     "engine runs (e.g. a patched tree); default: Debian's linux-source")
     rep.set_defaults(func=cmd_replay)
     sim = sub.add_parser("simulate", help="predict a scenario's zones and hotplug outcomes without booting")
     sim.add_argument("scenario")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .engines import KernelEngine, python_engine
@@ -103,11 +104,16 @@ def movable_node_of(log: BootLog) -> bool:
 
 
 @contextlib.contextmanager
-def open_engine(name: str, version: KernelVersion, movable_node: bool) -> Iterator[Engine]:
+def open_engine(name: str, version: KernelVersion, movable_node: bool,
+                tree: Path | None = None) -> Iterator[Engine]:
+    """``tree``: a kernel source tree (a patched one, for patch validation) whose own
+    mm/memblock.c the kernel engine runs; default: Debian's source of ``version``."""
+    if tree is not None and name != "kernel":
+        raise BadInputError("--tree is the kernel engine's source tree: use it with --engine kernel")
     if name == "python":
         yield python_engine(version, movable_node=movable_node)
     elif name == "kernel":
-        with KernelEngine(version, movable_node=movable_node) as engine:
+        with KernelEngine(version, movable_node=movable_node, tree=tree) as engine:
             yield engine
     else:
         raise BadInputError(f"engine must be one of {', '.join(ENGINES)}, not {name!r}")
@@ -242,14 +248,14 @@ class _Replayer:
         self.mismatches.append(Mismatch(alloc.line, request_text(alloc), predicted, actual, reason))
 
 
-def replay(log: BootLog, engine: str = "python") -> ReplayResult:
+def replay(log: BootLog, engine: str = "python", tree: Path | None = None) -> ReplayResult:
     """Rebuild memblock from ``log`` and compare every allocation with the kernel's."""
     if not log.memblock_debug or not log.memblock_dumps:
         raise BadInputError(f"{log.source}: no memblock=debug output to replay")
     version = kernel_version_of(log)
     movable_node = movable_node_of(log)
     steps, inferred = plan_steps(log, version)
-    with open_engine(engine, version, movable_node) as eng:
+    with open_engine(engine, version, movable_node, tree) as eng:
         load_dump(eng, log.memblock_dumps[0])
         eng.set_bottom_up(movable_node)
         eng.set_current_limit(1 << 20)
@@ -277,10 +283,8 @@ def describe_replay(result: ReplayResult) -> str:
     return "\n".join(lines)
 
 
-def replay_file(path: str, engine: str = "python") -> ReplayResult:
+def replay_file(path: str, engine: str = "python", tree: Path | None = None) -> ReplayResult:
     """``memhp replay``: load the log and replay it."""
-    from pathlib import Path
-
     from .logparse import load_boot_log
 
-    return replay(load_boot_log(Path(path)), engine)
+    return replay(load_boot_log(Path(path)), engine, tree)
