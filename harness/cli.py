@@ -74,11 +74,14 @@ def show_command(args: argparse.Namespace) -> int:
 def cmd_parse(args: argparse.Namespace) -> int:
     from .describe import describe_boot_log
     from .logparse import parse_boot_log
+    from .symbolize import load_table, symbolize_text
 
     try:
         text = args.log.read_text(errors="replace")
     except OSError as err:
         raise BadInputError(f"{args.log}: {err.strerror}") from err
+    if args.symbols is not None:
+        text = symbolize_text(text, load_table(args.symbols))
     bootlog = parse_boot_log(text, str(args.log))
     if not (bootlog.kernel_release or bootlog.e820 or bootlog.srat_memory or bootlog.memblock_ops):
         raise BadInputError(f"{args.log}: no Linux boot log lines found (no 'Linux version', "
@@ -215,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     parse = sub.add_parser("parse", help="parse a saved boot log into the model")
     parse.add_argument("log", type=Path)
     parse.add_argument("--json", action="store_true")
+    parse.add_argument("--symbols", type=Path, help="System.map or vmlinux to name raw-address "
+                       "callers (kernels without KALLSYMS)")
     parse.set_defaults(func=cmd_parse)
 
     srat = sub.add_parser("srat", help="read or build SRAT tables").add_subparsers(
