@@ -18,7 +18,8 @@ from acpi_tables.show import read_table_file
 from acpi_tables.srat import ProcessorLocalApicAffinity, X2ApicAffinity, decode_srat
 
 from .errors import BadInputError
-from .field_scale import FOUR_GIB, HOLE_MIN, UNIT, FieldRange, ScaledHole, ScaledRange, scale
+from .field_scale import HOLE_MIN, UNIT, FieldRange, ScaledHole, ScaledRange, scale
+from .layout import FOUR_GIB
 from .logparse import BootLog, load_boot_log
 from .scenario import Scenario, parse_scenario
 from .units import MiB, format_size, hex_range

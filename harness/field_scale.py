@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import BadInputError
+from .layout import FOUR_GIB, PROFILES
 from .units import MiB
 
 UNIT = 128 * MiB
-FOUR_GIB = 1 << 32
-LOW_UNITS = 0xC0000000 // UNIT  # QEMU pc's RAM below 4 GiB when it splits
-SPLIT_UNITS = 0xE0000000 // UNIT  # QEMU pc splits RAM from this size on
+LOW_UNITS = PROFILES["pc"].lowmem_when_split // UNIT  # QEMU pc's RAM below 4 GiB when it splits
+SPLIT_UNITS = PROFILES["pc"].lowmem_default // UNIT  # QEMU pc splits RAM from this size on
 HIGH_MAX_UNITS = 12
 # Gaps smaller than this are firmware reservations, not holes worth a memory block.
 HOLE_MIN = 64 * MiB
