@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from .errors import BadInputError
 from .layout import FOUR_GIB, PROFILES
+from .scenario import MEMORY_BLOCK_SIZE
 from .units import MiB
 
-UNIT = 128 * MiB
+UNIT = MEMORY_BLOCK_SIZE
 LOW_UNITS = PROFILES["pc"].lowmem_when_split // UNIT  # QEMU pc's RAM below 4 GiB when it splits
 SPLIT_UNITS = PROFILES["pc"].lowmem_default // UNIT  # QEMU pc splits RAM from this size on
 HIGH_MAX_UNITS = 12

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from .scenario import MEMORY_BLOCK_SIZE
+
 LABEL_W, LANE_H, GAP, AXIS_H = 170, 22, 4, 40
 _NODE_FILL = ("#8ecae6", "#ffb703", "#90be6d", "#cdb4db", "#f4a261", "#a8dadc")
 
@@ -125,7 +127,7 @@ def _offline_failures(model: dict[str, Any], block: int) -> Lane:
 
 def lanes(model: dict[str, Any]) -> list[Lane]:
     boot = model.get("boot_log", {})
-    block = boot.get("memory_block_size") or 128 << 20
+    block = boot.get("memory_block_size") or MEMORY_BLOCK_SIZE
     return [_srat(boot, model.get("layout", {})), *_zones(boot), _hotplug(model),
             _dimms(model, block), _reservations(model), _offline_failures(model, block)]
 

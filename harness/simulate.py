@@ -14,11 +14,11 @@ from .errors import BadInputError
 from .layout import compute_layout
 from .memblock_regions import KernelVersion
 from .qemu_cmdline import kernel_cmdline
-from .scenario import DimmRemove, GuestWrite, OfflineNode, Scenario
+from .scenario import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
 from .simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
 from .zones import movable_starts, node_ranges
 
-BLOCK_SIZE = 128 << 20  # probe_memory_block_size below 64 GiB
+BLOCK_SIZE = MEMORY_BLOCK_SIZE
 FREED_AFTER_BOOT = ("initrd",)
 
 
