@@ -70,12 +70,22 @@ def _zones(boot: dict[str, Any]) -> list[Lane]:
     return [Lane("e820 RAM", e820), Lane("zones", zones), Lane("ZONE_MOVABLE", movable)]
 
 
+def _range_status(finding: dict[str, Any], rng: dict[str, int]) -> str:
+    """The node's verdict for a range holding boot RAM; a range without is a hot-add window."""
+    holds_ram = any(m["base"] < rng["end"] and rng["start"] < m["base"] + m["size"]
+                    for m in finding.get("memory", []))
+    return finding["status"] if holds_ram else "hot-add window"
+
+
 def _hotplug(model: dict[str, Any]) -> Lane:
-    return Lane("hotplug ranges", tuple(
-        Band(r["start"], r["end"], f"N{f['node']} {f['status']}", "#ffd6a5",
-             f"node {f['node']} hotplug range {_span(r['start'], r['end'])}: {f['status']}",
-             alarm=f["status"] in ("cleared", "partial"))
-        for f in model.get("hotplug_findings", []) for r in f["hotplug_ranges"]))
+    bands = []
+    for f in model.get("hotplug_findings", []):
+        for r in f["hotplug_ranges"]:
+            status = _range_status(f, r)
+            bands.append(Band(r["start"], r["end"], f"N{f['node']} {status}", "#ffd6a5",
+                              f"node {f['node']} hotplug range {_span(r['start'], r['end'])}: {status}",
+                              alarm=status in ("cleared", "partial")))
+    return Lane("hotplug ranges", tuple(bands))
 
 
 def _dimm_ranges(model: dict[str, Any]) -> dict[str, tuple[int, int]]:

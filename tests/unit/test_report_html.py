@@ -56,3 +56,14 @@ def test_html_report_has_a_row_a_map_and_links_per_run(tmp_path: Path) -> None:
     assert page.count("<svg") == 2 and 'href="runs/a@debian-6.1+default/console.log"' in page
     assert "b&lt;x&gt;" in page and "b<x>" not in page
     assert re.search(r'<tr class="unexpected">.*b&lt;x&gt;', page)
+
+
+def test_hotplug_range_without_boot_ram_is_a_hot_add_window_not_an_alarm() -> None:
+    from harness.memmap_svg import _hotplug
+
+    window = {"start": 5 << 30, "end": 13 << 30}   # QEMU's device-memory window
+    boot = {"start": 4 << 30, "end": 5 << 30}
+    finding = {"node": 2, "status": "cleared", "hotplug_ranges": [boot, window],
+               "memory": [{"base": 4 << 30, "size": 1 << 30, "flags": 0, "nid": 2}]}
+    bands = _hotplug({"hotplug_findings": [finding]}).bands
+    assert [(b.label, b.alarm) for b in bands] == [("N2 cleared", True), ("N2 hot-add window", False)]
