@@ -4,7 +4,7 @@ from __future__ import annotations
 from .actions import ActionResult
 from .guest_state import GuestSnapshot
 from .logparse import BootLog
-from .pinning import AttributedReservation, hotplug_findings
+from .pinning import AttributedReservation, hotplug_findings, reservations_in_hotplug_ranges
 from .scenario import Scenario, SratSource
 from .verdict import RunResult
 
@@ -88,3 +88,9 @@ def distances(result: RunResult, expected: tuple[tuple[int, ...], ...],
     observed = None if seen is None else [list(row) for row in seen]
     result.add("node distances", as_lists, observed,
                "" if observed == as_lists else "the guest's /sys/devices/system/node/*/distance")
+
+
+def reserved_in_hotplug_ranges(log: BootLog) -> list[str]:
+    """Every reservation left inside an SRAT hotplug range, with its callers: the check the
+    kernel itself lacks (memory that can never be hot-removed while it holds these)."""
+    return [f"node {r.hotplug_node}: {_pin(r.reservation)}" for r in reservations_in_hotplug_ranges(log)]

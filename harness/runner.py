@@ -171,6 +171,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         checks.evaluate(result, scenario, bootlog, seen.before, seen.actions or [], seen.guest_error)
         if scenario.expect.distances is not None:
             checks.distances(result, scenario.expect.distances, seen.distances)
+        result.info["reserved_in_hotplug_ranges"] = checks.reserved_in_hotplug_ranges(bootlog)
         if override.exists() and seen.guest_srat is not None:
             checks.guest_table(result, override.read_bytes(), seen.guest_srat)
         write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))

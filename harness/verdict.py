@@ -81,6 +81,8 @@ class RunResult:
             detail = f" — {check.reason}" if check.reason else ""
             lines.append(f"  {mark} {check.name}: expected {check.expected!r}, "
                          f"observed {check.observed!r}{detail}")
+        for line in self.info.get("reserved_in_hotplug_ranges", []):
+            lines.append(f"  reserved in a hotpluggable range: {line}")
         for check in self.model_checks:
             mark = "ok  " if check.ok else "DIFF"
             lines.append(f"  model {mark} {check.name}: predicted {check.expected!r}, "

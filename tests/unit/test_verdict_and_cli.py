@@ -55,3 +55,15 @@ def test_parse_of_missing_log_is_exit_2(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_unknown_subcommand_is_usage_error() -> None:
     assert main(["frobnicate"]) == ExitCode.BAD_INPUT
+
+
+def test_reservations_left_in_hotplug_ranges_are_named_with_callers() -> None:
+    from harness.checks import reserved_in_hotplug_ranges
+    from harness.logparse import load_boot_log
+
+    log = load_boot_log(Path(__file__).parents[2] / "fixtures/logs/recorded/memhp-6.1-three-node-no-movable-node.log")
+    assert reserved_in_hotplug_ranges(log) == [
+        "node 2: [0x13b7d3000-0x13b7fdfff] NODE_DATA(2)",
+        "node 2: [0x13b7fe000-0x13fffffff] alloc_low_pages, setup_log_buf"]
+    result = RunResult("s", "k", info={"reserved_in_hotplug_ranges": reserved_in_hotplug_ranges(log)})
+    assert "reserved in a hotpluggable range: node 2: [0x13b7fe000" in result.summary()
