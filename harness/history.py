@@ -104,7 +104,7 @@ class History:
         """Per scenario × variant, the lowest release with an unexpected verdict (could-not-test
         runs say nothing about the kernel and are left out)."""
         good: dict[tuple[str, str], dict[str, bool]] = {}
-        for scenario, variant, _, _, _, release, verdict, ok in self._outcomes(
+        for scenario, variant, _, _, _, release, _verdict, ok in self._outcomes(
                 "WHERE release IS NOT NULL AND verdict NOT IN (?, ?)",
                 (Verdict.ERROR.value, Verdict.BAD_INPUT.value)):
             per = good.setdefault((scenario, variant), {})

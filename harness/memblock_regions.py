@@ -6,6 +6,7 @@ double an array (and so reserve memory) live in :mod:`harness.memblock_sim`.
 from __future__ import annotations
 
 import enum
+import itertools
 from bisect import bisect_left, bisect_right
 
 from .model import MemblockRegion, MemblockType
@@ -107,4 +108,4 @@ def merge_all(memblock_type: MemblockType) -> None:
 
 def is_fully_merged(memblock_type: MemblockType) -> bool:
     regions = memblock_type.regions
-    return not any(_mergeable(a, b) for a, b in zip(regions, regions[1:]))
+    return not any(_mergeable(a, b) for a, b in itertools.pairwise(regions))

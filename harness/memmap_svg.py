@@ -8,6 +8,7 @@ width growing with the log of its size, so 640 KiB and 8 GiB are both visible.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from dataclasses import dataclass
 from html import escape
@@ -147,7 +148,7 @@ class PiecewiseScale:
 
     def __init__(self, edges: set[int], width: float) -> None:
         self.edges = sorted(edges)
-        weights = [1 + math.log2(max(b - a, 1)) for a, b in zip(self.edges, self.edges[1:])]
+        weights = [1 + math.log2(max(b - a, 1)) for a, b in itertools.pairwise(self.edges)]
         total = sum(weights) or 1.0
         self.xs = [0.0]
         for weight in weights:

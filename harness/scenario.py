@@ -7,6 +7,7 @@ A scenario is validated against the pydantic schema below; any mistake becomes o
 from __future__ import annotations
 
 import enum
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -108,7 +109,7 @@ class Srat(_Strict):
     @model_validator(mode="after")
     def _check(self) -> Srat:
         spans = sorted((r.start, r.start + r.size, i) for i, r in enumerate(self.ranges))
-        for (_, end, i), (start, _, j) in zip(spans, spans[1:]):
+        for (_, end, i), (start, _, j) in itertools.pairwise(spans):
             if start < end:
                 raise ValueError(f"ranges[{i}] and ranges[{j}] overlap at {start:#x}")
         for i, rng in enumerate(self.ranges):

@@ -69,6 +69,6 @@ def _split_stamps(number: int, line: str) -> Iterator[tuple[int, str]]:
     head = line[: stamps[0].start()]
     if head.strip():
         yield number, head
-    for stamp, following in zip(stamps, stamps[1:] + [None]):
+    for stamp, following in zip(stamps, stamps[1:] + [None], strict=True):
         end = following.start() if following else len(line)
         yield number, line[stamp.end():end]

@@ -209,7 +209,7 @@ def test_parallel_runs_share_no_sockets_or_folders(tmp_path: Path) -> None:
         for proc in procs:
             proc.kill()
     assert codes == [1, 1]
-    for out, sock_dir in zip(outs, dirs):
+    for out, sock_dir in zip(outs, dirs, strict=True):
         assert json.loads((out / "result.json").read_text())["verdict"] == "fail"
         assert "Linux version" in (out / "console.log").read_text(errors="replace")
         assert not Path(next(iter(sock_dir))).exists(), "socket folder removed"

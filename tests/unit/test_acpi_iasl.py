@@ -86,7 +86,7 @@ def test_our_decoder_agrees_with_iasl_disassembly(table: bytes, subtables: int) 
     theirs = _disassembled_subtables(iasl.disassemble(table))
     ours = decode_srat(table).subtables
     assert len(theirs) == len(ours) == subtables
-    for block, sub in zip(theirs, ours):
+    for block, sub in zip(theirs, ours, strict=True):
         if isinstance(sub, MemoryAffinity):
             fields = ("Proximity Domain", "Base Address", "Address Length", "Flags (decoded below)")
             assert [block[f] for f in fields] == [sub.proximity_domain, sub.base_address, sub.length, sub.flags]

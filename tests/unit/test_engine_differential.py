@@ -77,7 +77,7 @@ def _compare(version: KernelVersion, trace_ops: list[ops.Op], movable_node: bool
     with KernelEngine(version, MAX_NUMNODES, movable_node, mirror) as kernel:
         expected = kernel.run_batch(trace_ops)
         got = [ops.apply(py, op) for op in trace_ops]
-        for op, want, have in zip(trace_ops, expected, got):
+        for op, want, have in zip(trace_ops, expected, got, strict=True):
             assert have == want, f"{op}: kernel {want}, python {have}"
         assert py.state() == kernel.state()
 

@@ -22,7 +22,7 @@ def test_prediction_matches_the_scenario_expectations(path: Path, kernel: str) -
         assert prediction.node(nid).movable_start is None
     for hotplug in scenario.expect.hotplug:
         assert prediction.node(hotplug.node).hotplug_honoured is hotplug.honoured
-    for action, predicted in zip(scenario.actions, prediction.actions):
+    for action, predicted in zip(scenario.actions, prediction.actions, strict=True):
         assert predicted.outcome == action.expect.value, predicted
 
 
