@@ -42,9 +42,15 @@ class Engine(Protocol):
 
 
 @dataclass(frozen=True)
-class Add:
+class _Range:
+    """The (base, size) shape most memblock calls share; each subclass is one function."""
+
     base: int
     size: int
+
+
+class Add(_Range):
+    """memblock_add"""
 
 
 @dataclass(frozen=True)
@@ -55,46 +61,32 @@ class AddNode:
     flags: int
 
 
-@dataclass(frozen=True)
-class Reserve:
-    base: int
-    size: int
+class Reserve(_Range):
+    """memblock_reserve"""
 
 
-@dataclass(frozen=True)
-class Remove:
-    base: int
-    size: int
+class Remove(_Range):
+    """memblock_remove"""
 
 
-@dataclass(frozen=True)
-class PhysFree:
-    base: int
-    size: int
+class PhysFree(_Range):
+    """memblock_phys_free"""
 
 
-@dataclass(frozen=True)
-class MarkHotplug:
-    base: int
-    size: int
+class MarkHotplug(_Range):
+    """memblock_mark_hotplug"""
 
 
-@dataclass(frozen=True)
-class ClearHotplug:
-    base: int
-    size: int
+class ClearHotplug(_Range):
+    """memblock_clear_hotplug"""
 
 
-@dataclass(frozen=True)
-class MarkMirror:
-    base: int
-    size: int
+class MarkMirror(_Range):
+    """memblock_mark_mirror"""
 
 
-@dataclass(frozen=True)
-class MarkNomap:
-    base: int
-    size: int
+class MarkNomap(_Range):
+    """memblock_mark_nomap"""
 
 
 @dataclass(frozen=True)
@@ -134,7 +126,9 @@ class AllocRangeNid:
 
 
 @dataclass(frozen=True)
-class AllocTryNid:
+class _NidAlloc:
+    """The arguments of the memblock_alloc_*_nid family."""
+
     size: int
     align: int
     min_addr: int
@@ -142,13 +136,12 @@ class AllocTryNid:
     nid: int
 
 
-@dataclass(frozen=True)
-class AllocExactNidRaw:
-    size: int
-    align: int
-    min_addr: int
-    max_addr: int
-    nid: int
+class AllocTryNid(_NidAlloc):
+    """memblock_alloc_try_nid[_raw] (they place identically)"""
+
+
+class AllocExactNidRaw(_NidAlloc):
+    """memblock_alloc_exact_nid_raw: no fallback to other nodes"""
 
 
 @dataclass(frozen=True)
