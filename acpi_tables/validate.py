@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from harness.units import format_size, hex_range
 
-from .srat import GenericInitiatorAffinity, MemoryAffinity, ProcessorLocalApicAffinity, RawSubtable, Srat, X2ApicAffinity
+from .srat import (
+    GenericInitiatorAffinity,
+    MemoryAffinity,
+    ProcessorLocalApicAffinity,
+    RawSubtable,
+    Srat,
+    X2ApicAffinity,
+)
 
 PAGE_SIZE = 4096
 # x86-64 probe_memory_block_size() below 64 GiB of RAM; hot-remove works per block.

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInputError, ExitCode, MemhpError, exit_code_for
+from harness.errors import BadInputError, ExitCode, MemhpError, exit_code_for
 
 EPILOG = __doc__.split("\n\n", 1)[1]
 # Bad input says nothing about the commit under test: exit >127 makes `git bisect run` stop.
@@ -28,7 +28,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import RunOptions, error_result, run_scenario
+    from harness.run.runner import RunOptions, error_result, run_scenario
 
     if args.show_command:
         return show_command(args)
@@ -39,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except MemhpError as err:
         result = error_result(args.scenario.stem, args.kernel, err)
         options.out_dir.mkdir(parents=True, exist_ok=True)
-        from .runner import write_json
+        from harness.run.runner import write_json
         write_json(options.out_dir / "result.json", result.to_json())
     if args.json:
         _print_json(result.to_json())
@@ -54,11 +54,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def show_command(args: argparse.Namespace) -> int:
     import kernels
-
-    from .accel import choose_accel
-    from .layout import compute_layout
-    from .qemu_cmdline import Channels, build_command
-    from .scenario import load_scenario
+    from harness.qemu.accel import choose_accel
+    from harness.qemu.cmdline import build_command
+    from harness.qemu.machine import Channels
+    from harness.scenario.layout import compute_layout
+    from harness.scenario.schema import load_scenario
 
     scenario = load_scenario(args.scenario)
     kernel = kernels.resolve(args.kernel)
@@ -72,9 +72,9 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from .describe import describe_boot_log
-    from .logparse import parse_boot_log
-    from .symbolize import load_table, symbolize_text
+    from harness.logparse import parse_boot_log
+    from harness.logparse.describe import describe_boot_log
+    from harness.logparse.symbolize import load_table, symbolize_text
 
     try:
         text = args.log.read_text(errors="replace")
@@ -94,7 +94,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .replay import describe_replay, replay_file
+    from harness.analysis.replay import describe_replay, replay_file
 
     result = replay_file(args.log, args.engine, args.tree)
     if args.json:
@@ -105,7 +105,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .simulate import describe_prediction, simulate_file
+    from harness.analysis.simulate import describe_prediction, simulate_file
 
     prediction = simulate_file(args.scenario, args.kernel, args.cmdline)
     if args.json:
@@ -130,9 +130,9 @@ def cmd_srat_show(args: argparse.Namespace) -> int:
 
 
 def cmd_srat_build(args: argparse.Namespace) -> int:
-    from .layout import compute_layout
-    from .scenario import load_scenario
-    from .srat_override import srat_bytes
+    from harness.scenario.layout import compute_layout
+    from harness.scenario.schema import load_scenario
+    from harness.scenario.tables import srat_bytes
 
     scenario = load_scenario(args.scenario)
     args.output.write_bytes(srat_bytes(scenario, compute_layout(scenario)))
@@ -149,7 +149,7 @@ def cmd_kernels_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .field_import import format_table, import_to_file
+    from harness.scenario.field_import import format_table, import_to_file
 
     print(format_table(import_to_file(args.dmesg, args.srat, args.out)))
     print(f"scenario: {args.out}")
@@ -165,7 +165,7 @@ def cmd_kernels_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import run_and_compare
+    from harness.run.compare import run_and_compare
 
     if len(args.kernel) != 2:
         raise BadInputError("compare: give --kernel exactly twice (A, then B)")
@@ -179,7 +179,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from .matrix import DEFAULT_HISTORY, run_matrix, summary_text
+    from harness.lab.matrix import run_matrix, summary_text
+    from harness.lab.results import DEFAULT_HISTORY
 
     result = run_matrix(args.matrix, args.out, args.workers, args.scheduler,
                         args.db or DEFAULT_HISTORY)
@@ -188,7 +189,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from .history import format_history
+    from harness.lab.history import format_history
 
     print(format_history(args.db))
     return 0

@@ -8,7 +8,7 @@
      └── GuestError             the guest misbehaved: panic, hang, lost console      → exit 1
 
 A test whose observations contradict its expectations is not an exception: it is a
-verdict (``harness.verdict``), exit 1.
+verdict (``harness.run.verdict``), exit 1.
 """
 from __future__ import annotations
 

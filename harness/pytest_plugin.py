@@ -4,7 +4,7 @@ Options have ini twins; precedence is command line > environment > ini:
 ``--memhp-kernel`` / ``MEMHP_KERNEL`` / ``memhp_kernel`` (default ``debian:6.1``) and
 ``--memhp-accel`` / ``MEMHP_ACCEL`` / ``memhp_accel`` (default ``auto``).
 
-Fixtures (thin wrappers over ``harness.runner``):
+Fixtures (thin wrappers over ``harness.run.runner``):
 - ``memhp_options``: the ``RunOptions`` for this session (kernel, accel), out dir per test.
 - ``memhp_run``: ``memhp_run(path) -> RunResult`` runs a whole scenario.
 - ``memhp_vm``: ``prepared, vm = memhp_vm(path)`` boots a scenario and hands over the
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .runner import Prepared, RunOptions
-    from .verdict import RunResult
-    from .vm import GuestVM
+    from harness.guest.vm import GuestVM
+    from harness.run.runner import Prepared, RunOptions
+    from harness.run.verdict import RunResult
 
 _OPTIONS = (("kernel", "debian:6.1", "kernel SPEC for memhp fixtures"),
             ("accel", "auto", "accelerator for memhp fixtures: auto, tcg or kvm"))
@@ -49,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def memhp_options(request: pytest.FixtureRequest, tmp_path: Path) -> "RunOptions":
-    from .runner import RunOptions
+    from harness.run.runner import RunOptions
 
     settings = request.config.stash[_STASH]
     return RunOptions(kernel=settings["kernel"], accel=settings["accel"], out_dir=tmp_path / "run")
@@ -57,7 +57,7 @@ def memhp_options(request: pytest.FixtureRequest, tmp_path: Path) -> "RunOptions
 
 @pytest.fixture
 def memhp_run(memhp_options: "RunOptions") -> Callable[..., "RunResult"]:
-    from .runner import run_scenario
+    from harness.run.runner import run_scenario
 
     def run(path: Path, **changes: Any) -> "RunResult":
         return run_scenario(Path(path), dataclasses.replace(memhp_options, **changes))
@@ -67,7 +67,7 @@ def memhp_run(memhp_options: "RunOptions") -> Callable[..., "RunResult"]:
 
 @pytest.fixture
 def memhp_vm(memhp_options: "RunOptions") -> Iterator[Callable[..., Any]]:
-    from .runner import booted
+    from harness.run.runner import booted
 
     with contextlib.ExitStack() as stack:
         def boot(path: Path, **changes: Any) -> tuple["Prepared", "GuestVM"]:

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from harness import paths
+from harness import paths as memhp_paths
 
 META = "meta.json"
 
 
 def cache_root() -> Path:
     """The kernels directory of the cache (not created)."""
-    return paths.cache_root() / "kernels"
+    return memhp_paths.cache_root() / "kernels"
 
 
 def is_complete(entry: Path) -> bool:

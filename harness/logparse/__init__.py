@@ -14,8 +14,8 @@ from harness.logparse.common import AddressRange
 from harness.logparse.e820 import E820Entry
 from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops
 from harness.logparse.lines import decode_log
+from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
 from harness.logparse.memblock_dump import MemblockDump
-from harness.logparse.memblock_ops import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
 from harness.logparse.numa import NumaMerge
 from harness.logparse.parser import parse_boot_log
 from harness.logparse.zones import EarlyNodeRange, ZoneRange

@@ -15,8 +15,8 @@ from harness.logparse.acpi import (
 from harness.logparse.common import AddressRange, JsonMixin
 from harness.logparse.e820 import E820Entry
 from harness.logparse.failures import OfflineFailure, Oops
+from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
 from harness.logparse.memblock_dump import MemblockDump
-from harness.logparse.memblock_ops import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
 from harness.logparse.numa import NumaMerge
 from harness.logparse.zones import EarlyNodeRange, ZoneRange
 

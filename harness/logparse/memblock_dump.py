@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from harness.logparse.common import HEX, JsonMixin, LineKind, hex_int
-from harness.model import MAX_NUMNODES, MemblockRegion
+from harness.memblock.model import MAX_NUMNODES, MemblockRegion
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from harness.logparse import acpi, e820, failures, memblock_dump, memblock_ops, numa, setup, zones
+from harness.logparse import acpi, e820, failures, memblock_dump, numa, setup, zones
+from harness.logparse import memblock_debug as memblock_ops
 from harness.logparse.acpi import (
     AcpiOverrideError,
     AcpiTableOverride,
@@ -20,10 +21,17 @@ from harness.logparse.common import AddressRange, LineKind
 from harness.logparse.dumps import DumpCollector
 from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops, PageHeader, Panic
 from harness.logparse.lines import check_text, messages
+from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
 from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, DumpSizes
-from harness.logparse.memblock_ops import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
 from harness.logparse.numa import NodeData, NodeDataElsewhere, NumaFailure, NumaMerge
-from harness.logparse.setup import CommandLine, InitrdFreed, KernelRelease, MemoryBlockSize, MemorylessNode, Ramdisk
+from harness.logparse.setup import (
+    CommandLine,
+    InitrdFreed,
+    KernelRelease,
+    MemoryBlockSize,
+    MemorylessNode,
+    Ramdisk,
+)
 from harness.logparse.zones import EarlyNodeRange, Initmem, MovableZoneStart, SectionStart, ZoneRange
 
 # Order matters only where triggers overlap: the first kind whose trigger is in the

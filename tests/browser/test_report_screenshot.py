@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from report_data import record, result, write_runs  # noqa: E402
 
-from harness.report_html import write_html  # noqa: E402
-from harness.verdict import Verdict  # noqa: E402
+from harness.lab.reports.html import write_html  # noqa: E402
+from harness.run.verdict import Verdict  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

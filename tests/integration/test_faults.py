@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.runner import RunOptions, booted
+from harness.run.runner import RunOptions, booted
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.field_import import import_to_file
 from harness.logparse import load_boot_log
-from harness.runner import RunOptions, run_scenario
-from harness.verdict import Verdict
+from harness.run.runner import RunOptions, run_scenario
+from harness.run.verdict import Verdict
+from harness.scenario.field_import import import_to_file
 
 pytestmark = pytest.mark.integration
 

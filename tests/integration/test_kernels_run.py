@@ -11,7 +11,7 @@ import kernels
 from harness.cli import main
 from harness.errors import ExitCode
 from harness.paths import cache_root
-from harness.verdict import Verdict
+from harness.run.verdict import Verdict
 
 pytestmark = pytest.mark.integration
 

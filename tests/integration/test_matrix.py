@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.matrix import execute, run_matrix
-from harness.matrix_spec import load_matrix
-from harness.verdict import Verdict
+from harness.lab.matrix import execute, run_matrix
+from harness.lab.spec import load_matrix
+from harness.run.verdict import Verdict
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.verdict import RunResult, Verdict
+from harness.run.verdict import RunResult, Verdict
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.matrix import MatrixResult
-from harness.matrix_exec import RunRecord
-from harness.verdict import Verdict
+from harness.lab.results import MatrixResult, RunRecord
+from harness.run.verdict import Verdict
 
 G, M, K = 1 << 30, 1 << 20, 1 << 10
 

@@ -7,8 +7,8 @@ import pytest
 
 from acpi_tables import iasl
 from acpi_tables.header import AcpiTableHeader
-from acpi_tables.slit import decode_slit, encode_slit
 from acpi_tables.show import read_table_file
+from acpi_tables.slit import decode_slit, encode_slit
 from acpi_tables.srat import (
     MemoryAffinity,
     ProcessorLocalApicAffinity,

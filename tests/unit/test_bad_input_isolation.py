@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.initramfs import BUSYBOX
+from harness.guest.initramfs import BUSYBOX
 
 
 def _build(cache: str) -> str:
     import os
 
     os.environ["MEMHP_CACHE"] = cache
-    from harness.initramfs import base_initramfs
+    from harness.guest.initramfs import base_initramfs
 
     return str(base_initramfs())
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.compare import compare_runs
+from harness.analysis.pinning import reservations_in_hotplug_ranges
 from harness.logparse import load_boot_log
-from harness.pinning import reservations_in_hotplug_ranges
+from harness.run.compare import compare_runs
 
 LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
 

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import memblock_ops as ops
-from harness.engines import KernelEngine, python_engine
-from harness.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT, build_replay_driver
-from harness.memblock_sim import KernelVersion
+from harness.memblock import ops as ops
+from harness.memblock.engines import KernelEngine, python_engine
+from harness.memblock.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT, build_replay_driver
+from harness.memblock.sim import KernelVersion
 
 U = 0x1000  # the op universe is in pages so that ranges collide often
 MAX_NUMNODES = 1024
@@ -41,7 +41,7 @@ def version(request: pytest.FixtureRequest) -> Iterator[KernelVersion]:
     v: KernelVersion = request.param
     if not _tree_available(v):
         pytest.skip(f"linux-source-{v.value} not installed (scripts/setup installs it)")
-    from harness.kernel_engine.build import debian_tree
+    from harness.memblock.kernel_engine.build import debian_tree
     build_replay_driver(debian_tree(v.value))
     yield v
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInputError
-from harness.field_import import import_field, import_to_file
-from harness.field_scale import UNIT, FieldRange, apportion, scale
-from harness.scenario import load_scenario
+from harness.scenario.field_import import import_field, import_to_file
+from harness.scenario.field_scale import UNIT, FieldRange, apportion, scale
+from harness.scenario.schema import load_scenario
 
 FIELD = Path(__file__).resolve().parents[2] / "fixtures" / "field"
 G = 1 << 30

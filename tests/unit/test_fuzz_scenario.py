@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.errors import BadInputError
-from harness.layout import compute_layout
-from harness.scenario import load_scenario, parse_scenario
+from harness.scenario.layout import compute_layout
+from harness.scenario.schema import load_scenario, parse_scenario
 
 SHIPPED = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios" / "three-node-movable.toml"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

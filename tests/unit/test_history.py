@@ -6,8 +6,8 @@ import pytest
 from report_data import record, result
 
 from harness.errors import BadInputError
-from harness.history import History, format_history, release_key
-from harness.verdict import Verdict
+from harness.lab.history import History, format_history, release_key
+from harness.run.verdict import Verdict
 
 OLD, NEW = "6.1.0-56-amd64", "6.12.57+deb13-amd64"
 

@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInputError, ParseError
-from kernels.config import (REQUIRED_FOR_HOTPLUG, check_kernel, config_from_vmlinux, missing_options,
-                            parse_config, read_config)
+from kernels.config import (
+    REQUIRED_FOR_HOTPLUG,
+    check_kernel,
+    config_from_vmlinux,
+    missing_options,
+    parse_config,
+    read_config,
+)
 from kernels.kernel import Kernel
 
 DEBIAN_CONFIGS = (Path("/root/.cache/memhp-dl/k61/boot/config-6.1.0-47-amd64"),

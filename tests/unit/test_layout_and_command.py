@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.layout import compute_layout
-from harness.qemu_cmdline import Channels, build_command, kernel_cmdline
-from harness.scenario import load_scenario, parse_scenario
+from harness.qemu.cmdline import build_command
+from harness.qemu.machine import Channels
+from harness.scenario.cmdline import kernel_cmdline
+from harness.scenario.layout import compute_layout
+from harness.scenario.schema import load_scenario, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 

@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import ParseError
 from harness.logparse import AddressRange, BootLog, OfflineFailureKind, load_boot_log, parse_boot_log
-from harness.model import MAX_NUMNODES, MemblockRegion
+from harness.memblock.model import MAX_NUMNODES, MemblockRegion
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "logs" / "qemu-6.1-three-node.log"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.analysis.pinning import hotplug_findings, reservations_in_hotplug_ranges
 from harness.errors import ParseError
 from harness.logparse import BootLog, parse_boot_log
-from harness.pinning import hotplug_findings, reservations_in_hotplug_ranges
 
 LOGS = sorted((Path(__file__).parents[2] / "fixtures" / "logs").glob("*.log"))
 TEXTS = [p.read_text() for p in LOGS]

@@ -1,7 +1,7 @@
 """Golden tests: each recorded log in fixtures/logs/ against its <name>.expected.json.
 
 Regenerate after an intended change with
-``python -m harness.logparse.regenerate fixtures/logs/*.log`` and review the diff.
+``python -m harness.analysis.golden fixtures/logs/*.log`` and review the diff.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.golden import expected_facts, expected_path
 from harness.logparse import BootLog
-from harness.logparse.regenerate import expected_facts, expected_path
 
 # Hand-recorded boots and the harness's own scenario runs (recorded/).
 LOGS = sorted((Path(__file__).parents[2] / "fixtures" / "logs").rglob("*.log"))
@@ -24,7 +24,7 @@ def test_there_are_recorded_logs() -> None:
 @pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
 def test_log_matches_expected(log: Path) -> None:
     path = expected_path(log)
-    assert path.exists(), f"missing {path.name}: run python -m harness.logparse.regenerate {log}"
+    assert path.exists(), f"missing {path.name}: run python -m harness.analysis.golden {log}"
     assert expected_facts(log) == json.loads(path.read_text())
 
 

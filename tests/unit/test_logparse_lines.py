@@ -20,12 +20,19 @@ from harness.logparse.acpi import (
 from harness.logparse.common import AddressRange, LineKind
 from harness.logparse.e820 import E820Entry, E820Line
 from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops, PageHeader, Panic
+from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent
 from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, DumpSizes
-from harness.logparse.memblock_ops import MemblockAlloc, MemblockDoubled, MemblockEvent
 from harness.logparse.numa import NodeData, NodeDataElsewhere, NumaFailure, NumaMerge
-from harness.logparse.setup import CommandLine, InitrdFreed, KernelRelease, MemoryBlockSize, MemorylessNode, Ramdisk
+from harness.logparse.setup import (
+    CommandLine,
+    InitrdFreed,
+    KernelRelease,
+    MemoryBlockSize,
+    MemorylessNode,
+    Ramdisk,
+)
 from harness.logparse.zones import EarlyNodeRange, Initmem, MovableZoneStart, SectionStart, ZoneRange
-from harness.model import MAX_NUMNODES, MemblockRegion
+from harness.memblock.model import MAX_NUMNODES, MemblockRegion
 
 K = OfflineFailureKind
 L = 7  # line number handed to every builder

@@ -8,8 +8,8 @@ from report_data import record, result
 
 from harness.cli import main
 from harness.errors import ExitCode
-from harness.history import History
-from harness.verdict import Verdict
+from harness.lab.history import History
+from harness.run.verdict import Verdict
 
 
 @pytest.mark.parametrize(("verdicts", "code"), [

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.matrix import MatrixResult, execute
-from harness.matrix_exec import (RunRecord, record_from_result, run_with_retries, scenario_for)
-from harness.matrix_spec import MatrixSpec, RunSettings, RunSpec, Variant
-from harness.scenario import load_scenario
-from harness.verdict import Verdict
+from harness.lab.cell import record_from_result, run_with_retries, scenario_for
+from harness.lab.matrix import execute
+from harness.lab.results import MatrixResult, RunRecord
+from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, Variant
+from harness.run.verdict import Verdict
+from harness.scenario.schema import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 
@@ -104,7 +105,7 @@ def test_an_overrunning_run_is_stopped_and_counts_as_could_not_test(tmp_path: Pa
     # A boot takes seconds; a 0.3 s budget is always overrun.
     run = RunSpec("debian:6.1", SCENARIOS / "two-node-initrd-pinned.toml", "two-node-initrd-pinned",
                   Variant("default"), Verdict.PASS)
-    from harness.matrix_exec import run_in_subprocess
+    from harness.lab.cell import run_in_subprocess
 
     record = run_in_subprocess(run, tmp_path / "r", RunSettings(timeout=0.3, accel="tcg"))
     assert record.verdict is Verdict.ERROR and record.reason == "timed out after 0.3 s"

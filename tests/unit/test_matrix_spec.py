@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInputError
-from harness.matrix_spec import load_matrix
-from harness.verdict import Verdict
+from harness.lab.spec import load_matrix
+from harness.run.verdict import Verdict
 
 NIGHTLY = Path(__file__).resolve().parents[2] / "fixtures" / "matrix" / "nightly.toml"
 

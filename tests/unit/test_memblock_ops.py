@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness import memblock_ops as ops
 from harness.errors import BadInputError
-from harness.memblock_sim import KernelVersion, MemblockSim
+from harness.memblock import ops as ops
+from harness.memblock.sim import KernelVersion, MemblockSim
 
 SAMPLES: list[ops.Op] = [
     ops.AddNode(0x1000, 0x9f000, 0, 1), ops.SetNode(0, 1 << 32, "reserved", 2),

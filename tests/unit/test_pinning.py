@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.logparse import AddressRange, load_boot_log, parse_boot_log
-from harness.pinning import (
+from harness.analysis.pinning import (
     UNLOGGED,
     CauseKind,
     HotplugStatus,
@@ -13,6 +12,7 @@ from harness.pinning import (
     hotplug_findings,
     reservations_in_hotplug_ranges,
 )
+from harness.logparse import AddressRange, load_boot_log, parse_boot_log
 
 LOGS = Path(__file__).parents[2] / "fixtures" / "logs"
 OVERRIDE = LOGS / "qemu-6.1-srat-override-hotplug-n1n2.log"

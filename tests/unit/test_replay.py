@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.replay import replay
 from harness.errors import BadInputError
-from harness.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT
 from harness.logparse import load_boot_log, parse_boot_log
-from harness.replay import replay
+from harness.memblock.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT
 
 LOGS = sorted((Path(__file__).parents[2] / "fixtures/logs").rglob("*.log"))
 # Nodes whose HOTPLUG marks numa_clear_kernel_node_hotplug clears (the log's zones agree).

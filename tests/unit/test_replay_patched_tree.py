@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.kernel_engine.build import SOURCE_ROOT
+from harness.analysis.replay import replay
 from harness.logparse import load_boot_log
-from harness.replay import replay
+from harness.memblock.kernel_engine.build import SOURCE_ROOT
 
 LOG = Path(__file__).parents[2] / "fixtures/logs/qemu-6.1-three-node.log"  # top-down boot
 TREE = SOURCE_ROOT / "linux-source-6.1"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from report_data import G, K, M, model, record, result, write_runs
 
-from harness.memmap_svg import PiecewiseScale, human, lanes, memmap_svg
-from harness.report_html import render_html
-from harness.verdict import Verdict
+from harness.lab.reports.html import render_html
+from harness.lab.reports.memmap_svg import PiecewiseScale, human, lanes, memmap_svg
+from harness.run.verdict import Verdict
 
 
 def test_piecewise_scale_is_monotonic_and_keeps_small_ranges_visible() -> None:
@@ -59,7 +59,7 @@ def test_html_report_has_a_row_a_map_and_links_per_run(tmp_path: Path) -> None:
 
 
 def test_hotplug_range_without_boot_ram_is_a_hot_add_window_not_an_alarm() -> None:
-    from harness.memmap_svg import _hotplug
+    from harness.lab.reports.memmap_svg import _hotplug
 
     window = {"start": 5 << 30, "end": 13 << 30}   # QEMU's device-memory window
     boot = {"start": 4 << 30, "end": 5 << 30}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from report_data import record, result, write_runs
 
-from harness.report_junit import write_junit
-from harness.verdict import Verdict
+from harness.lab.reports.junit import write_junit
+from harness.run.verdict import Verdict
 
 
 def test_one_testcase_per_run_failures_carry_reason_and_console_tail(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInputError
-from harness.scenario import load_scenario
+from harness.scenario.schema import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 ALL = sorted(SCENARIOS.rglob("*.toml"))
@@ -86,7 +86,8 @@ SLIT = GOOD + "[slit]\nsource = \"qemu\"\ndistances = [[10, 20], [20, 10]]\n"
 
 
 def test_slit_loads_and_becomes_numa_dist(tmp_path: Path) -> None:
-    from harness.qemu_cmdline import Channels, build_command
+    from harness.qemu.cmdline import build_command
+    from harness.qemu.machine import Channels
 
     path = tmp_path / "slit.toml"
     path.write_text(SLIT)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import load_scenario
-from harness.simulate import simulate
+from harness.analysis.simulate import simulate
+from harness.scenario.schema import load_scenario
 
 SCENARIOS = sorted((Path(__file__).parents[2] / "fixtures/scenarios").glob("*.toml"))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from acpi_tables.srat import MemoryAffinity, decode_srat
-from harness.layout import compute_layout
-from harness.scenario import parse_scenario
-from harness.srat_override import build_srat, srat_bytes
+from harness.scenario.layout import compute_layout
+from harness.scenario.schema import parse_scenario
+from harness.scenario.tables import build_srat, srat_bytes
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -51,7 +51,7 @@ def test_explicit_interleaved_ranges_are_emitted_as_given() -> None:
 def test_slit_override_carries_the_distances_and_passes_the_kernels_rules() -> None:
     from acpi_tables.override_cpio import check_upgrade
     from acpi_tables.slit import decode_slit
-    from harness.srat_override import slit_bytes
+    from harness.scenario.tables import slit_bytes
 
     data = _three_node([])
     data["slit"] = {"source": "override", "distances": [[10, 21, 31], [21, 10, 17], [31, 17, 10]]}

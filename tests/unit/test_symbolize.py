@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.cli import main
 from harness.logparse import load_boot_log, parse_boot_log
-from harness.symbolize import load_table, symbolize_text
+from harness.logparse.symbolize import load_table, symbolize_text
 
 LOG = Path(__file__).parents[2] / "fixtures/logs/qemu-6.1-three-node.log"
 CALLER = re.compile(r"(?<= )([A-Za-z_][\w.]*)\+(0x[0-9a-f]+)/(0x[0-9a-f]+)(?=\r?$)", re.MULTILINE)

@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import (BadInputError, ExitCode, GuestError, InfrastructureError, ParseError,
-                            exit_code_for)
-from harness.verdict import RunResult, Verdict
+from harness.errors import BadInputError, ExitCode, GuestError, InfrastructureError, ParseError, exit_code_for
+from harness.run.verdict import RunResult, Verdict
 
 
 @pytest.mark.parametrize("exc, code", [
@@ -58,8 +57,8 @@ def test_unknown_subcommand_is_usage_error() -> None:
 
 
 def test_reservations_left_in_hotplug_ranges_are_named_with_callers() -> None:
-    from harness.checks import reserved_in_hotplug_ranges
     from harness.logparse import load_boot_log
+    from harness.run.checks import reserved_in_hotplug_ranges
 
     log = load_boot_log(Path(__file__).parents[2] / "fixtures/logs/recorded/memhp-6.1-three-node-no-movable-node.log")
     assert reserved_in_hotplug_ranges(log) == [

@@ -1,0 +1,1 @@
+"""What a boot log means: pinning of hotplug marks, replay, simulation, golden files."""

@@ -1,0 +1,289 @@
+"""Replay a memblock=debug boot log through a memblock engine and check every allocation.
+
+The state starts from the log's first ``MEMBLOCK configuration`` dump (it includes the
+early reservations memblock=debug cannot log), then every logged op runs in order.
+Each allocation request is predicted by the engine and compared with the reserve the
+kernel made; on a mismatch the engine is moved onto the kernel's choice so that one
+miss does not cascade.  The work memblock=debug does not log is modelled and reported
+under ``inferred``: the direction (``movable_node``), current_limit, numa_init
+(:mod:`harness.memblock.numa`) and the NODE_DATA requests.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.analysis.replay_steps import NODE_DATA_FUNC, Step, plan_steps
+from harness.errors import BadInputError
+from harness.logparse import BootLog, MemblockAlloc, MemblockDump, MemblockEvent
+from harness.memblock.engines import KernelEngine, python_engine
+from harness.memblock.model import MAX_NUMNODES, MemblockRegion, nid_is_valid
+from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
+from harness.memblock.ops import Engine
+from harness.memblock.regions import KernelVersion
+
+ENGINES = ("python", "kernel")
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One allocation whose predicted address differs from the kernel's."""
+
+    line: int
+    request: str
+    predicted: int | None
+    actual: int | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "request": self.request, "predicted": _hex(self.predicted),
+                "actual": _hex(self.actual), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class DumpDifference:
+    """A region the model and a later dump disagree on (``model``/``dump`` None: absent)."""
+
+    dump_line: int
+    type_name: str
+    model: MemblockRegion | None
+    dump: MemblockRegion | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dump_line": self.dump_line, "type": self.type_name,
+                "model": self.model.to_json() if self.model else None,
+                "dump": self.dump.to_json() if self.dump else None}
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What the replay found; ``inferred`` lists the state the log cannot show."""
+
+    source: str
+    kernel_version: str
+    engine: str
+    allocations: int
+    matched: int
+    mismatches: tuple[Mismatch, ...]
+    inferred: dict[str, Any]
+    dump_check: tuple[DumpDifference, ...]
+    dumps_checked: int
+    pinned_nodes: tuple[int, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.matched == self.allocations
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "kernel_version": self.kernel_version,
+                "engine": self.engine, "allocations": self.allocations,
+                "matched": self.matched, "mismatches": [m.to_json() for m in self.mismatches],
+                "inferred": self.inferred, "dumps_checked": self.dumps_checked,
+                "dump_check": [d.to_json() for d in self.dump_check],
+                "pinned_nodes": list(self.pinned_nodes)}
+
+
+def _hex(value: int | None) -> str | None:
+    return None if value is None else f"{value:#x}"
+
+
+def kernel_version_of(log: BootLog) -> KernelVersion:
+    release = log.kernel_release or ""
+    for version in sorted(KernelVersion, key=lambda v: -len(v.value)):
+        if release.startswith(version.value + ".") or release.startswith(version.value + "-"):
+            return version
+    raise BadInputError(f"{log.source}: kernel release {release!r} is neither 6.1 nor 6.12")
+
+
+def movable_node_of(log: BootLog) -> bool:
+    return "movable_node" in (log.command_line or "").split()
+
+
+@contextlib.contextmanager
+def open_engine(name: str, version: KernelVersion, movable_node: bool,
+                tree: Path | None = None) -> Iterator[Engine]:
+    """``tree``: a kernel source tree (a patched one, for patch validation) whose own
+    mm/memblock.c the kernel engine runs; default: Debian's source of ``version``."""
+    if tree is not None and name != "kernel":
+        raise BadInputError("--tree is the kernel engine's source tree: use it with --engine kernel")
+    if name == "python":
+        yield python_engine(version, movable_node=movable_node)
+    elif name == "kernel":
+        with KernelEngine(version, movable_node=movable_node, tree=tree) as engine:
+            yield engine
+    else:
+        raise BadInputError(f"engine must be one of {', '.join(ENGINES)}, not {name!r}")
+
+
+def load_dump(engine: Engine, dump: MemblockDump) -> None:
+    """Rebuild a dump's arrays through ordinary ops (works for both engines)."""
+    for region in dump.memory:
+        if region.size:
+            engine.add_node(region.base, region.size, region.nid, region.flags)
+    for region in dump.reserved:
+        if region.size:
+            engine.reserve(region.base, region.size)
+            if region.nid != MAX_NUMNODES:
+                engine.set_node(region.base, region.size, "reserved", region.nid)
+
+
+def request_text(alloc: MemblockAlloc) -> str:
+    nid = "" if alloc.nid is None else f" nid={alloc.nid}"
+    return (f"{alloc.func}: {alloc.size} bytes align={alloc.align:#x}{nid} "
+            f"from={alloc.min_addr:#x} max_addr={alloc.max_addr:#x} {alloc.caller}")
+
+
+def predict(engine: Engine, alloc: MemblockAlloc) -> int | None:
+    """The engine's answer to one logged request (it reserves the range it returns)."""
+    if alloc.func == "memblock_phys_alloc_range":
+        return engine.phys_alloc_range(alloc.size, alloc.align, alloc.min_addr, alloc.max_addr)
+    nid = -1 if alloc.nid is None else alloc.nid
+    if alloc.func == NODE_DATA_FUNC:
+        return engine.alloc_range_nid(alloc.size, alloc.align, 0, 0, nid, False)
+    if alloc.func == "memblock_alloc_exact_nid_raw":
+        return engine.alloc_exact_nid_raw(alloc.size, alloc.align, alloc.min_addr,
+                                          alloc.max_addr, nid)
+    return engine.alloc_try_nid(alloc.size, alloc.align, alloc.min_addr, alloc.max_addr, nid)
+
+
+def apply_event(engine: Engine, event: MemblockEvent) -> None:
+    """A logged change; memblock_free_late runs after memblock is gone and changes nothing."""
+    if event.func == "memblock_add":
+        engine.add(event.base, event.size)
+    elif event.func == "memblock_add_node":
+        engine.add_node(event.base, event.size, event.nid or 0, event.flags or 0)
+    elif event.func == "memblock_remove":
+        engine.remove(event.base, event.size)
+    elif event.func == "memblock_reserve":
+        engine.reserve(event.base, event.size)
+    elif event.func in ("memblock_phys_free", "memblock_free"):
+        engine.phys_free(event.base, event.size)
+
+
+def _comparable(region: MemblockRegion) -> MemblockRegion:
+    # The dump prints "on node N" only for valid nids; the parser stores MAX_NUMNODES otherwise.
+    nid = region.nid if nid_is_valid(region.nid) else MAX_NUMNODES
+    return MemblockRegion(region.base, region.size, region.flags, nid)
+
+
+def check_dump(engine: Engine, dump: MemblockDump) -> list[DumpDifference]:
+    state = engine.state()
+    diffs: list[DumpDifference] = []
+    for name, model, printed in (("memory", state.memory.regions, dump.memory),
+                                 ("reserved", state.reserved.regions, dump.reserved)):
+        ours = {_comparable(r) for r in model if r.size}
+        theirs = {_comparable(r) for r in printed if r.size}
+        diffs += [DumpDifference(dump.line, name, r, None) for r in sorted(ours - theirs, key=_key)]
+        diffs += [DumpDifference(dump.line, name, None, r) for r in sorted(theirs - ours, key=_key)]
+    return diffs
+
+
+def _key(region: MemblockRegion) -> tuple[int, int]:
+    return region.base, region.size
+
+
+class _Replayer:
+    """Walks the planned steps with one engine, collecting matches and differences."""
+
+    def __init__(self, log: BootLog, engine: Engine, version: KernelVersion) -> None:
+        self.log, self.engine, self.version = log, engine, version
+        self.allocations = self.matched = 0
+        self.mismatches: list[Mismatch] = []
+        self.diffs: list[DumpDifference] = []
+        self.dumps_checked = 0
+        self.pinned: set[int] = set()
+        self.blocks: list[NumaMemblk] = []
+
+    def run(self, steps: list[Step]) -> None:
+        for step in steps:
+            self.step(step)
+
+    def step(self, step: Step) -> None:
+        engine = self.engine
+        if step.kind == "limit":
+            engine.set_current_limit(step.value)
+        elif step.kind == "numa_reset":
+            numa_reset(engine, self.version)
+        elif step.kind == "mark_hotplug":
+            assert step.srat is not None
+            engine.mark_hotplug(step.srat.start, step.srat.end - step.srat.start)
+        elif step.kind == "numa_register":
+            self.blocks = cleanup_meminfo(self.log.srat_memory, engine.state(), self.version)
+            self.pinned = numa_register(engine, self.blocks, self.version)
+        elif step.kind == "dump":
+            assert step.dump is not None
+            self.dumps_checked += 1
+            self.diffs += check_dump(engine, step.dump)
+        elif step.kind == "event":
+            assert step.event is not None
+            apply_event(engine, step.event)
+        else:
+            assert step.alloc is not None
+            self.allocate(step.alloc, step.reason)
+
+    def allocate(self, alloc: MemblockAlloc, inferred_reason: str) -> None:
+        self.allocations += 1
+        predicted = predict(self.engine, alloc)
+        actual = alloc.result.start if alloc.result else None
+        if predicted == actual:
+            self.matched += 1
+            return
+        if predicted is not None:
+            self.engine.phys_free(predicted, alloc.size)
+        if alloc.result is not None:
+            self.engine.reserve(alloc.result.start, alloc.result.size)
+        if inferred_reason:
+            reason = inferred_reason
+        elif actual is None:
+            # memblock prints nothing on failure, so a missing line is either a failure the
+            # model did not foresee or a line the capture lost (check the log around it).
+            reason = ("the log shows no reservation for this request: a failure the model "
+                      "missed, or a lost log line")
+        else:
+            reason = "the model placed it elsewhere"
+        self.mismatches.append(Mismatch(alloc.line, request_text(alloc), predicted, actual, reason))
+
+
+def replay(log: BootLog, engine: str = "python", tree: Path | None = None) -> ReplayResult:
+    """Rebuild memblock from ``log`` and compare every allocation with the kernel's."""
+    if not log.memblock_debug or not log.memblock_dumps:
+        raise BadInputError(f"{log.source}: no memblock=debug output to replay")
+    version = kernel_version_of(log)
+    movable_node = movable_node_of(log)
+    steps, inferred = plan_steps(log, version)
+    with open_engine(engine, version, movable_node, tree) as eng:
+        load_dump(eng, log.memblock_dumps[0])
+        eng.set_bottom_up(movable_node)
+        eng.set_current_limit(1 << 20)
+        replayer = _Replayer(log, eng, version)
+        replayer.run(steps)
+    inferred = {"bottom_up": movable_node, **inferred, "numa_meminfo": [
+        {"start": f"{b.start:#x}", "end": f"{b.end:#x}", "nid": b.nid} for b in replayer.blocks]}
+    return ReplayResult(log.source, version.value, engine, replayer.allocations, replayer.matched,
+                        tuple(replayer.mismatches), inferred, tuple(replayer.diffs),
+                        replayer.dumps_checked, tuple(sorted(replayer.pinned)))
+
+
+__all__ = ["ReplayResult", "Mismatch", "DumpDifference", "replay", "replay_file", "describe_replay"]
+
+
+def describe_replay(result: ReplayResult) -> str:
+    """A few lines for people: the score, then each mismatch and dump difference."""
+    lines = [f"{result.source}: {result.matched}/{result.allocations} allocations predicted "
+             f"(kernel {result.kernel_version}, {result.engine} engine, "
+             f"{result.dumps_checked} later dumps checked, {len(result.dump_check)} differences)"]
+    lines += [f"  line {m.line}: {m.request}: predicted {_hex(m.predicted)}, "
+              f"actual {_hex(m.actual)} ({m.reason})" for m in result.mismatches]
+    lines += [f"  dump line {d.dump_line} {d.type_name}: model {d.model}, dump {d.dump}"
+              for d in result.dump_check]
+    return "\n".join(lines)
+
+
+def replay_file(path: str, engine: str = "python", tree: Path | None = None) -> ReplayResult:
+    """``memhp replay``: load the log and replay it."""
+    from harness.logparse import load_boot_log
+
+    return replay(load_boot_log(Path(path)), engine, tree)

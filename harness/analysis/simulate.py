@@ -1,0 +1,197 @@
+"""Predict a scenario's node/zone layout and hotplug outcomes without booting it.
+
+:func:`simulate` runs the early boot on the scenario's memory map
+(:mod:`harness.analysis.simulate_boot`), decides which SRAT hotplug marks survive, where
+ZONE_MOVABLE starts (:mod:`harness.memblock.movable_zone`), which boot-memory blocks hold reservations,
+and the outcome of each offline/removal action.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
+from harness.errors import BadInputError
+from harness.memblock.movable_zone import movable_starts, node_ranges
+from harness.memblock.regions import KernelVersion
+from harness.scenario.cmdline import kernel_cmdline
+from harness.scenario.layout import compute_layout
+from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
+
+BLOCK_SIZE = MEMORY_BLOCK_SIZE
+FREED_AFTER_BOOT = ("initrd",)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    start: int
+    end: int
+    caller: str
+    node: int | None
+
+
+@dataclass(frozen=True)
+class NodePrediction:
+    node: int
+    hotplug_marked: bool
+    hotplug_honoured: bool | None  # None: the SRAT does not mark the node
+    movable_start: int | None
+    pinned_by: tuple[Reservation, ...]
+
+
+@dataclass(frozen=True)
+class BlockPrediction:
+    index: int
+    start: int
+    node: int
+    zone: str  # "Movable" or "kernel"
+    reservations: tuple[str, ...]
+    offline: str  # success | failure | uncertain
+
+
+@dataclass(frozen=True)
+class ActionPrediction:
+    id: str
+    do: str
+    outcome: str  # success | failure | uncertain
+    reason: str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    scenario: str
+    kernel_version: str
+    cmdline: str
+    template: str
+    nodes: tuple[NodePrediction, ...]
+    reservations_in_hotplug_ranges: tuple[Reservation, ...]
+    blocks: tuple[BlockPrediction, ...]
+    actions: tuple[ActionPrediction, ...]
+    inferred: dict[str, Any]
+
+    def node(self, nid: int) -> NodePrediction:
+        return next(n for n in self.nodes if n.node == nid)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_kernel_version(text: str | KernelVersion) -> KernelVersion:
+    """``debian:6.1``, ``6.12`` or a KernelVersion."""
+    if isinstance(text, KernelVersion):
+        return text
+    try:
+        return KernelVersion.parse(text.split(":", 1)[-1])
+    except ValueError as err:
+        raise BadInputError(f"--kernel {text!r}: {err}") from err
+
+
+def _node_of(boot: EarlyBoot, start: int, end: int) -> int | None:
+    return next((b.nid for b in boot.blocks if b.start < end and start < b.end), None)
+
+
+def _reservations(boot: EarlyBoot, callers: list[tuple[int, int, str]]) -> list[Reservation]:
+    return [Reservation(s, e, c, _node_of(boot, s, e)) for s, e, c in callers]
+
+
+def _blocks(boot: EarlyBoot, movable: dict[int, int]) -> list[BlockPrediction]:
+    kept = [r for r in _reservations(boot, boot.callers) if r.caller not in FREED_AFTER_BOOT]
+    out = []
+    for nid, ranges in sorted(node_ranges(boot.state).items()):
+        indexes = sorted({i for s, e in ranges for i in range(s // BLOCK_SIZE, (e - 1) // BLOCK_SIZE + 1)})
+        for index in indexes:
+            start = index * BLOCK_SIZE
+            inside = tuple(sorted({r.caller for r in kept if r.start < start + BLOCK_SIZE and start < r.end}))
+            zone = "Movable" if nid in movable and start >= movable[nid] else "kernel"
+            # A kernel-zone block without boot reservations may still hold runtime
+            # unmovable pages (slab): its outcome is not decided by memblock.
+            offline = "failure" if inside else "success" if zone == "Movable" else "uncertain"
+            out.append(BlockPrediction(index, start, nid, zone, inside, offline))
+    return out
+
+
+def _dimm_movable(cmdline: str) -> bool:
+    words = cmdline.split()
+    return "memhp_default_state=online_movable" in words or "movable_node" in words
+
+
+def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) -> list[ActionPrediction]:
+    out, eject_disabled = [], False
+    for action in scenario.actions:
+        if isinstance(action, OfflineNode):
+            node = [b for b in blocks if b.node == action.node]
+            failing = [b for b in node if b.offline == "failure"]
+            outcome = ("failure" if failing else "success" if all(b.offline == "success" for b in node)
+                       else "uncertain")
+            why = "; ".join(f"memory{b.index}: {', '.join(b.reservations)}" for b in failing)
+            out.append(ActionPrediction(action.id, action.do, outcome,
+                                        why or f"{len(node)} blocks, zones {sorted({b.zone for b in node})}"))
+        elif isinstance(action, DimmRemove):
+            movable = _dimm_movable(cmdline)
+            outcome = "failure" if eject_disabled else "success" if movable else "uncertain"
+            reason = ("ACPI eject disabled in the guest" if eject_disabled else
+                      "DIMM onlined movable" if movable else "DIMM onlined to a kernel zone")
+            out.append(ActionPrediction(action.id, action.do, outcome, reason))
+        else:
+            if isinstance(action, GuestWrite) and action.setting == "acpi_memory_hotplug_enabled":
+                eject_disabled = action.value == "0"
+            outcome = "uncertain" if action.do == "inject_fault" else "success"
+            out.append(ActionPrediction(action.id, action.do, outcome, "not a memory outcome"))
+    return out
+
+
+def _nodes(scenario: Scenario, boot: EarlyBoot, movable: dict[int, int]) -> list[NodePrediction]:
+    layout = compute_layout(scenario)
+    early = _reservations(boot, boot.callers[:boot.registered_at])
+    out = []
+    for nid in range(len(scenario.machine.nodes)):
+        marked = any(r.node == nid and r.hotplug for r in layout.node_ranges)
+        pinned = tuple(r for r in early if r.node == nid) if nid in boot.pinned_nodes else ()
+        honoured = (nid not in boot.pinned_nodes) if marked else None
+        out.append(NodePrediction(nid, marked, honoured, movable.get(nid), pinned if marked else ()))
+    return out
+
+
+def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6.1",
+             cmdline_extra: str = "") -> Prediction:
+    """The predicted boot of ``scenario``; ``cmdline_extra`` is appended (what-if variants)."""
+    version = parse_kernel_version(kernel_version)
+    cmdline = f"{kernel_cmdline(scenario)} {cmdline_extra}".strip()
+    movable_node = "movable_node" in cmdline.split()
+    template = find_template(version, movable_node)
+    layout = compute_layout(scenario)
+    boot = simulate_early_boot(layout, version, movable_node,
+                               _log_buf_len(cmdline) or template.log_buf_len, template)
+    movable = movable_starts(boot.state, cmdline)
+    hot = [(r.start, r.end) for r in layout.node_ranges if r.hotplug]
+    in_hot = tuple(r for r in _reservations(boot, boot.callers)
+                   if any(r.start < e and s < r.end for s, e in hot))
+    blocks = _blocks(boot, movable)
+    inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
+                "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
+                "numa_meminfo": [asdict(b) for b in boot.blocks]}
+    return Prediction(scenario.name, version.value, cmdline, template.source,
+                      tuple(_nodes(scenario, boot, movable)), in_hot, tuple(blocks),
+                      tuple(_actions(scenario, blocks, cmdline)), inferred)
+
+
+def describe_prediction(p: Prediction) -> str:
+    """Per node: hotplug mark, ZONE_MOVABLE start and pinning callers; then each action."""
+    lines = [f"{p.scenario} on {p.kernel_version} ({p.cmdline}); sizes from {p.template}"]
+    for n in p.nodes:
+        start = "none" if n.movable_start is None else f"{n.movable_start:#x}"
+        mark = ("not marked" if n.hotplug_honoured is None else
+                "hotplug honoured" if n.hotplug_honoured else "hotplug cleared")
+        pins = ", ".join(f"{r.caller} [{r.start:#x}-{r.end - 1:#x}]" for r in n.pinned_by)
+        lines.append(f"  node {n.node}: {mark}, ZONE_MOVABLE {start}" + (f"; pinned by {pins}" if pins else ""))
+    lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
+    return "\n".join(lines)
+
+
+def simulate_file(path: str, kernel: str = "debian:6.1", cmdline_extra: str = "") -> Prediction:
+    """``memhp simulate``: load the scenario and predict it."""
+    from pathlib import Path
+
+    from harness.scenario.schema import load_scenario
+
+    return simulate(load_scenario(Path(path)), kernel, cmdline_extra)

@@ -1,0 +1,183 @@
+"""Early boot memblock on a scenario's own memory map, sized from a recorded boot (a template).
+
+The early reservations and requests that decide which nodes keep their SRAT hotplug
+marks (kernel-pointers.md §3) are replayed on the scenario's e820 RAM: fixed low
+reservations, the kernel image at 16 MiB (nokaslr), QEMU's initrd at the top of RAM
+below 4 GiB minus 128 KiB of ACPI tables, the firmware ACPI tables there, the real-mode
+trampoline, early page tables (top-down only), the log buffer, then numa_init, the
+NODE_DATA and the per-node memmap buffers.  Sizes come from the template log of the
+same kernel version; the template's own addresses are never reused.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.analysis.replay import movable_node_of
+from harness.logparse import BootLog, MemblockAlloc, load_boot_log
+from harness.logparse.acpi import SratMemoryLine
+from harness.memblock.model import Memblock
+from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
+from harness.memblock.regions import KernelVersion
+from harness.memblock.sim import MemblockSim
+from harness.scenario.layout import MemoryLayout
+
+MiB = 1 << 20
+FOUR_GIB = 1 << 32
+KERNEL_START = 16 * MiB
+QEMU_ACPI_BYTES = 128 * 1024  # QEMU's e820-reserved ACPI area at the top of low RAM
+SECTION = 128 * MiB
+MEMMAP_PER_SECTION = 2 * MiB
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures/logs"
+
+
+@dataclass(frozen=True)
+class Template:
+    """What a recorded boot of the same kernel says about sizes; ``source`` names it."""
+
+    source: str
+    kernel_end: int
+    initrd_size: int
+    real_mode_size: int
+    page_table_allocs: int
+    log_buf_len: int
+    log_buf_sizes: tuple[int, ...]
+    acpi_below_top: tuple[tuple[int, int], ...]  # (offset below low-RAM top, size)
+    node_data_size: int
+
+
+@dataclass
+class EarlyBoot:
+    """The simulated memblock after NODE_DATA and memmap, and who reserved what."""
+
+    state: Memblock
+    blocks: list[NumaMemblk]
+    pinned_nodes: set[int]
+    callers: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, caller)
+    registered_at: int = 0  # callers[:registered_at] existed when the nodes were pinned
+
+
+def _log_buf_len(cmdline: str) -> int:
+    m = re.search(r"\blog_buf_len=(\d+)([KMG]?)", cmdline)
+    if not m:
+        return 0
+    return int(m[1]) << {"": 0, "K": 10, "M": 20, "G": 30}[m[2]]
+
+
+def _allocs(log: BootLog, caller: str) -> list[MemblockAlloc]:
+    return [a for a in log.memblock_allocs if a.caller_function == caller]
+
+
+def template_from_log(log: BootLog) -> Template:
+    first = log.memblock_dumps[0]
+    kernel = next(r for r in first.reserved if r.base <= KERNEL_START < r.end)
+    low_top = max(r.end for r in first.memory if r.end <= FOUR_GIB)
+    acpi = tuple((low_top + QEMU_ACPI_BYTES - e.base, e.size) for e in log.memblock_events
+                 if e.caller_function == "acpi_reserve_initial_tables")
+    real_mode = _allocs(log, "reserve_real_mode")
+    node_data = min(r.size for r in log.node_data.values())
+    return Template(log.source, kernel.end, log.ramdisk.size if log.ramdisk else 0,
+                    real_mode[0].size if real_mode else 0, len(_allocs(log, "alloc_low_pages")),
+                    _log_buf_len(log.command_line or ""),
+                    tuple(a.size for a in _allocs(log, "setup_log_buf")), acpi, node_data)
+
+
+def find_template(version: KernelVersion, movable_node: bool) -> Template:
+    """The recorded QEMU boot of this version, same direction preferred."""
+    logs = sorted(FIXTURES.glob(f"qemu-{version.value}-three-node*.log"))
+    for path in logs:
+        log = load_boot_log(path)
+        if movable_node_of(log) == movable_node:
+            return template_from_log(log)
+    return template_from_log(load_boot_log(logs[0]))
+
+
+def e820_ram(layout: MemoryLayout) -> list[tuple[int, int]]:
+    """QEMU pc's usable RAM as memblock holds it after trim_bios_range and page rounding."""
+    ram = [(0x1000, 0x9F000), (MiB, layout.below_4g - QEMU_ACPI_BYTES)]
+    if layout.above_4g:
+        ram.append((FOUR_GIB, FOUR_GIB + layout.above_4g))
+    return ram
+
+
+class _Boot:
+    def __init__(self, sim: MemblockSim) -> None:
+        self.sim = sim
+        self.callers: list[tuple[int, int, str]] = []
+
+    def reserve(self, start: int, size: int, caller: str) -> None:
+        self.sim.reserve(start, size)
+        self.callers.append((start, start + size, caller))
+
+    def note(self, found: int | None, size: int, caller: str) -> int | None:
+        if found is not None:
+            self.callers.append((found, found + size, caller))
+        return found
+
+
+def _early(boot: _Boot, t: Template, layout: MemoryLayout, log_buf_len: int) -> None:
+    sim, end_of_ram = boot.sim, e820_ram(layout)[-1][1]
+    low_top = layout.below_4g - QEMU_ACPI_BYTES
+    boot.reserve(0, 0x10000, "early_reserve_memory (first 64K)")
+    boot.reserve(0x9F000, MiB - 0x9F000, "early_reserve_memory (EBDA/BIOS)")
+    boot.reserve(KERNEL_START, t.kernel_end - KERNEL_START, "kernel image")
+    if t.initrd_size:
+        boot.reserve(low_top - t.initrd_size, t.initrd_size, "initrd")
+    boot.note(sim.phys_alloc_range(t.real_mode_size, 4096, 0, MiB), t.real_mode_size,
+              "reserve_real_mode")
+    boot.reserve(0, MiB, "setup_arch (first 1M)")
+    if not sim.memblock.bottom_up:
+        probe = sim.phys_alloc_range(2 * MiB, 2 * MiB, MiB, end_of_ram)
+        if probe is not None:
+            sim.phys_free(probe, 2 * MiB)
+        for _ in range(t.page_table_allocs):
+            boot.note(sim.phys_alloc_range(4096, 4096, MiB, end_of_ram), 4096, "alloc_low_pages")
+    sim.set_current_limit(end_of_ram)
+    scale = log_buf_len / t.log_buf_len if t.log_buf_len else 1
+    for size in t.log_buf_sizes:
+        size = int(size * scale)
+        boot.note(sim.alloc_try_nid(size, 8, 0, 0, -1), size, "setup_log_buf")
+    for below, size in t.acpi_below_top:
+        boot.reserve(low_top + QEMU_ACPI_BYTES - below, size, "acpi_reserve_initial_tables")
+
+
+def _srat_lines(layout: MemoryLayout) -> list[SratMemoryLine]:
+    return [SratMemoryLine(0, r.node, r.node, r.start, r.end, r.hotplug, False)
+            for r in layout.node_ranges]
+
+
+def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk]) -> None:
+    """alloc_node_data, then sparse_init's per-node memmap buffer (exact node, 16M up)."""
+    sim = boot.sim
+    nodes = sorted({b.nid for b in blocks})
+    for nid in nodes:
+        boot.note(sim.alloc_range_nid(t.node_data_size, 64, 0, 0, nid, False),
+                  t.node_data_size, f"NODE_DATA({nid})")
+    for nid in nodes:
+        sections = {s for r in sim.memblock.memory.regions if r.nid == nid and r.size
+                    for s in range(r.base // SECTION, (r.end - 1) // SECTION + 1)}
+        size = len(sections) * MEMMAP_PER_SECTION
+        boot.note(sim.alloc_exact_nid_raw(size, 2 * MiB, KERNEL_START, 0, nid), size,
+                  "sparse_init_nid (memmap)")
+
+
+def simulate_early_boot(layout: MemoryLayout, version: KernelVersion, movable_node: bool,
+                        log_buf_len: int, template: Template) -> EarlyBoot:
+    sim = MemblockSim(version, movable_node=movable_node)
+    for start, end in e820_ram(layout):
+        sim.add(start, end - start)
+    sim.set_bottom_up(movable_node)
+    sim.set_current_limit(MiB)
+    boot = _Boot(sim)
+    _early(boot, template, layout, log_buf_len)
+    numa_reset(sim, version)
+    srat = _srat_lines(layout)
+    for line in srat:
+        if line.hotplug:
+            sim.mark_hotplug(line.start, line.end - line.start)
+    blocks = cleanup_meminfo(srat, sim.state(), version)
+    pinned = numa_register(sim, blocks, version)
+    registered_at = len(boot.callers)
+    _late(boot, template, blocks)
+    return EarlyBoot(sim.state(), blocks, pinned, boot.callers, registered_at)

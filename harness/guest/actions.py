@@ -1,0 +1,175 @@
+"""Scenario actions run against a live guest, each recorded with the kernel's own answer."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import GuestError
+from harness.guest.agent import GuestGone
+from harness.guest.vm import GuestVM
+from harness.qemu.qmp import UnplugOutcome
+from harness.scenario.layout import MemoryLayout
+from harness.scenario.schema import (
+    Action,
+    BlockRangeAction,
+    DimmAdd,
+    DimmRemove,
+    GuestWrite,
+    InjectFault,
+    OfflineNode,
+    Scenario,
+)
+
+# Console lines that explain an offline or eject failure (mm/page_isolation.c dump_page,
+# mm/memory_hotplug.c, drivers/acpi/scan.c).
+_EVIDENCE = re.compile(r"page dumped because|^\S*\s*page:|flags: 0x|migrating pfn|failed to isolate|"
+                       r"Offline failed|Eject disabled|removing memory fails|offlining .* failed")
+
+
+@dataclass(frozen=True)
+class BlockOutcome:
+    block: int
+    start: int
+    ok: bool
+    error: str
+    pageflags: dict[str, Any] | None = None
+
+
+@dataclass
+class ActionResult:
+    id: str
+    do: str
+    expected: str
+    succeeded: bool
+    reason: str
+    seconds: float = 0.0
+    blocks: list[BlockOutcome] = field(default_factory=list)
+    unplug: UnplugOutcome | None = None
+    dimm: dict[str, Any] | None = None  # {"id", "start", "end"} for DIMM actions
+    console_evidence: list[str] = field(default_factory=list)
+
+    @property
+    def matched(self) -> bool:
+        return self.succeeded == (self.expected == "success")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "do": self.do, "expected": self.expected,
+            "observed": "success" if self.succeeded else "failure", "ok": self.matched,
+            "reason": self.reason, "seconds": round(self.seconds, 3),
+            "blocks": [b.__dict__ for b in self.blocks],
+            "unplug": self.unplug.to_json() if self.unplug else None,
+            "dimm": self.dimm,
+            "console_evidence": self.console_evidence,
+        }
+
+
+def _evidence(vm: GuestVM, offset: int) -> list[str]:
+    path = vm.out_dir / "console.log"
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        text = fh.read().decode(errors="replace")
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    return [ln for ln in lines if _EVIDENCE.search(ln)][:40]
+
+
+def _set_blocks(vm: GuestVM, blocks: list[int], state: str, timeout: float,
+                block_size: int) -> list[BlockOutcome]:
+    out = []
+    for index in blocks:
+        reply = vm.set_block_state(index, state, timeout)
+        flags = None
+        if not reply.ok and state == "offline":
+            # Still online after a refusal: the page flags say what pinned it.
+            try:
+                flags = vm.pageflags(index, block_size).__dict__
+            except GuestGone:
+                raise
+            except GuestError as err:  # evidence is optional; the refusal itself is the result
+                flags = {"error": str(err)}
+        error = reply.text or ("" if reply.ok else f"exit status {reply.status}")
+        out.append(BlockOutcome(index, index * block_size, reply.ok, error, flags))
+    return out
+
+
+def _node_boot_blocks(vm: GuestVM, layout: MemoryLayout, node: int) -> list[int]:
+    blocks = vm.memory_blocks()
+    found = []
+    for rng in layout.ranges_of(node):
+        found += [b.index for b in blocks if rng.start <= b.start(vm.block_size) < rng.end
+                  and b.state == "online"]
+    return sorted(set(found))
+
+
+def _wait_blocks(vm: GuestVM, start: int, end: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        count = len(vm.blocks_in(start, end))
+        if count or time.monotonic() > deadline:
+            return count
+        time.sleep(0.5)
+
+
+def _dimm_range(vm: GuestVM, dimm_id: str) -> tuple[int, int] | None:
+    for dev in vm.memory_devices():
+        data = dev.get("data", {})
+        if isinstance(data, dict) and data.get("id") == dimm_id:
+            return int(data["addr"]), int(data["addr"]) + int(data["size"])
+    return None
+
+
+def _dimm_json(dimm_id: str, rng: tuple[int, int] | None) -> dict[str, Any]:
+    return {"id": dimm_id, "start": rng[0] if rng else None, "end": rng[1] if rng else None}
+
+
+def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Action) -> ActionResult:
+    start = time.monotonic()
+    offset = (vm.out_dir / "console.log").stat().st_size
+    result = ActionResult(action.id, action.do, action.expect.value, False, "")
+    if isinstance(action, (OfflineNode, BlockRangeAction)):
+        block_size = vm.block_size
+        if isinstance(action, OfflineNode):
+            blocks, state = _node_boot_blocks(vm, layout, action.node), "offline"
+        else:
+            end = action.start + action.size
+            blocks = [b.index for b in vm.blocks_in(action.start, end)]
+            state = "offline" if action.do == "offline_range" else action.online_type
+        result.blocks = _set_blocks(vm, blocks, state, action.timeout, block_size)
+        failed = [b for b in result.blocks if not b.ok]
+        result.succeeded = bool(blocks) and not failed
+        if not blocks:
+            result.reason = "no online memory blocks in the range"
+        elif failed:
+            result.reason = "; ".join(f"memory{b.block} ({b.start:#x}): {b.error}" for b in failed)
+        else:
+            result.reason = f"{len(blocks)} blocks {state}"
+    elif isinstance(action, DimmAdd):
+        vm.dimm_add(scenario.dimm(action.dimm))
+        rng = _dimm_range(vm, action.dimm)
+        result.dimm = _dimm_json(action.dimm, rng)
+        count = _wait_blocks(vm, *rng, action.timeout) if rng else 0
+        result.succeeded = count > 0
+        result.reason = (f"{count} memory blocks appeared at {rng[0]:#x}" if rng and count
+                         else "the guest shows no memory block for the DIMM")
+    elif isinstance(action, DimmRemove):
+        rng = _dimm_range(vm, action.dimm)
+        result.dimm = _dimm_json(action.dimm, rng)
+        result.unplug = vm.dimm_remove(scenario.dimm(action.dimm), action.timeout)
+        result.succeeded = result.unplug.deleted
+        result.reason = result.unplug.reason
+        if result.succeeded and rng and vm.blocks_in(*rng):
+            result.succeeded = False
+            result.reason = "DEVICE_DELETED but the guest still lists its memory blocks"
+    elif isinstance(action, GuestWrite):
+        reply = vm.call("setting", action.setting, action.value)
+        result.succeeded = reply.ok
+        result.reason = reply.text or f"{action.setting} = {action.value}"
+    elif isinstance(action, InjectFault):
+        reply = vm.inject_fault(action.fault, action.timeout)
+        result.succeeded = reply.ok
+        result.reason = f"the guest still answers after {action.fault}"
+    result.seconds = time.monotonic() - start
+    result.console_evidence = _evidence(vm, offset)
+    return result

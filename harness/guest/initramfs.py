@@ -1,0 +1,83 @@
+"""The guest's initramfs: busybox-static plus memhp's init and agent, built once and cached.
+
+The cache key is the content of everything that goes in, so a new busybox or agent makes
+a new image; concurrent runs build under a file lock. Per run, the SRAT override archive
+(uncompressed, as lib/earlycpio.c requires) is put in front of this gzip image.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from filelock import FileLock
+
+from harness.errors import InfrastructureError
+from harness.paths import cache_dir
+
+BUSYBOX = Path("/bin/busybox")
+_DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp")
+
+
+def _guest_file(name: str) -> bytes:
+    return resources.files("harness").joinpath("guest", name).read_bytes()
+
+
+def _busybox() -> Path:
+    if not BUSYBOX.exists():
+        raise InfrastructureError(f"{BUSYBOX} not found: run scripts/setup "
+                                  "(apt-get install busybox-static)")
+    return BUSYBOX
+
+
+def _key(busybox: bytes, init: bytes, agent: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (busybox, init, agent):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()[:20]
+
+
+def _build(target: Path, busybox: Path, init: bytes, agent: bytes) -> None:
+    with tempfile.TemporaryDirectory(prefix="memhp-initramfs-") as tmp:
+        root = Path(tmp)
+        for sub in _DIRS:
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(busybox, root / "bin" / "busybox")
+        (root / "init").write_bytes(init)
+        (root / "agent.sh").write_bytes(agent)
+        os.chmod(root / "init", 0o755)
+        names = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+        proc = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
+                              input="\n".join(names).encode(), capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise InfrastructureError(f"cpio failed: {proc.stderr.decode(errors='replace')}")
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(gzip.compress(proc.stdout, mtime=0))
+        partial.replace(target)
+
+
+def base_initramfs() -> Path:
+    """The cached busybox + agent image (gzip newc)."""
+    busybox = _busybox()
+    init, agent = _guest_file("init"), _guest_file("agent.sh")
+    key = _key(busybox.read_bytes(), init, agent)
+    folder = cache_dir("initramfs")
+    target = folder / f"memhp-{key}.cpio.gz"
+    with FileLock(str(folder / f"{key}.lock")):
+        if not target.exists():
+            _build(target, busybox, init, agent)
+    return target
+
+
+def compose_initrd(out: Path, early_archive: bytes | None) -> Path:
+    """The run's initrd: the uncompressed ACPI override archive first, then the base image."""
+    with open(out, "wb") as fh:
+        if early_archive:
+            fh.write(early_archive)
+        fh.write(base_initramfs().read_bytes())
+    return out

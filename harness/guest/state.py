@@ -1,0 +1,115 @@
+"""What the guest says about its memory, as typed records (sysfs memory blocks, zoneinfo, page flags)."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from harness.errors import GuestError
+
+
+@dataclass(frozen=True)
+class MemoryBlock:
+    """``/sys/devices/system/memory/memoryN`` (drivers/base/memory.c)."""
+
+    index: int
+    state: str
+    phys_index: int
+    node: int | None
+    valid_zones: tuple[str, ...]
+
+    def start(self, block_size: int) -> int:
+        return self.phys_index * block_size
+
+
+@dataclass(frozen=True)
+class ZoneInfo:
+    node: int
+    zone: str
+    start_pfn: int
+    spanned: int
+    present: int
+    managed: int
+
+
+@dataclass(frozen=True)
+class PageFlagSummary:
+    """Counts of /proc/kpageflags bits over one memory block."""
+
+    block: int
+    pages: int
+    nopage: int
+    reserved: int
+    slab: int
+    pgtable: int
+    buddy: int
+    lru: int
+    first_reserved_pfns: tuple[int, ...]
+
+
+def parse_blocks(lines: tuple[str, ...]) -> tuple[MemoryBlock, ...]:
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 4:
+            raise GuestError(f"agent blocks: unexpected line {line!r}")
+        zones = tuple(z for z in (parts[4].split(",") if len(parts) > 4 else ()) if z)
+        node = None if parts[3] == "none" else int(parts[3])
+        out.append(MemoryBlock(int(parts[0]), parts[1], int(parts[2], 16), node, zones))
+    return tuple(sorted(out, key=lambda b: b.index))
+
+
+_NODE = re.compile(r"^Node (\d+), zone\s+(\w+)")
+_FIELD = re.compile(r"^\s+(spanned|present|managed|start_pfn):?\s+(\d+)")
+
+
+def parse_zoneinfo(lines: tuple[str, ...]) -> tuple[ZoneInfo, ...]:
+    out: list[ZoneInfo] = []
+    current: dict[str, Any] | None = None
+
+    def flush() -> None:
+        if current is not None:
+            out.append(ZoneInfo(current["node"], current["zone"], current.get("start_pfn", 0),
+                                current.get("spanned", 0), current.get("present", 0),
+                                current.get("managed", 0)))
+
+    for line in lines:
+        if m := _NODE.match(line):
+            flush()
+            current = {"node": int(m.group(1)), "zone": m.group(2)}
+        elif (m := _FIELD.match(line)) and current is not None:
+            current[m.group(1)] = int(m.group(2))
+    flush()
+    return tuple(out)
+
+
+def parse_pageflags(block: int, lines: tuple[str, ...]) -> PageFlagSummary:
+    fields = dict(item.split("=", 1) for item in " ".join(lines).split() if "=" in item)
+    try:
+        pfns = tuple(int(p, 16) for p in fields.get("first_reserved", "").split(",") if p)
+        counts = {k: int(fields[k] or 0) for k in
+                  ("pages", "nopage", "reserved", "slab", "pgtable", "buddy", "lru")}
+        return PageFlagSummary(block=block, first_reserved_pfns=pfns, **counts)
+    except (KeyError, ValueError) as err:
+        raise GuestError(f"agent pageflags: unexpected reply {lines!r}") from err
+
+
+@dataclass(frozen=True)
+class GuestSnapshot:
+    block_size: int
+    blocks: tuple[MemoryBlock, ...]
+    zones: tuple[ZoneInfo, ...]
+    mem_total_kib: int
+
+    def movable_nodes(self) -> dict[int, int]:
+        """node → first address of a populated ZONE_MOVABLE, as the guest reports it."""
+        return {z.node: z.start_pfn * 4096 for z in self.zones
+                if z.zone == "Movable" and z.present > 0}
+
+    def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
+        return tuple(b for b in self.blocks
+                     if start <= b.start(self.block_size) < end)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"block_size": self.block_size, "mem_total_kib": self.mem_total_kib,
+                "blocks": [asdict(b) for b in self.blocks], "zones": [asdict(z) for z in self.zones]}

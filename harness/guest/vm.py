@@ -1,0 +1,187 @@
+"""A booted guest as one object: the QEMU machine, its console, QMP and the agent.
+
+This is what the runner drives and what the pytest plugin hands to tests.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+from pathlib import Path
+from types import TracebackType
+
+from harness.errors import GuestError
+from harness.guest.agent import Agent, AgentReply, GuestGone
+from harness.guest.state import (
+    GuestSnapshot,
+    MemoryBlock,
+    PageFlagSummary,
+    parse_blocks,
+    parse_pageflags,
+    parse_zoneinfo,
+)
+from harness.qemu.devices import dimm_args
+from harness.qemu.machine import Machine
+from harness.qemu.qmp import QmpSession, UnplugOutcome
+from harness.scenario.schema import Dimm
+
+log = logging.getLogger("memhp.vm")
+
+
+class GuestVM:
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+        self.agent: Agent | None = None
+
+    @property
+    def out_dir(self) -> Path:
+        return self.machine.out_dir
+
+    @property
+    def qmp(self) -> QmpSession:
+        assert self.machine.qmp is not None, "not started"
+        return self.machine.qmp
+
+    def why_gone(self) -> str | None:
+        console = self.machine.console
+        if console is not None:
+            console.catch_up()
+            if console.panic.is_set():
+                return f"guest panicked: {console.panic_line}"
+        if not self.machine.is_running():
+            return f"QEMU exited with status {self.machine.exitcode}"
+        return None
+
+    def boot(self, timeout: float) -> str:
+        """Start QEMU and wait for the agent; returns the guest's kernel release."""
+        self.machine.start()
+        assert self.machine.agent_socket is not None
+        self.agent = Agent(self.machine.agent_socket, self.out_dir / "agent.log", self.why_gone)
+        try:
+            return self.agent.wait_ready(timeout)
+        except OSError as err:
+            raise self._channel_lost("boot", err) from err
+
+    def _channel_lost(self, what: str, err: OSError) -> GuestGone:
+        # A killed QEMU resets the agent socket instead of closing it (ECONNRESET, EPIPE).
+        return GuestGone(f"{what}: agent channel closed ({self.why_gone() or err})")
+
+    def call(self, verb: str, *args: object, timeout: float = 30.0) -> AgentReply:
+        if self.agent is None:
+            raise GuestError("guest not booted")
+        try:
+            return self.agent.call(verb, *args, timeout=timeout)
+        except OSError as err:
+            raise self._channel_lost(f"agent {verb}", err) from err
+
+    def _checked(self, verb: str, *args: object) -> AgentReply:
+        reply = self.call(verb, *args)
+        if not reply.ok:
+            raise GuestError(f"agent {verb} failed ({reply.status}): {reply.text}")
+        return reply
+
+    @functools.cached_property
+    def block_size(self) -> int:
+        return int(self._checked("block_size").lines[0], 16)
+
+    def memory_blocks(self) -> tuple[MemoryBlock, ...]:
+        return parse_blocks(self._checked("blocks").lines)
+
+    def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
+        size = self.block_size
+        return tuple(b for b in self.memory_blocks() if start <= b.start(size) < end)
+
+    def snapshot(self) -> GuestSnapshot:
+        block_size = self.block_size
+        blocks = self.memory_blocks()
+        zones = parse_zoneinfo(self._checked("zoneinfo").lines)
+        mem_total = 0
+        for line in self._checked("meminfo").lines:
+            if line.startswith("MemTotal:"):
+                mem_total = int(line.split()[1])
+        return GuestSnapshot(block_size, blocks, zones, mem_total)
+
+    def set_block_state(self, block: int, state: str, timeout: float) -> AgentReply:
+        # The guest bounds the write itself; the host waits a little longer than that.
+        return self.call("online" if state != "offline" else "offline", block,
+                         *((state,) if state != "offline" else ()), max(1, int(timeout)),
+                         timeout=timeout + 15)
+
+    def pageflags(self, block: int, block_size: int) -> PageFlagSummary:
+        pages = block_size // 4096
+        return parse_pageflags(block, self._checked("pageflags", block * pages, pages).lines)
+
+    def node_distances(self) -> tuple[tuple[int, ...], ...]:
+        """``/sys/devices/system/node/nodeN/distance`` rows, in node order."""
+        rows = sorted((int(line.split()[0]), tuple(int(v) for v in line.split()[1:]))
+                      for line in self._checked("distances").lines)
+        return tuple(row for _, row in rows)
+
+    def srat_bytes(self) -> bytes:
+        return bytes.fromhex("".join(self._checked("srat").lines))
+
+    def dimm_add(self, dimm: Dimm) -> None:
+        backend, device = dimm_args(dimm)
+        self.qmp.command("object-add", **backend)
+        self.qmp.command("device_add", **device)
+
+    def dimm_remove(self, dimm: Dimm, timeout: float) -> UnplugOutcome:
+        outcome = self.qmp.device_del(dimm.id, timeout)
+        if outcome.deleted:
+            # Free the backend too, so its RAM goes and the same DIMM can be added again.
+            backend, _ = dimm_args(dimm)
+            self.qmp.command("object-del", id=backend["id"])
+        return outcome
+
+    def memory_devices(self) -> list[dict[str, object]]:
+        return list(self.qmp.command("query-memory-devices"))
+
+    def inject_fault(self, fault: str, timeout: float) -> AgentReply:
+        """Break the guest or its channels, then ask the agent whether it still answers.
+
+        The probe is what ends the run: it raises ``GuestGone`` (panic, hang, stopped vCPUs,
+        dead QEMU) or, with the monitor gone, QMP's ``InfrastructureError``.
+        """
+        if fault in ("panic", "hang"):
+            return self.call(fault, timeout=timeout)
+        if fault == "kill_qemu" and self.machine.proc is not None:
+            self.machine.proc.kill()
+        elif fault == "stop_vcpus":
+            self.qmp.command("stop")
+        elif fault == "close_qmp":
+            self._drop_qmp_connection()
+            self.qmp.command("query-status")
+        return self.call("ping", timeout=timeout)
+
+    def _drop_qmp_connection(self) -> None:
+        # Cut the connection under qemu.qmp, as if QEMU had closed its end: shutting down a
+        # dup of the fd ends the shared connection for both peers.
+        writer = self.qmp._qmp._qmp._writer  # noqa: SLF001 - no public handle on the socket
+        assert writer is not None, "QMP not connected"
+        fd = writer.get_extra_info("socket").fileno()
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def poweroff(self, timeout: float = 15.0) -> None:
+        """Clean power-off; a guest that cannot is killed by shutdown() anyway."""
+        if self.agent is not None and self.why_gone() is None:
+            try:
+                self.call("poweroff", timeout=timeout)
+            except GuestGone:
+                pass
+        self.machine.wait_exit(timeout)
+
+    def shutdown(self) -> None:
+        try:
+            self.machine.shutdown()
+        finally:
+            if self.agent is not None:
+                self.agent.close()
+
+    def __enter__(self) -> GuestVM:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.shutdown()

@@ -1,0 +1,1 @@
+"""The lab: matrix files, cell execution here or on a cluster, results, history, reports."""

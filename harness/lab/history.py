@@ -1,0 +1,151 @@
+"""The history of matrix runs in SQLite: trends per scenario × kernel, the first kernel
+release a scenario fails on, and flaky cells (same inputs, different verdicts)."""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from harness.errors import BadInputError
+from harness.lab.results import DEFAULT_HISTORY, MatrixResult
+from harness.run.verdict import Verdict
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    matrix_run TEXT NOT NULL, matrix TEXT NOT NULL, date TEXT NOT NULL, run_id TEXT NOT NULL,
+    kernel TEXT NOT NULL, release TEXT, scenario TEXT NOT NULL, variant TEXT NOT NULL,
+    expect TEXT NOT NULL, verdict TEXT NOT NULL, ok INTEGER NOT NULL, failed_checks TEXT NOT NULL,
+    PRIMARY KEY (matrix_run, run_id))
+"""
+TREND_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    matrix_run: str
+    date: str
+    release: str | None
+    verdict: Verdict
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Trend:
+    scenario: str
+    variant: str
+    kernel: str
+    outcomes: tuple[Outcome, ...]  # oldest first, the last TREND_LENGTH
+
+
+@dataclass(frozen=True)
+class FirstFailure:
+    scenario: str
+    variant: str
+    release: str
+    last_good_release: str | None  # the newest release below it with only expected outcomes
+
+
+@dataclass(frozen=True)
+class Flaky:
+    scenario: str
+    variant: str
+    kernel: str
+    release: str | None
+    verdicts: tuple[Verdict, ...]
+
+
+def release_key(release: str) -> tuple[int, ...]:
+    """``6.1.0-56-amd64`` → (6, 1, 0, 56, 64): orders Debian releases by version."""
+    return tuple(int(n) for n in re.findall(r"\d+", release))
+
+
+class History:
+    """A history database; a context manager that commits on success."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.db = sqlite3.connect(path)
+            self.db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise BadInputError(f"{path}: not a memhp history database: {err}") from err
+
+    def __enter__(self) -> "History":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if kind is None:
+            self.db.commit()
+        self.db.close()
+
+    def record(self, result: MatrixResult) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(result.run_id, result.name, result.started, r.run_id, r.kernel, r.release,
+              r.scenario, r.variant, r.expect.value, r.verdict.value, int(r.ok),
+              json.dumps(list(r.failed_checks))) for r in result.records])
+
+    def _outcomes(self, where: str = "", args: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+        return self.db.execute(
+            "SELECT scenario, variant, kernel, matrix_run, date, release, verdict, ok FROM runs "
+            f"{where} ORDER BY date, matrix_run", args).fetchall()
+
+    def trend_rows(self) -> list[Trend]:
+        rows: dict[tuple[str, str, str], list[Outcome]] = {}
+        for scenario, variant, kernel, run, date, release, verdict, ok in self._outcomes():
+            rows.setdefault((scenario, variant, kernel), []).append(
+                Outcome(run, date, release, Verdict(verdict), bool(ok)))
+        return [Trend(s, v, k, tuple(o[-TREND_LENGTH:])) for (s, v, k), o in sorted(rows.items())]
+
+    def first_failures(self) -> list[FirstFailure]:
+        """Per scenario × variant, the lowest release with an unexpected verdict (could-not-test
+        runs say nothing about the kernel and are left out)."""
+        good: dict[tuple[str, str], dict[str, bool]] = {}
+        for scenario, variant, _, _, _, release, _verdict, ok in self._outcomes(
+                "WHERE release IS NOT NULL AND verdict NOT IN (?, ?)",
+                (Verdict.ERROR.value, Verdict.BAD_INPUT.value)):
+            per = good.setdefault((scenario, variant), {})
+            per[release] = per.get(release, True) and bool(ok)
+        found = []
+        for (scenario, variant), per in sorted(good.items()):
+            releases = sorted(per, key=release_key)
+            bad = [r for r in releases if not per[r]]
+            if bad:
+                below = [r for r in releases[:releases.index(bad[0])] if per[r]]
+                found.append(FirstFailure(scenario, variant, bad[0], below[-1] if below else None))
+        return found
+
+    def flaky(self) -> list[Flaky]:
+        seen: dict[tuple[str, str, str, str | None], list[Verdict]] = {}
+        for scenario, variant, kernel, _, _, release, verdict, _ in self._outcomes():
+            seen.setdefault((scenario, variant, kernel, release), []).append(Verdict(verdict))
+        return [Flaky(s, v, k, r, tuple(vs)) for (s, v, k, r), vs in sorted(seen.items(),
+                key=lambda item: tuple(map(str, item[0]))) if len(set(vs)) > 1]
+
+
+_MARK = {Verdict.PASS: "P", Verdict.FAIL: "F", Verdict.ERROR: "E", Verdict.BAD_INPUT: "B"}
+
+
+def format_history(db: Path | None = None) -> str:
+    """What ``memhp history`` prints (default database: ``out/history.sqlite``)."""
+
+    db = db or DEFAULT_HISTORY
+    if not db.exists():
+        raise BadInputError(f"{db}: no history database (run memhp matrix first)")
+    with History(db) as history:
+        trends, firsts, flaky = history.trend_rows(), history.first_failures(), history.flaky()
+    lines = ["trends (oldest → newest; P pass, F fail, E could not test, B bad input; "
+             "lower case = the expected verdict):"]
+    for t in trends:
+        marks = "".join(_MARK[o.verdict].lower() if o.ok else _MARK[o.verdict] for o in t.outcomes)
+        lines.append(f"  {t.scenario:<44} {t.kernel:<12} {t.variant:<10} {marks}")
+    lines.append("first failing kernel release:")
+    lines += [f"  {f.scenario} [{f.variant}]: {f.release} (last good: {f.last_good_release or 'none'})"
+              for f in firsts] or ["  none"]
+    lines.append("flaky (same scenario, variant and kernel release, different verdicts):")
+    lines += [f"  {f.scenario} [{f.variant}] on {f.kernel} ({f.release}): "
+              + ", ".join(v.value for v in f.verdicts) for f in flaky] or ["  none"]
+    return "\n".join(lines)

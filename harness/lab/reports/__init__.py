@@ -1,0 +1,1 @@
+"""Matrix reports: HTML (with memory maps) and JUnit XML."""

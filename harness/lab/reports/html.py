@@ -1,0 +1,94 @@
+"""A static HTML report of a matrix: the runs, each with its memory map, and the history
+trend. One self-contained file; links to each run's artifacts are relative."""
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from harness.lab.history import Trend
+from harness.lab.reports.memmap_svg import memmap_svg
+from harness.lab.results import MatrixResult, RunRecord
+from harness.run.verdict import Verdict
+
+ARTIFACTS = ("console.log", "model.json", "result.json", "qmp.jsonl", "agent.log", "memhp-run.log")
+_COLOR = {Verdict.PASS: "#2d6a4f", Verdict.FAIL: "#9d0208", Verdict.ERROR: "#e85d04",
+          Verdict.BAD_INPUT: "#6c757d"}
+_CSS = """
+body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}
+tr.unexpected{background:#ffe5e5}.v{color:#fff;padding:1px 5px;border-radius:3px}
+.sq{display:inline-block;width:12px;height:12px;margin-right:1px;border:1px solid #333}
+.sq.ok{opacity:.55}details{margin:.6em 0}summary{cursor:pointer;font-weight:bold}
+"""
+
+
+def _verdict(v: Verdict) -> str:
+    return f'<span class="v" style="background:{_COLOR[v]}">{v.value}</span>'
+
+
+def _links(run_dir: Path, rel: str) -> str:
+    return " ".join(f'<a href="{escape(rel)}/{name}">{name}</a>' for name in ARTIFACTS
+                    if (run_dir / name).exists())
+
+
+def _row(record: RunRecord, runs_dir: Path) -> str:
+    cls = "" if record.ok else ' class="unexpected"'
+    cells = [f'<a href="#{escape(record.run_id)}">{escape(record.scenario)}</a>',
+             escape(record.kernel), escape(record.release or "?"), escape(record.variant),
+             record.expect.value, _verdict(record.verdict), "yes" if record.ok else "<b>NO</b>",
+             escape(record.reason), f"{record.seconds:.0f}", str(record.attempts),
+             _links(runs_dir / record.run_id, f"runs/{record.run_id}")]
+    return f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _model(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((run_dir / "model.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _memmap(record: RunRecord, runs_dir: Path) -> str:
+    model = _model(runs_dir / record.run_id)
+    body = memmap_svg(model) if model else "<p>no model.json: the run did not get that far</p>"
+    return (f'<details id="{escape(record.run_id)}" open><summary>{escape(record.run_id)} '
+            f"{_verdict(record.verdict)}</summary>{body}</details>")
+
+
+def _trends(trends: list[Trend]) -> str:
+    rows = []
+    for t in trends:
+        squares = "".join(
+            f'<span class="sq{" ok" if o.ok else ""}" style="background:{_COLOR[o.verdict]}" '
+            f'title="{escape(o.date[:16])} {escape(o.release or "?")}: {o.verdict.value}'
+            f'{"" if o.ok else " (unexpected)"}"></span>' for o in t.outcomes)
+        rows.append(f"<tr><td>{escape(t.scenario)}</td><td>{escape(t.kernel)}</td>"
+                    f"<td>{escape(t.variant)}</td><td>{squares}</td></tr>")
+    return ("<h2>Trend</h2><p>oldest → newest; faded = the expected verdict</p><table>"
+            "<tr><th>scenario</th><th>kernel</th><th>variant</th><th>history</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def render_html(result: MatrixResult, runs_dir: Path, trends: list[Trend] | None) -> str:
+    bad = sum(not r.ok for r in result.records)
+    head = ("<tr>" + "".join(f"<th>{h}</th>" for h in (
+        "scenario", "kernel", "release", "variant", "expected", "verdict", "as expected",
+        "reason", "s", "attempts", "artifacts")) + "</tr>")
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>memhp {escape(result.run_id)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>memhp matrix {escape(result.name)}</h1>",
+        f"<p>{escape(result.started[:19])} UTC, {len(result.records)} runs in "
+        f"{result.seconds:.0f} s, <b>{bad} unexpected</b></p>",
+        "<table>" + head + "".join(_row(r, runs_dir) for r in result.records) + "</table>",
+        _trends(trends) if trends else "",
+        "<h2>Memory maps</h2>", *(_memmap(r, runs_dir) for r in result.records),
+        "</body></html>"])
+
+
+def write_html(result: MatrixResult, runs_dir: Path, path: Path,
+               trends: list[Trend] | None = None) -> None:
+    path.write_text(render_html(result, runs_dir, trends), encoding="utf-8")

@@ -1,0 +1,54 @@
+"""JUnit XML of a matrix: one testcase per cell, classname ``<kernel>.<variant>``.
+
+A cell whose verdict is not the expected one is a ``<failure>`` (wrong outcome) or an
+``<error>`` (could not test, bad input), with the reason and the console's last lines."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness.lab.results import MatrixResult, RunRecord
+from harness.run.verdict import Verdict
+
+CONSOLE_TAIL_LINES = 40
+
+
+def console_tail(folder: Path, lines: int = CONSOLE_TAIL_LINES) -> str:
+    try:
+        text = (folder / "console.log").read_text(errors="replace")
+    except OSError:
+        return "(no console.log)"
+    return "\n".join(line.rstrip("\r") for line in text.splitlines()[-lines:])
+
+
+def _testcase(record: RunRecord, folder: Path) -> ET.Element:
+    case = ET.Element("testcase", classname=f"{record.kernel}.{record.variant}",
+                      name=record.scenario, time=f"{record.seconds:.2f}")
+    if not record.ok:
+        tag = "failure" if record.verdict in (Verdict.PASS, Verdict.FAIL) else "error"
+        message = (f"verdict {record.verdict.value}, expected {record.expect.value}"
+                   + (f": {record.reason}" if record.reason else ""))
+        node = ET.SubElement(case, tag, message=message, type=record.verdict.value)
+        node.text = f"{message}\n\nconsole tail ({folder / 'console.log'}):\n{console_tail(folder)}"
+    ET.SubElement(case, "system-out").text = (
+        f"release {record.release or '?'}; attempts {record.attempts}; artifacts {folder}")
+    return case
+
+
+def junit_xml(result: MatrixResult, runs_dir: Path) -> ET.Element:
+    failures = sum(not r.ok and r.verdict in (Verdict.PASS, Verdict.FAIL) for r in result.records)
+    errors = sum(not r.ok for r in result.records) - failures
+    suite = ET.Element("testsuite", name=f"memhp.{result.name}", tests=str(len(result.records)),
+                       failures=str(failures), errors=str(errors), skipped="0",
+                       time=f"{result.seconds:.2f}", timestamp=result.started[:19])
+    for record in result.records:
+        suite.append(_testcase(record, runs_dir / record.run_id))
+    root = ET.Element("testsuites", name=result.run_id)
+    root.append(suite)
+    return root
+
+
+def write_junit(result: MatrixResult, runs_dir: Path, path: Path) -> None:
+    tree = ET.ElementTree(junit_xml(result, runs_dir))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,94 @@
+"""What a matrix ends with: one :class:`RunRecord` per cell and the :class:`MatrixResult`.
+
+Shared by the cell runners, the history and the reports, so none of them needs the matrix
+driver (``harness.lab.matrix``) that produces them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ExitCode
+from harness.lab.spec import RunSettings, RunSpec
+from harness.run.verdict import Verdict
+
+DEFAULT_HISTORY = Path("out") / "history.sqlite"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one cell ended with; ``ok`` when the verdict is the one the cell expects."""
+
+    run_id: str
+    kernel: str
+    scenario: str
+    variant: str
+    expect: Verdict
+    verdict: Verdict
+    release: str | None
+    failed_checks: tuple[str, ...]
+    reason: str
+    attempts: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is self.expect
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "kernel": self.kernel, "scenario": self.scenario,
+                "variant": self.variant, "expect": self.expect.value,
+                "verdict": self.verdict.value, "ok": self.ok, "release": self.release,
+                "failed_checks": list(self.failed_checks), "reason": self.reason,
+                "attempts": self.attempts, "seconds": round(self.seconds, 2)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunRecord":
+        return cls(data["run_id"], data["kernel"], data["scenario"], data["variant"],
+                   Verdict(data["expect"]), Verdict(data["verdict"]), data["release"],
+                   tuple(data["failed_checks"]), data["reason"], data["attempts"],
+                   data["seconds"])
+
+
+# A run function does one attempt of a cell into a folder and returns what it ended with.
+RunFn = Callable[[RunSpec, Path, RunSettings], RunRecord]
+
+
+@dataclass(frozen=True)
+class MatrixResult:
+    name: str
+    run_id: str  # this execution of the matrix, e.g. nightly-20261122T064100
+    started: str  # ISO 8601, UTC
+    seconds: float
+    records: tuple[RunRecord, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.records)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 if a cell reached the wrong verdict, else 2 for bad input, else 125 if a cell
+        could not be tested, else 0."""
+        wrong = {r.verdict for r in self.records if not r.ok}
+        if wrong & {Verdict.PASS, Verdict.FAIL}:
+            return ExitCode.FAIL
+        if Verdict.BAD_INPUT in wrong:
+            return ExitCode.BAD_INPUT
+        return ExitCode.CANNOT_TEST if wrong else ExitCode.PASS
+
+    def to_json(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for record in self.records:
+            counts[record.verdict.value] = counts.get(record.verdict.value, 0) + 1
+        return {"name": self.name, "run_id": self.run_id, "started": self.started,
+                "seconds": round(self.seconds, 2), "ok": self.ok, "verdicts": counts,
+                "unexpected": [r.run_id for r in self.records if not r.ok],
+                "runs": [r.to_json() for r in self.records]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "MatrixResult":
+        return cls(data["name"], data["run_id"], data["started"], data["seconds"],
+                   tuple(RunRecord.from_json(r) for r in data["runs"]))

@@ -1,0 +1,166 @@
+"""Matrix files: kernels × scenarios × command-line variants, minus exclusions.
+
+A matrix file (TOML)::
+
+    name = "nightly"
+    kernels = ["debian:6.1", "debian:6.12"]
+    scenarios = ["../scenarios/*.toml"]            # globs, relative to the matrix file
+    must_fail = ["../scenarios/must-fail/*.toml"]  # their verdict must be FAIL
+    timeout = 600        # seconds per attempt; then the run is stopped (could not test)
+    retries = 1          # extra attempts, only after exit 125 (could not test)
+    boot_timeout = 180
+    accel = "auto"
+    [[variants]]         # default: one variant "default" with no extra cmdline
+    name = "default"
+    cmdline = ""
+    [[exclude]]          # any subset of kernel / scenario / variant
+    kernel = "debian:6.12"
+    scenario = "two-node-initrd-pinned"
+"""
+from __future__ import annotations
+
+import glob
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import BadInputError
+from harness.run.verdict import Verdict
+
+_KEYS = {"name", "kernels", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
+         "accel", "variants", "exclude"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    cmdline: str = ""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of the matrix; ``expect`` is the verdict the scenario must reach."""
+
+    kernel: str
+    scenario: Path
+    scenario_name: str
+    variant: Variant
+    expect: Verdict
+
+    @property
+    def run_id(self) -> str:
+        """A folder name unique in the matrix, e.g. ``two-node-dimms@debian-6.1+default``."""
+        kernel = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.kernel).strip("-")
+        return f"{self.scenario_name}@{kernel}+{self.variant.name}"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    timeout: float = 600.0
+    retries: int = 1
+    boot_timeout: float = 180.0
+    accel: str = "auto"
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    name: str
+    runs: tuple[RunSpec, ...]
+    settings: RunSettings
+
+
+def _expand(base: Path, patterns: Any, key: str, where: str) -> list[Path]:
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise BadInputError(f"{where}: {key}: expected a list of glob strings")
+    found: list[Path] = []
+    for pattern in patterns:
+        hits = sorted(Path(p) for p in glob.glob(str(base / pattern)))
+        if not hits:
+            raise BadInputError(f"{where}: {key}: {pattern!r} matches no file")
+        found.extend(hits)
+    return found
+
+
+def _variants(raw: Any, where: str) -> tuple[Variant, ...]:
+    if raw is None:
+        return (Variant("default"),)
+    if not isinstance(raw, list) or not raw:
+        raise BadInputError(f"{where}: variants: expected a non-empty array of tables")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or set(item) - {"name", "cmdline"}:
+            raise BadInputError(f"{where}: variants[{i}]: only 'name' and 'cmdline' are allowed")
+        name, cmdline = item.get("name"), item.get("cmdline", "")
+        if not isinstance(name, str) or not _NAME.match(name) or not isinstance(cmdline, str):
+            raise BadInputError(f"{where}: variants[{i}]: name must match {_NAME.pattern}, "
+                                "cmdline must be a string")
+        out.append(Variant(name, cmdline.strip()))
+    if len({v.name for v in out}) != len(out):
+        raise BadInputError(f"{where}: variants: names must be unique")
+    return tuple(out)
+
+
+def _excluded(run: RunSpec, excludes: list[dict[str, str]]) -> bool:
+    fields = {"kernel": run.kernel, "scenario": run.scenario_name, "variant": run.variant.name}
+    return any(all(fields[k] == v for k, v in ex.items()) for ex in excludes)
+
+
+def _excludes(raw: Any, where: str) -> list[dict[str, str]]:
+    raw = raw or []
+    if not isinstance(raw, list):
+        raise BadInputError(f"{where}: exclude: expected an array of tables")
+    for i, item in enumerate(raw):
+        if (not isinstance(item, dict) or not item
+                or set(item) - {"kernel", "scenario", "variant"}
+                or not all(isinstance(v, str) for v in item.values())):
+            raise BadInputError(f"{where}: exclude[{i}]: expected strings under kernel, "
+                                "scenario and/or variant")
+    return raw
+
+
+def _number(data: dict[str, Any], key: str, default: float, where: str) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise BadInputError(f"{where}: {key}: expected a non-negative number")
+    return float(value)
+
+
+def _settings(data: dict[str, Any], where: str) -> RunSettings:
+    accel = data.get("accel", "auto")
+    if accel not in ("auto", "tcg", "kvm"):
+        raise BadInputError(f"{where}: accel: expected auto, tcg or kvm")
+    return RunSettings(timeout=_number(data, "timeout", 600, where),
+                       retries=int(_number(data, "retries", 1, where)),
+                       boot_timeout=_number(data, "boot_timeout", 180, where), accel=accel)
+
+
+def load_matrix(path: Path) -> MatrixSpec:
+    """Read a matrix file; every mistake is one ``BadInputError`` naming the file and key."""
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise BadInputError(f"{where}: cannot read matrix: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise BadInputError(f"{where}: TOML syntax: {err}") from err
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise BadInputError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
+    kernels = data.get("kernels")
+    if not isinstance(kernels, list) or not kernels or not all(isinstance(k, str) for k in kernels):
+        raise BadInputError(f"{where}: kernels: expected a non-empty list of kernel specs")
+    base = path.parent
+    cells = [(p, Verdict.PASS) for p in _expand(base, data.get("scenarios", []), "scenarios", where)]
+    cells += [(p, Verdict.FAIL) for p in _expand(base, data.get("must_fail", []), "must_fail", where)]
+    if not cells:
+        raise BadInputError(f"{where}: scenarios: the matrix has no scenario")
+    variants, excludes = _variants(data.get("variants"), where), _excludes(data.get("exclude"), where)
+    runs = [RunSpec(k, p.resolve(), p.stem, v, expect)
+            for k in kernels for p, expect in cells for v in variants]
+    runs = [r for r in runs if not _excluded(r, excludes)]
+    if len({r.run_id for r in runs}) != len(runs):
+        raise BadInputError(f"{where}: two scenarios share a file name; run folders would clash")
+    return MatrixSpec(str(data.get("name", path.stem)), tuple(runs), _settings(data, where))

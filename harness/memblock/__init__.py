@@ -1,0 +1,1 @@
+"""The memblock model (``struct memblock``), its Python port and the kernel engine."""

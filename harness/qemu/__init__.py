@@ -1,0 +1,1 @@
+"""QEMU: the machine process, its console, QMP, accelerators, devices and command line."""

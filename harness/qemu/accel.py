@@ -1,0 +1,80 @@
+"""Choosing the accelerator: KVM only where a probe shows a guest really boots, else TCG.
+
+On some hosts /dev/kvm exists yet guests hang before the first kernel line, so presence
+is not enough. The probe boots the kernel under KVM for a few seconds, looks for
+``Linux version`` on the console and caches the answer per host kernel and QEMU binary.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import BadInputError
+from harness.paths import cache_dir
+
+QEMU_BINARY = "qemu-system-x86_64"
+
+
+@dataclass(frozen=True)
+class Accel:
+    name: str  # "tcg" or "kvm"
+    cpu: str   # "-cpu host" aborts here (MSR 0x10a), so KVM uses "max" too unless probed
+
+
+TCG = Accel("tcg", "max")
+KVM = Accel("kvm", "max")
+PROBE_SECONDS = 15.0
+
+
+def _probe_key(qemu: str) -> str:
+    binary = shutil.which(qemu) or qemu
+    stamp = os.stat(binary).st_mtime_ns if os.path.exists(binary) else 0
+    return f"{platform.release()}-{Path(binary).name}-{stamp}"
+
+
+def probe_kvm(kernel: Path, qemu: str = QEMU_BINARY) -> bool:
+    """Boot ``kernel`` under KVM briefly; True only if it printed its first line."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    with tempfile.TemporaryDirectory(prefix="memhp-kvm-probe-") as tmp:
+        serial = Path(tmp) / "serial.log"
+        argv = [qemu, "-M", "pc", "-accel", "kvm", "-cpu", KVM.cpu, "-m", "256M",
+                "-nodefaults", "-display", "none", "-no-reboot", "-kernel", str(kernel),
+                "-append", "console=ttyS0 panic=-1", "-serial", f"file:{serial}"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.monotonic() + PROBE_SECONDS
+            while time.monotonic() < deadline and proc.poll() is None:
+                if serial.exists() and b"Linux version" in serial.read_bytes():
+                    return True
+                time.sleep(0.25)
+            return False
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+def choose_accel(name: str, kernel: Path) -> Accel:
+    """``tcg``, ``kvm`` (as asked) or ``auto`` (probe once, cached)."""
+    if name == "tcg":
+        return TCG
+    if name == "kvm":
+        return KVM
+    if name != "auto":
+        raise BadInputError(f"--accel: expected auto, tcg or kvm, not {name!r}")
+    cache = cache_dir("probes") / "kvm.json"
+    key = _probe_key(QEMU_BINARY)
+    known = json.loads(cache.read_text()) if cache.exists() else {}
+    if key not in known:
+        known[key] = probe_kvm(kernel)
+        cache.write_text(json.dumps(known))
+    return KVM if known[key] else TCG

@@ -1,0 +1,19 @@
+"""Memory devices on QEMU's side: the objects and devices a scenario's DIMMs become.
+
+One room for every memory device model (pc-dimm today): both the boot command line and
+QMP hot-add take their arguments from here.
+"""
+from __future__ import annotations
+
+from harness.scenario.schema import Dimm
+
+
+def dimm_backend_id(dimm: Dimm) -> str:
+    return f"mem-{dimm.id}"
+
+
+def dimm_args(dimm: Dimm) -> tuple[dict[str, object], dict[str, object]]:
+    """The QMP ``object-add`` and ``device_add`` arguments for a DIMM (also used at boot)."""
+    backend = {"qom-type": "memory-backend-ram", "id": dimm_backend_id(dimm), "size": dimm.size}
+    device = {"driver": "pc-dimm", "id": dimm.id, "memdev": dimm_backend_id(dimm), "node": dimm.node}
+    return backend, device

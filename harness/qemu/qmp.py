@@ -1,0 +1,161 @@
+"""QMP over a private unix socket with qemu.qmp, every message kept in a transcript.
+
+The transcript (``qmp.jsonl``) has one JSON object per line: ``{"t": host time,
+"dir": "cmd"|"ret"|"err"|"event", "msg": …}``; events also keep QEMU's own timestamp.
+``device_del`` is asynchronous: success is ``DEVICE_DELETED``; a guest refusal shows only
+as ``ACPI_DEVICE_OST`` events, decoded here into words (kernel drivers/acpi/scan.c and
+QEMU docs/specs/acpi_mem_hotplug.rst).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qemu.qmp.legacy import QEMUMonitorProtocol
+
+from harness.errors import GuestError, InfrastructureError
+
+# ACPI _OST source events and status codes (ACPI spec 6.3.5; include/acpi/actypes.h).
+OST_EVENTS = {0x01: "device check", 0x03: "eject request", 0x100: "ospm shutdown",
+              0x101: "ospm eject", 0x102: "ospm insertion"}
+OST_STATUS = {
+    0x00: "success",
+    0x01: "non-specific failure",
+    0x02: "unrecognized notify",
+    0x80: "eject not supported by OSPM",
+    0x81: "device in use by application",
+    0x82: "device busy",
+    0x83: "ejection dependency is busy or not supported",
+    0x84: "ejection in progress",
+}
+# _OST statuses after which the guest will not eject: waiting longer is pointless.
+OST_FINAL_FAILURES = frozenset({0x01, 0x02, 0x80, 0x81, 0x82, 0x83})
+
+
+@dataclass(frozen=True)
+class OstEvent:
+    device: str | None
+    slot: str | None
+    source: int
+    status: int
+
+    @property
+    def words(self) -> str:
+        src = OST_EVENTS.get(self.source, f"source {self.source:#x}")
+        return f"{src}: {OST_STATUS.get(self.status, f'status {self.status:#x}')} ({self.status:#x})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"device": self.device, "slot": self.slot, "source": self.source,
+                "status": self.status, "words": self.words}
+
+
+@dataclass(frozen=True)
+class UnplugOutcome:
+    device: str
+    deleted: bool
+    seconds: float
+    ost: tuple[OstEvent, ...]
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"device": self.device, "deleted": self.deleted, "seconds": round(self.seconds, 3),
+                "ost": [o.to_json() for o in self.ost], "reason": self.reason}
+
+
+class QmpSession:
+    """A QMP server socket QEMU connects to, with a transcript of all traffic."""
+
+    def __init__(self, path: Path, transcript: Path) -> None:
+        self._qmp = QEMUMonitorProtocol(str(path), server=True, nickname="memhp")
+        self._qmp.settimeout(30.0)
+        self._transcript = open(transcript, "a", encoding="utf-8")  # noqa: SIM115
+        self._pending: list[dict[str, Any]] = []
+        self._connected = False
+        self._closed = False
+
+    def _record(self, direction: str, msg: Any) -> None:
+        self._transcript.write(json.dumps({"t": round(time.time(), 6), "dir": direction,
+                                           "msg": msg}) + "\n")
+        self._transcript.flush()
+
+    def accept(self, timeout: float) -> None:
+        greeting = self._qmp.accept(timeout=timeout)
+        self._connected = True
+        self._record("greeting", greeting)
+
+    def command(self, name: str, **args: Any) -> Any:
+        """Run a command; a QMP error reply becomes a GuestError naming the command."""
+        self._record("cmd", {"execute": name, "arguments": args})
+        try:
+            reply = self._qmp.cmd_raw(name, args or None)
+        except Exception as err:  # socket gone, timeout: QEMU itself is in trouble
+            self._record("err", repr(err))
+            raise InfrastructureError(f"QMP {name}: no reply ({err!r})") from err
+        self._record("ret", reply)
+        self._collect()
+        if "error" in reply:
+            raise GuestError(f"QMP {name} failed: {reply['error'].get('desc', reply['error'])}")
+        return reply.get("return")
+
+    def _collect(self, wait: float = 0.0) -> None:
+        try:
+            events = self._qmp.get_events(wait=wait if wait > 0 else False)
+        except (asyncio.TimeoutError, TimeoutError):
+            events = []
+        for event in events:
+            self._record("event", event)
+            self._pending.append(event)
+
+    def take_events(self, wait: float = 0.0) -> list[dict[str, Any]]:
+        self._collect(wait)
+        events, self._pending = self._pending, []
+        return events
+
+    def device_del(self, device: str, timeout: float) -> UnplugOutcome:
+        """Ask for an unplug and wait for DEVICE_DELETED, a final _OST refusal, or the timeout."""
+        start = time.monotonic()
+        self.take_events()
+        self.command("device_del", id=device)
+        ost: list[OstEvent] = []
+        while (elapsed := time.monotonic() - start) < timeout:
+            for event in self.take_events(wait=min(1.0, max(0.05, timeout - elapsed))):
+                name, data = event.get("event"), event.get("data", {})
+                if name == "DEVICE_DELETED" and data.get("device") == device:
+                    return UnplugOutcome(device, True, time.monotonic() - start, tuple(ost),
+                                         "DEVICE_DELETED")
+                if name == "ACPI_DEVICE_OST":
+                    info = data.get("info", {})
+                    if info.get("device") not in (None, device):
+                        continue
+                    ev = OstEvent(info.get("device"), info.get("slot"), int(info.get("source", 0)),
+                                  int(info.get("status", 0)))
+                    ost.append(ev)
+                    if ev.status in OST_FINAL_FAILURES:
+                        return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
+                                             f"guest refused: {ev.words}")
+        last = f"; last _OST: {ost[-1].words}" if ost else "; no _OST event"
+        return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
+                             f"no DEVICE_DELETED within {timeout:.0f} s{last}")
+
+    def try_quit(self) -> None:
+        if not self._connected:
+            return
+        try:
+            self._record("cmd", {"execute": "quit"})
+            self._qmp.cmd_raw("quit")
+        except Exception as err:  # QEMU may exit before replying: that is the point of quit
+            self._record("err", repr(err))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._qmp.close()
+        except Exception:  # already disconnected: nothing left to release
+            pass
+        self._transcript.close()

@@ -1,0 +1,1 @@
+"""``memhp run``: the runner, its checks and verdict, model agreement, compare."""

@@ -1,0 +1,84 @@
+"""After a run: does :func:`harness.analysis.simulate.simulate` agree with what the guest showed?
+
+Zones, ZONE_MOVABLE starts, SRAT hotplug marks and each action's outcome are compared
+(checks named ``model agrees: …``); every predicted reservation inside a hotpluggable
+range is listed with its caller and confirmed against the page-flag counts the runner
+recorded for blocks that refused to offline.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from harness.analysis.pinning import hotplug_findings
+from harness.analysis.replay import kernel_version_of
+from harness.analysis.simulate import BLOCK_SIZE, Prediction, simulate
+from harness.errors import BadInputError
+from harness.guest.actions import ActionResult
+from harness.logparse import BootLog
+from harness.run.verdict import RunResult
+from harness.scenario.schema import Scenario
+
+
+def _hex(value: int | None) -> str:
+    return "none" if value is None else f"{value:#x}"
+
+
+def _pageflags(actions: list[ActionResult]) -> dict[int, dict[str, Any]]:
+    return {b.block: b.pageflags for a in actions for b in a.blocks if b.pageflags}
+
+
+def _reservations(prediction: Prediction, flags: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each predicted reservation in a hotpluggable range, with its block's PG_reserved count."""
+    out = []
+    for r in prediction.reservations_in_hotplug_ranges:
+        block = r.start // BLOCK_SIZE
+        seen = flags.get(block)
+        out.append({"start": _hex(r.start), "end": _hex(r.end), "caller": r.caller,
+                    "node": r.node, "block": block,
+                    "pageflags_reserved": None if seen is None else seen.get("reserved")})
+    return out
+
+
+def _block_disagreements(prediction: Prediction, actions: list[ActionResult]) -> list[str]:
+    """Where model, page flags and the offline outcome do not tell the same story."""
+    predicted = {b.index: b for b in prediction.blocks}
+    out = []
+    for outcome in (b for a in actions for b in a.blocks):
+        model = predicted.get(outcome.block)
+        if model is None or model.offline == "uncertain":
+            continue
+        reserved = (outcome.pageflags or {}).get("reserved", 0)
+        if (model.offline == "success") != outcome.ok or (reserved > 0) != bool(model.reservations):
+            out.append(f"memory{outcome.block}: model {model.offline} "
+                       f"({', '.join(model.reservations) or 'no reservation'}), offline "
+                       f"{'ok' if outcome.ok else 'refused'}, {reserved} PG_reserved pages")
+    return out
+
+
+def model_agreement(result: RunResult, scenario: Scenario, log: BootLog,
+                    actions: list[ActionResult]) -> dict[str, Any]:
+    """Add ``model agrees: …`` model checks (informational) to ``result``; return the details."""
+    try:
+        version = kernel_version_of(log)
+    except BadInputError as err:  # a kernel the simulator has no model of
+        return {"skipped": str(err)}
+    prediction = simulate(scenario, version)
+    for node in prediction.nodes:
+        seen = log.movable_zone_start.get(node.node)
+        result.add_model(f"model agrees: ZONE_MOVABLE of node {node.node}", _hex(node.movable_start), _hex(seen))
+    findings = {f.node: f.honoured for f in hotplug_findings(log)}
+    for node in (n for n in prediction.nodes if n.hotplug_marked):
+        result.add_model(f"model agrees: SRAT hotplug mark of node {node.node} honoured",
+                   node.hotplug_honoured, findings.get(node.node),
+                   "; ".join(f"{r.caller} {_hex(r.start)}" for r in node.pinned_by))
+    done = {a.id: a for a in actions}
+    for action in prediction.actions:
+        res = done.get(action.id)
+        if res is None or action.outcome == "uncertain":
+            continue
+        result.add_model(f"model agrees: action {action.id}", action.outcome,
+                   "success" if res.succeeded else "failure", action.reason)
+    disagreements = _block_disagreements(prediction, actions)
+    return {"template": prediction.template,
+            "reservations_in_hotplug_ranges": _reservations(prediction, _pageflags(actions)),
+            "block_disagreements": disagreements}

@@ -1,0 +1,229 @@
+"""``memhp run``: scenario → SRAT override → QEMU → actions → parsed model → verdict.
+
+Artifacts are written as they come (console, QMP transcript, agent transcript) and the
+summaries (``model.json``, ``result.json``) atomically at the end, also after a failure.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kernels
+from acpi_tables.override_cpio import build_override_archive, check_upgrade
+from acpi_tables.srat import decode_srat
+from harness.errors import BadInputError, GuestError, InfrastructureError, MemhpError
+from harness.guest.actions import ActionResult, run_action
+from harness.guest.agent import GuestGone
+from harness.guest.initramfs import compose_initrd
+from harness.guest.state import GuestSnapshot
+from harness.guest.vm import GuestVM
+from harness.logparse import BootLog, parse_boot_log
+from harness.qemu.accel import Accel, choose_accel
+from harness.qemu.cmdline import build_command
+from harness.qemu.machine import Machine, tail_lines
+from harness.run import checks
+from harness.run.model_agreement import model_agreement
+from harness.run.verdict import RunResult, Verdict
+from harness.scenario.layout import MemoryLayout, compute_layout
+from harness.scenario.schema import Scenario, SratSource, load_scenario
+from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
+from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
+
+log = logging.getLogger("memhp.run")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    kernel: str = "debian:6.1"
+    out_dir: Path = Path("out")
+    accel: str = "auto"
+    boot_timeout: float = 180.0
+
+
+@dataclass
+class Observation:
+    """Everything a run saw, whatever happened to the guest."""
+
+    release: str | None = None
+    before: GuestSnapshot | None = None
+    after: GuestSnapshot | None = None
+    actions: list[ActionResult] | None = None
+    guest_error: str | None = None
+    kernel_ran: bool = False
+    memory_devices_before: list[dict[str, Any]] | None = None
+    memory_devices_after: list[dict[str, Any]] | None = None
+    guest_srat: bytes | None = None
+    distances: tuple[tuple[int, ...], ...] | None = None
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
+    tables: dict[str, bytes] = {}
+    if scenario.srat.source is SratSource.OVERRIDE:
+        tables["srat"] = srat_bytes(scenario, layout)
+        problems = check_upgrade(tables["srat"], QEMU_SRAT_HEADER)
+        if problems:
+            raise BadInputError(f"srat: the override would not replace QEMU's: {'; '.join(problems)}")
+    if scenario.slit is not None and scenario.slit.source is SratSource.OVERRIDE:
+        tables["slit"] = slit_bytes(scenario)
+        problems = check_upgrade(tables["slit"], None)
+        if problems:
+            raise BadInputError(f"slit: the kernel would refuse the override: {'; '.join(problems)}")
+    for name, table in tables.items():
+        (out_dir / f"{name}.aml").write_bytes(table)
+    return compose_initrd(out_dir / "initrd.img", build_override_archive(tables) if tables else None)
+
+
+def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float,
+           seen: Observation) -> None:
+    seen.release = vm.boot(timeout)
+    seen.kernel_ran = True
+    seen.before = vm.snapshot()
+    seen.guest_srat = vm.srat_bytes()
+    seen.distances = vm.node_distances()
+    (vm.out_dir / "guest-srat.aml").write_bytes(seen.guest_srat)
+    seen.memory_devices_before = vm.memory_devices()
+    seen.actions = []
+    for action in scenario.actions:
+        log.info("action %s (%s)", action.id, action.do)
+        seen.actions.append(run_action(vm, scenario, layout, action))
+    seen.after = vm.snapshot()
+    seen.memory_devices_after = vm.memory_devices()
+    vm.poweroff()
+
+
+def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float) -> Observation:
+    seen = Observation()
+    with GuestVM(prep.machine(out_dir)) as vm:
+        try:
+            _drive(vm, prep.scenario, prep.layout, timeout, seen)
+        except GuestGone as err:
+            seen.guest_error = str(err)
+        except GuestError as err:
+            seen.guest_error = f"guest error: {err}"
+    console = out_dir / "console.log"
+    seen.kernel_ran = seen.kernel_ran or (console.exists() and b"Linux version" in console.read_bytes())
+    if not seen.kernel_ran:
+        raise InfrastructureError(
+            f"QEMU died before the kernel ran ({seen.guest_error}); QEMU said: "
+            + " | ".join(tail_lines(out_dir / "qemu.log", 5)))
+    return seen
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A scenario ready to boot: validated, kernel obtained and checked, initrd built."""
+
+    scenario: Scenario
+    layout: MemoryLayout
+    kernel: kernels.Kernel
+    initrd: Path
+    accel: Accel
+
+    def machine(self, out_dir: Path) -> Machine:
+        return Machine(lambda socks: build_command(self.scenario, self.kernel.bzimage,
+                                                   self.initrd, socks, self.accel), out_dir)
+
+
+def prepare(path: Path, options: RunOptions) -> Prepared:
+    scenario = load_scenario(path)
+    kernel = kernels.resolve(options.kernel)
+    check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    layout = compute_layout(scenario)
+    initrd = prepare_initrd(scenario, layout, options.out_dir)
+    return Prepared(scenario, layout, kernel, initrd, choose_accel(options.accel, kernel.bzimage))
+
+
+@contextlib.contextmanager
+def booted(path: Path, options: RunOptions) -> Iterator[tuple[Prepared, GuestVM]]:
+    """A booted guest of the scenario for hand-written tests; always shut down after."""
+    prep = prepare(path, options)
+    with GuestVM(prep.machine(options.out_dir)) as vm:
+        vm.boot(options.boot_timeout)
+        yield prep, vm
+
+
+def run_scenario(path: Path, options: RunOptions) -> RunResult:
+    """Run one scenario; never loses artifacts already written. Raises only for exit 2/125."""
+    prep = prepare(path, options)
+    scenario, layout, out = prep.scenario, prep.layout, options.out_dir
+    result = RunResult(scenario.name, f"{options.kernel} ({prep.kernel.release})")
+    result.info.update({"accel": prep.accel.name, "out_dir": str(out)})
+    seen = boot_and_observe(prep, out, options.boot_timeout)
+    try:
+        bootlog = parse_boot_log((out / "console.log").read_text(errors="replace"),
+                                 str(out / "console.log"))
+        override = out / "srat.aml"
+        checks.evaluate(result, scenario, bootlog, seen.before, seen.actions or [], seen.guest_error)
+        if scenario.expect.distances is not None:
+            checks.distances(result, scenario.expect.distances, seen.distances)
+        result.info["reserved_in_hotplug_ranges"] = checks.reserved_in_hotplug_ranges(bootlog)
+        if override.exists() and seen.guest_srat is not None:
+            checks.guest_table(result, override.read_bytes(), seen.guest_srat)
+        write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))
+    except Exception as err:
+        # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
+        # result.json says what broke.
+        result.error, result.error_verdict = f"internal error: {err!r}", Verdict.ERROR
+        write_json(out / "result.json", result.to_json())
+        raise InfrastructureError(f"evaluating the run failed: {err!r} (artifacts in {out})") from err
+    if bootlog.memblock_dumps:
+        try:
+            result.info["model_agreement"] = model_agreement(result, scenario, bootlog,
+                                                             seen.actions or [])
+        except Exception as err:  # the model is informational: its failure is reported, the verdict stands
+            result.info["model_agreement"] = {"error": f"simulator failed: {err!r}"}
+    write_json(out / "result.json", result.to_json())
+    return result
+
+
+def model_json(scenario: Scenario, layout: MemoryLayout, bootlog: BootLog,
+               seen: Observation) -> dict[str, Any]:
+    from harness.analysis.pinning import hotplug_findings, reservations_in_hotplug_ranges
+
+    return {
+        "scenario": scenario.name,
+        "layout": {"below_4g": layout.below_4g, "above_4g": layout.above_4g,
+                   "device_base": layout.device_base, "device_size": layout.device_size,
+                   "srat_ranges": [r.__dict__ for r in layout.node_ranges]},
+        "boot_log": bootlog.to_json(),
+        "hotplug_findings": [f.to_json() for f in hotplug_findings(bootlog)],
+        "reservations_in_hotplug_ranges": [r.to_json() for r in reservations_in_hotplug_ranges(bootlog)],
+        "guest": {
+            "release": seen.release,
+            "before": seen.before.to_json() if seen.before else None,
+            "after": seen.after.to_json() if seen.after else None,
+            "error": seen.guest_error,
+        },
+        "guest_srat_memory": _srat_memory(seen.guest_srat),
+        "node_distances": seen.distances,
+        "memory_devices": {"before": seen.memory_devices_before,
+                           "after": seen.memory_devices_after},
+        "actions": [a.to_json() for a in seen.actions or []],
+    }
+
+
+def _srat_memory(table: bytes | None) -> list[dict[str, Any]] | None:
+    """The memory affinity entries of the SRAT the guest read, or None if none was read."""
+    if table is None:
+        return None
+    return [dataclasses.asdict(m) for m in decode_srat(table, "guest SRAT").memory_affinities]
+
+
+def error_result(scenario: str, kernel: str, err: MemhpError) -> RunResult:
+    result = RunResult(scenario, kernel, error=str(err))
+    result.error_verdict = Verdict.BAD_INPUT if isinstance(err, BadInputError) else Verdict.ERROR
+    return result

@@ -1,0 +1,1 @@
+"""Scenarios: the schema, where QEMU puts their memory, their ACPI tables, field import."""

@@ -1,0 +1,255 @@
+"""``memhp import``: a field machine's boot log and/or SRAT → a runnable, scaled-down scenario.
+
+RAM comes from the log's e820 ``usable`` entries, else its ``Early memory node ranges``,
+else the SRAT ranges themselves (a log that shows nothing else).  SRAT ranges holding no
+RAM (hot-add windows) are dropped and listed.  Field holes become ``memmap=128M$ADDR``
+reservations so the guest's memblock sees a hole where the field machine had one.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from acpi_tables.show import read_table_file
+from acpi_tables.srat import ProcessorLocalApicAffinity, X2ApicAffinity, decode_srat
+from harness.errors import BadInputError
+from harness.logparse import BootLog, load_boot_log
+from harness.scenario.field_scale import HOLE_MIN, UNIT, FieldRange, ScaledHole, ScaledRange, scale
+from harness.scenario.layout import FOUR_GIB
+from harness.scenario.schema import Scenario, parse_scenario
+from harness.units import MiB, format_size, hex_range
+
+# x86-64 CONFIG_PHYSICAL_START: where a nokaslr kernel (and the guest's) is loaded.
+DEFAULT_KERNEL_ADDRESS = 0x1000000
+# Pieces smaller than this (the 640K base memory) are firmware leftovers, not node ranges.
+MIN_PIECE = 16 * MiB
+_KEPT_OPTIONS = ("movable_node", "memhp_default_state=", "movablecore=", "kernelcore=")
+
+
+@dataclass(frozen=True)
+class FieldImport:
+    """The scaled field topology and the scenario that reproduces it."""
+
+    source: str
+    ram_source: str
+    ranges: tuple[ScaledRange, ...]
+    holes: tuple[ScaledHole, ...]
+    dropped: tuple[FieldRange, ...]
+    kernel_address: int
+    kernel_address_source: str
+    field_kernel_node: int | None
+    guest_kernel_node: int | None
+    # QEMU loads the initrd at the top of RAM below 4 GiB; that block goes to the kernel's
+    # node so the initrd reservation does not pin a hotpluggable field node.
+    initrd_zone: ScaledRange | None
+    scenario: Scenario
+    toml: str
+
+
+def _ram(log: BootLog | None, srat: Sequence[FieldRange]) -> tuple[list[tuple[int, int]], str]:
+    if log and (usable := [(e.start, e.end) for e in log.e820 if e.type == "usable"]):
+        return usable, "e820"
+    if log and log.early_node_ranges:
+        return [(r.start, r.end) for r in log.early_node_ranges], "early memory node ranges"
+    return [(r.start, r.end) for r in srat], "SRAT ranges (the log shows no e820)"
+
+
+def _coarsen(ram: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge RAM across small firmware gaps: only holes of HOLE_MIN or more count."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(ram):
+        if out and start - out[-1][1] < HOLE_MIN:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _clip(srat: Sequence[FieldRange], ram: list[tuple[int, int]]) -> tuple[list[FieldRange], list[FieldRange]]:
+    kept: list[FieldRange] = []
+    dropped: list[FieldRange] = []
+    for rng in srat:
+        parts = [FieldRange(max(rng.start, s), min(rng.end, e), rng.node, rng.hotplug)
+                 for s, e in ram if s < rng.end and rng.start < e]
+        parts = [p for p in parts if p.size >= MIN_PIECE]
+        kept += parts
+        if not parts:
+            dropped.append(rng)
+    return sorted(kept, key=lambda p: p.start), dropped
+
+
+def _srat_from_table(path: Path) -> list[FieldRange]:
+    table = decode_srat(read_table_file(path, "SRAT"), str(path))
+    # The kernel numbers proximity domains in the order it parses them: CPUs, then memory.
+    order: list[int] = []
+    for sub in table.subtables:
+        if isinstance(sub, (ProcessorLocalApicAffinity, X2ApicAffinity)) and sub.proximity_domain not in order:
+            order.append(sub.proximity_domain)
+    memory = [m for m in table.memory_affinities if m.enabled and m.length]
+    for mem in memory:
+        if mem.proximity_domain not in order:
+            order.append(mem.proximity_domain)
+    return [FieldRange(m.base_address, m.end, order.index(m.proximity_domain), m.hot_pluggable) for m in memory]
+
+
+def _kernel_address(log: BootLog | None) -> tuple[int, str]:
+    dump = log.last_dump if log else None
+    if dump:
+        image = [r for r in dump.reserved if r.base >= 1 * MiB]
+        if image:
+            return image[0].base, f"first reserved region of the MEMBLOCK dump at line {dump.line}"
+    return DEFAULT_KERNEL_ADDRESS, "assumed: x86-64 default load address"
+
+
+def _node_at(address: int, ranges: Sequence[FieldRange | ScaledRange]) -> int | None:
+    for rng in ranges:
+        if rng.start <= address < rng.end:
+            return rng.field.node if isinstance(rng, ScaledRange) else rng.node
+    return None
+
+
+def _cmdline(log: BootLog | None, ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole]) -> str:
+    if log and log.command_line is not None:
+        words = [w for w in log.command_line.split() if w.startswith(_KEPT_OPTIONS)]
+    else:
+        words = ["movable_node"] if any(r.field.hotplug for r in ranges) else []
+    words += [f"memmap={format_size(h.end - h.start)}${h.start:#x}" for h in holes]
+    return " ".join(words)
+
+
+def _initrd_zone(ranges: tuple[ScaledRange, ...], kernel_node: int | None
+                 ) -> tuple[tuple[ScaledRange, ...], ScaledRange | None]:
+    """Give the top block below 4 GiB to the kernel's node when a hotplug range holds it."""
+    low = [r for r in ranges if r.end <= FOUR_GIB]
+    if not low or kernel_node is None:
+        return ranges, None
+    top = max(low, key=lambda r: r.end)
+    # The kernel image pins its own node anyway; only another, hotpluggable node needs it.
+    if not top.field.hotplug or top.field.node == kernel_node or top.size <= UNIT:
+        return ranges, None
+    zone = ScaledRange(FieldRange(top.field.start, top.field.end, kernel_node, False),
+                       top.end - UNIT, top.end)
+    cut = ScaledRange(top.field, top.start, top.end - UNIT)
+    return tuple(cut if r is top else r for r in ranges) + (zone,), zone
+
+
+def _guest_address(address: int, ranges: Sequence[ScaledRange]) -> int | None:
+    """A field address in the guest: same offset share of its scaled range, block-aligned."""
+    for r in ranges:
+        if r.field.start <= address < r.field.end:
+            offset = (address - r.field.start) * r.size // r.field.size
+            return r.start + offset // UNIT * UNIT
+    return None
+
+
+def _zone_expectations(log: BootLog | None, ranges: Sequence[ScaledRange]) -> dict[str, Any]:
+    """The field's ZONE_MOVABLE starts, moved into the guest: what the boot must reproduce."""
+    if log is None or not log.srat_memory:
+        return {}
+    nodes = sorted({r.field.node for r in ranges})
+    movable = []
+    for node, start in sorted(log.movable_zone_start.items()):
+        guest = _guest_address(start, ranges)
+        if guest is not None and node in nodes:
+            movable.append({"node": nodes.index(node), "start": f"{guest:#x}"})
+    moving = {m["node"] for m in movable}
+    return {"movable": movable, "not_movable": [i for i in range(len(nodes)) if i not in moving]}
+
+
+def _scenario_data(name: str, ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole],
+                   cmdline: str, description: str, zones: dict[str, Any]) -> dict[str, Any]:
+    nodes = sorted({r.field.node for r in ranges})
+    memory = {n: sum(r.size for r in ranges if r.field.node == n) for n in nodes}
+    # Hole blocks are RAM QEMU must still provide; node 0's backend carries them.
+    memory[nodes[0]] += sum(h.end - h.start for h in holes)
+    return {
+        "name": name, "description": description,
+        "machine": {"cpus": 1, "nodes": [{"memory": format_size(memory[n])} for n in nodes]},
+        "srat": {"source": "override", "ranges": [
+            {"start": f"{r.start:#x}", "size": format_size(r.size), "node": nodes.index(r.field.node),
+             "hotplug": r.field.hotplug} for r in ranges]},
+        "kernel": {"cmdline": cmdline},
+        "expect": {"table_upgrade": True, **zones},
+    }
+
+
+def _scenario_name(path: Path) -> str:
+    cleaned = "".join(c if c.isalnum() else "-" for c in path.stem.lower()).strip("-")
+    return ("field-" + cleaned)[:60].rstrip("-")
+
+
+def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
+    """Read a field log and/or SRAT binary and scale it into a scenario (SRAT binary wins for ranges)."""
+    if dmesg is None and srat is None:
+        raise BadInputError("import: give a boot log (--dmesg), an SRAT (--srat) or both")
+    where = str(dmesg or srat)
+    log = load_boot_log(dmesg) if dmesg else None
+    if srat is not None:
+        srat_ranges = _srat_from_table(srat)
+    else:
+        assert log is not None
+        srat_ranges = [FieldRange(s.start, s.end, s.node, s.hotplug) for s in log.srat_memory]
+    if not srat_ranges:
+        raise BadInputError(f"{where}: no 'ACPI: SRAT: Node N PXM N [mem ...]' lines: nothing to import")
+    ram, ram_source = _ram(log, srat_ranges)
+    pieces, dropped = _clip(srat_ranges, _coarsen(ram))
+    if not pieces:
+        raise BadInputError(f"{where}: no SRAT memory range holds RAM (RAM from {ram_source})")
+    ranges, holes = scale(pieces, where)
+    ranges, initrd_zone = _initrd_zone(ranges, _node_at(DEFAULT_KERNEL_ADDRESS, ranges))
+    ranges = tuple(sorted(ranges, key=lambda r: r.start))
+    address, address_source = _kernel_address(log)
+    description = (f"Imported by memhp import from {where}: the field node map scaled down "
+                   "(order, interleaving, holes and hotplug marks kept).")
+    data = _scenario_data(_scenario_name(Path(where)), ranges, holes, _cmdline(log, ranges, holes),
+                          description, _zone_expectations(log, ranges))
+    return FieldImport(
+        where, ram_source, ranges, holes, tuple(dropped), address, address_source,
+        _node_at(address, pieces), _node_at(DEFAULT_KERNEL_ADDRESS, ranges), initrd_zone,
+        parse_scenario(data, where), tomli_w.dumps(data),
+    )
+
+
+def _row(field: str, size: str, node: str, hotplug: str, guest: str, guest_size: str) -> str:
+    return f"{field:<44} {size:>8} {node:>4} {hotplug:<7}  {guest:<34} {guest_size:>5}"
+
+
+def format_table(imported: FieldImport) -> str:
+    """What was scaled: original → scaled ranges, holes, dropped ranges, the kernel's node."""
+    lines = [f"{imported.source}: RAM from {imported.ram_source}",
+             _row("field range", "size", "node", "hotplug", "guest range", "size")]
+    rows: list[tuple[int, str]] = []
+    for r in imported.ranges:
+        if r is imported.initrd_zone:
+            rows.append((r.start, _row("(initrd landing block, kernel's node)", "", str(r.field.node),
+                                       "no", f"[mem {hex_range(r.start, r.end)}]", format_size(r.size))))
+            continue
+        f = r.field
+        rows.append((r.start, _row(f"[mem {hex_range(f.start, f.end)}]", format_size(f.size), str(f.node),
+                                   "yes" if f.hotplug else "no", f"[mem {hex_range(r.start, r.end)}]",
+                                   format_size(r.size))))
+    for h in imported.holes:
+        rows.append((h.start, _row(f"hole [mem {hex_range(h.field_start, h.field_end)}]",
+                                   format_size(h.field_end - h.field_start), "", "memmap",
+                                   f"[mem {hex_range(h.start, h.end)}]", format_size(h.end - h.start))))
+    lines += [row for _, row in sorted(rows)]
+    lines += [f"dropped (no RAM, or under {format_size(MIN_PIECE)}): [mem {hex_range(d.start, d.end)}] "
+              f"node {d.node}" for d in imported.dropped]
+    lines.append(f"kernel: field {imported.kernel_address:#x} ({imported.kernel_address_source}) "
+                 f"on node {imported.field_kernel_node}; guest {DEFAULT_KERNEL_ADDRESS:#x} "
+                 f"on node {imported.guest_kernel_node}")
+    return "\n".join(lines)
+
+
+def import_to_file(dmesg: Path | None, srat: Path | None, out: Path) -> FieldImport:
+    """``memhp import``: write the scenario to ``out`` and return what was scaled."""
+    imported = import_field(dmesg, srat)
+    try:
+        out.write_text(imported.toml, encoding="utf-8")
+    except OSError as err:
+        raise BadInputError(f"{out}: cannot write scenario: {err.strerror}") from err
+    return imported

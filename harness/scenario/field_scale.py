@@ -1,0 +1,144 @@
+"""Scale a field machine's node map down to a QEMU ``pc`` guest, keeping its shape.
+
+What survives scaling: the order of the ranges (so interleaved nodes stay interleaved),
+each range's node and hotplug mark, the holes between ranges, and which ranges lie below
+and above 4 GiB.  Sizes do not survive: QEMU ``pc`` puts exactly 3 GiB below 4 GiB once
+the guest has 3.5 GiB or more (harness/layout.py), so the field's low ranges share 3 GiB
+and its high ranges share at most :data:`HIGH_MAX_UNITS` blocks, every range at least one
+128 MiB memory block (the unit of hot-remove) and roughly in proportion to its field size.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.errors import BadInputError
+from harness.scenario.layout import FOUR_GIB, PROFILES
+from harness.scenario.schema import MEMORY_BLOCK_SIZE
+from harness.units import MiB
+
+UNIT = MEMORY_BLOCK_SIZE
+LOW_UNITS = PROFILES["pc"].lowmem_when_split // UNIT  # QEMU pc's RAM below 4 GiB when it splits
+SPLIT_UNITS = PROFILES["pc"].lowmem_default // UNIT  # QEMU pc splits RAM from this size on
+HIGH_MAX_UNITS = 12
+# Gaps smaller than this are firmware reservations, not holes worth a memory block.
+HOLE_MIN = 64 * MiB
+
+
+@dataclass(frozen=True)
+class FieldRange:
+    """A field SRAT range clipped to RAM: [start, end) on ``node``."""
+
+    start: int
+    end: int
+    node: int
+    hotplug: bool
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class ScaledRange:
+    """Where a field range lands in the guest: [start, end)."""
+
+    field: FieldRange
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class ScaledHole:
+    """A field hole ([field_start, field_end)) kept as one reserved block in the guest."""
+
+    field_start: int
+    field_end: int
+    start: int
+    end: int
+
+
+def _split_at_4g(pieces: Sequence[FieldRange]) -> list[FieldRange]:
+    out: list[FieldRange] = []
+    for p in pieces:
+        if p.start < FOUR_GIB < p.end:
+            out += [FieldRange(p.start, FOUR_GIB, p.node, p.hotplug),
+                    FieldRange(FOUR_GIB, p.end, p.node, p.hotplug)]
+        else:
+            out.append(p)
+    return out
+
+
+def _items(pieces: list[FieldRange], base: int) -> list[FieldRange | tuple[int, int]]:
+    """The half's ranges in address order with the holes between them as (start, end)."""
+    items: list[FieldRange | tuple[int, int]] = []
+    cursor = base
+    for p in sorted(pieces, key=lambda r: r.start):
+        if p.start - cursor >= HOLE_MIN:
+            items.append((cursor, p.start))
+        items.append(p)
+        cursor = p.end
+    return items
+
+
+def apportion(sizes: Sequence[int], total: int) -> list[int]:
+    """Split ``total`` units over ``sizes``: one each, the rest by largest remainder."""
+    if total < len(sizes):
+        raise ValueError(f"{total} units cannot hold {len(sizes)} ranges")
+    spare = total - len(sizes)
+    weight = sum(sizes) or 1
+    shares = [spare * s / weight for s in sizes]
+    units = [1 + math.floor(s) for s in shares]
+    order = sorted(range(len(sizes)), key=lambda i: shares[i] - math.floor(shares[i]), reverse=True)
+    for i in order[: total - sum(units)]:
+        units[i] += 1
+    return units
+
+
+def _place(items: list[FieldRange | tuple[int, int]], units_total: int, base: int
+           ) -> tuple[list[ScaledRange], list[ScaledHole]]:
+    ranges = [i for i in items if isinstance(i, FieldRange)]
+    holes = len(items) - len(ranges)
+    shares = iter(apportion([r.size for r in ranges], units_total - holes))
+    out_r: list[ScaledRange] = []
+    out_h: list[ScaledHole] = []
+    cursor = base
+    for item in items:
+        if isinstance(item, FieldRange):
+            end = cursor + next(shares) * UNIT
+            out_r.append(ScaledRange(item, cursor, end))
+        else:
+            end = cursor + UNIT
+            out_h.append(ScaledHole(item[0], item[1], cursor, end))
+        cursor = end
+    return out_r, out_h
+
+
+def scale(pieces: Sequence[FieldRange], where: str) -> tuple[tuple[ScaledRange, ...], tuple[ScaledHole, ...]]:
+    """Lay ``pieces`` out in guest RAM: below 4 GiB from 0, above from 4 GiB."""
+    split = _split_at_4g(pieces)
+    low = _items([p for p in split if p.end <= FOUR_GIB], 0)
+    high = _items([p for p in split if p.start >= FOUR_GIB], FOUR_GIB)
+    if not low:
+        raise BadInputError(f"{where}: no SRAT range holds RAM below 4 GiB; a pc guest always has some")
+    if high:
+        low_units = LOW_UNITS
+        high_size = sum(p.size for p in split if p.start >= FOUR_GIB)
+        high_units = max(SPLIT_UNITS - LOW_UNITS, len(high), min(HIGH_MAX_UNITS, -(-high_size // UNIT)))
+    else:
+        low_size = sum(p.size for p in split)
+        low_units = max(len(low), min(LOW_UNITS, -(-low_size // UNIT)))
+        high_units = 0
+    if len(low) > LOW_UNITS:
+        raise BadInputError(f"{where}: {len(low)} ranges and holes below 4 GiB do not fit 3 GiB of 128M blocks")
+    ranges, holes = _place(low, low_units, 0)
+    if high:
+        more_r, more_h = _place(high, high_units, FOUR_GIB)
+        ranges += more_r
+        holes += more_h
+    return tuple(ranges), tuple(holes)

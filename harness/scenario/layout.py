@@ -1,0 +1,143 @@
+"""Where QEMU puts a scenario's RAM: the low/high split, the device-memory window, SRAT ranges.
+
+Mirrors QEMU 7.2 (hw/i386/pc_piix.c RAM split, pc_memory_init's device-memory window,
+hw/i386/acpi-build.c build_srat's per-node ranges) so the override SRAT can describe
+the same memory the firmware SRAT does, with hotplug marks where the scenario wants.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import BadInputError
+from harness.scenario.schema import Scenario, SratRange
+from harness.units import GiB
+
+HOLE_640K_START = 0xA0000
+HOLE_640K_END = 0x100000
+FOUR_GIB = 1 << 32
+
+
+@dataclass(frozen=True)
+class MachineProfile:
+    """Per-machine-type RAM split rules (QEMU keeps them in code; we keep them as data)."""
+
+    name: str
+    lowmem_default: int
+    lowmem_when_split: int
+    # enforce_aligned_dimm: the device window reserves 1 GiB of alignment per slot.
+    align_per_slot: int
+
+
+PROFILES: dict[str, MachineProfile] = {
+    "pc": MachineProfile("pc", 0xE0000000, 0xC0000000, GiB),
+}
+
+
+def profile(name: str) -> MachineProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise BadInputError(
+            f"machine.type: unknown machine {name!r}; known: {', '.join(sorted(PROFILES))}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class AffinityRange:
+    """One SRAT memory affinity entry: [start, end) on ``node``."""
+
+    start: int
+    end: int
+    node: int
+    hotplug: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class MemoryLayout:
+    below_4g: int
+    above_4g: int
+    device_base: int
+    device_size: int
+    node_ranges: tuple[AffinityRange, ...]
+
+    def node_of(self, address: int) -> int | None:
+        for rng in self.node_ranges:
+            if rng.start <= address < rng.end:
+                return rng.node
+        return None
+
+    def ranges_of(self, node: int) -> tuple[AffinityRange, ...]:
+        return tuple(r for r in self.node_ranges if r.node == node)
+
+
+def _ram_split(scenario: Scenario) -> tuple[int, int]:
+    prof = profile(scenario.machine.type)
+    ram = scenario.machine.ram_size
+    lowmem = prof.lowmem_default
+    if ram >= lowmem:
+        lowmem = min(lowmem, prof.lowmem_when_split)
+    if ram >= lowmem:
+        return lowmem, ram - lowmem
+    return ram, 0
+
+
+def _qemu_node_ranges(scenario: Scenario, below_4g: int) -> list[AffinityRange]:
+    """build_srat's loop: nodes laid out in order, cutting the 640K and PCI holes."""
+    out: list[AffinityRange] = []
+    next_base = 0
+    for node, spec in enumerate(scenario.machine.nodes):
+        base, length = next_base, spec.memory
+        next_base = base + length
+        if base <= HOLE_640K_START < next_base:
+            out.append(AffinityRange(base, HOLE_640K_START, node))
+            if next_base <= HOLE_640K_END:
+                next_base = HOLE_640K_END
+                continue
+            base = HOLE_640K_END
+        if base <= below_4g < next_base:
+            if below_4g > base:
+                out.append(AffinityRange(base, below_4g, node))
+            high = next_base - below_4g
+            base, next_base = FOUR_GIB, FOUR_GIB + high
+        if next_base > base:
+            out.append(AffinityRange(base, next_base, node))
+    return out
+
+
+def _explicit_ranges(ranges: tuple[SratRange, ...]) -> list[AffinityRange]:
+    return [AffinityRange(r.start, r.start + r.size, r.node, r.hotplug) for r in ranges]
+
+
+def _check_explicit(ranges: list[AffinityRange], below: int, above: int, device: tuple[int, int]) -> None:
+    """An SRAT range over no RAM (nor, for a hotplug range, the DIMM window) describes nothing."""
+    backed = [(0, below), (FOUR_GIB, FOUR_GIB + above)]
+    for index, rng in enumerate(ranges):
+        spans = backed + [device] if rng.hotplug else backed
+        if not any(rng.start < end and start < rng.end for start, end in spans if end > start):
+            what = "RAM or device memory" if rng.hotplug else "RAM"
+            raise BadInputError(f"srat.ranges[{index}]: [{rng.start:#x}-{rng.end:#x}) covers no {what}")
+
+
+def compute_layout(scenario: Scenario) -> MemoryLayout:
+    below, above = _ram_split(scenario)
+    prof = profile(scenario.machine.type)
+    if scenario.srat.ranges:
+        ranges = _explicit_ranges(scenario.srat.ranges)
+    else:
+        hot = set(scenario.srat.hotplug_nodes)
+        ranges = [
+            AffinityRange(r.start, r.end, r.node, r.node in hot)
+            for r in _qemu_node_ranges(scenario, below)
+        ]
+    maxmem = scenario.machine.maxmem or scenario.machine.ram_size
+    device_size = 0
+    if maxmem > scenario.machine.ram_size:
+        device_size = maxmem - scenario.machine.ram_size + prof.align_per_slot * scenario.machine.slots
+    device_base = -(-(FOUR_GIB + above) // GiB) * GiB
+    if scenario.srat.ranges:
+        _check_explicit(ranges, below, above, (device_base, device_base + device_size))
+    return MemoryLayout(below, above, device_base, device_size, tuple(ranges))

@@ -1,0 +1,339 @@
+"""Scenario files (TOML): the machine, the SRAT to give the kernel, actions and expectations.
+
+A scenario is validated against the pydantic schema below; any mistake becomes one
+``BadInputError`` line naming the file and the key, e.g.
+``fixtures/scenarios/x.toml: machine.nodes[1].memory: not a size: '1Q'``.
+"""
+from __future__ import annotations
+
+import enum
+import itertools
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import pydantic
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from harness.errors import BadInputError
+from harness.units import parse_size
+
+
+def _size(value: Any) -> int:
+    try:
+        return parse_size(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(str(err)) from None
+
+
+Size = Annotated[int, BeforeValidator(_size)]
+
+# x86-64 memory block size (arch/x86/mm/init_64.c MIN_MEMORY_BLOCK_SIZE): RAM and DIMMs that
+# are not whole blocks cannot be hot-removed as the scenario means, so refuse them early.
+MEMORY_BLOCK_SIZE = 128 << 20
+
+
+def _whole_blocks(value: int) -> int:
+    if value <= 0 or value % MEMORY_BLOCK_SIZE:
+        raise ValueError(f"{value:#x} is not a positive multiple of the 128 MiB memory block size")
+    return value
+
+
+BlockSize = Annotated[int, BeforeValidator(_size), pydantic.AfterValidator(_whole_blocks)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Node(_Strict):
+    """One NUMA node's boot RAM (a ``memory-backend-ram`` + ``-numa node``) and its CPUs."""
+
+    memory: BlockSize
+    cpus: tuple[int, ...] = ()
+
+
+class Machine(_Strict):
+    type: str = "pc"
+    cpus: int = Field(1, ge=1, le=64)
+    slots: int = Field(4, ge=0, le=256)
+    maxmem: Size | None = None
+    nodes: tuple[Node, ...] = Field(min_length=1)
+
+    @property
+    def ram_size(self) -> int:
+        return sum(node.memory for node in self.nodes)
+
+    @model_validator(mode="after")
+    def _check(self) -> Machine:
+        seen: set[int] = set()
+        for node in self.nodes:
+            for cpu in node.cpus:
+                if cpu >= self.cpus:
+                    raise ValueError(f"cpu {cpu} is not below machine.cpus = {self.cpus}")
+                if cpu in seen:
+                    raise ValueError(f"cpu {cpu} is in two nodes")
+                seen.add(cpu)
+        if self.maxmem is not None and self.maxmem < self.ram_size:
+            raise ValueError(f"maxmem {self.maxmem:#x} is below the nodes' RAM {self.ram_size:#x}")
+        return self
+
+
+class Dimm(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    size: BlockSize
+    node: int = Field(ge=0)
+    at_boot: bool = False
+
+
+class SratSource(str, enum.Enum):
+    QEMU = "qemu"
+    OVERRIDE = "override"
+
+
+class SratRange(_Strict):
+    """An explicit memory affinity entry; with these the override lists exactly these ranges."""
+
+    start: Size
+    size: Size
+    node: int = Field(ge=0)
+    hotplug: bool = False
+
+
+class Srat(_Strict):
+    source: SratSource = SratSource.OVERRIDE
+    hotplug_nodes: tuple[int, ...] = ()
+    ranges: tuple[SratRange, ...] = ()
+    oem_revision: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Srat:
+        spans = sorted((r.start, r.start + r.size, i) for i, r in enumerate(self.ranges))
+        for (_, end, i), (start, _, j) in itertools.pairwise(spans):
+            if start < end:
+                raise ValueError(f"ranges[{i}] and ranges[{j}] overlap at {start:#x}")
+        for i, rng in enumerate(self.ranges):
+            if rng.size == 0:
+                raise ValueError(f"ranges[{i}]: size must not be 0")
+        return self
+
+
+LOCAL_DISTANCE = 10
+
+
+class Slit(_Strict):
+    """Node distances: QEMU's own SLIT (``-numa dist``) or an override in the initrd."""
+
+    source: SratSource = SratSource.QEMU
+    distances: tuple[tuple[int, ...], ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Slit:
+        count = len(self.distances)
+        for i, row in enumerate(self.distances):
+            if len(row) != count:
+                raise ValueError(f"distances[{i}] has {len(row)} entries, not {count}")
+            for j, value in enumerate(row):
+                # The kernel's slit_valid() (drivers/acpi/numa/srat.c) refuses anything else.
+                good = value == LOCAL_DISTANCE if i == j else LOCAL_DISTANCE < value < 255
+                if not good:
+                    raise ValueError(f"distances[{i}][{j}] = {value}: the kernel wants 10 on the "
+                                     "diagonal and 11..254 elsewhere")
+        return self
+
+
+class KernelOptions(_Strict):
+    cmdline: str = ""
+    # KASLR reads the firmware SRAT, never the override: zone layouts need it off.
+    nokaslr: bool = True
+
+
+class Expect(str, enum.Enum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+class _Action(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
+    expect: Expect = Expect.SUCCESS
+    timeout: float = Field(30.0, gt=0, le=3600)
+
+
+class OfflineNode(_Action):
+    do: Literal["offline_node"]
+    node: int = Field(ge=0)
+
+
+class BlockRangeAction(_Action):
+    do: Literal["offline_range", "online_range"]
+    start: Size
+    size: Size
+    online_type: Literal["online", "online_movable", "online_kernel"] = "online_movable"
+
+
+class DimmAdd(_Action):
+    do: Literal["dimm_add"]
+    dimm: str
+
+
+class DimmRemove(_Action):
+    do: Literal["dimm_remove"]
+    dimm: str
+
+
+class GuestWrite(_Action):
+    """Write a value into a fixed set of sysfs knobs (never a free shell command)."""
+
+    do: Literal["guest_setting"]
+    setting: Literal["acpi_memory_hotplug_enabled", "auto_online_blocks"]
+    value: str = Field(pattern=r"^[a-z0-9_]{1,20}$")
+
+
+class InjectFault(_Action):
+    """Break the run on purpose, to test that the harness ends it cleanly with a verdict."""
+
+    do: Literal["inject_fault"]
+    fault: Literal["panic", "hang", "kill_qemu", "close_qmp", "stop_vcpus"]
+
+
+Action = Annotated[
+    Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, GuestWrite, InjectFault],
+    Field(discriminator="do"),
+]
+
+
+class MovableExpectation(_Strict):
+    node: int
+    start: Size
+
+
+class HotplugExpectation(_Strict):
+    node: int
+    honoured: bool
+
+
+class Expectations(_Strict):
+    table_upgrade: bool | None = None
+    movable: tuple[MovableExpectation, ...] = ()
+    not_movable: tuple[int, ...] = ()
+    hotplug: tuple[HotplugExpectation, ...] = ()
+    distances: tuple[tuple[int, ...], ...] | None = None
+
+
+class Scenario(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,60}$")
+    description: str = ""
+    machine: Machine
+    dimms: tuple[Dimm, ...] = ()
+    srat: Srat = Srat()
+    slit: Slit | None = None
+    kernel: KernelOptions = KernelOptions()
+    actions: tuple[Action, ...] = ()
+    expect: Expectations = Expectations()
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        nodes = len(self.machine.nodes)
+        if self.slit is not None and len(self.slit.distances) != nodes:
+            raise ValueError(f"slit.distances is {len(self.slit.distances)}x"
+                             f"{len(self.slit.distances)}, the machine has {nodes} nodes")
+        ids = [d.id for d in self.dimms]
+        if len(set(ids)) != len(ids):
+            raise ValueError("dimms: ids must be unique")
+        for dimm in self.dimms:
+            if dimm.node >= nodes:
+                raise ValueError(f"dimm {dimm.id}: node {dimm.node} does not exist")
+        if self.dimms and self.machine.maxmem is None:
+            raise ValueError("machine.maxmem is required when there are dimms")
+        if len(self.dimms) > self.machine.slots:
+            raise ValueError(f"{len(self.dimms)} dimms but machine.slots = {self.machine.slots}")
+        if self.machine.maxmem is not None:
+            total = self.machine.ram_size + sum(d.size for d in self.dimms)
+            if total > self.machine.maxmem:
+                raise ValueError(f"nodes and dimms need {total:#x} bytes, above machine.maxmem")
+        for node in self.srat.hotplug_nodes:
+            if node >= nodes:
+                raise ValueError(f"srat.hotplug_nodes: node {node} does not exist")
+        for i, rng in enumerate(self.srat.ranges):
+            if rng.node >= nodes:
+                raise ValueError(f"srat.ranges[{i}]: node {rng.node} does not exist")
+        action_ids = [a.id for a in self.actions]
+        if len(set(action_ids)) != len(action_ids):
+            raise ValueError("actions: ids must be unique")
+        for action in self.actions:
+            if isinstance(action, (DimmAdd, DimmRemove)) and action.dimm not in ids:
+                raise ValueError(f"action {action.id}: no dimm {action.dimm!r}")
+            if isinstance(action, OfflineNode) and action.node >= nodes:
+                raise ValueError(f"action {action.id}: node {action.node} does not exist")
+        return self
+
+    def dimm(self, dimm_id: str) -> Dimm:
+        return next(d for d in self.dimms if d.id == dimm_id)
+
+
+def _key_path(loc: tuple[int | str, ...], data: Any) -> str:
+    """pydantic's location → the TOML key a person wrote (``machine.nodes[1].memory``)."""
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in {"offline_node", "offline_range", "online_range", "dimm_add",
+                      "dimm_remove", "guest_setting", "inject_fault"}:
+            continue  # the discriminator's tag, not a key in the file
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def _one_line(err: pydantic.ValidationError, where: str) -> str:
+    first = err.errors()[0]
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    return f"{where}: {_key_path(tuple(first['loc']), None)}: {msg}"
+
+
+def parse_scenario(data: dict[str, Any], where: str = "<scenario>") -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise BadInputError(_one_line(err, where)) from err
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; anything else (arrays included) is replaced whole."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path.resolve() in chain:
+        raise BadInputError(f"{path}: extends: circular ({' -> '.join(map(str, chain))})")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInputError(f"{path}: cannot read scenario: {err}") from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise BadInputError(f"{path}: TOML syntax: {err}") from err
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise BadInputError(f"{path}: extends: expected a relative path to a scenario file")
+    return _merge(_read_toml(path.parent / parent, chain + (path.resolve(),)), data)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; every mistake is one ``BadInputError`` line.
+
+    ``extends = "other.toml"`` starts from another scenario (a must-fail sibling states
+    only what it claims differently).
+    """
+    return parse_scenario(_read_toml(path), str(path))

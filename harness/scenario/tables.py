@@ -1,0 +1,64 @@
+"""The scenario's SRAT: the table QEMU would emit, with the scenario's nodes and hotplug marks.
+
+It keeps QEMU's OEM ID and table ID and raises the OEM revision, the kernel's condition for
+*replacing* the firmware table (drivers/acpi/tables.c) rather than adding a second one.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from acpi_tables.header import AcpiTableHeader
+from acpi_tables.slit import Slit, encode_slit
+from acpi_tables.srat import MemoryAffinity, ProcessorLocalApicAffinity, Srat, Subtable, encode_srat
+from harness.scenario.layout import MemoryLayout
+from harness.scenario.schema import Scenario
+
+# QEMU 7.2's SRAT header (hw/i386/acpi-build.c build_srat, include/hw/acpi/aml-build.h).
+QEMU_SRAT_HEADER = AcpiTableHeader(
+    signature="SRAT", length=0, revision=1, checksum=0, oem_id="BOCHS ",
+    oem_table_id="BXPC    ", oem_revision=1, asl_compiler_id="BXPC", asl_compiler_revision=1,
+)
+
+
+def _cpu_node(scenario: Scenario, cpu: int) -> int:
+    for index, node in enumerate(scenario.machine.nodes):
+        if cpu in node.cpus:
+            return index
+    return 0  # QEMU puts CPUs no node claims on node 0
+
+
+def build_srat(scenario: Scenario, layout: MemoryLayout, oem_revision: int | None = None) -> Srat:
+    """``oem_revision`` None: one above QEMU's (or the scenario's own), so the table replaces."""
+    subtables: list[Subtable] = [
+        ProcessorLocalApicAffinity(proximity_domain=_cpu_node(scenario, cpu), apic_id=cpu)
+        for cpu in range(scenario.machine.cpus)
+    ]
+    for rng in layout.node_ranges:
+        flags = MemoryAffinity.ENABLED | (MemoryAffinity.HOT_PLUGGABLE if rng.hotplug else 0)
+        subtables.append(MemoryAffinity(rng.node, rng.start, rng.size, flags))
+    memory_entries = len(layout.node_ranges)
+    # QEMU pads with empty entries up to nodes + 2 (build_srat: "ancient guest OS" comment).
+    for _ in range(memory_entries, len(scenario.machine.nodes) + 2):
+        subtables.append(MemoryAffinity(0, 0, 0, 0))
+    if layout.device_size:
+        # QEMU assigns the whole device-memory window to the last node, hotpluggable.
+        subtables.append(MemoryAffinity(len(scenario.machine.nodes) - 1, layout.device_base,
+                                        layout.device_size,
+                                        MemoryAffinity.ENABLED | MemoryAffinity.HOT_PLUGGABLE))
+    if oem_revision is None:
+        oem_revision = scenario.srat.oem_revision or QEMU_SRAT_HEADER.oem_revision + 1
+    header = dataclasses.replace(QEMU_SRAT_HEADER, oem_revision=oem_revision)
+    return Srat(header=header, subtables=tuple(subtables))
+
+
+def srat_bytes(scenario: Scenario, layout: MemoryLayout, oem_revision: int | None = None) -> bytes:
+    return encode_srat(build_srat(scenario, layout, oem_revision))
+
+
+def slit_bytes(scenario: Scenario) -> bytes:
+    """The scenario's SLIT with QEMU's IDs and a raised revision: it replaces a firmware SLIT
+    (QEMU emits one only with ``-numa dist``) or, with none, is installed as a new table."""
+    assert scenario.slit is not None
+    header = dataclasses.replace(QEMU_SRAT_HEADER, signature="SLIT",
+                                 oem_revision=QEMU_SRAT_HEADER.oem_revision + 1)
+    return encode_slit(Slit(header=header, distances=scenario.slit.distances))
