@@ -10,12 +10,13 @@ same kernel version; the template's own addresses are never reused.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.analysis.replay import movable_node_of
-from harness.logparse import BootLog, MemblockAlloc, load_boot_log
+from harness.errors import BadInputError
+from harness.logparse import BootLog, MemblockAlloc
 from harness.logparse.acpi import SratMemoryLine
 from harness.memblock.model import Memblock
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
@@ -29,7 +30,9 @@ KERNEL_START = 16 * MiB
 QEMU_ACPI_BYTES = 128 * 1024  # QEMU's e820-reserved ACPI area at the top of low RAM
 SECTION = 128 * MiB
 MEMMAP_PER_SECTION = 2 * MiB
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures/logs"
+# Template facts of the recorded boots in fixtures/logs, shipped as package data (a wheel has
+# no fixtures/); regenerate with `python -m harness.analysis.templates`.
+TEMPLATES = Path(__file__).with_name("templates.json")
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,16 @@ def template_from_log(log: BootLog) -> Template:
 
 
 def find_template(version: KernelVersion, movable_node: bool) -> Template:
-    """The recorded QEMU boot of this version, same direction preferred."""
-    logs = sorted(FIXTURES.glob(f"qemu-{version.value}-three-node*.log"))
-    for path in logs:
-        log = load_boot_log(path)
-        if movable_node_of(log) == movable_node:
-            return template_from_log(log)
-    return template_from_log(load_boot_log(logs[0]))
+    """The recorded QEMU boot of this version (from templates.json), same direction preferred."""
+    entries = [e for e in json.loads(TEMPLATES.read_text())["templates"]
+               if e["version"] == version.value]
+    if not entries:
+        raise BadInputError(f"{TEMPLATES}: no template for kernel {version.value} (record "
+                            f"fixtures/logs/qemu-{version.value}-three-node.log, then run "
+                            "python -m harness.analysis.templates)")
+    entry = next((e for e in entries if e["movable_node"] == movable_node), entries[0])["template"]
+    return Template(**entry | {"log_buf_sizes": tuple(entry["log_buf_sizes"]),
+                               "acpi_below_top": tuple(tuple(p) for p in entry["acpi_below_top"])})
 
 
 def e820_ram(layout: MemoryLayout) -> list[tuple[int, int]]:

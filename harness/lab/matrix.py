@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from harness.errors import BadInputError
 from harness.lab.cell import run_in_subprocess, run_with_retries, stop_all
 from harness.lab.history import History
 from harness.lab.reports.html import write_html
@@ -24,7 +25,17 @@ from harness.lab.reports.junit import write_junit
 from harness.lab.results import DEFAULT_HISTORY, MatrixResult, RunFn, RunRecord
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, load_matrix
 
+# The project's own nightly plan over its fixtures/scenarios: a checkout has it, a wheel does not.
 DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "fixtures" / "matrix" / "nightly.toml"
+
+
+def default_matrix() -> Path:
+    """DEFAULT_MATRIX, or one line saying it exists only in a memhp checkout."""
+    if not DEFAULT_MATRIX.is_file():
+        raise BadInputError(f"matrix: no matrix file given, and the default nightly matrix is only in "
+                            f"a memhp checkout (not at {DEFAULT_MATRIX}): give a matrix file, e.g. "
+                            "memhp matrix CHECKOUT/fixtures/matrix/nightly.toml")
+    return DEFAULT_MATRIX
 
 
 def run_local(runs: Iterable[RunSpec], runs_dir: Path, settings: RunSettings, workers: int,
@@ -94,7 +105,7 @@ def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,
                db: Path | None = DEFAULT_HISTORY, progress: bool = True,
                run_fn: RunFn = run_in_subprocess) -> MatrixResult:
     """Load, run, report and record a matrix (``db=None``: no history); ``memhp matrix``."""
-    spec = load_matrix(matrix or DEFAULT_MATRIX)
+    spec = load_matrix(matrix or default_matrix())
     out = out_dir or Path("out") / "matrix" / spec.name
     result = execute(spec, out, workers or os.cpu_count() or 1, run_fn, scheduler, progress)
     write_reports(result, out, db)
