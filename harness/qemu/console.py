@@ -3,13 +3,12 @@
 QEMU's file chardev writes every byte as the guest sends it, so the log is complete even if
 the harness is slow or dies (a socket reader that falls behind makes QEMU drop bytes: seen
 under load as lost characters in memblock lines). One stream, two consumers: the file is
-the artifact, and this watcher follows it to flag a panic and keep the last lines.
+the artifact, and this watcher follows it to flag a panic.
 """
 from __future__ import annotations
 
 import re
 import threading
-from collections import deque
 from pathlib import Path
 
 PANIC = re.compile(rb"Kernel panic - not syncing[^\r\n]*")
@@ -25,7 +24,6 @@ class ConsoleWatcher:
         self._lock = threading.Lock()
         self._offset = 0
         self._partial = b""
-        self._tail: deque[str] = deque(maxlen=40)
         self._thread = threading.Thread(target=self._follow, name="memhp-console", daemon=True)
         self._thread.start()
 
@@ -55,14 +53,10 @@ class ConsoleWatcher:
         lines = data.split(b"\n")
         self._partial = lines.pop()[-4096:]
         for raw in lines:
-            self._tail.append(raw.rstrip(b"\r").decode(errors="replace"))
             match = PANIC.search(raw)
             if match and not self.panic.is_set():
                 self.panic_line = match.group(0).decode(errors="replace").rstrip("\r")
                 self.panic.set()
-
-    def tail(self) -> list[str]:
-        return list(self._tail)
 
     def close(self) -> None:
         self._stop.set()
