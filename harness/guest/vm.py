@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import socket
 from pathlib import Path
 from types import TracebackType
 
@@ -150,18 +148,9 @@ class GuestVM:
         elif fault == "stop_vcpus":
             self.qmp.command("stop")
         elif fault == "close_qmp":
-            self._drop_qmp_connection()
+            self.qmp.drop_connection()
             self.qmp.command("query-status")
         return self.call("ping", timeout=timeout)
-
-    def _drop_qmp_connection(self) -> None:
-        # Cut the connection under qemu.qmp, as if QEMU had closed its end: shutting down a
-        # dup of the fd ends the shared connection for both peers.
-        writer = self.qmp._qmp._qmp._writer  # noqa: SLF001 - no public handle on the socket
-        assert writer is not None, "QMP not connected"
-        fd = writer.get_extra_info("socket").fileno()
-        with socket.socket(fileno=os.dup(fd)) as sock:
-            sock.shutdown(socket.SHUT_RDWR)
 
     def poweroff(self, timeout: float = 15.0) -> None:
         """Clean power-off; a guest that cannot is killed by shutdown() anyway."""
