@@ -19,6 +19,7 @@ from harness.guest.state import (
     parse_pageflags,
     parse_zoneinfo,
 )
+from harness.qemu.console import ConsoleWatcher
 from harness.qemu.devices import dimm_args
 from harness.qemu.machine import Machine
 from harness.qemu.qmp import QmpSession, UnplugOutcome
@@ -40,6 +41,11 @@ class GuestVM:
     def qmp(self) -> QmpSession:
         assert self.machine.qmp is not None, "not started"
         return self.machine.qmp
+
+    @property
+    def console(self) -> ConsoleWatcher:
+        assert self.machine.console is not None, "not started"
+        return self.machine.console
 
     def why_gone(self) -> str | None:
         console = self.machine.console

@@ -118,11 +118,13 @@ def _oops(m: re.Match[str], line: int) -> Oops:
     return Oops(line, m["kind"], m["text"])
 
 
+# Read before every other kind (reader.KINDS): no other trigger in its message may hide a panic.
+PANIC_KIND: LineKind[object] = LineKind(
+    "panic", "Kernel panic - not syncing", PANIC_RE, lambda m, n: Panic(n, m["msg"], _text(m)),
+    First("panic", "message"),
+)
+
 KINDS: tuple[LineKind[object], ...] = (
-    LineKind(
-        "panic", "Kernel panic - not syncing", PANIC_RE, lambda m, n: Panic(n, m["msg"], _text(m)),
-        First("panic", "message"),
-    ),
     LineKind("oops_bug", "BUG: ", OOPS_RE, _oops, OOPS),
     LineKind("kernel_bug", "kernel BUG at", OOPS_RE, _oops, OOPS),
     LineKind("oops", "Oops: ", OOPS_RE, _oops, OOPS),

@@ -15,8 +15,10 @@ from harness.logparse.lines import line_messages
 from harness.logparse.zones import SectionStart
 
 # Order matters only where triggers overlap: the first kind whose trigger is in the
-# message owns it (memblock lines before everything that might appear in a caller name).
+# message owns it (a panic first, then memblock lines before everything that might appear
+# in a caller name).
 KINDS: tuple[LineKind[object], ...] = (
+    failures.PANIC_KIND,
     *memblock_ops.KINDS,
     *memblock_dump.KINDS,
     *e820.KINDS,
