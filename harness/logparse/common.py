@@ -99,7 +99,7 @@ class ByKey:
 
 
 class Special(enum.Enum):
-    """Destinations that need the parser's state across lines (parser._Builder)."""
+    """Destinations the parser handles itself (parser._Builder): state across lines, or none."""
 
     MEMBLOCK_OP = "memblock_op"  # a request is answered by a later reserve → memblock_ops
     MEMBLOCK_DUMP = "memblock_dump"  # region lines belong to the latest header → memblock_dumps

@@ -83,8 +83,9 @@ class ConsoleLine:
     items: tuple[object, ...]
 
 
-# A line this long is noise, not a kernel message (printk lines stay under 1 KiB): only
-# its end is kept, so that memory stays bounded whatever the guest prints.
+# A line this long is noise, not kernel messages (a record is at most 1 KiB: 6.1
+# kernel/printk/printk.c LOG_LINE_MAX, 6.12 kernel/printk/internal.h PRINTKRB_RECORD_MAX):
+# only its end is kept, so that memory stays bounded whatever the guest prints.
 MAX_LINE_BYTES = 1 << 16
 
 
