@@ -1,7 +1,6 @@
 """Scenario actions run against a live guest, each recorded with the kernel's own answer."""
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +8,8 @@ from typing import Any
 from harness.errors import GuestError
 from harness.guest.agent import GuestGone
 from harness.guest.vm import GuestVM
+from harness.logparse.failures import OFFLINE_EVIDENCE
+from harness.logparse.reader import ConsoleLine
 from harness.qemu.qmp import UnplugOutcome
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import (
@@ -22,10 +23,7 @@ from harness.scenario.schema import (
     Scenario,
 )
 
-# Console lines that explain an offline or eject failure (mm/page_isolation.c dump_page,
-# mm/memory_hotplug.c, drivers/acpi/scan.c).
-_EVIDENCE = re.compile(r"page dumped because|^\S*\s*page:|flags: 0x|migrating pfn|failed to isolate|"
-                       r"Offline failed|Eject disabled|removing memory fails|offlining .* failed")
+EVIDENCE_LINES = 40  # a few page dumps; a flood of them would drown result.json
 
 
 @dataclass(frozen=True)
@@ -66,13 +64,11 @@ class ActionResult:
         }
 
 
-def _evidence(vm: GuestVM, offset: int) -> list[str]:
-    path = vm.out_dir / "console.log"
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        text = fh.read().decode(errors="replace")
-    lines = [ln.rstrip("\r") for ln in text.split("\n")]
-    return [ln for ln in lines if _EVIDENCE.search(ln)][:40]
+def console_evidence(lines: tuple[ConsoleLine, ...]) -> list[str]:
+    """The console lines, as printed, that explain a refused offline or eject: what the
+    logparse failure kinds recognise (failures.OFFLINE_EVIDENCE), the first ones only."""
+    found = [line.text for line in lines if any(isinstance(i, OFFLINE_EVIDENCE) for i in line.items)]
+    return found[:EVIDENCE_LINES]
 
 
 def _set_blocks(vm: GuestVM, blocks: list[int], state: str, timeout: float,
@@ -126,7 +122,7 @@ def _dimm_json(dimm_id: str, rng: tuple[int, int] | None) -> dict[str, Any]:
 
 def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Action) -> ActionResult:
     start = time.monotonic()
-    offset = (vm.out_dir / "console.log").stat().st_size
+    mark = vm.console.mark()
     result = ActionResult(action.id, action.do, action.expect.value, False, "")
     if isinstance(action, (OfflineNode, BlockRangeAction)):
         block_size = vm.block_size
@@ -171,5 +167,5 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.succeeded = reply.ok
         result.reason = f"the guest still answers after {action.fault}"
     result.seconds = time.monotonic() - start
-    result.console_evidence = _evidence(vm, offset)
+    result.console_evidence = console_evidence(vm.console.since(mark))
     return result

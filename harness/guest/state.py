@@ -106,10 +106,6 @@ class GuestSnapshot:
         return {z.node: z.start_pfn * 4096 for z in self.zones
                 if z.zone == "Movable" and z.present > 0}
 
-    def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
-        return tuple(b for b in self.blocks
-                     if start <= b.start(self.block_size) < end)
-
     def to_json(self) -> dict[str, Any]:
         return {"block_size": self.block_size, "mem_total_kib": self.mem_total_kib,
                 "blocks": [asdict(b) for b in self.blocks], "zones": [asdict(z) for z in self.zones]}

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import socket
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +19,7 @@ from harness.guest.state import (
     parse_pageflags,
     parse_zoneinfo,
 )
+from harness.qemu.console import ConsoleWatcher
 from harness.qemu.devices import dimm_args
 from harness.qemu.machine import Machine
 from harness.qemu.qmp import QmpSession, UnplugOutcome
@@ -42,6 +41,11 @@ class GuestVM:
     def qmp(self) -> QmpSession:
         assert self.machine.qmp is not None, "not started"
         return self.machine.qmp
+
+    @property
+    def console(self) -> ConsoleWatcher:
+        assert self.machine.console is not None, "not started"
+        return self.machine.console
 
     def why_gone(self) -> str | None:
         console = self.machine.console
@@ -150,18 +154,9 @@ class GuestVM:
         elif fault == "stop_vcpus":
             self.qmp.command("stop")
         elif fault == "close_qmp":
-            self._drop_qmp_connection()
+            self.qmp.drop_connection()
             self.qmp.command("query-status")
         return self.call("ping", timeout=timeout)
-
-    def _drop_qmp_connection(self) -> None:
-        # Cut the connection under qemu.qmp, as if QEMU had closed its end: shutting down a
-        # dup of the fd ends the shared connection for both peers.
-        writer = self.qmp._qmp._qmp._writer  # noqa: SLF001 - no public handle on the socket
-        assert writer is not None, "QMP not connected"
-        fd = writer.get_extra_info("socket").fileno()
-        with socket.socket(fileno=os.dup(fd)) as sock:
-            sock.shutdown(socket.SHUT_RDWR)
 
     def poweroff(self, timeout: float = 15.0) -> None:
         """Clean power-off; a guest that cannot is killed by shutdown() anyway."""

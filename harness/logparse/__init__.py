@@ -1,7 +1,8 @@
 """Boot-log parsers: console captures and dmesg → :class:`BootLog`.
 
 One module per family of lines, each keeping its patterns next to the dataclasses they
-produce; :func:`parse_boot_log` is the entry point.
+produce and the BootLog field they go to; :func:`parse_boot_log` is the entry point, and
+:class:`harness.logparse.reader.LineStream` reads a console as it is written the same way.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.logparse.common import HEX, AddressRange, JsonMixin, LineKind, hex_int
+from harness.logparse.common import HEX, AddressRange, Append, JsonMixin, LineKind, hex_int
 
 
 @dataclass(frozen=True)
@@ -153,11 +153,23 @@ def _phys_override(m: re.Match[str], line: int) -> AcpiTableOverride:
 
 
 KINDS: tuple[LineKind[object], ...] = (
-    LineKind("srat_memory", "SRAT: Node ", SRAT_MEMORY_RE, _srat_memory),
-    LineKind("srat_pxm_apic", "SRAT: PXM ", PXM_APIC_RE, _pxm_apic),
-    LineKind("acpi_table_upgrade", "Table Upgrade: ", TABLE_UPGRADE_RE, _table_upgrade),
-    LineKind("acpi_initrd_table", "ACPI table found in initrd", INITRD_TABLE_RE, _initrd_table),
-    LineKind("acpi_override_error", "ACPI OVERRIDE: ", ACPI_OVERRIDE_RE, _override_error),
-    LineKind("acpi_reserving", "table memory at [mem", ACPI_RESERVING_RE, _reservation),
-    LineKind("acpi_phys_override", "Physical table override", ACPI_PHYS_OVERRIDE_RE, _phys_override),
+    LineKind("srat_memory", "SRAT: Node ", SRAT_MEMORY_RE, _srat_memory, Append("srat_memory")),
+    LineKind("srat_pxm_apic", "SRAT: PXM ", PXM_APIC_RE, _pxm_apic, Append("pxm_apic")),
+    LineKind("acpi_table_upgrade", "Table Upgrade: ", TABLE_UPGRADE_RE, _table_upgrade, Append("table_upgrades")),
+    LineKind(
+        "acpi_initrd_table", "ACPI table found in initrd", INITRD_TABLE_RE, _initrd_table,
+        Append("initrd_tables"),
+    ),
+    LineKind(
+        "acpi_override_error", "ACPI OVERRIDE: ", ACPI_OVERRIDE_RE, _override_error,
+        Append("acpi_override_errors"),
+    ),
+    LineKind(
+        "acpi_reserving", "table memory at [mem", ACPI_RESERVING_RE, _reservation,
+        Append("acpi_table_reservations"),
+    ),
+    LineKind(
+        "acpi_phys_override", "Physical table override", ACPI_PHYS_OVERRIDE_RE, _phys_override,
+        Append("acpi_table_overrides"),
+    ),
 )

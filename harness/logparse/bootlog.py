@@ -15,7 +15,7 @@ from harness.logparse.acpi import (
 from harness.logparse.common import AddressRange, JsonMixin
 from harness.logparse.e820 import E820Entry
 from harness.logparse.failures import OfflineFailure, Oops
-from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
+from harness.logparse.memblock_debug import MemblockAlloc, MemblockEvent, MemblockOp
 from harness.logparse.memblock_dump import MemblockDump
 from harness.logparse.numa import NumaMerge
 from harness.logparse.zones import EarlyNodeRange, ZoneRange
@@ -73,10 +73,6 @@ class BootLog(JsonMixin):
     @property
     def memblock_allocs(self) -> tuple[MemblockAlloc, ...]:
         return tuple(op for op in self.memblock_ops if isinstance(op, MemblockAlloc))
-
-    @property
-    def memblock_doublings(self) -> tuple[MemblockDoubled, ...]:
-        return tuple(op for op in self.memblock_ops if isinstance(op, MemblockDoubled))
 
     @property
     def hotplug_srat(self) -> tuple[SratMemoryLine, ...]:

@@ -1,15 +1,17 @@
 """Shared pieces of the boot-log parsers: address ranges, named line patterns, JSON.
 
 Each line kind is a :class:`LineKind`: a cheap ``trigger`` substring that says "this
-line claims to be of my kind", the full ``pattern``, and the function that builds the
-dataclass.  A line whose trigger matches but whose pattern does not (truncated,
-garbled) is counted as suspicious instead of raising.
+line claims to be of my kind", the full ``pattern``, the function that builds the
+dataclass, and where the result goes in the BootLog (``into``).  A line whose trigger
+matches but whose pattern does not (truncated, garbled) is counted as suspicious
+instead of raising.
 """
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Self, TypeVar
+from typing import Any, Callable, Generic, Self, TypeAlias, TypeVar, Union
 
 from pydantic import TypeAdapter
 
@@ -69,13 +71,55 @@ class AddressRange(JsonMixin):
 
 
 @dataclass(frozen=True)
+class _Field:
+    field: str
+    attr: str | None = None  # None: the parsed item itself
+
+    def value(self, item: object) -> object:
+        return item if self.attr is None else getattr(item, self.attr)
+
+
+@dataclass(frozen=True)
+class Append(_Field):
+    """Add the item (or its attribute ``attr``) to the BootLog tuple ``field``, in log order."""
+
+
+@dataclass(frozen=True)
+class First(_Field):
+    """Keep the first item (or its attribute ``attr``) as the BootLog field ``field``."""
+
+
+@dataclass(frozen=True)
+class ByKey:
+    """``field[item.key] = item.attr`` in a BootLog dict; a later line for the same key wins."""
+
+    field: str
+    key: str
+    attr: str
+
+
+class Special(enum.Enum):
+    """Destinations the parser handles itself (parser._Builder): state across lines, or none."""
+
+    MEMBLOCK_OP = "memblock_op"  # a request is answered by a later reserve → memblock_ops
+    MEMBLOCK_DUMP = "memblock_dump"  # region lines belong to the latest header → memblock_dumps
+    PAGE_HEADER = "page_header"  # dump_page's first line: its pfn belongs to the page_dumped line
+    PAGE_DUMPED = "page_dumped"  # an offline failure with the pfn of its header → offline_failures
+    NOT_KEPT = "not_kept"  # recognised, not in the BootLog (section headers, console-only lines)
+
+
+Into: TypeAlias = Union[Append, First, ByKey, Special]
+
+
+@dataclass(frozen=True)
 class LineKind(Generic[T]):
-    """One named kind of log line: trigger substring, full pattern, builder."""
+    """One named kind of log line: trigger substring, full pattern, builder, destination."""
 
     name: str
     trigger: str
     pattern: re.Pattern[str]
     build: Callable[[re.Match[str], int], T]
+    into: Into
 
     def parse(self, message: str, line: int) -> tuple[T, str] | None:
         """The parsed item and what followed it on the line (lines printed without

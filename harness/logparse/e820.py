@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.logparse.common import HEX, JsonMixin, LineKind, hex_int
+from harness.logparse.common import HEX, Append, JsonMixin, LineKind, Special, hex_int
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,9 @@ class E820Line:
     entry: E820Entry
 
 
-# BIOS-e820: [mem 0x0000000000100000-0x00000000bffdffff] usable
-E820_RE = re.compile(
-    rf"^(?P<table>BIOS-e820|modified|user): \[mem (?P<start>{HEX})-(?P<last>{HEX})\] "
-    r"(?P<type>\S.*?)\s*$"
-)
+def _e820_re(table: str) -> re.Pattern[str]:
+    # BIOS-e820: [mem 0x0000000000100000-0x00000000bffdffff] usable
+    return re.compile(rf"^(?P<table>{table}): \[mem (?P<start>{HEX})-(?P<last>{HEX})\] (?P<type>\S.*?)\s*$")
 
 
 def _e820(m: re.Match[str], line: int) -> E820Line:
@@ -37,8 +35,10 @@ def _e820(m: re.Match[str], line: int) -> E820Line:
     return E820Line(line, m["table"], entry)
 
 
+# Each kind's pattern names its own table, so the kind alone says where the entry goes.
 KINDS: tuple[LineKind[object], ...] = (
-    LineKind("e820", "BIOS-e820:", E820_RE, _e820),
-    LineKind("e820_modified", "modified: [mem", E820_RE, _e820),
-    LineKind("e820_user", "user: [mem", E820_RE, _e820),
+    LineKind("e820", "BIOS-e820:", _e820_re("BIOS-e820"), _e820, Append("e820", "entry")),
+    LineKind("e820_modified", "modified: [mem", _e820_re("modified"), _e820, Append("e820_modified", "entry")),
+    # e820__finish_early_params prints it only for mem=/memmap=, which memhp never passes.
+    LineKind("e820_user", "user: [mem", _e820_re("user"), _e820, Special.NOT_KEPT),
 )

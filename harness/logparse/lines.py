@@ -50,14 +50,13 @@ def decode_log(data: bytes, source: str) -> str:
     return text
 
 
-def messages(text: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(1-based physical line number, message text)`` in log order."""
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.replace("\r", "")
-        journal = _JOURNAL.match(line)
-        if journal:
-            line = line[journal.end():]
-        yield from _split_stamps(number, line)
+def line_messages(number: int, raw: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(number, message text)`` for each message on one physical line (no ``\n``)."""
+    line = raw.replace("\r", "")
+    journal = _JOURNAL.match(line)
+    if journal:
+        line = line[journal.end():]
+    yield from _split_stamps(number, line)
 
 
 def _split_stamps(number: int, line: str) -> Iterator[tuple[int, str]]:

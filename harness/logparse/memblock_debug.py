@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from harness.logparse.common import HEX, AddressRange, JsonMixin, LineKind, caller_function, hex_int
+from harness.logparse.common import HEX, AddressRange, JsonMixin, LineKind, Special, caller_function, hex_int
 
 # %pS: "sym+0xoff/0xsize", maybe " [module]"; a bare address when there is no symbol.
 _CALLER = r"(?P<caller>\S+(?: \[\S+\])?)"
@@ -114,18 +114,19 @@ def _doubled(m: re.Match[str], line: int) -> MemblockDoubled:
 
 MemblockOp = Union[MemblockEvent, MemblockAlloc, MemblockDoubled]
 
+OP = Special.MEMBLOCK_OP
 KINDS: tuple[LineKind[object], ...] = (
-    LineKind("memblock_doubled", " is doubled to ", MEMBLOCK_DOUBLED_RE, _doubled),
-    LineKind("memblock_add_node", "memblock_add_node: ", MEMBLOCK_ADD_NODE_RE, _event),
-    LineKind("memblock_add", "memblock_add: ", MEMBLOCK_EVENT_RE, _event),
-    LineKind("memblock_remove", "memblock_remove: ", MEMBLOCK_EVENT_RE, _event),
-    LineKind("memblock_reserve", "memblock_reserve: ", MEMBLOCK_EVENT_RE, _event),
-    LineKind("memblock_phys_free", "memblock_phys_free: ", MEMBLOCK_EVENT_RE, _event),
-    LineKind("memblock_free_late", "memblock_free_late: ", MEMBLOCK_EVENT_RE, _event),
-    LineKind("memblock_free", "memblock_free: ", MEMBLOCK_EVENT_RE, _event),
-    LineKind("memblock_phys_alloc_range", "memblock_phys_alloc_range: ", MEMBLOCK_PHYS_ALLOC_RE, _alloc),
+    LineKind("memblock_doubled", " is doubled to ", MEMBLOCK_DOUBLED_RE, _doubled, OP),
+    LineKind("memblock_add_node", "memblock_add_node: ", MEMBLOCK_ADD_NODE_RE, _event, OP),
+    LineKind("memblock_add", "memblock_add: ", MEMBLOCK_EVENT_RE, _event, OP),
+    LineKind("memblock_remove", "memblock_remove: ", MEMBLOCK_EVENT_RE, _event, OP),
+    LineKind("memblock_reserve", "memblock_reserve: ", MEMBLOCK_EVENT_RE, _event, OP),
+    LineKind("memblock_phys_free", "memblock_phys_free: ", MEMBLOCK_EVENT_RE, _event, OP),
+    LineKind("memblock_free_late", "memblock_free_late: ", MEMBLOCK_EVENT_RE, _event, OP),
+    LineKind("memblock_free", "memblock_free: ", MEMBLOCK_EVENT_RE, _event, OP),
+    LineKind("memblock_phys_alloc_range", "memblock_phys_alloc_range: ", MEMBLOCK_PHYS_ALLOC_RE, _alloc, OP),
     # Triggers end in ": " so that call-trace frames (" memblock_alloc_try_nid+0x…") do not match.
-    LineKind("memblock_alloc_try_nid", "memblock_alloc_try_nid: ", MEMBLOCK_ALLOC_NID_RE, _alloc),
-    LineKind("memblock_alloc_try_nid_raw", "memblock_alloc_try_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc),
-    LineKind("memblock_alloc_exact_nid_raw", "memblock_alloc_exact_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc),
+    LineKind("memblock_alloc_try_nid", "memblock_alloc_try_nid: ", MEMBLOCK_ALLOC_NID_RE, _alloc, OP),
+    LineKind("memblock_alloc_try_nid_raw", "memblock_alloc_try_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc, OP),
+    LineKind("memblock_alloc_exact_nid_raw", "memblock_alloc_exact_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc, OP),
 )

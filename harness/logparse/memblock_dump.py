@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.logparse.common import HEX, JsonMixin, LineKind, hex_int
+from harness.logparse.common import HEX, JsonMixin, LineKind, Special, hex_int
 from harness.memblock.model import MAX_NUMNODES, MemblockRegion
 
 
@@ -73,16 +73,17 @@ def _region(m: re.Match[str], line: int) -> DumpRegion:
     return DumpRegion(line, m["type"], hex_int(m["idx"]), region)
 
 
+DUMP = Special.MEMBLOCK_DUMP
 KINDS: tuple[LineKind[object], ...] = (
-    LineKind("memblock_dump_header", "MEMBLOCK configuration:", DUMP_HEADER_RE, lambda m, n: DumpHeader(n)),
+    LineKind("memblock_dump_header", "MEMBLOCK configuration:", DUMP_HEADER_RE, lambda m, n: DumpHeader(n), DUMP),
     LineKind(
         "memblock_dump_sizes", "memory size = ", DUMP_SIZES_RE,
-        lambda m, n: DumpSizes(n, hex_int(m["mem"]), hex_int(m["res"])),
+        lambda m, n: DumpSizes(n, hex_int(m["mem"]), hex_int(m["res"])), DUMP,
     ),
     LineKind(
         "memblock_dump_count", ".cnt  = ", DUMP_COUNT_RE,
-        lambda m, n: DumpCount(n, m["type"], hex_int(m["cnt"])),
+        lambda m, n: DumpCount(n, m["type"], hex_int(m["cnt"])), DUMP,
     ),
-    LineKind("memblock_dump_memory", " memory[0x", DUMP_REGION_RE, _region),
-    LineKind("memblock_dump_reserved", " reserved[0x", DUMP_REGION_RE, _region),
+    LineKind("memblock_dump_memory", " memory[0x", DUMP_REGION_RE, _region, DUMP),
+    LineKind("memblock_dump_reserved", " reserved[0x", DUMP_REGION_RE, _region, DUMP),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.logparse.common import HEX, AddressRange, JsonMixin, LineKind
+from harness.logparse.common import HEX, AddressRange, Append, ByKey, First, JsonMixin, LineKind
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,16 @@ def _node_data_on(m: re.Match[str], line: int) -> NodeDataElsewhere:
     return NodeDataElsewhere(line, int(m["node"]), int(m["on"]))
 
 
+FAILURE = First("numa_failure", "message")
 KINDS: tuple[LineKind[object], ...] = (
-    LineKind("numa_merge", "NUMA: Node ", NUMA_MERGE_RE, _merge),
-    LineKind("numa_not_used", "NUMA: nodes only cover", NUMA_FAILURE_RE, _failure),
-    LineKind("numa_no_coverage", "NUMA: no nodes coverage", NUMA_FAILURE_RE, _failure),
-    LineKind("numa_none_found", "No NUMA configuration found", NUMA_FAILURE_RE, _failure),
-    LineKind("numa_fake_node", "Faking a node at", NUMA_FAILURE_RE, _failure),
-    LineKind("node_data", ") allocated [mem", NODE_DATA_RE, _node_data),
-    LineKind("node_data_elsewhere", ") on node ", NODE_DATA_ON_RE, _node_data_on),
+    LineKind("numa_merge", "NUMA: Node ", NUMA_MERGE_RE, _merge, Append("numa_nodes")),
+    LineKind("numa_not_used", "NUMA: nodes only cover", NUMA_FAILURE_RE, _failure, FAILURE),
+    LineKind("numa_no_coverage", "NUMA: no nodes coverage", NUMA_FAILURE_RE, _failure, FAILURE),
+    LineKind("numa_none_found", "No NUMA configuration found", NUMA_FAILURE_RE, _failure, FAILURE),
+    LineKind("numa_fake_node", "Faking a node at", NUMA_FAILURE_RE, _failure, FAILURE),
+    LineKind("node_data", ") allocated [mem", NODE_DATA_RE, _node_data, ByKey("node_data", "node", "range")),
+    LineKind(
+        "node_data_elsewhere", ") on node ", NODE_DATA_ON_RE, _node_data_on,
+        ByKey("node_data_elsewhere", "node", "on_node"),
+    ),
 )

@@ -1,61 +1,29 @@
-"""``parse_boot_log``: dispatch each message to the first line kind whose trigger it
-contains, and fold the parsed lines into a :class:`BootLog`."""
+"""``parse_boot_log``: read each line through the line kinds (:mod:`harness.logparse.reader`)
+and put each parsed item where its kind says (``LineKind.into``) in a :class:`BootLog`."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
-from harness.logparse import acpi, e820, failures, memblock_dump, numa, setup, zones
-from harness.logparse import memblock_debug as memblock_ops
-from harness.logparse.acpi import (
-    AcpiOverrideError,
-    AcpiTableOverride,
-    AcpiTableReservation,
-    InitrdTable,
-    PxmApic,
-    SratMemoryLine,
-    TableUpgrade,
-)
 from harness.logparse.bootlog import BootLog
-from harness.logparse.common import AddressRange, LineKind
+from harness.logparse.common import AddressRange, Append, ByKey, First, Into, Special
 from harness.logparse.dumps import DumpCollector
-from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops, PageHeader, Panic
-from harness.logparse.lines import check_text, messages
-from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
-from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, DumpSizes
-from harness.logparse.numa import NodeData, NodeDataElsewhere, NumaFailure, NumaMerge
-from harness.logparse.setup import (
-    CommandLine,
-    InitrdFreed,
-    KernelRelease,
-    MemoryBlockSize,
-    MemorylessNode,
-    Ramdisk,
-)
-from harness.logparse.zones import EarlyNodeRange, Initmem, MovableZoneStart, SectionStart, ZoneRange
-
-# Order matters only where triggers overlap: the first kind whose trigger is in the
-# message owns it (memblock lines before everything that might appear in a caller name).
-KINDS: tuple[LineKind[object], ...] = (
-    *memblock_ops.KINDS,
-    *memblock_dump.KINDS,
-    *e820.KINDS,
-    *acpi.KINDS,
-    *numa.KINDS,
-    *zones.KINDS,
-    *setup.KINDS,
-    *failures.KINDS,
-)
+from harness.logparse.failures import OfflineFailure, PageHeader
+from harness.logparse.lines import check_text
+from harness.logparse.memblock_debug import ALLOC_RESULT_CALLER, MemblockAlloc, MemblockEvent, MemblockOp
+from harness.logparse.reader import LineReader
 
 
 def parse_boot_log(text: str, source: str = "<log>") -> BootLog:
     """Parse a console capture or dmesg text; whatever is present, never an exception
     for odd lines.  Raises ParseError (naming ``source``) only if the text is binary."""
     check_text(text, source)
-    builder = _Builder()
-    for number, message in messages(text):
-        builder.feed(number, message)
-    return builder.finish(source)
+    reader, builder = LineReader(), _Builder()
+    for number, raw in enumerate(text.split("\n"), start=1):
+        for kind, item in reader.read(number, raw):
+            builder.add(kind.into, item)
+    return builder.finish(source, reader.suspicious)
 
 
 class _Builder:
@@ -64,116 +32,39 @@ class _Builder:
     def __init__(self) -> None:
         self.fields: dict[str, Any] = {}
         self.lists: dict[str, list[Any]] = {}
-        self.maps: dict[str, dict[int, Any]] = {}
+        self.maps: dict[str, dict[Any, Any]] = {}
         self.ops: list[MemblockOp] = []
         self.pending_alloc: int | None = None  # index into ops of an unanswered request
         self.dumps = DumpCollector()
-        self.section: str | None = None
         self.last_page: PageHeader | None = None
-        self.suspicious = 0
+        self.special: dict[Special, Callable[[Any], None]] = {
+            Special.MEMBLOCK_OP: self._add_op,
+            Special.MEMBLOCK_DUMP: self.dumps.add,
+            Special.PAGE_HEADER: self._page_header,
+            Special.PAGE_DUMPED: self._page_dumped,
+            Special.NOT_KEPT: lambda item: None,
+        }
 
-    def feed(self, number: int, message: str) -> None:
-        while message.strip():
-            parsed = self._dispatch(number, message)
-            if parsed is None:
-                return
-            item, message = parsed
-            self._add(item)
+    def add(self, into: Into, item: object) -> None:
+        match into:
+            case Append():
+                self.lists.setdefault(into.field, []).append(into.value(item))
+            case First():
+                self.fields.setdefault(into.field, into.value(item))
+            case ByKey():
+                self.maps.setdefault(into.field, {})[getattr(item, into.key)] = getattr(item, into.attr)
+            case Special():
+                self.special[into](item)
 
-    def _dispatch(self, number: int, message: str) -> tuple[object, str] | None:
-        if self.section is not None:
-            for kind in zones.SECTION_KINDS[self.section]:
-                if kind.trigger in message and (parsed := kind.parse(message, number)):
-                    return parsed
-            self.section = None
-        for kind in KINDS:
-            if kind.trigger in message:
-                parsed = kind.parse(message, number)
-                if parsed is None:
-                    self.suspicious += 1
-                return parsed
-        return None
+    def _page_header(self, item: PageHeader) -> None:
+        self.last_page = item
 
-    def _append(self, name: str, item: object) -> None:
-        self.lists.setdefault(name, []).append(item)
-
-    def _first(self, name: str, value: object) -> None:
-        self.fields.setdefault(name, value)
-
-    def _add(self, item: object) -> None:  # noqa: C901 - one flat dispatch on the line type
-        match item:
-            case MemblockEvent() | MemblockAlloc() | MemblockDoubled():
-                self._add_op(item)
-            case DumpHeader() | DumpSizes() | DumpCount() | DumpRegion():
-                self.dumps.add(item)
-            case e820.E820Line(table="BIOS-e820"):
-                self._append("e820", item.entry)
-            case e820.E820Line(table="modified"):
-                self._append("e820_modified", item.entry)
-            case SratMemoryLine():
-                self._append("srat_memory", item)
-            case PxmApic():
-                self._append("pxm_apic", item)
-            case TableUpgrade():
-                self._append("table_upgrades", item)
-            case InitrdTable():
-                self._append("initrd_tables", item)
-            case AcpiOverrideError():
-                self._append("acpi_override_errors", item)
-            case AcpiTableReservation():
-                self._append("acpi_table_reservations", item)
-            case AcpiTableOverride():
-                self._append("acpi_table_overrides", item)
-            case NumaMerge():
-                self._append("numa_nodes", item)
-            case NumaFailure():
-                self._first("numa_failure", item.message)
-            case NodeData():
-                self.maps.setdefault("node_data", {})[item.node] = item.range
-            case NodeDataElsewhere():
-                self.maps.setdefault("node_data_elsewhere", {})[item.node] = item.on_node
-            case SectionStart():
-                self.section = item.name
-            case ZoneRange():
-                self._append("zone_ranges", item)
-            case MovableZoneStart():
-                self.maps.setdefault("movable_zone_start", {})[item.node] = item.start
-            case EarlyNodeRange():
-                self._append("early_node_ranges", item)
-            case Initmem():
-                self.maps.setdefault("initmem", {})[item.node] = item.range
-            case _:
-                self._add_misc(item)
-
-    def _add_misc(self, item: object) -> None:
-        match item:
-            case KernelRelease():
-                self._first("kernel_release", item.release)
-            case CommandLine():
-                self._first("command_line", item.text)
-            case Ramdisk():
-                self._first("ramdisk", item.range)
-            case InitrdFreed():
-                self._first("initrd_freed_line", item.line)
-            case MemorylessNode():
-                self._append("memoryless_nodes", item.node)
-            case MemoryBlockSize():
-                self._first("memory_block_size", item.size)
-            case Panic():
-                self._first("panic", item.message)
-            case Oops():
-                self._append("oopses", item)
-            case PageHeader():
-                self.last_page = item
-            case OfflineFailure():
-                self._append("offline_failures", self._with_page_pfn(item))
-
-    def _with_page_pfn(self, item: OfflineFailure) -> OfflineFailure:
+    def _page_dumped(self, item: OfflineFailure) -> None:
         """``page dumped because:`` ends a dump_page whose first line named the pfn."""
-        if item.kind is OfflineFailureKind.PAGE_DUMPED and self.last_page is not None:
+        if self.last_page is not None:
             item = dataclasses.replace(item, pfn=self.last_page.pfn)
             self.last_page = None
-        return item
+        self.lists.setdefault("offline_failures", []).append(item)
 
     def _add_op(self, op: MemblockOp) -> None:
         if isinstance(op, MemblockAlloc):
@@ -195,12 +86,12 @@ class _Builder:
         leaves a size that does not match."""
         if self.pending_alloc is None or event.func != "memblock_reserve":
             return False
-        if event.caller_function != memblock_ops.ALLOC_RESULT_CALLER:
+        if event.caller_function != ALLOC_RESULT_CALLER:
             return False
         request = self.ops[self.pending_alloc]
         return isinstance(request, MemblockAlloc) and request.size == event.size
 
-    def finish(self, source: str) -> BootLog:
+    def finish(self, source: str, suspicious: int) -> BootLog:
         dumps = self.dumps.finish()
         pxm_to_node = {p.pxm: p.node for p in self.lists.get("pxm_apic", [])}
         for srat in self.lists.get("srat_memory", []):
@@ -216,6 +107,6 @@ class _Builder:
             memblock_debug=bool(self.ops or dumps),
             memblock_ops=tuple(self.ops),
             memblock_dumps=dumps,
-            unparsed_suspicious=self.suspicious,
+            unparsed_suspicious=suspicious,
             **values,
         )

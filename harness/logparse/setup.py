@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.logparse.common import HEX, AddressRange, JsonMixin, LineKind
+from harness.logparse.common import HEX, AddressRange, Append, First, JsonMixin, LineKind
 
 
 @dataclass(frozen=True)
@@ -74,16 +74,28 @@ MEMORYLESS_RE = re.compile(r"Initializing node (?P<node>\d+) as memoryless\s*$")
 
 
 KINDS: tuple[LineKind[object], ...] = (
-    LineKind("linux_version", "Linux version ", LINUX_VERSION_RE, lambda m, n: KernelRelease(n, m["release"])),
-    LineKind("command_line", "Command line:", COMMAND_LINE_RE, lambda m, n: CommandLine(n, m["text"])),
+    LineKind(
+        "linux_version", "Linux version ", LINUX_VERSION_RE, lambda m, n: KernelRelease(n, m["release"]),
+        First("kernel_release", "release"),
+    ),
+    LineKind(
+        "command_line", "Command line:", COMMAND_LINE_RE, lambda m, n: CommandLine(n, m["text"]),
+        First("command_line", "text"),
+    ),
     LineKind(
         "ramdisk", "RAMDISK: [mem", RAMDISK_RE,
-        lambda m, n: Ramdisk(n, AddressRange.from_inclusive(m["start"], m["last"])),
+        lambda m, n: Ramdisk(n, AddressRange.from_inclusive(m["start"], m["last"])), First("ramdisk", "range"),
     ),
     LineKind(
         "memory_block_size", "Memory block size:", MEMORY_BLOCK_SIZE_RE,
-        lambda m, n: MemoryBlockSize(n, int(m["mb"]) << 20),
+        lambda m, n: MemoryBlockSize(n, int(m["mb"]) << 20), First("memory_block_size", "size"),
     ),
-    LineKind("initrd_freed", "Freeing initrd memory:", INITRD_FREED_RE, lambda m, n: InitrdFreed(n, int(m["kib"]))),
-    LineKind("memoryless_node", "as memoryless", MEMORYLESS_RE, lambda m, n: MemorylessNode(n, int(m["node"]))),
+    LineKind(
+        "initrd_freed", "Freeing initrd memory:", INITRD_FREED_RE, lambda m, n: InitrdFreed(n, int(m["kib"])),
+        First("initrd_freed_line", "line"),
+    ),
+    LineKind(
+        "memoryless_node", "as memoryless", MEMORYLESS_RE, lambda m, n: MemorylessNode(n, int(m["node"])),
+        Append("memoryless_nodes", "node"),
+    ),
 )

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from harness.logparse.common import HEX, AddressRange, JsonMixin, LineKind, hex_int
+from harness.logparse.common import HEX, AddressRange, Append, ByKey, JsonMixin, LineKind, Special, hex_int
 
 
 @dataclass(frozen=True)
@@ -60,19 +60,25 @@ INITMEM_RE = re.compile(rf"Initmem setup node (?P<node>\d+) \[mem (?P<start>{HEX
 ZONE_RANGES = "zone_ranges"
 MOVABLE_ZONE_START = "movable_zone_start"
 
+# A header itself is not kept: it only opens its section (reader.LineReader).
 KINDS: tuple[LineKind[object], ...] = (
-    LineKind("zone_ranges_header", "Zone ranges:", ZONE_RANGES_HEADER_RE, lambda m, n: SectionStart(n, ZONE_RANGES)),
+    LineKind(
+        "zone_ranges_header", "Zone ranges:", ZONE_RANGES_HEADER_RE,
+        lambda m, n: SectionStart(n, ZONE_RANGES), Special.NOT_KEPT,
+    ),
     LineKind(
         "movable_zone_header", "Movable zone start for each node", MOVABLE_HEADER_RE,
-        lambda m, n: SectionStart(n, MOVABLE_ZONE_START),
+        lambda m, n: SectionStart(n, MOVABLE_ZONE_START), Special.NOT_KEPT,
     ),
     LineKind(
         "early_node_range", "  node ", EARLY_NODE_RANGE_RE,
         lambda m, n: EarlyNodeRange(int(m["node"]), hex_int(m["start"]), hex_int(m["last"]) + 1),
+        Append("early_node_ranges"),
     ),
     LineKind(
         "initmem", "Initmem setup node", INITMEM_RE,
         lambda m, n: Initmem(int(m["node"]), AddressRange.from_inclusive(m["start"], m["last"])),
+        ByKey("initmem", "node", "range"),
     ),
 )
 
@@ -82,13 +88,18 @@ SECTION_KINDS: dict[str, tuple[LineKind[object], ...]] = {
         LineKind(
             "zone_range", "[mem ", ZONE_RANGE_RE,
             lambda m, n: ZoneRange(m["name"], hex_int(m["start"]), hex_int(m["last"]) + 1),
+            Append("zone_ranges"),
         ),
-        LineKind("zone_empty", "empty", ZONE_EMPTY_RE, lambda m, n: ZoneRange(m["name"], None, None)),
+        LineKind(
+            "zone_empty", "empty", ZONE_EMPTY_RE, lambda m, n: ZoneRange(m["name"], None, None),
+            Append("zone_ranges"),
+        ),
     ),
     MOVABLE_ZONE_START: (
         LineKind(
             "movable_zone_node", "Node ", MOVABLE_START_RE,
             lambda m, n: MovableZoneStart(int(m["node"]), hex_int(m["start"])),
+            ByKey("movable_zone_start", "node", "start"),
         ),
     ),
 }

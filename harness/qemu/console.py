@@ -3,16 +3,19 @@
 QEMU's file chardev writes every byte as the guest sends it, so the log is complete even if
 the harness is slow or dies (a socket reader that falls behind makes QEMU drop bytes: seen
 under load as lost characters in memblock lines). One stream, two consumers: the file is
-the artifact, and this watcher follows it to flag a panic and keep the last lines.
+the artifact, and this watcher follows it through logparse's line kinds, the same reading
+the final ``load_boot_log`` does, to flag a panic at once and keep the recognised lines for
+the actions' evidence.
 """
 from __future__ import annotations
 
-import re
+import bisect
 import threading
-from collections import deque
 from pathlib import Path
 
-PANIC = re.compile(rb"Kernel panic - not syncing[^\r\n]*")
+from harness.logparse.failures import Panic
+from harness.logparse.reader import ConsoleLine, LineStream
+
 POLL_SECONDS = 0.05
 
 
@@ -24,8 +27,8 @@ class ConsoleWatcher:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._offset = 0
-        self._partial = b""
-        self._tail: deque[str] = deque(maxlen=40)
+        self._stream = LineStream()
+        self._recognised: list[ConsoleLine] = []  # lines with at least one parsed item
         self._thread = threading.Thread(target=self._follow, name="memhp-console", daemon=True)
         self._thread.start()
 
@@ -51,18 +54,28 @@ class ConsoleWatcher:
                 self._watch(chunk)
 
     def _watch(self, chunk: bytes) -> None:
-        data = self._partial + chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()[-4096:]
-        for raw in lines:
-            self._tail.append(raw.rstrip(b"\r").decode(errors="replace"))
-            match = PANIC.search(raw)
-            if match and not self.panic.is_set():
-                self.panic_line = match.group(0).decode(errors="replace").rstrip("\r")
+        for line in self._stream.feed(chunk):
+            if not line.items:
+                continue
+            self._recognised.append(line)
+            panic = next((item for item in line.items if isinstance(item, Panic)), None)
+            if panic is not None and not self.panic.is_set():
+                self.panic_line = panic.text
                 self.panic.set()
 
-    def tail(self) -> list[str]:
-        return list(self._tail)
+    def mark(self) -> int:
+        """The number of console lines so far, after reading all QEMU has written."""
+        self.catch_up()
+        with self._lock:
+            return self._stream.lines_read
+
+    def since(self, mark: int) -> tuple[ConsoleLine, ...]:
+        """The recognised lines after ``mark``, up to all QEMU has written; a line still
+        being printed comes with the next call."""
+        self.catch_up()
+        with self._lock:
+            first = bisect.bisect_right(self._recognised, mark, key=lambda line: line.number)
+            return tuple(self._recognised[first:])
 
     def close(self) -> None:
         self._stop.set()

@@ -1,7 +1,8 @@
 """The QEMU process: private sockets, its own process group, a console watcher, clean shutdown.
 
 Lifecycle (like QEMU's own ``QEMUMachine``): ``start()`` launches QEMU paused (``-S``),
-accepts the agent and QMP connections QEMU makes to our listening sockets, then resumes
+accepts the agent and QMP connections QEMU makes to our listening sockets (both the same
+way: a QEMU that exits while we wait fails at once), then resumes
 the guest; QEMU itself writes the console to ``console.log`` from the first byte. ``shutdown()``
 asks QMP to quit, then kills the whole process group; it is safe to call twice and runs
 from ``__exit__`` whatever happened (Ctrl-C included).
@@ -117,7 +118,8 @@ class Machine:
             raise InfrastructureError(f"{self.argv[0]} not found: run scripts/setup "
                                       "(apt-get install qemu-system-x86)")
         agent_l = self._listen(self.channels.agent)
-        self.qmp = QmpSession(self.channels.qmp, self.out_dir / "qmp.jsonl")
+        qmp_l = self._listen(self.channels.qmp)
+        self.qmp = QmpSession(self.out_dir / "qmp.jsonl")
         (self.out_dir / "command.txt").write_text(" ".join(self.argv) + "\n")
         self.log.info("starting %s", " ".join(self.argv))
         with open(self.out_dir / "qemu.log", "wb") as qemu_log:
@@ -128,8 +130,9 @@ class Machine:
         self.console = ConsoleWatcher(self.channels.console_log)
         # QEMU connects its socket chardevs in command-line order: the agent, then the monitor.
         self.agent_socket = self._accept(agent_l, "agent serial port")
+        qmp_socket = self._accept(qmp_l, "QMP monitor")
         try:
-            self.qmp.accept(timeout=ACCEPT_TIMEOUT)
+            self.qmp.connect(qmp_socket, timeout=ACCEPT_TIMEOUT)
         except Exception as err:  # qemu.qmp raises several types; all mean "no monitor"
             raise self._launch_error(f"QMP connection failed: {err}") from err
         self.qmp.command("cont")

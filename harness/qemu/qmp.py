@@ -9,7 +9,10 @@ QEMU docs/specs/acpi_mem_hotplug.rst).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import select
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,14 +70,17 @@ class UnplugOutcome:
 
 
 class QmpSession:
-    """A QMP server socket QEMU connects to, with a transcript of all traffic."""
+    """QMP on the connection QEMU made to our listening socket, with a transcript of all traffic.
 
-    def __init__(self, path: Path, transcript: Path) -> None:
-        self._qmp = QEMUMonitorProtocol(str(path), server=True, nickname="memhp")
-        self._qmp.settimeout(30.0)
+    The session holds that socket itself, so that fault injection can cut it
+    (:meth:`drop_connection`) without reaching into qemu.qmp.
+    """
+
+    def __init__(self, transcript: Path) -> None:
         self._transcript = open(transcript, "a", encoding="utf-8")  # noqa: SIM115
+        self._sock: socket.socket | None = None
+        self._qmp: QEMUMonitorProtocol | None = None
         self._pending: list[dict[str, Any]] = []
-        self._connected = False
         self._closed = False
 
     def _record(self, direction: str, msg: Any) -> None:
@@ -82,16 +88,42 @@ class QmpSession:
                                            "msg": msg}) + "\n")
         self._transcript.flush()
 
-    def accept(self, timeout: float) -> None:
-        greeting = self._qmp.accept(timeout=timeout)
-        self._connected = True
+    def connect(self, sock: socket.socket, timeout: float) -> None:
+        """Greet QEMU over ``sock`` and negotiate capabilities.
+
+        qemu.qmp's connect has no timeout of its own: waiting for the greeting's first byte
+        here makes a QEMU that connected but never speaks fail within ``timeout``.
+        """
+        self._sock = sock
+        if not select.select([sock], [], [], timeout)[0]:
+            raise InfrastructureError(f"QMP: no greeting within {timeout:g} s")
+        qmp = QEMUMonitorProtocol(sock, nickname="memhp")
+        qmp.settimeout(30.0)
+        greeting = qmp.connect()
+        self._qmp = qmp
         self._record("greeting", greeting)
+
+    def _client(self) -> QEMUMonitorProtocol:
+        if self._qmp is None:
+            raise InfrastructureError("QMP not connected")
+        return self._qmp
+
+    def drop_connection(self) -> None:
+        """Cut the monitor connection as if QEMU had closed its end (fault injection).
+
+        QEMU keeps running; the next :meth:`command` fails as it would with a dead monitor.
+        Shutting the socket down (not closing it) leaves qemu.qmp to notice on its own.
+        """
+        if self._sock is not None:
+            with contextlib.suppress(OSError):  # qemu.qmp already closed it: nothing to cut
+                self._sock.shutdown(socket.SHUT_RDWR)
 
     def command(self, name: str, **args: Any) -> Any:
         """Run a command; a QMP error reply becomes a GuestError naming the command."""
+        client = self._client()
         self._record("cmd", {"execute": name, "arguments": args})
         try:
-            reply = self._qmp.cmd_raw(name, args or None)
+            reply = client.cmd_raw(name, args or None)
         except Exception as err:  # socket gone, timeout: QEMU itself is in trouble
             self._record("err", repr(err))
             raise InfrastructureError(f"QMP {name}: no reply ({err!r})") from err
@@ -103,7 +135,7 @@ class QmpSession:
 
     def _collect(self, wait: float = 0.0) -> None:
         try:
-            events = self._qmp.get_events(wait=wait if wait > 0 else False)
+            events = self._client().get_events(wait=wait if wait > 0 else False)
         except (asyncio.TimeoutError, TimeoutError):
             events = []
         for event in events:
@@ -142,7 +174,7 @@ class QmpSession:
                              f"no DEVICE_DELETED within {timeout:.0f} s{last}")
 
     def try_quit(self) -> None:
-        if not self._connected:
+        if self._qmp is None:
             return
         try:
             self._record("cmd", {"execute": "quit"})
@@ -154,8 +186,11 @@ class QmpSession:
         if self._closed:
             return
         self._closed = True
-        try:
-            self._qmp.close()
-        except Exception:  # already disconnected: nothing left to release
-            pass
+        if self._qmp is not None:
+            try:
+                self._qmp.close()
+            except Exception:  # already disconnected: nothing left to release
+                pass
+        if self._sock is not None:
+            self._sock.close()  # a no-op once qemu.qmp closed it; not if connect failed
         self._transcript.close()

@@ -24,7 +24,7 @@ from harness.guest.agent import GuestGone
 from harness.guest.initramfs import compose_initrd
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
-from harness.logparse import BootLog, parse_boot_log
+from harness.logparse import BootLog, load_boot_log
 from harness.qemu.accel import Accel, choose_accel
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Machine, tail_lines
@@ -164,8 +164,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     result.info.update({"accel": prep.accel.name, "out_dir": str(out)})
     seen = boot_and_observe(prep, out, options.boot_timeout)
     try:
-        bootlog = parse_boot_log((out / "console.log").read_text(errors="replace"),
-                                 str(out / "console.log"))
+        bootlog = load_boot_log(out / "console.log")
         override = out / "srat.aml"
         checks.evaluate(result, scenario, bootlog, seen.before, seen.actions or [], seen.guest_error)
         if scenario.expect.distances is not None:

@@ -114,6 +114,13 @@ def test_first_panic_wins() -> None:
     assert log.panic == "first"
 
 
+def test_no_other_trigger_in_its_message_hides_a_panic() -> None:
+    # ") on node " is node_data_elsewhere's trigger; its pattern fails on this message.
+    log = parse_boot_log("Kernel panic - not syncing: NODE_DATA(1) on node 0 failed\n")
+    assert log.panic == "NODE_DATA(1) on node 0 failed"
+    assert log.unparsed_suspicious == 0
+
+
 def test_binary_input_names_the_source(tmp_path: Path) -> None:
     blob = tmp_path / "blob.bin"
     blob.write_bytes(bytes(range(256)) * 64)

@@ -5,9 +5,13 @@ no clean boot prints) are built from the kernel's format strings, named per line
 """
 from __future__ import annotations
 
-import pytest
+import dataclasses
+import typing
 
-from harness.logparse import parser, zones
+import pytest
+from pydantic import TypeAdapter
+
+from harness.logparse import BootLog, parse_boot_log, reader, zones
 from harness.logparse.acpi import (
     AcpiOverrideError,
     AcpiTableOverride,
@@ -17,9 +21,9 @@ from harness.logparse.acpi import (
     SratMemoryLine,
     TableUpgrade,
 )
-from harness.logparse.common import AddressRange, LineKind
+from harness.logparse.common import AddressRange, Append, ByKey, First, LineKind, Special
 from harness.logparse.e820 import E820Entry, E820Line
-from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops, PageHeader, Panic
+from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops, PageFlags, PageHeader, Panic
 from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent
 from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, DumpSizes
 from harness.logparse.numa import NodeData, NodeDataElsewhere, NumaFailure, NumaMerge
@@ -210,7 +214,8 @@ EXAMPLES: dict[str, tuple[str, object]] = {
     "memoryless_node": ("Initializing node 3 as memoryless", MemorylessNode(L, 3)),
     "panic": (
         "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)",
-        Panic(L, "VFS: Unable to mount root fs on unknown-block(0,0)"),
+        Panic(L, "VFS: Unable to mount root fs on unknown-block(0,0)",
+              "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"),
     ),
     "oops_bug": (
         "BUG: unable to handle page fault for address: ffff888140000000",
@@ -241,6 +246,10 @@ EXAMPLES: dict[str, tuple[str, object]] = {
         "page:00000000b6a1c6f1 refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x13dbfe",
         PageHeader(L, 0x13DBFE),
     ),
+    "page_flags": (  # 6.1 mm/debug.c:__dump_page, from recorded/memhp-6.1-three-node-no-movable-node
+        "flags: 0x97ffffc0001000(reserved|node=2|zone=2|lastcpupid=0x1fffff)",
+        PageFlags(L, 0x97FFFFC0001000, "reserved|node=2|zone=2|lastcpupid=0x1fffff"),
+    ),
     "page_dumped": (
         "page dumped because: unmovable page",
         OfflineFailure(L, K.PAGE_DUMPED, "page dumped because: unmovable page", detail="unmovable page"),
@@ -268,11 +277,17 @@ EXAMPLES: dict[str, tuple[str, object]] = {
                        "removing memory fails, because memory [0x0000000140000000-0x0000000147ffffff] is onlined",
                        pfn=0x140000),
     ),
+    "offlining_failed": (  # mm/memory_hotplug.c:offline_pages pr_debug format
+        "memory offlining [mem 0x0000000138000000-0x000000013fffffff] failed due to unmovable page",
+        OfflineFailure(L, K.OFFLINING_FAILED,
+                       "memory offlining [mem 0x0000000138000000-0x000000013fffffff] failed due to unmovable page",
+                       pfn=0x138000, detail="unmovable page"),
+    ),
 }
 
 
 def _all_kinds() -> dict[str, LineKind[object]]:
-    kinds = {k.name: k for k in parser.KINDS}
+    kinds = {k.name: k for k in reader.KINDS}
     for section in zones.SECTION_KINDS.values():
         kinds.update({k.name: k for k in section})
     return kinds
@@ -304,3 +319,54 @@ def test_truncated_example_does_not_parse(name: str) -> None:
     cut = line.rfind("0x")
     parsed = _all_kinds()[name].parse(line[: cut + 3], L)
     assert parsed is None or parsed[0] != expected
+
+
+EMPTY = parse_boot_log("")
+_HINTS = typing.get_type_hints(BootLog)
+_HEADERS = {zones.ZONE_RANGES: EXAMPLES["zone_ranges_header"][0],
+            zones.MOVABLE_ZONE_START: EXAMPLES["movable_zone_header"][0]}
+# Fields computed from others: the PXM map from SRAT and PXM lines, the debug flag from ops and dumps.
+_DERIVED = {"srat_memory": {"pxm_to_node"}, "pxm_apic": {"pxm_to_node"}}
+_SPECIAL_FIELDS = {
+    Special.MEMBLOCK_OP: {"memblock_ops", "memblock_debug"},
+    Special.MEMBLOCK_DUMP: {"memblock_dumps", "memblock_debug"},
+    Special.PAGE_DUMPED: {"offline_failures"},
+    Special.PAGE_HEADER: set(),
+    Special.NOT_KEPT: set(),
+}
+
+
+def _log_with_example(name: str) -> BootLog:
+    """A log whose line L is the example (after its section header where it needs one)."""
+    before = [""] * (L - 1)
+    for section, kinds in zones.SECTION_KINDS.items():
+        if name in {k.name for k in kinds}:
+            before[-1] = _HEADERS[section]
+    return parse_boot_log("\n".join([*before, EXAMPLES[name][0]]) + "\n")
+
+
+def _changed(log: BootLog) -> set[str]:
+    return {f.name for f in dataclasses.fields(BootLog) if getattr(log, f.name) != getattr(EMPTY, f.name)}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_lands_where_its_kind_says(name: str) -> None:
+    into, expected = _all_kinds()[name].into, EXAMPLES[name][1]
+    log = _log_with_example(name)
+    match into:
+        case Append():
+            assert getattr(log, into.field) == (into.value(expected),)
+        case First():
+            assert getattr(log, into.field) == into.value(expected)
+        case ByKey():
+            assert getattr(log, into.field) == {getattr(expected, into.key): getattr(expected, into.attr)}
+        case Special.MEMBLOCK_OP:
+            assert log.memblock_ops == (expected,)
+        case Special.MEMBLOCK_DUMP:
+            assert [d.line for d in log.memblock_dumps] == [L]
+        case Special.PAGE_DUMPED:
+            assert log.offline_failures == (expected,)  # no page header before it: no pfn
+    fields = _SPECIAL_FIELDS[into] if isinstance(into, Special) else {into.field} | _DERIVED.get(into.field, set())
+    assert _changed(log) == fields, "nothing else in the BootLog, and nothing counted suspicious"
+    for field in fields:  # and what landed has the field's type (no ZoneRange among early node ranges)
+        TypeAdapter(_HINTS[field]).validate_python(getattr(log, field), strict=True)

@@ -1,0 +1,112 @@
+"""Console lines through the line kinds, one physical line at a time.
+
+The same reading serves both consumers of the console: :func:`parse_boot_log` folds a whole
+capture into a BootLog, and :class:`LineStream` parses the bytes QEMU writes while the guest
+runs (the console watcher's panic, an action's evidence), so both see the same lines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.logparse import acpi, e820, failures, memblock_dump, numa, setup, zones
+from harness.logparse import memblock_debug as memblock_ops
+from harness.logparse.common import LineKind
+from harness.logparse.lines import line_messages
+from harness.logparse.zones import SectionStart
+
+# Order matters only where triggers overlap: the first kind whose trigger is in the
+# message owns it (a panic first, then memblock lines before everything that might appear
+# in a caller name).
+KINDS: tuple[LineKind[object], ...] = (
+    failures.PANIC_KIND,
+    *memblock_ops.KINDS,
+    *memblock_dump.KINDS,
+    *e820.KINDS,
+    *acpi.KINDS,
+    *numa.KINDS,
+    *zones.KINDS,
+    *setup.KINDS,
+    *failures.KINDS,
+)
+
+Parsed = tuple[LineKind[object], object]
+
+
+class LineReader:
+    """Dispatch each message to the first line kind whose trigger it contains.
+
+    Keeps what spans lines: the open section (indented lines under ``Zone ranges:``) and
+    the count of lines a trigger claimed but whose pattern did not match.
+    """
+
+    def __init__(self) -> None:
+        self.section: str | None = None
+        self.suspicious = 0
+
+    def read(self, number: int, raw: str) -> list[Parsed]:
+        """What the kinds make of one physical line (``raw`` without its ``\\n``), in order;
+        a message printed without ``\\n`` may carry the next one glued on."""
+        out: list[Parsed] = []
+        for _, message in line_messages(number, raw):
+            while message.strip():
+                parsed = self._dispatch(number, message)
+                if parsed is None:
+                    break
+                kind, item, message = parsed
+                if isinstance(item, SectionStart):
+                    self.section = item.name
+                out.append((kind, item))
+        return out
+
+    def _dispatch(self, number: int, message: str) -> tuple[LineKind[object], object, str] | None:
+        if self.section is not None:
+            for kind in zones.SECTION_KINDS[self.section]:
+                if kind.trigger in message and (parsed := kind.parse(message, number)):
+                    return kind, *parsed
+            self.section = None
+        for kind in KINDS:
+            if kind.trigger in message:
+                parsed = kind.parse(message, number)
+                if parsed is None:
+                    self.suspicious += 1
+                    return None
+                return kind, *parsed
+        return None
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    """One physical line of the console as printed (``\\r`` dropped) and its parsed items."""
+
+    number: int
+    text: str
+    items: tuple[object, ...]
+
+
+# A line this long is noise, not kernel messages (a record is at most 1 KiB: 6.1
+# kernel/printk/printk.c LOG_LINE_MAX, 6.12 kernel/printk/internal.h PRINTKRB_RECORD_MAX):
+# only its end is kept, so that memory stays bounded whatever the guest prints.
+MAX_LINE_BYTES = 1 << 16
+
+
+class LineStream:
+    """Console bytes in as they arrive, complete lines out: read like ``decode_log`` and
+    ``parse_boot_log`` read the whole file (UTF-8, stray bytes as U+FFFD; the same line
+    numbers and kinds)."""
+
+    def __init__(self) -> None:
+        self._reader = LineReader()
+        self._partial = b""
+        self.lines_read = 0
+
+    def feed(self, chunk: bytes) -> list[ConsoleLine]:
+        *complete, partial = (self._partial + chunk).split(b"\n")
+        self._partial = partial[-MAX_LINE_BYTES:]
+        out = []
+        for data in complete:
+            self.lines_read += 1
+            # "\n" never occurs inside a UTF-8 sequence: decoding per line equals decoding the file.
+            raw = data.decode("utf-8", errors="replace")
+            parsed = self._reader.read(self.lines_read, raw)
+            out.append(ConsoleLine(self.lines_read, raw.replace("\r", ""), tuple(item for _, item in parsed)))
+        return out

@@ -1,0 +1,78 @@
+"""An action's console evidence: the lines logparse's failure kinds recognise among those
+printed while the action ran, read from the console watcher's stream."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from harness.errors import GuestError
+from harness.guest.actions import EVIDENCE_LINES, console_evidence, run_action
+from harness.guest.agent import AgentReply
+from harness.guest.state import MemoryBlock
+from harness.guest.vm import GuestVM
+from harness.logparse.reader import LineStream
+from harness.qemu.console import ConsoleWatcher
+from harness.scenario.schema import BlockRangeAction
+
+RECORDED = Path(__file__).parents[2] / "fixtures" / "logs" / "recorded" / "memhp-6.1-three-node-no-movable-node.log"
+LINES = RECORDED.read_bytes().split(b"\n")
+FIRST_DUMP, SECOND_DUMP = LINES[588:593], LINES[596:601]  # lines 589-593 and 597-601
+# The console before the action: the boot and an earlier refusal, which is not this action's.
+BEFORE = LINES[:588] + SECOND_DUMP
+FIRST_DUMP_EVIDENCE = [
+    "[    2.476300] page:000000005e51f615 refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x100000",
+    "[    2.476808] flags: 0x97ffffc0000200(slab|node=2|zone=2|lastcpupid=0x1fffff)",
+    "[    2.477533] page dumped because: unmovable page",
+]
+
+
+class FakeGuest:
+    """A guest whose kernel prints a page dump on the console while refusing the offline."""
+
+    block_size = 128 << 20
+
+    def __init__(self, console_log: Path) -> None:
+        self.console_log = console_log
+        self.console = ConsoleWatcher(console_log)
+
+    def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
+        return (MemoryBlock(32, "online", 32, 2, ("Normal",)),)
+
+    def set_block_state(self, block: int, state: str, timeout: float) -> AgentReply:
+        with open(self.console_log, "ab") as fh:
+            fh.write(b"\n".join(FIRST_DUMP) + b"\n")
+        return AgentReply("offline", 1, ("sh: write error: Device or resource busy",))
+
+    def pageflags(self, block: int, block_size: int) -> Any:
+        raise GuestError("no /proc/kpageflags")
+
+
+@pytest.fixture
+def guest(tmp_path: Path) -> Iterator[FakeGuest]:
+    (tmp_path / "console.log").write_bytes(b"\n".join(BEFORE) + b"\n")
+    fake = FakeGuest(tmp_path / "console.log")
+    yield fake
+    fake.console.close()
+
+
+def test_refused_offline_collects_the_page_dump_printed_meanwhile(guest: FakeGuest) -> None:
+    action = BlockRangeAction(id="offline-32", do="offline_range", start=4 << 30, size=128 << 20,
+                              expect="failure", timeout=5)
+    result = run_action(cast(GuestVM, guest), cast(Any, None), cast(Any, None), action)
+    assert (result.succeeded, result.matched) == (False, True)
+    assert result.console_evidence == FIRST_DUMP_EVIDENCE, "what was printed before the action is not its evidence"
+    assert result.to_json()["console_evidence"] == FIRST_DUMP_EVIDENCE
+    assert result.blocks[0].pageflags == {"error": "no /proc/kpageflags"}
+
+
+def test_evidence_is_the_failure_kinds_only_and_capped() -> None:
+    text = b"\n".join(LINES) + b"\n"
+    lines = tuple(line for line in LineStream().feed(text) if line.items)
+    evidence = console_evidence(lines)
+    assert evidence[:3] == FIRST_DUMP_EVIDENCE and len(evidence) == 6
+    assert not any("raw: " in line or "memblock" in line for line in evidence)
+    many = tuple(line for line in LineStream().feed((b"\n".join(FIRST_DUMP) + b"\n") * 30) if line.items)
+    assert len(console_evidence(many)) == EVIDENCE_LINES
