@@ -1,8 +1,9 @@
 """The ``memhp`` command: parses arguments and dispatches to one public function each.
 
 Exit statuses (also for ``git bisect run``): 0 every outcome matched its expectation,
-1 some did not (a guest panic or hang counts here), 2 bad input or usage,
-125 could not test (QEMU missing, kernel not obtainable, QEMU died before the kernel ran).
+1 some did not (a guest panic or hang counts here), 2 bad input or usage (128 with
+--bisect), 125 could not test (QEMU missing, kernel not obtainable, QEMU died before the
+kernel ran), 130 interrupted.
 """
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from typing import Any
 from harness.errors import BadInputError, ExitCode, MemhpError, exit_code_for
 
 EPILOG = __doc__.split("\n\n", 1)[1]
-# Bad input says nothing about the commit under test: exit >127 makes `git bisect run` stop.
-BISECT_ABORT = 128
 
 
 def _print_json(data: Any) -> None:
@@ -27,7 +26,7 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> ExitCode:
     from harness.run.runner import RunOptions, error_result, run_scenario
 
     if args.show_command:
@@ -46,13 +45,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(result.summary())
         print(f"artifacts: {options.out_dir}")
-    code = int(result.verdict.exit_code)
-    if args.bisect and code == ExitCode.BAD_INPUT:
-        return BISECT_ABORT
-    return code
+    return result.verdict.exit_code
 
 
-def show_command(args: argparse.Namespace) -> int:
+def show_command(args: argparse.Namespace) -> ExitCode:
     import kernels
     from harness.qemu.accel import choose_accel
     from harness.qemu.cmdline import build_command
@@ -68,7 +64,7 @@ def show_command(args: argparse.Namespace) -> int:
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
                          choose_accel(args.accel, kernel.bzimage))
     print(" ".join(argv))
-    return 0
+    return ExitCode.PASS
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -175,7 +171,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _print_json(comparison.to_json())
     else:
         print(comparison.text())
-    return int(ExitCode.FAIL if comparison.regressions else ExitCode.PASS)
+    return ExitCode.FAIL if comparison.regressions else ExitCode.PASS
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
@@ -185,7 +181,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     result = run_matrix(args.matrix, args.out, args.workers, args.scheduler,
                         args.db or DEFAULT_HISTORY)
     print(summary_text(result))
-    return int(result.exit_code)
+    return result.exit_code
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -297,18 +293,21 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
     except MemhpError as err:
         print(f"memhp: {err}", file=sys.stderr)
-        return int(exit_code_for(err))
-    except KeyboardInterrupt:
+        code = exit_code_for(err)
+    except KeyboardInterrupt as interrupt:
         print("memhp: interrupted", file=sys.stderr)
-        return 130
+        return int(exit_code_for(interrupt))
     except BrokenPipeError:
         # `memhp … | head`: the reader left; say nothing more and keep Python from
         # complaining when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    if getattr(args, "bisect", False):  # `memhp run --bisect`, also when it ends in an error
+        return int(ExitCode(code).under_bisect())
+    return code
 
 
 if __name__ == "__main__":

@@ -177,9 +177,10 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
         # result.json says what broke.
-        result.error, result.error_verdict = f"internal error: {err!r}", Verdict.ERROR
+        wrapped = InfrastructureError(f"evaluating the run failed: {err!r} (artifacts in {out})")
+        result.error, result.error_verdict = f"internal error: {err!r}", Verdict.for_error(wrapped)
         write_json(out / "result.json", result.to_json())
-        raise InfrastructureError(f"evaluating the run failed: {err!r} (artifacts in {out})") from err
+        raise wrapped from err
     if bootlog.memblock_dumps:
         try:
             result.info["model_agreement"] = model_agreement(result, scenario, bootlog,
@@ -224,6 +225,4 @@ def _srat_memory(table: bytes | None) -> list[dict[str, Any]] | None:
 
 
 def error_result(scenario: str, kernel: str, err: MemhpError) -> RunResult:
-    result = RunResult(scenario, kernel, error=str(err))
-    result.error_verdict = Verdict.BAD_INPUT if isinstance(err, BadInputError) else Verdict.ERROR
-    return result
+    return RunResult(scenario, kernel, error=str(err), error_verdict=Verdict.for_error(err))

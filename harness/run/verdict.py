@@ -1,27 +1,13 @@
-"""Checks (expected vs observed) and the overall verdict of a run, with its exit code."""
+"""Checks (expected vs observed) and the overall verdict of a run; its exit code comes from
+``harness.errors`` (the one mapping)."""
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import ExitCode
+from harness.errors import Verdict
 
-
-class Verdict(str, enum.Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    ERROR = "error"        # could not test (infrastructure): bisect skip
-    BAD_INPUT = "bad-input"
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return {
-            Verdict.PASS: ExitCode.PASS,
-            Verdict.FAIL: ExitCode.FAIL,
-            Verdict.ERROR: ExitCode.CANNOT_TEST,
-            Verdict.BAD_INPUT: ExitCode.BAD_INPUT,
-        }[self]
+__all__ = ["Check", "RunResult", "Verdict"]
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,84 @@
 """Verdicts map to exit codes in one place; the CLI keeps errors to one line."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import re
 from pathlib import Path
 
 import pytest
 
+import acpi_tables
+import harness
+import kernels
+from harness import errors
 from harness.cli import main
-from harness.errors import BadInputError, ExitCode, GuestError, InfrastructureError, ParseError, exit_code_for
+from harness.errors import (
+    BadInputError,
+    ExitCode,
+    GuestError,
+    InfrastructureError,
+    MemhpError,
+    ParseError,
+    exit_code_for,
+    overall,
+)
+from harness.guest.agent import GuestGone
+from harness.qemu.machine import QemuLaunchError
+from harness.run.runner import error_result
 from harness.run.verdict import RunResult, Verdict
 
+# The whole mapping: every error class there is → (exit code, verdict of the run it ends).
+ERRORS: list[tuple[BaseException, ExitCode, Verdict | None]] = [
+    (BadInputError("x"), ExitCode.BAD_INPUT, Verdict.BAD_INPUT),
+    (ParseError("f", "x"), ExitCode.BAD_INPUT, Verdict.BAD_INPUT),
+    (InfrastructureError("x"), ExitCode.CANNOT_TEST, Verdict.ERROR),
+    (QemuLaunchError("x", [], 1, ""), ExitCode.CANNOT_TEST, Verdict.ERROR),
+    (GuestError("x"), ExitCode.FAIL, Verdict.FAIL),
+    (GuestGone("x"), ExitCode.FAIL, Verdict.FAIL),
+    (RuntimeError("x"), ExitCode.CANNOT_TEST, None),  # a harness bug: could not test
+    (KeyboardInterrupt(), ExitCode.INTERRUPTED, None),  # never wrapped
+]
 
-@pytest.mark.parametrize("exc, code", [
-    (BadInputError("x"), 2), (ParseError("f", "x"), 2), (InfrastructureError("x"), 125),
-    (GuestError("x"), 1), (RuntimeError("x"), 125)])
-def test_exceptions_map_to_exit_codes(exc: BaseException, code: int) -> None:
+
+@pytest.mark.parametrize("exc, code, verdict", ERRORS, ids=lambda v: type(v).__name__)
+def test_exceptions_map_to_exit_codes_and_verdicts(exc: BaseException, code: ExitCode,
+                                                   verdict: Verdict | None) -> None:
     assert exit_code_for(exc) == code
+    if isinstance(exc, MemhpError):
+        result = error_result("s", "k", exc)
+        assert result.verdict is verdict and result.verdict.exit_code == code
+        assert result.to_json()["exit_code"] == code
+
+
+def test_the_mapping_covers_every_error_class_and_the_tree_lists_them() -> None:
+    for package in (harness, acpi_tables, kernels):
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(info.name)
+    classes, todo = set(), [MemhpError]
+    while todo:
+        cls = todo.pop()
+        classes.add(cls)
+        todo += cls.__subclasses__()
+    assert {type(e) for e, _, _ in ERRORS} >= classes - {MemhpError}
+    listed = re.findall(r"[├└]── (\w+)", errors.__doc__ or "")
+    assert sorted(listed) == sorted(c.__name__ for c in classes - {MemhpError})
 
 
 @pytest.mark.parametrize("verdict, code", [(Verdict.PASS, 0), (Verdict.FAIL, 1),
                                            (Verdict.BAD_INPUT, 2), (Verdict.ERROR, 125)])
 def test_verdicts_map_to_bisect_exit_codes(verdict: Verdict, code: int) -> None:
     assert verdict.exit_code == code
+
+
+@pytest.mark.parametrize("code, under_bisect", [(0, 0), (1, 1), (2, 128), (125, 125)])
+def test_bisect_turns_bad_input_into_128_and_nothing_else(code: int, under_bisect: int) -> None:
+    assert ExitCode(code).under_bisect() == under_bisect
+
+
+def test_many_outcomes_a_wrong_verdict_beats_bad_input_beats_cannot_test() -> None:
+    P, F, B, C = ExitCode.PASS, ExitCode.FAIL, ExitCode.BAD_INPUT, ExitCode.CANNOT_TEST
+    assert [overall(codes) for codes in ([], [P, P], [P, C], [C, B], [B, F, C])] == [P, P, C, B, F]
 
 
 def test_result_passes_only_with_checks_all_ok() -> None:
