@@ -38,10 +38,9 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
     except MemhpError as err:
         result = error_result(args.scenario.stem, args.kernel, err)
         options.out_dir.mkdir(parents=True, exist_ok=True)
-        from harness.run.runner import write_json
-        write_json(options.out_dir / "result.json", result.to_json())
+        result.artifact().write(options.out_dir / "result.json")
     if args.json:
-        _print_json(result.to_json())
+        _print_json(result.artifact().to_json())
     else:
         print(result.summary())
         print(f"artifacts: {options.out_dir}")
@@ -49,20 +48,17 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
 
 
 def show_command(args: argparse.Namespace) -> ExitCode:
-    import kernels
     from harness.qemu.accel import choose_accel
     from harness.qemu.cmdline import build_command
     from harness.qemu.machine import Channels
-    from harness.scenario.layout import compute_layout
-    from harness.scenario.schema import load_scenario
+    from harness.run.runner import plan
 
-    scenario = load_scenario(args.scenario)
-    kernel = kernels.resolve(args.kernel)
-    compute_layout(scenario)
+    planned = plan(args.scenario, args.kernel)  # validates the scenario as a run would
     sock = Path("<private-dir>")
-    argv = build_command(scenario, kernel.bzimage, Path("<out>/initrd.img"),
+    bzimage = planned.kernel.bzimage
+    argv = build_command(planned.scenario, bzimage, Path("<out>/initrd.img"),
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
-                         choose_accel(args.accel, kernel.bzimage))
+                         choose_accel(args.accel, bzimage))
     print(" ".join(argv))
     return ExitCode.PASS
 

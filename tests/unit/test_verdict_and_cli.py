@@ -4,6 +4,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,8 +28,11 @@ from harness.errors import (
 )
 from harness.guest.agent import GuestGone
 from harness.qemu.machine import QemuLaunchError
+from harness.run.artifacts import NO_INFO
 from harness.run.runner import error_result
 from harness.run.verdict import RunResult, Verdict
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 
 # The whole mapping: every error class there is → (exit code, verdict of the run it ends).
 ERRORS: list[tuple[BaseException, ExitCode, Verdict | None]] = [
@@ -48,7 +54,7 @@ def test_exceptions_map_to_exit_codes_and_verdicts(exc: BaseException, code: Exi
     if isinstance(exc, MemhpError):
         result = error_result("s", "k", exc)
         assert result.verdict is verdict and result.verdict.exit_code == code
-        assert result.to_json()["exit_code"] == code
+        assert result.artifact().exit_code == code
 
 
 def test_the_mapping_covers_every_error_class_and_the_tree_lists_them() -> None:
@@ -84,10 +90,10 @@ def test_many_outcomes_a_wrong_verdict_beats_bad_input_beats_cannot_test() -> No
 def test_result_passes_only_with_checks_all_ok() -> None:
     result = RunResult("s", "k")
     assert result.verdict is Verdict.FAIL  # no checks: nothing was shown
-    result.add("a", 1, 1)
+    result.add("a", "1", "1")
     assert result.verdict is Verdict.PASS
     result.add("b", "success", "failure")
-    assert result.verdict is Verdict.FAIL and not result.to_json()["checks"][1]["ok"]
+    assert result.verdict is Verdict.FAIL and not result.artifact().checks[1].ok
 
 
 def test_run_with_bad_scenario_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,11 +122,12 @@ def test_unknown_subcommand_is_usage_error() -> None:
 
 def test_reservations_left_in_hotplug_ranges_are_named_with_callers() -> None:
     from harness.logparse import load_boot_log
-    from harness.run.checks import reserved_in_hotplug_ranges
+    from harness.run.checks import BootFacts, reserved_in_hotplug_ranges
 
     log = load_boot_log(Path(__file__).parents[2] / "fixtures/logs/recorded/memhp-6.1-three-node-no-movable-node.log")
-    assert reserved_in_hotplug_ranges(log) == [
+    listed = reserved_in_hotplug_ranges(BootFacts.of(log))
+    assert listed == (
         "node 2: [0x13b7d3000-0x13b7fdfff] NODE_DATA(2)",
-        "node 2: [0x13b7fe000-0x13fffffff] alloc_low_pages, setup_log_buf"]
-    result = RunResult("s", "k", info={"reserved_in_hotplug_ranges": reserved_in_hotplug_ranges(log)})
+        "node 2: [0x13b7fe000-0x13fffffff] alloc_low_pages, setup_log_buf")
+    result = RunResult("s", "k", info=replace(NO_INFO, reserved_in_hotplug_ranges=listed))
     assert "reserved in a hotpluggable range: node 2: [0x13b7fe000" in result.summary()
