@@ -27,17 +27,19 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> ExitCode:
+    from harness.run.artifacts import ensure_out_dir
     from harness.run.runner import RunOptions, error_result, run_scenario
 
     if args.show_command:
         return show_command(args)
     options = RunOptions(kernel=args.kernel, out_dir=args.out or Path("out") / args.scenario.stem,
                          accel=args.accel, boot_timeout=args.boot_timeout)
+    # First, so that an unusable --out is one line (no result.json can go there).
+    ensure_out_dir(options.out_dir)
     try:
         result = run_scenario(args.scenario, options)
     except MemhpError as err:
         result = error_result(args.scenario.stem, args.kernel, err)
-        options.out_dir.mkdir(parents=True, exist_ok=True)
         result.artifact().write(options.out_dir / "result.json")
     if args.json:
         _print_json(result.artifact().to_json())

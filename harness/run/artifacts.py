@@ -96,6 +96,17 @@ class Artifact:
         os.replace(tmp, path)
 
 
+def ensure_out_dir(path: Path) -> Path:
+    """The artifact folder, created if need be; a path that cannot be one is bad input."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise BadInputError(f"{path}: exists and is not a folder (the run's artifact folder)") from None
+    except OSError as err:
+        raise BadInputError(f"{path}: cannot create the artifact folder: {err.strerror}") from None
+    return path
+
+
 def kernel_label(kernel: str, release: str | None) -> str:
     """``debian:6.1 (6.1.0-57-amd64)``: for people; the two are separate fields."""
     return f"{kernel} ({release})" if release else kernel

@@ -34,6 +34,7 @@ from harness.run.artifacts import (
     ModelAgreement,
     ModelFile,
     RunInfo,
+    ensure_out_dir,
 )
 from harness.run.model_agreement import model_agreement
 from harness.run.verdict import RunResult, Verdict
@@ -156,8 +157,7 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     planned = plan(path, options.kernel)
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    initrd = prepare_initrd(scenario, layout, options.out_dir)
+    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir))
     return Prepared(scenario, layout, kernel, initrd, choose_accel(options.accel, kernel.bzimage))
 
 

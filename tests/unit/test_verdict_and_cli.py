@@ -111,6 +111,28 @@ def test_bisect_turns_bad_input_into_abort(tmp_path: Path) -> None:
     assert main(["run", str(bad), "--bisect", "--out", str(tmp_path / "o")]) == 128
 
 
+def test_out_that_is_a_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    for extra, code in (([], 2), (["--bisect"], 128)):
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", "run",
+                               str(SCENARIOS / "three-node-movable.toml"), "--out", str(taken), *extra],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == code, proc.stderr
+        assert proc.stderr.splitlines() == [f"memhp: {taken}: exists and is not a folder "
+                                            "(the run's artifact folder)"]
+    assert taken.read_text() == "not a folder"
+
+
+def test_matrix_out_that_is_a_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    matrix = tmp_path / "m.toml"
+    matrix.write_text(f'kernels = ["debian:6.1"]\nscenarios = ["{SCENARIOS}/three-node-movable.toml"]\n')
+    assert main(["matrix", str(matrix), "--out", str(taken), "--db", str(tmp_path / "h.sqlite")]) == 2
+    assert f"{taken}/runs: cannot create the artifact folder" in capsys.readouterr().err
+
+
 def test_parse_of_missing_log_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["parse", "/nonexistent/boot.log"]) == ExitCode.BAD_INPUT
     assert "/nonexistent/boot.log" in capsys.readouterr().err
