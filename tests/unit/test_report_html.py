@@ -70,3 +70,13 @@ def test_hotplug_range_without_boot_ram_is_a_hot_add_window_not_an_alarm() -> No
                                  (MemblockRegion(4 << 30, 1 << 30, 0, 2),), ())
     bands = _hotplug((finding,)).bands
     assert [(b.label, b.alarm) for b in bands] == [("N2 cleared", True), ("N2 hot-add window", False)]
+
+
+def test_a_run_whose_model_json_does_not_read_gets_its_reason_not_a_map(tmp_path: Path) -> None:
+    res = result((record("a@debian-6.1+default", Verdict.PASS), record("b@debian-6.1+default", Verdict.PASS)))
+    write_runs(tmp_path, res)
+    (tmp_path / "b@debian-6.1+default" / "model.json").write_text('{"scenario": "b"}')
+    (tmp_path / "a@debian-6.1+default" / "model.json").unlink()
+    page = render_html(res, tmp_path, None)
+    assert page.count("<svg") == 0 and "no model.json: the run did not get that far" in page
+    assert f"no memory map: {tmp_path}/b@debian-6.1+default/model.json: schema_version: missing" in page
