@@ -49,8 +49,9 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 def _one_line(where: str, err: ValidationError) -> str:
     first = err.errors()[0]
+    msg = first["msg"][:1].lower() + first["msg"][1:]  # mid-sentence; quoted values keep their case
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{where}: {_field(first['loc'])}: {first['msg'].lower()}{more}"
+    return f"{where}: {_field(first['loc'])}: {msg}{more}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,7 +124,7 @@ class Check(JsonMixin):
     expected: str
     observed: str
     ok: bool
-    reason: str = ""
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,8 +147,8 @@ class ModelAgreement:
     template: str | None
     reservations_in_hotplug_ranges: tuple[PredictedReservation, ...]
     block_disagreements: tuple[str, ...]
-    skipped: str | None = None
-    error: str | None = None
+    skipped: str | None
+    error: str | None
 
     @classmethod
     def not_run(cls, *, skipped: str | None = None, error: str | None = None) -> ModelAgreement:

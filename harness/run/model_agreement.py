@@ -82,4 +82,5 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
                          "success" if res.succeeded else "failure", action.reason)
     return ModelAgreement(template=prediction.template,
                           reservations_in_hotplug_ranges=_reservations(prediction, _pageflags(actions)),
-                          block_disagreements=tuple(_block_disagreements(prediction, actions)))
+                          block_disagreements=tuple(_block_disagreements(prediction, actions)),
+                          skipped=None, error=None)

@@ -27,13 +27,13 @@ from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks
 from harness.run.artifacts import (
+    NO_INFO,
     ActionRecord,
     GuestRecord,
     MemoryDeviceInfo,
     MemoryDevices,
     ModelAgreement,
     ModelFile,
-    RunInfo,
     ensure_out_dir,
 )
 from harness.run.model_agreement import model_agreement
@@ -133,7 +133,8 @@ class Plan:
 
 
 def plan(path: Path, kernel: str) -> Plan:
-    """What ``memhp run`` would boot, without side effects (``--show-command`` stops here)."""
+    """What ``memhp run`` would boot, before anything goes into the run's folder
+    (``--show-command`` stops here)."""
     scenario = load_scenario(path)
     return Plan(scenario, compute_layout(scenario), kernels.resolve(kernel))
 
@@ -175,8 +176,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     prep = prepare(path, options)
     scenario, layout, out = prep.scenario, prep.layout, options.out_dir
     result = RunResult(scenario.name, options.kernel, prep.kernel.release)
-    result.info = RunInfo(accel=prep.accel.name, out_dir=str(out), reserved_in_hotplug_ranges=(),
-                          model_agreement=None)
+    result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out))
     seen = boot_and_observe(prep, out, options.boot_timeout)
     try:
         bootlog = parse_boot_log((out / "console.log").read_text(errors="replace"),

@@ -98,6 +98,7 @@ def test_model_json_round_trips_every_fact_typed(tmp_path: Path) -> None:
     (lambda d: d["checks"][1].update(ok="maybe"), "checks[1].ok: input should be a valid boolean"),
     (lambda d: d.update(verdict="great"), "verdict: input should be 'pass', 'fail', 'error' or 'bad-input'"),
     (lambda d: d["info"].pop("accel"), "info.accel: field required"),
+    (lambda d: d["checks"][0].pop("reason"), "checks[0].reason: field required"),
 ])
 def test_a_result_json_that_does_not_match_is_one_line_naming_file_and_field(
         tmp_path: Path, change: Any, message: str) -> None:
