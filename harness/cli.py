@@ -1,8 +1,9 @@
 """The ``memhp`` command: parses arguments and dispatches to one public function each.
 
 Exit statuses (also for ``git bisect run``): 0 every outcome matched its expectation,
-1 some did not (a guest panic or hang counts here), 2 bad input or usage,
-125 could not test (QEMU missing, kernel not obtainable, QEMU died before the kernel ran).
+1 some did not (a guest panic or hang counts here), 2 bad input or usage (128 with
+--bisect), 125 could not test (QEMU missing, kernel not obtainable, QEMU died before the
+kernel ran), 130 interrupted.
 """
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from typing import Any
 from harness.errors import BadInputError, ExitCode, MemhpError, exit_code_for
 
 EPILOG = __doc__.split("\n\n", 1)[1]
-# Bad input says nothing about the commit under test: exit >127 makes `git bisect run` stop.
-BISECT_ABORT = 128
 
 
 def _print_json(data: Any) -> None:
@@ -27,48 +26,43 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> ExitCode:
+    from harness.run.artifacts import ensure_out_dir
     from harness.run.runner import RunOptions, error_result, run_scenario
 
     if args.show_command:
         return show_command(args)
     options = RunOptions(kernel=args.kernel, out_dir=args.out or Path("out") / args.scenario.stem,
                          accel=args.accel, boot_timeout=args.boot_timeout)
+    # First, so that an unusable --out is one line (no result.json can go there).
+    ensure_out_dir(options.out_dir)
     try:
         result = run_scenario(args.scenario, options)
     except MemhpError as err:
         result = error_result(args.scenario.stem, args.kernel, err)
-        options.out_dir.mkdir(parents=True, exist_ok=True)
-        from harness.run.runner import write_json
-        write_json(options.out_dir / "result.json", result.to_json())
+        result.artifact().write(options.out_dir / "result.json")
     if args.json:
-        _print_json(result.to_json())
+        _print_json(result.artifact().to_json())
     else:
         print(result.summary())
         print(f"artifacts: {options.out_dir}")
-    code = int(result.verdict.exit_code)
-    if args.bisect and code == ExitCode.BAD_INPUT:
-        return BISECT_ABORT
-    return code
+    return result.verdict.exit_code
 
 
-def show_command(args: argparse.Namespace) -> int:
-    import kernels
+def show_command(args: argparse.Namespace) -> ExitCode:
     from harness.qemu.accel import choose_accel
     from harness.qemu.cmdline import build_command
     from harness.qemu.machine import Channels
-    from harness.scenario.layout import compute_layout
-    from harness.scenario.schema import load_scenario
+    from harness.run.runner import plan
 
-    scenario = load_scenario(args.scenario)
-    kernel = kernels.resolve(args.kernel)
-    compute_layout(scenario)
+    planned = plan(args.scenario, args.kernel)  # validates the scenario as a run would
     sock = Path("<private-dir>")
-    argv = build_command(scenario, kernel.bzimage, Path("<out>/initrd.img"),
+    bzimage = planned.kernel.bzimage
+    argv = build_command(planned.scenario, bzimage, Path("<out>/initrd.img"),
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
-                         choose_accel(args.accel, kernel.bzimage))
+                         choose_accel(args.accel, bzimage))
     print(" ".join(argv))
-    return 0
+    return ExitCode.PASS
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -175,7 +169,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _print_json(comparison.to_json())
     else:
         print(comparison.text())
-    return int(ExitCode.FAIL if comparison.regressions else ExitCode.PASS)
+    return ExitCode.FAIL if comparison.regressions else ExitCode.PASS
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
@@ -185,7 +179,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     result = run_matrix(args.matrix, args.out, args.workers, args.scheduler,
                         args.db or DEFAULT_HISTORY)
     print(summary_text(result))
-    return int(result.exit_code)
+    return result.exit_code
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -297,18 +291,21 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
     except MemhpError as err:
         print(f"memhp: {err}", file=sys.stderr)
-        return int(exit_code_for(err))
-    except KeyboardInterrupt:
+        code = exit_code_for(err)
+    except KeyboardInterrupt as interrupt:
         print("memhp: interrupted", file=sys.stderr)
-        return 130
+        return int(exit_code_for(interrupt))
     except BrokenPipeError:
         # `memhp … | head`: the reader left; say nothing more and keep Python from
         # complaining when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    if getattr(args, "bisect", False):  # `memhp run --bisect`, also when it ends in an error
+        return int(ExitCode(code).under_bisect())
+    return code
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from harness.errors import BadInputError
 from harness.memblock.movable_zone import movable_starts, node_ranges
 from harness.memblock.regions import KernelVersion
 from harness.scenario.cmdline import kernel_cmdline
-from harness.scenario.layout import compute_layout
+from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
@@ -140,8 +140,8 @@ def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) ->
     return out
 
 
-def _nodes(scenario: Scenario, boot: EarlyBoot, movable: dict[int, int]) -> list[NodePrediction]:
-    layout = compute_layout(scenario)
+def _nodes(scenario: Scenario, layout: MemoryLayout, boot: EarlyBoot,
+           movable: dict[int, int]) -> list[NodePrediction]:
     early = _reservations(boot, boot.callers[:boot.registered_at])
     out = []
     for nid in range(len(scenario.machine.nodes)):
@@ -153,13 +153,14 @@ def _nodes(scenario: Scenario, boot: EarlyBoot, movable: dict[int, int]) -> list
 
 
 def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6.1",
-             cmdline_extra: str = "") -> Prediction:
-    """The predicted boot of ``scenario``; ``cmdline_extra`` is appended (what-if variants)."""
+             cmdline_extra: str = "", layout: MemoryLayout | None = None) -> Prediction:
+    """The predicted boot of ``scenario``; ``cmdline_extra`` is appended (what-if variants).
+    ``layout``: the scenario's, when the caller (a run) has already computed it."""
     version = parse_kernel_version(kernel_version)
     cmdline = f"{kernel_cmdline(scenario)} {cmdline_extra}".strip()
     movable_node = "movable_node" in cmdline.split()
     template = find_template(version, movable_node)
-    layout = compute_layout(scenario)
+    layout = compute_layout(scenario) if layout is None else layout
     boot = simulate_early_boot(layout, version, movable_node,
                                _log_buf_len(cmdline) or template.log_buf_len, template)
     movable = movable_starts(boot.state, cmdline)
@@ -171,7 +172,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
                 "numa_meminfo": [asdict(b) for b in boot.blocks]}
     return Prediction(scenario.name, version.value, cmdline, template.source,
-                      tuple(_nodes(scenario, boot, movable)), in_hot, tuple(blocks),
+                      tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
                       tuple(_actions(scenario, blocks, cmdline)), inferred)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -16,12 +15,11 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from harness.errors import ExitCode
+from harness.errors import BadInputError, ExitCode, Verdict
 from harness.lab.results import RunFn, RunRecord
 from harness.lab.spec import RunSettings, RunSpec
-from harness.run.verdict import Verdict
+from harness.run.artifacts import ResultFile
 from harness.scenario.schema import load_scenario
 
 # Time the run gets to kill its QEMU after SIGTERM before the whole group is killed.
@@ -32,14 +30,12 @@ _LIVE: set[subprocess.Popen[bytes]] = set()
 _LIVE_LOCK = threading.Lock()
 
 
-def record_from_result(run: RunSpec, result: dict[str, Any], seconds: float) -> RunRecord:
-    """The record of one attempt from its ``result.json`` contents."""
-    failed = tuple(c["name"] for c in result.get("checks", []) if not c["ok"])
-    match = re.search(r"\(([^)]+)\)\s*$", result.get("kernel", ""))
-    reason = result.get("error") or "; ".join(failed)
+def record_from_result(run: RunSpec, result: ResultFile, seconds: float) -> RunRecord:
+    """The record of one attempt from its ``result.json``."""
+    failed = result.failed_checks
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
-                     Verdict(result["verdict"]), match.group(1) if match else None, failed,
-                     reason or "", 1, seconds)
+                     result.verdict, result.release, failed, result.error or "; ".join(failed),
+                     1, seconds)
 
 
 def error_record(run: RunSpec, reason: str, seconds: float) -> RunRecord:
@@ -95,13 +91,19 @@ def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> Run
         finally:
             with _LIVE_LOCK:
                 _LIVE.discard(proc)
-    seconds = time.monotonic() - start
-    try:
-        result = json.loads((out_dir / "result.json").read_text())
-    except (OSError, ValueError):
+    return read_record(run, out_dir, proc.returncode, time.monotonic() - start)
+
+
+def read_record(run: RunSpec, out_dir: Path, returncode: int, seconds: float) -> RunRecord:
+    """The record of a finished ``memhp run``: from its result.json, else why there is none."""
+    if not (out_dir / "result.json").exists():
         tail = (out_dir / "memhp-run.log").read_text(errors="replace").strip().splitlines()[-3:]
-        return error_record(run, f"memhp run exited {proc.returncode} without result.json: "
+        return error_record(run, f"memhp run exited {returncode} without result.json: "
                             + " | ".join(tail), seconds)
+    try:
+        result = ResultFile.read(out_dir / "result.json")
+    except BadInputError as err:  # a run that wrote nonsense could not be judged
+        return error_record(run, str(err), seconds)
     return record_from_result(run, result, seconds)
 
 
@@ -112,7 +114,7 @@ def run_with_retries(run: RunSpec, out_dir: Path, settings: RunSettings, run_fn:
     attempt = 1
     while True:
         record = run_fn(run, out_dir, settings)
-        if (record.verdict.exit_code != ExitCode.CANNOT_TEST or attempt > settings.retries):
+        if record.verdict.exit_code != ExitCode.CANNOT_TEST or attempt > settings.retries:
             return replace(record, attempts=attempt)
         keep = out_dir.with_name(f"{out_dir.name}.attempt{attempt}")
         shutil.rmtree(keep, ignore_errors=True)

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from harness.errors import BadInputError
+from harness.errors import BadInputError, Verdict
 from harness.lab.results import DEFAULT_HISTORY, MatrixResult
-from harness.run.verdict import Verdict
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -88,10 +87,10 @@ class History:
               r.scenario, r.variant, r.expect.value, r.verdict.value, int(r.ok),
               json.dumps(list(r.failed_checks))) for r in result.records])
 
-    def _outcomes(self, where: str = "", args: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    def _outcomes(self, where: str = "") -> list[tuple[str, ...]]:
         return self.db.execute(
             "SELECT scenario, variant, kernel, matrix_run, date, release, verdict, ok FROM runs "
-            f"{where} ORDER BY date, matrix_run", args).fetchall()
+            f"{where} ORDER BY date, matrix_run").fetchall()
 
     def trend_rows(self) -> list[Trend]:
         rows: dict[tuple[str, str, str], list[Outcome]] = {}
@@ -104,9 +103,9 @@ class History:
         """Per scenario × variant, the lowest release with an unexpected verdict (could-not-test
         runs say nothing about the kernel and are left out)."""
         good: dict[tuple[str, str], dict[str, bool]] = {}
-        for scenario, variant, _, _, _, release, _verdict, ok in self._outcomes(
-                "WHERE release IS NOT NULL AND verdict NOT IN (?, ?)",
-                (Verdict.ERROR.value, Verdict.BAD_INPUT.value)):
+        for scenario, variant, _, _, _, release, verdict, ok in self._outcomes("WHERE release IS NOT NULL"):
+            if not Verdict(verdict).tested:
+                continue
             per = good.setdefault((scenario, variant), {})
             per[release] = per.get(release, True) and bool(ok)
         found = []

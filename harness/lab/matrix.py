@@ -24,6 +24,7 @@ from harness.lab.reports.html import write_html
 from harness.lab.reports.junit import write_junit
 from harness.lab.results import DEFAULT_HISTORY, MatrixResult, RunFn, RunRecord
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, load_matrix
+from harness.run.artifacts import ensure_out_dir
 
 # The project's own nightly plan over its fixtures/scenarios: a checkout has it, a wheel does not.
 DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "fixtures" / "matrix" / "nightly.toml"
@@ -77,8 +78,7 @@ def execute(spec: MatrixSpec, out_dir: Path, workers: int, run_fn: RunFn = run_i
     """Run every cell and return the records in matrix order (no reports written)."""
     started = dt.datetime.now(dt.timezone.utc)
     begin = time.monotonic()
-    runs_dir = out_dir / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir = ensure_out_dir(out_dir / "runs")
     if scheduler:
         from harness.lab.distributed import run_on_cluster
         stream = run_on_cluster(spec.runs, runs_dir, spec.settings, scheduler, run_fn)

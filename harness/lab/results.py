@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ExitCode
+from harness.errors import ExitCode, Verdict, overall
 from harness.lab.spec import RunSettings, RunSpec
-from harness.run.verdict import Verdict
 
 DEFAULT_HISTORY = Path("out") / "history.sqlite"
 
@@ -36,6 +35,13 @@ class RunRecord:
     @property
     def ok(self) -> bool:
         return self.verdict is self.expect
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 as expected; else 1 for a wrong pass/fail, or the code of the error verdict."""
+        if self.ok:
+            return ExitCode.PASS
+        return ExitCode.FAIL if self.verdict.tested else self.verdict.exit_code
 
     def to_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "kernel": self.kernel, "scenario": self.scenario,
@@ -71,13 +77,8 @@ class MatrixResult:
     @property
     def exit_code(self) -> ExitCode:
         """1 if a cell reached the wrong verdict, else 2 for bad input, else 125 if a cell
-        could not be tested, else 0."""
-        wrong = {r.verdict for r in self.records if not r.ok}
-        if wrong & {Verdict.PASS, Verdict.FAIL}:
-            return ExitCode.FAIL
-        if Verdict.BAD_INPUT in wrong:
-            return ExitCode.BAD_INPUT
-        return ExitCode.CANNOT_TEST if wrong else ExitCode.PASS
+        could not be tested, else 0 (``harness.errors.overall``)."""
+        return overall(r.exit_code for r in self.records)
 
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}

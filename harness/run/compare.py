@@ -5,13 +5,13 @@ works on runs made earlier. B *regresses* when a check that passed on A fails on
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import BadInputError
+from harness.logparse import BootLog, MemblockAlloc
+from harness.run.artifacts import ModelFile, ResultFile, kernel_label
 
 
 @dataclass
@@ -57,65 +57,61 @@ class Comparison:
         return "\n".join(out)
 
 
-def _load(run_dir: Path, name: str) -> dict[str, Any]:
-    path = run_dir / name
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise BadInputError(f"{path}: cannot read run artifact: {err}") from err
-    if not isinstance(data, dict):
-        raise BadInputError(f"{path}: not a JSON object")
-    return data
-
-
-def _allocations(model: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+def _allocations(model: ModelFile) -> dict[tuple[str, int], MemblockAlloc]:
     """Each allocation request keyed by (caller, n-th call of that caller)."""
     seen: Counter[str] = Counter()
     out = {}
-    for op in model.get("boot_log", {}).get("memblock_ops", []):
-        if "size" not in op:
-            continue
-        caller = op.get("caller_function") or op.get("caller", "?")
+    for op in model.boot_log.memblock_allocs:
+        caller = op.caller_function or op.caller
         out[(caller, seen[caller])] = op
         seen[caller] += 1
     return out
 
 
-def _hex_result(op: dict[str, Any]) -> str:
-    res = op.get("result")
-    return "failed" if not res else f"{res['start']:#x}-{res['end'] - 1:#x}"
+def _hex_result(op: MemblockAlloc) -> str:
+    res = op.result
+    return "failed" if res is None else f"{res.start:#x}-{res.end - 1:#x}"
 
 
-def _reservation_keys(model: dict[str, Any]) -> dict[str, str]:
+def _reservation_keys(model: ModelFile) -> dict[str, str]:
     out = {}
-    for item in model.get("reservations_in_hotplug_ranges", []):
-        res = item["reservation"]
-        region = res["region"]
-        callers = ", ".join(dict.fromkeys(c["caller"] for c in res["causes"]))
-        out[callers] = f"[{region['base']:#x}-{region['base'] + region['size'] - 1:#x}] {callers}"
+    for item in model.reservations_in_hotplug_ranges:
+        region = item.reservation.region
+        callers = ", ".join(item.reservation.callers)
+        out[callers] = f"[{region.base:#x}-{region.end - 1:#x}] {callers}"
     return out
 
 
-def compare_runs(a_dir: Path, b_dir: Path, a_name: str = "A", b_name: str = "B") -> Comparison:
-    ra, rb = _load(a_dir, "result.json"), _load(b_dir, "result.json")
-    cmp = Comparison(f"{a_name} ({ra.get('kernel')})", f"{b_name} ({rb.get('kernel')})")
-    checks_b = {c["name"]: c for c in rb.get("checks", [])}
-    for ca in ra.get("checks", []):
-        cb = checks_b.get(ca["name"], {"observed": "absent", "ok": False})
-        cmp.outcomes.append({"check": ca["name"], "a": ca["observed"], "b": cb["observed"],
-                             "a_ok": ca["ok"], "b_ok": cb["ok"]})
-    if not (a_dir / "model.json").exists() or not (b_dir / "model.json").exists():
-        return cmp
-    ma, mb = _load(a_dir, "model.json"), _load(b_dir, "model.json")
-    la, lb = ma["boot_log"], mb["boot_log"]
-    for node in sorted(set(la["movable_zone_start"]) | set(lb["movable_zone_start"])):
-        va, vb = la["movable_zone_start"].get(node), lb["movable_zone_start"].get(node)
+def _zone_ranges(log: BootLog) -> str:
+    return ", ".join(f"{z.name} " + ("empty" if z.start is None or z.end is None
+                                     else f"[{z.start:#x}-{z.end - 1:#x}]") for z in log.zone_ranges)
+
+
+def _outcomes(ra: ResultFile, rb: ResultFile) -> list[dict[str, Any]]:
+    checks_b = {c.name: c for c in rb.checks}
+    out = []
+    for ca in ra.checks:
+        cb = checks_b.get(ca.name)
+        out.append({"check": ca.name, "a": ca.observed, "b": "absent" if cb is None else cb.observed,
+                    "a_ok": ca.ok, "b_ok": cb is not None and cb.ok})
+    return out
+
+
+def _zones(la: BootLog, lb: BootLog) -> list[dict[str, Any]]:
+    out = []
+    for node in sorted(la.movable_zone_start.keys() | lb.movable_zone_start.keys()):
+        va, vb = la.movable_zone_start.get(node), lb.movable_zone_start.get(node)
         if va != vb:
-            cmp.zones.append({"what": f"ZONE_MOVABLE start of node {node}",
-                              "a": "none" if va is None else f"{va:#x}",
-                              "b": "none" if vb is None else f"{vb:#x}"})
-    if la["zone_ranges"] != lb["zone_ranges"]:
-        cmp.zones.append({"what": "zone ranges", "a": la["zone_ranges"], "b": lb["zone_ranges"]})
+            out.append({"what": f"ZONE_MOVABLE start of node {node}",
+                        "a": "none" if va is None else f"{va:#x}",
+                        "b": "none" if vb is None else f"{vb:#x}"})
+    if la.zone_ranges != lb.zone_ranges:
+        out.append({"what": "zone ranges", "a": _zone_ranges(la), "b": _zone_ranges(lb)})
+    return out
+
+
+def _models(cmp: Comparison, ma: ModelFile, mb: ModelFile) -> None:
+    cmp.zones = _zones(ma.boot_log, mb.boot_log)
     resa, resb = _reservation_keys(ma), _reservation_keys(mb)
     cmp.hotplug_reservations = {
         "new in B": [resb[k] for k in resb if k not in resa],
@@ -127,11 +123,20 @@ def compare_runs(a_dir: Path, b_dir: Path, a_name: str = "A", b_name: str = "B")
         ra_, rb_ = _hex_result(alla[key]), _hex_result(allb[key])
         if ra_ != rb_:
             cmp.allocations_moved.append({"caller": key[0], "occurrence": key[1],
-                                          "size": allb[key]["size"], "a": ra_, "b": rb_})
+                                          "size": allb[key].size, "a": ra_, "b": rb_})
     cmp.allocations_moved.sort(key=lambda m: (m["caller"], m["occurrence"]))
     count_a, count_b = Counter(k[0] for k in alla), Counter(k[0] for k in allb)
     cmp.allocation_counts = [{"caller": c, "a": count_a[c], "b": count_b[c]}
                              for c in sorted(count_a.keys() | count_b.keys()) if count_a[c] != count_b[c]]
+
+
+def compare_runs(a_dir: Path, b_dir: Path, a_name: str = "A", b_name: str = "B") -> Comparison:
+    ra, rb = ResultFile.read(a_dir / "result.json"), ResultFile.read(b_dir / "result.json")
+    cmp = Comparison(f"{a_name} ({kernel_label(ra.kernel, ra.release)})",
+                     f"{b_name} ({kernel_label(rb.kernel, rb.release)})", _outcomes(ra, rb))
+    # A run that ended before the boot was parsed has no model.json: checks only.
+    if (a_dir / "model.json").exists() and (b_dir / "model.json").exists():
+        _models(cmp, ModelFile.read(a_dir / "model.json"), ModelFile.read(b_dir / "model.json"))
     return cmp
 
 

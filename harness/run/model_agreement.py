@@ -9,34 +9,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.analysis.pinning import hotplug_findings
 from harness.analysis.replay import kernel_version_of
 from harness.analysis.simulate import BLOCK_SIZE, Prediction, simulate
 from harness.errors import BadInputError
 from harness.guest.actions import ActionResult
-from harness.logparse import BootLog
+from harness.run.artifacts import ModelAgreement, PredictedReservation
+from harness.run.checks import HOTPLUG_WORDS, BootFacts, honoured_words, movable_words
 from harness.run.verdict import RunResult
+from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import Scenario
-
-
-def _hex(value: int | None) -> str:
-    return "none" if value is None else f"{value:#x}"
 
 
 def _pageflags(actions: list[ActionResult]) -> dict[int, dict[str, Any]]:
     return {b.block: b.pageflags for a in actions for b in a.blocks if b.pageflags}
 
 
-def _reservations(prediction: Prediction, flags: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+def _reservations(prediction: Prediction, flags: dict[int, dict[str, Any]]) -> tuple[PredictedReservation, ...]:
     """Each predicted reservation in a hotpluggable range, with its block's PG_reserved count."""
     out = []
     for r in prediction.reservations_in_hotplug_ranges:
         block = r.start // BLOCK_SIZE
         seen = flags.get(block)
-        out.append({"start": _hex(r.start), "end": _hex(r.end), "caller": r.caller,
-                    "node": r.node, "block": block,
-                    "pageflags_reserved": None if seen is None else seen.get("reserved")})
-    return out
+        out.append(PredictedReservation(
+            start=r.start, end=r.end, caller=r.caller, node=r.node, block=block,
+            pageflags_reserved=None if seen is None else seen.get("reserved")))
+    return tuple(out)
 
 
 def _block_disagreements(prediction: Prediction, actions: list[ActionResult]) -> list[str]:
@@ -55,30 +52,35 @@ def _block_disagreements(prediction: Prediction, actions: list[ActionResult]) ->
     return out
 
 
-def model_agreement(result: RunResult, scenario: Scenario, log: BootLog,
-                    actions: list[ActionResult]) -> dict[str, Any]:
+def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: BootFacts,
+                    actions: list[ActionResult]) -> ModelAgreement:
     """Add ``model agrees: …`` model checks (informational) to ``result``; return the details."""
+    log = facts.log
     try:
         version = kernel_version_of(log)
     except BadInputError as err:  # a kernel the simulator has no model of
-        return {"skipped": str(err)}
-    prediction = simulate(scenario, version)
+        return ModelAgreement.not_run(skipped=str(err))
+    prediction = simulate(scenario, version, layout=layout)
     for node in prediction.nodes:
         seen = log.movable_zone_start.get(node.node)
-        result.add_model(f"model agrees: ZONE_MOVABLE of node {node.node}", _hex(node.movable_start), _hex(seen))
-    findings = {f.node: f.honoured for f in hotplug_findings(log)}
+        result.add_model(f"model agrees: ZONE_MOVABLE of node {node.node}",
+                         movable_words(node.movable_start), movable_words(seen))
+    findings = {f.node: f for f in facts.findings}
     for node in (n for n in prediction.nodes if n.hotplug_marked):
+        finding = findings.get(node.node)
         result.add_model(f"model agrees: SRAT hotplug mark of node {node.node} honoured",
-                   node.hotplug_honoured, findings.get(node.node),
-                   "; ".join(f"{r.caller} {_hex(r.start)}" for r in node.pinned_by))
+                         honoured_words(node.hotplug_honoured),
+                         HOTPLUG_WORDS[finding.status] if finding else "no hotplug range in the SRAT lines",
+                         "; ".join(f"{r.caller} {r.start:#x}" for r in node.pinned_by),
+                         ok=node.hotplug_honoured == (finding.honoured if finding else None))
     done = {a.id: a for a in actions}
     for action in prediction.actions:
         res = done.get(action.id)
         if res is None or action.outcome == "uncertain":
             continue
         result.add_model(f"model agrees: action {action.id}", action.outcome,
-                   "success" if res.succeeded else "failure", action.reason)
-    disagreements = _block_disagreements(prediction, actions)
-    return {"template": prediction.template,
-            "reservations_in_hotplug_ranges": _reservations(prediction, _pageflags(actions)),
-            "block_disagreements": disagreements}
+                         "success" if res.succeeded else "failure", action.reason)
+    return ModelAgreement(template=prediction.template,
+                          reservations_in_hotplug_ranges=_reservations(prediction, _pageflags(actions)),
+                          block_disagreements=tuple(_block_disagreements(prediction, actions)),
+                          skipped=None, error=None)

@@ -6,29 +6,36 @@ summaries (``model.json``, ``result.json``) atomically at the end, also after a 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import logging
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import kernels
 from acpi_tables.override_cpio import build_override_archive, check_upgrade
-from acpi_tables.srat import decode_srat
+from acpi_tables.srat import MemoryAffinity, decode_srat
 from harness.errors import BadInputError, GuestError, InfrastructureError, MemhpError
 from harness.guest.actions import ActionResult, run_action
 from harness.guest.agent import GuestGone
 from harness.guest.initramfs import compose_initrd
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
-from harness.logparse import BootLog, load_boot_log
+from harness.logparse import load_boot_log
 from harness.qemu.accel import Accel, choose_accel
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks
+from harness.run.artifacts import (
+    NO_INFO,
+    ActionRecord,
+    GuestRecord,
+    MemoryDeviceInfo,
+    MemoryDevices,
+    ModelAgreement,
+    ModelFile,
+    ensure_out_dir,
+)
 from harness.run.model_agreement import model_agreement
 from harness.run.verdict import RunResult, Verdict
 from harness.scenario.layout import MemoryLayout, compute_layout
@@ -61,12 +68,6 @@ class Observation:
     memory_devices_after: list[dict[str, Any]] | None = None
     guest_srat: bytes | None = None
     distances: tuple[tuple[int, ...], ...] | None = None
-
-
-def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
 
 
 def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
@@ -123,6 +124,22 @@ def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float) -> Observa
 
 
 @dataclass(frozen=True)
+class Plan:
+    """A scenario validated, its memory layout computed (once per run), its kernel obtained."""
+
+    scenario: Scenario
+    layout: MemoryLayout
+    kernel: kernels.Kernel
+
+
+def plan(path: Path, kernel: str) -> Plan:
+    """What ``memhp run`` would boot, before anything goes into the run's folder
+    (``--show-command`` stops here)."""
+    scenario = load_scenario(path)
+    return Plan(scenario, compute_layout(scenario), kernels.resolve(kernel))
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A scenario ready to boot: validated, kernel obtained and checked, initrd built."""
 
@@ -138,12 +155,10 @@ class Prepared:
 
 
 def prepare(path: Path, options: RunOptions) -> Prepared:
-    scenario = load_scenario(path)
-    kernel = kernels.resolve(options.kernel)
+    planned = plan(path, options.kernel)
+    scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    layout = compute_layout(scenario)
-    initrd = prepare_initrd(scenario, layout, options.out_dir)
+    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir))
     return Prepared(scenario, layout, kernel, initrd, choose_accel(options.accel, kernel.bzimage))
 
 
@@ -160,69 +175,73 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     """Run one scenario; never loses artifacts already written. Raises only for exit 2/125."""
     prep = prepare(path, options)
     scenario, layout, out = prep.scenario, prep.layout, options.out_dir
-    result = RunResult(scenario.name, f"{options.kernel} ({prep.kernel.release})")
-    result.info.update({"accel": prep.accel.name, "out_dir": str(out)})
+    result = RunResult(scenario.name, options.kernel, prep.kernel.release)
+    result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out))
     seen = boot_and_observe(prep, out, options.boot_timeout)
     try:
         bootlog = load_boot_log(out / "console.log")
         override = out / "srat.aml"
-        checks.evaluate(result, scenario, bootlog, seen.before, seen.actions or [], seen.guest_error)
-        if scenario.expect.distances is not None:
-            checks.distances(result, scenario.expect.distances, seen.distances)
-        result.info["reserved_in_hotplug_ranges"] = checks.reserved_in_hotplug_ranges(bootlog)
-        if override.exists() and seen.guest_srat is not None:
-            checks.guest_table(result, override.read_bytes(), seen.guest_srat)
-        write_json(out / "model.json", model_json(scenario, layout, bootlog, seen))
+        facts = checks.BootFacts.of(bootlog)
+        _judge(result, scenario, facts, seen, override)
+        model_file(scenario, layout, facts, seen).write(out / "model.json")
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
         # result.json says what broke.
-        result.error, result.error_verdict = f"internal error: {err!r}", Verdict.ERROR
-        write_json(out / "result.json", result.to_json())
-        raise InfrastructureError(f"evaluating the run failed: {err!r} (artifacts in {out})") from err
-    if bootlog.memblock_dumps:
-        try:
-            result.info["model_agreement"] = model_agreement(result, scenario, bootlog,
-                                                             seen.actions or [])
-        except Exception as err:  # the model is informational: its failure is reported, the verdict stands
-            result.info["model_agreement"] = {"error": f"simulator failed: {err!r}"}
-    write_json(out / "result.json", result.to_json())
+        wrapped = InfrastructureError(f"evaluating the run failed: {err!r} (artifacts in {out})")
+        result.error, result.error_verdict = f"internal error: {err!r}", Verdict.for_error(wrapped)
+        result.artifact().write(out / "result.json")
+        raise wrapped from err
+    result.info = replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
+                          model_agreement=_agreement(result, prep, facts, seen))
+    result.artifact().write(out / "result.json")
     return result
 
 
-def model_json(scenario: Scenario, layout: MemoryLayout, bootlog: BootLog,
-               seen: Observation) -> dict[str, Any]:
-    from harness.analysis.pinning import hotplug_findings, reservations_in_hotplug_ranges
-
-    return {
-        "scenario": scenario.name,
-        "layout": {"below_4g": layout.below_4g, "above_4g": layout.above_4g,
-                   "device_base": layout.device_base, "device_size": layout.device_size,
-                   "srat_ranges": [r.__dict__ for r in layout.node_ranges]},
-        "boot_log": bootlog.to_json(),
-        "hotplug_findings": [f.to_json() for f in hotplug_findings(bootlog)],
-        "reservations_in_hotplug_ranges": [r.to_json() for r in reservations_in_hotplug_ranges(bootlog)],
-        "guest": {
-            "release": seen.release,
-            "before": seen.before.to_json() if seen.before else None,
-            "after": seen.after.to_json() if seen.after else None,
-            "error": seen.guest_error,
-        },
-        "guest_srat_memory": _srat_memory(seen.guest_srat),
-        "node_distances": seen.distances,
-        "memory_devices": {"before": seen.memory_devices_before,
-                           "after": seen.memory_devices_after},
-        "actions": [a.to_json() for a in seen.actions or []],
-    }
+def _judge(result: RunResult, scenario: Scenario, facts: checks.BootFacts, seen: Observation,
+           override: Path) -> None:
+    """Every check of the run, into ``result``."""
+    checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error)
+    if scenario.expect.distances is not None:
+        checks.distances(result, scenario.expect.distances, seen.distances)
+    if override.exists() and seen.guest_srat is not None:
+        checks.guest_table(result, override.read_bytes(), seen.guest_srat)
 
 
-def _srat_memory(table: bytes | None) -> list[dict[str, Any]] | None:
+def _agreement(result: RunResult, prep: Prepared, facts: checks.BootFacts,
+               seen: Observation) -> ModelAgreement | None:
+    """The simulator against the boot, when the log has the MEMBLOCK dumps it needs."""
+    if not facts.log.memblock_dumps:
+        return None
+    try:
+        return model_agreement(result, prep.scenario, prep.layout, facts, seen.actions or [])
+    except Exception as err:  # the model is informational: its failure is reported, the verdict stands
+        return ModelAgreement.not_run(error=f"simulator failed: {err!r}")
+
+
+def model_file(scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts,
+               seen: Observation) -> ModelFile:
+    return ModelFile(
+        scenario=scenario.name, layout=layout, boot_log=facts.log,
+        hotplug_findings=facts.findings, reservations_in_hotplug_ranges=facts.reservations,
+        guest=GuestRecord(release=seen.release, before=seen.before, after=seen.after,
+                          error=seen.guest_error),
+        guest_srat_memory=_srat_memory(seen.guest_srat),
+        node_distances=seen.distances,
+        memory_devices=MemoryDevices(before=_devices(seen.memory_devices_before),
+                                     after=_devices(seen.memory_devices_after)),
+        actions=tuple(ActionRecord.of(a.to_json()) for a in seen.actions or []))
+
+
+def _devices(answer: list[dict[str, Any]] | None) -> tuple[MemoryDeviceInfo, ...] | None:
+    return None if answer is None else tuple(MemoryDeviceInfo.of(d) for d in answer)
+
+
+def _srat_memory(table: bytes | None) -> tuple[MemoryAffinity, ...] | None:
     """The memory affinity entries of the SRAT the guest read, or None if none was read."""
     if table is None:
         return None
-    return [dataclasses.asdict(m) for m in decode_srat(table, "guest SRAT").memory_affinities]
+    return decode_srat(table, "guest SRAT").memory_affinities
 
 
 def error_result(scenario: str, kernel: str, err: MemhpError) -> RunResult:
-    result = RunResult(scenario, kernel, error=str(err))
-    result.error_verdict = Verdict.BAD_INPUT if isinstance(err, BadInputError) else Verdict.ERROR
-    return result
+    return RunResult(scenario, kernel, error=str(err), error_verdict=Verdict.for_error(err))

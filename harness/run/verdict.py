@@ -1,62 +1,41 @@
-"""Checks (expected vs observed) and the overall verdict of a run, with its exit code."""
+"""The checks of a run as they are made, its overall verdict, and the summary it prints.
+
+:class:`RunResult` collects; :meth:`RunResult.artifact` is what ``result.json`` holds.
+The verdict's exit code comes from ``harness.errors`` (the one mapping).
+"""
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
-from typing import Any
 
-from harness.errors import ExitCode
+from harness.errors import Verdict
+from harness.run.artifacts import NO_INFO, Check, ResultFile, RunInfo, kernel_label
 
-
-class Verdict(str, enum.Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    ERROR = "error"        # could not test (infrastructure): bisect skip
-    BAD_INPUT = "bad-input"
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return {
-            Verdict.PASS: ExitCode.PASS,
-            Verdict.FAIL: ExitCode.FAIL,
-            Verdict.ERROR: ExitCode.CANNOT_TEST,
-            Verdict.BAD_INPUT: ExitCode.BAD_INPUT,
-        }[self]
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    expected: Any
-    observed: Any
-    ok: bool
-    reason: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "expected": self.expected, "observed": self.observed,
-                "ok": self.ok, "reason": self.reason}
+__all__ = ["RunResult", "Verdict"]
 
 
 @dataclass
 class RunResult:
     scenario: str
-    kernel: str
+    kernel: str  # the spec as given
+    release: str | None = None  # uname -r of that kernel, once it is known
     checks: list[Check] = field(default_factory=list)
     # Model vs observation: reported, never part of the verdict (a model gap is not a
     # kernel regression, and bisection must not blame a commit for it).
     model_checks: list[Check] = field(default_factory=list)
     error: str | None = None
     error_verdict: Verdict | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+    info: RunInfo = NO_INFO
 
-    def add(self, name: str, expected: Any, observed: Any, reason: str = "",
+    def add(self, name: str, expected: str, observed: str, reason: str = "",
             ok: bool | None = None) -> Check:
+        """A check; ``ok`` defaults to the words agreeing, give it when they need not."""
         check = Check(name, expected, observed, expected == observed if ok is None else ok, reason)
         self.checks.append(check)
         return check
 
-    def add_model(self, name: str, predicted: Any, observed: Any, reason: str = "") -> Check:
-        check = Check(name, predicted, observed, predicted == observed, reason)
+    def add_model(self, name: str, predicted: str, observed: str, reason: str = "",
+                  ok: bool | None = None) -> Check:
+        check = Check(name, predicted, observed, predicted == observed if ok is None else ok, reason)
         self.model_checks.append(check)
         return check
 
@@ -66,27 +45,28 @@ class RunResult:
             return self.error_verdict
         return Verdict.PASS if self.checks and all(c.ok for c in self.checks) else Verdict.FAIL
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario, "kernel": self.kernel, "verdict": self.verdict.value,
-            "exit_code": int(self.verdict.exit_code), "error": self.error,
-            "checks": [c.to_json() for c in self.checks],
-            "model_checks": [c.to_json() for c in self.model_checks], "info": self.info,
-        }
+    def artifact(self) -> ResultFile:
+        return ResultFile(scenario=self.scenario, kernel=self.kernel, release=self.release,
+                          verdict=self.verdict, exit_code=self.verdict.exit_code, error=self.error,
+                          checks=tuple(self.checks), model_checks=tuple(self.model_checks),
+                          info=self.info)
 
     def summary(self) -> str:
-        lines = [f"{self.scenario} on {self.kernel}: {self.verdict.value.upper()}"]
-        for check in self.checks:
-            mark = "ok  " if check.ok else "FAIL"
-            detail = f" — {check.reason}" if check.reason else ""
-            lines.append(f"  {mark} {check.name}: expected {check.expected!r}, "
-                         f"observed {check.observed!r}{detail}")
-        for line in self.info.get("reserved_in_hotplug_ranges", []):
-            lines.append(f"  reserved in a hotpluggable range: {line}")
-        for check in self.model_checks:
-            mark = "ok  " if check.ok else "DIFF"
-            lines.append(f"  model {mark} {check.name}: predicted {check.expected!r}, "
-                         f"observed {check.observed!r}")
+        lines = [f"{self.scenario} on {kernel_label(self.kernel, self.release)}: "
+                 f"{self.verdict.value.upper()}"]
+        lines += [_line("ok  " if c.ok else "FAIL", c, "expected") for c in self.checks]
+        lines += [f"  reserved in a hotpluggable range: {line}"
+                  for line in self.info.reserved_in_hotplug_ranges]
+        lines += [_line("model " + ("ok  " if c.ok else "DIFF"), c, "predicted")
+                  for c in self.model_checks]
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)
+
+
+def _line(mark: str, check: Check, wanted: str) -> str:
+    """What was seen; what was wanted too when the check failed; then why."""
+    text = f"  {mark} {check.name}: {check.observed}"
+    if not check.ok:
+        text += f" ({wanted}: {check.expected})"
+    return text + (f" — {check.reason}" if check.reason else "")

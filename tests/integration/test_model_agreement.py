@@ -24,11 +24,13 @@ def test_model_agrees_with_the_boot(memhp_run, name: str) -> None:
     checks = _model_checks(result)
     assert checks and all(c["ok"] for c in checks), checks
     assert not any(c.name.startswith("model agrees") for c in result.checks)  # not in the verdict
-    assert result.info["model_agreement"]["block_disagreements"] == []
+    assert result.info.model_agreement is not None
+    assert result.info.model_agreement.block_disagreements == ()
 
 
 def test_pinning_reservations_confirmed_by_page_flags(memhp_run) -> None:
     result = memhp_run(SCENARIOS / "three-node-no-movable-node.toml")
-    listed = result.info["model_agreement"]["reservations_in_hotplug_ranges"]
-    log_buf = [r for r in listed if r["caller"] == "setup_log_buf"]
-    assert log_buf and all(r["node"] == 2 and r["pageflags_reserved"] for r in log_buf), listed
+    assert result.info.model_agreement is not None
+    listed = result.info.model_agreement.reservations_in_hotplug_ranges
+    log_buf = [r for r in listed if r.caller == "setup_log_buf"]
+    assert log_buf and all(r.node == 2 and r.pageflags_reserved for r in log_buf), listed

@@ -24,8 +24,13 @@ def _check(result: RunResult, name: str) -> dict:
     return next(c.to_json() for c in result.checks if c.name.startswith(name))
 
 
+def _out(result: RunResult) -> Path:
+    assert result.info.out_dir is not None
+    return Path(result.info.out_dir)
+
+
 def _model(result: RunResult) -> dict:
-    return json.loads((Path(result.info["out_dir"]) / "model.json").read_text())
+    return json.loads((_out(result) / "model.json").read_text())
 
 
 def test_default_scenario_node2_movable_offlines_and_dimm_cycles(memhp_run) -> None:
@@ -75,7 +80,7 @@ def test_node_distances_reach_the_guest(memhp_run, name: str) -> None:
     result = memhp_run(SCENARIOS / f"{name}.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     assert _check(result, "node distances")["ok"]
-    srat_and_slit = sorted(p.name for p in Path(result.info["out_dir"]).glob("*.aml"))
+    srat_and_slit = sorted(p.name for p in _out(result).glob("*.aml"))
     assert srat_and_slit == (["guest-srat.aml", "slit.aml", "srat.aml"] if name.endswith("override")
                              else ["guest-srat.aml", "srat.aml"])
 

@@ -1,56 +1,84 @@
-"""A small matrix result and model.json for the report tests (no boot needed)."""
+"""A small matrix result and model.json for the report tests (no boot needed), and the
+typed artifacts other tests build runs from."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
+from harness.analysis.pinning import (
+    AttributedReservation,
+    CauseKind,
+    HotplugRangeReservation,
+    HotplugStatus,
+    NodeHotplugFinding,
+    ReservationCause,
+)
 from harness.lab.results import MatrixResult, RunRecord
+from harness.logparse import AddressRange, BootLog, E820Entry, SratMemoryLine, ZoneRange
+from harness.memblock.model import MemblockRegion
+from harness.run.artifacts import (
+    ActionRecord,
+    BlockRecord,
+    DimmRecord,
+    GuestRecord,
+    MemoryDevices,
+    ModelFile,
+)
 from harness.run.verdict import Verdict
+from harness.scenario.layout import MemoryLayout
 
 G, M, K = 1 << 30, 1 << 20, 1 << 10
 
 
-def model() -> dict[str, Any]:
+def model_file(boot_log: BootLog, findings: tuple[NodeHotplugFinding, ...] = (),
+               reservations: tuple[HotplugRangeReservation, ...] = (),
+               actions: tuple[ActionRecord, ...] = ()) -> ModelFile:
+    """A model.json with these facts and nothing else (no layout, no guest)."""
+    return ModelFile(scenario="t", layout=MemoryLayout(0, 0, 0, 0, ()), boot_log=boot_log,
+                     hotplug_findings=findings, reservations_in_hotplug_ranges=reservations,
+                     guest=GuestRecord(release=None, before=None, after=None, error=None),
+                     guest_srat_memory=None, node_distances=None,
+                     memory_devices=MemoryDevices(before=None, after=None), actions=actions)
+
+
+def action(id_: str, do: str, observed: str, reason: str = "", blocks: tuple[BlockRecord, ...] = (),
+           dimm: DimmRecord | None = None) -> ActionRecord:
+    return ActionRecord(id=id_, do=do, expected="success", observed=observed,
+                        ok=observed == "success", reason=reason, seconds=1.0, blocks=blocks,
+                        unplug=None, dimm=dimm, console_evidence=())
+
+
+def _block(index: int, start: int, ok: bool, error: str) -> BlockRecord:
+    return BlockRecord(block=index, start=start, ok=ok, error=error, pageflags=None)
+
+
+def model() -> ModelFile:
     """Two nodes; node 1 (4G-6G) hotpluggable but pinned by an initrd reservation; one block
     failed to offline; a DIMM at 8G whose removal failed."""
-    hotplug = {"start": 4 * G, "end": 6 * G}
-    reservation = {"region": {"base": 5 * G, "size": 4 * M, "flags": 0, "nid": 1},
-                   "causes": [{"kind": "initrd", "caller": "initrd", "start": 5 * G,
-                               "end": 5 * G + 4 * M, "line": 9}]}
-    return {
-        "layout": {"srat_ranges": []},
-        "boot_log": {
-            "srat_memory": [{"node": 0, "start": 0, "end": 640 * K, "hotplug": False},
-                            {"node": 0, "start": M, "end": 3 * G, "hotplug": False},
-                            {"node": 1, "start": 4 * G, "end": 6 * G, "hotplug": True}],
-            "e820": [{"start": 0, "end": 639 * K, "type": "usable"},
-                     {"start": 4 * G, "end": 6 * G, "type": "usable"}],
-            "zone_ranges": [{"name": "DMA", "start": 4 * K, "end": 16 * M},
-                            {"name": "Normal", "start": 4 * G, "end": 6 * G},
-                            {"name": "Device", "start": None, "end": None}],
-            "movable_zone_start": {"1": 5 * G},
-            "initmem": {"0": {"start": 0, "end": 3 * G}, "1": {"start": 4 * G, "end": 6 * G}},
-            "memory_block_size": 128 * M,
-        },
-        "hotplug_findings": [{"node": 1, "hotplug_ranges": [hotplug], "status": "cleared",
-                              "memory": [{"base": hotplug["start"], "size": hotplug["end"] - hotplug["start"],
-                                          "flags": 0, "nid": 1}]}],
-        "reservations_in_hotplug_ranges": [{"hotplug_node": 1, "hotplug_range": hotplug,
-                                            "reservation": reservation}],
-        "guest": {"after": {"blocks": [{"phys_index": 64, "state": "online"}]}},
-        "actions": [
-            {"id": "offline-n1", "do": "offline_node", "observed": "failure", "reason": "",
-             "blocks": [{"block": 40, "start": 5 * G, "ok": False, "error": "EBUSY"},
-                        {"block": 41, "start": 5 * G + 128 * M, "ok": True, "error": ""}]},
-            {"id": "add-d0", "do": "dimm_add", "observed": "success", "blocks": [],
-             "reason": "2 memory blocks appeared at 0x200000000",
-             "dimm": {"id": "d0", "start": 8 * G, "end": 8 * G + 256 * M}},
-            {"id": "rm-d0", "do": "dimm_remove", "observed": "failure", "blocks": [],
-             "reason": "no DEVICE_DELETED",
-             "dimm": {"id": "d0", "start": 8 * G, "end": 8 * G + 256 * M}},
-        ],
-    }
+    hotplug = AddressRange(4 * G, 6 * G)
+    reservation = AttributedReservation(
+        MemblockRegion(5 * G, 4 * M, 0, 1),
+        (ReservationCause(CauseKind.INITRD, "initrd", 5 * G, 5 * G + 4 * M, 9),))
+    boot = BootLog(
+        source="report-data",
+        srat_memory=(SratMemoryLine(1, 0, 0, 0, 640 * K, False, False),
+                     SratMemoryLine(2, 0, 0, M, 3 * G, False, False),
+                     SratMemoryLine(3, 1, 1, 4 * G, 6 * G, True, False)),
+        e820=(E820Entry(0, 639 * K, "usable"), E820Entry(4 * G, 6 * G, "usable")),
+        zone_ranges=(ZoneRange("DMA", 4 * K, 16 * M), ZoneRange("Normal", 4 * G, 6 * G),
+                     ZoneRange("Device", None, None)),
+        movable_zone_start={1: 5 * G},
+        initmem={0: AddressRange(0, 3 * G), 1: AddressRange(4 * G, 6 * G)},
+        memory_block_size=128 * M)
+    finding = NodeHotplugFinding(1, (hotplug,), HotplugStatus.CLEARED,
+                                 (MemblockRegion(hotplug.start, hotplug.size, 0, 1),), ())
+    d0 = DimmRecord(id="d0", start=8 * G, end=8 * G + 256 * M)
+    actions = (
+        action("offline-n1", "offline_node", "failure",
+               blocks=(_block(40, 5 * G, False, "EBUSY"), _block(41, 5 * G + 128 * M, True, ""))),
+        action("add-d0", "dimm_add", "success", "2 memory blocks appeared at 0x200000000", dimm=d0),
+        action("rm-d0", "dimm_remove", "failure", "no DEVICE_DELETED", dimm=d0),
+    )
+    return model_file(boot, (finding,), (HotplugRangeReservation(1, hotplug, reservation),), actions)
 
 
 def record(run_id: str, verdict: Verdict, expect: Verdict = Verdict.PASS,
@@ -70,4 +98,4 @@ def write_runs(runs_dir: Path, res: MatrixResult) -> None:
         folder = runs_dir / rec.run_id
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "console.log").write_text("".join(f"line {i}\r\n" for i in range(100)))
-        (folder / "model.json").write_text(json.dumps(model()))
+        model().write(folder / "model.json")

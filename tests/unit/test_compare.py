@@ -1,26 +1,27 @@
 """memhp compare on artifacts built from two real recorded boots (6.1 and 6.12)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from report_data import model_file
 
 from harness.analysis.pinning import reservations_in_hotplug_ranges
 from harness.logparse import load_boot_log
 from harness.run.compare import compare_runs
+from harness.run.verdict import RunResult
 
 LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
 
 
-def _run_dir(tmp: Path, name: str, log: str, checks: list[tuple[str, object, bool]]) -> Path:
+def _run_dir(tmp: Path, name: str, log: str, checks: list[tuple[str, str, bool]]) -> Path:
     run = tmp / name
     run.mkdir()
     bootlog = load_boot_log(LOGS / log)
-    model = {"boot_log": bootlog.to_json(),
-             "reservations_in_hotplug_ranges": [r.to_json() for r in reservations_in_hotplug_ranges(bootlog)]}
-    (run / "model.json").write_text(json.dumps(model))
-    result = {"kernel": bootlog.kernel_release,
-              "checks": [{"name": n, "observed": o, "ok": ok} for n, o, ok in checks]}
-    (run / "result.json").write_text(json.dumps(result))
+    model_file(bootlog, reservations=reservations_in_hotplug_ranges(bootlog)).write(run / "model.json")
+    result = RunResult("s", "debian:6.1", bootlog.kernel_release)
+    for check, observed, ok in checks:
+        result.add(check, "success", observed, ok=ok)
+    result.artifact().write(run / "result.json")
     return run
 
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.cell import record_from_result, run_with_retries, scenario_for
+from harness.lab.cell import read_record, record_from_result, run_with_retries, scenario_for
 from harness.lab.matrix import execute
 from harness.lab.results import MatrixResult, RunRecord
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, Variant
-from harness.run.verdict import Verdict
+from harness.run.artifacts import ResultFile
+from harness.run.verdict import RunResult, Verdict
 from harness.scenario.schema import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
@@ -28,19 +29,34 @@ def stub_run(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
     verdict = (Verdict.FAIL if run.scenario_name.endswith("-fails")
                else Verdict.ERROR if run.scenario_name.endswith("-infra") and first
                else Verdict.PASS)
-    checks = [{"name": "movable", "ok": verdict is not Verdict.FAIL}]
-    result = {"kernel": "debian:6.1 (6.1.0-56-amd64)", "verdict": verdict.value,
-              "checks": checks, "error": "QEMU died" if verdict is Verdict.ERROR else None}
-    (out_dir / "result.json").write_text(json.dumps(result))
-    return record_from_result(run, result, 0.5)
+    result = RunResult(run.scenario_name, "debian:6.1", "6.1.0-56-amd64")
+    result.add("movable", "0x140000000", "0x140000000", ok=verdict is not Verdict.FAIL)
+    if verdict is Verdict.ERROR:
+        result.error, result.error_verdict = "QEMU died", Verdict.ERROR
+    result.artifact().write(out_dir / "result.json")
+    return record_from_result(run, ResultFile.read(out_dir / "result.json"), 0.5)
 
 
 def test_record_from_result_takes_release_and_failed_checks() -> None:
-    result = {"kernel": "debian:6.12 (6.12.57+deb13-amd64)", "verdict": "fail", "error": None,
-              "checks": [{"name": "a", "ok": True}, {"name": "b", "ok": False}]}
-    record = record_from_result(_spec("x", Verdict.FAIL), result, 3.0)
+    result = RunResult("x", "debian:6.12", "6.12.57+deb13-amd64")
+    result.add("a", "success", "success")
+    result.add("b", "success", "failure")
+    record = record_from_result(_spec("x", Verdict.FAIL), result.artifact(), 3.0)
     assert (record.release, record.failed_checks, record.reason) == ("6.12.57+deb13-amd64", ("b",), "b")
     assert record.ok and RunRecord.from_json(record.to_json()) == record
+
+
+def test_a_run_without_a_readable_result_json_could_not_be_tested(tmp_path: Path) -> None:
+    (tmp_path / "memhp-run.log").write_text("starting\nmemhp: boom\n")
+    record = read_record(_spec("x"), tmp_path, 1, 2.0)
+    assert (record.verdict, record.reason) == (Verdict.ERROR, "memhp run exited 1 without result.json: "
+                                               "starting | memhp: boom")
+    data = RunResult("x", "debian:6.1").artifact().to_json()
+    del data["checks"]
+    (tmp_path / "result.json").write_text(json.dumps(data))
+    record = read_record(_spec("x"), tmp_path, 1, 2.0)
+    assert record.verdict is Verdict.ERROR
+    assert record.reason == f"{tmp_path / 'result.json'}: checks: field required"
 
 
 def test_infrastructure_errors_are_retried_and_earlier_attempts_kept(tmp_path: Path) -> None:

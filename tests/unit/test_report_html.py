@@ -59,11 +59,24 @@ def test_html_report_has_a_row_a_map_and_links_per_run(tmp_path: Path) -> None:
 
 
 def test_hotplug_range_without_boot_ram_is_a_hot_add_window_not_an_alarm() -> None:
+    from harness.analysis.pinning import HotplugStatus, NodeHotplugFinding
     from harness.lab.reports.memmap_svg import _hotplug
+    from harness.logparse import AddressRange
+    from harness.memblock.model import MemblockRegion
 
-    window = {"start": 5 << 30, "end": 13 << 30}   # QEMU's device-memory window
-    boot = {"start": 4 << 30, "end": 5 << 30}
-    finding = {"node": 2, "status": "cleared", "hotplug_ranges": [boot, window],
-               "memory": [{"base": 4 << 30, "size": 1 << 30, "flags": 0, "nid": 2}]}
-    bands = _hotplug({"hotplug_findings": [finding]}).bands
+    window = AddressRange(5 << 30, 13 << 30)   # QEMU's device-memory window
+    boot = AddressRange(4 << 30, 5 << 30)
+    finding = NodeHotplugFinding(2, (boot, window), HotplugStatus.CLEARED,
+                                 (MemblockRegion(4 << 30, 1 << 30, 0, 2),), ())
+    bands = _hotplug((finding,)).bands
     assert [(b.label, b.alarm) for b in bands] == [("N2 cleared", True), ("N2 hot-add window", False)]
+
+
+def test_a_run_whose_model_json_does_not_read_gets_its_reason_not_a_map(tmp_path: Path) -> None:
+    res = result((record("a@debian-6.1+default", Verdict.PASS), record("b@debian-6.1+default", Verdict.PASS)))
+    write_runs(tmp_path, res)
+    (tmp_path / "b@debian-6.1+default" / "model.json").write_text('{"scenario": "b"}')
+    (tmp_path / "a@debian-6.1+default" / "model.json").unlink()
+    page = render_html(res, tmp_path, None)
+    assert page.count("<svg") == 0 and "no model.json: the run did not get that far" in page
+    assert f"no memory map: {tmp_path}/b@debian-6.1+default/model.json: schema_version: missing" in page

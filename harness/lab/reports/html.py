@@ -2,15 +2,14 @@
 trend. One self-contained file; links to each run's artifacts are relative."""
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
-from typing import Any
 
+from harness.errors import BadInputError, Verdict
 from harness.lab.history import Trend
 from harness.lab.reports.memmap_svg import memmap_svg
 from harness.lab.results import MatrixResult, RunRecord
-from harness.run.verdict import Verdict
+from harness.run.artifacts import ModelFile
 
 ARTIFACTS = ("console.log", "model.json", "result.json", "qmp.jsonl", "agent.log", "memhp-run.log")
 _COLOR = {Verdict.PASS: "#2d6a4f", Verdict.FAIL: "#9d0208", Verdict.ERROR: "#e85d04",
@@ -43,17 +42,19 @@ def _row(record: RunRecord, runs_dir: Path) -> str:
     return f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
-def _model(run_dir: Path) -> dict[str, Any] | None:
+def _memmap_body(run_dir: Path) -> str:
+    """The map, or why there is none: one unreadable model.json must not cost the report."""
+    path = run_dir / "model.json"
+    if not path.exists():
+        return "<p>no model.json: the run did not get that far</p>"
     try:
-        data = json.loads((run_dir / "model.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        return memmap_svg(ModelFile.read(path))
+    except BadInputError as err:
+        return f"<p>no memory map: {escape(str(err))}</p>"
 
 
 def _memmap(record: RunRecord, runs_dir: Path) -> str:
-    model = _model(runs_dir / record.run_id)
-    body = memmap_svg(model) if model else "<p>no model.json: the run did not get that far</p>"
+    body = _memmap_body(runs_dir / record.run_id)
     return (f'<details id="{escape(record.run_id)}" open><summary>{escape(record.run_id)} '
             f"{_verdict(record.verdict)}</summary>{body}</details>")
 

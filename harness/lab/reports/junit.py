@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.lab.results import MatrixResult, RunRecord
-from harness.run.verdict import Verdict
 
 CONSOLE_TAIL_LINES = 40
 
@@ -25,7 +24,7 @@ def _testcase(record: RunRecord, folder: Path) -> ET.Element:
     case = ET.Element("testcase", classname=f"{record.kernel}.{record.variant}",
                       name=record.scenario, time=f"{record.seconds:.2f}")
     if not record.ok:
-        tag = "failure" if record.verdict in (Verdict.PASS, Verdict.FAIL) else "error"
+        tag = "failure" if record.verdict.tested else "error"
         message = (f"verdict {record.verdict.value}, expected {record.expect.value}"
                    + (f": {record.reason}" if record.reason else ""))
         node = ET.SubElement(case, tag, message=message, type=record.verdict.value)
@@ -36,7 +35,7 @@ def _testcase(record: RunRecord, folder: Path) -> ET.Element:
 
 
 def junit_xml(result: MatrixResult, runs_dir: Path) -> ET.Element:
-    failures = sum(not r.ok and r.verdict in (Verdict.PASS, Verdict.FAIL) for r in result.records)
+    failures = sum(not r.ok and r.verdict.tested for r in result.records)
     errors = sum(not r.ok for r in result.records) - failures
     suite = ET.Element("testsuite", name=f"memhp.{result.name}", tests=str(len(result.records)),
                        failures=str(failures), errors=str(errors), skipped="0",

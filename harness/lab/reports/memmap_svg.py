@@ -1,4 +1,4 @@
-"""An inline SVG of a run's physical memory map, drawn from its ``model.json``.
+"""An inline SVG of a run's physical memory map, drawn from its ``model.json`` (a ModelFile).
 
 Lanes: SRAT nodes, e820 RAM, zones, ZONE_MOVABLE, SRAT hotplug ranges, hot-added DIMMs,
 reservations left in hotplug ranges (with callers) and memory blocks that failed to
@@ -12,8 +12,12 @@ import itertools
 import math
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
+from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
+from harness.logparse import AddressRange, BootLog
+from harness.logparse.acpi import SratMemoryLine
+from harness.run.artifacts import ActionRecord, ModelFile
+from harness.scenario.layout import AffinityRange
 from harness.scenario.schema import MEMORY_BLOCK_SIZE
 
 LABEL_W, LANE_H, GAP, AXIS_H = 170, 22, 4, 40
@@ -48,64 +52,62 @@ def _span(start: int, end: int) -> str:
     return f"[{start:#x}-{end - 1:#x}] ({human(end - start)})"
 
 
-def _srat(boot: dict[str, Any], layout: dict[str, Any]) -> Lane:
-    rows = boot.get("srat_memory") or layout.get("srat_ranges", [])
+def _srat(model: ModelFile) -> Lane:
+    # What the kernel printed, else what memhp asked QEMU for.
+    rows: tuple[SratMemoryLine | AffinityRange, ...] = model.boot_log.srat_memory or model.layout.node_ranges
     return Lane("SRAT nodes", tuple(
-        Band(r["start"], r["end"], f"N{r['node']}" + (" hp" if r["hotplug"] else ""),
-             _NODE_FILL[r["node"] % len(_NODE_FILL)],
-             f"SRAT node {r['node']}{' hotpluggable' if r['hotplug'] else ''} "
-             + _span(r["start"], r["end"])) for r in rows))
+        Band(r.start, r.end, f"N{r.node}" + (" hp" if r.hotplug else ""),
+             _NODE_FILL[r.node % len(_NODE_FILL)],
+             f"SRAT node {r.node}{' hotpluggable' if r.hotplug else ''} " + _span(r.start, r.end))
+        for r in rows))
 
 
-def _zones(boot: dict[str, Any]) -> list[Lane]:
-    zones = tuple(Band(z["start"], z["end"], z["name"], "#dde5b6", f"zone {z['name']} "
-                       + _span(z["start"], z["end"]))
-                  for z in boot.get("zone_ranges", []) if z["start"] is not None)
-    ends = {int(n): r["end"] for n, r in (boot.get("initmem") or {}).items()}
-    movable = tuple(Band(start, ends[int(n)], f"Movable N{n}", "#52b788",
-                         f"ZONE_MOVABLE of node {n} " + _span(start, ends[int(n)]))
-                    for n, start in (boot.get("movable_zone_start") or {}).items()
-                    if int(n) in ends and start < ends[int(n)])
-    e820 = tuple(Band(e["start"], e["end"], "RAM", "#e9ecef", "e820 usable " + _span(e["start"], e["end"]))
-                 for e in boot.get("e820", []) if e["type"] == "usable" and e["start"] < 1 << 40)
+def _zones(boot: BootLog) -> list[Lane]:
+    zones = tuple(Band(z.start, z.end, z.name, "#dde5b6", f"zone {z.name} " + _span(z.start, z.end))
+                  for z in boot.zone_ranges if z.start is not None and z.end is not None)
+    ends = {n: r.end for n, r in boot.initmem.items()}
+    movable = tuple(Band(start, ends[n], f"Movable N{n}", "#52b788",
+                         f"ZONE_MOVABLE of node {n} " + _span(start, ends[n]))
+                    for n, start in boot.movable_zone_start.items()
+                    if n in ends and start < ends[n])
+    e820 = tuple(Band(e.start, e.end, "RAM", "#e9ecef", "e820 usable " + _span(e.start, e.end))
+                 for e in boot.e820 if e.type == "usable" and e.start < 1 << 40)
     return [Lane("e820 RAM", e820), Lane("zones", zones), Lane("ZONE_MOVABLE", movable)]
 
 
-def _range_status(finding: dict[str, Any], rng: dict[str, int]) -> str:
+def _range_status(finding: NodeHotplugFinding, rng: AddressRange) -> str:
     """The node's verdict for a range holding boot RAM; a range without is a hot-add window."""
-    holds_ram = any(m["base"] < rng["end"] and rng["start"] < m["base"] + m["size"]
-                    for m in finding.get("memory", []))
-    return finding["status"] if holds_ram else "hot-add window"
+    holds_ram = any(rng.overlaps(m.base, m.end) for m in finding.memory)
+    return finding.status.value if holds_ram else "hot-add window"
 
 
-def _hotplug(model: dict[str, Any]) -> Lane:
+def _hotplug(findings: tuple[NodeHotplugFinding, ...]) -> Lane:
     bands = []
-    for f in model.get("hotplug_findings", []):
-        for r in f["hotplug_ranges"]:
+    for f in findings:
+        for r in f.hotplug_ranges:
             status = _range_status(f, r)
-            bands.append(Band(r["start"], r["end"], f"N{f['node']} {status}", "#ffd6a5",
-                              f"node {f['node']} hotplug range {_span(r['start'], r['end'])}: {status}",
+            bands.append(Band(r.start, r.end, f"N{f.node} {status}", "#ffd6a5",
+                              f"node {f.node} hotplug range {_span(r.start, r.end)}: {status}",
                               alarm=status in ("cleared", "partial")))
     return Lane("hotplug ranges", tuple(bands))
 
 
-def _dimm_ranges(model: dict[str, Any]) -> dict[str, tuple[int, int]]:
+def _dimm_ranges(model: ModelFile) -> dict[str, tuple[int, int]]:
     """Every DIMM the run saw: coldplugged ones from query-memory-devices, others from actions."""
     found: dict[str, tuple[int, int]] = {}
-    for dev in ((model.get("memory_devices") or {}).get("before") or []):
-        data = dev.get("data", {})
-        if "id" in data and "addr" in data:
-            found[data["id"]] = (int(data["addr"]), int(data["addr"]) + int(data["size"]))
-    for action in model.get("actions", []):
-        dimm = action.get("dimm") or {}
-        if dimm.get("start") is not None:
-            found.setdefault(dimm["id"], (dimm["start"], dimm["end"]))
+    for dev in model.memory_devices.before or ():
+        dimm = dev.dimm_range()
+        if dimm is not None:
+            found[dimm[0]] = dimm[1:]
+    for action in model.actions:
+        if action.dimm is not None and action.dimm.start is not None and action.dimm.end is not None:
+            found.setdefault(action.dimm.id, (action.dimm.start, action.dimm.end))
     return found
 
 
-def _dimms(model: dict[str, Any], block: int) -> Lane:
-    failed = {(a.get("dimm") or {}).get("id") for a in model.get("actions", [])
-              if a["do"] == "dimm_remove" and a["observed"] == "failure"}
+def _dimms(model: ModelFile) -> Lane:
+    failed = {a.dimm.id for a in model.actions
+              if a.do == "dimm_remove" and a.observed == "failure" and a.dimm is not None}
     bands = []
     for dimm_id, (start, end) in sorted(_dimm_ranges(model).items(), key=lambda kv: kv[1]):
         stuck = dimm_id in failed
@@ -115,32 +117,31 @@ def _dimms(model: dict[str, Any], block: int) -> Lane:
     return Lane("DIMMs", tuple(bands))
 
 
-def _reservations(model: dict[str, Any]) -> Lane:
+def _reservations(items: tuple[HotplugRangeReservation, ...]) -> Lane:
     bands = []
-    for item in model.get("reservations_in_hotplug_ranges", []):
-        region = item["reservation"]["region"]
-        callers = ", ".join(dict.fromkeys(c["caller"] for c in item["reservation"]["causes"]))
-        end = region["base"] + region["size"]
-        bands.append(Band(region["base"], end, callers or "?", "#e63946",
-                          f"reserved {_span(region['base'], end)} in node "
-                          f"{item['hotplug_node']}'s hotplug range by {callers or 'unknown'}",
+    for item in items:
+        region = item.reservation.region
+        callers = ", ".join(item.reservation.callers)
+        bands.append(Band(region.base, region.end, callers or "?", "#e63946",
+                          f"reserved {_span(region.base, region.end)} in node "
+                          f"{item.hotplug_node}'s hotplug range by {callers or 'unknown'}",
                           alarm=True))
     return Lane("reservations in hp", tuple(bands))
 
 
-def _offline_failures(model: dict[str, Any], block: int) -> Lane:
+def _offline_failures(actions: tuple[ActionRecord, ...], block: int) -> Lane:
     return Lane("failed offline", tuple(
-        Band(b["start"], b["start"] + block, f"block {b['block']}", "#e63946",
-             f"{action['id']}: memory block {b['block']} {_span(b['start'], b['start'] + block)} "
-             f"did not offline: {b['error']}", alarm=True)
-        for action in model.get("actions", []) for b in action.get("blocks", []) if not b["ok"]))
+        Band(b.start, b.start + block, f"block {b.block}", "#e63946",
+             f"{action.id}: memory block {b.block} {_span(b.start, b.start + block)} "
+             f"did not offline: {b.error}", alarm=True)
+        for action in actions for b in action.blocks if not b.ok))
 
 
-def lanes(model: dict[str, Any]) -> list[Lane]:
-    boot = model.get("boot_log", {})
-    block = boot.get("memory_block_size") or MEMORY_BLOCK_SIZE
-    return [_srat(boot, model.get("layout", {})), *_zones(boot), _hotplug(model),
-            _dimms(model, block), _reservations(model), _offline_failures(model, block)]
+def lanes(model: ModelFile) -> list[Lane]:
+    block = model.boot_log.memory_block_size or MEMORY_BLOCK_SIZE
+    return [_srat(model), *_zones(model.boot_log), _hotplug(model.hotplug_findings),
+            _dimms(model), _reservations(model.reservations_in_hotplug_ranges),
+            _offline_failures(model.actions, block)]
 
 
 class PiecewiseScale:
@@ -205,6 +206,6 @@ def render_svg(all_lanes: list[Lane], width: int = 1200) -> str:
     return "\n".join(parts)
 
 
-def memmap_svg(model: dict[str, Any]) -> str:
+def memmap_svg(model: ModelFile) -> str:
     """The picture of one run's memory map."""
     return render_svg(lanes(model))

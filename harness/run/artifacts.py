@@ -1,0 +1,312 @@
+"""The two files a run leaves besides its raw logs, ``result.json`` and ``model.json``, as types.
+
+Every writer builds a :class:`ResultFile` or :class:`ModelFile` and every reader (compare,
+matrix cells, reports) gets one back from :meth:`Artifact.read`, so no one reads them by
+key.  They are frozen dataclasses validated by pydantic, like the boot-log facts they
+embed (``BootLog``, the pinning findings), which keep their own JSON form.
+
+A file that does not match (another ``schema_version``, a missing or mistyped field) is
+bad input: one line naming the file and the field.  Bump :data:`SCHEMA_VERSION` when a
+file changes in a way an older reader would misread.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import TypeAdapter, ValidationError
+
+from acpi_tables.srat import MemoryAffinity
+from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
+from harness.errors import BadInputError, ExitCode, Verdict
+from harness.guest.state import GuestSnapshot, PageFlagSummary
+from harness.logparse import BootLog
+from harness.logparse.common import JsonMixin
+from harness.scenario.layout import MemoryLayout
+
+SCHEMA_VERSION = 1
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
+    # Building an adapter walks every nested type (all of BootLog): once per class.
+    if cls not in _ADAPTERS:
+        _ADAPTERS[cls] = TypeAdapter(cls)
+    return _ADAPTERS[cls]
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    """pydantic's error location as a path: ``checks[0].ok``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _one_line(where: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    msg = first["msg"][:1].lower() + first["msg"][1:]  # mid-sentence; quoted values keep their case
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{where}: {_field(first['loc'])}: {msg}{more}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    """A JSON file of a run: ``schema_version`` first, then the subclass's fields."""
+
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = _adapter(type(self)).dump_python(self, mode="json")
+        return data
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "") -> Self:
+        """Validate ``data``; ``where`` (the file) starts the one-line error."""
+        where = where or cls.__name__
+        if not isinstance(data, dict):
+            raise BadInputError(f"{where}: not a JSON object")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            found = "missing" if version is None else f"{version!r}"
+            raise BadInputError(f"{where}: schema_version: {found}, this memhp reads {SCHEMA_VERSION}")
+        try:
+            result: Self = _adapter(cls).validate_python(data)
+        except ValidationError as err:
+            raise BadInputError(_one_line(where, err)) from None
+        return result
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        try:
+            data = json.loads(path.read_text())
+        except OSError as err:
+            raise BadInputError(f"{path}: cannot read: {err.strerror}") from err
+        except ValueError as err:
+            raise BadInputError(f"{path}: not JSON: {err}") from err
+        return cls.from_json(data, str(path))
+
+    def write(self, path: Path) -> None:
+        """Atomically: a reader never sees half a file, even after a crash."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        os.replace(tmp, path)
+
+
+def ensure_out_dir(path: Path) -> Path:
+    """The artifact folder, created if need be; a path that cannot be one is bad input."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise BadInputError(f"{path}: exists and is not a folder (the run's artifact folder)") from None
+    except OSError as err:
+        raise BadInputError(f"{path}: cannot create the artifact folder: {err.strerror}") from None
+    return path
+
+
+def kernel_label(kernel: str, release: str | None) -> str:
+    """``debian:6.1 (6.1.0-57-amd64)``: for people; the two are separate fields."""
+    return f"{kernel} ({release})" if release else kernel
+
+
+# ---- result.json ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check(JsonMixin):
+    """One expectation against what was seen; ``expected``/``observed`` say it in words."""
+
+    name: str
+    expected: str
+    observed: str
+    ok: bool
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictedReservation:
+    """A reservation the model puts in a hotpluggable range, and the guest's page flags
+    (``PG_reserved`` pages) of its block when that block refused to offline."""
+
+    start: int
+    end: int
+    caller: str
+    node: int | None
+    block: int
+    pageflags_reserved: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelAgreement:
+    """What ``harness.run.model_agreement`` found; ``skipped``/``error`` when it could not."""
+
+    template: str | None
+    reservations_in_hotplug_ranges: tuple[PredictedReservation, ...]
+    block_disagreements: tuple[str, ...]
+    skipped: str | None
+    error: str | None
+
+    @classmethod
+    def not_run(cls, *, skipped: str | None = None, error: str | None = None) -> ModelAgreement:
+        return cls(template=None, reservations_in_hotplug_ranges=(), block_disagreements=(),
+                   skipped=skipped, error=error)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInfo:
+    """Facts about the run that are not checks (none of them moves the verdict)."""
+
+    accel: str | None
+    out_dir: str | None
+    reserved_in_hotplug_ranges: tuple[str, ...]
+    model_agreement: ModelAgreement | None
+
+
+NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultFile(Artifact):
+    """``result.json``: the verdict, its exit code and every check."""
+
+    scenario: str
+    kernel: str  # the spec as given: debian:6.1, or a bzImage path
+    release: str | None  # uname -r of that kernel; None when the run did not get that far
+    verdict: Verdict
+    exit_code: ExitCode
+    error: str | None
+    checks: tuple[Check, ...]
+    model_checks: tuple[Check, ...]
+    info: RunInfo
+
+    @property
+    def failed_checks(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.checks if not c.ok)
+
+
+# ---- model.json -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuestRecord:
+    release: str | None  # uname -r as the guest's agent reported it
+    before: GuestSnapshot | None
+    after: GuestSnapshot | None
+    error: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryDeviceInfo:
+    """One entry of QMP ``query-memory-devices`` (qapi/machine.json MemoryDeviceInfo), as
+    QEMU sent it; ``data`` depends on ``type`` (PCDIMMDeviceInfo for ``dimm``)."""
+
+    type: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, answer: dict[str, Any]) -> MemoryDeviceInfo:
+        info: MemoryDeviceInfo = _adapter(cls).validate_python(answer)
+        return info
+
+    def dimm_range(self) -> tuple[str, int, int] | None:
+        """(id, start, end) of a DIMM with an id, else None."""
+        if not {"id", "addr", "size"} <= self.data.keys():
+            return None
+        addr = int(self.data["addr"])
+        return str(self.data["id"]), addr, addr + int(self.data["size"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryDevices:
+    before: tuple[MemoryDeviceInfo, ...] | None  # None: the guest was gone before we asked
+    after: tuple[MemoryDeviceInfo, ...] | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageFlagsUnread:
+    """The guest refused an offline but its page flags could not be read."""
+
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockRecord:
+    """A memory block an action tried to change, and the page flags of a refusal."""
+
+    block: int
+    start: int
+    ok: bool
+    error: str
+    pageflags: PageFlagSummary | PageFlagsUnread | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OstRecord:
+    """An ACPI _OST event QEMU reported (ACPI_OST_EVENT), with ``words`` for people."""
+
+    device: str | None
+    slot: str | None
+    source: int
+    status: int
+    words: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnplugRecord:
+    device: str
+    deleted: bool
+    seconds: float
+    ost: tuple[OstRecord, ...]
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DimmRecord:
+    id: str
+    start: int | None  # None: QEMU listed no such DIMM
+    end: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionRecord:
+    """One scenario action as run (``harness.guest.actions.ActionResult``)."""
+
+    id: str
+    do: str
+    expected: str
+    observed: str
+    ok: bool
+    reason: str
+    seconds: float
+    blocks: tuple[BlockRecord, ...]
+    unplug: UnplugRecord | None
+    dimm: DimmRecord | None
+    console_evidence: tuple[str, ...]
+
+    @classmethod
+    def of(cls, written: dict[str, Any]) -> ActionRecord:
+        """From ``ActionResult.to_json()``: the guest package keeps its wire form, this
+        type checks it."""
+        record: ActionRecord = _adapter(cls).validate_python(written)
+        return record
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelFile(Artifact):
+    """``model.json``: the layout memhp asked QEMU for, the parsed boot log and what it
+    implies for hotplug, and what the guest showed before and after the actions."""
+
+    scenario: str
+    layout: MemoryLayout
+    boot_log: BootLog
+    hotplug_findings: tuple[NodeHotplugFinding, ...]
+    reservations_in_hotplug_ranges: tuple[HotplugRangeReservation, ...]
+    guest: GuestRecord
+    guest_srat_memory: tuple[MemoryAffinity, ...] | None  # None: the guest's SRAT was not read
+    node_distances: tuple[tuple[int, ...], ...] | None
+    memory_devices: MemoryDevices
+    actions: tuple[ActionRecord, ...]
