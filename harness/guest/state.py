@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import GuestError
@@ -105,7 +105,3 @@ class GuestSnapshot:
         """node → first address of a populated ZONE_MOVABLE, as the guest reports it."""
         return {z.node: z.start_pfn * 4096 for z in self.zones
                 if z.zone == "Movable" and z.present > 0}
-
-    def to_json(self) -> dict[str, Any]:
-        return {"block_size": self.block_size, "mem_total_kib": self.mem_total_kib,
-                "blocks": [asdict(b) for b in self.blocks], "zones": [asdict(z) for z in self.zones]}
