@@ -70,10 +70,6 @@ class MemblockType:
     def cnt(self) -> int:
         return len(self.regions)
 
-    @property
-    def total_size(self) -> int:
-        return sum(r.size for r in self.regions)
-
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "regions": [r.to_json() for r in self.regions]}
 

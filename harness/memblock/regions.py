@@ -6,7 +6,6 @@ double an array (and so reserve memory) live in :mod:`harness.memblock.sim`.
 from __future__ import annotations
 
 import enum
-import itertools
 from bisect import bisect_left, bisect_right
 
 from harness.memblock.model import MemblockRegion, MemblockType
@@ -99,13 +98,3 @@ def merge_window(memblock_type: MemblockType, start_rgn: int, end_rgn: int) -> N
         regions[i] = MemblockRegion(this.base, this.size + nxt.size, this.flags, this.nid)
         del regions[i + 1]
         end_rgn -= 1
-
-
-def merge_all(memblock_type: MemblockType) -> None:
-    """6.1 ``memblock_merge_regions(type)``: the whole array."""
-    merge_window(memblock_type, 0, len(memblock_type.regions))
-
-
-def is_fully_merged(memblock_type: MemblockType) -> bool:
-    regions = memblock_type.regions
-    return not any(_mergeable(a, b) for a, b in itertools.pairwise(regions))

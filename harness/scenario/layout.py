@@ -64,12 +64,6 @@ class MemoryLayout:
     device_size: int
     node_ranges: tuple[AffinityRange, ...]
 
-    def node_of(self, address: int) -> int | None:
-        for rng in self.node_ranges:
-            if rng.start <= address < rng.end:
-                return rng.node
-        return None
-
     def ranges_of(self, node: int) -> tuple[AffinityRange, ...]:
         return tuple(r for r in self.node_ranges if r.node == node)
 
