@@ -23,7 +23,7 @@ from harness.memblock.engines import KernelEngine, python_engine
 from harness.memblock.model import MAX_NUMNODES, MemblockRegion, nid_is_valid
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.ops import Engine
-from harness.memblock.regions import KernelVersion
+from harness.memblock.model import KernelVersion
 
 ENGINES = ("python", "kernel")
 

@@ -14,7 +14,7 @@ from harness.logparse.acpi import SratMemoryLine
 from harness.logparse.common import AddressRange
 from harness.logparse.memblock_debug import ALLOC_RESULT_CALLER
 from harness.logparse.memblock_dump import MemblockDump
-from harness.memblock.regions import KernelVersion
+from harness.memblock.model import KernelVersion
 
 # memblock_phys_alloc_try_nid prints no request line; alloc_node_data uses SMP_CACHE_BYTES.
 NODE_DATA_FUNC = "memblock_phys_alloc_try_nid"

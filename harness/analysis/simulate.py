@@ -13,7 +13,7 @@ from typing import Any
 from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
 from harness.errors import BadInputError
 from harness.memblock.movable_zone import movable_starts, node_ranges
-from harness.memblock.regions import KernelVersion
+from harness.memblock.model import KernelVersion
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario

@@ -19,7 +19,7 @@ from harness.logparse import BootLog, MemblockAlloc, load_boot_log
 from harness.logparse.acpi import SratMemoryLine
 from harness.memblock.model import Memblock
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
-from harness.memblock.regions import KernelVersion
+from harness.memblock.model import KernelVersion
 from harness.memblock.sim import MemblockSim
 from harness.scenario.layout import MemoryLayout
 

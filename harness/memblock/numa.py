@@ -13,7 +13,7 @@ from typing import Protocol
 
 from harness.memblock.model import MAX_NUMNODES, NUMA_NO_NODE, Memblock, nid_is_valid
 from harness.memblock.ops import Engine
-from harness.memblock.regions import KernelVersion
+from harness.memblock.model import KernelVersion
 
 U64_MAX = (1 << 64) - 1
 

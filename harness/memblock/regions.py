@@ -5,30 +5,15 @@ double an array (and so reserve memory) live in :mod:`harness.memblock.sim`.
 """
 from __future__ import annotations
 
-import enum
 from bisect import bisect_left, bisect_right
 
-from harness.memblock.model import MemblockRegion, MemblockType
+from harness.memblock.model import KernelVersion, MemblockRegion, MemblockType
 
 U64_MAX = (1 << 64) - 1
 PHYS_ADDR_MAX = U64_MAX
 # sizeof(struct memblock_region) with CONFIG_NUMA on 64-bit: base, size, flags, nid.
 REGION_BYTES = 24
 INIT_MEMBLOCK_REGIONS = 128
-
-
-class KernelVersion(enum.Enum):
-    """Which mm/memblock.c to follow; the differences are listed in kernel-pointers.md §1-2."""
-
-    V6_1 = "6.1"
-    V6_12 = "6.12"
-
-    @classmethod
-    def parse(cls, text: str) -> KernelVersion:
-        for version in cls:
-            if version.value == text:
-                return version
-        raise ValueError(f"unknown kernel version {text!r} (known: 6.1, 6.12)")
 
 
 def _end(region: MemblockRegion) -> int:

@@ -14,6 +14,7 @@ from harness.memblock.alloc import SearchPolicy, find_in_range_node
 from harness.memblock.model import (
     NUMA_NO_NODE,
     PAGE_SIZE,
+    KernelVersion,
     Memblock,
     MemblockRegion,
     MemblockType,
@@ -24,7 +25,6 @@ from harness.memblock.regions import (
     PHYS_ADDR_MAX,
     REGION_BYTES,
     U64_MAX,
-    KernelVersion,
     cap_size,
     first_ending_after,
     is_empty,
@@ -316,4 +316,4 @@ class MemblockSim:
         return self._alloc_internal(size, align, min_addr, max_addr, nid, True)
 
 
-__all__ = ["MemblockSim", "KernelVersion", "PHYS_ADDR_MAX"]
+__all__ = ["MemblockSim", "PHYS_ADDR_MAX"]
