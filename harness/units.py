@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import overload
 
 _SUFFIX = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(0x[0-9a-fA-F_]+|\d[\d_]*)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
@@ -37,3 +38,13 @@ def format_size(size: int) -> str:
 def hex_range(start: int, end: int) -> str:
     """A half-open range as the kernel prints it, inclusive: ``0x100000000-0x13fffffff``."""
     return f"{start:#x}-{end - 1:#x}"
+
+
+@overload
+def optional_hex(value: int | None) -> str | None: ...
+@overload
+def optional_hex(value: int | None, absent: str) -> str: ...
+def optional_hex(value: int | None, absent: str | None = None) -> str | None:
+    """An address that may be missing (a failed allocation, a node without one):
+    ``0x1000``, else ``absent`` (None, i.e. JSON null, unless told)."""
+    return absent if value is None else f"{value:#x}"

@@ -20,10 +20,10 @@ from harness.analysis.replay_steps import NODE_DATA_FUNC, Step, plan_steps
 from harness.errors import BadInputError
 from harness.logparse import BootLog, MemblockAlloc, MemblockDump, MemblockEvent
 from harness.memblock.engines import KernelEngine, python_engine
-from harness.memblock.model import MAX_NUMNODES, MemblockRegion, nid_is_valid
+from harness.memblock.model import MAX_NUMNODES, KernelVersion, MemblockRegion, nid_is_valid
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.ops import Engine
-from harness.memblock.model import KernelVersion
+from harness.units import optional_hex
 
 ENGINES = ("python", "kernel")
 
@@ -39,8 +39,8 @@ class Mismatch:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"line": self.line, "request": self.request, "predicted": _hex(self.predicted),
-                "actual": _hex(self.actual), "reason": self.reason}
+        return {"line": self.line, "request": self.request, "predicted": optional_hex(self.predicted),
+                "actual": optional_hex(self.actual), "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,6 @@ class ReplayResult:
                 "inferred": self.inferred, "dumps_checked": self.dumps_checked,
                 "dump_check": [d.to_json() for d in self.dump_check],
                 "pinned_nodes": list(self.pinned_nodes)}
-
-
-def _hex(value: int | None) -> str | None:
-    return None if value is None else f"{value:#x}"
 
 
 def kernel_version_of(log: BootLog) -> KernelVersion:
@@ -275,8 +271,8 @@ def describe_replay(result: ReplayResult) -> str:
     lines = [f"{result.source}: {result.matched}/{result.allocations} allocations predicted "
              f"(kernel {result.kernel_version}, {result.engine} engine, "
              f"{result.dumps_checked} later dumps checked, {len(result.dump_check)} differences)"]
-    lines += [f"  line {m.line}: {m.request}: predicted {_hex(m.predicted)}, "
-              f"actual {_hex(m.actual)} ({m.reason})" for m in result.mismatches]
+    lines += [f"  line {m.line}: {m.request}: predicted {optional_hex(m.predicted)}, "
+              f"actual {optional_hex(m.actual)} ({m.reason})" for m in result.mismatches]
     lines += [f"  dump line {d.dump_line} {d.type_name}: model {d.model}, dump {d.dump}"
               for d in result.dump_check]
     return "\n".join(lines)

@@ -12,11 +12,12 @@ from typing import Any
 
 from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
 from harness.errors import BadInputError
-from harness.memblock.movable_zone import movable_starts, node_ranges
 from harness.memblock.model import KernelVersion
+from harness.memblock.movable_zone import movable_starts, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
+from harness.units import hex_range, optional_hex
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
 FREED_AFTER_BOOT = ("initrd",)
@@ -179,10 +180,10 @@ def describe_prediction(p: Prediction) -> str:
     """Per node: hotplug mark, ZONE_MOVABLE start and pinning callers; then each action."""
     lines = [f"{p.scenario} on {p.kernel_version} ({p.cmdline}); sizes from {p.template}"]
     for n in p.nodes:
-        start = "none" if n.movable_start is None else f"{n.movable_start:#x}"
+        start = optional_hex(n.movable_start, "none")
         mark = ("not marked" if n.hotplug_honoured is None else
                 "hotplug honoured" if n.hotplug_honoured else "hotplug cleared")
-        pins = ", ".join(f"{r.caller} [{r.start:#x}-{r.end - 1:#x}]" for r in n.pinned_by)
+        pins = ", ".join(f"{r.caller} [{hex_range(r.start, r.end)}]" for r in n.pinned_by)
         lines.append(f"  node {n.node}: {mark}, ZONE_MOVABLE {start}" + (f"; pinned by {pins}" if pins else ""))
     lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
     return "\n".join(lines)

@@ -17,9 +17,8 @@ from pathlib import Path
 from harness.analysis.replay import movable_node_of
 from harness.logparse import BootLog, MemblockAlloc, load_boot_log
 from harness.logparse.acpi import SratMemoryLine
-from harness.memblock.model import Memblock
+from harness.memblock.model import KernelVersion, Memblock
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
-from harness.memblock.model import KernelVersion
 from harness.memblock.sim import MemblockSim
 from harness.scenario.layout import MemoryLayout
 

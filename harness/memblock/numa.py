@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from harness.memblock.model import MAX_NUMNODES, NUMA_NO_NODE, Memblock, nid_is_valid
+from harness.memblock.model import MAX_NUMNODES, NUMA_NO_NODE, KernelVersion, Memblock, nid_is_valid
 from harness.memblock.ops import Engine
-from harness.memblock.model import KernelVersion
 
 U64_MAX = (1 << 64) - 1
 
