@@ -23,7 +23,7 @@ from harness.memblock.engines import KernelEngine, python_engine
 from harness.memblock.model import MAX_NUMNODES, KernelVersion, MemblockRegion, nid_is_valid
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.ops import Engine
-from harness.units import optional_hex
+from harness.units import has_flag, optional_hex
 
 ENGINES = ("python", "kernel")
 
@@ -95,7 +95,7 @@ def kernel_version_of(log: BootLog) -> KernelVersion:
 
 
 def movable_node_of(log: BootLog) -> bool:
-    return "movable_node" in (log.command_line or "").split()
+    return has_flag(log.command_line or "", "movable_node")
 
 
 @contextlib.contextmanager

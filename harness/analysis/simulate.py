@@ -17,10 +17,12 @@ from harness.memblock.movable_zone import movable_starts, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
-from harness.units import hex_range, optional_hex
+from harness.units import has_flag, hex_range, option_values, optional_hex
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
 FREED_AFTER_BOOT = ("initrd",)
+# drivers/base/memory.c:online_type_to_str, what mhp_online_type_from_str accepts.
+ONLINE_TYPES = ("offline", "online", "online_kernel", "online_movable")
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,9 @@ def _blocks(boot: EarlyBoot, movable: dict[int, int]) -> list[BlockPrediction]:
 
 
 def _dimm_movable(cmdline: str) -> bool:
-    words = cmdline.split()
-    return "memhp_default_state=online_movable" in words or "movable_node" in words
+    # mm/memory_hotplug.c:setup_memhp_default_state keeps the last state it knows.
+    states = [v for v in option_values(cmdline, "memhp_default_state") if v in ONLINE_TYPES]
+    return states[-1:] == ["online_movable"] or has_flag(cmdline, "movable_node")
 
 
 def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) -> list[ActionPrediction]:
@@ -158,7 +161,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     """The predicted boot of ``scenario``; ``cmdline_extra`` is appended (what-if variants)."""
     version = parse_kernel_version(kernel_version)
     cmdline = f"{kernel_cmdline(scenario)} {cmdline_extra}".strip()
-    movable_node = "movable_node" in cmdline.split()
+    movable_node = has_flag(cmdline, "movable_node")
     template = find_template(version, movable_node)
     layout = compute_layout(scenario)
     boot = simulate_early_boot(layout, version, movable_node,

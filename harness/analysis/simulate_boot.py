@@ -10,7 +10,6 @@ same kernel version; the template's own addresses are never reused.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from harness.memblock.model import KernelVersion, Memblock
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.sim import MemblockSim
 from harness.scenario.layout import MemoryLayout
+from harness.units import memparse, option_values
 
 MiB = 1 << 20
 FOUR_GIB = 1 << 32
@@ -28,6 +28,8 @@ KERNEL_START = 16 * MiB
 QEMU_ACPI_BYTES = 128 * 1024  # QEMU's e820-reserved ACPI area at the top of low RAM
 SECTION = 128 * MiB
 MEMMAP_PER_SECTION = 2 * MiB
+LOG_BUF_LEN = 1 << 17  # __LOG_BUF_LEN: Debian's CONFIG_LOG_BUF_SHIFT=17 (6.1 and 6.12)
+LOG_BUF_LEN_MAX = 1 << 31
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures/logs"
 
 
@@ -58,10 +60,16 @@ class EarlyBoot:
 
 
 def _log_buf_len(cmdline: str) -> int:
-    m = re.search(r"\blog_buf_len=(\d+)([KMG]?)", cmdline)
-    if not m:
-        return 0
-    return int(m[1]) << {"": 0, "K": 10, "M": 20, "G": 30}[m[2]]
+    """The buffer ``log_buf_len=`` makes setup_log_buf allocate, 0 for none: each
+    occurrence goes through kernel/printk/printk.c:log_buf_len_update, which caps it at
+    2 GiB, rounds it up to a power of two and keeps it only above the static buffer."""
+    length = 0
+    for value in option_values(cmdline, "log_buf_len"):
+        size = min(memparse(value)[0], LOG_BUF_LEN_MAX)
+        size = 1 << (size - 1).bit_length() if size else 0
+        if size > LOG_BUF_LEN:
+            length = size
+    return length
 
 
 def _allocs(log: BootLog, caller: str) -> list[MemblockAlloc]:
