@@ -14,9 +14,20 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
-from harness.analysis.replay_steps import NODE_DATA_FUNC, Step, plan_steps
+from harness.analysis.replay_steps import (
+    NODE_DATA_FUNC,
+    Allocate,
+    ApplyEvent,
+    CheckDump,
+    MarkHotplug,
+    NumaRegister,
+    NumaReset,
+    SetLimit,
+    Step,
+    plan_steps,
+)
 from harness.errors import BadInputError
 from harness.logparse import BootLog, MemblockAlloc, MemblockDump, MemblockEvent
 from harness.memblock.engines import KernelEngine, python_engine
@@ -199,26 +210,25 @@ class _Replayer:
 
     def step(self, step: Step) -> None:
         engine = self.engine
-        if step.kind == "limit":
-            engine.set_current_limit(step.value)
-        elif step.kind == "numa_reset":
-            numa_reset(engine, self.version)
-        elif step.kind == "mark_hotplug":
-            assert step.srat is not None
-            engine.mark_hotplug(step.srat.start, step.srat.end - step.srat.start)
-        elif step.kind == "numa_register":
-            self.blocks = cleanup_meminfo(self.log.srat_memory, engine.state(), self.version)
-            self.pinned = numa_register(engine, self.blocks, self.version)
-        elif step.kind == "dump":
-            assert step.dump is not None
-            self.dumps_checked += 1
-            self.diffs += check_dump(engine, step.dump)
-        elif step.kind == "event":
-            assert step.event is not None
-            apply_event(engine, step.event)
-        else:
-            assert step.alloc is not None
-            self.allocate(step.alloc, step.reason)
+        match step:
+            case SetLimit(value=value):
+                engine.set_current_limit(value)
+            case NumaReset():
+                numa_reset(engine, self.version)
+            case MarkHotplug(srat=srat):
+                engine.mark_hotplug(srat.start, srat.end - srat.start)
+            case NumaRegister():
+                self.blocks = cleanup_meminfo(self.log.srat_memory, engine.state(), self.version)
+                self.pinned = numa_register(engine, self.blocks, self.version)
+            case CheckDump(dump=dump):
+                self.dumps_checked += 1
+                self.diffs += check_dump(engine, dump)
+            case ApplyEvent(event=event):
+                apply_event(engine, event)
+            case Allocate(alloc=alloc, inferred=inferred):
+                self.allocate(alloc, inferred)
+            case _:
+                assert_never(step)
 
     def allocate(self, alloc: MemblockAlloc, inferred_reason: str) -> None:
         self.allocations += 1
