@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.logparse import BootLog, MemblockAlloc, MemblockEvent
-from harness.logparse.acpi import SratMemoryLine
 from harness.logparse.common import AddressRange
 from harness.logparse.memblock_debug import ALLOC_RESULT_CALLER
 from harness.logparse.memblock_dump import MemblockDump
 from harness.memblock.model import KernelVersion
+from harness.memblock.numa import SratMemory
 
 # memblock_phys_alloc_try_nid prints no request line; alloc_node_data uses SMP_CACHE_BYTES.
 NODE_DATA_FUNC = "memblock_phys_alloc_try_nid"
@@ -42,7 +42,7 @@ class MarkHotplug:
     """memblock_mark_hotplug over one hotpluggable SRAT range (unlogged)."""
 
     line: float
-    srat: SratMemoryLine
+    srat: SratMemory
 
 
 @dataclass(frozen=True)

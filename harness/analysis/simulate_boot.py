@@ -15,7 +15,6 @@ from pathlib import Path
 
 from harness.analysis.replay import movable_node_of
 from harness.logparse import BootLog, MemblockAlloc, load_boot_log
-from harness.logparse.acpi import SratMemoryLine
 from harness.memblock.model import KernelVersion, Memblock
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.sim import MemblockSim
@@ -149,11 +148,6 @@ def _early(boot: _Boot, t: Template, layout: MemoryLayout, log_buf_len: int) -> 
         boot.reserve(low_top + QEMU_ACPI_BYTES - below, size, "acpi_reserve_initial_tables")
 
 
-def _srat_lines(layout: MemoryLayout) -> list[SratMemoryLine]:
-    return [SratMemoryLine(0, r.node, r.node, r.start, r.end, r.hotplug, False)
-            for r in layout.node_ranges]
-
-
 def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk]) -> None:
     """alloc_node_data, then sparse_init's per-node memmap buffer (exact node, 16M up)."""
     sim = boot.sim
@@ -179,11 +173,10 @@ def simulate_early_boot(layout: MemoryLayout, version: KernelVersion, movable_no
     boot = _Boot(sim)
     _early(boot, template, layout, log_buf_len)
     numa_reset(sim, version)
-    srat = _srat_lines(layout)
-    for line in srat:
-        if line.hotplug:
-            sim.mark_hotplug(line.start, line.end - line.start)
-    blocks = cleanup_meminfo(srat, sim.state(), version)
+    for srat in layout.node_ranges:
+        if srat.hotplug:
+            sim.mark_hotplug(srat.start, srat.size)
+    blocks = cleanup_meminfo(layout.node_ranges, sim.state(), version)
     pinned = numa_register(sim, blocks, version)
     registered_at = len(boot.callers)
     _late(boot, template, blocks)
