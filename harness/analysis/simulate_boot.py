@@ -1,12 +1,13 @@
 """Early boot memblock on a scenario's own memory map, sized from a recorded boot (a template).
 
 The early reservations and requests that decide which nodes keep their SRAT hotplug
-marks (kernel-pointers.md §3) are replayed on the scenario's e820 RAM: fixed low
-reservations, the kernel image at 16 MiB (nokaslr), QEMU's initrd at the top of RAM
-below 4 GiB minus 128 KiB of ACPI tables, the firmware ACPI tables there, the real-mode
-trampoline, early page tables (top-down only), the log buffer, then numa_init, the
-NODE_DATA and the per-node memmap buffers.  Sizes come from the template log of the
-same kernel version; the template's own addresses are never reused.
+marks (everything arch/x86/kernel/setup.c:setup_arch reserves before initmem_init,
+which numa_clear_kernel_node_hotplug then counts) are replayed on the scenario's
+e820 RAM: fixed low reservations, the kernel image at 16 MiB (nokaslr), QEMU's initrd
+at the top of RAM below 4 GiB minus 128 KiB of ACPI tables, the firmware ACPI tables
+there, the real-mode trampoline, early page tables (top-down only), the log buffer,
+then numa_init, the NODE_DATA and the per-node memmap buffers.  Sizes come from the
+template log of the same kernel version; the template's own addresses are never reused.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 What survives scaling: the order of the ranges (so interleaved nodes stay interleaved),
 each range's node and hotplug mark, the holes between ranges, and which ranges lie below
 and above 4 GiB.  Sizes do not survive: QEMU ``pc`` puts exactly 3 GiB below 4 GiB once
-the guest has 3.5 GiB or more (harness/layout.py), so the field's low ranges share 3 GiB
+the guest has 3.5 GiB or more (harness/scenario/layout.py), so the field's low ranges share 3 GiB
 and its high ranges share at most :data:`HIGH_MAX_UNITS` blocks, every range at least one
 128 MiB memory block (the unit of hot-remove) and roughly in proportion to its field size.
 """
