@@ -1,4 +1,6 @@
-"""Sizes and addresses as people write them in scenario files: ``2G``, ``512M``, ``0x1_0000_0000``."""
+"""Sizes and addresses as people write them in scenario files (``2G``, ``512M``,
+``0x1_0000_0000``) and as the kernel prints them, and the kernel's own reading of
+sizes and options on its command line."""
 from __future__ import annotations
 
 import re
@@ -53,10 +55,11 @@ def optional_hex(value: int | None, absent: str | None = None) -> str | None:
 # -- the kernel command line, read the way the kernel reads it ---------------------
 
 U64_MASK = (1 << 64) - 1
-# Bytes, not str.lower(): the kernel compares ASCII (and "K".lower() is not the only "k").
+# These ASCII letters only: str.lower() would also turn the Kelvin sign into "k".
 _MEMPARSE_SHIFT = {c: 10 * (i + 1) for i, s in enumerate("KMGTPE") for c in (s, s.lower())}
 _HEX_DIGITS = "0123456789abcdefABCDEF"
-_KERNEL_SPACE = " \t\n\v\f\r"  # include/linux/ctype.h isspace
+# include/linux/ctype.h isspace over lib/ctype.c's table, which counts 0xA0 (NBSP) too.
+_KERNEL_SPACE = " \t\n\v\f\r\xa0"
 
 
 def _strtoull(text: str) -> tuple[int, int]:

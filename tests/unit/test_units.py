@@ -97,6 +97,11 @@ def test_kernel_params_splits_like_next_arg() -> None:
         ("quoted word", None), ("x", ""), ("=y", None)]
 
 
+def test_kernel_params_split_at_the_kernel_s_spaces_only() -> None:
+    # lib/ctype.c counts 0xA0 as a space; Python's str.split would also split at U+2003.
+    assert kernel_params("a\xa0b\vc\u2003d") == [("a", None), ("b", None), ("c\u2003d", None)]
+
+
 def test_kernel_params_stop_at_a_bare_double_dash() -> None:
     assert kernel_params("quiet -- movable_node") == [("quiet", None)]
     assert kernel_params("quiet --=1 movable_node") == [("quiet", None), ("--", "1"), ("movable_node", None)]

@@ -1,9 +1,9 @@
 """Differential: harness.units' command-line reading against the kernel's own code.
 
-lib/cmdline.c:memparse and next_arg, kernel/params.c:parse_args' ``--`` rule and
-lib/vsprintf.c:simple_strtoull (with lib/kstrtox.c) are cut out of the Debian source
-of each kernel version and compiled into a small filter that reads the same random
-text.  Skipped only when the sources (or gcc) are not installed.
+lib/cmdline.c:memparse and next_arg, kernel/params.c:parse_args' ``--`` rule,
+lib/vsprintf.c:simple_strtoull (with lib/kstrtox.c) and lib/ctype.c's table are cut
+out of the Debian source of each kernel version and compiled into a small filter that
+reads the same random text.  Skipped only when the sources (or gcc) are not installed.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from harness.memblock.model import KernelVersion
 from harness.units import kernel_params, memparse, parse_percent
 
 PRELUDE = r"""
-#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +31,12 @@ PRELUDE = r"""
 #define KSTRTOX_OVERFLOW (1U << 31)
 #define _tolower(c) ((c) | 0x20)
 static unsigned long long div_u64(unsigned long long a, unsigned int b) { return a / b; }
+"""
+# The kernel's isspace and isxdigit (its table, unlike glibc's "C" locale, has 0xA0 as space).
+CTYPE = r"""
+#define __ismask(x) (_ctype[(int)(unsigned char)(x)])
+#define isspace(c) ((__ismask(c)&(_S)) != 0)
+#define isxdigit(c) ((__ismask(c)&(_D|_X)) != 0)
 static char *skip_spaces(const char *s) { while (isspace(*s)) s++; return (char *)s; }
 """
 
@@ -73,9 +78,10 @@ FUNCTIONS = (
 )
 
 
-def _function(source: str, signature: str) -> str:
-    """The definition starting at ``signature`` (at a line start) up to its closing brace."""
-    match = re.search(rf"^{signature}.*?^}}$", source, re.MULTILINE | re.DOTALL)
+def _function(source: str, signature: str, end: str = r"^}$") -> str:
+    """The definition starting at ``signature`` (at a line start) up to ``end``
+    (default: the function's closing brace)."""
+    match = re.search(rf"^{signature}.*?{end}", source, re.MULTILINE | re.DOTALL)
     assert match, f"no {signature} in the source"
     return match.group(0)
 
@@ -108,7 +114,10 @@ def kernel(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if shutil.which("gcc") is None:
         pytest.skip("gcc not installed")
     tree = debian_tree(version.value)
-    parts = [_function((tree / path).read_text(), signature) for path, signature in FUNCTIONS]
+    masks = re.findall(r"^#define _[A-Z]+\s+0x[0-9a-f]+.*$", (tree / "include/linux/ctype.h").read_text(), re.M)
+    table = _function((tree / "lib/ctype.c").read_text(), r"const unsigned char _ctype\[\] = \{", r"\};")
+    parts = ["\n".join(masks), table, CTYPE]
+    parts += [_function((tree / path).read_text(), signature) for path, signature in FUNCTIONS]
     work = tmp_path_factory.mktemp(f"cmdline-{version.value}")
     (work / "reader.c").write_text(PRELUDE + "\n\n".join(parts) + MAIN)
     subprocess.run(["gcc", "-O1", "-w", "-o", str(work / "reader"), str(work / "reader.c")], check=True)
@@ -119,8 +128,8 @@ def kernel(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 # Digits, suffixes, hex letters, words that mean something on a command line, and
 # (often, as they only matter in combination) the characters next_arg treats specially.
-TEXT = st.lists(st.sampled_from([*"0123456789xXabcdefgkKmMtTpPeE%-_\t", "--", "0x", "00", "movable_node",
-                                 *'=" ' * 3, '="']), max_size=14).map("".join)
+TEXT = st.lists(st.sampled_from([*"0123456789xXabcdefgkKmMtTpPeE%-_\t\v\xa0", "--", "0x", "00",
+                                 "movable_node", *'=" ' * 3, '="']), max_size=14).map("".join)
 
 
 @settings(max_examples=1000, deadline=None)
