@@ -14,16 +14,27 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
-from harness.analysis.replay_steps import NODE_DATA_FUNC, Step, plan_steps
+from harness.analysis.replay_steps import (
+    NODE_DATA_FUNC,
+    Allocate,
+    ApplyEvent,
+    CheckDump,
+    MarkHotplug,
+    NumaRegister,
+    NumaReset,
+    SetLimit,
+    Step,
+    plan_steps,
+)
 from harness.errors import BadInputError
 from harness.logparse import BootLog, MemblockAlloc, MemblockDump, MemblockEvent
 from harness.memblock.engines import KernelEngine, python_engine
-from harness.memblock.model import MAX_NUMNODES, MemblockRegion, nid_is_valid
+from harness.memblock.model import MAX_NUMNODES, KernelVersion, MemblockRegion, nid_is_valid
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.ops import Engine
-from harness.memblock.regions import KernelVersion
+from harness.units import has_flag, optional_hex
 
 ENGINES = ("python", "kernel")
 
@@ -39,8 +50,8 @@ class Mismatch:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"line": self.line, "request": self.request, "predicted": _hex(self.predicted),
-                "actual": _hex(self.actual), "reason": self.reason}
+        return {"line": self.line, "request": self.request, "predicted": optional_hex(self.predicted),
+                "actual": optional_hex(self.actual), "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -86,10 +97,6 @@ class ReplayResult:
                 "pinned_nodes": list(self.pinned_nodes)}
 
 
-def _hex(value: int | None) -> str | None:
-    return None if value is None else f"{value:#x}"
-
-
 def kernel_version_of(log: BootLog) -> KernelVersion:
     release = log.kernel_release or ""
     for version in sorted(KernelVersion, key=lambda v: -len(v.value)):
@@ -99,7 +106,7 @@ def kernel_version_of(log: BootLog) -> KernelVersion:
 
 
 def movable_node_of(log: BootLog) -> bool:
-    return "movable_node" in (log.command_line or "").split()
+    return has_flag(log.command_line or "", "movable_node")
 
 
 @contextlib.contextmanager
@@ -203,26 +210,25 @@ class _Replayer:
 
     def step(self, step: Step) -> None:
         engine = self.engine
-        if step.kind == "limit":
-            engine.set_current_limit(step.value)
-        elif step.kind == "numa_reset":
-            numa_reset(engine, self.version)
-        elif step.kind == "mark_hotplug":
-            assert step.srat is not None
-            engine.mark_hotplug(step.srat.start, step.srat.end - step.srat.start)
-        elif step.kind == "numa_register":
-            self.blocks = cleanup_meminfo(self.log.srat_memory, engine.state(), self.version)
-            self.pinned = numa_register(engine, self.blocks, self.version)
-        elif step.kind == "dump":
-            assert step.dump is not None
-            self.dumps_checked += 1
-            self.diffs += check_dump(engine, step.dump)
-        elif step.kind == "event":
-            assert step.event is not None
-            apply_event(engine, step.event)
-        else:
-            assert step.alloc is not None
-            self.allocate(step.alloc, step.reason)
+        match step:
+            case SetLimit(value=value):
+                engine.set_current_limit(value)
+            case NumaReset():
+                numa_reset(engine, self.version)
+            case MarkHotplug(srat=srat):
+                engine.mark_hotplug(srat.start, srat.end - srat.start)
+            case NumaRegister():
+                self.blocks = cleanup_meminfo(self.log.srat_memory, engine.state(), self.version)
+                self.pinned = numa_register(engine, self.blocks, self.version)
+            case CheckDump(dump=dump):
+                self.dumps_checked += 1
+                self.diffs += check_dump(engine, dump)
+            case ApplyEvent(event=event):
+                apply_event(engine, event)
+            case Allocate(alloc=alloc, inferred=inferred):
+                self.allocate(alloc, inferred)
+            case _:
+                assert_never(step)
 
     def allocate(self, alloc: MemblockAlloc, inferred_reason: str) -> None:
         self.allocations += 1
@@ -275,8 +281,8 @@ def describe_replay(result: ReplayResult) -> str:
     lines = [f"{result.source}: {result.matched}/{result.allocations} allocations predicted "
              f"(kernel {result.kernel_version}, {result.engine} engine, "
              f"{result.dumps_checked} later dumps checked, {len(result.dump_check)} differences)"]
-    lines += [f"  line {m.line}: {m.request}: predicted {_hex(m.predicted)}, "
-              f"actual {_hex(m.actual)} ({m.reason})" for m in result.mismatches]
+    lines += [f"  line {m.line}: {m.request}: predicted {optional_hex(m.predicted)}, "
+              f"actual {optional_hex(m.actual)} ({m.reason})" for m in result.mismatches]
     lines += [f"  dump line {d.dump_line} {d.type_name}: model {d.model}, dump {d.dump}"
               for d in result.dump_check]
     return "\n".join(lines)

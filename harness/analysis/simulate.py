@@ -12,14 +12,17 @@ from typing import Any
 
 from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
 from harness.errors import BadInputError
+from harness.memblock.model import KernelVersion
 from harness.memblock.movable_zone import movable_starts, node_ranges
-from harness.memblock.regions import KernelVersion
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
+from harness.units import has_flag, hex_range, option_values, optional_hex
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
 FREED_AFTER_BOOT = ("initrd",)
+# drivers/base/memory.c:online_type_to_str, what mhp_online_type_from_str accepts.
+ONLINE_TYPES = ("offline", "online", "online_kernel", "online_movable")
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,9 @@ def _blocks(boot: EarlyBoot, movable: dict[int, int]) -> list[BlockPrediction]:
 
 
 def _dimm_movable(cmdline: str) -> bool:
-    words = cmdline.split()
-    return "memhp_default_state=online_movable" in words or "movable_node" in words
+    # mm/memory_hotplug.c:setup_memhp_default_state keeps the last state it knows.
+    states = [v for v in option_values(cmdline, "memhp_default_state") if v in ONLINE_TYPES]
+    return states[-1:] == ["online_movable"] or has_flag(cmdline, "movable_node")
 
 
 def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) -> list[ActionPrediction]:
@@ -158,7 +162,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     ``layout``: the scenario's, when the caller (a run) has already computed it."""
     version = parse_kernel_version(kernel_version)
     cmdline = f"{kernel_cmdline(scenario)} {cmdline_extra}".strip()
-    movable_node = "movable_node" in cmdline.split()
+    movable_node = has_flag(cmdline, "movable_node")
     template = find_template(version, movable_node)
     layout = compute_layout(scenario) if layout is None else layout
     boot = simulate_early_boot(layout, version, movable_node,
@@ -180,10 +184,10 @@ def describe_prediction(p: Prediction) -> str:
     """Per node: hotplug mark, ZONE_MOVABLE start and pinning callers; then each action."""
     lines = [f"{p.scenario} on {p.kernel_version} ({p.cmdline}); sizes from {p.template}"]
     for n in p.nodes:
-        start = "none" if n.movable_start is None else f"{n.movable_start:#x}"
+        start = optional_hex(n.movable_start, "none")
         mark = ("not marked" if n.hotplug_honoured is None else
                 "hotplug honoured" if n.hotplug_honoured else "hotplug cleared")
-        pins = ", ".join(f"{r.caller} [{r.start:#x}-{r.end - 1:#x}]" for r in n.pinned_by)
+        pins = ", ".join(f"{r.caller} [{hex_range(r.start, r.end)}]" for r in n.pinned_by)
         lines.append(f"  node {n.node}: {mark}, ZONE_MOVABLE {start}" + (f"; pinned by {pins}" if pins else ""))
     lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
     return "\n".join(lines)

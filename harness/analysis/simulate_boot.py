@@ -1,28 +1,27 @@
 """Early boot memblock on a scenario's own memory map, sized from a recorded boot (a template).
 
 The early reservations and requests that decide which nodes keep their SRAT hotplug
-marks (kernel-pointers.md §3) are replayed on the scenario's e820 RAM: fixed low
-reservations, the kernel image at 16 MiB (nokaslr), QEMU's initrd at the top of RAM
-below 4 GiB minus 128 KiB of ACPI tables, the firmware ACPI tables there, the real-mode
-trampoline, early page tables (top-down only), the log buffer, then numa_init, the
-NODE_DATA and the per-node memmap buffers.  Sizes come from the template log of the
-same kernel version; the template's own addresses are never reused.
+marks (everything arch/x86/kernel/setup.c:setup_arch reserves before initmem_init,
+which numa_clear_kernel_node_hotplug then counts) are replayed on the scenario's
+e820 RAM: fixed low reservations, the kernel image at 16 MiB (nokaslr), QEMU's initrd
+at the top of RAM below 4 GiB minus 128 KiB of ACPI tables, the firmware ACPI tables
+there, the real-mode trampoline, early page tables (top-down only), the log buffer,
+then numa_init, the NODE_DATA and the per-node memmap buffers.  Sizes come from the
+template log of the same kernel version; the template's own addresses are never reused.
 """
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import BadInputError
 from harness.logparse import BootLog, MemblockAlloc
-from harness.logparse.acpi import SratMemoryLine
-from harness.memblock.model import Memblock
+from harness.memblock.model import KernelVersion, Memblock
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
-from harness.memblock.regions import KernelVersion
 from harness.memblock.sim import MemblockSim
 from harness.scenario.layout import MemoryLayout
+from harness.units import memparse, option_values
 
 MiB = 1 << 20
 FOUR_GIB = 1 << 32
@@ -30,6 +29,8 @@ KERNEL_START = 16 * MiB
 QEMU_ACPI_BYTES = 128 * 1024  # QEMU's e820-reserved ACPI area at the top of low RAM
 SECTION = 128 * MiB
 MEMMAP_PER_SECTION = 2 * MiB
+LOG_BUF_LEN = 1 << 17  # __LOG_BUF_LEN: Debian's CONFIG_LOG_BUF_SHIFT=17 (6.1 and 6.12)
+LOG_BUF_LEN_MAX = 1 << 31
 # Template facts of the recorded boots in fixtures/logs, shipped as package data (a wheel has
 # no fixtures/); regenerate with `python -m harness.analysis.templates`.
 TEMPLATES = Path(__file__).with_name("templates.json")
@@ -62,10 +63,16 @@ class EarlyBoot:
 
 
 def _log_buf_len(cmdline: str) -> int:
-    m = re.search(r"\blog_buf_len=(\d+)([KMG]?)", cmdline)
-    if not m:
-        return 0
-    return int(m[1]) << {"": 0, "K": 10, "M": 20, "G": 30}[m[2]]
+    """The buffer ``log_buf_len=`` makes setup_log_buf allocate, 0 for none: each
+    occurrence goes through kernel/printk/printk.c:log_buf_len_update, which caps it at
+    2 GiB, rounds it up to a power of two and keeps it only above the static buffer."""
+    length = 0
+    for value in option_values(cmdline, "log_buf_len"):
+        size = min(memparse(value)[0], LOG_BUF_LEN_MAX)
+        size = 1 << (size - 1).bit_length() if size else 0
+        if size > LOG_BUF_LEN:
+            length = size
+    return length
 
 
 def _allocs(log: BootLog, caller: str) -> list[MemblockAlloc]:
@@ -148,11 +155,6 @@ def _early(boot: _Boot, t: Template, layout: MemoryLayout, log_buf_len: int) -> 
         boot.reserve(low_top + QEMU_ACPI_BYTES - below, size, "acpi_reserve_initial_tables")
 
 
-def _srat_lines(layout: MemoryLayout) -> list[SratMemoryLine]:
-    return [SratMemoryLine(0, r.node, r.node, r.start, r.end, r.hotplug, False)
-            for r in layout.node_ranges]
-
-
 def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk]) -> None:
     """alloc_node_data, then sparse_init's per-node memmap buffer (exact node, 16M up)."""
     sim = boot.sim
@@ -178,11 +180,10 @@ def simulate_early_boot(layout: MemoryLayout, version: KernelVersion, movable_no
     boot = _Boot(sim)
     _early(boot, template, layout, log_buf_len)
     numa_reset(sim, version)
-    srat = _srat_lines(layout)
-    for line in srat:
-        if line.hotplug:
-            sim.mark_hotplug(line.start, line.end - line.start)
-    blocks = cleanup_meminfo(srat, sim.state(), version)
+    for srat in layout.node_ranges:
+        if srat.hotplug:
+            sim.mark_hotplug(srat.start, srat.size)
+    blocks = cleanup_meminfo(layout.node_ranges, sim.state(), version)
     pinned = numa_register(sim, blocks, version)
     registered_at = len(boot.callers)
     _late(boot, template, blocks)

@@ -19,7 +19,7 @@ from harness.analysis.replay import movable_node_of
 from harness.analysis.simulate_boot import TEMPLATES, template_from_log
 from harness.errors import BadInputError, MemhpError
 from harness.logparse import load_boot_log
-from harness.memblock.regions import KernelVersion
+from harness.memblock.model import KernelVersion
 
 LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
 COMMAND = "python -m harness.analysis.templates"

@@ -7,19 +7,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.logparse.common import HEX, AddressRange, Append, JsonMixin, LineKind, hex_int
+from harness.memblock.numa import SratMemory
 
 
-@dataclass(frozen=True)
-class SratMemoryLine(JsonMixin):
-    """``ACPI: SRAT: Node 2 PXM 2 [mem 0x140000000-0x33fffffff] hotplug``; end exclusive."""
+@dataclass(frozen=True, kw_only=True)
+class SratMemoryLine(SratMemory, JsonMixin):
+    """``ACPI: SRAT: Node 2 PXM 2 [mem 0x140000000-0x33fffffff] hotplug``: the range it
+    prints (end exclusive) and the log line it is on."""
 
+    pxm: int  # always printed
     line: int
-    node: int
-    pxm: int
-    start: int
-    end: int
-    hotplug: bool
-    non_volatile: bool
 
     @property
     def range(self) -> AddressRange:
@@ -34,8 +31,8 @@ SRAT_MEMORY_RE = re.compile(
 
 def _srat_memory(m: re.Match[str], line: int) -> SratMemoryLine:
     return SratMemoryLine(
-        line, int(m["node"]), int(m["pxm"]), hex_int(m["start"]), hex_int(m["last"]) + 1,
-        m["hotplug"] is not None, m["nv"] is not None,
+        line=line, node=int(m["node"]), pxm=int(m["pxm"]), start=hex_int(m["start"]),
+        end=hex_int(m["last"]) + 1, hotplug=m["hotplug"] is not None, non_volatile=m["nv"] is not None,
     )
 
 

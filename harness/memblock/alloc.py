@@ -10,11 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from harness.memblock.model import NUMA_NO_NODE, PAGE_SIZE, Memblock, MemblockRegion, RegionFlags
+from harness.memblock.model import (
+    NUMA_NO_NODE,
+    PAGE_SIZE,
+    KernelVersion,
+    Memblock,
+    MemblockRegion,
+    RegionFlags,
+)
 from harness.memblock.regions import (
     PHYS_ADDR_MAX,
     U64_MAX,
-    KernelVersion,
     count_ending_before,
     count_starting_at_or_below,
     count_starting_below,

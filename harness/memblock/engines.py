@@ -16,9 +16,9 @@ from types import TracebackType
 from harness.errors import InfrastructureError
 from harness.memblock import ops as ops
 from harness.memblock.kernel_engine.build import build_replay_driver, debian_tree
-from harness.memblock.model import Memblock, MemblockRegion, MemblockType
+from harness.memblock.model import KernelVersion, Memblock, MemblockRegion, MemblockType
 from harness.memblock.ops import ALLOCATING_OPS, Op, to_line
-from harness.memblock.sim import KernelVersion, MemblockSim
+from harness.memblock.sim import MemblockSim
 
 
 def python_engine(version: KernelVersion, max_numnodes: int = 1024, movable_node: bool = False,

@@ -1,22 +1,27 @@
-"""ZONE_MOVABLE start per node: find_zone_movable_pfns_for_nodes (kernel-pointers.md §4)."""
+"""ZONE_MOVABLE start per node: 6.1 mm/page_alloc.c:find_zone_movable_pfns_for_nodes
+(6.12 mm/mm_init.c), for movable_node, kernelcore= and movablecore=."""
 from __future__ import annotations
 
-import re
-
 from harness.memblock.model import Memblock, RegionFlags
+from harness.units import has_flag, memparse, option_values, parse_percent
 
 MiB = 1 << 20
 FOUR_GIB = 1 << 32
 MOVABLE_ALIGN = 4 * MiB  # roundup to MAX_ORDER_NR_PAGES (1024 pages)
 
 
-def _size_option(cmdline: str, name: str, total: int) -> int:
-    m = re.search(rf"(?:^|\s){name}=(\d+)([KMG%]?)(?:\s|$)", cmdline)
-    if not m:
-        return 0
-    if m[2] == "%":
-        return total * int(m[1]) // 100
-    return int(m[1]) << {"": 0, "K": 10, "M": 20, "G": 30}[m[2]]
+def _required(cmdline: str, name: str, total: int) -> int:
+    """``kernelcore=``/``movablecore=`` in bytes.  cmdline_parse_core runs once per
+    occurrence: a size replaces the size and clears the percentage, a percentage
+    replaces only the percentage; a percentage left set wins (of ``total``)."""
+    size = percent = 0
+    for value in option_values(cmdline, name):
+        share = parse_percent(value)
+        if share is None:
+            size, percent = memparse(value)[0], 0
+        else:
+            percent = share
+    return total * percent // 100 if percent else size
 
 
 def _round_up(value: int, align: int) -> int:
@@ -64,13 +69,12 @@ def _kernelcore_starts(state: Memblock, kernelcore: int) -> dict[int, int]:
 
 def movable_starts(state: Memblock, cmdline: str) -> dict[int, int]:
     """Node → ZONE_MOVABLE start (nodes without one are absent)."""
-    words = cmdline.split()
-    if "movable_node" in words:
+    if has_flag(cmdline, "movable_node"):
         raw = _movable_node_starts(state)
     else:
         total = sum(r.size for r in state.memory.regions)
-        kernelcore = _size_option(cmdline, "kernelcore", total)
-        movablecore = _round_up(_size_option(cmdline, "movablecore", total), MOVABLE_ALIGN)
+        kernelcore = _required(cmdline, "kernelcore", total)
+        movablecore = _round_up(_required(cmdline, "movablecore", total), MOVABLE_ALIGN)
         if movablecore:
             kernelcore = max(kernelcore, total - movablecore)
         raw = _kernelcore_starts(state, kernelcore) if kernelcore or movablecore else {}

@@ -1,32 +1,39 @@
 """The NUMA initialisation memblock=debug does not log, rebuilt from the SRAT lines.
 
-x86 numa_init (6.1 arch/x86/mm/numa.c; 6.12 mm/numa_memblks.c) resets every region's
-node, clears HOTPLUG, marks each hotpluggable SRAT range, goes top-down, trims and
-merges the SRAT blocks (numa_cleanup_meminfo) and registers them: set_node on memory,
-then numa_clear_kernel_node_hotplug.  kernel-pointers.md §3 step 6.
+x86 numa_init (6.1 arch/x86/mm/numa.c; 6.12 mm/numa_memblks.c:numa_memblks_init)
+resets every region's node, clears HOTPLUG, marks each hotpluggable SRAT range
+(drivers/acpi/numa/srat.c:acpi_numa_memory_affinity_init), goes top-down, trims and
+merges the SRAT blocks (numa_cleanup_meminfo) and registers them
+(numa_register_memblks; 6.12 numa_register_meminfo): set_node on memory, then
+numa_clear_kernel_node_hotplug.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from harness.memblock.model import MAX_NUMNODES, NUMA_NO_NODE, Memblock, nid_is_valid
+from harness.memblock.model import MAX_NUMNODES, NUMA_NO_NODE, KernelVersion, Memblock, nid_is_valid
 from harness.memblock.ops import Engine
-from harness.memblock.regions import KernelVersion
 
 U64_MAX = (1 << 64) - 1
 
 
-class SratMemory(Protocol):
-    """What numa init reads of one SRAT memory affinity entry; end exclusive."""
+@dataclass(frozen=True, kw_only=True)
+class SratMemory:
+    """One SRAT memory affinity range, as drivers/acpi/numa/srat.c:
+    acpi_numa_memory_affinity_init reads and prints it: [start, end) on ``node``, the
+    proximity domain ``pxm`` where known, and the hotplug and non-volatile marks."""
+
+    node: int
+    pxm: int | None = None
+    start: int
+    end: int
+    hotplug: bool = False
+    non_volatile: bool = False
 
     @property
-    def node(self) -> int: ...
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
+    def size(self) -> int:
+        return self.end - self.start
 
 
 @dataclass(frozen=True)

@@ -5,31 +5,15 @@ double an array (and so reserve memory) live in :mod:`harness.memblock.sim`.
 """
 from __future__ import annotations
 
-import enum
-import itertools
 from bisect import bisect_left, bisect_right
 
-from harness.memblock.model import MemblockRegion, MemblockType
+from harness.memblock.model import KernelVersion, MemblockRegion, MemblockType
 
 U64_MAX = (1 << 64) - 1
 PHYS_ADDR_MAX = U64_MAX
 # sizeof(struct memblock_region) with CONFIG_NUMA on 64-bit: base, size, flags, nid.
 REGION_BYTES = 24
 INIT_MEMBLOCK_REGIONS = 128
-
-
-class KernelVersion(enum.Enum):
-    """Which mm/memblock.c to follow; the differences are listed in kernel-pointers.md §1-2."""
-
-    V6_1 = "6.1"
-    V6_12 = "6.12"
-
-    @classmethod
-    def parse(cls, text: str) -> KernelVersion:
-        for version in cls:
-            if version.value == text:
-                return version
-        raise ValueError(f"unknown kernel version {text!r} (known: 6.1, 6.12)")
 
 
 def _end(region: MemblockRegion) -> int:
@@ -99,13 +83,3 @@ def merge_window(memblock_type: MemblockType, start_rgn: int, end_rgn: int) -> N
         regions[i] = MemblockRegion(this.base, this.size + nxt.size, this.flags, this.nid)
         del regions[i + 1]
         end_rgn -= 1
-
-
-def merge_all(memblock_type: MemblockType) -> None:
-    """6.1 ``memblock_merge_regions(type)``: the whole array."""
-    merge_window(memblock_type, 0, len(memblock_type.regions))
-
-
-def is_fully_merged(memblock_type: MemblockType) -> bool:
-    regions = memblock_type.regions
-    return not any(_mergeable(a, b) for a, b in itertools.pairwise(regions))

@@ -14,6 +14,7 @@ from harness.memblock.alloc import SearchPolicy, find_in_range_node
 from harness.memblock.model import (
     NUMA_NO_NODE,
     PAGE_SIZE,
+    KernelVersion,
     Memblock,
     MemblockRegion,
     MemblockType,
@@ -24,12 +25,9 @@ from harness.memblock.regions import (
     PHYS_ADDR_MAX,
     REGION_BYTES,
     U64_MAX,
-    KernelVersion,
     cap_size,
     first_ending_after,
     is_empty,
-    is_fully_merged,
-    merge_all,
     merge_window,
     remove_regions,
 )
@@ -63,23 +61,6 @@ class MemblockSim:
                                  reserved=_initial_type("reserved", version))
         # Physical address of each array once doubled (None: the static __initdata one).
         self._array_addr: dict[str, int | None] = {"memory": None, "reserved": None}
-        # 6.1 merges the whole array; merging only around the change is the same
-        # while the array is fully merged, which a loaded state need not be.
-        self._unmerged: set[str] = set()
-
-    @classmethod
-    def from_state(cls, state: Memblock, version: KernelVersion, max_numnodes: int = 1024,
-                   movable_node: bool = False, mirrored_kernelcore: bool = False) -> MemblockSim:
-        """A simulator continuing from ``state`` (e.g. a boot log's dump); arrays count as static."""
-        sim = cls(version, max_numnodes, movable_node, mirrored_kernelcore)
-        sim.memblock = copy.deepcopy(state)
-        for memblock_type in (sim.memblock.memory, sim.memblock.reserved):
-            if memblock_type.cnt > memblock_type.max:
-                raise BadInputError(f"memblock {memblock_type.name}: cnt {memblock_type.cnt} "
-                                    f"exceeds max {memblock_type.max}")
-            if not is_fully_merged(memblock_type):
-                sim._unmerged.add(memblock_type.name)
-        return sim
 
     def state(self) -> Memblock:
         return copy.deepcopy(self.memblock)
@@ -94,13 +75,10 @@ class MemblockSim:
         raise BadInputError(f"memblock type must be 'memory' or 'reserved', not {name!r}")
 
     def _merge(self, memblock_type: MemblockType, start_rgn: int, end_rgn: int) -> None:
-        if self.version is KernelVersion.V6_12:
-            merge_window(memblock_type, start_rgn, end_rgn)
-        elif memblock_type.name in self._unmerged:
-            merge_all(memblock_type)
-            self._unmerged.discard(memblock_type.name)
-        else:
-            merge_window(memblock_type, start_rgn, end_rgn)
+        """``memblock_merge_regions``: 6.12 merges around [start_rgn, end_rgn), 6.1 the
+        whole array.  The window gives 6.1's result too: every array here is built by
+        these ops, which leave it fully merged, so only pairs around the change can merge."""
+        merge_window(memblock_type, start_rgn, end_rgn)
 
     def _uncovered(self, memblock_type: MemblockType, base: int,
                    end: int) -> list[tuple[int, int, int]]:
@@ -338,4 +316,4 @@ class MemblockSim:
         return self._alloc_internal(size, align, min_addr, max_addr, nid, True)
 
 
-__all__ = ["MemblockSim", "KernelVersion", "PHYS_ADDR_MAX"]
+__all__ = ["MemblockSim", "PHYS_ADDR_MAX"]

@@ -8,7 +8,7 @@ reservations so the guest's memblock sees a hole where the field machine had one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ from acpi_tables.show import read_table_file
 from acpi_tables.srat import ProcessorLocalApicAffinity, X2ApicAffinity, decode_srat
 from harness.errors import BadInputError
 from harness.logparse import BootLog, load_boot_log
-from harness.scenario.field_scale import HOLE_MIN, UNIT, FieldRange, ScaledHole, ScaledRange, scale
+from harness.memblock.numa import SratMemory
+from harness.scenario.field_scale import HOLE_MIN, UNIT, ScaledHole, ScaledRange, scale
 from harness.scenario.layout import FOUR_GIB
 from harness.scenario.schema import Scenario, parse_scenario
 from harness.units import MiB, format_size, hex_range
@@ -38,7 +39,7 @@ class FieldImport:
     ram_source: str
     ranges: tuple[ScaledRange, ...]
     holes: tuple[ScaledHole, ...]
-    dropped: tuple[FieldRange, ...]
+    dropped: tuple[SratMemory, ...]
     kernel_address: int
     kernel_address_source: str
     field_kernel_node: int | None
@@ -50,7 +51,7 @@ class FieldImport:
     toml: str
 
 
-def _ram(log: BootLog | None, srat: Sequence[FieldRange]) -> tuple[list[tuple[int, int]], str]:
+def _ram(log: BootLog | None, srat: Sequence[SratMemory]) -> tuple[list[tuple[int, int]], str]:
     if log and (usable := [(e.start, e.end) for e in log.e820 if e.type == "usable"]):
         return usable, "e820"
     if log and log.early_node_ranges:
@@ -69,11 +70,11 @@ def _coarsen(ram: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _clip(srat: Sequence[FieldRange], ram: list[tuple[int, int]]) -> tuple[list[FieldRange], list[FieldRange]]:
-    kept: list[FieldRange] = []
-    dropped: list[FieldRange] = []
+def _clip(srat: Sequence[SratMemory], ram: list[tuple[int, int]]) -> tuple[list[SratMemory], list[SratMemory]]:
+    kept: list[SratMemory] = []
+    dropped: list[SratMemory] = []
     for rng in srat:
-        parts = [FieldRange(max(rng.start, s), min(rng.end, e), rng.node, rng.hotplug)
+        parts = [replace(rng, start=max(rng.start, s), end=min(rng.end, e))
                  for s, e in ram if s < rng.end and rng.start < e]
         parts = [p for p in parts if p.size >= MIN_PIECE]
         kept += parts
@@ -82,7 +83,7 @@ def _clip(srat: Sequence[FieldRange], ram: list[tuple[int, int]]) -> tuple[list[
     return sorted(kept, key=lambda p: p.start), dropped
 
 
-def _srat_from_table(path: Path) -> list[FieldRange]:
+def _srat_from_table(path: Path) -> list[SratMemory]:
     table = decode_srat(read_table_file(path, "SRAT"), str(path))
     # The kernel numbers proximity domains in the order it parses them: CPUs, then memory.
     order: list[int] = []
@@ -93,7 +94,8 @@ def _srat_from_table(path: Path) -> list[FieldRange]:
     for mem in memory:
         if mem.proximity_domain not in order:
             order.append(mem.proximity_domain)
-    return [FieldRange(m.base_address, m.end, order.index(m.proximity_domain), m.hot_pluggable) for m in memory]
+    return [SratMemory(node=order.index(m.proximity_domain), pxm=m.proximity_domain, start=m.base_address,
+                       end=m.end, hotplug=m.hot_pluggable, non_volatile=m.non_volatile) for m in memory]
 
 
 def _kernel_address(log: BootLog | None) -> tuple[int, str]:
@@ -105,7 +107,7 @@ def _kernel_address(log: BootLog | None) -> tuple[int, str]:
     return DEFAULT_KERNEL_ADDRESS, "assumed: x86-64 default load address"
 
 
-def _node_at(address: int, ranges: Sequence[FieldRange | ScaledRange]) -> int | None:
+def _node_at(address: int, ranges: Sequence[SratMemory | ScaledRange]) -> int | None:
     for rng in ranges:
         if rng.start <= address < rng.end:
             return rng.field.node if isinstance(rng, ScaledRange) else rng.node
@@ -131,8 +133,8 @@ def _initrd_zone(ranges: tuple[ScaledRange, ...], kernel_node: int | None
     # The kernel image pins its own node anyway; only another, hotpluggable node needs it.
     if not top.field.hotplug or top.field.node == kernel_node or top.size <= UNIT:
         return ranges, None
-    zone = ScaledRange(FieldRange(top.field.start, top.field.end, kernel_node, False),
-                       top.end - UNIT, top.end)
+    # The field range's PXM is not the kernel node's.
+    zone = ScaledRange(replace(top.field, node=kernel_node, pxm=None, hotplug=False), top.end - UNIT, top.end)
     cut = ScaledRange(top.field, top.start, top.end - UNIT)
     return tuple(cut if r is top else r for r in ranges) + (zone,), zone
 
@@ -192,7 +194,7 @@ def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
         srat_ranges = _srat_from_table(srat)
     else:
         assert log is not None
-        srat_ranges = [FieldRange(s.start, s.end, s.node, s.hotplug) for s in log.srat_memory]
+        srat_ranges = list(log.srat_memory)
     if not srat_ranges:
         raise BadInputError(f"{where}: no 'ACPI: SRAT: Node N PXM N [mem ...]' lines: nothing to import")
     ram, ram_source = _ram(log, srat_ranges)

@@ -3,7 +3,7 @@
 What survives scaling: the order of the ranges (so interleaved nodes stay interleaved),
 each range's node and hotplug mark, the holes between ranges, and which ranges lie below
 and above 4 GiB.  Sizes do not survive: QEMU ``pc`` puts exactly 3 GiB below 4 GiB once
-the guest has 3.5 GiB or more (harness/layout.py), so the field's low ranges share 3 GiB
+the guest has 3.5 GiB or more (harness/scenario/layout.py), so the field's low ranges share 3 GiB
 and its high ranges share at most :data:`HIGH_MAX_UNITS` blocks, every range at least one
 128 MiB memory block (the unit of hot-remove) and roughly in proportion to its field size.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.errors import BadInputError
+from harness.memblock.numa import SratMemory
 from harness.scenario.layout import FOUR_GIB, PROFILES
 from harness.scenario.schema import MEMORY_BLOCK_SIZE
 from harness.units import MiB
@@ -27,24 +28,10 @@ HOLE_MIN = 64 * MiB
 
 
 @dataclass(frozen=True)
-class FieldRange:
-    """A field SRAT range clipped to RAM: [start, end) on ``node``."""
-
-    start: int
-    end: int
-    node: int
-    hotplug: bool
-
-    @property
-    def size(self) -> int:
-        return self.end - self.start
-
-
-@dataclass(frozen=True)
 class ScaledRange:
-    """Where a field range lands in the guest: [start, end)."""
+    """Where a field SRAT range (clipped to RAM) lands in the guest: [start, end)."""
 
-    field: FieldRange
+    field: SratMemory
     start: int
     end: int
 
@@ -63,20 +50,19 @@ class ScaledHole:
     end: int
 
 
-def _split_at_4g(pieces: Sequence[FieldRange]) -> list[FieldRange]:
-    out: list[FieldRange] = []
+def _split_at_4g(pieces: Sequence[SratMemory]) -> list[SratMemory]:
+    out: list[SratMemory] = []
     for p in pieces:
         if p.start < FOUR_GIB < p.end:
-            out += [FieldRange(p.start, FOUR_GIB, p.node, p.hotplug),
-                    FieldRange(FOUR_GIB, p.end, p.node, p.hotplug)]
+            out += [replace(p, end=FOUR_GIB), replace(p, start=FOUR_GIB)]
         else:
             out.append(p)
     return out
 
 
-def _items(pieces: list[FieldRange], base: int) -> list[FieldRange | tuple[int, int]]:
+def _items(pieces: list[SratMemory], base: int) -> list[SratMemory | tuple[int, int]]:
     """The half's ranges in address order with the holes between them as (start, end)."""
-    items: list[FieldRange | tuple[int, int]] = []
+    items: list[SratMemory | tuple[int, int]] = []
     cursor = base
     for p in sorted(pieces, key=lambda r: r.start):
         if p.start - cursor >= HOLE_MIN:
@@ -100,16 +86,16 @@ def apportion(sizes: Sequence[int], total: int) -> list[int]:
     return units
 
 
-def _place(items: list[FieldRange | tuple[int, int]], units_total: int, base: int
+def _place(items: list[SratMemory | tuple[int, int]], units_total: int, base: int
            ) -> tuple[list[ScaledRange], list[ScaledHole]]:
-    ranges = [i for i in items if isinstance(i, FieldRange)]
+    ranges = [i for i in items if isinstance(i, SratMemory)]
     holes = len(items) - len(ranges)
     shares = iter(apportion([r.size for r in ranges], units_total - holes))
     out_r: list[ScaledRange] = []
     out_h: list[ScaledHole] = []
     cursor = base
     for item in items:
-        if isinstance(item, FieldRange):
+        if isinstance(item, SratMemory):
             end = cursor + next(shares) * UNIT
             out_r.append(ScaledRange(item, cursor, end))
         else:
@@ -119,7 +105,7 @@ def _place(items: list[FieldRange | tuple[int, int]], units_total: int, base: in
     return out_r, out_h
 
 
-def scale(pieces: Sequence[FieldRange], where: str) -> tuple[tuple[ScaledRange, ...], tuple[ScaledHole, ...]]:
+def scale(pieces: Sequence[SratMemory], where: str) -> tuple[tuple[ScaledRange, ...], tuple[ScaledHole, ...]]:
     """Lay ``pieces`` out in guest RAM: below 4 GiB from 0, above from 4 GiB."""
     split = _split_at_4g(pieces)
     low = _items([p for p in split if p.end <= FOUR_GIB], 0)

@@ -6,9 +6,10 @@ the same memory the firmware SRAT does, with hotplug marks where the scenario wa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.errors import BadInputError
+from harness.memblock.numa import SratMemory
 from harness.scenario.schema import Scenario, SratRange
 from harness.units import GiB
 
@@ -43,34 +44,14 @@ def profile(name: str) -> MachineProfile:
 
 
 @dataclass(frozen=True)
-class AffinityRange:
-    """One SRAT memory affinity entry: [start, end) on ``node``."""
-
-    start: int
-    end: int
-    node: int
-    hotplug: bool = False
-
-    @property
-    def size(self) -> int:
-        return self.end - self.start
-
-
-@dataclass(frozen=True)
 class MemoryLayout:
     below_4g: int
     above_4g: int
     device_base: int
     device_size: int
-    node_ranges: tuple[AffinityRange, ...]
+    node_ranges: tuple[SratMemory, ...]
 
-    def node_of(self, address: int) -> int | None:
-        for rng in self.node_ranges:
-            if rng.start <= address < rng.end:
-                return rng.node
-        return None
-
-    def ranges_of(self, node: int) -> tuple[AffinityRange, ...]:
+    def ranges_of(self, node: int) -> tuple[SratMemory, ...]:
         return tuple(r for r in self.node_ranges if r.node == node)
 
 
@@ -85,34 +66,40 @@ def _ram_split(scenario: Scenario) -> tuple[int, int]:
     return ram, 0
 
 
-def _qemu_node_ranges(scenario: Scenario, below_4g: int) -> list[AffinityRange]:
+def _affinity(node: int, start: int, end: int, hotplug: bool = False) -> SratMemory:
+    # QEMU's build_srat and the override (harness/scenario/tables.py) both write the
+    # node index as the proximity domain.
+    return SratMemory(node=node, pxm=node, start=start, end=end, hotplug=hotplug)
+
+
+def _qemu_node_ranges(scenario: Scenario, below_4g: int) -> list[SratMemory]:
     """build_srat's loop: nodes laid out in order, cutting the 640K and PCI holes."""
-    out: list[AffinityRange] = []
+    out: list[SratMemory] = []
     next_base = 0
     for node, spec in enumerate(scenario.machine.nodes):
         base, length = next_base, spec.memory
         next_base = base + length
         if base <= HOLE_640K_START < next_base:
-            out.append(AffinityRange(base, HOLE_640K_START, node))
+            out.append(_affinity(node, base, HOLE_640K_START))
             if next_base <= HOLE_640K_END:
                 next_base = HOLE_640K_END
                 continue
             base = HOLE_640K_END
         if base <= below_4g < next_base:
             if below_4g > base:
-                out.append(AffinityRange(base, below_4g, node))
+                out.append(_affinity(node, base, below_4g))
             high = next_base - below_4g
             base, next_base = FOUR_GIB, FOUR_GIB + high
         if next_base > base:
-            out.append(AffinityRange(base, next_base, node))
+            out.append(_affinity(node, base, next_base))
     return out
 
 
-def _explicit_ranges(ranges: tuple[SratRange, ...]) -> list[AffinityRange]:
-    return [AffinityRange(r.start, r.start + r.size, r.node, r.hotplug) for r in ranges]
+def _explicit_ranges(ranges: tuple[SratRange, ...]) -> list[SratMemory]:
+    return [_affinity(r.node, r.start, r.start + r.size, r.hotplug) for r in ranges]
 
 
-def _check_explicit(ranges: list[AffinityRange], below: int, above: int, device: tuple[int, int]) -> None:
+def _check_explicit(ranges: list[SratMemory], below: int, above: int, device: tuple[int, int]) -> None:
     """An SRAT range over no RAM (nor, for a hotplug range, the DIMM window) describes nothing."""
     backed = [(0, below), (FOUR_GIB, FOUR_GIB + above)]
     for index, rng in enumerate(ranges):
@@ -129,10 +116,7 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
         ranges = _explicit_ranges(scenario.srat.ranges)
     else:
         hot = set(scenario.srat.hotplug_nodes)
-        ranges = [
-            AffinityRange(r.start, r.end, r.node, r.node in hot)
-            for r in _qemu_node_ranges(scenario, below)
-        ]
+        ranges = [replace(r, hotplug=r.node in hot) for r in _qemu_node_ranges(scenario, below)]
     maxmem = scenario.machine.maxmem or scenario.machine.ram_size
     device_size = 0
     if maxmem > scenario.machine.ram_size:

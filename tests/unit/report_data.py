@@ -60,9 +60,9 @@ def model() -> ModelFile:
         (ReservationCause(CauseKind.INITRD, "initrd", 5 * G, 5 * G + 4 * M, 9),))
     boot = BootLog(
         source="report-data",
-        srat_memory=(SratMemoryLine(1, 0, 0, 0, 640 * K, False, False),
-                     SratMemoryLine(2, 0, 0, M, 3 * G, False, False),
-                     SratMemoryLine(3, 1, 1, 4 * G, 6 * G, True, False)),
+        srat_memory=(SratMemoryLine(line=1, node=0, pxm=0, start=0, end=640 * K),
+                     SratMemoryLine(line=2, node=0, pxm=0, start=M, end=3 * G),
+                     SratMemoryLine(line=3, node=1, pxm=1, start=4 * G, end=6 * G, hotplug=True)),
         e820=(E820Entry(0, 639 * K, "usable"), E820Entry(4 * G, 6 * G, "usable")),
         zone_ranges=(ZoneRange("DMA", 4 * K, 16 * M), ZoneRange("Normal", 4 * G, 6 * G),
                      ZoneRange("Device", None, None)),

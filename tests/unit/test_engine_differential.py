@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from harness.memblock import ops as ops
 from harness.memblock.engines import KernelEngine, python_engine
 from harness.memblock.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT, build_replay_driver
-from harness.memblock.sim import KernelVersion
+from harness.memblock.model import KernelVersion
 
 U = 0x1000  # the op universe is in pages so that ranges collide often
 MAX_NUMNODES = 1024

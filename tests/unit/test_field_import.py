@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInputError
+from harness.memblock.numa import SratMemory
 from harness.scenario.field_import import import_field, import_to_file
-from harness.scenario.field_scale import UNIT, FieldRange, apportion, scale
+from harness.scenario.field_scale import UNIT, apportion, scale
 from harness.scenario.schema import load_scenario
 
 FIELD = Path(__file__).resolve().parents[2] / "fixtures" / "field"
@@ -111,4 +112,4 @@ def test_apportion_gives_every_range_a_block() -> None:
 
 def test_scale_without_ram_below_4g_is_refused() -> None:
     with pytest.raises(BadInputError, match="x.log: no SRAT range holds RAM below 4 GiB"):
-        scale([FieldRange(8 * G, 9 * G, 0, False)], "x.log")
+        scale([SratMemory(node=0, start=8 * G, end=9 * G, hotplug=False)], "x.log")

@@ -73,7 +73,11 @@ def test_refused_offline_and_eject_are_in_the_recorded_logs() -> None:
 
 
 def test_exact_nid_fails_on_a_hotplug_node_under_movable_node() -> None:
-    """kernel-pointers §2: sparse falls back per section onto another node."""
+    """mm/sparse.c:sparse_buffer_init's exact-node buffer (memmap_alloc with exact_nid:
+    memblock_alloc_exact_nid_raw) finds only HOTPLUG memory on node 2 and fails; each
+    section then comes from arch/x86/mm/init_64.c:vmemmap_populate through
+    mm/sparse-vmemmap.c:vmemmap_alloc_block_buf (memblock_alloc_try_nid_raw), whose
+    memblock_alloc_range_nid falls back onto another node."""
     log = next(p for p in LOGS if p.stem == "qemu-6.1-srat-override-hotplug-n1n2-movable-node")
     ops = json.loads(expected_path(log).read_text())["boot_log"]["memblock_ops"]
     failed = [i for i, op in enumerate(ops) if "size" in op and op["result"] is None]

@@ -138,7 +138,8 @@ EXAMPLES: dict[str, tuple[str, object]] = {
     ),
     "srat_memory": (
         "ACPI: SRAT: Node 2 PXM 2 [mem 0x140000000-0x33fffffff] hotplug",
-        SratMemoryLine(L, 2, 2, 0x140000000, 0x340000000, True, False),
+        SratMemoryLine(line=L, node=2, pxm=2, start=0x140000000, end=0x340000000, hotplug=True,
+                       non_volatile=False),
     ),
     "srat_pxm_apic": ("SRAT: PXM 0 -> APIC 0x00 -> Node 0", PxmApic(L, 0, 0, 0)),
     "acpi_table_upgrade": (

@@ -5,7 +5,8 @@ import pytest
 
 from harness.errors import BadInputError
 from harness.memblock import ops as ops
-from harness.memblock.sim import KernelVersion, MemblockSim
+from harness.memblock.model import KernelVersion
+from harness.memblock.sim import MemblockSim
 
 SAMPLES: list[ops.Op] = [
     ops.AddNode(0x1000, 0x9f000, 0, 1), ops.SetNode(0, 1 << 32, "reserved", 2),

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.memblock.model import MemblockRegion, RegionFlags
-from harness.memblock.sim import KernelVersion, MemblockSim
+from harness.memblock.model import KernelVersion, MemblockRegion, RegionFlags
+from harness.memblock.sim import MemblockSim
 
 SZ_1M, SZ_2M, SZ_256M, SZ_512M, SZ_1G = 1 << 20, 2 << 20, 256 << 20, 512 << 20, 1 << 30
 NOWHERE = 1024  # MAX_NUMNODES: what memblock_add/reserve store

@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.simulate import simulate
+from harness.analysis.simulate_boot import _log_buf_len
 from harness.scenario.schema import load_scenario
 
-SCENARIOS = sorted((Path(__file__).parents[2] / "fixtures/scenarios").glob("*.toml"))
+SCENARIOS_DIR = Path(__file__).parents[2] / "fixtures/scenarios"
+SCENARIOS = sorted(SCENARIOS_DIR.glob("*.toml"))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
@@ -57,3 +59,43 @@ def test_what_if_movable_node_off_and_kernelcore() -> None:
         update={"cmdline": ""})}), cmdline_extra="kernelcore=1G")
     # 1G/3 per node; nodes 0 and 1 lie below 4G (kernel zones), node 2 keeps 1G/3 then Movable.
     assert {n.node: n.movable_start for n in core.nodes if n.movable_start} == {2: 0x115800000}
+
+
+@pytest.mark.parametrize(("cmdline", "length"), [
+    ("", 0),
+    ("log_buf_len=16M", 16 << 20),
+    ("log_buf_len=16m", 16 << 20),
+    ("log_buf_len=0x1000000", 16 << 20),
+    ("log_buf_len=3M", 4 << 20),  # rounded up to a power of two
+    ("log_buf_len=16M log_buf_len=1M", 1 << 20),  # a later one above the static buffer wins
+    ("log_buf_len=16M log_buf_len=64K", 16 << 20),  # ... one below it changes nothing
+    ("log_buf_len=100K", 0),  # 128K is the static buffer: no allocation
+    ("log_buf_len=3G", 2 << 30),  # LOG_BUF_LEN_MAX
+    ("log_buf_len", 0),
+    ("-- log_buf_len=1M", 0),
+])
+def test_log_buf_len_is_what_log_buf_len_update_leaves(cmdline: str, length: int) -> None:
+    assert _log_buf_len(cmdline) == length
+
+
+def test_a_kernel_command_line_log_buf_len_scales_the_log_buffer() -> None:
+    scenario = load_scenario(SCENARIOS[1])
+    sizes = {extra: [r.end - r.start for r in simulate(scenario, "debian:6.1", extra).node(2).pinned_by
+                     if r.caller == "setup_log_buf"] for extra in ("", "log_buf_len=4m")}
+    assert sum(sizes["log_buf_len=4m"]) * 4 == sum(sizes[""])
+
+
+@pytest.mark.parametrize(("cmdline", "outcome"), [
+    ("memhp_default_state=online_movable", "success"),
+    ("memhp_default_state=online_movable memhp_default_state=online", "uncertain"),
+    ("memhp_default_state=online memhp_default_state=online_movable", "success"),
+    ("memhp_default_state=online_movable memhp_default_state=bogus", "success"),  # unknown: ignored
+    ("memhp-default-state=online_movable", "success"),
+    ("movable_node", "success"),
+    ("", "uncertain"),
+])
+def test_dimm_removal_follows_the_memhp_default_state_the_kernel_keeps(cmdline: str, outcome: str) -> None:
+    scenario = load_scenario(SCENARIOS_DIR / "two-node-dimms.toml")
+    plain = scenario.model_copy(update={"kernel": scenario.kernel.model_copy(update={"cmdline": ""})})
+    actions = simulate(plain, "debian:6.1", cmdline).actions
+    assert [a.outcome for a in actions if a.do == "dimm_remove"] == [outcome, outcome]

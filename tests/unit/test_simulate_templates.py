@@ -13,7 +13,7 @@ from harness.analysis.simulate_boot import find_template, template_from_log
 from harness.cli import main
 from harness.errors import BadInputError
 from harness.logparse import load_boot_log
-from harness.memblock.regions import KernelVersion
+from harness.memblock.model import KernelVersion
 
 LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
 SCENARIO = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios" / "three-node-movable.toml"

@@ -15,10 +15,10 @@ from html import escape
 
 from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
 from harness.logparse import AddressRange, BootLog
-from harness.logparse.acpi import SratMemoryLine
+from harness.memblock.numa import SratMemory
 from harness.run.artifacts import ActionRecord, ModelFile
-from harness.scenario.layout import AffinityRange
 from harness.scenario.schema import MEMORY_BLOCK_SIZE
+from harness.units import hex_range
 
 LABEL_W, LANE_H, GAP, AXIS_H = 170, 22, 4, 40
 _NODE_FILL = ("#8ecae6", "#ffb703", "#90be6d", "#cdb4db", "#f4a261", "#a8dadc")
@@ -49,12 +49,12 @@ def human(addr: int) -> str:
 
 
 def _span(start: int, end: int) -> str:
-    return f"[{start:#x}-{end - 1:#x}] ({human(end - start)})"
+    return f"[{hex_range(start, end)}] ({human(end - start)})"
 
 
 def _srat(model: ModelFile) -> Lane:
     # What the kernel printed, else what memhp asked QEMU for.
-    rows: tuple[SratMemoryLine | AffinityRange, ...] = model.boot_log.srat_memory or model.layout.node_ranges
+    rows: tuple[SratMemory, ...] = model.boot_log.srat_memory or model.layout.node_ranges
     return Lane("SRAT nodes", tuple(
         Band(r.start, r.end, f"N{r.node}" + (" hp" if r.hotplug else ""),
              _NODE_FILL[r.node % len(_NODE_FILL)],

@@ -1,8 +1,9 @@
 """Build the replay driver against a kernel tree's own mm/memblock.c.
 
-The recipe is tools/testing/memblock's (kernel-pointers.md §8): memblock.c is
-compiled through a symlink next to the stub internal.h, with the simulator's and
-tools/include headers, and linked with the stub slab/mmzone objects. The build
+The recipe is tools/testing/memblock/Makefile's: mm/memblock.c is compiled through
+a symlink next to the simulator's stub internal.h, with the simulator's and
+tools/include headers, and linked with its DEP_OFILES (the stub lib/slab.o and
+mmzone.o, tools/lib/slab.o; 6.12 also tools/lib/cmdline.o). The build
 lives in ``<cache>/kernel-engine/<hash>/``, keyed by the sources that go in.
 """
 from __future__ import annotations
