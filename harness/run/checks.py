@@ -17,6 +17,7 @@ from harness.guest.state import GuestSnapshot
 from harness.logparse import BootLog
 from harness.run.verdict import RunResult
 from harness.scenario.schema import Scenario, SratSource
+from harness.units import hex_range
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _zone_checks(result: RunResult, scenario: Scenario, log: BootLog,
 
 def _pin(reservation: AttributedReservation) -> str:
     region = reservation.region
-    return f"[{region.base:#x}-{region.end - 1:#x}] {', '.join(reservation.callers)}"
+    return f"[{hex_range(region.base, region.end)}] {', '.join(reservation.callers)}"
 
 
 def _hotplug_checks(result: RunResult, scenario: Scenario, facts: BootFacts) -> None:

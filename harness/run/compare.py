@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.logparse import BootLog, MemblockAlloc
 from harness.run.artifacts import ModelFile, ResultFile, kernel_label
+from harness.units import hex_range
 
 
 @dataclass
@@ -70,7 +71,7 @@ def _allocations(model: ModelFile) -> dict[tuple[str, int], MemblockAlloc]:
 
 def _hex_result(op: MemblockAlloc) -> str:
     res = op.result
-    return "failed" if res is None else f"{res.start:#x}-{res.end - 1:#x}"
+    return "failed" if res is None else hex_range(res.start, res.end)
 
 
 def _reservation_keys(model: ModelFile) -> dict[str, str]:
@@ -78,13 +79,13 @@ def _reservation_keys(model: ModelFile) -> dict[str, str]:
     for item in model.reservations_in_hotplug_ranges:
         region = item.reservation.region
         callers = ", ".join(item.reservation.callers)
-        out[callers] = f"[{region.base:#x}-{region.end - 1:#x}] {callers}"
+        out[callers] = f"[{hex_range(region.base, region.end)}] {callers}"
     return out
 
 
 def _zone_ranges(log: BootLog) -> str:
     return ", ".join(f"{z.name} " + ("empty" if z.start is None or z.end is None
-                                     else f"[{z.start:#x}-{z.end - 1:#x}]") for z in log.zone_ranges)
+                                     else f"[{hex_range(z.start, z.end)}]") for z in log.zone_ranges)
 
 
 def _outcomes(ra: ResultFile, rb: ResultFile) -> list[dict[str, Any]]:
