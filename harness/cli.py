@@ -68,12 +68,15 @@ def show_command(args: argparse.Namespace) -> ExitCode:
 def cmd_parse(args: argparse.Namespace) -> int:
     from harness.logparse import parse_boot_log
     from harness.logparse.describe import describe_boot_log
+    from harness.logparse.lines import decode_log
     from harness.logparse.symbolize import load_table, symbolize_text
 
     try:
-        text = args.log.read_text(errors="replace")
+        data = args.log.read_bytes()
     except OSError as err:
         raise BadInputError(f"{args.log}: {err.strerror}") from err
+    # Decoded as every memhp reader decodes a log (binary data is one line, exit 2).
+    text = decode_log(data, str(args.log))
     if args.symbols is not None:
         text = symbolize_text(text, load_table(args.symbols))
     bootlog = parse_boot_log(text, str(args.log))
