@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from harness.logparse.failures import Panic
+from harness.logparse.setup import KernelRelease
 from harness.logparse.reader import ConsoleLine, LineStream
 
 POLL_SECONDS = 0.05
@@ -24,6 +25,7 @@ class ConsoleWatcher:
         self.path = path
         self.panic = threading.Event()
         self.panic_line: str | None = None
+        self.kernel_release: str | None = None  # set once the kernel's banner was printed
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._offset = 0
@@ -58,6 +60,9 @@ class ConsoleWatcher:
             if not line.items:
                 continue
             self._recognised.append(line)
+            if self.kernel_release is None:
+                self.kernel_release = next(
+                    (i.release for i in line.items if isinstance(i, KernelRelease)), None)
             panic = next((item for item in line.items if isinstance(item, Panic)), None)
             if panic is not None and not self.panic.is_set():
                 self.panic_line = panic.text

@@ -114,8 +114,9 @@ def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float) -> Observa
             seen.guest_error = str(err)
         except GuestError as err:
             seen.guest_error = f"guest error: {err}"
-    console = out_dir / "console.log"
-    seen.kernel_ran = seen.kernel_ran or (console.exists() and b"Linux version" in console.read_bytes())
+    # The watcher read the console to its end on shutdown: did the kernel print its banner?
+    watcher = vm.machine.console
+    seen.kernel_ran = seen.kernel_ran or (watcher is not None and watcher.kernel_release is not None)
     if not seen.kernel_ran:
         raise InfrastructureError(
             f"QEMU died before the kernel ran ({seen.guest_error}); QEMU said: "
