@@ -77,7 +77,8 @@ class QmpSession:
     """
 
     def __init__(self, transcript: Path) -> None:
-        self._transcript = open(transcript, "a", encoding="utf-8")  # noqa: SIM115
+        # "w": one run's transcript, even in a reused --out folder (QEMU truncates console.log too).
+        self._transcript = open(transcript, "w", encoding="utf-8")  # noqa: SIM115
         self._sock: socket.socket | None = None
         self._qmp: QEMUMonitorProtocol | None = None
         self._pending: list[dict[str, Any]] = []

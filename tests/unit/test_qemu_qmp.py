@@ -68,6 +68,7 @@ def _transcript(path: Path) -> list[tuple[str, object]]:
 def test_connect_and_command_are_in_the_transcript(tmp_path: Path, pair: tuple[socket.socket, socket.socket]) -> None:
     ours, theirs = pair
     monitor = FakeMonitor(theirs)
+    (tmp_path / "qmp.jsonl").write_text('{"dir": "cmd", "msg": "an earlier run in this folder"}\n')
     session = QmpSession(tmp_path / "qmp.jsonl")
     try:
         session.connect(ours, timeout=5)
