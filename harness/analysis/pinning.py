@@ -95,8 +95,8 @@ def hotplug_findings(log: BootLog) -> tuple[NodeHotplugFinding, ...]:
 
 def outcome_dump(log: BootLog) -> MemblockDump | None:
     """The dump that shows what became of the SRAT's marks: the last one, printed whole
-    and after the SRAT lines (arch/x86/mm/numa.c:numa_register_memblks ends with
-    memblock_dump_all).  A log cut before it (its last dump is e820__memblock_setup's,
+    and after the SRAT lines (6.1 arch/x86/mm/numa.c:numa_register_memblks ends with
+    memblock_dump_all; 6.12 arch/x86/mm/numa.c:numa_register_nodes).  A log cut before it (its last dump is e820__memblock_setup's,
     which predates every mark) or inside it (fewer regions than its ``cnt``) decides nothing."""
     dump = log.last_dump
     if dump is None or not dump.complete:
