@@ -14,7 +14,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
-from harness.logparse import AddressRange, BootLog, MemblockAlloc, MemblockEvent
+from harness.logparse import AddressRange, BootLog, MemblockAlloc, MemblockDump, MemblockEvent
 from harness.logparse.common import JsonMixin
 from harness.memblock.model import MemblockRegion, RegionFlags
 
@@ -93,9 +93,22 @@ def hotplug_findings(log: BootLog) -> tuple[NodeHotplugFinding, ...]:
     return tuple(_finding(log, node) for node in nodes)
 
 
+def outcome_dump(log: BootLog) -> MemblockDump | None:
+    """The dump that shows what became of the SRAT's marks: the last one, printed whole
+    and after the SRAT lines (6.1 arch/x86/mm/numa.c:numa_register_memblks ends with
+    memblock_dump_all; 6.12 arch/x86/mm/numa.c:numa_register_nodes).  A log cut before it (its last dump is e820__memblock_setup's,
+    which predates every mark) or inside it (fewer regions than its ``cnt``) decides nothing."""
+    dump = log.last_dump
+    if dump is None or not dump.complete:
+        return None
+    if any(s.line > dump.line for s in log.hotplug_srat):
+        return None
+    return dump
+
+
 def _finding(log: BootLog, node: int) -> NodeHotplugFinding:
     ranges = tuple(s.range for s in log.hotplug_srat if s.node == node)
-    dump = log.last_dump
+    dump = outcome_dump(log)
     if dump is None:
         return NodeHotplugFinding(node, ranges, HotplugStatus.UNKNOWN, (), ())
     memory = tuple(r for r in dump.memory if any(rg.overlaps(r.base, r.end) for rg in ranges))
@@ -115,8 +128,8 @@ def _finding(log: BootLog, node: int) -> NodeHotplugFinding:
 
 
 def reservations_in_hotplug_ranges(log: BootLog) -> tuple[HotplugRangeReservation, ...]:
-    """Every reserved region of the last dump that overlaps an SRAT hotplug range."""
-    dump = log.last_dump
+    """Every reserved region of the outcome dump that overlaps an SRAT hotplug range."""
+    dump = outcome_dump(log)
     if dump is None:
         return ()
     return tuple(

@@ -4,7 +4,8 @@ Each line kind is a :class:`LineKind`: a cheap ``trigger`` substring that says "
 line claims to be of my kind", the full ``pattern``, the function that builds the
 dataclass, and where the result goes in the BootLog (``into``).  A line whose trigger
 matches but whose pattern does not (truncated, garbled) is counted as suspicious
-instead of raising.
+instead of raising; so is a line that matches but is the unterminated end of the text,
+which nothing proves complete (reader.LineReader.read).
 """
 from __future__ import annotations
 

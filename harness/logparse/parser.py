@@ -20,8 +20,9 @@ def parse_boot_log(text: str, source: str = "<log>") -> BootLog:
     for odd lines.  Raises ParseError (naming ``source``) only if the text is binary."""
     check_text(text, source)
     reader, builder = LineReader(), _Builder()
-    for number, raw in enumerate(text.split("\n"), start=1):
-        for kind, item in reader.read(number, raw):
+    raws = text.split("\n")
+    for number, raw in enumerate(raws, start=1):
+        for kind, item in reader.read(number, raw, terminated=number < len(raws)):
             builder.add(kind.into, item)
     return builder.finish(source, reader.suspicious)
 

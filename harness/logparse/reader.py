@@ -36,17 +36,24 @@ class LineReader:
     """Dispatch each message to the first line kind whose trigger it contains.
 
     Keeps what spans lines: the open section (indented lines under ``Zone ranges:``) and
-    the count of lines a trigger claimed but whose pattern did not match.
+    the count of lines a trigger claimed but could not take as a fact: the pattern did
+    not match (garbled), or the line is unterminated (see :meth:`read`).
     """
 
     def __init__(self) -> None:
         self.section: str | None = None
         self.suspicious = 0
 
-    def read(self, number: int, raw: str) -> list[Parsed]:
+    def read(self, number: int, raw: str, *, terminated: bool = True) -> list[Parsed]:
         """What the kinds make of one physical line (``raw`` without its ``\\n``), in order;
-        a message printed without ``\\n`` may carry the next one glued on."""
+        a message printed without ``\\n`` may carry the next one glued on.
+
+        Only the newline proves a line complete: an unterminated last line (a serial cut,
+        a field excerpt) may end inside a number (``  Node 2: 0x0`` of
+        ``0x0000000100000000``) or a caller name, so it states nothing and, if a kind
+        claimed it, counts as suspicious."""
         out: list[Parsed] = []
+        claimed = self.suspicious
         for _, message in line_messages(number, raw):
             while message.strip():
                 parsed = self._dispatch(number, message)
@@ -56,13 +63,20 @@ class LineReader:
                 if isinstance(item, SectionStart):
                     self.section = item.name
                 out.append((kind, item))
-        return out
+        if terminated:
+            return out
+        if out or self.suspicious > claimed:
+            self.suspicious = claimed + 1
+        return []
 
     def _dispatch(self, number: int, message: str) -> tuple[LineKind[object], object, str] | None:
+        garbled = False  # a section kind's trigger matched, its pattern did not
         if self.section is not None:
             for kind in zones.SECTION_KINDS[self.section]:
-                if kind.trigger in message and (parsed := kind.parse(message, number)):
-                    return kind, *parsed
+                if kind.trigger in message:
+                    if parsed := kind.parse(message, number):
+                        return kind, *parsed
+                    garbled = True
             self.section = None
         for kind in KINDS:
             if kind.trigger in message:
@@ -71,6 +85,7 @@ class LineReader:
                     self.suspicious += 1
                     return None
                 return kind, *parsed
+        self.suspicious += garbled
         return None
 
 

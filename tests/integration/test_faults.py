@@ -6,16 +6,19 @@ on the same host never count.
 """
 from __future__ import annotations
 
+import inspect
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from harness.guest.vm import GuestVM
+from harness.qemu.machine import ACCEPT_TIMEOUT
 from harness.run.runner import RunOptions, booted
 
 pytestmark = pytest.mark.integration
@@ -25,7 +28,7 @@ SCENARIO = """
 name = "fault"
 [machine]
 slots = 2
-maxmem = "2G"
+maxmem = "{maxmem}"
 nodes = [{{ memory = "512M", cpus = [0] }}, {{ memory = "512M" }}]
 [[dimms]]
 id = "d0"
@@ -37,12 +40,13 @@ source = "qemu"
 cmdline = "{cmdline}"
 {actions}
 """
+FAULT_TIMEOUT = 8.0
 FAULT = """
 [[actions]]
 id = "fault"
 do = "inject_fault"
 fault = "{fault}"
-timeout = 8
+timeout = {timeout}
 [[actions]]
 id = "after"
 do = "dimm_add"
@@ -50,10 +54,14 @@ dimm = "d0"
 """
 
 
-def _scenario(tmp_path: Path, actions: str = "", cmdline: str = "") -> Path:
+def _scenario(tmp_path: Path, actions: str = "", cmdline: str = "", maxmem: str = "2G") -> Path:
     path = tmp_path / "fault.toml"
-    path.write_text(SCENARIO.format(actions=actions, cmdline=cmdline))
+    path.write_text(SCENARIO.format(actions=actions, cmdline=cmdline, maxmem=maxmem))
     return path
+
+
+def _fault(fault: str, timeout: float = FAULT_TIMEOUT) -> str:
+    return FAULT.format(fault=fault, timeout=f"{timeout:g}")
 
 
 def _qemu_pids(out: Path) -> list[int]:
@@ -72,13 +80,36 @@ def _qemu_pids(out: Path) -> list[int]:
     return pids
 
 
-def _memhp(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(MEMHP + list(args), capture_output=True, text=True, timeout=timeout,
-                          env=env, check=False)
+BOOT_TIMEOUT = 120.0  # every run here gets it as --boot-timeout
 
 
-def _run(scenario: Path, out: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
-    proc = _memhp("run", str(scenario), "--out", str(out), "--accel", "tcg", *extra, env=env)
+def _default(func: Callable[..., object], name: str) -> float:
+    value = inspect.signature(func).parameters[name].default
+    assert isinstance(value, float)
+    return value
+
+
+# What memhp may wait besides the boot and the actions' own timeouts, by its own limits:
+# accepting QEMU's agent and QMP connections, each agent call (GuestVM.call; a dozen around
+# the actions: snapshots, SRAT, distances), the power-off, and Machine.shutdown's ladder
+# (quit, 3 s, SIGTERM, 3 s, SIGKILL, 5 s). A run that outlives them broke a timeout of its
+# own; the tests bound their waits by this, never by how fast a machine boots.
+CALLS_PER_RUN = 12
+OWN_WAITS = (2 * ACCEPT_TIMEOUT + CALLS_PER_RUN * _default(GuestVM.call, "timeout")
+             + 2 * _default(GuestVM.poweroff, "timeout") + 3 + 3 + 5)
+
+
+def _own_timeouts(boot: float, actions: float) -> float:
+    return boot + actions + OWN_WAITS
+
+
+def _run(scenario: Path, out: Path, boot: float = BOOT_TIMEOUT, actions: float = 0) -> tuple[int, dict]:
+    argv = ["run", str(scenario), "--out", str(out), "--accel", "tcg", "--boot-timeout", f"{boot:g}"]
+    try:
+        proc = subprocess.run(MEMHP + argv, capture_output=True, text=True,
+                              timeout=_own_timeouts(boot, actions), check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"memhp outlived its own timeouts ({_own_timeouts(boot, actions):.0f} s in all)")
     assert "Traceback" not in proc.stderr, proc.stderr
     result = json.loads((out / "result.json").read_text())
     assert result["exit_code"] == proc.returncode, (result, proc.stderr)
@@ -104,7 +135,7 @@ def _console(out: Path) -> str:
 ])
 def test_guest_fault_fails_the_run_with_its_cause(tmp_path: Path, fault: str, why: str) -> None:
     out = tmp_path / "out"
-    code, result = _run(_scenario(tmp_path, FAULT.format(fault=fault)), out)
+    code, result = _run(_scenario(tmp_path, _fault(fault)), out, actions=FAULT_TIMEOUT)
     assert (code, result["verdict"]) == (1, "fail")
     assert why in str(_check(result, "guest answered to the end")["observed"])
     assert _check(result, "action after")["observed"] == "not run"
@@ -115,13 +146,13 @@ def test_guest_fault_fails_the_run_with_its_cause(tmp_path: Path, fault: str, wh
 
 def test_panic_is_in_the_console_log(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    _run(_scenario(tmp_path, FAULT.format(fault="panic")), out)
+    _run(_scenario(tmp_path, _fault("panic")), out, actions=FAULT_TIMEOUT)
     assert "sysrq triggered crash" in _console(out)
 
 
 def test_lost_qmp_means_cannot_test(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    code, result = _run(_scenario(tmp_path, FAULT.format(fault="close_qmp")), out)
+    code, result = _run(_scenario(tmp_path, _fault("close_qmp")), out, actions=FAULT_TIMEOUT)
     assert (code, result["verdict"]) == (125, "error")
     assert "QMP query-status" in result["error"]
     _console(out)
@@ -132,22 +163,22 @@ def test_boot_that_never_reaches_the_shell_fails_at_the_boot_timeout(tmp_path: P
     # but the agent never starts, and nothing panics.
     out = tmp_path / "out"
     scenario = _scenario(tmp_path, cmdline="rdinit=/nonexistent root=/dev/vda rootwait")
-    code, result = _run(scenario, out, "--boot-timeout", "15")
+    code, result = _run(scenario, out, boot=15)
     assert (code, result["verdict"]) == (1, "fail")
     assert "boot: no answer within 15 s" in str(_check(result, "guest answered")["observed"])
     assert "Waiting for root device" in _console(out)
 
 
 def test_qemu_dead_before_the_kernel_ran_cannot_test(tmp_path: Path) -> None:
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "qemu-system-x86_64").write_text("#!/bin/sh\necho 'simulated crash' >&2\nkill -9 $$\n")
-    (fake / "qemu-system-x86_64").chmod(0o755)
-    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
+    """The real QEMU refuses the machine at start: 4 TiB of maxmem does not fit the 40
+    physical address bits of TCG's -cpu max ("phys-bits too low"), so no kernel runs and
+    the run could not test; the error carries QEMU's own words."""
     out = tmp_path / "out"
-    code, result = _run(_scenario(tmp_path), out, env=env)
+    code, result = _run(_scenario(tmp_path, maxmem="4T"), out)
     assert (code, result["verdict"]) == (125, "error")
-    assert "simulated crash" in result["error"]
+    assert "phys-bits too low" in result["error"]
+    console = out / "console.log"
+    assert not console.exists() or b"Linux version" not in console.read_bytes()
 
 
 def test_device_del_that_never_completes_ends_at_its_timeout(tmp_path: Path) -> None:
@@ -171,18 +202,25 @@ def _wait_for(predicate, seconds: float) -> bool:
     return False
 
 
+def _popen_run(scenario: Path, out: Path, **kwargs) -> subprocess.Popen[str]:
+    return subprocess.Popen(MEMHP + ["run", str(scenario), "--out", str(out), "--accel", "tcg",
+                                     "--boot-timeout", f"{BOOT_TIMEOUT:g}"], text=True, **kwargs)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_mid_boot_ends_memhp_and_its_qemu(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "out"
-    proc = subprocess.Popen(MEMHP + ["run", str(_scenario(tmp_path)), "--out", str(out), "--accel", "tcg"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _popen_run(_scenario(tmp_path), out, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         console = out / "console.log"
-        assert _wait_for(lambda: console.exists() and console.stat().st_size > 0, 60), "no boot"
+        assert _wait_for(lambda: console.exists() and console.stat().st_size > 0, BOOT_TIMEOUT), "no boot"
         qemus = _qemu_pids(out)
         assert qemus, "QEMU is running mid-boot"
         proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=30)
+        try:  # an interrupt stops QEMU (Machine.shutdown's ladder) and nothing else is waited for
+            _, stderr = proc.communicate(timeout=OWN_WAITS)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"memhp outlived its own shutdown timeouts ({OWN_WAITS:.0f} s) after {sig.name}")
     finally:
         proc.kill()
     assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
@@ -196,15 +234,18 @@ def _socket_dirs(pid: int) -> set[str]:
 
 
 def test_parallel_runs_share_no_sockets_or_folders(tmp_path: Path) -> None:
-    scenario = _scenario(tmp_path, FAULT.format(fault="hang").replace("timeout = 8", "timeout = 3"))
+    hang = 3.0
+    scenario = _scenario(tmp_path, _fault("hang", hang))
     outs = [tmp_path / "a", tmp_path / "b"]
-    procs = [subprocess.Popen(MEMHP + ["run", str(scenario), "--out", str(out), "--accel", "tcg"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for out in outs]
+    procs = [_popen_run(scenario, out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for out in outs]
     try:
-        assert _wait_for(lambda: all(_qemu_pids(out) for out in outs), 60), "both QEMUs run"
+        assert _wait_for(lambda: all(_qemu_pids(out) for out in outs), BOOT_TIMEOUT), "both QEMUs run"
         dirs = [_socket_dirs(_qemu_pids(out)[0]) for out in outs]
         assert all(len(d) == 1 for d in dirs) and dirs[0] != dirs[1]
-        codes = [p.wait(timeout=120) for p in procs]
+        try:
+            codes = [p.wait(timeout=_own_timeouts(BOOT_TIMEOUT, hang)) for p in procs]
+        except subprocess.TimeoutExpired:
+            pytest.fail("a run outlived its own timeouts")
     finally:
         for proc in procs:
             proc.kill()

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from must_fail_claims import MUST_FAIL
 
 from harness.run.verdict import RunResult, Verdict
 
@@ -72,7 +73,9 @@ def test_refused_unplug_reports_ost_status_within_timeout(memhp_run) -> None:
     assert result.verdict is Verdict.PASS, result.summary()
     unplug = next(a for a in _model(result)["actions"] if a["id"] == "remove-hot0")["unplug"]
     assert not unplug["deleted"] and unplug["ost"][-1]["status"] == 0x80
-    assert unplug["seconds"] < 20
+    # The guest's refusal ended the wait, not the action's own 20 s timeout (whose reason
+    # would be "no DEVICE_DELETED within 20 s").
+    assert unplug["reason"] == f"guest refused: {unplug['ost'][-1]['words']}"
 
 
 @pytest.mark.parametrize("name", ["three-node-slit-override", "three-node-slit-qemu"])
@@ -85,27 +88,8 @@ def test_node_distances_reach_the_guest(memhp_run, name: str) -> None:
                              else ["guest-srat.aml", "srat.aml"])
 
 
-MUST_FAIL = {
-    "three-node-no-movable-node-claims-movable": {
-        "ZONE_MOVABLE of node 2 starts at", "SRAT hotplug mark of node 2 honoured",
-        "action offline-node2 (offline_node)"},
-    "two-node-initrd-pinned-claims-honoured": {
-        "ZONE_MOVABLE of node 1 starts at", "SRAT hotplug mark of node 1 honoured"},
-    "two-node-dimm-refused-claims-removed": {"action remove-hot0 (dimm_remove)"},
-    "three-node-movable-claims-offline-refused": {"action offline-node2 (offline_node)"},
-    "two-node-dimms-claims-refused": {"action remove-hot0 (dimm_remove)"},
-    "three-node-slit-override-claims-no-slit": {"node distances"},
-    "three-node-slit-qemu-claims-no-slit": {"node distances"},
-}
-
-
 @pytest.mark.parametrize("name", sorted(MUST_FAIL))
 def test_must_fail_sibling_fails_on_exactly_its_false_claims(memhp_run, name: str) -> None:
     result = memhp_run(SCENARIOS / "must-fail" / f"{name}.toml")
     assert result.verdict is Verdict.FAIL
     assert _failed(result) == MUST_FAIL[name], result.summary()
-
-
-def test_every_must_fail_scenario_is_covered() -> None:
-    shipped = {p.stem for p in (SCENARIOS / "must-fail").glob("*.toml")}
-    assert shipped == set(MUST_FAIL)

@@ -40,6 +40,21 @@ def test_kernel_change_reports_regression_and_moved_allocations(tmp_path: Path) 
     cmp = compare_runs(a, b, "6.1", "6.12")
     assert [r["check"] for r in cmp.regressions] == ["action offline"]
     assert cmp.allocations_moved, "6.12 rounds NODE_DATA to 64 B, so later allocations move"
+    # Each move is two different answers the kernels printed themselves, read from the logs'
+    # text: memblock_alloc_range_nid's reserve line for that range in each log.
+    texts = {side: (LOGS / log).read_text() for side, log in (
+        ("a", "qemu-6.1-three-node-movable-node.log"), ("b", "qemu-6.12-three-node-movable-node.log"))}
+    for moved in cmp.allocations_moved:
+        assert moved["a"] != moved["b"], moved
+        for side, text in texts.items():
+            first, last = (int(x, 16) for x in moved[side].split("-"))
+            assert f"memblock_reserve: [{first:#018x}-{last:#018x}] memblock_alloc_range_nid" in text, moved
+        first, last = (int(x, 16) for x in moved["b"].split("-"))
+        assert moved["size"] == last + 1 - first, "the size named is B's request"
+    # mm/numa.c:alloc_node_data (6.12) rounds NODE_DATA to 64 B, not a page: the sparse
+    # buffer below it loses its page alignment.
+    sparse = next(m for m in cmp.allocations_moved if m["caller"] == "sparse_init")
+    assert int(sparse["a"].split("-")[0], 16) % 4096 == 0 and int(sparse["b"].split("-")[0], 16) % 4096 != 0
     assert "REGRESSION: action offline" in cmp.text()
     # the other direction is an improvement, not a regression
     assert not compare_runs(b, a).regressions

@@ -2,16 +2,25 @@
 
 Regenerate after an intended change with
 ``python -m harness.analysis.golden fixtures/logs/*.log`` and review the diff.
+
+The generated part is a snapshot of the parser; the ``facts`` header is not: written by
+hand from the log's own lines (the SRAT's hotplug lines, the flags and node-tagged
+reservations of the kernel's second MEMBLOCK dump, the Movable zone lines, the refusal
+lines), each fact cites its lines, which are checked against the raw text here before the
+parser and the pinning verdicts are held to them.
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.analysis.golden import expected_facts, expected_path
-from harness.logparse import BootLog
+from harness.analysis.golden import FACTS, expected_facts, expected_path
+from harness.analysis.pinning import hotplug_findings
+from harness.logparse import BootLog, load_boot_log
 
 # Hand-recorded boots and the harness's own scenario runs (recorded/).
 LOGS = sorted((Path(__file__).parents[2] / "fixtures" / "logs").rglob("*.log"))
@@ -25,7 +34,9 @@ def test_there_are_recorded_logs() -> None:
 def test_log_matches_expected(log: Path) -> None:
     path = expected_path(log)
     assert path.exists(), f"missing {path.name}: run python -m harness.analysis.golden {log}"
-    assert expected_facts(log) == json.loads(path.read_text())
+    expected = json.loads(path.read_text())
+    del expected[FACTS]
+    assert expected_facts(log) == expected
 
 
 @pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
@@ -91,3 +102,80 @@ def test_kernel_612_has_no_pxm_apic_lines_but_a_mapping() -> None:
     facts = json.loads(expected_path(log).read_text())["boot_log"]
     assert facts["pxm_apic"] == [] and facts["kernel_release"].startswith("6.12")
     assert facts["numa_nodes"][0]["merged"]["start"] == 0x1000  # 6.12 trims to DRAM start
+
+
+# ---- the hand-written facts header -------------------------------------------------------
+
+STAMP = re.compile(r"^\[\s*\d+\.\d+\] ")
+RANGE = re.compile(r"\[(?:mem )?(0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+
+
+def _raw_lines(log: Path) -> list[str]:
+    """The log's physical lines without ``\\r`` and timestamp: no harness code involved."""
+    return [STAMP.sub("", line.replace("\r", ""), count=1) for line in log.read_text(errors="replace").split("\n")]
+
+
+def _header(log: Path) -> dict[str, Any]:
+    header: dict[str, Any] = json.loads(expected_path(log).read_text())[FACTS]
+    return header
+
+
+def _cites(header: dict[str, Any]) -> list[list[Any]]:
+    out = [header["movable_zone_header"], header["next_after_movable"], *header["refusals"],
+           *header["movable_zone_start"].values()]
+    for node in header["hotplug"]:
+        out += node["srat"] + node["dump"] + node.get("reserved_on_node", [])
+        out += [pin["cite"] for pin in node.get("pinned_by", [])]
+    return out
+
+
+def _range(text: str) -> tuple[int, int]:
+    first, last = RANGE.search(text).groups()  # type: ignore[union-attr]
+    return int(first, 16), int(last, 16) + 1
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
+def test_every_fact_cites_lines_the_log_holds(log: Path) -> None:
+    lines = _raw_lines(log)
+    cites = _cites(_header(log))
+    assert cites
+    for number, text in cites:
+        assert lines[number - 1] == text, (log.name, number)
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
+def test_the_facts_follow_from_their_lines(log: Path) -> None:
+    """Each status is what its dump lines' flags say; each pin lies in a node-tagged
+    reservation of that dump; the Movable section ends where the header says."""
+    header = _header(log)
+    for node in header["hotplug"]:
+        assert all(text.endswith(" hotplug") and f"Node {node['node']} " in text for _, text in node["srat"])
+        flags = {text.rsplit("flags: ", 1)[1] for _, text in node["dump"]}
+        assert node["status"] == {frozenset(): "no_boot_memory", frozenset({"0x1"}): "honoured",
+                                  frozenset({"0x0"}): "cleared"}.get(frozenset(flags), "partial")
+        assert all(f"on node {node['node']} flags" in text for _, text in node["dump"] + node.get("reserved_on_node", []))
+        for pin in node.get("pinned_by", []):
+            start, end = _range(pin["cite"][1])
+            outer = _range(node["reserved_on_node"][pin["inside"]][1])
+            assert outer[0] <= start and end <= outer[1], pin
+    assert header["next_after_movable"][0] == header["movable_zone_header"][0] + 1 + len(header["movable_zone_start"])
+    assert not header["next_after_movable"][1].startswith("  Node ")
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
+def test_parser_and_pinning_state_the_hand_checked_facts(log: Path) -> None:
+    header, boot = _header(log), load_boot_log(log)
+    findings = {f.node: f for f in hotplug_findings(boot)}
+    assert sorted(findings) == [n["node"] for n in header["hotplug"]]
+    for node in header["hotplug"]:
+        finding = findings[node["node"]]
+        assert finding.status.value == node["status"]
+        assert [(r.base, r.end) for r in finding.memory] == [_range(text) for _, text in node["dump"]]
+        pinned = {(r.region.base, r.region.end) for r in finding.pinned_by}
+        assert pinned == {_range(text) for _, text in node.get("reserved_on_node", [])}
+        callers = {c.caller for r in finding.pinned_by for c in r.causes}
+        assert {pin["caller"] for pin in node.get("pinned_by", [])} <= callers
+    assert boot.movable_zone_start == {int(n): int(text.split()[-1], 16)
+                                       for n, (_, text) in header["movable_zone_start"].items()}
+    refusals = {f.line for f in boot.offline_failures if f.kind.value in ("page_dumped", "eject_disabled")}
+    assert refusals == {number for number, _ in header["refusals"]}

@@ -313,13 +313,13 @@ def _has_inner_hex(line: str) -> bool:
     return cut >= 0 and cut + 3 < len(line)
 
 
-@pytest.mark.parametrize("name", sorted(n for n, (line, _) in EXAMPLES.items() if _has_inner_hex(line)))
-def test_truncated_example_does_not_parse(name: str) -> None:
-    """Cutting a line in the middle of its last hex number must not yield a wrong value."""
-    line, expected = EXAMPLES[name]
-    cut = line.rfind("0x")
-    parsed = _all_kinds()[name].parse(line[: cut + 3], L)
-    assert parsed is None or parsed[0] != expected
+def _before(name: str) -> list[str]:
+    """Lines 1..L-1 of a log whose line L is the example: empty, or its section header."""
+    before = [""] * (L - 1)
+    for section, kinds in zones.SECTION_KINDS.items():
+        if name in {k.name for k in kinds}:
+            before[-1] = _HEADERS[section]
+    return before
 
 
 EMPTY = parse_boot_log("")
@@ -339,15 +339,40 @@ _SPECIAL_FIELDS = {
 
 def _log_with_example(name: str) -> BootLog:
     """A log whose line L is the example (after its section header where it needs one)."""
-    before = [""] * (L - 1)
-    for section, kinds in zones.SECTION_KINDS.items():
-        if name in {k.name for k in kinds}:
-            before[-1] = _HEADERS[section]
-    return parse_boot_log("\n".join([*before, EXAMPLES[name][0]]) + "\n")
+    return parse_boot_log("\n".join([*_before(name), EXAMPLES[name][0]]) + "\n")
 
 
 def _changed(log: BootLog) -> set[str]:
     return {f.name for f in dataclasses.fields(BootLog) if getattr(log, f.name) != getattr(EMPTY, f.name)}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (line, _) in EXAMPLES.items() if _has_inner_hex(line)))
+def test_truncated_last_line_states_nothing_and_is_suspicious(name: str) -> None:
+    """A log cut in the middle of its last line's last hex number (a serial cut, a field
+    excerpt) must not state a fact from it: nothing after the cut proves the line complete,
+    so the line adds nothing to the BootLog and is counted as suspicious."""
+    line = EXAMPLES[name][0]
+    cut = line.rfind("0x")
+    log = parse_boot_log("\n".join([*_before(name), line[: cut + 3]]))
+    assert _changed(log) == {"unparsed_suspicious"}
+    assert log.unparsed_suspicious == 1
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_complete_last_line_without_newline_is_unproven(name: str) -> None:
+    """The whole example as the last line, without its newline: also unproven (the cut
+    may have fallen right after a digit), so it too is suspicious instead of a fact."""
+    log = parse_boot_log("\n".join([*_before(name), EXAMPLES[name][0]]))
+    assert _changed(log) == {"unparsed_suspicious"}
+    assert log.unparsed_suspicious == 1
+
+
+def test_movable_zone_start_cut_to_zero_is_not_a_fact() -> None:
+    """The issue's example: a log whose last line was cut to ``  Node 2: 0x0``."""
+    log = parse_boot_log(f"{_HEADERS[zones.MOVABLE_ZONE_START]}\n  Node 2: 0x0")
+    assert log.movable_zone_start == {} and log.unparsed_suspicious == 1
+    whole = parse_boot_log(f"{_HEADERS[zones.MOVABLE_ZONE_START]}\n  Node 2: 0x0000000100000000\n")
+    assert whole.movable_zone_start == {2: 0x100000000} and whole.unparsed_suspicious == 0
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

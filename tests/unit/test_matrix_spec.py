@@ -1,9 +1,11 @@
 """Matrix files: the cross product, exclusions, variants and one-line errors."""
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
+from must_fail_claims import MUST_FAIL
 
 from harness.errors import BadInputError
 from harness.lab.spec import load_matrix
@@ -30,6 +32,14 @@ def test_nightly_is_both_kernels_times_every_shipped_scenario() -> None:
     assert len(spec.runs) == 2 * shipped
     assert {r.kernel for r in spec.runs} == {"debian:6.1", "debian:6.12"}
     assert all(r.expect is Verdict.FAIL for r in spec.runs if "must-fail" in str(r.scenario))
+    # A sibling's FAIL means something only next to its pass scenario on the same kernel and
+    # variant: the runs of the matrix pair up (which checks must fail is pinned per sibling
+    # in tests/must_fail_claims.py, offline and by boot).
+    passing = {(r.scenario.resolve(), r.kernel, r.variant) for r in spec.runs if r.expect is Verdict.PASS}
+    for run in (r for r in spec.runs if r.expect is Verdict.FAIL):
+        assert run.scenario_name in MUST_FAIL, run.run_id
+        extends = tomllib.loads(run.scenario.read_text())["extends"]
+        assert ((run.scenario.parent / extends).resolve(), run.kernel, run.variant) in passing, run.run_id
 
 
 def test_cross_product_with_variants_and_excludes(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from harness.analysis.replay import replay
 from harness.errors import BadInputError
+from harness.logparse.common import caller_function
 from harness.logparse import load_boot_log, parse_boot_log
 from harness.memblock.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT
 
@@ -67,6 +68,15 @@ def test_wrong_direction_is_reported_as_mismatches() -> None:
     assert result.matched < result.allocations
     first = result.mismatches[0].to_json()
     assert first["predicted"] != first["actual"] and first["reason"]
+    # The kernel searched bottom-up until the SRAT was parsed (arch/x86/kernel/setup.c:setup_arch
+    # sets it for movable_node; arch/x86/mm/numa.c:numa_init clears it): every request the
+    # top-down model gets wrong before that, it places higher than the kernel did.
+    srat_line = log.srat_memory[0].line
+    early = [m for m in result.mismatches if m.line < srat_line]
+    assert early and all(m.predicted is not None and m.actual is not None and m.predicted > m.actual
+                         for m in early)
+    assert {caller_function(m.request.split()[-1]) for m in early} >= {
+        "reserve_real_mode", "setup_log_buf", "acpi_table_upgrade"}
 
 
 def test_a_wrong_dump_is_reported() -> None:

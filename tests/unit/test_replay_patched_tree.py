@@ -8,20 +8,26 @@ import pytest
 
 from harness.analysis.replay import replay
 from harness.logparse import load_boot_log
-from harness.memblock.kernel_engine.build import SOURCE_ROOT
+from harness.errors import InfrastructureError
+from harness.memblock.kernel_engine.build import debian_tree
 
 LOG = Path(__file__).parents[2] / "fixtures/logs/qemu-6.1-three-node.log"  # top-down boot
-TREE = SOURCE_ROOT / "linux-source-6.1"
+
+
+@pytest.fixture(scope="module")
+def stock_tree() -> Path:
+    """Debian's 6.1 tree, unpacked here if no other test has done it yet."""
+    try:
+        return debian_tree("6.1")
+    except InfrastructureError as err:  # neither the tree nor linux-source-6.1's tarball
+        pytest.skip(str(err))
 
 
 @pytest.fixture
-def patched_tree(tmp_path: Path) -> Path:
-    if not (TREE / "mm/memblock.c").is_file():
-        pytest.skip(f"{TREE} not unpacked (scripts/setup installs linux-source-6.1; "
-                    "the differential tests unpack it)")
+def patched_tree(stock_tree: Path, tmp_path: Path) -> Path:
     tree = tmp_path / "linux"
     # Hard links: a whole tree in a second; the one patched file gets its own copy.
-    subprocess.run(["cp", "-al", str(TREE), str(tree)], check=True)
+    subprocess.run(["cp", "-al", str(stock_tree), str(tree)], check=True)
     memblock = tree / "mm/memblock.c"
     text = memblock.read_text()
     memblock.unlink()
@@ -32,9 +38,9 @@ def patched_tree(tmp_path: Path) -> Path:
     return tree
 
 
-def test_patched_tree_changes_the_prediction(patched_tree: Path) -> None:
+def test_patched_tree_changes_the_prediction(stock_tree: Path, patched_tree: Path) -> None:
     log = load_boot_log(LOG)
-    stock = replay(log, "kernel", TREE)
+    stock = replay(log, "kernel", stock_tree)
     patched = replay(log, "kernel", patched_tree)
     assert stock.matched == stock.allocations
     assert patched.matched < patched.allocations  # the kernel did not run this patch

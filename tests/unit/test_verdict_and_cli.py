@@ -96,12 +96,17 @@ def test_result_passes_only_with_checks_all_ok() -> None:
     assert result.verdict is Verdict.FAIL and not result.artifact().checks[1].ok
 
 
-def test_run_with_bad_scenario_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("machine", "error"), [
+    ('nodez = 1\nnodes = [{ memory = "1G", cpus = [0] }]\n', "bad.toml: machine.nodez: unknown key"),
+    ("nodez = 1\n", "bad.toml: machine.nodes: Field required"),
+], ids=["typo", "missing"])
+def test_run_with_bad_scenario_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     machine: str, error: str) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('name = "bad"\n[machine]\nnodez = 1\n')
+    bad.write_text(f'name = "bad"\n[machine]\n{machine}')
     assert main(["run", str(bad), "--out", str(tmp_path / "out")]) == ExitCode.BAD_INPUT
-    out = capsys.readouterr().out
-    assert "machine.nodez: unknown key" in out or "machine.nodes" in out
+    errors = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("error:")]
+    assert len(errors) == 1 and errors[0] == f"  error: {tmp_path}/{error}"
     assert (tmp_path / "out" / "result.json").exists()
 
 

@@ -1,0 +1,20 @@
+"""The false claims of each must-fail sibling: the checks a run of it must fail, no more.
+
+Shared by the boot (tests/integration/test_scenarios.py) and the offline check from
+recorded boots and the simulator (tests/unit/test_must_fail_offline.py), so both tiers
+demand the same reasons.
+"""
+from __future__ import annotations
+
+MUST_FAIL: dict[str, set[str]] = {
+    "three-node-no-movable-node-claims-movable": {
+        "ZONE_MOVABLE of node 2 starts at", "SRAT hotplug mark of node 2 honoured",
+        "action offline-node2 (offline_node)"},
+    "two-node-initrd-pinned-claims-honoured": {
+        "ZONE_MOVABLE of node 1 starts at", "SRAT hotplug mark of node 1 honoured"},
+    "two-node-dimm-refused-claims-removed": {"action remove-hot0 (dimm_remove)"},
+    "three-node-movable-claims-offline-refused": {"action offline-node2 (offline_node)"},
+    "two-node-dimms-claims-refused": {"action remove-hot0 (dimm_remove)"},
+    "three-node-slit-override-claims-no-slit": {"node distances"},
+    "three-node-slit-qemu-claims-no-slit": {"node distances"},
+}

@@ -1,0 +1,156 @@
+"""Must-fail siblings without a boot: the recorded boots of their pass scenarios and the
+simulator contradict exactly each sibling's false claims (tests/must_fail_claims.py, the
+same checks the boot in tests/integration/test_scenarios.py must fail), and the same
+judgement finds nothing false in the pass scenario itself.
+
+A sibling shares its pass scenario's machine, tables and command line, so the pass
+scenario's recorded console (fixtures/logs/recorded/memhp-<kernel>-<scenario>.log) is the
+sibling's boot too. Boot-log claims (ZONE_MOVABLE, hotplug marks) go through the run's own
+checks on that log; an action's outcome needs both the simulator's prediction and the
+recorded log's evidence (refusal lines, or none) to agree, else it counts as undecided and
+the test fails; node distances are read from the SLIT the guest gets (the override's
+bytes, or QEMU's ``-numa dist`` arguments).
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from must_fail_claims import MUST_FAIL
+
+from acpi_tables.slit import decode_slit
+from harness.analysis.simulate import simulate
+from harness.logparse import BootLog, load_boot_log
+from harness.logparse.failures import OfflineFailureKind
+from harness.qemu.cmdline import build_command
+from harness.qemu.machine import Channels
+from harness.run import checks
+from harness.run.verdict import RunResult
+from harness.scenario.schema import Action, DimmRemove, OfflineNode, Scenario, SratSource, load_scenario
+from harness.scenario.tables import slit_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "fixtures" / "scenarios"
+RECORDED = ROOT / "fixtures" / "logs" / "recorded"
+PASS = sorted(SCENARIOS.glob("*.toml"))
+SIBLINGS = sorted((SCENARIOS / "must-fail").glob("*.toml"))
+KERNELS = ("6.1", "6.12")
+
+K = OfflineFailureKind
+# The lines that say the guest refused: mm/memory_hotplug.c:offline_pages's page dump and
+# drivers/base/memory.c's "Offline failed."; drivers/acpi/scan.c's eject refusals.
+REFUSALS = {
+    OfflineNode: {K.PAGE_DUMPED, K.OFFLINE_FAILED, K.MIGRATE_FAILED, K.ISOLATE_FAILED},
+    DimmRemove: {K.EJECT_DISABLED, K.EJECT_INCOMPLETE, K.OFFLINE_FAILED, K.REMOVE_ONLINED},
+}
+# Boot-log checks that need the guest (its answers) or judge every run alike.
+NOT_FROM_THE_LOG = ("guest answered", "no kernel panic")
+
+
+def _extends(sibling: Path) -> Path:
+    return (sibling.parent / tomllib.loads(sibling.read_text())["extends"]).resolve()
+
+
+def _same_boot(a: Scenario, b: Scenario) -> bool:
+    return (a.machine, a.dimms, a.srat, a.slit, a.kernel) == (b.machine, b.dimms, b.srat, b.slit, b.kernel)
+
+
+def _log_checks(scenario: Scenario, log: BootLog) -> set[str]:
+    """What the run's own checks find false in the recorded console, actions aside."""
+    result = RunResult(scenario.name, "offline")
+    checks.evaluate(result, scenario, checks.BootFacts.of(log), None, [], None)
+    return {c.name for c in result.checks
+            if not c.ok and not c.name.startswith(("action ",) + NOT_FROM_THE_LOG)}
+
+
+def _refused(action: Action, log: BootLog) -> bool:
+    kinds = REFUSALS.get(type(action), set())
+    return any(f.kind in kinds for f in log.offline_failures)
+
+
+def _action_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
+    """Actions whose expectation both the prediction and the recorded log contradict."""
+    prediction = {a.id: a for a in simulate(scenario, f"debian:{kernel}").actions}
+    false = set()
+    for action in scenario.actions:
+        if type(action) not in REFUSALS:
+            continue
+        predicted, refused = prediction[action.id].outcome, _refused(action, log)
+        assert predicted == ("failure" if refused else "success"), (
+            f"{action.id}: the simulator says {predicted}, the recorded log "
+            f"{'refuses' if refused else 'has no refusal'}: undecided offline")
+        if predicted != action.expect.value:
+            false.add(f"action {action.id} ({action.do})")
+    return false
+
+
+def _guest_distances(scenario: Scenario) -> tuple[tuple[int, ...], ...] | None:
+    """The distances the guest's SLIT carries: the override's bytes decoded, or the
+    ``-numa dist,src=,dst=,val=`` arguments QEMU builds its own SLIT from."""
+    if scenario.slit is None:
+        return None
+    if scenario.slit.source is SratSource.OVERRIDE:
+        return decode_slit(slit_bytes(scenario)).distances
+    argv = build_command(scenario, Path("bzImage"), Path("initrd"), Channels(Path("c"), Path("a"), Path("q")))
+    dist = [tuple(map(int, m.groups())) for a in argv if (m := re.fullmatch(r"dist,src=(\d+),dst=(\d+),val=(\d+)", a))]
+    nodes = len(scenario.machine.nodes)
+    table = {(s, d): v for s, d, v in dist}
+    return tuple(tuple(10 if s == d else table[(s, d)] for d in range(nodes)) for s in range(nodes))
+
+
+def _distance_checks(scenario: Scenario) -> set[str]:
+    expected = scenario.expect.distances
+    if expected is None:
+        return set()
+    seen = _guest_distances(scenario)
+    return set() if seen is not None and [list(r) for r in seen] == [list(r) for r in expected] else {"node distances"}
+
+
+def _offline_false_claims(scenario: Scenario, kernel: str, log: BootLog | None) -> set[str]:
+    false = _distance_checks(scenario)
+    if log is not None:
+        false |= _log_checks(scenario, log) | _action_checks(scenario, kernel, log)
+    return false
+
+
+def _recorded(pass_scenario: Path, kernel: str) -> BootLog | None:
+    path = RECORDED / f"memhp-{kernel}-{pass_scenario.stem}.log"
+    return load_boot_log(path) if path.exists() else None
+
+
+def test_every_pass_scenario_has_a_must_fail_sibling() -> None:
+    covered = {_extends(s) for s in SIBLINGS}
+    assert [p.name for p in PASS if p.resolve() not in covered] == []
+
+
+def test_every_must_fail_scenario_is_covered() -> None:
+    assert {p.stem for p in SIBLINGS} == set(MUST_FAIL)
+
+
+@pytest.mark.parametrize("sibling", SIBLINGS, ids=[p.stem for p in SIBLINGS])
+def test_sibling_boots_the_machine_of_its_pass_scenario(sibling: Path) -> None:
+    """Only the claims differ, so the pass scenario's recorded boot is the sibling's too."""
+    assert _same_boot(load_scenario(sibling), load_scenario(_extends(sibling)))
+
+
+def _cases() -> list[tuple[Path, str]]:
+    return [(s, k) for s in SIBLINGS for k in KERNELS]
+
+
+@pytest.mark.parametrize(("sibling", "kernel"), _cases(), ids=[f"{s.stem}-{k}" for s, k in _cases()])
+def test_sibling_fails_offline_for_exactly_its_false_claims(sibling: Path, kernel: str) -> None:
+    pass_path = _extends(sibling)
+    log = _recorded(pass_path, kernel)
+    claims = MUST_FAIL[sibling.stem]
+    if log is None:  # no recorded boot: only what the tables alone decide can be judged
+        assert claims == {"node distances"}, f"no recorded boot of {pass_path.name} on {kernel}"
+    assert _offline_false_claims(load_scenario(sibling), kernel, log) == claims
+
+
+@pytest.mark.parametrize(("sibling", "kernel"), _cases(), ids=[f"{s.stem}-{k}" for s, k in _cases()])
+def test_pass_scenario_has_no_false_claim_offline(sibling: Path, kernel: str) -> None:
+    """The control: the same judgement of the pass scenario finds nothing false."""
+    pass_path = _extends(sibling)
+    assert _offline_false_claims(load_scenario(pass_path), kernel, _recorded(pass_path, kernel)) == set()
