@@ -13,7 +13,7 @@ from typing import Any
 from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
 from harness.errors import BadInputError
 from harness.memblock.model import KernelVersion
-from harness.memblock.movable_zone import movable_starts, node_ranges
+from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
@@ -167,14 +167,18 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     layout = compute_layout(scenario) if layout is None else layout
     boot = simulate_early_boot(layout, version, movable_node,
                                _log_buf_len(cmdline) or template.log_buf_len, template)
-    movable = movable_starts(boot.state, cmdline)
+    zones = movable_zone(boot.state, cmdline, version)
+    movable = zones.starts
     hot = [(r.start, r.end) for r in layout.node_ranges if r.hotplug]
     in_hot = tuple(r for r in _reservations(boot, boot.callers)
                    if any(r.start < e and s < r.end for s, e in hot))
     blocks = _blocks(boot, movable)
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
-                "numa_meminfo": [asdict(b) for b in boot.blocks]}
+                "numa_meminfo": [asdict(b) for b in boot.blocks],
+                "movable_zone": zones.movable_zone, "zone_warnings": list(zones.warnings)}
+    if core_request(cmdline).mirrored_kernelcore:
+        inferred["kernelcore_mirror"] = MIRROR_NEEDS
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
                       tuple(_actions(scenario, blocks, cmdline)), inferred)
@@ -189,6 +193,9 @@ def describe_prediction(p: Prediction) -> str:
                 "hotplug honoured" if n.hotplug_honoured else "hotplug cleared")
         pins = ", ".join(f"{r.caller} [{hex_range(r.start, r.end)}]" for r in n.pinned_by)
         lines.append(f"  node {n.node}: {mark}, ZONE_MOVABLE {start}" + (f"; pinned by {pins}" if pins else ""))
+    lines += [f"  kernel warns: {w}" for w in p.inferred.get("zone_warnings", [])]
+    if "kernelcore_mirror" in p.inferred:
+        lines.append(f"  {p.inferred['kernelcore_mirror']}")
     lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
     return "\n".join(lines)
 
