@@ -16,7 +16,14 @@ from harness.memblock.model import KernelVersion
 from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
-from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
+from harness.scenario.schema import (
+    MEMORY_BLOCK_SIZE,
+    BlockRangeAction,
+    DimmRemove,
+    GuestWrite,
+    OfflineNode,
+    Scenario,
+)
 from harness.units import has_flag, hex_range, option_values, optional_hex
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
@@ -119,17 +126,25 @@ def _dimm_movable(cmdline: str) -> bool:
     return states[-1:] == ["online_movable"] or has_flag(cmdline, "movable_node")
 
 
+def _offline(action_id: str, do: str, chosen: list[BlockPrediction]) -> ActionPrediction:
+    """Offlining ``chosen`` blocks: fails if one holds boot reservations."""
+    failing = [b for b in chosen if b.offline == "failure"]
+    outcome = ("failure" if failing else "success" if all(b.offline == "success" for b in chosen)
+               else "uncertain")
+    why = "; ".join(f"memory{b.index}: {', '.join(b.reservations)}" for b in failing)
+    return ActionPrediction(action_id, do, outcome,
+                            why or f"{len(chosen)} blocks, zones {sorted({b.zone for b in chosen})}")
+
+
 def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) -> list[ActionPrediction]:
     out, eject_disabled = [], False
     for action in scenario.actions:
         if isinstance(action, OfflineNode):
-            node = [b for b in blocks if b.node == action.node]
-            failing = [b for b in node if b.offline == "failure"]
-            outcome = ("failure" if failing else "success" if all(b.offline == "success" for b in node)
-                       else "uncertain")
-            why = "; ".join(f"memory{b.index}: {', '.join(b.reservations)}" for b in failing)
-            out.append(ActionPrediction(action.id, action.do, outcome,
-                                        why or f"{len(node)} blocks, zones {sorted({b.zone for b in node})}"))
+            out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
+        elif isinstance(action, BlockRangeAction) and action.do == "offline_range":
+            end = action.start + action.size
+            out.append(_offline(action.id, action.do,
+                                [b for b in blocks if action.start <= b.start < end]))
         elif isinstance(action, DimmRemove):
             movable = _dimm_movable(cmdline)
             outcome = "failure" if eject_disabled else "success" if movable else "uncertain"
