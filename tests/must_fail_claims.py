@@ -17,4 +17,11 @@ MUST_FAIL: dict[str, set[str]] = {
     "two-node-dimms-claims-refused": {"action remove-hot0 (dimm_remove)"},
     "three-node-slit-override-claims-no-slit": {"node distances"},
     "three-node-slit-qemu-claims-no-slit": {"node distances"},
+    "four-node-kernelcore-claims-old-model": {
+        "ZONE_MOVABLE of node 2 starts at", "ZONE_MOVABLE of node 3 starts at"},
+    "three-node-kernelcore-percent-claims-old-model": {"ZONE_MOVABLE of node 2 starts at"},
+    "three-node-movablecore-claims-no-movable": {"node 2 has no ZONE_MOVABLE"},
+    "four-node-movablecore-percent-claims-unspread": {
+        "ZONE_MOVABLE of node 2 starts at", "ZONE_MOVABLE of node 3 starts at"},
+    "three-node-movable-node-movablecore-claims-movablecore-wins": {"ZONE_MOVABLE of node 2 starts at"},
 }

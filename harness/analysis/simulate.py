@@ -13,10 +13,17 @@ from typing import Any
 from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
 from harness.errors import BadInputError
 from harness.memblock.model import KernelVersion
-from harness.memblock.movable_zone import movable_starts, node_ranges
+from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
-from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
+from harness.scenario.schema import (
+    MEMORY_BLOCK_SIZE,
+    BlockRangeAction,
+    DimmRemove,
+    GuestWrite,
+    OfflineNode,
+    Scenario,
+)
 from harness.units import has_flag, hex_range, option_values, optional_hex
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
@@ -119,17 +126,25 @@ def _dimm_movable(cmdline: str) -> bool:
     return states[-1:] == ["online_movable"] or has_flag(cmdline, "movable_node")
 
 
+def _offline(action_id: str, do: str, chosen: list[BlockPrediction]) -> ActionPrediction:
+    """Offlining ``chosen`` blocks: fails if one holds boot reservations."""
+    failing = [b for b in chosen if b.offline == "failure"]
+    outcome = ("failure" if failing else "success" if all(b.offline == "success" for b in chosen)
+               else "uncertain")
+    why = "; ".join(f"memory{b.index}: {', '.join(b.reservations)}" for b in failing)
+    return ActionPrediction(action_id, do, outcome,
+                            why or f"{len(chosen)} blocks, zones {sorted({b.zone for b in chosen})}")
+
+
 def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) -> list[ActionPrediction]:
     out, eject_disabled = [], False
     for action in scenario.actions:
         if isinstance(action, OfflineNode):
-            node = [b for b in blocks if b.node == action.node]
-            failing = [b for b in node if b.offline == "failure"]
-            outcome = ("failure" if failing else "success" if all(b.offline == "success" for b in node)
-                       else "uncertain")
-            why = "; ".join(f"memory{b.index}: {', '.join(b.reservations)}" for b in failing)
-            out.append(ActionPrediction(action.id, action.do, outcome,
-                                        why or f"{len(node)} blocks, zones {sorted({b.zone for b in node})}"))
+            out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
+        elif isinstance(action, BlockRangeAction) and action.do == "offline_range":
+            end = action.start + action.size
+            out.append(_offline(action.id, action.do,
+                                [b for b in blocks if action.start <= b.start < end]))
         elif isinstance(action, DimmRemove):
             movable = _dimm_movable(cmdline)
             outcome = "failure" if eject_disabled else "success" if movable else "uncertain"
@@ -167,14 +182,18 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     layout = compute_layout(scenario) if layout is None else layout
     boot = simulate_early_boot(layout, version, movable_node,
                                _log_buf_len(cmdline) or template.log_buf_len, template)
-    movable = movable_starts(boot.state, cmdline)
+    zones = movable_zone(boot.state, cmdline, version)
+    movable = zones.starts
     hot = [(r.start, r.end) for r in layout.node_ranges if r.hotplug]
     in_hot = tuple(r for r in _reservations(boot, boot.callers)
                    if any(r.start < e and s < r.end for s, e in hot))
     blocks = _blocks(boot, movable)
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
-                "numa_meminfo": [asdict(b) for b in boot.blocks]}
+                "numa_meminfo": [asdict(b) for b in boot.blocks],
+                "movable_zone": zones.movable_zone, "zone_warnings": list(zones.warnings)}
+    if core_request(cmdline).mirrored_kernelcore:
+        inferred["kernelcore_mirror"] = MIRROR_NEEDS
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
                       tuple(_actions(scenario, blocks, cmdline)), inferred)
@@ -189,6 +208,9 @@ def describe_prediction(p: Prediction) -> str:
                 "hotplug honoured" if n.hotplug_honoured else "hotplug cleared")
         pins = ", ".join(f"{r.caller} [{hex_range(r.start, r.end)}]" for r in n.pinned_by)
         lines.append(f"  node {n.node}: {mark}, ZONE_MOVABLE {start}" + (f"; pinned by {pins}" if pins else ""))
+    lines += [f"  kernel warns: {w}" for w in p.inferred.get("zone_warnings", [])]
+    if "kernelcore_mirror" in p.inferred:
+        lines.append(f"  {p.inferred['kernelcore_mirror']}")
     lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
     return "\n".join(lines)
 

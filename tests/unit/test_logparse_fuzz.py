@@ -19,13 +19,18 @@ from harness.logparse import BootLog, parse_boot_log
 from harness.logparse.memblock_debug import MemblockAlloc
 
 # The hand recordings and the harness's own runs (recorded/).
-LOGS = sorted((Path(__file__).parents[2] / "fixtures" / "logs").rglob("*.log"))
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "logs"
+LOGS = sorted(FIXTURES.rglob("*.log"))
 TEXTS = [p.read_text() for p in LOGS]
 LINES = [t.split("\n") for t in TEXTS]
 
 
 def test_every_recorded_log_is_fuzzed() -> None:
-    assert {p.parent.name for p in LOGS} == {"logs", "recorded"} and len(LOGS) == 16
+    """Both folders are read, and no golden log (one with an expected file) escapes."""
+    golden = {p.with_name(p.name.removesuffix(".expected.json") + ".log")
+              for p in FIXTURES.rglob("*.expected.json")}
+    assert {p.parent.name for p in LOGS} == {"logs", "recorded"}
+    assert set(LOGS) == golden and len(LOGS) >= 16
 
 
 def _check(log: BootLog) -> None:

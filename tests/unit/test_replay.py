@@ -25,6 +25,12 @@ PINNED = {
     **{f"memhp-{k}-{s}.log": (0, 1) for k in ("6.1", "6.12") for s in (
         "three-node-movable", "two-node-initrd-pinned", "two-node-dimms", "two-node-dimm-refused")},
     **{f"memhp-{k}-three-node-no-movable-node.log": (0, 1, 2) for k in ("6.1", "6.12")},
+    # scripts/zone-boots (QEMU's SRAT, top-down): the kernel image's node, the node with the
+    # top of low RAM (initrd, ACPI tables) and the highest node (page tables, log buffer).
+    **{f"memhp-{k}-{s}.log": nodes for k in ("6.1", "6.12") for s, nodes in (
+        ("four-node-kernelcore", (0, 1, 3)), ("four-node-kernelcore-mirror", (0, 1, 3)),
+        ("four-node-movablecore-percent", (0, 2, 3)), ("three-node-kernelcore-percent", (0, 2)),
+        ("three-node-movablecore", (0, 1, 2)), ("three-node-movable-node-movablecore", (0, 1)))},
 }
 
 
