@@ -3,7 +3,8 @@
 Exit statuses (also for ``git bisect run``): 0 every outcome matched its expectation,
 1 some did not (a guest panic or hang counts here), 2 bad input or usage (128 with
 --bisect), 125 could not test (QEMU missing, kernel not obtainable, QEMU died before the
-kernel ran), 130 interrupted.
+kernel ran), 130 interrupted.  ``memhp parse`` judges the log's hotplug ranges instead: 0 clean,
+1 hotplug requirement violated, 125 the log cannot tell, 2 not a boot log.
 """
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ def show_command(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    from harness.analysis.log_verdict import describe_verdict, hotplug_verdict
     from harness.logparse import parse_boot_log
     from harness.logparse.describe import describe_boot_log
     from harness.logparse.lines import decode_log
@@ -83,21 +85,29 @@ def cmd_parse(args: argparse.Namespace) -> int:
     if not (bootlog.kernel_release or bootlog.e820 or bootlog.srat_memory or bootlog.memblock_ops):
         raise BadInputError(f"{args.log}: no Linux boot log lines found (no 'Linux version', "
                             "e820, SRAT or memblock lines)")
+    verdict = hotplug_verdict(bootlog)
     if args.json:
-        _print_json(bootlog.to_json())
+        _print_json({**bootlog.to_json(), "hotplug_verdict": verdict.to_json()})
     else:
         print(describe_boot_log(bootlog))
-    return 0
+        print(describe_verdict(verdict))
+    return verdict.exit_code
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from harness.analysis.replay import describe_replay, replay_file
+    from harness.analysis.log_verdict import describe_verdict, hotplug_verdict
+    from harness.analysis.replay import describe_replay, replay
+    from harness.logparse import load_boot_log
 
-    result = replay_file(args.log, args.engine, args.tree)
+    bootlog = load_boot_log(Path(args.log))
+    result = replay(bootlog, args.engine, args.tree)
+    verdict = hotplug_verdict(bootlog)
     if args.json:
-        _print_json(result.to_json())
+        _print_json({**result.to_json(), "hotplug_verdict": verdict.to_json()})
     else:
         print(describe_replay(result))
+        print(describe_verdict(verdict))
+    # The status stays the replay's (every address predicted); the verdict is in the output.
     return 0 if result.ok else 1
 
 
@@ -213,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--show-command", action="store_true", help="print the QEMU command line and exit")
     run.set_defaults(func=cmd_run)
 
-    parse = sub.add_parser("parse", help="parse a saved boot log into the model")
+    parse = sub.add_parser("parse", help="parse a saved boot log and judge its hotplug ranges: exit 0 "
+                           "clean, 1 hotplug requirement violated, 125 the log cannot tell")
     parse.add_argument("log", type=Path)
     parse.add_argument("--json", action="store_true")
     parse.add_argument("--symbols", type=Path, help="System.map or vmlinux to name raw-address "

@@ -15,6 +15,11 @@ Any other exception that ends a command is a harness bug: 125, could not test.  
 A test whose observations contradict its expectations is not an exception: it is a
 verdict (``harness.run.verdict``), exit 1.  Each :class:`Verdict` has the exit code of
 the errors it stands for; ``--bisect`` turns 2 into 128 (:meth:`ExitCode.under_bisect`).
+
+``memhp parse`` of a boot log uses the same codes for its hotplug verdict
+(``harness.analysis.log_verdict.Outcome``): 0 clean, 1 the hotplug requirement is violated
+(a mark cleared, unmovable data in a hotplug range, or no ZONE_MOVABLE for it), 125 the
+log does not show enough to tell, 2 not a boot log.
 """
 from __future__ import annotations
 

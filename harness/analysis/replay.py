@@ -273,7 +273,7 @@ def replay(log: BootLog, engine: str = "python", tree: Path | None = None) -> Re
                         replayer.dumps_checked, tuple(sorted(replayer.pinned)))
 
 
-__all__ = ["ReplayResult", "Mismatch", "DumpDifference", "replay", "replay_file", "describe_replay"]
+__all__ = ["ReplayResult", "Mismatch", "DumpDifference", "replay", "describe_replay"]
 
 
 def describe_replay(result: ReplayResult) -> str:
@@ -286,10 +286,3 @@ def describe_replay(result: ReplayResult) -> str:
     lines += [f"  dump line {d.dump_line} {d.type_name}: model {d.model}, dump {d.dump}"
               for d in result.dump_check]
     return "\n".join(lines)
-
-
-def replay_file(path: str, engine: str = "python", tree: Path | None = None) -> ReplayResult:
-    """``memhp replay``: load the log and replay it."""
-    from harness.logparse import load_boot_log
-
-    return replay(load_boot_log(Path(path)), engine, tree)

@@ -18,6 +18,7 @@ from harness.logparse.failures import OfflineFailure, Oops
 from harness.logparse.memblock_debug import MemblockAlloc, MemblockEvent, MemblockOp
 from harness.logparse.memblock_dump import MemblockDump
 from harness.logparse.numa import NumaMerge
+from harness.logparse.setup import Crashkernel, LogBuffer, PercpuEmbedded
 from harness.logparse.zones import EarlyNodeRange, ZoneRange
 
 
@@ -44,6 +45,9 @@ class BootLog(JsonMixin):
     acpi_table_overrides: tuple[AcpiTableOverride, ...] = ()
     ramdisk: AddressRange | None = None
     initrd_freed_line: int | None = None
+    crashkernel: tuple[Crashkernel, ...] = ()
+    percpu: PercpuEmbedded | None = None
+    log_buf: LogBuffer | None = None
     numa_nodes: tuple[NumaMerge, ...] = ()
     numa_failure: str | None = None
     node_data: dict[int, AddressRange] = field(default_factory=dict)

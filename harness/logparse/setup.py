@@ -1,10 +1,12 @@
-"""Early setup lines: banner, command line, RAMDISK, memory block size, initrd freeing."""
+"""Early setup lines: banner, command line, RAMDISK, memory block size, initrd freeing, and
+the early allocations every kernel logs with their size or place (crashkernel, percpu, the
+log buffer)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from harness.logparse.common import HEX, AddressRange, Append, First, JsonMixin, LineKind
+from harness.logparse.common import HEX, AddressRange, Append, First, JsonMixin, LineKind, hex_int
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,60 @@ class MemorylessNode:
 MEMORYLESS_RE = re.compile(r"Initializing node (?P<node>\d+) as memoryless\s*$")
 
 
+@dataclass(frozen=True)
+class Crashkernel(JsonMixin):
+    """The crash kernel's reservation, made after NUMA init (setup_arch: initmem_init, then
+    reserve_crashkernel).  6.1 arch/x86/kernel/setup.c:reserve_crashkernel[_low] print
+    ``Reserving 256MB of memory at 3824MB for crashkernel (System RAM: 4095MB)``; 6.12
+    kernel/crash_reserve.c:reserve_crashkernel_generic prints ``crashkernel reserved:
+    0x… - 0x… (256 MB)`` with an exclusive end."""
+
+    line: int
+    range: AddressRange
+    low: bool
+
+
+CRASH_61_RE = re.compile(
+    r"Reserving (?P<mb>\d+)MB of (?P<low>low )?memory at (?P<at>\d+)MB for crashkernel \(")
+CRASH_612_RE = re.compile(
+    rf"crashkernel (?P<low>low memory )?reserved: (?P<start>{HEX}) - (?P<end>{HEX}) \(\d+ MB\)\s*$")
+
+
+def _crash_61(m: re.Match[str], line: int) -> Crashkernel:
+    start = int(m["at"]) << 20
+    return Crashkernel(line, AddressRange(start, start + (int(m["mb"]) << 20)), m["low"] is not None)
+
+
+def _crash_612(m: re.Match[str], line: int) -> Crashkernel:
+    return Crashkernel(line, AddressRange(hex_int(m["start"]), hex_int(m["end"])), m["low"] is not None)
+
+
+@dataclass(frozen=True)
+class PercpuEmbedded(JsonMixin):
+    """``percpu: Embedded 55 pages/cpu s188416 r8192 d28672 u262144`` (mm/percpu.c:
+    pcpu_embed_first_chunk): each CPU's unit is ``unit_size`` bytes, allocated on its node
+    by pcpu_fc_alloc (memblock_alloc_try_nid) after NUMA init."""
+
+    line: int
+    unit_size: int
+
+
+PERCPU_RE = re.compile(r"percpu: Embedded \d+ pages/cpu s\d+ r\d+ d\d+ u(?P<unit>\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class LogBuffer(JsonMixin):
+    """``printk: log_buf_len: 1048576 bytes`` (kernel/printk/printk.c:setup_log_buf).  Printed
+    by the early call in setup_arch (before SRAT is parsed) when ``log_buf_len=`` asks for
+    more, or by the late one in start_kernel; the line's place in the log says which."""
+
+    line: int
+    size: int
+
+
+LOG_BUF_RE = re.compile(r"log_buf_len: (?P<size>\d+) bytes\s*$")
+
+
 KINDS: tuple[LineKind[object], ...] = (
     LineKind(
         "linux_version", "Linux version ", LINUX_VERSION_RE, lambda m, n: KernelRelease(n, m["release"]),
@@ -98,4 +154,13 @@ KINDS: tuple[LineKind[object], ...] = (
         "memoryless_node", "as memoryless", MEMORYLESS_RE, lambda m, n: MemorylessNode(n, int(m["node"])),
         Append("memoryless_nodes", "node"),
     ),
+    LineKind("crashkernel_61", "for crashkernel (", CRASH_61_RE, _crash_61, Append("crashkernel")),
+    LineKind("crashkernel_612", "crashkernel reserved: ", CRASH_612_RE, _crash_612, Append("crashkernel")),
+    LineKind("crashkernel_612_low", "crashkernel low memory reserved: ", CRASH_612_RE, _crash_612,
+             Append("crashkernel")),
+    LineKind(
+        "percpu_embedded", "percpu: Embedded ", PERCPU_RE, lambda m, n: PercpuEmbedded(n, int(m["unit"])),
+        First("percpu"),
+    ),
+    LineKind("log_buf_len", "log_buf_len: ", LOG_BUF_RE, lambda m, n: LogBuffer(n, int(m["size"])), First("log_buf")),
 )

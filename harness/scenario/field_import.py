@@ -47,6 +47,7 @@ class FieldImport:
     # QEMU loads the initrd at the top of RAM below 4 GiB; that block goes to the kernel's
     # node so the initrd reservation does not pin a hotpluggable field node.
     initrd_zone: ScaledRange | None
+    field_cpus: dict[int, int]  # field node -> CPUs (APIC ids) from its SRAT: PXM -> APIC lines
     scenario: Scenario
     toml: str
 
@@ -162,15 +163,33 @@ def _zone_expectations(log: BootLog | None, ranges: Sequence[ScaledRange]) -> di
     return {"movable": movable, "not_movable": [i for i in range(len(nodes)) if i not in moving]}
 
 
+def _field_cpus(log: BootLog | None) -> dict[int, int]:
+    """CPUs per field node: distinct APIC ids of ``SRAT: PXM p -> APIC a -> Node n``."""
+    apics: dict[int, set[int]] = {}
+    for entry in log.pxm_apic if log else ():
+        apics.setdefault(entry.node, set()).add(entry.apic_id)
+    return {node: len(ids) for node, ids in sorted(apics.items())}
+
+
+def _machine(nodes: Sequence[int], memory: dict[int, int], field_cpus: dict[int, int]) -> dict[str, Any]:
+    """One guest CPU on every node that had CPUs in the field (all on the first node when the
+    log shows no CPU affinity), so the guest's SRAT has a CPU entry where the field's had."""
+    with_cpus = [n for n in nodes if field_cpus.get(n)] or [nodes[0]]
+    return {"cpus": len(with_cpus), "nodes": [
+        {"memory": format_size(memory[n]), **({"cpus": [with_cpus.index(n)]} if n in with_cpus else {})}
+        for n in nodes]}
+
+
 def _scenario_data(name: str, ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole],
-                   cmdline: str, description: str, zones: dict[str, Any]) -> dict[str, Any]:
+                   cmdline: str, description: str, zones: dict[str, Any],
+                   field_cpus: dict[int, int]) -> dict[str, Any]:
     nodes = sorted({r.field.node for r in ranges})
     memory = {n: sum(r.size for r in ranges if r.field.node == n) for n in nodes}
     # Hole blocks are RAM QEMU must still provide; node 0's backend carries them.
     memory[nodes[0]] += sum(h.end - h.start for h in holes)
     return {
         "name": name, "description": description,
-        "machine": {"cpus": 1, "nodes": [{"memory": format_size(memory[n])} for n in nodes]},
+        "machine": _machine(nodes, memory, field_cpus),
         "srat": {"source": "override", "ranges": [
             {"start": f"{r.start:#x}", "size": format_size(r.size), "node": nodes.index(r.field.node),
              "hotplug": r.field.hotplug} for r in ranges]},
@@ -207,11 +226,12 @@ def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
     address, address_source = _kernel_address(log)
     description = (f"Imported by memhp import from {where}: the field node map scaled down "
                    "(order, interleaving, holes and hotplug marks kept).")
+    field_cpus = _field_cpus(log)
     data = _scenario_data(_scenario_name(Path(where)), ranges, holes, _cmdline(log, ranges, holes),
-                          description, _zone_expectations(log, ranges))
+                          description, _zone_expectations(log, ranges), field_cpus)
     return FieldImport(
         where, ram_source, ranges, holes, tuple(dropped), address, address_source,
-        _node_at(address, pieces), _node_at(DEFAULT_KERNEL_ADDRESS, ranges), initrd_zone,
+        _node_at(address, pieces), _node_at(DEFAULT_KERNEL_ADDRESS, ranges), initrd_zone, field_cpus,
         parse_scenario(data, where), tomli_w.dumps(data),
     )
 
@@ -241,10 +261,20 @@ def format_table(imported: FieldImport) -> str:
     lines += [row for _, row in sorted(rows)]
     lines += [f"dropped (no RAM, or under {format_size(MIN_PIECE)}): [mem {hex_range(d.start, d.end)}] "
               f"node {d.node}" for d in imported.dropped]
+    lines.append(_cpu_line(imported))
     lines.append(f"kernel: field {imported.kernel_address:#x} ({imported.kernel_address_source}) "
                  f"on node {imported.field_kernel_node}; guest {DEFAULT_KERNEL_ADDRESS:#x} "
                  f"on node {imported.guest_kernel_node}")
     return "\n".join(lines)
+
+
+def _cpu_line(imported: FieldImport) -> str:
+    guest = [len(n.cpus) for n in imported.scenario.machine.nodes]
+    if not imported.field_cpus:
+        return f"CPUs: the log shows no 'SRAT: PXM -> APIC' lines; guest: {imported.scenario.machine.cpus} on node 0"
+    nodes = sorted({r.field.node for r in imported.ranges})
+    pairs = [f"node {n} {imported.field_cpus.get(n, 0)}->{g}" for n, g in zip(nodes, guest, strict=True)]
+    return "CPUs per node, field->guest: " + ", ".join(pairs)
 
 
 def import_to_file(dmesg: Path | None, srat: Path | None, out: Path) -> FieldImport:

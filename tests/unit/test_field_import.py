@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import BadInputError
 from harness.memblock.numa import SratMemory
-from harness.scenario.field_import import import_field, import_to_file
+from harness.scenario.field_import import format_table, import_field, import_to_file
 from harness.scenario.field_scale import UNIT, apportion, scale
 from harness.scenario.schema import load_scenario
 
@@ -113,3 +113,20 @@ def test_apportion_gives_every_range_a_block() -> None:
 def test_scale_without_ram_below_4g_is_refused() -> None:
     with pytest.raises(BadInputError, match="x.log: no SRAT range holds RAM below 4 GiB"):
         scale([SratMemory(node=0, start=8 * G, end=9 * G, hotplug=False)], "x.log")
+
+
+def test_import_keeps_a_cpu_on_every_field_node_with_cpus() -> None:
+    # R820: "SRAT: PXM 1 -> APIC 0x00 -> Node 0" ... 16 APIC ids on each of nodes 0-3.
+    imported = import_field(FIELD / "linuxhw-dell-r820-4node-pxm1.log")
+    assert imported.field_cpus == {0: 16, 1: 16, 2: 16, 3: 16}
+    machine = imported.scenario.machine
+    assert machine.cpus == 4 and [n.cpus for n in machine.nodes] == [(0,), (1,), (2,), (3,)]
+    assert "CPUs per node, field->guest: node 0 16->1, node 1 16->1" in format_table(imported)
+
+
+def test_import_without_cpu_affinity_lines_puts_the_one_cpu_on_node_0() -> None:
+    # The Azure excerpt has SRAT memory lines only.
+    imported = import_field(FIELD / "azure-4node-triton-4154.log")
+    assert imported.field_cpus == {}
+    assert imported.scenario.machine.cpus == 1
+    assert [n.cpus for n in imported.scenario.machine.nodes][0] == (0,)

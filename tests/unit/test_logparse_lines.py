@@ -29,10 +29,13 @@ from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, Du
 from harness.logparse.numa import NodeData, NodeDataElsewhere, NumaFailure, NumaMerge
 from harness.logparse.setup import (
     CommandLine,
+    Crashkernel,
     InitrdFreed,
     KernelRelease,
+    LogBuffer,
     MemoryBlockSize,
     MemorylessNode,
+    PercpuEmbedded,
     Ramdisk,
 )
 from harness.logparse.zones import EarlyNodeRange, Initmem, MovableZoneStart, SectionStart, ZoneRange
@@ -213,6 +216,24 @@ EXAMPLES: dict[str, tuple[str, object]] = {
     "memory_block_size": ("x86/mm: Memory block size: 128MB", MemoryBlockSize(L, 128 << 20)),
     "initrd_freed": ("Freeing initrd memory: 1008K", InitrdFreed(L, 1008)),
     "memoryless_node": ("Initializing node 3 as memoryless", MemorylessNode(L, 3)),
+    "percpu_embedded": (  # qemu-6.1-three-node.log
+        "percpu: Embedded 62 pages/cpu s217088 r8192 d28672 u2097152", PercpuEmbedded(L, 2097152),
+    ),
+    "log_buf_len": ("printk: log_buf_len: 8388608 bytes", LogBuffer(L, 8388608)),  # qemu-6.1-three-node.log
+    # No recording reserves a crash kernel: built from 6.1 arch/x86/kernel/setup.c:reserve_crashkernel
+    # and 6.12 kernel/crash_reserve.c:reserve_crashkernel_generic (end printed exclusive).
+    "crashkernel_61": (
+        "Reserving 256MB of memory at 3824MB for crashkernel (System RAM: 4095MB)",
+        Crashkernel(L, AddressRange(3824 << 20, (3824 + 256) << 20), low=False),
+    ),
+    "crashkernel_612": (
+        "crashkernel reserved: 0x00000000af000000 - 0x00000000bf000000 (256 MB)",
+        Crashkernel(L, AddressRange(0xAF000000, 0xBF000000), low=False),
+    ),
+    "crashkernel_612_low": (
+        "crashkernel low memory reserved: 0x70000000 - 0x80000000 (256 MB)",
+        Crashkernel(L, AddressRange(0x70000000, 0x80000000), low=True),
+    ),
     "panic": (
         "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)",
         Panic(L, "VFS: Unable to mount root fs on unknown-block(0,0)",

@@ -1,0 +1,263 @@
+"""The hotplug verdict on any boot log (``memhp parse``, ``memhp replay``).
+
+For each SRAT hotplug range: honoured or cleared, and why; the unmovable placements inside
+it; then per node its PXMs, CPUs, memory and ZONE_MOVABLE start, memoryless nodes, and the
+PXM → node renumbering.  The rules are the kernel's:
+
+- arch/x86/mm/numa.c:numa_clear_kernel_node_hotplug (6.12 mm/numa_memblks.c) clears the
+  marks of every node holding a reservation made before SRAT was parsed;
+- with movable_node, mm/page_alloc.c:find_zone_movable_pfns_for_nodes (6.12 mm/mm_init.c)
+  starts ZONE_MOVABLE at a node's lowest region still marked hotplug, and memblock skips
+  hotplug regions (mm/memblock.c:should_skip_region); without it, neither happens, so a
+  hotplug range's boot memory ends up in a kernel zone.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from harness.analysis.log_placements import (
+    Evidence,
+    Placement,
+    boot_ram,
+    cpus_per_node,
+    from_reservation,
+    inferred_placements,
+    logged_placements,
+    movable_node_of,
+)
+from harness.analysis.pinning import HotplugStatus, hotplug_findings, outcome_dump, reservations_in_hotplug_ranges
+from harness.errors import ExitCode
+from harness.logparse import BootLog, SratMemoryLine
+from harness.logparse.common import JsonMixin
+from harness.memblock.model import RegionFlags
+from harness.units import format_size, hex_range
+
+
+class RangeStatus(enum.Enum):
+    HONOURED = "honoured"  # the mark survived (dump flags) or ZONE_MOVABLE starts at or below it
+    CLEARED = "cleared"  # the mark is gone, or a pre-SRAT reservation on the node cleared it
+    PARTIAL = "partial"  # some of its regions kept the mark (dump)
+    HOT_ADD_WINDOW = "hot_add_window"  # no boot memory in it: nothing there to pin
+    UNKNOWN = "unknown"  # the log does not show the mark's fate
+
+
+class Outcome(enum.Enum):
+    CLEAN = "clean"
+    VIOLATED = "violated"  # unmovable data in, or no ZONE_MOVABLE for, hotpluggable boot memory
+    UNDETERMINED = "undetermined"  # hotplug boot memory whose fate the log does not show
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """``memhp parse``: 0 clean, 1 violated, 125 the log cannot tell (harness.errors)."""
+        return {Outcome.CLEAN: ExitCode.PASS, Outcome.VIOLATED: ExitCode.FAIL,
+                Outcome.UNDETERMINED: ExitCode.CANNOT_TEST}[self]
+
+
+@dataclass(frozen=True)
+class RangeVerdict(JsonMixin):
+    """One SRAT hotplug range and what the log says happened to it."""
+
+    node: int
+    pxm: int
+    start: int
+    end: int
+    line: int
+    boot_memory: int | None  # bytes of boot RAM inside; None when the log shows no RAM map
+    status: RangeStatus
+    evidence: Evidence  # how the status was read
+    ok: bool | None
+    reasons: tuple[str, ...]
+    pinned_by: tuple[Placement, ...]  # pre-SRAT reservations on the node (why it was cleared)
+    inside: tuple[Placement, ...]  # unmovable placements inside the range
+
+
+@dataclass(frozen=True)
+class NodeFacts(JsonMixin):
+    node: int
+    pxms: tuple[int, ...]
+    cpus: int | None  # None: the log has no PXM -> APIC lines (6.12 prints them at debug level)
+    memory: int | None  # bytes in its early node ranges
+    memoryless: bool
+    movable_start: int | None
+
+
+@dataclass(frozen=True)
+class LogVerdict(JsonMixin):
+    source: str
+    kernel_release: str | None
+    movable_node: bool | None  # None: the log shows no command line
+    memblock_debug: bool
+    outcome: Outcome
+    ranges: tuple[RangeVerdict, ...]
+    nodes: tuple[NodeFacts, ...]
+    renumbered: dict[int, int] = field(default_factory=dict)  # PXM -> node where they differ
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.outcome.exit_code
+
+
+def hotplug_verdict(log: BootLog) -> LogVerdict:
+    ranges = tuple(_range_verdict(log, srat) for srat in log.hotplug_srat)
+    oks = [r.ok for r in ranges]
+    if False in oks:
+        outcome = Outcome.VIOLATED
+    elif None in oks:
+        outcome = Outcome.UNDETERMINED
+    else:
+        outcome = Outcome.CLEAN
+    renumbered = {pxm: node for pxm, node in sorted(log.pxm_to_node.items()) if pxm != node}
+    return LogVerdict(log.source, log.kernel_release, movable_node_of(log), log.memblock_debug,
+                      outcome, ranges, node_facts(log), renumbered)
+
+
+def node_facts(log: BootLog) -> tuple[NodeFacts, ...]:
+    cpus = cpus_per_node(log)
+    memory: dict[int, int] = {}
+    for rng in log.early_node_ranges:
+        memory[rng.node] = memory.get(rng.node, 0) + rng.end - rng.start
+    nodes = sorted({s.node for s in log.srat_memory} | set(cpus) | set(memory) | set(log.memoryless_nodes)
+                   | set(log.node_data) | set(log.initmem))
+    out = []
+    for node in nodes:
+        pxms = tuple(sorted(p for p, n in log.pxm_to_node.items() if n == node))
+        memoryless = node in log.memoryless_nodes or (bool(memory) and node not in memory)
+        out.append(NodeFacts(node, pxms, cpus.get(node, 0) if cpus else None, memory.get(node),
+                             memoryless, log.movable_zone_start.get(node)))
+    return tuple(out)
+
+
+def _boot_memory(log: BootLog, srat: SratMemoryLine) -> int | None:
+    ram = boot_ram(log)
+    if not ram:
+        return None
+    return sum(max(0, min(e, srat.end) - max(s, srat.start)) for s, e in ram)
+
+
+def _range_verdict(log: BootLog, srat: SratMemoryLine) -> RangeVerdict:
+    memory = _boot_memory(log, srat)
+    if memory == 0:
+        return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, 0, RangeStatus.HOT_ADD_WINDOW,
+                            Evidence.LOGGED, True, ("no boot memory in it (a hot-add window): nothing to pin",),
+                            (), ())
+    # Only the dump printed whole after SRAT shows the marks' fate (pinning.outcome_dump);
+    # a log cut before or inside it is judged from its other lines.
+    if outcome_dump(log) is not None:
+        status, pinned, inside = _from_dump(log, srat)
+        evidence = Evidence.MEMBLOCK_DEBUG
+    else:
+        status, pinned, inside, evidence = _from_lines(log, srat)
+    ok, reasons = _judge(log, srat, status, pinned, inside)
+    return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, memory, status, evidence, ok,
+                        reasons, pinned, inside)
+
+
+def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[RangeStatus, tuple[Placement, ...], tuple[Placement, ...]]:
+    dump = outcome_dump(log)
+    assert dump is not None
+    flags = [bool(r.flags & RegionFlags.HOTPLUG) for r in dump.memory if srat.range.overlaps(r.base, r.end)]
+    status = RangeStatus.HONOURED if all(flags) else RangeStatus.PARTIAL if any(flags) else RangeStatus.CLEARED
+    finding = next(f for f in hotplug_findings(log) if f.node == srat.node)
+    pinned: tuple[Placement, ...] = ()
+    if finding.status in (HotplugStatus.CLEARED, HotplugStatus.PARTIAL):
+        pinned = tuple(p for r in finding.pinned_by for p in from_reservation(r))
+    inside = [p for r in reservations_in_hotplug_ranges(log) if r.hotplug_range == srat.range
+              for p in from_reservation(r.reservation) if p.inside(srat.start, srat.end)]
+    # Allocations after the last dump (sparse, percpu, ...) are in the trace, not the dump.
+    for op in log.memblock_allocs:
+        if op.line > dump.line and op.result is not None and srat.range.overlaps(op.result.start, op.result.end):
+            inside.append(Placement(op.caller_function, srat.node, op.line, Evidence.MEMBLOCK_DEBUG, False,
+                                    op.result.start, op.result.end))
+    return status, pinned, tuple(inside)
+
+
+def _from_lines(
+    log: BootLog, srat: SratMemoryLine,
+) -> tuple[RangeStatus, tuple[Placement, ...], tuple[Placement, ...], Evidence]:
+    everything = logged_placements(log) + inferred_placements(log)
+    pinned = tuple(p for p in everything if p.before_srat and p.node == srat.node)
+    inside = tuple(p for p in everything if p.inside(srat.start, srat.end))
+    if any(p.evidence is Evidence.LOGGED for p in pinned):
+        return RangeStatus.CLEARED, pinned, inside, Evidence.LOGGED
+    if movable_node_of(log) and log.zone_ranges:
+        start = log.movable_zone_start.get(srat.node)
+        honoured = start is not None and start <= srat.start
+        return (RangeStatus.HONOURED if honoured else RangeStatus.CLEARED), pinned, inside, Evidence.LOGGED
+    if pinned:
+        return RangeStatus.CLEARED, pinned, inside, Evidence.INFERRED
+    return RangeStatus.UNKNOWN, pinned, inside, Evidence.LOGGED
+
+
+def _judge(
+    log: BootLog, srat: SratMemoryLine, status: RangeStatus,
+    pinned: tuple[Placement, ...], inside: tuple[Placement, ...],
+) -> tuple[bool | None, tuple[str, ...]]:
+    reasons: list[str] = []
+    if status in (RangeStatus.CLEARED, RangeStatus.PARTIAL):
+        why = _summary(pinned) or "a reservation the log does not show"
+        reasons.append(f"node {srat.node}'s hotplug mark was cleared (numa_clear_kernel_node_hotplug): "
+                       f"reserved before SRAT was parsed on node {srat.node}: {why}")
+    if inside:
+        reasons.append("unmovable inside the range: " + _summary(inside))
+    movable = log.movable_zone_start.get(srat.node)
+    in_movable = movable is not None and movable <= srat.start
+    if movable_node_of(log) is False and not in_movable:
+        reasons.append("movable_node is absent: memblock does not avoid hotplug ranges and they get no "
+                       "ZONE_MOVABLE" + ("" if log.zone_ranges else " (the log shows no zone lines)"))
+    elif log.zone_ranges and not in_movable:
+        reasons.append(f"no ZONE_MOVABLE on node {srat.node} at or below {srat.start:#x}")
+    if reasons:
+        return False, tuple(reasons)
+    if status is RangeStatus.UNKNOWN:
+        return None, ("the log shows neither a MEMBLOCK dump nor zone lines for this range",)
+    return True, ("honoured: in ZONE_MOVABLE, nothing unmovable logged inside",)
+
+
+def _summary(placements: tuple[Placement, ...]) -> str:
+    """One entry per caller, in log order: where (or how many), the first line, inferred or not."""
+    groups: dict[str, list[Placement]] = {}
+    for p in placements:
+        groups.setdefault(p.what, []).append(p)
+    return ", ".join(_group(ps) for ps in groups.values())
+
+
+def _group(ps: list[Placement]) -> str:
+    p = ps[0]
+    if len(ps) > 1:
+        where = f"{len(ps)} ranges"
+    elif p.start is not None and p.end is not None:
+        where = hex_range(p.start, p.end)
+    else:
+        where = f"top-down below {p.below:#x}" if p.below is not None else "address not logged"
+    line = min((q.line for q in ps if q.line is not None), default=None)
+    return (f"{p.what} ({where}{f', line {line}' if line is not None else ''}"
+            f"{', inferred' if p.evidence is Evidence.INFERRED else ''})")
+
+
+def describe_verdict(verdict: LogVerdict) -> str:
+    """The verdict for people: one line, then each hotplug range, then the nodes."""
+    lines = [f"hotplug verdict: {verdict.outcome.value.upper()} (exit {int(verdict.exit_code)}); "
+             f"movable_node {_on_off(verdict.movable_node)}, "
+             f"memblock=debug {'yes' if verdict.memblock_debug else 'no'}"]
+    if not verdict.ranges:
+        lines.append("  no SRAT hotplug ranges in the log")
+    for r in verdict.ranges:
+        memory = "RAM not shown" if r.boot_memory is None else f"{format_size(r.boot_memory)} boot RAM"
+        lines.append(f"  node {r.node} (PXM {r.pxm}) {hex_range(r.start, r.end)} hotplug: {r.status.value} "
+                     f"[{r.evidence.value}], {memory}: {'ok' if r.ok else 'VIOLATED' if r.ok is False else '?'}")
+        lines += [f"    {reason}" for reason in r.reasons]
+    for n in verdict.nodes:
+        cpus = "CPUs not logged" if n.cpus is None else f"{n.cpus} CPUs"
+        memory = "memoryless" if n.memoryless else ("memory not logged" if n.memory is None
+                                                     else format_size(n.memory))
+        movable = f", ZONE_MOVABLE from {n.movable_start:#x}" if n.movable_start is not None else ""
+        pxms = ",".join(map(str, n.pxms)) or "?"
+        lines.append(f"  node {n.node}: PXM {pxms}, {cpus}, {memory}{movable}")
+    if verdict.renumbered:
+        lines.append("  PXM -> node renumbered: " + ", ".join(f"{p}->{n}" for p, n in verdict.renumbered.items()))
+    return "\n".join(lines)
+
+
+def _on_off(flag: bool | None) -> str:
+    return "not shown (no command line)" if flag is None else "on" if flag else "off"
