@@ -121,6 +121,9 @@ class Machine:
         qmp_l = self._listen(self.channels.qmp)
         self.qmp = QmpSession(self.out_dir / "qmp.jsonl")
         (self.out_dir / "command.txt").write_text(" ".join(self.argv) + "\n")
+        # Empty before QEMU starts: the watcher may open the file before QEMU truncates it,
+        # and would then skip as many bytes of this boot as an earlier run left there.
+        self.channels.console_log.write_bytes(b"")
         self.log.info("starting %s", " ".join(self.argv))
         with open(self.out_dir / "qemu.log", "wb") as qemu_log:
             self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
