@@ -119,7 +119,19 @@ def _dimm_movable(cmdline: str) -> bool:
     return states[-1:] == ["online_movable"] or has_flag(cmdline, "movable_node")
 
 
-def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) -> list[ActionPrediction]:
+def _boot_dimm_eject(blocks: list[BlockPrediction]) -> tuple[str, str]:
+    """A boot-RAM DIMM is boot memory: drivers/acpi/scan.c:acpi_scan_try_to_offline must
+    offline every one of its blocks, so its eject is the outcome of its blocks."""
+    failing = [b for b in blocks if b.offline == "failure"]
+    if failing:
+        return "failure", "; ".join(f"memory{b.index}: {', '.join(b.reservations)}" for b in failing)
+    if blocks and all(b.offline == "success" for b in blocks):
+        return "success", f"{len(blocks)} boot blocks, ZONE_MOVABLE, no boot reservation inside"
+    return "uncertain", f"{len(blocks)} boot blocks in a kernel zone"
+
+
+def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
+             cmdline: str) -> list[ActionPrediction]:
     out, eject_disabled = [], False
     for action in scenario.actions:
         if isinstance(action, OfflineNode):
@@ -131,10 +143,15 @@ def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) ->
             out.append(ActionPrediction(action.id, action.do, outcome,
                                         why or f"{len(node)} blocks, zones {sorted({b.zone for b in node})}"))
         elif isinstance(action, DimmRemove):
-            movable = _dimm_movable(cmdline)
-            outcome = "failure" if eject_disabled else "success" if movable else "uncertain"
-            reason = ("ACPI eject disabled in the guest" if eject_disabled else
-                      "DIMM onlined movable" if movable else "DIMM onlined to a kernel zone")
+            placed = next((d for d in layout.boot_dimms if d.id == action.dimm), None)
+            if eject_disabled:
+                outcome, reason = "failure", "ACPI eject disabled in the guest"
+            elif placed is not None:
+                outcome, reason = _boot_dimm_eject([b for b in blocks if placed.start <= b.start < placed.end])
+            else:
+                movable = _dimm_movable(cmdline)
+                outcome = "success" if movable else "uncertain"
+                reason = "DIMM onlined movable" if movable else "DIMM onlined to a kernel zone"
             out.append(ActionPrediction(action.id, action.do, outcome, reason))
         else:
             if isinstance(action, GuestWrite) and action.setting == "acpi_memory_hotplug_enabled":
@@ -161,10 +178,10 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     """The predicted boot of ``scenario``; ``cmdline_extra`` is appended (what-if variants).
     ``layout``: the scenario's, when the caller (a run) has already computed it."""
     version = parse_kernel_version(kernel_version)
-    cmdline = f"{kernel_cmdline(scenario)} {cmdline_extra}".strip()
+    layout = compute_layout(scenario) if layout is None else layout
+    cmdline = f"{kernel_cmdline(scenario, layout)} {cmdline_extra}".strip()
     movable_node = has_flag(cmdline, "movable_node")
     template = find_template(version, movable_node)
-    layout = compute_layout(scenario) if layout is None else layout
     boot = simulate_early_boot(layout, version, movable_node,
                                _log_buf_len(cmdline) or template.log_buf_len, template)
     movable = movable_starts(boot.state, cmdline)
@@ -177,7 +194,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
                 "numa_meminfo": [asdict(b) for b in boot.blocks]}
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
-                      tuple(_actions(scenario, blocks, cmdline)), inferred)
+                      tuple(_actions(scenario, layout, blocks, cmdline)), inferred)
 
 
 def describe_prediction(p: Prediction) -> str:

@@ -7,6 +7,7 @@ from harness.qemu.accel import QEMU_BINARY, TCG, Accel
 from harness.qemu.devices import dimm_args
 from harness.qemu.machine import Channels
 from harness.scenario.cmdline import kernel_cmdline
+from harness.scenario.layout import compute_layout
 from harness.scenario.schema import Scenario, SratSource
 from harness.units import format_size
 
@@ -44,13 +45,15 @@ def build_command(
         for src, row in enumerate(scenario.slit.distances):
             argv += [arg for dst, val in enumerate(row) if dst != src
                      for arg in ("-numa", f"dist,src={src},dst={dst},val={val}")]
+    layout = compute_layout(scenario)
     for dimm in scenario.dimms:
-        if dimm.at_boot:
-            backend, device = dimm_args(dimm)
+        if dimm.coldplugged:
+            backend, device = dimm_args(dimm, layout)
             argv += ["-object", f"memory-backend-ram,id={backend['id']},size={dimm.size}"]
-            argv += ["-device", f"pc-dimm,id={dimm.id},memdev={device['memdev']},node={dimm.node}"]
+            argv += ["-device", "pc-dimm," + ",".join(f"{k}={v}" for k, v in device.items()
+                                                      if k != "driver")]
     argv += [
-        "-kernel", str(kernel), "-initrd", str(initrd), "-append", kernel_cmdline(scenario),
+        "-kernel", str(kernel), "-initrd", str(initrd), "-append", kernel_cmdline(scenario, layout),
         "-chardev", f"file,id=console,path={_opt(channels.console_log)}",
         "-serial", "chardev:console",
         "-chardev", f"socket,id=agent,path={_opt(channels.agent)}",

@@ -80,10 +80,27 @@ class Machine(_Strict):
 
 
 class Dimm(_Strict):
+    """A pc-dimm. ``boot_ram``: coldplugged at an address the layout chooses and announced
+    to the kernel as boot RAM (``memmap=SIZE@ADDR``), as firmware reports hotpluggable boot
+    memory; ``hotplug`` is its range's mark in an override SRAT."""
+
     id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
     size: BlockSize
     node: int = Field(ge=0)
     at_boot: bool = False
+    boot_ram: bool = False
+    hotplug: bool = True
+
+    @property
+    def coldplugged(self) -> bool:
+        return self.at_boot or self.boot_ram
+
+    @model_validator(mode="after")
+    def _check(self) -> Dimm:
+        if not self.hotplug and not self.boot_ram:
+            raise ValueError("hotplug = false applies to boot_ram DIMMs only (the SRAT "
+                             "marks a hot-added DIMM's window hotpluggable)")
+        return self
 
 
 class SratSource(str, enum.Enum):
@@ -243,6 +260,7 @@ class Scenario(_Strict):
         for dimm in self.dimms:
             if dimm.node >= nodes:
                 raise ValueError(f"dimm {dimm.id}: node {dimm.node} does not exist")
+            self._check_boot_dimm(dimm, nodes)
         if self.dimms and self.machine.maxmem is None:
             raise ValueError("machine.maxmem is required when there are dimms")
         if len(self.dimms) > self.machine.slots:
@@ -266,6 +284,23 @@ class Scenario(_Strict):
             if isinstance(action, OfflineNode) and action.node >= nodes:
                 raise ValueError(f"action {action.id}: node {action.node} does not exist")
         return self
+
+    def _check_boot_dimm(self, dimm: Dimm, nodes: int) -> None:
+        if not dimm.boot_ram or self.srat.source is SratSource.OVERRIDE:
+            return
+        # QEMU's build_srat (hw/i386/acpi-build.c) gives the whole device-memory window to
+        # the last node, hotpluggable: that is the node the kernel would put this RAM on.
+        if dimm.node != nodes - 1:
+            raise ValueError(f"dimm {dimm.id}: a boot_ram DIMM under QEMU's SRAT is on the "
+                             f"last node ({nodes - 1}); use srat.source = \"override\" for "
+                             f"node {dimm.node}")
+        if not dimm.hotplug:
+            raise ValueError(f"dimm {dimm.id}: QEMU's SRAT marks it hotpluggable; use "
+                             "srat.source = \"override\" to unmark it")
+
+    @property
+    def boot_ram_dimms(self) -> tuple[Dimm, ...]:
+        return tuple(d for d in self.dimms if d.boot_ram)
 
     def dimm(self, dimm_id: str) -> Dimm:
         return next(d for d in self.dimms if d.id == dimm_id)

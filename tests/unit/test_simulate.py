@@ -31,7 +31,7 @@ def test_prediction_matches_the_scenario_expectations(path: Path, kernel: str) -
 def test_observed_pinning_of_three_node_without_movable_node() -> None:
     """/tmp/run-nm (6.1.0-56): node 2 pinned by [0x13b7fe000-0x13fffffff] alloc_low_pages,
     setup_log_buf; NODE_DATA(2) at 0x13b7d3000; memory39 refused to offline (PageReserved)."""
-    scenario = load_scenario(SCENARIOS[1])
+    scenario = load_scenario(SCENARIOS_DIR / "three-node-no-movable-node.toml")
     assert scenario.name == "three-node-no-movable-node"
     prediction = simulate(scenario, "debian:6.1")
     pinned = prediction.node(2).pinned_by
@@ -44,12 +44,12 @@ def test_observed_pinning_of_three_node_without_movable_node() -> None:
 
 
 def test_initrd_pins_node_one() -> None:
-    prediction = simulate(load_scenario(SCENARIOS[-1]), "debian:6.1")
+    prediction = simulate(load_scenario(SCENARIOS_DIR / "two-node-initrd-pinned.toml"), "debian:6.1")
     assert [r.caller for r in prediction.node(1).pinned_by] == ["initrd"]
 
 
 def test_what_if_movable_node_off_and_kernelcore() -> None:
-    scenario = load_scenario(SCENARIOS[0])
+    scenario = load_scenario(SCENARIOS_DIR / "three-node-movable.toml")
     assert scenario.name == "three-node-movable"
     assert simulate(scenario).node(2).hotplug_honoured is True
     off = simulate(scenario.model_copy(update={"kernel": scenario.kernel.model_copy(
@@ -79,7 +79,7 @@ def test_log_buf_len_is_what_log_buf_len_update_leaves(cmdline: str, length: int
 
 
 def test_a_kernel_command_line_log_buf_len_scales_the_log_buffer() -> None:
-    scenario = load_scenario(SCENARIOS[1])
+    scenario = load_scenario(SCENARIOS_DIR / "three-node-no-movable-node.toml")
     sizes = {extra: [r.end - r.start for r in simulate(scenario, "debian:6.1", extra).node(2).pinned_by
                      if r.caller == "setup_log_buf"] for extra in ("", "log_buf_len=4m")}
     assert sum(sizes["log_buf_len=4m"]) * 4 == sum(sizes[""])
