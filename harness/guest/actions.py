@@ -8,7 +8,7 @@ from typing import Any
 from harness.errors import GuestError
 from harness.guest.agent import GuestGone
 from harness.guest.vm import GuestVM
-from harness.logparse.failures import OFFLINE_EVIDENCE
+from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
 from harness.logparse.reader import ConsoleLine
 from harness.qemu.qmp import UnplugOutcome
 from harness.scenario.layout import MemoryLayout
@@ -47,6 +47,9 @@ class ActionResult:
     unplug: UnplugOutcome | None = None
     dimm: dict[str, Any] | None = None  # {"id", "start", "end"} for DIMM actions
     console_evidence: list[str] = field(default_factory=list)
+    # Pages the kernel dumped as unmovable while this action ran (mm/page_isolation.c
+    # has_unmovable_pages → dump_page): the pages that made an offline or eject fail.
+    unmovable_pfns: list[int] = field(default_factory=list)
 
     @property
     def matched(self) -> bool:
@@ -61,6 +64,7 @@ class ActionResult:
             "unplug": self.unplug.to_json() if self.unplug else None,
             "dimm": self.dimm,
             "console_evidence": self.console_evidence,
+            "unmovable_pfns": self.unmovable_pfns,
         }
 
 
@@ -71,6 +75,16 @@ def console_evidence(lines: tuple[ConsoleLine, ...]) -> list[str]:
     return found[:EVIDENCE_LINES]
 
 
+def _refused_flags(vm: GuestVM, index: int, block_size: int) -> dict[str, Any]:
+    """Still online after a refusal: the page flags say what pinned the block."""
+    try:
+        return dict(vm.pageflags(index, block_size).__dict__)
+    except GuestGone:
+        raise
+    except GuestError as err:  # evidence is optional; the refusal itself is the result
+        return {"error": str(err)}
+
+
 def _set_blocks(vm: GuestVM, blocks: list[int], state: str, timeout: float,
                 block_size: int) -> list[BlockOutcome]:
     out = []
@@ -78,16 +92,30 @@ def _set_blocks(vm: GuestVM, blocks: list[int], state: str, timeout: float,
         reply = vm.set_block_state(index, state, timeout)
         flags = None
         if not reply.ok and state == "offline":
-            # Still online after a refusal: the page flags say what pinned it.
-            try:
-                flags = vm.pageflags(index, block_size).__dict__
-            except GuestGone:
-                raise
-            except GuestError as err:  # evidence is optional; the refusal itself is the result
-                flags = {"error": str(err)}
+            flags = _refused_flags(vm, index, block_size)
         error = reply.text or ("" if reply.ok else f"exit status {reply.status}")
         out.append(BlockOutcome(index, index * block_size, reply.ok, error, flags))
     return out
+
+
+def _offline_failed(lines: tuple[ConsoleLine, ...]) -> list[int]:
+    """``memory memoryN: Offline failed.`` (drivers/acpi/scan.c:acpi_bus_offline, through
+    drivers/base/core.c:device_offline): the blocks an eject could not take offline."""
+    return sorted({i.block for line in lines for i in line.items if isinstance(i, OfflineFailure)
+                   and i.kind is OfflineFailureKind.OFFLINE_FAILED and i.block is not None})
+
+
+def unmovable_pfns(lines: tuple[ConsoleLine, ...]) -> list[int]:
+    """The pfn of every page dump (mm/debug.c:__dump_page), once each, in order."""
+    return list(dict.fromkeys(i.pfn for line in lines for i in line.items if isinstance(i, PageHeader)))
+
+
+def _eject_refusal(vm: GuestVM, lines: tuple[ConsoleLine, ...]) -> list[BlockOutcome]:
+    """The blocks the kernel named while refusing an eject, with their page flags (the
+    eject re-onlines them, so kpageflags reads the pages that stayed)."""
+    size = vm.block_size
+    return [BlockOutcome(index, index * size, False, "Offline failed",
+                         _refused_flags(vm, index, size)) for index in _offline_failed(lines)]
 
 
 def _node_boot_blocks(vm: GuestVM, layout: MemoryLayout, node: int) -> list[int]:
@@ -155,6 +183,8 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.unplug = vm.dimm_remove(scenario.dimm(action.dimm), action.timeout)
         result.succeeded = result.unplug.deleted
         result.reason = result.unplug.reason
+        if not result.succeeded:
+            result.blocks = _eject_refusal(vm, vm.console.since(mark))
         if result.succeeded and rng and vm.blocks_in(*rng):
             result.succeeded = False
             result.reason = "DEVICE_DELETED but the guest still lists its memory blocks"
@@ -167,5 +197,7 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.succeeded = reply.ok
         result.reason = f"the guest still answers after {action.fault}"
     result.seconds = time.monotonic() - start
-    result.console_evidence = console_evidence(vm.console.since(mark))
+    lines = vm.console.since(mark)
+    result.console_evidence = console_evidence(lines)
+    result.unmovable_pfns = unmovable_pfns(lines)
     return result

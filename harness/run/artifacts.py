@@ -286,6 +286,7 @@ class ActionRecord:
     unplug: UnplugRecord | None
     dimm: DimmRecord | None
     console_evidence: tuple[str, ...]
+    unmovable_pfns: tuple[int, ...] = ()  # absent in files from before boot-RAM DIMMs
 
     @classmethod
     def of(cls, written: dict[str, Any]) -> ActionRecord:

@@ -26,6 +26,7 @@ from harness.qemu.accel import Accel, choose_accel
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks
+from harness.run.boot_ram import boot_dimm_witnesses, disagreement
 from harness.run.artifacts import (
     NO_INFO,
     ActionRecord,
@@ -182,7 +183,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         bootlog = load_boot_log(out / "console.log")
         override = out / "srat.aml"
         facts = checks.BootFacts.of(bootlog)
-        _judge(result, scenario, facts, seen, override)
+        _judge(result, scenario, layout, facts, seen, override)
         model_file(scenario, layout, facts, seen).write(out / "model.json")
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
@@ -197,10 +198,18 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     return result
 
 
-def _judge(result: RunResult, scenario: Scenario, facts: checks.BootFacts, seen: Observation,
-           override: Path) -> None:
-    """Every check of the run, into ``result``."""
+def _judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts,
+           seen: Observation, override: Path) -> None:
+    """Every check of the run, into ``result``; boot-RAM DIMMs whose three witnesses
+    disagree make it "could not test" whatever the checks say."""
     checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error)
+    witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)
+    for seen_dimm in witnesses:
+        result.add(f"boot-RAM DIMM {seen_dimm.dimm.id} where the kernel booted with it",
+                   "QEMU, e820 and SRAT agree", "agree" if seen_dimm.agree else "disagree",
+                   seen_dimm.words, ok=seen_dimm.agree)
+    if (why := disagreement(witnesses)) is not None:
+        result.error, result.error_verdict = why, Verdict.ERROR
     if scenario.expect.distances is not None:
         checks.distances(result, scenario.expect.distances, seen.distances)
     if override.exists() and seen.guest_srat is not None:
