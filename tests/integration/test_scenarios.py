@@ -85,6 +85,21 @@ def test_node_distances_reach_the_guest(memhp_run, name: str) -> None:
                              else ["guest-srat.aml", "srat.aml"])
 
 
+def test_boot_ram_dimm_ejected_with_movable_node_and_refused_without_naming_the_allocation(memhp_run) -> None:
+    """Hotpluggable boot memory (memmap= at the DIMM's address) ejected over QMP, and the
+    same eject refused when memblock put early allocations into it."""
+    ejected = memhp_run(SCENARIOS / "three-node-boot-dimm-movable.toml")
+    assert ejected.verdict is Verdict.PASS, ejected.summary()
+    assert _check(ejected, "boot-RAM DIMM boot0 where")["ok"]
+    refused = memhp_run(SCENARIOS / "three-node-boot-dimm-refused.toml")
+    assert refused.verdict is Verdict.PASS, refused.summary()
+    reason = _check(refused, "action remove-boot0")["reason"]
+    assert "device busy (0x82)" in reason and "did not go offline: memory" in reason
+    assert "unmovable pfn" in reason and "inside setup_log_buf" in reason
+    action = next(a for a in _model(refused)["actions"] if a["id"] == "remove-boot0")
+    assert action["blocks"] and all(b["pageflags"]["reserved"] for b in action["blocks"])
+
+
 MUST_FAIL = {
     "three-node-no-movable-node-claims-movable": {
         "ZONE_MOVABLE of node 2 starts at", "SRAT hotplug mark of node 2 honoured",
@@ -96,6 +111,9 @@ MUST_FAIL = {
     "two-node-dimms-claims-refused": {"action remove-hot0 (dimm_remove)"},
     "three-node-slit-override-claims-no-slit": {"node distances"},
     "three-node-slit-qemu-claims-no-slit": {"node distances"},
+    "three-node-boot-dimm-movable-claims-refused": {"action remove-boot0 (dimm_remove)"},
+    "three-node-boot-dimm-refused-claims-removed": {
+        "SRAT hotplug mark of node 2 honoured", "action remove-boot0 (dimm_remove)"},
 }
 
 
