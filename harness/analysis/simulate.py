@@ -16,7 +16,14 @@ from harness.memblock.model import KernelVersion
 from harness.memblock.movable_zone import movable_starts, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
-from harness.scenario.schema import MEMORY_BLOCK_SIZE, DimmRemove, GuestWrite, OfflineNode, Scenario
+from harness.scenario.schema import (
+    MEMORY_BLOCK_SIZE,
+    DimmRemove,
+    GuestWrite,
+    NodeRemove,
+    OfflineNode,
+    Scenario,
+)
 from harness.units import has_flag, hex_range, option_values, optional_hex
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
@@ -130,6 +137,30 @@ def _boot_dimm_eject(blocks: list[BlockPrediction]) -> tuple[str, str]:
     return "uncertain", f"{len(blocks)} boot blocks in a kernel zone"
 
 
+def _dimm_eject(dimm: str, layout: MemoryLayout, blocks: list[BlockPrediction], cmdline: str,
+                eject_disabled: bool) -> tuple[str, str]:
+    placed = next((d for d in layout.boot_dimms if d.id == dimm), None)
+    if eject_disabled:
+        return "failure", "ACPI eject disabled in the guest"
+    if placed is not None:
+        return _boot_dimm_eject([b for b in blocks if placed.start <= b.start < placed.end])
+    movable = _dimm_movable(cmdline)
+    return ("success", "DIMM onlined movable") if movable else ("uncertain", "DIMM onlined to a kernel zone")
+
+
+def _node_remove(scenario: Scenario, action: NodeRemove, layout: MemoryLayout,
+                 blocks: list[BlockPrediction], cmdline: str, eject_disabled: bool) -> ActionPrediction:
+    """The node goes if every DIMM on it ejects (its CPUs are no memory outcome): the first
+    DIMM predicted to stay decides, else the least certain one."""
+    ejects = [(d.id, *_dimm_eject(d.id, layout, blocks, cmdline, eject_disabled))
+              for d in scenario.node_dimms(action.node)]
+    for wanted in ("failure", "uncertain"):
+        if found := next((e for e in ejects if e[1] == wanted), None):
+            return ActionPrediction(action.id, action.do, wanted, f"DIMM {found[0]}: {found[2]}")
+    return ActionPrediction(action.id, action.do, "success",
+                            "; ".join(f"DIMM {i}: {why}" for i, _, why in ejects) or "no DIMMs")
+
+
 def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
              cmdline: str) -> list[ActionPrediction]:
     out, eject_disabled = [], False
@@ -143,16 +174,10 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
             out.append(ActionPrediction(action.id, action.do, outcome,
                                         why or f"{len(node)} blocks, zones {sorted({b.zone for b in node})}"))
         elif isinstance(action, DimmRemove):
-            placed = next((d for d in layout.boot_dimms if d.id == action.dimm), None)
-            if eject_disabled:
-                outcome, reason = "failure", "ACPI eject disabled in the guest"
-            elif placed is not None:
-                outcome, reason = _boot_dimm_eject([b for b in blocks if placed.start <= b.start < placed.end])
-            else:
-                movable = _dimm_movable(cmdline)
-                outcome = "success" if movable else "uncertain"
-                reason = "DIMM onlined movable" if movable else "DIMM onlined to a kernel zone"
+            outcome, reason = _dimm_eject(action.dimm, layout, blocks, cmdline, eject_disabled)
             out.append(ActionPrediction(action.id, action.do, outcome, reason))
+        elif isinstance(action, NodeRemove):
+            out.append(_node_remove(scenario, action, layout, blocks, cmdline, eject_disabled))
         else:
             if isinstance(action, GuestWrite) and action.setting == "acpi_memory_hotplug_enabled":
                 eject_disabled = action.value == "0"

@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.errors import GuestError
 from harness.guest.agent import GuestGone
+from harness.guest import node_removal
 from harness.guest.vm import GuestVM
 from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
 from harness.logparse.reader import ConsoleLine
@@ -19,6 +20,7 @@ from harness.scenario.schema import (
     DimmRemove,
     GuestWrite,
     InjectFault,
+    NodeRemove,
     OfflineNode,
     Scenario,
 )
@@ -50,6 +52,7 @@ class ActionResult:
     # Pages the kernel dumped as unmovable while this action ran (mm/page_isolation.c
     # has_unmovable_pages → dump_page): the pages that made an offline or eject fail.
     unmovable_pfns: list[int] = field(default_factory=list)
+    node: dict[str, Any] | None = None  # node_remove: CPUs, DIMMs, node states, health
 
     @property
     def matched(self) -> bool:
@@ -65,6 +68,7 @@ class ActionResult:
             "dimm": self.dimm,
             "console_evidence": self.console_evidence,
             "unmovable_pfns": self.unmovable_pfns,
+            "node": self.node,
         }
 
 
@@ -148,6 +152,65 @@ def _dimm_json(dimm_id: str, rng: tuple[int, int] | None) -> dict[str, Any]:
     return {"id": dimm_id, "start": rng[0] if rng else None, "end": rng[1] if rng else None}
 
 
+def _remove_dimm(vm: GuestVM, scenario: Scenario, dimm_id: str, timeout: float,
+                 mark: int, result: ActionResult) -> None:
+    rng = _dimm_range(vm, dimm_id)
+    result.dimm = _dimm_json(dimm_id, rng)
+    result.unplug = vm.dimm_remove(scenario.dimm(dimm_id), timeout)
+    result.succeeded = result.unplug.deleted
+    result.reason = result.unplug.reason
+    if not result.succeeded:
+        result.blocks = _eject_refusal(vm, vm.console.since(mark))
+    if result.succeeded and rng and vm.blocks_in(*rng):
+        result.succeeded = False
+        result.reason = "DEVICE_DELETED but the guest still lists its memory blocks"
+
+
+def _remove_node_dimms(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark: int,
+                       result: ActionResult, node: dict[str, Any]) -> str | None:
+    for dimm in scenario.node_dimms(action.node):
+        _remove_dimm(vm, scenario, dimm.id, action.timeout, mark, result)
+        node["dimms"].append(dict(result.dimm or {}, unplug=result.unplug.to_json()
+                                  if result.unplug else None))
+        if not result.succeeded:
+            return f"DIMM {dimm.id} stays: {result.reason}"
+    return None
+
+
+def _remove_node_cpus(vm: GuestVM, scenario: Scenario, action: NodeRemove,
+                      node: dict[str, Any]) -> str | None:
+    cpus, why = node_removal.remove_cpus(vm, action.node,
+                                         len(scenario.machine.nodes[action.node].cpus), action.timeout)
+    node["cpus"] = [c.to_json() for c in cpus]
+    return why
+
+
+def _remove_node(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark: int,
+                 result: ActionResult) -> None:
+    """The node's DIMMs and CPUs (in the scenario's order), then the node's absence from
+    sysfs and the guest's health; the first failure stops and is the reason."""
+    node: dict[str, Any] = {"node": action.node, "cpus": [], "dimms": [],
+                            "order": "cpus first" if action.cpus_first else "dimms first"}
+    result.node = node
+    if action.cpus_first:
+        why = (_remove_node_cpus(vm, scenario, action, node)
+               or _remove_node_dimms(vm, scenario, action, mark, result, node))
+    else:
+        why = (_remove_node_dimms(vm, scenario, action, mark, result, node)
+               or _remove_node_cpus(vm, scenario, action, node))
+    if why is None:
+        states = node_removal.wait_node_gone(vm, action.node, action.timeout)
+        node["states"] = {k: sorted(v) for k, v in states.__dict__.items()}
+        if held := states.holds(action.node):
+            why = f"node {action.node} is still in {', '.join(held)}"
+    if why is None:
+        why = node_removal.health(vm, action.timeout)
+        node["healthy"] = why is None
+    result.succeeded = why is None
+    result.reason = why or (f"node {action.node} removed ({len(node['cpus'])} CPUs, "
+                            f"{len(node['dimms'])} DIMMs); the guest still allocates")
+
+
 def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Action) -> ActionResult:
     start = time.monotonic()
     mark = vm.console.mark()
@@ -178,16 +241,9 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.reason = (f"{count} memory blocks appeared at {rng[0]:#x}" if rng and count
                          else "the guest shows no memory block for the DIMM")
     elif isinstance(action, DimmRemove):
-        rng = _dimm_range(vm, action.dimm)
-        result.dimm = _dimm_json(action.dimm, rng)
-        result.unplug = vm.dimm_remove(scenario.dimm(action.dimm), action.timeout)
-        result.succeeded = result.unplug.deleted
-        result.reason = result.unplug.reason
-        if not result.succeeded:
-            result.blocks = _eject_refusal(vm, vm.console.since(mark))
-        if result.succeeded and rng and vm.blocks_in(*rng):
-            result.succeeded = False
-            result.reason = "DEVICE_DELETED but the guest still lists its memory blocks"
+        _remove_dimm(vm, scenario, action.dimm, action.timeout, mark, result)
+    elif isinstance(action, NodeRemove):
+        _remove_node(vm, scenario, action, mark, result)
     elif isinstance(action, GuestWrite):
         reply = vm.call("setting", action.setting, action.value)
         result.succeeded = reply.ok

@@ -100,6 +100,17 @@ def test_boot_ram_dimm_ejected_with_movable_node_and_refused_without_naming_the_
     assert action["blocks"] and all(b["pageflags"]["reserved"] for b in action["blocks"])
 
 
+def test_whole_node_leaves_sysfs_and_the_guest_still_allocates(memhp_run) -> None:
+    """Node 1's DIMM and CPU removed: try_offline_node drops it, the guest keeps working."""
+    result = memhp_run(SCENARIOS / "two-node-remove-movable.toml")
+    assert result.verdict is Verdict.PASS, result.summary()
+    node = next(a for a in _model(result)["actions"] if a["id"] == "remove-node1")["node"]
+    assert node["states"]["dirs"] == [0] and 1 not in node["states"]["has_cpu"]
+    assert node["healthy"] and node["dimms"][0]["unplug"]["deleted"]
+    cpu = node["cpus"][0]
+    assert cpu["unplug"]["reason"].endswith("/lapic") and cpu["guest_cpus_gone"] == [1]
+
+
 MUST_FAIL = {
     "three-node-no-movable-node-claims-movable": {
         "ZONE_MOVABLE of node 2 starts at", "SRAT hotplug mark of node 2 honoured",
@@ -114,6 +125,8 @@ MUST_FAIL = {
     "three-node-boot-dimm-movable-claims-refused": {"action remove-boot0 (dimm_remove)"},
     "three-node-boot-dimm-refused-claims-removed": {
         "SRAT hotplug mark of node 2 honoured", "action remove-boot0 (dimm_remove)"},
+    "two-node-remove-movable-claims-refused": {"action remove-node1 (node_remove)"},
+    "two-node-remove-refused-claims-removed": {"action remove-node1 (node_remove)"},
 }
 
 
