@@ -21,6 +21,7 @@ from harness.scenario.schema import (
     BlockRangeAction,
     DimmRemove,
     GuestWrite,
+    NodeRemove,
     OfflineNode,
     Scenario,
 )
@@ -136,7 +137,43 @@ def _offline(action_id: str, do: str, chosen: list[BlockPrediction]) -> ActionPr
                             why or f"{len(chosen)} blocks, zones {sorted({b.zone for b in chosen})}")
 
 
-def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) -> list[ActionPrediction]:
+def _boot_dimm_eject(blocks: list[BlockPrediction]) -> tuple[str, str]:
+    """A boot-RAM DIMM is boot memory: drivers/acpi/scan.c:acpi_scan_try_to_offline must
+    offline every one of its blocks, so its eject is the outcome of its blocks."""
+    failing = [b for b in blocks if b.offline == "failure"]
+    if failing:
+        return "failure", "; ".join(f"memory{b.index}: {', '.join(b.reservations)}" for b in failing)
+    if blocks and all(b.offline == "success" for b in blocks):
+        return "success", f"{len(blocks)} boot blocks, ZONE_MOVABLE, no boot reservation inside"
+    return "uncertain", f"{len(blocks)} boot blocks in a kernel zone"
+
+
+def _dimm_eject(dimm: str, layout: MemoryLayout, blocks: list[BlockPrediction], cmdline: str,
+                eject_disabled: bool) -> tuple[str, str]:
+    placed = next((d for d in layout.boot_dimms if d.id == dimm), None)
+    if eject_disabled:
+        return "failure", "ACPI eject disabled in the guest"
+    if placed is not None:
+        return _boot_dimm_eject([b for b in blocks if placed.start <= b.start < placed.end])
+    movable = _dimm_movable(cmdline)
+    return ("success", "DIMM onlined movable") if movable else ("uncertain", "DIMM onlined to a kernel zone")
+
+
+def _node_remove(scenario: Scenario, action: NodeRemove, layout: MemoryLayout,
+                 blocks: list[BlockPrediction], cmdline: str, eject_disabled: bool) -> ActionPrediction:
+    """The node goes if every DIMM on it ejects (its CPUs are no memory outcome): the first
+    DIMM predicted to stay decides, else the least certain one."""
+    ejects = [(d.id, *_dimm_eject(d.id, layout, blocks, cmdline, eject_disabled))
+              for d in scenario.node_dimms(action.node)]
+    for wanted in ("failure", "uncertain"):
+        if found := next((e for e in ejects if e[1] == wanted), None):
+            return ActionPrediction(action.id, action.do, wanted, f"DIMM {found[0]}: {found[2]}")
+    return ActionPrediction(action.id, action.do, "success",
+                            "; ".join(f"DIMM {i}: {why}" for i, _, why in ejects) or "no DIMMs")
+
+
+def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
+             cmdline: str) -> list[ActionPrediction]:
     out, eject_disabled = [], False
     for action in scenario.actions:
         if isinstance(action, OfflineNode):
@@ -146,11 +183,10 @@ def _actions(scenario: Scenario, blocks: list[BlockPrediction], cmdline: str) ->
             out.append(_offline(action.id, action.do,
                                 [b for b in blocks if action.start <= b.start < end]))
         elif isinstance(action, DimmRemove):
-            movable = _dimm_movable(cmdline)
-            outcome = "failure" if eject_disabled else "success" if movable else "uncertain"
-            reason = ("ACPI eject disabled in the guest" if eject_disabled else
-                      "DIMM onlined movable" if movable else "DIMM onlined to a kernel zone")
+            outcome, reason = _dimm_eject(action.dimm, layout, blocks, cmdline, eject_disabled)
             out.append(ActionPrediction(action.id, action.do, outcome, reason))
+        elif isinstance(action, NodeRemove):
+            out.append(_node_remove(scenario, action, layout, blocks, cmdline, eject_disabled))
         else:
             if isinstance(action, GuestWrite) and action.setting == "acpi_memory_hotplug_enabled":
                 eject_disabled = action.value == "0"
@@ -176,10 +212,10 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     """The predicted boot of ``scenario``; ``cmdline_extra`` is appended (what-if variants).
     ``layout``: the scenario's, when the caller (a run) has already computed it."""
     version = parse_kernel_version(kernel_version)
-    cmdline = f"{kernel_cmdline(scenario)} {cmdline_extra}".strip()
+    layout = compute_layout(scenario) if layout is None else layout
+    cmdline = f"{kernel_cmdline(scenario, layout)} {cmdline_extra}".strip()
     movable_node = has_flag(cmdline, "movable_node")
     template = find_template(version, movable_node)
-    layout = compute_layout(scenario) if layout is None else layout
     boot = simulate_early_boot(layout, version, movable_node,
                                _log_buf_len(cmdline) or template.log_buf_len, template)
     zones = movable_zone(boot.state, cmdline, version)
@@ -196,7 +232,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
         inferred["kernelcore_mirror"] = MIRROR_NEEDS
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
-                      tuple(_actions(scenario, blocks, cmdline)), inferred)
+                      tuple(_actions(scenario, layout, blocks, cmdline)), inferred)
 
 
 def describe_prediction(p: Prediction) -> str:

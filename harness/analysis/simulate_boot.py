@@ -107,11 +107,12 @@ def find_template(version: KernelVersion, movable_node: bool) -> Template:
 
 
 def e820_ram(layout: MemoryLayout) -> list[tuple[int, int]]:
-    """QEMU pc's usable RAM as memblock holds it after trim_bios_range and page rounding."""
+    """QEMU pc's usable RAM as memblock holds it after trim_bios_range and page rounding,
+    with the boot-RAM DIMMs that ``memmap=`` adds (arch/x86/kernel/e820.c:parse_memmap_one)."""
     ram = [(0x1000, 0x9F000), (MiB, layout.below_4g - QEMU_ACPI_BYTES)]
     if layout.above_4g:
         ram.append((FOUR_GIB, FOUR_GIB + layout.above_4g))
-    return ram
+    return ram + sorted((d.start, d.end) for d in layout.boot_dimms)
 
 
 class _Boot:

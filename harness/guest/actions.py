@@ -7,8 +7,9 @@ from typing import Any
 
 from harness.errors import GuestError
 from harness.guest.agent import GuestGone
+from harness.guest import node_removal
 from harness.guest.vm import GuestVM
-from harness.logparse.failures import OFFLINE_EVIDENCE
+from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
 from harness.logparse.reader import ConsoleLine
 from harness.qemu.qmp import UnplugOutcome
 from harness.scenario.layout import MemoryLayout
@@ -19,6 +20,7 @@ from harness.scenario.schema import (
     DimmRemove,
     GuestWrite,
     InjectFault,
+    NodeRemove,
     OfflineNode,
     Scenario,
 )
@@ -47,6 +49,10 @@ class ActionResult:
     unplug: UnplugOutcome | None = None
     dimm: dict[str, Any] | None = None  # {"id", "start", "end"} for DIMM actions
     console_evidence: list[str] = field(default_factory=list)
+    # Pages the kernel dumped as unmovable while this action ran (mm/page_isolation.c
+    # has_unmovable_pages → dump_page): the pages that made an offline or eject fail.
+    unmovable_pfns: list[int] = field(default_factory=list)
+    node: dict[str, Any] | None = None  # node_remove: CPUs, DIMMs, node states, health
 
     @property
     def matched(self) -> bool:
@@ -61,6 +67,8 @@ class ActionResult:
             "unplug": self.unplug.to_json() if self.unplug else None,
             "dimm": self.dimm,
             "console_evidence": self.console_evidence,
+            "unmovable_pfns": self.unmovable_pfns,
+            "node": self.node,
         }
 
 
@@ -71,6 +79,16 @@ def console_evidence(lines: tuple[ConsoleLine, ...]) -> list[str]:
     return found[:EVIDENCE_LINES]
 
 
+def _refused_flags(vm: GuestVM, index: int, block_size: int) -> dict[str, Any]:
+    """Still online after a refusal: the page flags say what pinned the block."""
+    try:
+        return dict(vm.pageflags(index, block_size).__dict__)
+    except GuestGone:
+        raise
+    except GuestError as err:  # evidence is optional; the refusal itself is the result
+        return {"error": str(err)}
+
+
 def _set_blocks(vm: GuestVM, blocks: list[int], state: str, timeout: float,
                 block_size: int) -> list[BlockOutcome]:
     out = []
@@ -78,16 +96,30 @@ def _set_blocks(vm: GuestVM, blocks: list[int], state: str, timeout: float,
         reply = vm.set_block_state(index, state, timeout)
         flags = None
         if not reply.ok and state == "offline":
-            # Still online after a refusal: the page flags say what pinned it.
-            try:
-                flags = vm.pageflags(index, block_size).__dict__
-            except GuestGone:
-                raise
-            except GuestError as err:  # evidence is optional; the refusal itself is the result
-                flags = {"error": str(err)}
+            flags = _refused_flags(vm, index, block_size)
         error = reply.text or ("" if reply.ok else f"exit status {reply.status}")
         out.append(BlockOutcome(index, index * block_size, reply.ok, error, flags))
     return out
+
+
+def _offline_failed(lines: tuple[ConsoleLine, ...]) -> list[int]:
+    """``memory memoryN: Offline failed.`` (drivers/acpi/scan.c:acpi_bus_offline, through
+    drivers/base/core.c:device_offline): the blocks an eject could not take offline."""
+    return sorted({i.block for line in lines for i in line.items if isinstance(i, OfflineFailure)
+                   and i.kind is OfflineFailureKind.OFFLINE_FAILED and i.block is not None})
+
+
+def unmovable_pfns(lines: tuple[ConsoleLine, ...]) -> list[int]:
+    """The pfn of every page dump (mm/debug.c:__dump_page), once each, in order."""
+    return list(dict.fromkeys(i.pfn for line in lines for i in line.items if isinstance(i, PageHeader)))
+
+
+def _eject_refusal(vm: GuestVM, lines: tuple[ConsoleLine, ...]) -> list[BlockOutcome]:
+    """The blocks the kernel named while refusing an eject, with their page flags (the
+    eject re-onlines them, so kpageflags reads the pages that stayed)."""
+    size = vm.block_size
+    return [BlockOutcome(index, index * size, False, "Offline failed",
+                         _refused_flags(vm, index, size)) for index in _offline_failed(lines)]
 
 
 def _node_boot_blocks(vm: GuestVM, layout: MemoryLayout, node: int) -> list[int]:
@@ -120,6 +152,65 @@ def _dimm_json(dimm_id: str, rng: tuple[int, int] | None) -> dict[str, Any]:
     return {"id": dimm_id, "start": rng[0] if rng else None, "end": rng[1] if rng else None}
 
 
+def _remove_dimm(vm: GuestVM, scenario: Scenario, dimm_id: str, timeout: float,
+                 mark: int, result: ActionResult) -> None:
+    rng = _dimm_range(vm, dimm_id)
+    result.dimm = _dimm_json(dimm_id, rng)
+    result.unplug = vm.dimm_remove(scenario.dimm(dimm_id), timeout)
+    result.succeeded = result.unplug.deleted
+    result.reason = result.unplug.reason
+    if not result.succeeded:
+        result.blocks = _eject_refusal(vm, vm.console.since(mark))
+    if result.succeeded and rng and vm.blocks_in(*rng):
+        result.succeeded = False
+        result.reason = "DEVICE_DELETED but the guest still lists its memory blocks"
+
+
+def _remove_node_dimms(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark: int,
+                       result: ActionResult, node: dict[str, Any]) -> str | None:
+    for dimm in scenario.node_dimms(action.node):
+        _remove_dimm(vm, scenario, dimm.id, action.timeout, mark, result)
+        node["dimms"].append(dict(result.dimm or {}, unplug=result.unplug.to_json()
+                                  if result.unplug else None))
+        if not result.succeeded:
+            return f"DIMM {dimm.id} stays: {result.reason}"
+    return None
+
+
+def _remove_node_cpus(vm: GuestVM, scenario: Scenario, action: NodeRemove,
+                      node: dict[str, Any]) -> str | None:
+    cpus, why = node_removal.remove_cpus(vm, action.node,
+                                         len(scenario.machine.nodes[action.node].cpus), action.timeout)
+    node["cpus"] = [c.to_json() for c in cpus]
+    return why
+
+
+def _remove_node(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark: int,
+                 result: ActionResult) -> None:
+    """The node's DIMMs and CPUs (in the scenario's order), then the node's absence from
+    sysfs and the guest's health; the first failure stops and is the reason."""
+    node: dict[str, Any] = {"node": action.node, "cpus": [], "dimms": [],
+                            "order": "cpus first" if action.cpus_first else "dimms first"}
+    result.node = node
+    if action.cpus_first:
+        why = (_remove_node_cpus(vm, scenario, action, node)
+               or _remove_node_dimms(vm, scenario, action, mark, result, node))
+    else:
+        why = (_remove_node_dimms(vm, scenario, action, mark, result, node)
+               or _remove_node_cpus(vm, scenario, action, node))
+    if why is None:
+        states = node_removal.wait_node_gone(vm, action.node, action.timeout)
+        node["states"] = {k: sorted(v) for k, v in states.__dict__.items()}
+        if held := states.holds(action.node):
+            why = f"node {action.node} is still in {', '.join(held)}"
+    if why is None:
+        why = node_removal.health(vm, action.timeout)
+        node["healthy"] = why is None
+    result.succeeded = why is None
+    result.reason = why or (f"node {action.node} removed ({len(node['cpus'])} CPUs, "
+                            f"{len(node['dimms'])} DIMMs); the guest still allocates")
+
+
 def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Action) -> ActionResult:
     start = time.monotonic()
     mark = vm.console.mark()
@@ -150,14 +241,9 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.reason = (f"{count} memory blocks appeared at {rng[0]:#x}" if rng and count
                          else "the guest shows no memory block for the DIMM")
     elif isinstance(action, DimmRemove):
-        rng = _dimm_range(vm, action.dimm)
-        result.dimm = _dimm_json(action.dimm, rng)
-        result.unplug = vm.dimm_remove(scenario.dimm(action.dimm), action.timeout)
-        result.succeeded = result.unplug.deleted
-        result.reason = result.unplug.reason
-        if result.succeeded and rng and vm.blocks_in(*rng):
-            result.succeeded = False
-            result.reason = "DEVICE_DELETED but the guest still lists its memory blocks"
+        _remove_dimm(vm, scenario, action.dimm, action.timeout, mark, result)
+    elif isinstance(action, NodeRemove):
+        _remove_node(vm, scenario, action, mark, result)
     elif isinstance(action, GuestWrite):
         reply = vm.call("setting", action.setting, action.value)
         result.succeeded = reply.ok
@@ -167,5 +253,7 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.succeeded = reply.ok
         result.reason = f"the guest still answers after {action.fault}"
     result.seconds = time.monotonic() - start
-    result.console_evidence = console_evidence(vm.console.since(mark))
+    lines = vm.console.since(mark)
+    result.console_evidence = console_evidence(lines)
+    result.unmovable_pfns = unmovable_pfns(lines)
     return result

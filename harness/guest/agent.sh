@@ -39,6 +39,26 @@ pageflags() {
     END { printf "pages=%d nopage=%d reserved=%d slab=%d pgtable=%d buddy=%d lru=%d first_reserved=%s\n", NR, nopage, reserved, slab, pgtable, buddy, lru, list }'
 }
 
+cpus() {  # drivers/base/cpu.c: cpu0 has no "online" file (it cannot be offlined)
+    for c in /sys/devices/system/cpu/cpu[0-9]*; do
+        online=1; [ -e $c/online ] && read -r online < $c/online
+        echo "${c##*/cpu} $online"
+    done
+}
+
+nodes() {  # drivers/base/node.c: the node directories and the node_states masks
+    set -- /sys/devices/system/node/node[0-9]*
+    dirs=; for n in "$@"; do [ -e "$n" ] && dirs="$dirs ${n##*/node}"; done
+    echo "dirs$dirs"
+    for mask in online has_cpu has_memory has_normal_memory; do
+        v=; [ -e /sys/devices/system/node/$mask ] && read -r v < /sys/devices/system/node/$mask; echo "$mask $v"
+    done
+}
+
+alloc() {  # a short workload: fork, exec and fill MiB of page cache on the rootfs
+    dd if=/dev/zero of=/tmp/memhp-alloc bs=1048576 count="$1" 2>&1 && rm /tmp/memhp-alloc
+}
+
 setting() {
     case "$1" in
         acpi_memory_hotplug_enabled) echo "$2" > /sys/firmware/acpi/hotplug/memory/enabled ;;
@@ -73,6 +93,9 @@ while IFS= read -r line; do
         srat) hexdump -v -e '32/1 "%02x" "\n"' /sys/firmware/acpi/tables/SRAT ;;
         pageflags) pageflags "$1" "$2" ;;
         setting) setting "$1" "$2" ;;
+        cpus) cpus ;;
+        nodes) nodes ;;
+        alloc) alloc "$1" ;;
         poweroff) echo bye; echo "@@END $id 0"; poweroff -f ;;
         panic) echo c > /proc/sysrq-trigger ;;  # fault injection: the kernel panics, no reply
         hang) while :; do sleep 3600; done ;;   # fault injection: the agent never answers

@@ -105,3 +105,49 @@ class GuestSnapshot:
         """node → first address of a populated ZONE_MOVABLE, as the guest reports it."""
         return {z.node: z.start_pfn * 4096 for z in self.zones
                 if z.zone == "Movable" and z.present > 0}
+
+
+def parse_id_list(text: str) -> frozenset[int]:
+    """A kernel list like ``0-2,5`` (lib/bitmap-str.c bitmap_parselist's format)."""
+    out: set[int] = set()
+    for part in filter(None, text.strip().split(",")):
+        low, _, high = part.partition("-")
+        out.update(range(int(low), int(high or low) + 1))
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class NodeStates:
+    """``/sys/devices/system/node``: the node directories and the node_states masks
+    (include/linux/nodemask.h N_ONLINE, N_CPU, N_MEMORY, N_NORMAL_MEMORY)."""
+
+    dirs: frozenset[int]
+    online: frozenset[int]
+    has_cpu: frozenset[int]
+    has_memory: frozenset[int]
+    has_normal_memory: frozenset[int]
+
+    def holds(self, node: int) -> list[str]:
+        """Where ``node`` still shows; empty once try_offline_node has removed it."""
+        where = [name for name in ("online", "has_cpu", "has_memory", "has_normal_memory")
+                 if node in getattr(self, name)]
+        return ([f"/sys/devices/system/node/node{node}"] if node in self.dirs else []) + where
+
+
+def parse_nodes(lines: tuple[str, ...]) -> NodeStates:
+    fields = {key: rest for key, _, rest in (line.partition(" ") for line in lines)}
+    try:
+        dirs = frozenset(int(n) for n in fields["dirs"].split())
+        masks = {k: parse_id_list(fields[k]) for k in
+                 ("online", "has_cpu", "has_memory", "has_normal_memory")}
+    except (KeyError, ValueError) as err:
+        raise GuestError(f"agent nodes: unexpected reply {lines!r}") from err
+    return NodeStates(dirs=dirs, **masks)
+
+
+def parse_cpus(lines: tuple[str, ...]) -> dict[int, bool]:
+    """cpu number → online, for each ``/sys/devices/system/cpu/cpuN`` present."""
+    try:
+        return {int(cpu): state == "1" for cpu, state in (line.split() for line in lines)}
+    except ValueError as err:
+        raise GuestError(f"agent cpus: unexpected reply {lines!r}") from err

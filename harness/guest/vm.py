@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 from pathlib import Path
 from types import TracebackType
 
@@ -14,8 +15,11 @@ from harness.guest.agent import Agent, AgentReply, GuestGone
 from harness.guest.state import (
     GuestSnapshot,
     MemoryBlock,
+    NodeStates,
     PageFlagSummary,
     parse_blocks,
+    parse_cpus,
+    parse_nodes,
     parse_pageflags,
     parse_zoneinfo,
 )
@@ -26,6 +30,9 @@ from harness.qemu.qmp import QmpSession, UnplugOutcome
 from harness.scenario.schema import Dimm
 
 log = logging.getLogger("memhp.vm")
+
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL,
+                           signal.SIGFPE})
 
 
 class GuestVM:
@@ -54,7 +61,17 @@ class GuestVM:
             if console.panic.is_set():
                 return f"guest panicked: {console.panic_line}"
         if not self.machine.is_running():
+            if crash := self.qemu_crash():
+                return f"QEMU crashed: killed by {crash}"
             return f"QEMU exited with status {self.machine.exitcode}"
+        return None
+
+    def qemu_crash(self) -> str | None:
+        """The signal QEMU died of when it crashed by itself (not our SIGKILL): a bug in
+        QEMU, not a verdict on the guest kernel."""
+        code = self.machine.exitcode
+        if code is not None and -code in CRASH_SIGNALS:  # Popen's -N: killed by signal N
+            return signal.Signals(-code).name
         return None
 
     def boot(self, timeout: float) -> str:
@@ -137,6 +154,21 @@ class GuestVM:
             backend, _ = dimm_args(dimm)
             self.qmp.command("object-del", id=backend["id"])
         return outcome
+
+    def nodes(self) -> NodeStates:
+        return parse_nodes(self._checked("nodes").lines)
+
+    def cpus(self) -> dict[int, bool]:
+        return parse_cpus(self._checked("cpus").lines)
+
+    def alloc(self, mib: int, timeout: float) -> AgentReply:
+        return self.call("alloc", mib, timeout=timeout)
+
+    def hotpluggable_cpus(self) -> list[dict[str, object]]:
+        return list(self.qmp.command("query-hotpluggable-cpus"))
+
+    def cpu_remove(self, qom_path: str, timeout: float) -> UnplugOutcome:
+        return self.qmp.device_del(qom_path, timeout, cpu=True)
 
     def memory_devices(self) -> list[dict[str, object]]:
         return list(self.qmp.command("query-memory-devices"))

@@ -13,6 +13,8 @@ A matrix file (TOML)::
     [[variants]]         # default: one variant "default" with no extra cmdline
     name = "default"
     cmdline = ""
+    only_with = ""       # a kernel option: the variant runs only where the scenario's
+                         # own command line has it (e.g. "movable_node")
     [[exclude]]          # any subset of kernel / scenario / variant
     kernel = "debian:6.12"
     scenario = "two-node-initrd-pinned"
@@ -28,6 +30,9 @@ from typing import Any
 
 from harness.errors import BadInputError
 from harness.run.verdict import Verdict
+from harness.scenario.cmdline import kernel_cmdline
+from harness.scenario.schema import load_scenario
+from harness.units import has_flag, option_values
 
 _KEYS = {"name", "kernels", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
          "accel", "variants", "exclude"}
@@ -38,6 +43,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 class Variant:
     name: str
     cmdline: str = ""
+    only_with: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,16 +97,27 @@ def _variants(raw: Any, where: str) -> tuple[Variant, ...]:
         raise BadInputError(f"{where}: variants: expected a non-empty array of tables")
     out = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict) or set(item) - {"name", "cmdline"}:
-            raise BadInputError(f"{where}: variants[{i}]: only 'name' and 'cmdline' are allowed")
-        name, cmdline = item.get("name"), item.get("cmdline", "")
-        if not isinstance(name, str) or not _NAME.match(name) or not isinstance(cmdline, str):
+        if not isinstance(item, dict) or set(item) - {"name", "cmdline", "only_with"}:
+            raise BadInputError(f"{where}: variants[{i}]: only 'name', 'cmdline' and 'only_with' "
+                                "are allowed")
+        name, cmdline, only = item.get("name"), item.get("cmdline", ""), item.get("only_with", "")
+        if (not isinstance(name, str) or not _NAME.match(name) or not isinstance(cmdline, str)
+                or not isinstance(only, str) or not re.fullmatch(r"[A-Za-z0-9_.-]*", only)):
             raise BadInputError(f"{where}: variants[{i}]: name must match {_NAME.pattern}, "
-                                "cmdline must be a string")
-        out.append(Variant(name, cmdline.strip()))
+                                "cmdline must be a string, only_with a kernel option name")
+        out.append(Variant(name, cmdline.strip(), only))
     if len({v.name for v in out}) != len(out):
         raise BadInputError(f"{where}: variants: names must be unique")
     return tuple(out)
+
+
+def _applies(variant: Variant, scenario: Path, cmdlines: dict[Path, str]) -> bool:
+    if not variant.only_with:
+        return True
+    if scenario not in cmdlines:
+        cmdlines[scenario] = kernel_cmdline(load_scenario(scenario))
+    line = cmdlines[scenario]
+    return has_flag(line, variant.only_with) or bool(option_values(line, variant.only_with))
 
 
 def _excluded(run: RunSpec, excludes: list[dict[str, str]]) -> bool:
@@ -158,8 +175,10 @@ def load_matrix(path: Path) -> MatrixSpec:
     if not cells:
         raise BadInputError(f"{where}: scenarios: the matrix has no scenario")
     variants, excludes = _variants(data.get("variants"), where), _excludes(data.get("exclude"), where)
+    cmdlines: dict[Path, str] = {}
     runs = [RunSpec(k, p.resolve(), p.stem, v, expect)
-            for k in kernels for p, expect in cells for v in variants]
+            for k in kernels for p, expect in cells for v in variants
+            if _applies(v, p.resolve(), cmdlines)]
     runs = [r for r in runs if not _excluded(r, excludes)]
     if len({r.run_id for r in runs}) != len(runs):
         raise BadInputError(f"{where}: two scenarios share a file name; run folders would clash")

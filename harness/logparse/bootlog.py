@@ -35,6 +35,7 @@ class BootLog(JsonMixin):
     command_line: str | None = None
     e820: tuple[E820Entry, ...] = ()
     e820_modified: tuple[E820Entry, ...] = ()
+    e820_user: tuple[E820Entry, ...] = ()  # "user-defined physical RAM map" (memmap=)
     srat_memory: tuple[SratMemoryLine, ...] = ()
     pxm_apic: tuple[PxmApic, ...] = ()
     pxm_to_node: dict[int, int] = field(default_factory=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.logparse.common import HEX, Append, JsonMixin, LineKind, Special, hex_int
+from harness.logparse.common import HEX, Append, JsonMixin, LineKind, hex_int
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,6 @@ def _e820(m: re.Match[str], line: int) -> E820Line:
 KINDS: tuple[LineKind[object], ...] = (
     LineKind("e820", "BIOS-e820:", _e820_re("BIOS-e820"), _e820, Append("e820", "entry")),
     LineKind("e820_modified", "modified: [mem", _e820_re("modified"), _e820, Append("e820_modified", "entry")),
-    # e820__finish_early_params prints it only for mem=/memmap=, which memhp never passes.
-    LineKind("e820_user", "user: [mem", _e820_re("user"), _e820, Special.NOT_KEPT),
+    # e820__finish_early_params prints it for mem=/memmap=: memhp's boot-RAM DIMMs.
+    LineKind("e820_user", "user: [mem", _e820_re("user"), _e820, Append("e820_user", "entry")),
 )

@@ -7,6 +7,7 @@ from harness.qemu.accel import QEMU_BINARY, TCG, Accel
 from harness.qemu.devices import dimm_args
 from harness.qemu.machine import Channels
 from harness.scenario.cmdline import kernel_cmdline
+from harness.scenario.layout import compute_layout
 from harness.scenario.schema import Scenario, SratSource
 from harness.units import format_size
 
@@ -14,6 +15,32 @@ from harness.units import format_size
 def _opt(path: Path) -> str:
     """A path inside a QEMU option string, where a comma must be doubled."""
     return str(path).replace(",", ",,")
+
+
+def _smp(scenario: Scenario) -> str:
+    m = scenario.machine
+    # One CPU per socket: query-hotpluggable-cpus then lists each CPU as its own socket,
+    # and device_del of its QOM path unplugs exactly one CPU.
+    return f"{m.cpus},sockets={m.cpus},cores=1,threads=1,maxcpus={m.cpus}" if m.cpu_sockets \
+        else str(m.cpus)
+
+
+def _numa_args(scenario: Scenario) -> list[str]:
+    """A node without boot RAM gets no memdev (memoryless); CPUs go by ``cpus=`` or, with
+    ``cpu_sockets``, by ``-numa cpu,socket-id=`` (QEMU refuses to mix the two)."""
+    argv: list[str] = []
+    for index, node in enumerate(scenario.machine.nodes):
+        spec = f"node,nodeid={index}"
+        if node.memory:
+            argv += ["-object", f"memory-backend-ram,id=ram-node{index},size={node.memory}"]
+            spec += f",memdev=ram-node{index}"
+        if not scenario.machine.cpu_sockets:
+            spec += "".join(f",cpus={cpu}" for cpu in node.cpus)
+        argv += ["-numa", spec]
+    if scenario.machine.cpu_sockets:
+        argv += [arg for index, node in enumerate(scenario.machine.nodes) for cpu in node.cpus
+                 for arg in ("-numa", f"cpu,node-id={index},socket-id={cpu}")]
+    return argv
 
 
 def build_command(
@@ -30,27 +57,24 @@ def build_command(
         mem += f",slots={m.slots},maxmem={format_size(m.maxmem)}"
     argv = [
         qemu, "-M", m.type, "-accel", accel.name, "-cpu", accel.cpu,
-        "-smp", str(m.cpus), "-m", mem,
+        "-smp", _smp(scenario), "-m", mem,
         "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
         "-no-reboot", "-S",
     ]
-    for index, node in enumerate(m.nodes):
-        argv += ["-object", f"memory-backend-ram,id=ram-node{index},size={node.memory}"]
-        spec = f"node,nodeid={index},memdev=ram-node{index}"
-        for cpu in node.cpus:
-            spec += f",cpus={cpu}"
-        argv += ["-numa", spec]
+    argv += _numa_args(scenario)
     if scenario.slit is not None and scenario.slit.source is SratSource.QEMU:
         for src, row in enumerate(scenario.slit.distances):
             argv += [arg for dst, val in enumerate(row) if dst != src
                      for arg in ("-numa", f"dist,src={src},dst={dst},val={val}")]
+    layout = compute_layout(scenario)
     for dimm in scenario.dimms:
-        if dimm.at_boot:
-            backend, device = dimm_args(dimm)
+        if dimm.coldplugged:
+            backend, device = dimm_args(dimm, layout)
             argv += ["-object", f"memory-backend-ram,id={backend['id']},size={dimm.size}"]
-            argv += ["-device", f"pc-dimm,id={dimm.id},memdev={device['memdev']},node={dimm.node}"]
+            argv += ["-device", "pc-dimm," + ",".join(f"{k}={v}" for k, v in device.items()
+                                                      if k != "driver")]
     argv += [
-        "-kernel", str(kernel), "-initrd", str(initrd), "-append", kernel_cmdline(scenario),
+        "-kernel", str(kernel), "-initrd", str(initrd), "-append", kernel_cmdline(scenario, layout),
         "-chardev", f"file,id=console,path={_opt(channels.console_log)}",
         "-serial", "chardev:console",
         "-chardev", f"socket,id=agent,path={_opt(channels.agent)}",

@@ -69,6 +69,19 @@ class UnplugOutcome:
                 "ost": [o.to_json() for o in self.ost], "reason": self.reason}
 
 
+def _deleted(data: dict[str, Any], device: str, cpu: bool) -> bool:
+    if not cpu:
+        return bool(data.get("device") == device)
+    path = str(data.get("path", ""))
+    return path == device or path.startswith(device + "/")
+
+
+def _ost_for(info: dict[str, Any], device: str, cpu: bool) -> bool:
+    if cpu:
+        return bool(info.get("slot-type") == "CPU")
+    return info.get("device") in (None, device)
+
+
 class QmpSession:
     """QMP on the connection QEMU made to our listening socket, with a transcript of all traffic.
 
@@ -148,8 +161,13 @@ class QmpSession:
         events, self._pending = self._pending, []
         return events
 
-    def device_del(self, device: str, timeout: float) -> UnplugOutcome:
-        """Ask for an unplug and wait for DEVICE_DELETED, a final _OST refusal, or the timeout."""
+    def device_del(self, device: str, timeout: float, cpu: bool = False) -> UnplugOutcome:
+        """Ask for an unplug and wait for DEVICE_DELETED, a final _OST refusal, or the timeout.
+
+        ``cpu``: ``device`` is a CPU's QOM path (query-hotpluggable-cpus). QEMU 7.2 then
+        sends ``DEVICE_DELETED`` for the child ``<path>/lapic`` and ``_OST`` with slot-type
+        CPU and no device id, so both are matched by path and slot type.
+        """
         start = time.monotonic()
         self.take_events()
         self.command("device_del", id=device)
@@ -157,12 +175,12 @@ class QmpSession:
         while (elapsed := time.monotonic() - start) < timeout:
             for event in self.take_events(wait=min(1.0, max(0.05, timeout - elapsed))):
                 name, data = event.get("event"), event.get("data", {})
-                if name == "DEVICE_DELETED" and data.get("device") == device:
+                if name == "DEVICE_DELETED" and _deleted(data, device, cpu):
                     return UnplugOutcome(device, True, time.monotonic() - start, tuple(ost),
-                                         "DEVICE_DELETED")
+                                         f"DEVICE_DELETED {data.get('device') or data.get('path')}")
                 if name == "ACPI_DEVICE_OST":
                     info = data.get("info", {})
-                    if info.get("device") not in (None, device):
+                    if not _ost_for(info, device, cpu):
                         continue
                     ev = OstEvent(info.get("device"), info.get("slot"), int(info.get("source", 0)),
                                   int(info.get("status", 0)))

@@ -272,6 +272,45 @@ class DimmRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CpuRemovalRecord:
+    """``harness.guest.node_removal.CpuRemoval``."""
+
+    socket: int
+    qom_path: str
+    unplug: UnplugRecord
+    guest_cpus_gone: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeDimmRecord(DimmRecord):
+    unplug: UnplugRecord | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeStatesRecord:
+    """``harness.guest.state.NodeStates`` after the removal."""
+
+    dirs: tuple[int, ...]
+    online: tuple[int, ...]
+    has_cpu: tuple[int, ...]
+    has_memory: tuple[int, ...]
+    has_normal_memory: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeRemovalRecord:
+    """A node_remove action: what went (in which order), where the node still showed,
+    and whether the guest still answered and allocated (None: not reached)."""
+
+    node: int
+    order: str
+    cpus: tuple[CpuRemovalRecord, ...]
+    dimms: tuple[NodeDimmRecord, ...]
+    states: NodeStatesRecord | None = None
+    healthy: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ActionRecord:
     """One scenario action as run (``harness.guest.actions.ActionResult``)."""
 
@@ -286,6 +325,8 @@ class ActionRecord:
     unplug: UnplugRecord | None
     dimm: DimmRecord | None
     console_evidence: tuple[str, ...]
+    unmovable_pfns: tuple[int, ...] = ()  # absent in files from before boot-RAM DIMMs
+    node: NodeRemovalRecord | None = None  # node_remove only
 
     @classmethod
     def of(cls, written: dict[str, Any]) -> ActionRecord:

@@ -15,6 +15,7 @@ from harness.analysis.pinning import (
 from harness.guest.actions import ActionResult
 from harness.guest.state import GuestSnapshot
 from harness.logparse import BootLog
+from harness.run.boot_ram import eject_refusal_words
 from harness.run.verdict import RunResult
 from harness.scenario.schema import Scenario, SratSource
 from harness.units import hex_range
@@ -111,27 +112,38 @@ def _hotplug_checks(result: RunResult, scenario: Scenario, facts: BootFacts) -> 
                    ok=exp.honoured == finding.honoured)
 
 
-def _action_checks(result: RunResult, scenario: Scenario, actions: list[ActionResult]) -> None:
+def _action_checks(result: RunResult, scenario: Scenario, log: BootLog,
+                   actions: list[ActionResult], guest_error: str | None,
+                   interrupted: str | None) -> None:
     done = {a.id: a for a in actions}
     for action in scenario.actions:
         res = done.get(action.id)
         if res is None:
-            result.add(f"action {action.id}", action.expect.value, "not run",
-                       "the guest was gone before this action", ok=False)
+            if action.id == interrupted:  # the guest or QEMU died while this action ran
+                result.add(f"action {action.id}", action.expect.value, "interrupted",
+                           f"during this action: {guest_error}", ok=False)
+            else:
+                result.add(f"action {action.id}", action.expect.value, "not run",
+                           "the guest was gone before this action", ok=False)
             continue
+        reason = res.reason
+        if not res.succeeded and res.unplug is not None and not res.unplug.deleted:
+            reason = f"{res.reason}; {eject_refusal_words(res, log)}"
         result.add(f"action {action.id} ({action.do})", res.expected,
-                   "success" if res.succeeded else "failure", res.reason, ok=res.matched)
+                   "success" if res.succeeded else "failure", reason, ok=res.matched)
 
 
 def evaluate(result: RunResult, scenario: Scenario, facts: BootFacts, guest: GuestSnapshot | None,
-             actions: list[ActionResult], guest_error: str | None) -> None:
+             actions: list[ActionResult], guest_error: str | None,
+             interrupted: str | None = None) -> None:
+    """``interrupted``: the id of the action during which the guest stopped answering."""
     panic = facts.log.panic
     result.add("no kernel panic", NO_PANIC, NO_PANIC if panic is None else f'"{panic}"')
     result.add("guest answered to the end", ANSWERED, guest_error or ANSWERED)
     _srat_checks(result, scenario, facts.log)
     _zone_checks(result, scenario, facts.log, guest)
     _hotplug_checks(result, scenario, facts)
-    _action_checks(result, scenario, actions)
+    _action_checks(result, scenario, facts.log, actions, guest_error, interrupted)
 
 
 def guest_table(result: RunResult, built: bytes, seen: bytes) -> None:

@@ -26,6 +26,7 @@ from harness.qemu.accel import Accel, choose_accel
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks
+from harness.run.boot_ram import boot_dimm_witnesses, disagreement
 from harness.run.artifacts import (
     NO_INFO,
     ActionRecord,
@@ -68,6 +69,8 @@ class Observation:
     memory_devices_after: list[dict[str, Any]] | None = None
     guest_srat: bytes | None = None
     distances: tuple[tuple[int, ...], ...] | None = None
+    in_action: str | None = None  # the action running when the guest stopped answering
+    qemu_crash: str | None = None  # the signal QEMU crashed with, if it did
 
 
 def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
@@ -99,7 +102,9 @@ def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float
     seen.actions = []
     for action in scenario.actions:
         log.info("action %s (%s)", action.id, action.do)
+        seen.in_action = action.id
         seen.actions.append(run_action(vm, scenario, layout, action))
+        seen.in_action = None
     seen.after = vm.snapshot()
     seen.memory_devices_after = vm.memory_devices()
     vm.poweroff()
@@ -114,6 +119,7 @@ def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float) -> Observa
             seen.guest_error = str(err)
         except GuestError as err:
             seen.guest_error = f"guest error: {err}"
+        seen.qemu_crash = vm.qemu_crash()
     # The watcher read the console to its end on shutdown: did the kernel print its banner?
     watcher = vm.machine.console
     seen.kernel_ran = seen.kernel_ran or (watcher is not None and watcher.kernel_release is not None)
@@ -183,7 +189,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         bootlog = load_boot_log(out / "console.log")
         override = out / "srat.aml"
         facts = checks.BootFacts.of(bootlog)
-        _judge(result, scenario, facts, seen, override)
+        _judge(result, scenario, layout, facts, seen, override)
         model_file(scenario, layout, facts, seen).write(out / "model.json")
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
@@ -198,10 +204,23 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     return result
 
 
-def _judge(result: RunResult, scenario: Scenario, facts: checks.BootFacts, seen: Observation,
-           override: Path) -> None:
-    """Every check of the run, into ``result``."""
-    checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error)
+def _judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts,
+           seen: Observation, override: Path) -> None:
+    """Every check of the run, into ``result``; boot-RAM DIMMs whose three witnesses
+    disagree make it "could not test" whatever the checks say."""
+    checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error,
+                    seen.in_action)
+    witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)
+    for seen_dimm in witnesses:
+        result.add(f"boot-RAM DIMM {seen_dimm.dimm.id} where the kernel booted with it",
+                   "QEMU, e820 and SRAT agree", "agree" if seen_dimm.agree else "disagree",
+                   seen_dimm.words, ok=seen_dimm.agree)
+    if (why := disagreement(witnesses)) is not None:
+        result.error, result.error_verdict = why, Verdict.ERROR
+    if seen.qemu_crash is not None:
+        during = f" during action {seen.in_action}" if seen.in_action else ""
+        result.error = f"QEMU crashed ({seen.qemu_crash}){during}: the kernel was not judged"
+        result.error_verdict = Verdict.ERROR
     if scenario.expect.distances is not None:
         checks.distances(result, scenario.expect.distances, seen.distances)
     if override.exists() and seen.guest_srat is not None:

@@ -44,12 +44,32 @@ def profile(name: str) -> MachineProfile:
 
 
 @dataclass(frozen=True)
+class BootDimm:
+    """A boot-RAM DIMM where the harness puts it (``pc-dimm addr=``, ``memmap=SIZE@ADDR``)."""
+
+    id: str
+    node: int
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    @property
+    def memmap(self) -> str:
+        """arch/x86/kernel/e820.c:parse_memmap_one: ``SIZE@ADDR`` adds E820_TYPE_RAM."""
+        return f"{self.size:#x}@{self.start:#x}"
+
+
+@dataclass(frozen=True)
 class MemoryLayout:
     below_4g: int
     above_4g: int
     device_base: int
     device_size: int
     node_ranges: tuple[SratMemory, ...]
+    boot_dimms: tuple[BootDimm, ...] = ()
 
     def ranges_of(self, node: int) -> tuple[SratMemory, ...]:
         return tuple(r for r in self.node_ranges if r.node == node)
@@ -109,6 +129,32 @@ def _check_explicit(ranges: list[SratMemory], below: int, above: int, device: tu
             raise BadInputError(f"srat.ranges[{index}]: [{rng.start:#x}-{rng.end:#x}) covers no {what}")
 
 
+def _boot_dimms(scenario: Scenario, device_base: int) -> tuple[BootDimm, ...]:
+    """Boot-RAM DIMMs packed from the window's base, in scenario order: whole memory blocks,
+    so each stays block (and section) aligned; hot-added DIMMs take QEMU's first free gap
+    after them (hw/mem/memory-device.c:memory_device_get_free_addr)."""
+    out, base = [], device_base
+    for dimm in scenario.boot_ram_dimms:
+        out.append(BootDimm(dimm.id, dimm.node, base, base + dimm.size))
+        base += dimm.size
+    return tuple(out)
+
+
+def _boot_dimm_ranges(scenario: Scenario, dimms: tuple[BootDimm, ...],
+                      ranges: list[SratMemory]) -> list[SratMemory]:
+    """The SRAT ranges of boot-RAM DIMMs: their own node and mark in an override, QEMU's
+    window entry (last node, hotpluggable) otherwise; an explicit range over one is refused."""
+    out = []
+    for placed in dimms:
+        for index, rng in enumerate(ranges):
+            if rng.start < placed.end and placed.start < rng.end:
+                raise BadInputError(f"srat.ranges[{index}]: overlaps boot_ram DIMM {placed.id} "
+                                    f"at {placed.start:#x}, which has its own SRAT range")
+        hotplug = scenario.dimm(placed.id).hotplug
+        out.append(_affinity(placed.node, placed.start, placed.end, hotplug))
+    return out
+
+
 def compute_layout(scenario: Scenario) -> MemoryLayout:
     below, above = _ram_split(scenario)
     prof = profile(scenario.machine.type)
@@ -124,4 +170,6 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
     device_base = -(-(FOUR_GIB + above) // GiB) * GiB
     if scenario.srat.ranges:
         _check_explicit(ranges, below, above, (device_base, device_base + device_size))
-    return MemoryLayout(below, above, device_base, device_size, tuple(ranges))
+    dimms = _boot_dimms(scenario, device_base)
+    ranges += _boot_dimm_ranges(scenario, dimms, ranges)
+    return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms)

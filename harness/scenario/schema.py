@@ -10,46 +10,34 @@ import enum
 import itertools
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any
 
 import pydantic
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from harness.errors import BadInputError
-from harness.units import parse_size
-
-
-def _size(value: Any) -> int:
-    try:
-        return parse_size(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(str(err)) from None
-
-
-Size = Annotated[int, BeforeValidator(_size)]
-
-# x86-64 memory block size (arch/x86/mm/init_64.c MIN_MEMORY_BLOCK_SIZE): RAM and DIMMs that
-# are not whole blocks cannot be hot-removed as the scenario means, so refuse them early.
-MEMORY_BLOCK_SIZE = 128 << 20
-
-
-def _whole_blocks(value: int) -> int:
-    if value <= 0 or value % MEMORY_BLOCK_SIZE:
-        raise ValueError(f"{value:#x} is not a positive multiple of the 128 MiB memory block size")
-    return value
-
-
-BlockSize = Annotated[int, BeforeValidator(_size), pydantic.AfterValidator(_whole_blocks)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from harness.scenario.action_schema import (
+    Expect as Expect,
+    Action as Action,
+    OfflineNode as OfflineNode,
+    BlockRangeAction as BlockRangeAction,
+    DimmAdd as DimmAdd,
+    DimmRemove as DimmRemove,
+    NodeRemove as NodeRemove,
+    GuestWrite as GuestWrite,
+    InjectFault as InjectFault,
+    ACTION_TAGS as ACTION_TAGS,
+)
+from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
+from harness.scenario.fields import BlockSize, NodeSize, Size
+from harness.scenario.fields import Strict as _Strict
 
 
 class Node(_Strict):
-    """One NUMA node's boot RAM (a ``memory-backend-ram`` + ``-numa node``) and its CPUs."""
+    """One NUMA node's boot RAM (a ``memory-backend-ram`` + ``-numa node``, none when 0)
+    and its CPUs."""
 
-    memory: BlockSize
+    memory: NodeSize
     cpus: tuple[int, ...] = ()
 
 
@@ -59,6 +47,8 @@ class Machine(_Strict):
     slots: int = Field(4, ge=0, le=256)
     maxmem: Size | None = None
     nodes: tuple[Node, ...] = Field(min_length=1)
+    # One CPU per socket, placed with ``-numa cpu``: each can be unplugged by its QOM path.
+    cpu_sockets: bool = False
 
     @property
     def ram_size(self) -> int:
@@ -74,16 +64,35 @@ class Machine(_Strict):
                 if cpu in seen:
                     raise ValueError(f"cpu {cpu} is in two nodes")
                 seen.add(cpu)
+        if self.ram_size == 0:
+            raise ValueError("the nodes have no boot RAM at all")
         if self.maxmem is not None and self.maxmem < self.ram_size:
             raise ValueError(f"maxmem {self.maxmem:#x} is below the nodes' RAM {self.ram_size:#x}")
         return self
 
 
 class Dimm(_Strict):
+    """A pc-dimm. ``boot_ram``: coldplugged at an address the layout chooses and announced
+    to the kernel as boot RAM (``memmap=SIZE@ADDR``), as firmware reports hotpluggable boot
+    memory; ``hotplug`` is its range's mark in an override SRAT."""
+
     id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
     size: BlockSize
     node: int = Field(ge=0)
     at_boot: bool = False
+    boot_ram: bool = False
+    hotplug: bool = True
+
+    @property
+    def coldplugged(self) -> bool:
+        return self.at_boot or self.boot_ram
+
+    @model_validator(mode="after")
+    def _check(self) -> Dimm:
+        if not self.hotplug and not self.boot_ram:
+            raise ValueError("hotplug = false applies to boot_ram DIMMs only (the SRAT "
+                             "marks a hot-added DIMM's window hotpluggable)")
+        return self
 
 
 class SratSource(str, enum.Enum):
@@ -148,60 +157,6 @@ class KernelOptions(_Strict):
     nokaslr: bool = True
 
 
-class Expect(str, enum.Enum):
-    SUCCESS = "success"
-    FAILURE = "failure"
-
-
-class _Action(_Strict):
-    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
-    expect: Expect = Expect.SUCCESS
-    timeout: float = Field(30.0, gt=0, le=3600)
-
-
-class OfflineNode(_Action):
-    do: Literal["offline_node"]
-    node: int = Field(ge=0)
-
-
-class BlockRangeAction(_Action):
-    do: Literal["offline_range", "online_range"]
-    start: Size
-    size: Size
-    online_type: Literal["online", "online_movable", "online_kernel"] = "online_movable"
-
-
-class DimmAdd(_Action):
-    do: Literal["dimm_add"]
-    dimm: str
-
-
-class DimmRemove(_Action):
-    do: Literal["dimm_remove"]
-    dimm: str
-
-
-class GuestWrite(_Action):
-    """Write a value into a fixed set of sysfs knobs (never a free shell command)."""
-
-    do: Literal["guest_setting"]
-    setting: Literal["acpi_memory_hotplug_enabled", "auto_online_blocks"]
-    value: str = Field(pattern=r"^[a-z0-9_]{1,20}$")
-
-
-class InjectFault(_Action):
-    """Break the run on purpose, to test that the harness ends it cleanly with a verdict."""
-
-    do: Literal["inject_fault"]
-    fault: Literal["panic", "hang", "kill_qemu", "close_qmp", "stop_vcpus"]
-
-
-Action = Annotated[
-    Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, GuestWrite, InjectFault],
-    Field(discriminator="do"),
-]
-
-
 class MovableExpectation(_Strict):
     node: int
     start: Size
@@ -243,6 +198,7 @@ class Scenario(_Strict):
         for dimm in self.dimms:
             if dimm.node >= nodes:
                 raise ValueError(f"dimm {dimm.id}: node {dimm.node} does not exist")
+            self._check_boot_dimm(dimm, nodes)
         if self.dimms and self.machine.maxmem is None:
             raise ValueError("machine.maxmem is required when there are dimms")
         if len(self.dimms) > self.machine.slots:
@@ -263,9 +219,41 @@ class Scenario(_Strict):
         for action in self.actions:
             if isinstance(action, (DimmAdd, DimmRemove)) and action.dimm not in ids:
                 raise ValueError(f"action {action.id}: no dimm {action.dimm!r}")
-            if isinstance(action, OfflineNode) and action.node >= nodes:
+            if isinstance(action, (OfflineNode, NodeRemove)) and action.node >= nodes:
                 raise ValueError(f"action {action.id}: node {action.node} does not exist")
+            if isinstance(action, NodeRemove):
+                self._check_node_remove(action)
         return self
+
+    def _check_boot_dimm(self, dimm: Dimm, nodes: int) -> None:
+        if not dimm.boot_ram or self.srat.source is SratSource.OVERRIDE:
+            return
+        # QEMU's build_srat (hw/i386/acpi-build.c) gives the whole device-memory window to
+        # the last node, hotpluggable: that is the node the kernel would put this RAM on.
+        if dimm.node != nodes - 1:
+            raise ValueError(f"dimm {dimm.id}: a boot_ram DIMM under QEMU's SRAT is on the "
+                             f"last node ({nodes - 1}); use srat.source = \"override\" for "
+                             f"node {dimm.node}")
+        if not dimm.hotplug:
+            raise ValueError(f"dimm {dimm.id}: QEMU's SRAT marks it hotpluggable; use "
+                             "srat.source = \"override\" to unmark it")
+
+    def _check_node_remove(self, action: NodeRemove) -> None:
+        node = self.machine.nodes[action.node]
+        if 0 in node.cpus:
+            raise ValueError(f"action {action.id}: node {action.node} holds the boot CPU 0")
+        if node.cpus and not self.machine.cpu_sockets:
+            raise ValueError(f"action {action.id}: unplugging CPUs needs machine.cpu_sockets")
+        if node.memory:
+            raise ValueError(f"action {action.id}: node {action.node} has boot RAM outside "
+                             "DIMMs, which QEMU cannot eject; give it memory = 0")
+
+    def node_dimms(self, node: int) -> tuple[Dimm, ...]:
+        return tuple(d for d in self.dimms if d.node == node)
+
+    @property
+    def boot_ram_dimms(self) -> tuple[Dimm, ...]:
+        return tuple(d for d in self.dimms if d.boot_ram)
 
     def dimm(self, dimm_id: str) -> Dimm:
         return next(d for d in self.dimms if d.id == dimm_id)
@@ -277,8 +265,7 @@ def _key_path(loc: tuple[int | str, ...], data: Any) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in {"offline_node", "offline_range", "online_range", "dimm_add",
-                      "dimm_remove", "guest_setting", "inject_fault"}:
+        elif item in ACTION_TAGS:
             continue  # the discriminator's tag, not a key in the file
         else:
             parts.append(("." if parts else "") + item)

@@ -40,15 +40,27 @@ def build_srat(scenario: Scenario, layout: MemoryLayout, oem_revision: int | Non
     # QEMU pads with empty entries up to nodes + 2 (build_srat: "ancient guest OS" comment).
     for _ in range(memory_entries, len(scenario.machine.nodes) + 2):
         subtables.append(MemoryAffinity(0, 0, 0, 0))
-    if layout.device_size:
-        # QEMU assigns the whole device-memory window to the last node, hotpluggable.
-        subtables.append(MemoryAffinity(len(scenario.machine.nodes) - 1, layout.device_base,
-                                        layout.device_size,
+    # QEMU assigns the whole device-memory window to the last node, hotpluggable; boot-RAM
+    # DIMMs have their own entries above, so the window is written around them (the kernel's
+    # numa_cleanup_meminfo refuses ranges of two nodes that overlap).
+    for start, end in _window_gaps(layout):
+        subtables.append(MemoryAffinity(len(scenario.machine.nodes) - 1, start, end - start,
                                         MemoryAffinity.ENABLED | MemoryAffinity.HOT_PLUGGABLE))
     if oem_revision is None:
         oem_revision = scenario.srat.oem_revision or QEMU_SRAT_HEADER.oem_revision + 1
     header = dataclasses.replace(QEMU_SRAT_HEADER, oem_revision=oem_revision)
     return Srat(header=header, subtables=tuple(subtables))
+
+
+def _window_gaps(layout: MemoryLayout) -> list[tuple[int, int]]:
+    gaps, cursor, end = [], layout.device_base, layout.device_base + layout.device_size
+    for dimm in sorted(layout.boot_dimms, key=lambda d: d.start):
+        if dimm.start > cursor:
+            gaps.append((cursor, dimm.start))
+        cursor = max(cursor, dimm.end)
+    if end > cursor:
+        gaps.append((cursor, end))
+    return gaps
 
 
 def srat_bytes(scenario: Scenario, layout: MemoryLayout, oem_revision: int | None = None) -> bytes:

@@ -88,6 +88,32 @@ def test_node_distances_reach_the_guest(memhp_run, name: str) -> None:
                              else ["guest-srat.aml", "srat.aml"])
 
 
+def test_boot_ram_dimm_ejected_with_movable_node_and_refused_without_naming_the_allocation(memhp_run) -> None:
+    """Hotpluggable boot memory (memmap= at the DIMM's address) ejected over QMP, and the
+    same eject refused when memblock put early allocations into it."""
+    ejected = memhp_run(SCENARIOS / "three-node-boot-dimm-movable.toml")
+    assert ejected.verdict is Verdict.PASS, ejected.summary()
+    assert _check(ejected, "boot-RAM DIMM boot0 where")["ok"]
+    refused = memhp_run(SCENARIOS / "three-node-boot-dimm-refused.toml")
+    assert refused.verdict is Verdict.PASS, refused.summary()
+    reason = _check(refused, "action remove-boot0")["reason"]
+    assert "device busy (0x82)" in reason and "did not go offline: memory" in reason
+    assert "unmovable pfn" in reason and "inside setup_log_buf" in reason
+    action = next(a for a in _model(refused)["actions"] if a["id"] == "remove-boot0")
+    assert action["blocks"] and all(b["pageflags"]["reserved"] for b in action["blocks"])
+
+
+def test_whole_node_leaves_sysfs_and_the_guest_still_allocates(memhp_run) -> None:
+    """Node 1's DIMM and CPU removed: try_offline_node drops it, the guest keeps working."""
+    result = memhp_run(SCENARIOS / "two-node-remove-movable.toml")
+    assert result.verdict is Verdict.PASS, result.summary()
+    node = next(a for a in _model(result)["actions"] if a["id"] == "remove-node1")["node"]
+    assert node["states"]["dirs"] == [0] and 1 not in node["states"]["has_cpu"]
+    assert node["healthy"] and node["dimms"][0]["unplug"]["deleted"]
+    cpu = node["cpus"][0]
+    assert cpu["unplug"]["reason"].endswith("/lapic") and cpu["guest_cpus_gone"] == [1]
+
+
 @pytest.mark.parametrize("name", sorted(MUST_FAIL))
 def test_must_fail_sibling_fails_on_exactly_its_false_claims(memhp_run, name: str) -> None:
     result = memhp_run(SCENARIOS / "must-fail" / f"{name}.toml")

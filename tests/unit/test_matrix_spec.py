@@ -90,6 +90,8 @@ scenario = "b"
      "variants: names must be unique"),
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\n[[exclude]]\nnode = "1"\n', "exclude[0]"),
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\ntimeout = -1\n', "timeout: expected a non-negative"),
+    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\n[[variants]]\nname = "x"\nonly_with = "a b"\n',
+     "variants[0]: name must match"),
     ('kernels = ["k"\n', "TOML syntax"),
 ])
 def test_bad_matrix_is_one_line_naming_file_and_key(tmp_path: Path, body: str, message: str) -> None:

@@ -1,0 +1,144 @@
+"""Boot-RAM DIMMs: is the DIMM really where the kernel booted with it, and why its eject failed.
+
+A boot-RAM DIMM is trusted only when three witnesses agree: the address QEMU reports for
+it (``query-memory-devices``), the kernel's ``user-defined physical RAM map`` that
+``memmap=`` produced (arch/x86/kernel/e820.c:e820__finish_early_params), and the SRAT
+range the kernel logged (drivers/acpi/numa/srat.c:acpi_numa_memory_affinity_init).  RAM
+announced where QEMU mapped none corrupts the guest, so a disagreement makes the run
+"could not test", never a kernel verdict.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.analysis.pinning import AttributedReservation, ReservationCause, attribute
+from harness.guest.actions import ActionResult, BlockOutcome
+from harness.logparse import BootLog
+from harness.logparse.acpi import SratMemoryLine
+from harness.scenario.layout import BootDimm, MemoryLayout
+from harness.scenario.schema import MEMORY_BLOCK_SIZE, Scenario, SratSource
+from harness.units import hex_range
+
+PAGE_SHIFT = 12  # x86-64 4 KiB pages: a dumped pfn's address
+
+
+@dataclass(frozen=True)
+class BootDimmWitnesses:
+    """What QEMU and the kernel each say about one boot-RAM DIMM, in words."""
+
+    dimm: BootDimm
+    qemu: str
+    e820: str
+    srat: str
+    agree: bool
+
+    @property
+    def words(self) -> str:
+        return (f"boot-RAM DIMM {self.dimm.id} [{hex_range(self.dimm.start, self.dimm.end)}]: "
+                f"QEMU: {self.qemu}; e820: {self.e820}; SRAT: {self.srat}")
+
+
+def _qemu_words(dimm: BootDimm, devices: Sequence[dict[str, Any]] | None) -> tuple[str, bool]:
+    if devices is None:
+        return "not read (the guest was gone before query-memory-devices)", False
+    for dev in devices:
+        data = dev.get("data", {})
+        if isinstance(data, dict) and data.get("id") == dimm.id:
+            start = int(data["addr"])
+            end = start + int(data["size"])
+            return f"[{hex_range(start, end)}]", (start, end) == (dimm.start, dimm.end)
+    return "lists no such DIMM", False
+
+
+def _e820_words(dimm: BootDimm, log: BootLog) -> tuple[str, bool]:
+    covering = [e for e in log.e820_user if e.start <= dimm.start and dimm.end <= e.end]
+    if not covering:
+        return "no 'user:' entry covers it (memmap= not applied)", False
+    entry = covering[0]
+    return f"user [{hex_range(entry.start, entry.end)}] {entry.type}", entry.type == "usable"
+
+
+def _srat_words(dimm: BootDimm, log: BootLog, node: int, hotplug: bool) -> tuple[str, bool]:
+    lines: list[SratMemoryLine] = [s for s in log.srat_memory
+                                   if s.start <= dimm.start and dimm.end <= s.end]
+    if not lines:
+        return "no logged range covers it", False
+    s = lines[0]
+    mark = " hotplug" if s.hotplug else ""
+    ok = s.pxm == node and s.hotplug == hotplug
+    want = "" if ok else f" (PXM {node}{' hotplug' if hotplug else ''} wanted)"
+    return f"PXM {s.pxm} [{hex_range(s.start, s.end)}]{mark} at line {s.line}{want}", ok
+
+
+def boot_dimm_witnesses(scenario: Scenario, layout: MemoryLayout, log: BootLog,
+                        devices: Sequence[dict[str, Any]] | None) -> tuple[BootDimmWitnesses, ...]:
+    """One entry per boot-RAM DIMM. The SRAT wanted is the override's own range, or QEMU's
+    window entry (last node, hotpluggable: hw/i386/acpi-build.c:build_srat)."""
+    out = []
+    last_node = len(scenario.machine.nodes) - 1
+    for dimm in layout.boot_dimms:
+        spec = scenario.dimm(dimm.id)
+        override = scenario.srat.source is SratSource.OVERRIDE
+        node, hotplug = (spec.node, spec.hotplug) if override else (last_node, True)
+        qemu, e820, srat = (_qemu_words(dimm, devices), _e820_words(dimm, log),
+                            _srat_words(dimm, log, node, hotplug))
+        out.append(BootDimmWitnesses(dimm, qemu[0], e820[0], srat[0], qemu[1] and e820[1] and srat[1]))
+    return tuple(out)
+
+
+def disagreement(witnesses: tuple[BootDimmWitnesses, ...]) -> str | None:
+    """The could-not-test reason, naming all three witnesses of each DIMM that disagrees."""
+    bad = [w.words for w in witnesses if not w.agree]
+    return None if not bad else "boot-RAM DIMM not where the kernel booted with it: " + " | ".join(bad)
+
+
+def _block_words(block: BlockOutcome) -> str:
+    flags = block.pageflags or {}
+    if "error" in flags:
+        seen = f"kpageflags unread: {flags['error']}"
+    elif flags:
+        seen = (f"kpageflags: {flags.get('reserved', 0)} reserved, {flags.get('slab', 0)} slab, "
+                f"{flags.get('pgtable', 0)} pgtable of {flags.get('pages', 0)} pages")
+    else:
+        seen = "kpageflags not read"
+    return f"memory{block.block} [{hex_range(block.start, block.start + MEMORY_BLOCK_SIZE)}] ({seen})"
+
+
+def _inside(log: BootLog, blocks: list[BlockOutcome]) -> list[AttributedReservation]:
+    """memblock.reserved of the last dump inside the refused blocks: PageReserved for good
+    (mm/memblock.c:memblock_free_all → reserve_bootmem_region)."""
+    dump = log.last_dump
+    if dump is None:
+        return []
+    spans = [(b.start, b.start + MEMORY_BLOCK_SIZE) for b in blocks]
+    return [attribute(log, r) for r in dump.reserved if any(r.base < e and s < r.end for s, e in spans)]
+
+
+def culprit(reservations: list[AttributedReservation], pfn: int) -> ReservationCause | None:
+    """The early allocation holding the page the kernel dumped as unmovable."""
+    addr = pfn << PAGE_SHIFT
+    return next((c for r in reservations for c in r.causes if c.start <= addr < c.end), None)
+
+
+def eject_refusal_words(action: ActionResult, log: BootLog) -> str:
+    """A refused eject of boot memory in words: the _OST codes, the blocks that did not go
+    offline with their page flags, the boot reservations inside them and their callers,
+    and the early allocation holding each page the kernel dumped as unmovable."""
+    ost = ", ".join(o.words for o in action.unplug.ost) if action.unplug else ""
+    parts = [f"_OST: {ost or 'none'}"]
+    failed = [b for b in action.blocks if not b.ok]
+    parts.append("did not go offline: " + ("; ".join(_block_words(b) for b in failed) or
+                                           "no 'Offline failed' line on the console"))
+    inside = _inside(log, failed)
+    if inside:
+        parts.append("reserved at boot inside: " + "; ".join(
+            f"[{hex_range(r.region.base, r.region.end)}] {', '.join(r.callers)}" for r in inside))
+    for pfn in action.unmovable_pfns:
+        cause = culprit(inside, pfn)
+        where = "in no boot reservation (a runtime page)" if cause is None else (
+            f"inside {cause.caller} [{hex_range(cause.start, cause.end)}]"
+            + (f" (boot log line {cause.line})" if cause.line else ""))
+        parts.append(f"unmovable pfn {pfn:#x} {where}")
+    return "; ".join(parts)

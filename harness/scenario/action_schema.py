@@ -1,0 +1,81 @@
+"""Scenario actions (``[[actions]]``): what the harness does to a live guest, by ``do``."""
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from harness.scenario.fields import Size
+from harness.scenario.fields import Strict as _Strict
+
+
+class Expect(str, enum.Enum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+class _Action(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
+    expect: Expect = Expect.SUCCESS
+    timeout: float = Field(30.0, gt=0, le=3600)
+
+
+class OfflineNode(_Action):
+    do: Literal["offline_node"]
+    node: int = Field(ge=0)
+
+
+class BlockRangeAction(_Action):
+    do: Literal["offline_range", "online_range"]
+    start: Size
+    size: Size
+    online_type: Literal["online", "online_movable", "online_kernel"] = "online_movable"
+
+
+class DimmAdd(_Action):
+    do: Literal["dimm_add"]
+    dimm: str
+
+
+class DimmRemove(_Action):
+    do: Literal["dimm_remove"]
+    dimm: str
+
+
+class NodeRemove(_Action):
+    """Remove a whole node: its CPUs, then its DIMMs; the node must leave sysfs."""
+
+    do: Literal["node_remove"]
+    node: int = Field(ge=1)  # node 0 holds the boot CPU, which cannot be unplugged
+    # QEMU 7.2 under TCG corrupts its own heap at the first memory-map change after a vCPU
+    # unplug (DIMM eject or add: abort in memory_region_transaction_commit), so DIMMs go
+    # first by default; cpus_first = true keeps the order that reproduces the crash.
+    cpus_first: bool = False
+
+
+class GuestWrite(_Action):
+    """Write a value into a fixed set of sysfs knobs (never a free shell command)."""
+
+    do: Literal["guest_setting"]
+    setting: Literal["acpi_memory_hotplug_enabled", "auto_online_blocks"]
+    value: str = Field(pattern=r"^[a-z0-9_]{1,20}$")
+
+
+class InjectFault(_Action):
+    """Break the run on purpose, to test that the harness ends it cleanly with a verdict."""
+
+    do: Literal["inject_fault"]
+    fault: Literal["panic", "hang", "kill_qemu", "close_qmp", "stop_vcpus"]
+
+
+Action = Annotated[
+    Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, NodeRemove, GuestWrite,
+          InjectFault],
+    Field(discriminator="do"),
+]
+
+
+# The discriminator's tags: not keys a person wrote in the file.
+ACTION_TAGS = frozenset({"offline_node", "offline_range", "online_range", "dimm_add",
+                         "dimm_remove", "node_remove", "guest_setting", "inject_fault"})

@@ -1,0 +1,110 @@
+"""Boot-RAM DIMMs: placement, memmap=, SRAT entries, the three witnesses, refusal words.
+
+The recorded boot is a real `memhp run` of three-node-boot-dimm-refused on Debian 6.1.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acpi_tables.srat import MemoryAffinity, decode_srat
+from harness.errors import BadInputError
+from harness.guest.actions import ActionResult, BlockOutcome, unmovable_pfns
+from harness.logparse import load_boot_log
+from harness.logparse.reader import LineStream
+from harness.qemu.cmdline import build_command
+from harness.qemu.machine import Channels
+from harness.qemu.qmp import OstEvent, UnplugOutcome
+from harness.run.boot_ram import boot_dimm_witnesses, disagreement, eject_refusal_words
+from harness.scenario.cmdline import kernel_cmdline
+from harness.scenario.layout import compute_layout
+from harness.scenario.schema import load_scenario, parse_scenario
+from harness.scenario.tables import srat_bytes
+
+ROOT = Path(__file__).parents[2]
+REFUSED = ROOT / "fixtures/scenarios/three-node-boot-dimm-refused.toml"
+RECORDED = ROOT / "fixtures/logs/recorded/memhp-6.1-three-node-boot-dimm-refused.log"
+GiB = 1 << 30
+# query-memory-devices of that run, as QEMU answered.
+QEMU_SAYS = [{"type": "dimm", "data": {"id": "boot0", "addr": 0x140000000, "size": GiB, "node": 2}}]
+
+
+def _scenario(**dimm: Any) -> dict[str, Any]:
+    return {"name": "t", "machine": {"slots": 2, "maxmem": "8G", "nodes": [
+        {"memory": "2G", "cpus": [0]}, {"memory": "1G"}, {"memory": "1G"}]},
+        "dimms": [{"id": "b0", "size": "1G", "node": 2, "boot_ram": True} | dimm],
+        "srat": {"source": "override"}}
+
+
+def test_boot_dimm_is_placed_at_the_window_base_and_announced_with_memmap() -> None:
+    scenario = load_scenario(REFUSED)
+    layout = compute_layout(scenario)
+    (dimm,) = layout.boot_dimms
+    assert (dimm.start, dimm.end) == (0x140000000, 0x180000000) == (layout.device_base, layout.device_base + GiB)
+    assert "memmap=0x40000000@0x140000000" in kernel_cmdline(scenario, layout).split()
+    argv = build_command(scenario, Path("bzImage"), Path("initrd"),
+                         Channels(Path("c.log"), Path("a.sock"), Path("q.sock")))
+    assert f"pc-dimm,id=boot0,memdev=mem-boot0,node=2,addr={0x140000000}" in argv
+
+
+def test_override_srat_gives_the_dimm_its_node_and_mark_and_the_window_goes_around_it() -> None:
+    scenario = parse_scenario(_scenario(node=1, hotplug=False))
+    layout = compute_layout(scenario)
+    memory = [m for m in decode_srat(srat_bytes(scenario, layout), "t").memory_affinities if m.length]
+    dimm = [m for m in memory if m.base_address == layout.boot_dimms[0].start]
+    assert [(m.proximity_domain, m.flags & MemoryAffinity.HOT_PLUGGABLE) for m in dimm] == [(1, 0)]
+    spans = sorted((m.base_address, m.base_address + m.length) for m in memory)
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:])), "no two ranges overlap"
+    window = [m for m in memory if m.flags & MemoryAffinity.HOT_PLUGGABLE]
+    assert window and all(m.proximity_domain == 2 for m in window)
+    assert layout.device_base + layout.device_size == max(m.base_address + m.length for m in window)
+
+
+@pytest.mark.parametrize(("dimm", "words"), [
+    ({"node": 1, "boot_ram": True}, r"on the last node \(2\)"),
+    ({"hotplug": False}, "QEMU's SRAT marks it hotpluggable"),
+    ({"boot_ram": False, "hotplug": False}, "applies to boot_ram DIMMs only"),
+])
+def test_boot_dimm_that_qemus_srat_cannot_describe_is_bad_input(dimm: dict[str, Any], words: str) -> None:
+    data = _scenario(**dimm) | {"srat": {"source": "qemu"}}
+    with pytest.raises(BadInputError, match=words):
+        parse_scenario(data, "x.toml")
+
+
+def test_three_witnesses_of_the_recorded_boot_agree() -> None:
+    scenario, log = load_scenario(REFUSED), load_boot_log(RECORDED)
+    (seen,) = boot_dimm_witnesses(scenario, compute_layout(scenario), log, QEMU_SAYS)
+    assert seen.agree, seen.words
+    assert disagreement((seen,)) is None
+    assert "user [0x100000000-0x17fffffff] usable" in seen.e820 and "PXM 2" in seen.srat
+
+
+def test_qemu_elsewhere_makes_it_could_not_test_naming_all_three() -> None:
+    scenario, log = load_scenario(REFUSED), load_boot_log(RECORDED)
+    moved = [{"type": "dimm", "data": {"id": "boot0", "addr": 0x180000000, "size": GiB}}]
+    witnesses = boot_dimm_witnesses(scenario, compute_layout(scenario), log, moved)
+    why = disagreement(witnesses)
+    assert why is not None
+    assert "QEMU: [0x180000000-0x1bfffffff]" in why and "e820: user" in why and "SRAT: PXM 2" in why
+    gone = boot_dimm_witnesses(scenario, compute_layout(scenario), log, None)
+    assert "not read" in (disagreement(gone) or "")
+
+
+def test_refused_eject_names_the_blocks_reservations_and_the_allocation_of_the_dumped_page() -> None:
+    lines = tuple(line for line in LineStream().feed(RECORDED.read_bytes()) if line.items)
+    after_boot = tuple(line for line in lines if line.number > 570)
+    pfns = unmovable_pfns(after_boot)
+    assert pfns == [0x17FE00]
+    flags = {"pages": 32768, "reserved": 27379, "slab": 0, "pgtable": 0}
+    action = ActionResult("remove-boot0", "dimm_remove", "failure", False, "guest refused",
+                          blocks=[BlockOutcome(47, 0x178000000, False, "Offline failed", flags)],
+                          unplug=UnplugOutcome("boot0", False, 0.2, (
+                              OstEvent("boot0", "0", 3, 0x84), OstEvent("boot0", "0", 3, 0x82)), "busy"),
+                          unmovable_pfns=pfns)
+    words = eject_refusal_words(action, load_boot_log(RECORDED))
+    assert "ejection in progress (0x84), eject request: device busy (0x82)" in words
+    assert "memory47 [0x178000000-0x17fffffff] (kpageflags: 27379 reserved" in words
+    assert "NODE_DATA(2)" in words and "alloc_low_pages, setup_log_buf" in words
+    assert "unmovable pfn 0x17fe00 inside setup_log_buf [0x17effe000-0x17fffdfff]" in words
