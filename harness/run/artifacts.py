@@ -11,8 +11,11 @@ file changes in a way an older reader would misread.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -21,13 +24,50 @@ from pydantic import TypeAdapter, ValidationError
 
 from acpi_tables.srat import MemoryAffinity
 from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
-from harness.errors import BadInputError, ExitCode, Verdict
+from harness.errors import BadInputError, ExitCode, InfrastructureError, Verdict
 from harness.guest.state import GuestSnapshot, PageFlagSummary
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
 from harness.scenario.layout import MemoryLayout
 
 SCHEMA_VERSION = 1
+# A folder that cannot take more bytes is the host's problem, never the user's input.
+_HOST_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
+class ArtifactWriteError(InfrastructureError):
+    """An artifact could not be written (a full disk): could not test, exit 125."""
+
+    def __init__(self, paths: tuple[Path, ...], reason: str) -> None:
+        super().__init__(f"could not write {', '.join(str(p) for p in paths)}: {reason}")
+        self.paths, self.reason = paths, reason
+
+    @classmethod
+    def of(cls, path: Path, err: OSError) -> ArtifactWriteError:
+        return cls((path,), err.strerror or str(err))
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write an artifact whole or not at all: no partial file is left behind on failure."""
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+    except OSError as err:
+        path.unlink(missing_ok=True)
+        raise ArtifactWriteError.of(path, err) from None
+
+
+@contextlib.contextmanager
+def artifact_writes(out_dir: Path) -> Iterator[None]:
+    """Turn a failed write into ``out_dir`` by any layer below (console, transcripts,
+    command line) into :class:`ArtifactWriteError`; other OSErrors are not artifacts'."""
+    try:
+        yield
+    except OSError as err:
+        name = err.filename if isinstance(err.filename, str) else None
+        if name is None or not Path(name).resolve().is_relative_to(out_dir.resolve()):
+            raise
+        raise ArtifactWriteError.of(Path(name), err) from err
 
 _ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
 
@@ -93,8 +133,12 @@ class Artifact:
     def write(self, path: Path) -> None:
         """Atomically: a reader never sees half a file, even after a crash."""
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+            os.replace(tmp, path)
+        except OSError as err:  # a full disk: no half-written .tmp stays behind
+            tmp.unlink(missing_ok=True)
+            raise ArtifactWriteError.of(path, err) from None
 
 
 def ensure_out_dir(path: Path) -> Path:
@@ -104,6 +148,8 @@ def ensure_out_dir(path: Path) -> Path:
     except FileExistsError:
         raise BadInputError(f"{path}: exists and is not a folder (the run's artifact folder)") from None
     except OSError as err:
+        if err.errno in _HOST_FULL:
+            raise ArtifactWriteError.of(path, err) from None
         raise BadInputError(f"{path}: cannot create the artifact folder: {err.strerror}") from None
     return path
 
