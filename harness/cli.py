@@ -3,7 +3,8 @@
 Exit statuses (also for ``git bisect run``): 0 every outcome matched its expectation,
 1 some did not (a guest panic or hang counts here), 2 bad input or usage (128 with
 --bisect), 125 could not test (QEMU missing, kernel not obtainable, QEMU died before the
-kernel ran, an artifact could not be written), 130 interrupted.
+kernel ran, an artifact could not be written), 130 interrupted (``memhp matrix``: its cells
+stopped, the partial reports and the history written first).
 """
 from __future__ import annotations
 
@@ -210,6 +211,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     result = run_matrix(args.matrix, args.out, args.workers, args.scheduler,
                         args.db or DEFAULT_HISTORY)
     print(summary_text(result))
+    if result.interrupted:  # the partial reports and the history are written by now
+        print("memhp: interrupted", file=sys.stderr)
     return result.exit_code
 
 

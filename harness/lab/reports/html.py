@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.errors import BadInputError, Verdict
 from harness.lab.history import Trend
 from harness.lab.reports.memmap_svg import memmap_svg
-from harness.lab.results import MatrixResult, RunRecord
+from harness.lab.results import CellStatus, MatrixResult, RunRecord
 from harness.run.artifacts import ModelFile
 
 ARTIFACTS = ("console.log", "model.json", "result.json", "qmp.jsonl", "agent.log", "memhp-run.log")
@@ -27,6 +27,10 @@ def _verdict(v: Verdict) -> str:
     return f'<span class="v" style="background:{_COLOR[v]}">{v.value}</span>'
 
 
+def _status(record: RunRecord) -> str:
+    return "" if record.status is CellStatus.FINISHED else f" ({record.status.value})"
+
+
 def _links(run_dir: Path, rel: str) -> str:
     return " ".join(f'<a href="{escape(rel)}/{name}">{name}</a>' for name in ARTIFACTS
                     if (run_dir / name).exists())
@@ -36,7 +40,8 @@ def _row(record: RunRecord, runs_dir: Path) -> str:
     cls = "" if record.ok else ' class="unexpected"'
     cells = [f'<a href="#{escape(record.run_id)}">{escape(record.scenario)}</a>',
              escape(record.kernel), escape(record.release or "?"), escape(record.variant),
-             record.expect.value, _verdict(record.verdict), "yes" if record.ok else "<b>NO</b>",
+             record.expect.value, _verdict(record.verdict) + _status(record),
+             "yes" if record.ok else "<b>NO</b>",
              escape(record.reason), f"{record.seconds:.0f}", str(record.attempts),
              _links(runs_dir / record.run_id, f"runs/{record.run_id}")]
     return f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
@@ -83,7 +88,9 @@ def render_html(result: MatrixResult, runs_dir: Path, trends: list[Trend] | None
         f"<title>memhp {escape(result.run_id)}</title><style>{_CSS}</style></head><body>",
         f"<h1>memhp matrix {escape(result.name)}</h1>",
         f"<p>{escape(result.started[:19])} UTC, {len(result.records)} runs in "
-        f"{result.seconds:.0f} s, <b>{bad} unexpected</b></p>",
+        f"{result.seconds:.0f} s, <b>{bad} unexpected</b>"
+        + (" — <b>interrupted</b>: cells marked interrupted were stopped, not-run ones never "
+           "started" if result.interrupted else "") + "</p>",
         "<table>" + head + "".join(_row(r, runs_dir) for r in result.records) + "</table>",
         _trends(trends) if trends else "",
         "<h2>Memory maps</h2>", *(_memmap(r, runs_dir) for r in result.records),
