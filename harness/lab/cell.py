@@ -50,7 +50,8 @@ def record_from_result(run: RunSpec, result: ResultFile, seconds: float) -> RunR
     failed = result.failed_checks
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
                      result.verdict, result.release, failed, result.error or "; ".join(failed),
-                     1, seconds)
+                     1, seconds, boot_seconds=result.info.boot_seconds,
+                     action_seconds=result.info.action_seconds)
 
 
 def error_record(run: RunSpec, reason: str, seconds: float,

@@ -40,8 +40,10 @@ class RunRecord:
     failed_checks: tuple[str, ...]
     reason: str
     attempts: int
-    seconds: float
+    seconds: float  # the whole cell, all attempts' process time included
     status: CellStatus = CellStatus.FINISHED
+    boot_seconds: float | None = None  # from result.json: QEMU start to the guest's agent
+    action_seconds: float | None = None  # the scenario's actions
 
     @property
     def ok(self) -> bool:
@@ -60,14 +62,20 @@ class RunRecord:
                 "verdict": self.verdict.value, "ok": self.ok, "release": self.release,
                 "failed_checks": list(self.failed_checks), "reason": self.reason,
                 "attempts": self.attempts, "seconds": round(self.seconds, 2),
-                "status": self.status.value}
+                "status": self.status.value, "boot_seconds": _rounded(self.boot_seconds),
+                "action_seconds": _rounded(self.action_seconds)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunRecord":
         return cls(data["run_id"], data["kernel"], data["scenario"], data["variant"],
                    Verdict(data["expect"]), Verdict(data["verdict"]), data["release"],
                    tuple(data["failed_checks"]), data["reason"], data["attempts"],
-                   data["seconds"], CellStatus(data.get("status", CellStatus.FINISHED.value)))
+                   data["seconds"], CellStatus(data.get("status", CellStatus.FINISHED.value)),
+                   data.get("boot_seconds"), data.get("action_seconds"))
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 2)
 
 
 # A run function does one attempt of a cell into a folder and returns what it ended with.

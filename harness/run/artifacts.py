@@ -210,6 +210,10 @@ class RunInfo:
     out_dir: str | None
     reserved_in_hotplug_ranges: tuple[str, ...]
     model_agreement: ModelAgreement | None
+    # QEMU start to the guest agent's hello, and the scenario's actions (None: not reached);
+    # a matrix report shows them apart, as a slow boot and a slow removal mean different things.
+    boot_seconds: float | None = None
+    action_seconds: float | None = None
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -87,6 +88,8 @@ class Observation:
     memory_devices_after: list[dict[str, Any]] | None = None
     guest_srat: bytes | None = None
     distances: tuple[tuple[int, ...], ...] | None = None
+    boot_seconds: float | None = None
+    action_seconds: float | None = None
 
 
 def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
@@ -134,16 +137,20 @@ def _link(target: Path, link: Path) -> Path:
 
 def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float,
            seen: Observation) -> None:
+    begin = time.monotonic()
     seen.release = vm.boot(timeout)
+    seen.boot_seconds = time.monotonic() - begin
     seen.kernel_ran = True
     seen.before = vm.snapshot()
     seen.guest_srat = vm.srat_bytes()
     seen.distances = vm.node_distances()
     seen.memory_devices_before = vm.memory_devices()
     seen.actions = []
+    begin = time.monotonic()
     for action in scenario.actions:
         log.info("action %s (%s)", action.id, action.do)
         seen.actions.append(run_action(vm, scenario, layout, action))
+    seen.action_seconds = time.monotonic() - begin
     seen.after = vm.snapshot()
     seen.memory_devices_after = vm.memory_devices()
     vm.poweroff()
@@ -226,6 +233,8 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         result = RunResult(scenario.name, options.kernel, prep.kernel.release)
         result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out))
         seen = boot_and_observe(prep, out, options.boot_timeout)
+        result.info = replace(result.info, boot_seconds=seen.boot_seconds,
+                              action_seconds=seen.action_seconds)
     try:
         bootlog = load_boot_log(out / "console.log")
         override = out / "srat.aml"

@@ -96,6 +96,7 @@ def test_ctrl_c_stops_a_running_matrix_with_its_partial_reports_and_history(tmp_
     assert summary["interrupted"] and summary["interrupted_runs"] == [second.name]
     assert [r["status"] for r in summary["runs"]] == ["finished", "interrupted"]
     assert summary["runs"][0]["verdict"] == "pass" and summary["runs"][1]["attempts"] == 1
+    assert summary["runs"][0]["boot_seconds"] > 0 and summary["runs"][0]["action_seconds"] >= 0
     assert b"Linux version" in console.read_bytes() and (first / "model.json").exists()
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
     assert suite is not None and (suite.get("tests"), suite.get("skipped")) == ("2", "1")

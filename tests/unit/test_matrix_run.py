@@ -6,6 +6,7 @@ import os
 import signal
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from harness.lab.cell import (
 )
 from harness.lab.history import History
 from harness.lab.matrix import execute, write_reports
+from harness.lab.reports.html import render_html
+from harness.lab.reports.junit import junit_xml
 from harness.lab.results import CellStatus, MatrixResult, RunRecord
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, Variant
 from harness.run.artifacts import ResultFile
@@ -196,3 +199,16 @@ def test_ctrl_c_stops_the_matrix_and_keeps_the_partial_reports_and_history(
     assert "interrupted" in (tmp_path / "index.html").read_text()
     with History(tmp_path / "h.sqlite") as history:  # only the cell that finished
         assert [(t.scenario, len(t.outcomes)) for t in history.trend_rows()] == [("a", 1)]
+
+
+def test_the_reports_show_boot_and_action_time_apart(tmp_path: Path) -> None:
+    result = RunResult("x", "debian:6.1", "6.1.0-57-amd64")
+    result.add("a", "success", "success")
+    result.info = replace(result.info, boot_seconds=7.0, action_seconds=1.5)
+    record = record_from_result(_spec("x"), ResultFile.from_json(result.artifact().to_json()), 9.0)
+    assert (record.boot_seconds, record.action_seconds) == (7.0, 1.5)
+    assert RunRecord.from_json(record.to_json()) == record
+    matrix = MatrixResult("t", "t-1", "2026-01-01T00:00:00", 9.0, (record,))
+    assert "<td>7.0</td><td>1.5</td><td>9</td>" in render_html(matrix, tmp_path, None)
+    case = junit_xml(matrix, tmp_path).find("testsuite/testcase/system-out")
+    assert case is not None and "boot 7.00 s; actions 1.50 s" in (case.text or "")

@@ -27,6 +27,10 @@ def _verdict(v: Verdict) -> str:
     return f'<span class="v" style="background:{_COLOR[v]}">{v.value}</span>'
 
 
+def _seconds(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.1f}"
+
+
 def _status(record: RunRecord) -> str:
     return "" if record.status is CellStatus.FINISHED else f" ({record.status.value})"
 
@@ -42,7 +46,8 @@ def _row(record: RunRecord, runs_dir: Path) -> str:
              escape(record.kernel), escape(record.release or "?"), escape(record.variant),
              record.expect.value, _verdict(record.verdict) + _status(record),
              "yes" if record.ok else "<b>NO</b>",
-             escape(record.reason), f"{record.seconds:.0f}", str(record.attempts),
+             escape(record.reason), _seconds(record.boot_seconds), _seconds(record.action_seconds),
+             f"{record.seconds:.0f}", str(record.attempts),
              _links(runs_dir / record.run_id, f"runs/{record.run_id}")]
     return f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
@@ -82,7 +87,7 @@ def render_html(result: MatrixResult, runs_dir: Path, trends: list[Trend] | None
     bad = sum(not r.ok for r in result.records)
     head = ("<tr>" + "".join(f"<th>{h}</th>" for h in (
         "scenario", "kernel", "release", "variant", "expected", "verdict", "as expected",
-        "reason", "s", "attempts", "artifacts")) + "</tr>")
+        "reason", "boot s", "actions s", "cell s", "attempts", "artifacts")) + "</tr>")
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>memhp {escape(result.run_id)}</title><style>{_CSS}</style></head><body>",

@@ -21,6 +21,10 @@ def console_tail(folder: Path, lines: int = CONSOLE_TAIL_LINES) -> str:
     return "\n".join(line.rstrip("\r") for line in text.splitlines()[-lines:])
 
 
+def _s(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds:.2f} s"
+
+
 def _testcase(record: RunRecord, folder: Path) -> ET.Element:
     case = ET.Element("testcase", classname=f"{record.kernel}.{record.variant}",
                       name=record.scenario, time=f"{record.seconds:.2f}")
@@ -33,7 +37,8 @@ def _testcase(record: RunRecord, folder: Path) -> ET.Element:
         node = ET.SubElement(case, tag, message=message, type=record.verdict.value)
         node.text = f"{message}\n\nconsole tail ({folder / 'console.log'}):\n{console_tail(folder)}"
     ET.SubElement(case, "system-out").text = (
-        f"release {record.release or '?'}; attempts {record.attempts}; artifacts {folder}")
+        f"release {record.release or '?'}; attempts {record.attempts}; boot {_s(record.boot_seconds)}; "
+        f"actions {_s(record.action_seconds)}; artifacts {folder}")
     return case
 
 
