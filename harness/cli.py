@@ -3,8 +3,10 @@
 Exit statuses (also for ``git bisect run``): 0 every outcome matched its expectation,
 1 some did not (a guest panic or hang counts here), 2 bad input or usage (128 with
 --bisect), 125 could not test (QEMU missing, kernel not obtainable, QEMU died before the
-kernel ran), 130 interrupted.  ``memhp parse`` judges the log's hotplug ranges instead: 0 clean,
-1 hotplug requirement violated, 125 the log cannot tell, 2 not a boot log.
+kernel ran, an artifact could not be written), 130 interrupted (``memhp matrix``: its cells
+stopped, the partial reports and the history written first).  ``memhp parse`` judges the
+log's hotplug ranges instead: 0 clean, 1 hotplug requirement violated, 125 the log cannot
+tell, 2 not a boot log.
 """
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInputError, ExitCode, MemhpError, exit_code_for
+
+if TYPE_CHECKING:  # imported where used: `memhp parse` need not load the runner
+    from harness.run.runner import RunOptions
+    from harness.run.verdict import RunResult
 
 EPILOG = __doc__.split("\n\n", 1)[1]
 
@@ -28,8 +34,9 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> ExitCode:
+    from harness.run.artifact_io import ArtifactWriteError
     from harness.run.artifacts import ensure_out_dir
-    from harness.run.runner import RunOptions, error_result, run_scenario
+    from harness.run.runner import RunOptions, UnrecordedRun, error_result
 
     if args.show_command:
         return show_command(args)
@@ -38,16 +45,40 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
     # First, so that an unusable --out is one line (no result.json can go there).
     ensure_out_dir(options.out_dir)
     try:
-        result = run_scenario(args.scenario, options)
+        result = _run_or_error(args, options)
+    except ArtifactWriteError as err:
+        # A full disk says nothing about the kernel: the verdict reached is shown, the
+        # missing artifact named, and the exit is 125 (git bisect: skip).
+        reached = err.result if isinstance(err, UnrecordedRun) else None
+        _show_result(args, reached or error_result(args.scenario.stem, args.kernel, err),
+                     options.out_dir)
+        print(f"memhp: {err}", file=sys.stderr)
+        return ExitCode.CANNOT_TEST
+    _show_result(args, result, options.out_dir)
+    return result.verdict.exit_code
+
+
+def _run_or_error(args: argparse.Namespace, options: RunOptions) -> RunResult:
+    """The run's result, or the result of the error that ended it (also in result.json)."""
+    from harness.run.artifact_io import ArtifactWriteError
+    from harness.run.runner import error_result, run_scenario
+
+    try:
+        return run_scenario(args.scenario, options)
+    except ArtifactWriteError:
+        raise  # its own exit: the verdict reached is kept
     except MemhpError as err:
         result = error_result(args.scenario.stem, args.kernel, err)
         result.artifact().write(options.out_dir / "result.json")
+        return result
+
+
+def _show_result(args: argparse.Namespace, result: RunResult, out_dir: Path) -> None:
     if args.json:
         _print_json(result.artifact().to_json())
     else:
         print(result.summary())
-        print(f"artifacts: {options.out_dir}")
-    return result.verdict.exit_code
+        print(f"artifacts: {out_dir}")
 
 
 def show_command(args: argparse.Namespace) -> ExitCode:
@@ -192,6 +223,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     result = run_matrix(args.matrix, args.out, args.workers, args.scheduler,
                         args.db or DEFAULT_HISTORY)
     print(summary_text(result))
+    if result.interrupted:  # the partial reports and the history are written by now
+        print("memhp: interrupted", file=sys.stderr)
     return result.exit_code
 
 

@@ -5,7 +5,10 @@
      │    └── ParseError        a file's bytes or lines do not parse (names file/line/offset)
      ├── InfrastructureError    cannot test: QEMU missing, kernel not obtainable, QEMU died
      │    │                     before the kernel ran                                 → exit 125
-     │    └── QemuLaunchError   QEMU exited or never connected (harness.qemu.machine)
+     │    ├── QemuLaunchError   QEMU exited or never connected (harness.qemu.machine)
+     │    └── ArtifactWriteError  an artifact could not be written, e.g. a full disk
+     │         │                (harness.run.artifacts)
+     │         └── UnrecordedRun  … after the verdict, which it carries (harness.run.runner)
      └── GuestError             the guest misbehaved: panic, hang, lost console      → exit 1
           └── GuestGone         the guest stopped answering (harness.guest.agent)
 

@@ -26,7 +26,12 @@ from harness.analysis.log_placements import (
     logged_placements,
     movable_node_of,
 )
-from harness.analysis.pinning import HotplugStatus, hotplug_findings, outcome_dump, reservations_in_hotplug_ranges
+from harness.analysis.pinning import (
+    HotplugStatus,
+    hotplug_findings,
+    outcome_dump,
+    reservations_in_hotplug_ranges,
+)
 from harness.errors import ExitCode
 from harness.logparse import BootLog, SratMemoryLine
 from harness.logparse.common import JsonMixin

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import GuestError
-from harness.guest.agent import GuestGone
 from harness.guest import node_removal
+from harness.guest.agent import GuestGone
 from harness.guest.vm import GuestVM
 from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
 from harness.logparse.reader import ConsoleLine

@@ -1,7 +1,9 @@
 """One matrix cell on this machine: a ``memhp run`` subprocess with a timeout and retries.
 
 A subprocess (not a pool process) per run, because only a process can be stopped when a
-run overruns its timeout; its SIGTERM handler unwinds and kills its QEMU.
+run overruns its timeout or the matrix is interrupted; its SIGTERM handler unwinds and
+kills its QEMU. Runs live in their own sessions, out of reach of the terminal's Ctrl-C:
+:func:`stop_cells` is how an interrupted matrix stops them (here, or on a Dask worker).
 """
 from __future__ import annotations
 
@@ -17,17 +19,30 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.errors import BadInputError, ExitCode, Verdict
-from harness.lab.results import RunFn, RunRecord
+from harness.lab.results import CellStatus, RunFn, RunRecord
 from harness.lab.spec import RunSettings, RunSpec
 from harness.run.artifacts import ResultFile
 from harness.scenario.schema import load_scenario
 
 # Time the run gets to kill its QEMU after SIGTERM before the whole group is killed.
-_GRACE_SECONDS = 20.0
-# Runs live in their own sessions, out of reach of the terminal's Ctrl-C: stop_all() is how
-# an interrupted matrix stops them.
-_LIVE: set[subprocess.Popen[bytes]] = set()
-_LIVE_LOCK = threading.Lock()
+GRACE_SECONDS = 20.0
+# How often a waiting cell looks whether its matrix was stopped.
+_POLL_SECONDS = 0.1
+# Executions of a matrix (RunSettings.matrix_run) that were stopped, in this process.
+_STOPPED: set[str] = set()
+_STOPPED_LOCK = threading.Lock()
+
+
+def stop_cells(matrix_run: str) -> None:
+    """Stop the cells of one matrix execution: running ones end with an ``interrupted``
+    record and their artifacts, the ones not started yet are ``not-run``."""
+    with _STOPPED_LOCK:
+        _STOPPED.add(matrix_run)
+
+
+def stopping(settings: RunSettings) -> bool:
+    with _STOPPED_LOCK:
+        return bool(settings.matrix_run) and settings.matrix_run in _STOPPED
 
 
 def record_from_result(run: RunSpec, result: ResultFile, seconds: float) -> RunRecord:
@@ -35,12 +50,19 @@ def record_from_result(run: RunSpec, result: ResultFile, seconds: float) -> RunR
     failed = result.failed_checks
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
                      result.verdict, result.release, failed, result.error or "; ".join(failed),
-                     1, seconds)
+                     1, seconds, boot_seconds=result.info.boot_seconds,
+                     action_seconds=result.info.action_seconds)
 
 
-def error_record(run: RunSpec, reason: str, seconds: float) -> RunRecord:
+def error_record(run: RunSpec, reason: str, seconds: float,
+                 status: CellStatus = CellStatus.FINISHED) -> RunRecord:
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
-                     Verdict.ERROR, None, (), reason, 1, seconds)
+                     Verdict.ERROR, None, (), reason, 1, seconds, status)
+
+
+def not_run_record(run: RunSpec) -> RunRecord:
+    return replace(error_record(run, "not run: the matrix was interrupted", 0.0, CellStatus.NOT_RUN),
+                   attempts=0)
 
 
 def scenario_for(run: RunSpec, out_dir: Path) -> Path:
@@ -58,21 +80,33 @@ def scenario_for(run: RunSpec, out_dir: Path) -> Path:
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(_GRACE_SECONDS)
+        proc.wait(GRACE_SECONDS)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
 
-def stop_all() -> None:
-    """Ask every running ``memhp run`` of this process to stop (it kills its QEMU)."""
-    with _LIVE_LOCK:
-        for proc in _LIVE:
-            proc.send_signal(signal.SIGTERM)
+def _wait(proc: subprocess.Popen[bytes], settings: RunSettings) -> str | None:
+    """None once the run exits by itself; else why it was stopped."""
+    deadline = time.monotonic() + settings.timeout
+    while True:
+        try:
+            proc.wait(max(0.0, min(_POLL_SECONDS, deadline - time.monotonic())))
+            return None
+        except subprocess.TimeoutExpired:
+            if stopping(settings):
+                _stop(proc)
+                return "interrupted"
+            if time.monotonic() >= deadline:
+                _stop(proc)
+                return f"timed out after {settings.timeout:g} s"
 
 
 def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
-    """One attempt: ``memhp run`` in its own session, stopped after ``settings.timeout``."""
+    """One attempt: ``memhp run`` in its own session, stopped after ``settings.timeout`` or
+    when its matrix is stopped."""
+    if stopping(settings):
+        return not_run_record(run)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     argv = [sys.executable, "-m", "harness.cli", "run", str(scenario_for(run, out_dir)),
@@ -80,18 +114,14 @@ def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> Run
             "--boot-timeout", str(settings.boot_timeout)]
     with open(out_dir / "memhp-run.log", "wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        with _LIVE_LOCK:
-            _LIVE.add(proc)
-        try:
-            proc.wait(settings.timeout)
-        except subprocess.TimeoutExpired:
-            _stop(proc)
-            return error_record(run, f"timed out after {settings.timeout:g} s",
-                                time.monotonic() - start)
-        finally:
-            with _LIVE_LOCK:
-                _LIVE.discard(proc)
-    return read_record(run, out_dir, proc.returncode, time.monotonic() - start)
+        stopped = _wait(proc, settings)
+    seconds = time.monotonic() - start
+    if stopped == "interrupted":
+        return error_record(run, f"interrupted after {seconds:.0f} s (memhp run exited "
+                            f"{proc.returncode})", seconds, CellStatus.INTERRUPTED)
+    if stopped:
+        return error_record(run, stopped, seconds)
+    return read_record(run, out_dir, proc.returncode, seconds)
 
 
 def read_record(run: RunSpec, out_dir: Path, returncode: int, seconds: float) -> RunRecord:
@@ -104,6 +134,9 @@ def read_record(run: RunSpec, out_dir: Path, returncode: int, seconds: float) ->
         result = ResultFile.read(out_dir / "result.json")
     except BadInputError as err:  # a run that wrote nonsense could not be judged
         return error_record(run, str(err), seconds)
+    if returncode == ExitCode.CANNOT_TEST and result.verdict.tested:
+        # The verdict was reached but its evidence not all written (a full disk): retried.
+        return error_record(run, result.error or "memhp run could not test", seconds)
     return record_from_result(run, result, seconds)
 
 
@@ -111,11 +144,18 @@ def run_with_retries(run: RunSpec, out_dir: Path, settings: RunSettings, run_fn:
     """Run a cell, again only while it could not be tested (exit 125), never after a verdict.
 
     Earlier attempts stay next to the final folder as ``<folder>.attempt<N>``."""
+    if stopping(settings):
+        return not_run_record(run)
     attempt = 1
     while True:
         record = run_fn(run, out_dir, settings)
-        if record.verdict.exit_code != ExitCode.CANNOT_TEST or attempt > settings.retries:
-            return replace(record, attempts=attempt)
+        if record.status is CellStatus.NOT_RUN:  # stopped before it began
+            return record
+        record = replace(record, attempts=attempt)
+        # Never a new attempt once the matrix is stopped, nor after an interrupted one.
+        if (record.status is not CellStatus.FINISHED or attempt > settings.retries
+                or record.verdict.exit_code != ExitCode.CANNOT_TEST or stopping(settings)):
+            return record
         keep = out_dir.with_name(f"{out_dir.name}.attempt{attempt}")
         shutil.rmtree(keep, ignore_errors=True)
         if out_dir.exists():

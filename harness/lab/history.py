@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.errors import BadInputError, Verdict
-from harness.lab.results import DEFAULT_HISTORY, MatrixResult
+from harness.lab.results import DEFAULT_HISTORY, CellStatus, MatrixResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -81,11 +81,13 @@ class History:
         self.db.close()
 
     def record(self, result: MatrixResult) -> None:
+        """The cells that finished; interrupted and unstarted ones say nothing about a kernel."""
         self.db.executemany(
             "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [(result.run_id, result.name, result.started, r.run_id, r.kernel, r.release,
               r.scenario, r.variant, r.expect.value, r.verdict.value, int(r.ok),
-              json.dumps(list(r.failed_checks))) for r in result.records])
+              json.dumps(list(r.failed_checks))) for r in result.records
+             if r.status is CellStatus.FINISHED])
 
     def _outcomes(self, where: str = "") -> list[tuple[str, ...]]:
         return self.db.execute(

@@ -13,21 +13,40 @@ import datetime as dt
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
+from types import TracebackType
+from typing import Protocol
 
 from harness.errors import BadInputError
-from harness.lab.cell import run_in_subprocess, run_with_retries, stop_all
+from harness.lab.cell import not_run_record, run_in_subprocess, run_with_retries, stop_cells
 from harness.lab.history import History
 from harness.lab.reports.html import write_html
 from harness.lab.reports.junit import write_junit
-from harness.lab.results import DEFAULT_HISTORY, MatrixResult, RunFn, RunRecord
+from harness.lab.results import DEFAULT_HISTORY, CellStatus, MatrixResult, RunFn, RunRecord
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, load_matrix
 from harness.run.artifacts import ensure_out_dir
 
 # The project's own nightly plan over its fixtures/scenarios: a checkout has it, a wheel does not.
 DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "fixtures" / "matrix" / "nightly.toml"
+
+
+class Cells(Protocol):
+    """The cells of a matrix being run, here or on a cluster."""
+
+    def finished(self) -> Iterator[RunRecord]:
+        """Records as cells finish."""
+
+    def stop(self) -> list[RunRecord]:
+        """Stop every cell; the records of those that had started, once they have ended."""
+
+    def __enter__(self) -> Cells: ...
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
 
 
 def default_matrix() -> Path:
@@ -39,54 +58,82 @@ def default_matrix() -> Path:
     return DEFAULT_MATRIX
 
 
-def run_local(runs: Iterable[RunSpec], runs_dir: Path, settings: RunSettings, workers: int,
-              run_fn: RunFn) -> Iterator[RunRecord]:
-    """Records as cells finish; threads only wait, each cell's work is its own process."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_with_retries, run, runs_dir / run.run_id, settings, run_fn)
-                   for run in runs]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
-            stop_all()
-            raise
+class LocalCells:
+    """Cells on this machine; threads only wait, each cell's work is its own process."""
+
+    def __init__(self, runs: Iterable[RunSpec], runs_dir: Path, settings: RunSettings,
+                 workers: int, run_fn: RunFn) -> None:
+        self.settings = settings
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.futures: list[Future[RunRecord]] = [
+            self.pool.submit(run_with_retries, run, runs_dir / run.run_id, settings, run_fn)
+            for run in runs]
+
+    def finished(self) -> Iterator[RunRecord]:
+        for future in as_completed(self.futures):
+            yield future.result()
+
+    def stop(self) -> list[RunRecord]:
+        for future in self.futures:
+            future.cancel()
+        stop_cells(self.settings.matrix_run)
+        self.pool.shutdown(wait=True)
+        return [f.result() for f in self.futures if not f.cancelled()]
+
+    def __enter__(self) -> LocalCells:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _progress(total: int, records: Iterator[RunRecord], show: bool) -> list[RunRecord]:
+def _progress(total: int, records: Iterator[RunRecord], show: bool) -> Iterator[RunRecord]:
     if not show:
-        return list(records)
+        yield from records
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    done: list[RunRecord] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns) as bar:
         task = bar.add_task("matrix", total=total)
         for record in records:
-            done.append(record)
             mark = "ok" if record.ok else "UNEXPECTED"
             bar.console.log(f"{record.run_id}: {record.verdict.value} ({mark})")
             bar.advance(task)
-    return done
+            yield record
 
 
 def execute(spec: MatrixSpec, out_dir: Path, workers: int, run_fn: RunFn = run_in_subprocess,
             scheduler: str | None = None, progress: bool = False) -> MatrixResult:
-    """Run every cell and return the records in matrix order (no reports written)."""
+    """Run every cell and return the records in matrix order (no reports written).
+
+    Ctrl-C (or SIGTERM) stops the cells: the result is ``interrupted``, with the records
+    of the cells that finished, were interrupted, or never started."""
     started = dt.datetime.now(dt.timezone.utc)
     begin = time.monotonic()
     runs_dir = ensure_out_dir(out_dir / "runs")
+    settings = replace(spec.settings, matrix_run=uuid.uuid4().hex)
+    cells: Cells
     if scheduler:
-        from harness.lab.distributed import run_on_cluster
-        stream = run_on_cluster(spec.runs, runs_dir, spec.settings, scheduler, run_fn)
+        from harness.lab.distributed import ClusterCells
+        cells = ClusterCells(spec.runs, runs_dir, settings, scheduler, run_fn)
     else:
-        stream = run_local(spec.runs, runs_dir, spec.settings, workers, run_fn)
-    by_id = {r.run_id: r for r in _progress(len(spec.runs), stream, progress)}
+        cells = LocalCells(spec.runs, runs_dir, settings, workers, run_fn)
+    done: dict[str, RunRecord] = {}
+    interrupted = False
+    with cells:
+        try:
+            for record in _progress(len(spec.runs), cells.finished(), progress):
+                done[record.run_id] = record
+        except KeyboardInterrupt:
+            interrupted = True
+            done.update((r.run_id, r) for r in cells.stop())
     return MatrixResult(spec.name, f"{spec.name}-{started:%Y%m%dT%H%M%S}", started.isoformat(),
-                        time.monotonic() - begin, tuple(by_id[r.run_id] for r in spec.runs))
+                        time.monotonic() - begin,
+                        tuple(done.get(r.run_id) or not_run_record(r) for r in spec.runs),
+                        interrupted)
 
 
 def write_reports(result: MatrixResult, out_dir: Path, db: Path | None) -> None:
@@ -113,8 +160,15 @@ def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,
 
 
 def summary_text(result: MatrixResult) -> str:
-    lines = [f"{r.run_id:<60} {r.verdict.value:<9} {'ok' if r.ok else 'UNEXPECTED'}"
+    lines = [f"{r.run_id:<60} {_shown(r):<11} {'ok' if r.ok else 'UNEXPECTED'}"
              + (f"  {r.reason}" if not r.ok and r.reason else "") for r in result.records]
-    bad = sum(not r.ok for r in result.records)
-    lines.append(f"{len(result.records)} runs in {result.seconds:.0f} s, {bad} unexpected")
+    bad = sum(not r.ok and r.status is CellStatus.FINISHED for r in result.records)
+    lines.append(f"{len(result.records)} runs in {result.seconds:.0f} s, {bad} unexpected"
+                 + (f"; INTERRUPTED: {len(result.with_status(CellStatus.INTERRUPTED))} stopped, "
+                    f"{len(result.with_status(CellStatus.NOT_RUN))} not run"
+                    if result.interrupted else ""))
     return "\n".join(lines)
+
+
+def _shown(record: RunRecord) -> str:
+    return record.verdict.value if record.status is CellStatus.FINISHED else record.status.value

@@ -5,6 +5,7 @@ driver (``harness.lab.matrix``) that produces them.
 """
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,15 @@ from harness.errors import ExitCode, Verdict, overall
 from harness.lab.spec import RunSettings, RunSpec
 
 DEFAULT_HISTORY = Path("out") / "history.sqlite"
+
+
+class CellStatus(str, enum.Enum):
+    """Whether a cell ran to its end; an interrupted or unstarted cell has no verdict about
+    the kernel (its ``verdict`` is ``error``) and stays out of the history."""
+
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C/SIGTERM of the matrix; artifacts kept
+    NOT_RUN = "not-run"  # the matrix was interrupted before the cell started
 
 
 @dataclass(frozen=True)
@@ -30,11 +40,14 @@ class RunRecord:
     failed_checks: tuple[str, ...]
     reason: str
     attempts: int
-    seconds: float
+    seconds: float  # the whole cell, all attempts' process time included
+    status: CellStatus = CellStatus.FINISHED
+    boot_seconds: float | None = None  # from result.json: QEMU start to the guest's agent
+    action_seconds: float | None = None  # the scenario's actions
 
     @property
     def ok(self) -> bool:
-        return self.verdict is self.expect
+        return self.verdict is self.expect and self.status is CellStatus.FINISHED
 
     @property
     def exit_code(self) -> ExitCode:
@@ -48,14 +61,21 @@ class RunRecord:
                 "variant": self.variant, "expect": self.expect.value,
                 "verdict": self.verdict.value, "ok": self.ok, "release": self.release,
                 "failed_checks": list(self.failed_checks), "reason": self.reason,
-                "attempts": self.attempts, "seconds": round(self.seconds, 2)}
+                "attempts": self.attempts, "seconds": round(self.seconds, 2),
+                "status": self.status.value, "boot_seconds": _rounded(self.boot_seconds),
+                "action_seconds": _rounded(self.action_seconds)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunRecord":
         return cls(data["run_id"], data["kernel"], data["scenario"], data["variant"],
                    Verdict(data["expect"]), Verdict(data["verdict"]), data["release"],
                    tuple(data["failed_checks"]), data["reason"], data["attempts"],
-                   data["seconds"])
+                   data["seconds"], CellStatus(data.get("status", CellStatus.FINISHED.value)),
+                   data.get("boot_seconds"), data.get("action_seconds"))
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 2)
 
 
 # A run function does one attempt of a cell into a folder and returns what it ended with.
@@ -69,16 +89,22 @@ class MatrixResult:
     started: str  # ISO 8601, UTC
     seconds: float
     records: tuple[RunRecord, ...]
+    interrupted: bool = False  # Ctrl-C/SIGTERM: the records are what it had by then
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.records)
+        return all(r.ok for r in self.records) and not self.interrupted
 
     @property
     def exit_code(self) -> ExitCode:
-        """1 if a cell reached the wrong verdict, else 2 for bad input, else 125 if a cell
-        could not be tested, else 0 (``harness.errors.overall``)."""
+        """130 if interrupted, else 1 if a cell reached the wrong verdict, else 2 for bad
+        input, else 125 if a cell could not be tested, else 0 (``harness.errors.overall``)."""
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
         return overall(r.exit_code for r in self.records)
+
+    def with_status(self, status: CellStatus) -> tuple[str, ...]:
+        return tuple(r.run_id for r in self.records if r.status is status)
 
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -87,9 +113,13 @@ class MatrixResult:
         return {"name": self.name, "run_id": self.run_id, "started": self.started,
                 "seconds": round(self.seconds, 2), "ok": self.ok, "verdicts": counts,
                 "unexpected": [r.run_id for r in self.records if not r.ok],
+                "interrupted": self.interrupted,
+                "interrupted_runs": list(self.with_status(CellStatus.INTERRUPTED)),
+                "not_run": list(self.with_status(CellStatus.NOT_RUN)),
                 "runs": [r.to_json() for r in self.records]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "MatrixResult":
         return cls(data["name"], data["run_id"], data["started"], data["seconds"],
-                   tuple(RunRecord.from_json(r) for r in data["runs"]))
+                   tuple(RunRecord.from_json(r) for r in data["runs"]),
+                   bool(data.get("interrupted", False)))

@@ -69,6 +69,9 @@ class RunSettings:
     retries: int = 1
     boot_timeout: float = 180.0
     accel: str = "auto"
+    # Not from the file: this execution of the matrix, set by its driver, so that stopping
+    # it (harness.lab.cell.stop_cells) reaches its cells only, also on shared workers.
+    matrix_run: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 
 from harness.logparse.failures import Panic
-from harness.logparse.setup import KernelRelease
 from harness.logparse.reader import ConsoleLine, LineStream
+from harness.logparse.setup import KernelRelease
 
 POLL_SECONDS = 0.05
 

@@ -25,6 +25,7 @@ from harness.errors import BadInputError, ExitCode, Verdict
 from harness.guest.state import GuestSnapshot, PageFlagSummary
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
+from harness.run.artifact_io import HOST_FULL, ArtifactWriteError
 from harness.scenario.layout import MemoryLayout
 
 SCHEMA_VERSION = 1
@@ -93,8 +94,12 @@ class Artifact:
     def write(self, path: Path) -> None:
         """Atomically: a reader never sees half a file, even after a crash."""
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+            os.replace(tmp, path)
+        except OSError as err:  # a full disk: no half-written .tmp stays behind
+            tmp.unlink(missing_ok=True)
+            raise ArtifactWriteError.of(path, err) from None
 
 
 def ensure_out_dir(path: Path) -> Path:
@@ -104,6 +109,8 @@ def ensure_out_dir(path: Path) -> Path:
     except FileExistsError:
         raise BadInputError(f"{path}: exists and is not a folder (the run's artifact folder)") from None
     except OSError as err:
+        if err.errno in HOST_FULL:
+            raise ArtifactWriteError.of(path, err) from None
         raise BadInputError(f"{path}: cannot create the artifact folder: {err.strerror}") from None
     return path
 
@@ -164,6 +171,10 @@ class RunInfo:
     out_dir: str | None
     reserved_in_hotplug_ranges: tuple[str, ...]
     model_agreement: ModelAgreement | None
+    # QEMU start to the guest agent's hello, and the scenario's actions (None: not reached);
+    # a matrix report shows them apart, as a slow boot and a slow removal mean different things.
+    boot_seconds: float | None = None
+    action_seconds: float | None = None
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

@@ -2,15 +2,23 @@
 
 Artifacts are written as they come (console, QMP transcript, agent transcript) and the
 summaries (``model.json``, ``result.json``) atomically at the end, also after a failure.
+An artifact that cannot be written (a full disk) is :class:`ArtifactWriteError`, could
+not test; after the verdict, :class:`UnrecordedRun`, which carries it. The initrd is cached by content and only linked
+from the run's folder (``initrd.img``): a matrix of hundreds of runs copies no image.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 import kernels
 from acpi_tables.override_cpio import build_override_archive, check_upgrade
@@ -18,15 +26,16 @@ from acpi_tables.srat import MemoryAffinity, decode_srat
 from harness.errors import BadInputError, GuestError, InfrastructureError, MemhpError
 from harness.guest.actions import ActionResult, run_action
 from harness.guest.agent import GuestGone
-from harness.guest.initramfs import compose_initrd
+from harness.guest.initramfs import base_initramfs, compose_initrd
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
+from harness.paths import cache_dir
 from harness.qemu.accel import Accel, choose_accel
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks
-from harness.run.boot_ram import boot_dimm_witnesses, disagreement
+from harness.run.artifact_io import ArtifactWriteError, artifact_writes, write_file
 from harness.run.artifacts import (
     NO_INFO,
     ActionRecord,
@@ -37,6 +46,7 @@ from harness.run.artifacts import (
     ModelFile,
     ensure_out_dir,
 )
+from harness.run.boot_ram import boot_dimm_witnesses, disagreement
 from harness.run.model_agreement import model_agreement
 from harness.run.verdict import RunResult, Verdict
 from harness.scenario.layout import MemoryLayout, compute_layout
@@ -45,6 +55,14 @@ from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
 
 log = logging.getLogger("memhp.run")
+
+
+class UnrecordedRun(ArtifactWriteError):
+    """The run reached ``result`` but some of its summaries could not be written."""
+
+    def __init__(self, failed: list[ArtifactWriteError], result: RunResult) -> None:
+        super().__init__(tuple(p for e in failed for p in e.paths), failed[0].reason)
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,8 @@ class Observation:
     distances: tuple[tuple[int, ...], ...] | None = None
     in_action: str | None = None  # the action running when the guest stopped answering
     qemu_crash: str | None = None  # the signal QEMU crashed with, if it did
+    boot_seconds: float | None = None
+    action_seconds: float | None = None
 
 
 def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
@@ -86,25 +106,54 @@ def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> P
         if problems:
             raise BadInputError(f"slit: the kernel would refuse the override: {'; '.join(problems)}")
     for name, table in tables.items():
-        (out_dir / f"{name}.aml").write_bytes(table)
-    return compose_initrd(out_dir / "initrd.img", build_override_archive(tables) if tables else None)
+        write_file(out_dir / f"{name}.aml", table)
+    return _link(cached_initrd(build_override_archive(tables) if tables else None),
+                 out_dir / "initrd.img")
+
+
+def cached_initrd(early_archive: bytes | None) -> Path:
+    """The override archive in front of the base image, composed once per content."""
+    base = base_initramfs()
+    if early_archive is None:
+        return base
+    key = hashlib.sha256(base.name.encode() + early_archive).hexdigest()[:20]
+    folder = cache_dir("initrd")
+    target = folder / f"memhp-{key}.img"
+    with FileLock(str(folder / f"{key}.lock")):
+        if not target.exists():
+            partial = compose_initrd(target.with_suffix(".partial"), early_archive)
+            partial.replace(target)
+    return target
+
+
+def _link(target: Path, link: Path) -> Path:
+    """``link`` → ``target``, replacing what a reused folder had there; QEMU is given the
+    link, so the command line names the run's folder."""
+    partial = link.with_name(link.name + ".partial")
+    partial.unlink(missing_ok=True)
+    os.symlink(target, partial)
+    os.replace(partial, link)
+    return link
 
 
 def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float,
            seen: Observation) -> None:
+    begin = time.monotonic()
     seen.release = vm.boot(timeout)
+    seen.boot_seconds = time.monotonic() - begin
     seen.kernel_ran = True
     seen.before = vm.snapshot()
     seen.guest_srat = vm.srat_bytes()
     seen.distances = vm.node_distances()
-    (vm.out_dir / "guest-srat.aml").write_bytes(seen.guest_srat)
     seen.memory_devices_before = vm.memory_devices()
     seen.actions = []
+    begin = time.monotonic()
     for action in scenario.actions:
         log.info("action %s (%s)", action.id, action.do)
         seen.in_action = action.id
         seen.actions.append(run_action(vm, scenario, layout, action))
         seen.in_action = None
+    seen.action_seconds = time.monotonic() - begin
     seen.after = vm.snapshot()
     seen.memory_devices_after = vm.memory_devices()
     vm.poweroff()
@@ -179,29 +228,61 @@ def booted(path: Path, options: RunOptions) -> Iterator[tuple[Prepared, GuestVM]
 
 
 def run_scenario(path: Path, options: RunOptions) -> RunResult:
-    """Run one scenario; never loses artifacts already written. Raises only for exit 2/125."""
-    prep = prepare(path, options)
-    scenario, layout, out = prep.scenario, prep.layout, options.out_dir
-    result = RunResult(scenario.name, options.kernel, prep.kernel.release)
-    result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out))
-    seen = boot_and_observe(prep, out, options.boot_timeout)
+    """Run one scenario; never loses artifacts already written. Raises only for exit 2/125
+    (:class:`ArtifactWriteError` carries the verdict reached)."""
+    out = options.out_dir
+    with artifact_writes(out):
+        prep = prepare(path, options)
+        scenario, layout = prep.scenario, prep.layout
+        result = RunResult(scenario.name, options.kernel, prep.kernel.release)
+        result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out))
+        seen = boot_and_observe(prep, out, options.boot_timeout)
+        result.info = replace(result.info, boot_seconds=seen.boot_seconds,
+                              action_seconds=seen.action_seconds)
     try:
         bootlog = load_boot_log(out / "console.log")
         override = out / "srat.aml"
         facts = checks.BootFacts.of(bootlog)
         _judge(result, scenario, layout, facts, seen, override)
-        model_file(scenario, layout, facts, seen).write(out / "model.json")
+        model = model_file(scenario, layout, facts, seen)
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
         # result.json says what broke.
         wrapped = InfrastructureError(f"evaluating the run failed: {err!r} (artifacts in {out})")
         result.error, result.error_verdict = f"internal error: {err!r}", Verdict.for_error(wrapped)
-        result.artifact().write(out / "result.json")
+        write_summaries(result, out, seen, None)
         raise wrapped from err
     result.info = replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
                           model_agreement=_agreement(result, prep, facts, seen))
-    result.artifact().write(out / "result.json")
+    write_summaries(result, out, seen, model)
     return result
+
+
+def write_summaries(result: RunResult, out: Path, seen: Observation, model: ModelFile | None) -> None:
+    """guest-srat.aml, model.json and result.json; each one that fails is named in
+    ``result.error`` (so result.json says so, if it can be written) and in the raised
+    :class:`UnrecordedRun`."""
+    failed: list[ArtifactWriteError] = []
+    writes: list[tuple[Path, Callable[[Path], None]]] = []
+    if seen.guest_srat is not None:
+        table = seen.guest_srat
+        writes.append((out / "guest-srat.aml", lambda target: write_file(target, table)))
+    if model is not None:
+        writes.append((out / "model.json", model.write))
+    for target, write in writes:
+        try:
+            write(target)
+        except ArtifactWriteError as err:
+            failed.append(err)
+    if failed:
+        note = f"not written (could not test): {', '.join(p.name for e in failed for p in e.paths)}"
+        result.error = f"{result.error}; {note}" if result.error else note
+    try:
+        result.artifact().write(out / "result.json")
+    except ArtifactWriteError as err:
+        failed.append(err)
+    if failed:
+        raise UnrecordedRun(failed, result)
 
 
 def _judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts,

@@ -17,16 +17,34 @@ from pydantic import Field, model_validator
 
 from harness.errors import BadInputError
 from harness.scenario.action_schema import (
-    Expect as Expect,
-    Action as Action,
-    OfflineNode as OfflineNode,
-    BlockRangeAction as BlockRangeAction,
-    DimmAdd as DimmAdd,
-    DimmRemove as DimmRemove,
-    NodeRemove as NodeRemove,
-    GuestWrite as GuestWrite,
-    InjectFault as InjectFault,
     ACTION_TAGS as ACTION_TAGS,
+)
+from harness.scenario.action_schema import (
+    Action as Action,
+)
+from harness.scenario.action_schema import (
+    BlockRangeAction as BlockRangeAction,
+)
+from harness.scenario.action_schema import (
+    DimmAdd as DimmAdd,
+)
+from harness.scenario.action_schema import (
+    DimmRemove as DimmRemove,
+)
+from harness.scenario.action_schema import (
+    Expect as Expect,
+)
+from harness.scenario.action_schema import (
+    GuestWrite as GuestWrite,
+)
+from harness.scenario.action_schema import (
+    InjectFault as InjectFault,
+)
+from harness.scenario.action_schema import (
+    NodeRemove as NodeRemove,
+)
+from harness.scenario.action_schema import (
+    OfflineNode as OfflineNode,
 )
 from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
 from harness.scenario.fields import BlockSize, NodeSize, Size

@@ -1,7 +1,14 @@
-"""The matrix with real boots: two cells locally in parallel, one through a Dask cluster."""
+"""The matrix with real boots: two cells locally in parallel, one through a Dask cluster,
+and a Ctrl-C in the middle of a matrix."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
@@ -45,3 +52,54 @@ def test_one_boot_through_a_local_dask_cluster(tmp_path: Path) -> None:
     assert b"Linux version" in (folder / "console.log").read_bytes()
     assert json.loads((folder / "result.json").read_text())["verdict"] == "pass"
     assert not (folder / "initrd.img").exists()  # rebuilt from the scenario, never shipped
+
+
+def _qemu_of(folder: Path) -> list[int]:
+    """QEMUs whose command line names this cell's folder."""
+    needle = str(folder).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+        except OSError:
+            continue
+        if argv.startswith(b"qemu-system") or b"/qemu-system" in argv.split(b"\0")[0]:
+            found += [int(entry.name)] if needle in argv else []
+    return found
+
+
+def test_ctrl_c_stops_a_running_matrix_with_its_partial_reports_and_history(tmp_path: Path) -> None:
+    """SIGINT to the matrix's process group, as a terminal's Ctrl-C, while the second cell
+    boots: exit 130, the first cell recorded, the second interrupted with its console."""
+    out, db = tmp_path / "out", tmp_path / "h.sqlite"
+    spec = load_matrix(SMOKE)
+    first, second = (out / "runs" / run.run_id for run in spec.runs)
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "matrix", str(SMOKE), "--workers", "1",
+                             "--out", str(out), "--db", str(db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        console = second / "console.log"
+        deadline = time.monotonic() + 240
+        while not (console.exists() and console.stat().st_size > 0) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert console.stat().st_size > 0, "the second cell never booted"
+        qemus = _qemu_of(second)
+        assert qemus
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)  # a hang guard, not a speed claim
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and stderr.splitlines()[-1] == "memhp: interrupted", stderr
+    assert "Traceback" not in stderr and "INTERRUPTED: 1 stopped, 0 not run" in stdout
+    assert not any(Path(f"/proc/{pid}").exists() for pid in qemus)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] and summary["interrupted_runs"] == [second.name]
+    assert [r["status"] for r in summary["runs"]] == ["finished", "interrupted"]
+    assert summary["runs"][0]["verdict"] == "pass" and summary["runs"][1]["attempts"] == 1
+    assert summary["runs"][0]["boot_seconds"] > 0 and summary["runs"][0]["action_seconds"] >= 0
+    assert b"Linux version" in console.read_bytes() and (first / "model.json").exists()
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("skipped")) == ("2", "1")
+    assert (out / "index.html").exists()
+    with sqlite3.connect(db) as history:
+        assert history.execute("SELECT run_id, verdict FROM runs").fetchall() == [(first.name, "pass")]

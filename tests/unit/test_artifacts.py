@@ -13,10 +13,17 @@ from harness.guest.actions import ActionResult, BlockOutcome
 from harness.guest.state import GuestSnapshot, MemoryBlock, ZoneInfo
 from harness.logparse import load_boot_log
 from harness.qemu.qmp import OstEvent, UnplugOutcome
-from harness.run.artifacts import SCHEMA_VERSION, ModelFile, PageFlagsUnread, ResultFile
+from harness.run.artifact_io import ArtifactWriteError, write_file
+from harness.run.artifacts import (
+    SCHEMA_VERSION,
+    ModelFile,
+    PageFlagsUnread,
+    ResultFile,
+    ensure_out_dir,
+)
 from harness.run.checks import BootFacts
 from harness.run.compare import compare_runs
-from harness.run.runner import Observation, model_file
+from harness.run.runner import Observation, UnrecordedRun, model_file, write_summaries
 from harness.run.verdict import RunResult
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import load_scenario
@@ -136,3 +143,30 @@ def test_compare_of_a_run_whose_model_does_not_read_names_the_file(tmp_path: Pat
     (tmp_path / "b" / "model.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
     with pytest.raises(BadInputError, match=r"b/model.json: scenario: field required \(and 9 more\)$"):
         compare_runs(tmp_path / "a", tmp_path / "b")
+
+
+def test_a_full_disk_names_the_artifact_keeps_the_verdict_and_leaves_no_tmp(small_tmpfs) -> None:
+    # 16 KiB: result.json (a few KiB) fits, model.json (the whole parsed boot log) does not.
+    out = small_tmpfs(16 << 10)
+    result = RunResult("two-node-dimm-refused", "debian:6.1", "6.1.0-57-amd64")
+    result.add("action rm (dimm_remove)", "failure", "failure")
+    with pytest.raises(UnrecordedRun) as caught:
+        write_summaries(result, out, _observation(), _model())
+    err = caught.value
+    assert err.paths == (out / "model.json",) and err.exit_code is ExitCode.CANNOT_TEST
+    assert str(err) == f"could not write {out / 'model.json'}: No space left on device"
+    assert err.result is result and result.verdict is Verdict.PASS
+    written = ResultFile.read(out / "result.json")
+    assert written.verdict is Verdict.PASS and written.error == "not written (could not test): model.json"
+    assert sorted(p.name for p in out.iterdir()) == ["result.json"]
+
+
+def test_an_artifact_folder_on_a_full_disk_could_not_test(small_tmpfs) -> None:
+    out = small_tmpfs(4 << 10, inodes=2)  # the root and the filler: no inode for a folder
+    (out / "filler").write_bytes(b"x" * (4 << 10))
+    with pytest.raises(ArtifactWriteError, match="No space left on device") as caught:
+        ensure_out_dir(out / "run" / "deeper")
+    assert caught.value.exit_code is ExitCode.CANNOT_TEST
+    with pytest.raises(ArtifactWriteError):
+        write_file(out / "srat.aml", b"S" * 100)
+    assert not (out / "srat.aml").exists()

@@ -2,13 +2,29 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness.lab.cell import read_record, record_from_result, run_with_retries, scenario_for
-from harness.lab.matrix import execute
-from harness.lab.results import MatrixResult, RunRecord
+from harness.errors import ExitCode
+from harness.lab.cell import (
+    error_record,
+    read_record,
+    record_from_result,
+    run_with_retries,
+    scenario_for,
+    stopping,
+)
+from harness.lab.history import History
+from harness.lab.matrix import execute, write_reports
+from harness.lab.reports.html import render_html
+from harness.lab.reports.junit import junit_xml
+from harness.lab.results import CellStatus, MatrixResult, RunRecord
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, Variant
 from harness.run.artifacts import ResultFile
 from harness.run.verdict import RunResult, Verdict
@@ -128,3 +144,74 @@ def test_an_overrunning_run_is_stopped_and_counts_as_could_not_test(tmp_path: Pa
 
     record = run_in_subprocess(run, tmp_path / "r", RunSettings(timeout=0.3, boot_timeout=3600, accel="tcg"))
     assert record.verdict is Verdict.ERROR and record.reason == "timed out after 0.3 s"
+
+
+def test_a_verdict_whose_evidence_was_not_all_written_could_not_test(tmp_path: Path) -> None:
+    result = RunResult("x", "debian:6.1", "6.1.0-57-amd64")
+    result.add("a", "success", "success")
+    result.error = "not written (could not test): model.json"
+    result.artifact().write(tmp_path / "result.json")
+    assert read_record(_spec("x"), tmp_path, 0, 2.0).verdict is Verdict.PASS
+    record = read_record(_spec("x"), tmp_path, 125, 2.0)
+    assert (record.verdict, record.reason) == (Verdict.ERROR, "not written (could not test): model.json")
+
+
+def interrupting_run(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
+    """``*-ctrl-c`` plays the user's Ctrl-C mid-cell and then runs until its matrix stops it,
+    as ``memhp run`` does when it gets SIGTERM; the others pass at once."""
+    if not run.scenario_name.endswith("-ctrl-c"):
+        return stub_run(run, out_dir, settings)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "console.log").write_bytes(b"Linux version 6.1.0-57-amd64\r\r\n")
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(300):
+        if stopping(settings):
+            return error_record(run, "interrupted", 1.0, CellStatus.INTERRUPTED)
+        time.sleep(0.1)
+    raise AssertionError("the matrix never stopped its cells")
+
+
+@pytest.mark.parametrize("where", ["local", "dask"])
+def test_ctrl_c_stops_the_matrix_and_keeps_the_partial_reports_and_history(
+        tmp_path: Path, where: str) -> None:
+    spec = MatrixSpec("t", (_spec("a"), _spec("b-ctrl-c"), _spec("c"), _spec("d")),
+                      RunSettings(retries=3))
+    if where == "local":
+        result = execute(spec, tmp_path, workers=1, run_fn=interrupting_run)
+    else:
+        distributed = pytest.importorskip("distributed")
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                      dashboard_address=None, host="127.0.0.1",
+                                      protocol="tcp") as cluster:
+            result = execute(spec, tmp_path, workers=1, run_fn=interrupting_run,
+                             scheduler=cluster.scheduler_address)
+    statuses = [(r.run_id.split("@")[0], r.status) for r in result.records]
+    assert statuses == [("a", CellStatus.FINISHED), ("b-ctrl-c", CellStatus.INTERRUPTED),
+                        ("c", CellStatus.NOT_RUN), ("d", CellStatus.NOT_RUN)]
+    assert result.interrupted and result.exit_code is ExitCode.INTERRUPTED and not result.ok
+    assert result.records[1].attempts == 1  # an interrupted cell is never retried
+    assert (tmp_path / "runs" / result.records[1].run_id / "console.log").exists()
+    write_reports(result, tmp_path, tmp_path / "h.sqlite")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"] and summary["not_run"] == [r.run_id for r in result.records[2:]]
+    assert summary["interrupted_runs"] == [result.records[1].run_id]
+    again = MatrixResult.from_json(summary)
+    assert again.records == result.records and again.interrupted
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and (suite.get("skipped"), suite.get("errors")) == ("3", "0")
+    assert "interrupted" in (tmp_path / "index.html").read_text()
+    with History(tmp_path / "h.sqlite") as history:  # only the cell that finished
+        assert [(t.scenario, len(t.outcomes)) for t in history.trend_rows()] == [("a", 1)]
+
+
+def test_the_reports_show_boot_and_action_time_apart(tmp_path: Path) -> None:
+    result = RunResult("x", "debian:6.1", "6.1.0-57-amd64")
+    result.add("a", "success", "success")
+    result.info = replace(result.info, boot_seconds=7.0, action_seconds=1.5)
+    record = record_from_result(_spec("x"), ResultFile.from_json(result.artifact().to_json()), 9.0)
+    assert (record.boot_seconds, record.action_seconds) == (7.0, 1.5)
+    assert RunRecord.from_json(record.to_json()) == record
+    matrix = MatrixResult("t", "t-1", "2026-01-01T00:00:00", 9.0, (record,))
+    assert "<td>7.0</td><td>1.5</td><td>9</td>" in render_html(matrix, tmp_path, None)
+    case = junit_xml(matrix, tmp_path).find("testsuite/testcase/system-out")
+    assert case is not None and "boot 7.00 s; actions 1.50 s" in (case.text or "")

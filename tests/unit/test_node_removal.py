@@ -21,7 +21,6 @@ from harness.qemu.machine import Channels
 from harness.qemu.qmp import QmpSession
 from harness.scenario.schema import load_scenario, parse_scenario
 
-
 ROOT = Path(__file__).parents[2]
 MOVABLE = ROOT / "fixtures/scenarios/two-node-remove-movable.toml"
 REFUSED = ROOT / "fixtures/scenarios/two-node-remove-refused.toml"

@@ -8,8 +8,8 @@ import pytest
 
 from harness.analysis.replay import replay
 from harness.errors import BadInputError
-from harness.logparse.common import caller_function
 from harness.logparse import load_boot_log, parse_boot_log
+from harness.logparse.common import caller_function
 from harness.memblock.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT
 
 LOGS = sorted((Path(__file__).parents[2] / "fixtures/logs").rglob("*.log"))

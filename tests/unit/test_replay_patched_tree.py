@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.replay import replay
-from harness.logparse import load_boot_log
 from harness.errors import InfrastructureError
+from harness.logparse import load_boot_log
 from harness.memblock.kernel_engine.build import debian_tree
 
 LOG = Path(__file__).parents[2] / "fixtures/logs/qemu-6.1-three-node.log"  # top-down boot

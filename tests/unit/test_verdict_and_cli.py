@@ -28,8 +28,9 @@ from harness.errors import (
 )
 from harness.guest.agent import GuestGone
 from harness.qemu.machine import QemuLaunchError
+from harness.run.artifact_io import ArtifactWriteError
 from harness.run.artifacts import NO_INFO
-from harness.run.runner import error_result
+from harness.run.runner import UnrecordedRun, error_result
 from harness.run.verdict import RunResult, Verdict
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
@@ -40,6 +41,9 @@ ERRORS: list[tuple[BaseException, ExitCode, Verdict | None]] = [
     (ParseError("f", "x"), ExitCode.BAD_INPUT, Verdict.BAD_INPUT),
     (InfrastructureError("x"), ExitCode.CANNOT_TEST, Verdict.ERROR),
     (QemuLaunchError("x", [], 1, ""), ExitCode.CANNOT_TEST, Verdict.ERROR),
+    (ArtifactWriteError((Path("m.json"),), "full"), ExitCode.CANNOT_TEST, Verdict.ERROR),
+    (UnrecordedRun([ArtifactWriteError((Path("m.json"),), "full")], RunResult("s", "k")),
+     ExitCode.CANNOT_TEST, Verdict.ERROR),
     (GuestError("x"), ExitCode.FAIL, Verdict.FAIL),
     (GuestGone("x"), ExitCode.FAIL, Verdict.FAIL),
     (RuntimeError("x"), ExitCode.CANNOT_TEST, None),  # a harness bug: could not test

@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.errors import BadInputError, Verdict
 from harness.lab.history import Trend
 from harness.lab.reports.memmap_svg import memmap_svg
-from harness.lab.results import MatrixResult, RunRecord
+from harness.lab.results import CellStatus, MatrixResult, RunRecord
 from harness.run.artifacts import ModelFile
 
 ARTIFACTS = ("console.log", "model.json", "result.json", "qmp.jsonl", "agent.log", "memhp-run.log")
@@ -27,6 +27,14 @@ def _verdict(v: Verdict) -> str:
     return f'<span class="v" style="background:{_COLOR[v]}">{v.value}</span>'
 
 
+def _seconds(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.1f}"
+
+
+def _status(record: RunRecord) -> str:
+    return "" if record.status is CellStatus.FINISHED else f" ({record.status.value})"
+
+
 def _links(run_dir: Path, rel: str) -> str:
     return " ".join(f'<a href="{escape(rel)}/{name}">{name}</a>' for name in ARTIFACTS
                     if (run_dir / name).exists())
@@ -36,8 +44,10 @@ def _row(record: RunRecord, runs_dir: Path) -> str:
     cls = "" if record.ok else ' class="unexpected"'
     cells = [f'<a href="#{escape(record.run_id)}">{escape(record.scenario)}</a>',
              escape(record.kernel), escape(record.release or "?"), escape(record.variant),
-             record.expect.value, _verdict(record.verdict), "yes" if record.ok else "<b>NO</b>",
-             escape(record.reason), f"{record.seconds:.0f}", str(record.attempts),
+             record.expect.value, _verdict(record.verdict) + _status(record),
+             "yes" if record.ok else "<b>NO</b>",
+             escape(record.reason), _seconds(record.boot_seconds), _seconds(record.action_seconds),
+             f"{record.seconds:.0f}", str(record.attempts),
              _links(runs_dir / record.run_id, f"runs/{record.run_id}")]
     return f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
@@ -77,13 +87,15 @@ def render_html(result: MatrixResult, runs_dir: Path, trends: list[Trend] | None
     bad = sum(not r.ok for r in result.records)
     head = ("<tr>" + "".join(f"<th>{h}</th>" for h in (
         "scenario", "kernel", "release", "variant", "expected", "verdict", "as expected",
-        "reason", "s", "attempts", "artifacts")) + "</tr>")
+        "reason", "boot s", "actions s", "cell s", "attempts", "artifacts")) + "</tr>")
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>memhp {escape(result.run_id)}</title><style>{_CSS}</style></head><body>",
         f"<h1>memhp matrix {escape(result.name)}</h1>",
         f"<p>{escape(result.started[:19])} UTC, {len(result.records)} runs in "
-        f"{result.seconds:.0f} s, <b>{bad} unexpected</b></p>",
+        f"{result.seconds:.0f} s, <b>{bad} unexpected</b>"
+        + (" — <b>interrupted</b>: cells marked interrupted were stopped, not-run ones never "
+           "started" if result.interrupted else "") + "</p>",
         "<table>" + head + "".join(_row(r, runs_dir) for r in result.records) + "</table>",
         _trends(trends) if trends else "",
         "<h2>Memory maps</h2>", *(_memmap(r, runs_dir) for r in result.records),

@@ -1,13 +1,14 @@
 """JUnit XML of a matrix: one testcase per cell, classname ``<kernel>.<variant>``.
 
 A cell whose verdict is not the expected one is a ``<failure>`` (wrong outcome) or an
-``<error>`` (could not test, bad input), with the reason and the console's last lines."""
+``<error>`` (could not test, bad input), with the reason and the console's last lines; a
+cell an interrupted matrix stopped or never started is ``<skipped>``."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.lab.results import MatrixResult, RunRecord
+from harness.lab.results import CellStatus, MatrixResult, RunRecord
 
 CONSOLE_TAIL_LINES = 40
 
@@ -20,25 +21,33 @@ def console_tail(folder: Path, lines: int = CONSOLE_TAIL_LINES) -> str:
     return "\n".join(line.rstrip("\r") for line in text.splitlines()[-lines:])
 
 
+def _s(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds:.2f} s"
+
+
 def _testcase(record: RunRecord, folder: Path) -> ET.Element:
     case = ET.Element("testcase", classname=f"{record.kernel}.{record.variant}",
                       name=record.scenario, time=f"{record.seconds:.2f}")
-    if not record.ok:
+    if record.status is not CellStatus.FINISHED:
+        ET.SubElement(case, "skipped", message=f"{record.status.value}: {record.reason}")
+    elif not record.ok:
         tag = "failure" if record.verdict.tested else "error"
         message = (f"verdict {record.verdict.value}, expected {record.expect.value}"
                    + (f": {record.reason}" if record.reason else ""))
         node = ET.SubElement(case, tag, message=message, type=record.verdict.value)
         node.text = f"{message}\n\nconsole tail ({folder / 'console.log'}):\n{console_tail(folder)}"
     ET.SubElement(case, "system-out").text = (
-        f"release {record.release or '?'}; attempts {record.attempts}; artifacts {folder}")
+        f"release {record.release or '?'}; attempts {record.attempts}; boot {_s(record.boot_seconds)}; "
+        f"actions {_s(record.action_seconds)}; artifacts {folder}")
     return case
 
 
 def junit_xml(result: MatrixResult, runs_dir: Path) -> ET.Element:
+    skipped = sum(r.status is not CellStatus.FINISHED for r in result.records)
     failures = sum(not r.ok and r.verdict.tested for r in result.records)
-    errors = sum(not r.ok for r in result.records) - failures
+    errors = sum(not r.ok for r in result.records) - failures - skipped
     suite = ET.Element("testsuite", name=f"memhp.{result.name}", tests=str(len(result.records)),
-                       failures=str(failures), errors=str(errors), skipped="0",
+                       failures=str(failures), errors=str(errors), skipped=str(skipped),
                        time=f"{result.seconds:.2f}", timestamp=result.started[:19])
     for record in result.records:
         suite.append(_testcase(record, runs_dir / record.run_id))
