@@ -87,6 +87,19 @@ class VirtioMemDevice(JsonMixin):
     requests: tuple[VirtioMemRequest, ...]
     messages: tuple[VirtioMemLine, ...]
 
+    def quotes(self) -> tuple[str, ...]:
+        """The driver's words for a verdict: its configuration, each request, each message."""
+        config = [f"{label}: {value:#x}" if label != "nid" else f"nid: {value}"
+                  for label, value in (("start address", self.addr), ("region size", self.region_size),
+                                       ("device block size", self.device_block_size), ("nid", self.nid),
+                                       ("subblock size", self.sb_size), ("big block size", self.bb_size))
+                  if value is not None]
+        out = [f"{self.device}: {', '.join(config)}"] if config else []
+        out += [f"{self.device} line {r.line}: plugged size: {r.plugged_size:#x}, requested size: "
+                f"{r.requested_size:#x}" for r in self.requests]
+        out += [f"{self.device} line {m.line}: {m.text}" for m in self.messages]
+        return tuple(out)
+
     @property
     def mode(self) -> str | None:
         """``SBM`` (subblocks inside Linux memory blocks) or ``BBM`` (whole big blocks)."""

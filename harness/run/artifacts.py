@@ -164,6 +164,7 @@ class RunInfo:
     out_dir: str | None
     reserved_in_hotplug_ranges: tuple[str, ...]
     model_agreement: ModelAgreement | None
+    virtio_mem: tuple[str, ...] = ()  # the virtio-mem driver's own lines, quoted
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

@@ -10,6 +10,7 @@ import pytest
 import kernels
 from harness.guest.initramfs import compose_initrd
 from harness.guest.vm import GuestVM
+from harness.logparse import load_boot_log
 from harness.qemu.accel import TCG
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import VIRTIO_MEM_MODULES, command_line, virtio_mem_args
@@ -38,5 +39,8 @@ def test_debian_6_1_loads_virtio_pci_and_virtio_mem_and_plugs_at_boot(tmp_path: 
     for name in (m.name for m in modules):
         assert f"memhp-init: loaded {name}" in console
     assert "memhp-init: insmod" not in console
-    assert "virtio_mem virtio0: nid: 1" in console
+    (device,) = load_boot_log(tmp_path / "console.log").virtio_mem_devices
+    assert (device.nid, device.region_size, device.device_block_size) == (1, parse_size("512M"), 2 << 20)
+    assert device.addr is not None and device.addr >= 1 << 32  # in the device-memory window above 4G
+    assert device.requests[0].requested_size == parse_size("256M")  # asked at boot, seen at probe
     assert plugged == parse_size("256M")

@@ -63,3 +63,28 @@ def test_a_garbled_line_is_suspicious_not_an_error() -> None:
 def test_round_trips_through_json() -> None:
     log = load_boot_log(RECORDED / "memhp-6.12-virtio-mem-cycle.log")
     assert BootLog.from_json(log.to_json()).virtio_mem_devices == log.virtio_mem_devices
+
+
+def test_quotes_for_the_verdict() -> None:
+    (device,) = load_boot_log(RECORDED / "memhp-6.12-virtio-mem-cycle.log").virtio_mem_devices
+    assert device.quotes() == (
+        "virtio0: start address: 0x100000000, region size: 0x80000000, device block size: 0x200000, "
+        "nid: 1, subblock size: 0x200000",
+        "virtio0 line 553: plugged size: 0x0, requested size: 0x0",
+        "virtio0 line 556: plugged size: 0x0, requested size: 0x40000000",
+        "virtio0 line 562: plugged size: 0x40000000, requested size: 0x0",
+    )
+    broken = parse_boot_log("[    2.0] virtio_mem virtio0: adding memory failed: -12\n").virtio_mem_devices[0]
+    assert broken.quotes() == ("virtio0 line 1: adding memory failed: -12",)
+
+
+def test_the_run_summary_quotes_the_driver() -> None:
+    from dataclasses import replace
+
+    from harness.run.artifacts import NO_INFO, ResultFile
+    from harness.run.verdict import RunResult
+
+    result = RunResult("s", "debian:6.12", "6.12.117+deb12-amd64")
+    result.info = replace(NO_INFO, virtio_mem=("virtio0 line 1: adding memory failed: -12",))
+    assert "\n  virtio-mem: virtio0 line 1: adding memory failed: -12" in result.summary()
+    assert ResultFile.from_json(result.artifact().to_json()).info.virtio_mem == result.info.virtio_mem
