@@ -17,10 +17,9 @@ from pathlib import Path, PurePosixPath
 from harness.errors import InfrastructureError
 from kernels import cache
 from kernels.debian import DebianPackage, Downloader, apt_download, stream_deb
-from kernels.modules import BUILTIN, KEPT_MODULES, ORDER, ModuleTree, load_module, module_name
+from kernels.modules import BUILTIN, KEPT_MODULES, ORDER, SUFFIXES, ModuleTree, load_module, module_name
 
 log = logging.getLogger(__name__)
-_MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
 
 
 def module_entry(pkg: DebianPackage) -> Path:
@@ -80,7 +79,7 @@ def _one_pass(deb: Path, prefix: str, dest: Path, names: set[str]) -> dict[str, 
         if rel is None or not member.isfile():
             return
         is_index = rel in (ORDER, BUILTIN)
-        is_wanted = rel.endswith(_MODULE_SUFFIXES) and module_name(rel) in names
+        is_wanted = rel.endswith(SUFFIXES) and module_name(rel) in names
         if is_index or is_wanted:
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,14 +26,14 @@ from harness.errors import BadInputError, ParseError
 # What memhp guests may need; a Debian kernel's cache keeps these and their dependencies.
 KEPT_MODULES = ("virtio_mem", "virtio_pci")
 # kbuild's compressed module suffixes (scripts/Makefile.modinst); the plain .ko last.
-_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz", ".ko")
+SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz", ".ko")
 ORDER, BUILTIN = "modules.order", "modules.builtin"
 
 
 def module_name(path: str) -> str:
     """``virtio_mem`` from ``kernel/drivers/virtio/virtio_mem.ko.xz`` (or ``.o``, ``-`` as ``_``)."""
     base = path.rsplit("/", 1)[-1]
-    for suffix in (*_SUFFIXES, ".o"):
+    for suffix in (*SUFFIXES, ".o"):
         if base.endswith(suffix):
             base = base[: -len(suffix)]
             break
@@ -111,7 +111,7 @@ class ModuleTree:
         """The module's file as installed or built (compressed or not), None if absent."""
         listed = self.modular[name]
         stem = listed[: -len(".o")] if listed.endswith(".o") else listed.removesuffix(".ko")
-        return next((p for p in (self.root / (stem + s) for s in _SUFFIXES) if p.is_file()), None)
+        return next((p for p in (self.root / (stem + s) for s in SUFFIXES) if p.is_file()), None)
 
 
 def resolve_modules(tree: ModuleTree, names: Iterable[str], release: str, kernel: str) -> tuple[Module, ...]:
