@@ -15,8 +15,9 @@ from harness.errors import BadInputError, ParseError
 if TYPE_CHECKING:
     from kernels.kernel import Kernel
 
-# What memhp's guests rely on. Built-in (=y) is required: the guest initrd carries
-# no modules, and the ACPI table upgrade must run before any module could load.
+# What every memhp guest relies on. Built-in (=y) is required: the ACPI table upgrade and
+# boot-time NUMA setup run before any module could load. Drivers only some scenarios need
+# (virtio_mem) may be modules: kernels.needed_modules puts them in the initrd.
 REQUIRED_FOR_HOTPLUG = (
     "ACPI_TABLE_UPGRADE", "MEMORY_HOTPLUG", "MEMORY_HOTREMOVE", "ACPI_HOTPLUG_MEMORY",
     "NUMA", "ACPI_NUMA", "PROC_PAGE_MONITOR", "SERIAL_8250_CONSOLE", "BLK_DEV_INITRD",

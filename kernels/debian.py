@@ -132,18 +132,19 @@ def apt_download(package: str, version: str, directory: Path) -> Path:
     return debs[0]
 
 
-def extract_boot_files(deb: Path, release: str, dest: Path) -> None:
-    """Copy ``boot/{vmlinuz,System.map,config}-RELEASE`` from ``deb`` to ``dest``."""
-    wanted = {f"./boot/{pattern.format(release)}": name for name, pattern in _BOOT_FILES.items()}
+def stream_deb(deb: Path, on_member: Callable[[tarfile.TarInfo, Callable[[], bytes]], None]) -> None:
+    """Call ``on_member(member, read)`` for each member of ``deb``'s data archive, in order.
+
+    ``read()`` gives the member's bytes; nothing is written by this function, so the
+    caller chooses every name that reaches the disk.
+    """
     proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     try:
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
             for member in tar:
-                name = wanted.pop(member.name, None)
-                if name is not None and member.isfile():
-                    (dest / name).write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+                on_member(member, lambda m=member: tar.extractfile(m).read())  # type: ignore[union-attr,misc]
     except tarfile.TarError as err:
         raise InfrastructureError(f"{deb}: data archive unreadable: {err}") from err
     finally:
@@ -152,6 +153,18 @@ def extract_boot_files(deb: Path, release: str, dest: Path) -> None:
         proc.wait()
     if proc.returncode != 0:
         raise InfrastructureError(f"dpkg-deb --fsys-tarfile {deb} exited {proc.returncode}: {errors}")
+
+
+def extract_boot_files(deb: Path, release: str, dest: Path) -> None:
+    """Copy ``boot/{vmlinuz,System.map,config}-RELEASE`` from ``deb`` to ``dest``."""
+    wanted = {f"./boot/{pattern.format(release)}": name for name, pattern in _BOOT_FILES.items()}
+
+    def take(member: tarfile.TarInfo, read: Callable[[], bytes]) -> None:
+        name = wanted.pop(member.name, None)
+        if name is not None and member.isfile():
+            (dest / name).write_bytes(read())
+
+    stream_deb(deb, take)
     if "./boot/" + _BOOT_FILES["vmlinuz"].format(release) in wanted:
         raise InfrastructureError(f"{deb}: no boot/vmlinuz-{release}")
 

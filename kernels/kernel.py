@@ -19,7 +19,9 @@ class Kernel:
     """A bootable kernel and its companions; ``source`` is ``"debian"`` or ``"local"``.
 
     ``system_map`` is None when there is none or it is Debian's placeholder;
-    ``release`` is ``uname -r`` as the bzImage header states it.
+    ``release`` is ``uname -r`` as the bzImage header states it; ``modules`` is a local
+    kernel's module tree (build tree or ``lib/modules/<release>``), None for Debian kernels,
+    whose modules come from their package (``kernels.debian_modules``).
     """
 
     spec: str
@@ -31,6 +33,7 @@ class Kernel:
     version: tuple[int, int]
     package_version: str | None
     source: str
+    modules: Path | None = None
 
 
 def release_version(release: str, where: str) -> tuple[int, int]:
@@ -42,7 +45,8 @@ def release_version(release: str, where: str) -> tuple[int, int]:
 
 
 def make_kernel(spec: str, bzimage: Path, *, system_map: Path | None, config: Path | None,
-                vmlinux: Path | None, package_version: str | None, source: str) -> Kernel:
+                vmlinux: Path | None, package_version: str | None, source: str,
+                modules: Path | None = None) -> Kernel:
     """Build a ``Kernel``, reading the release from the bzImage's setup header."""
     with bzimage.open("rb") as fh:
         head = fh.read(_SETUP_MAX)
@@ -50,4 +54,4 @@ def make_kernel(spec: str, bzimage: Path, *, system_map: Path | None, config: Pa
     if system_map is not None and is_placeholder_system_map(system_map):
         system_map = None
     return Kernel(spec, bzimage, system_map, config, vmlinux, release,
-                  release_version(release, str(bzimage)), package_version, source)
+                  release_version(release, str(bzimage)), package_version, source, modules)

@@ -18,4 +18,5 @@ def resolve_local(spec: LocalSpec) -> Kernel:
                 write_vmlinux(spec.bzimage, entry / "vmlinux")
         vmlinux = entry / "vmlinux"
     return make_kernel(spec.text, spec.bzimage, system_map=spec.system_map, config=spec.config,
-                       vmlinux=vmlinux, package_version=None, source="local")
+                       vmlinux=vmlinux, package_version=None, source="local",
+                       modules=spec.modules)

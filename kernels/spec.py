@@ -1,10 +1,12 @@
 """Kernel SPEC strings: ``debian:6.1`` (default), ``debian:6.12``, ``debian:<release>``, or a bzImage path.
 
-A path may carry explicit companions: ``PATH[,system_map=P][,config=P][,vmlinux=P]``.
+A path may carry explicit companions: ``PATH[,system_map=P][,config=P][,vmlinux=P][,modules=DIR]``.
 Companions not given are looked for beside the image: in a build tree
 (``<root>/arch/x86/boot/bzImage`` → ``<root>/vmlinux``, ``System.map``, ``.config``),
 in ``/boot`` style (``vmlinuz-R`` → ``System.map-R``, ``config-R``), or in the same
-directory under the build-tree names.
+directory under the build-tree names. The module tree (``modules=DIR``: a directory with
+``modules.builtin``, e.g. ``lib/modules/<release>`` after ``make modules_install``) defaults
+to the build tree's root when it has a ``modules.builtin``.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ DEFAULT_SPEC = "debian:6.1"
 DEBIAN_SERIES = ("6.1", "6.12")
 VALID_FORMS = ("debian:6.1 (default)", "debian:6.12",
                "debian:<release> (e.g. debian:6.1.0-47-amd64)",
-               "PATH/TO/bzImage[,system_map=P][,config=P][,vmlinux=P]")
+               "PATH/TO/bzImage[,system_map=P][,config=P][,vmlinux=P][,modules=DIR]")
 _COMPANIONS = ("system_map", "config", "vmlinux")
 _DEBIAN_RELEASE = re.compile(r"^(\d+\.\d+)[.\d]*(?:-\d+|\+deb\d+)-amd64$")
 
@@ -41,6 +43,7 @@ class LocalSpec:
     system_map: Path | None
     config: Path | None
     vmlinux: Path | None
+    modules: Path | None = None
 
 
 def _unknown(text: str) -> BadInputError:
@@ -74,13 +77,30 @@ def _parse_local(text: str) -> LocalSpec:
     given: dict[str, Path] = {}
     for extra in extras:
         key, sep, value = extra.partition("=")
-        if not sep or key not in _COMPANIONS:
+        if not sep or key not in (*_COMPANIONS, "modules"):
             raise BadInputError(f"kernel spec {text!r}: {extra!r} is not one of "
-                                f"{', '.join(k + '=PATH' for k in _COMPANIONS)}")
-        given[key] = _existing(Path(value).expanduser(), text, key)
+                                f"{', '.join(k + '=PATH' for k in _COMPANIONS)}, modules=DIR")
+        given[key] = (_module_tree(Path(value).expanduser(), text) if key == "modules"
+                      else _existing(Path(value).expanduser(), text, key))
     found = discover_companions(bzimage)
     return LocalSpec(text, bzimage, given.get("system_map", found["system_map"]),
-                     given.get("config", found["config"]), given.get("vmlinux", found["vmlinux"]))
+                     given.get("config", found["config"]), given.get("vmlinux", found["vmlinux"]),
+                     given.get("modules", _build_tree_modules(bzimage)))
+
+
+def _module_tree(path: Path, text: str) -> Path:
+    if not (path / "modules.builtin").is_file():
+        raise BadInputError(f"kernel spec {text!r}: modules {path} has no modules.builtin "
+                            "(give a build tree or lib/modules/<release>)")
+    return path.resolve()
+
+
+def _build_tree_modules(bzimage: Path) -> Path | None:
+    """The build tree's root if ``bzimage`` is its ``arch/x86/boot/bzImage`` and it lists modules."""
+    if bzimage.parent.parts[-3:] != ("arch", "x86", "boot"):
+        return None
+    root = bzimage.parents[3]
+    return root if (root / "modules.builtin").is_file() else None
 
 
 def _existing(path: Path, text: str, what: str) -> Path:

@@ -19,6 +19,7 @@ from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, Memb
 from harness.logparse.memblock_dump import MemblockDump
 from harness.logparse.numa import NumaMerge
 from harness.logparse.parser import parse_boot_log
+from harness.logparse.virtio_mem import VirtioMemDevice, VirtioMemField, VirtioMemLine, VirtioMemRequest
 from harness.logparse.zones import EarlyNodeRange, ZoneRange
 
 
@@ -35,5 +36,6 @@ __all__ = [
     "AcpiOverrideError", "AddressRange", "BootLog", "E820Entry", "EarlyNodeRange", "InitrdTable",
     "MemblockAlloc", "MemblockDoubled", "MemblockDump", "MemblockEvent", "MemblockOp", "NumaMerge",
     "OfflineFailure", "OfflineFailureKind", "Oops", "PxmApic", "SratMemoryLine", "TableUpgrade",
-    "ZoneRange", "load_boot_log", "parse_boot_log",
+    "VirtioMemDevice", "VirtioMemField", "VirtioMemLine", "VirtioMemRequest", "ZoneRange", "load_boot_log",
+    "parse_boot_log",
 ]

@@ -19,6 +19,7 @@ from harness.logparse.memblock_debug import MemblockAlloc, MemblockEvent, Memblo
 from harness.logparse.memblock_dump import MemblockDump
 from harness.logparse.numa import NumaMerge
 from harness.logparse.setup import Crashkernel, LogBuffer, PercpuEmbedded
+from harness.logparse.virtio_mem import VirtioMemDevice, VirtioMemLine, virtio_mem_devices
 from harness.logparse.zones import EarlyNodeRange, ZoneRange
 
 
@@ -65,6 +66,7 @@ class BootLog(JsonMixin):
     panic: str | None = None
     oopses: tuple[Oops, ...] = ()
     offline_failures: tuple[OfflineFailure, ...] = ()
+    virtio_mem: tuple[VirtioMemLine, ...] = ()
     unparsed_suspicious: int = 0
 
     @property
@@ -78,6 +80,11 @@ class BootLog(JsonMixin):
     @property
     def memblock_allocs(self) -> tuple[MemblockAlloc, ...]:
         return tuple(op for op in self.memblock_ops if isinstance(op, MemblockAlloc))
+
+    @property
+    def virtio_mem_devices(self) -> tuple[VirtioMemDevice, ...]:
+        """Each virtio-mem device as its driver described it (``virtio_mem`` folded)."""
+        return virtio_mem_devices(self.virtio_mem)
 
     @property
     def hotplug_srat(self) -> tuple[SratMemoryLine, ...]:

@@ -1,12 +1,18 @@
 """Memory devices on QEMU's side: the objects and devices a scenario's DIMMs become.
 
-One room for every memory device model (pc-dimm today): both the boot command line and
-QMP hot-add take their arguments from here.
+One room for every memory device model (pc-dimm, virtio-mem-pci): both the boot command
+line and QMP hot-add take their arguments from here.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import Dimm
+
+# The guest side of virtio-mem-pci (drivers/virtio/virtio_mem.c) on Debian kernels: a
+# module on 6.1 and 6.12, needing virtio_pci, which 6.1 also builds as a module.
+VIRTIO_MEM_MODULES = ("virtio_pci", "virtio_mem")
 
 
 def dimm_backend_id(dimm: Dimm) -> str:
@@ -26,3 +32,23 @@ def dimm_args(dimm: Dimm, layout: MemoryLayout | None = None) -> tuple[dict[str,
     if placed is not None:
         device["addr"] = placed.start
     return backend, device
+
+
+def virtio_mem_args(device_id: str, node: int, size: int, requested_size: int,
+                    block_size: int | None = None) -> tuple[dict[str, object], dict[str, object]]:
+    """The backend and device of a virtio-mem-pci: ``size`` is the most it can plug,
+    ``requested_size`` what the guest is asked to plug at boot (``qom-set`` changes it)."""
+    backend: dict[str, object] = {"qom-type": "memory-backend-ram", "id": f"vmem-{device_id}", "size": size}
+    device: dict[str, object] = {"driver": "virtio-mem-pci", "id": device_id, "memdev": f"vmem-{device_id}",
+                                 "node": node, "requested-size": requested_size}
+    if block_size is not None:
+        device["block-size"] = block_size
+    return backend, device
+
+
+def command_line(backend: Mapping[str, object], device: Mapping[str, object]) -> list[str]:
+    """``-object``/``-device`` arguments from the QMP dictionaries (ids and drivers are
+    validated names; numbers are bytes, which QEMU's size parser takes as they are)."""
+    obj = ",".join([str(backend["qom-type"])] + [f"{k}={v}" for k, v in backend.items() if k != "qom-type"])
+    dev = ",".join([str(device["driver"])] + [f"{k}={v}" for k, v in device.items() if k != "driver"])
+    return ["-object", obj, "-device", dev]

@@ -175,6 +175,7 @@ class RunInfo:
     # a matrix report shows them apart, as a slow boot and a slow removal mean different things.
     boot_seconds: float | None = None
     action_seconds: float | None = None
+    virtio_mem: tuple[str, ...] = ()  # the virtio-mem driver's own lines, quoted
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

@@ -253,6 +253,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         write_summaries(result, out, seen, None)
         raise wrapped from err
     result.info = replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
+                          virtio_mem=tuple(q for d in facts.log.virtio_mem_devices for q in d.quotes()),
                           model_agreement=_agreement(result, prep, facts, seen))
     write_summaries(result, out, seen, model)
     return result

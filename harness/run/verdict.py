@@ -57,6 +57,7 @@ class RunResult:
         lines += [_line("ok  " if c.ok else "FAIL", c, "expected") for c in self.checks]
         lines += [f"  reserved in a hotpluggable range: {line}"
                   for line in self.info.reserved_in_hotplug_ranges]
+        lines += [f"  virtio-mem: {line}" for line in self.info.virtio_mem]
         lines += [_line("model " + ("ok  " if c.ok else "DIFF"), c, "predicted")
                   for c in self.model_checks]
         if self.error:

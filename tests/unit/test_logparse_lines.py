@@ -38,6 +38,7 @@ from harness.logparse.setup import (
     PercpuEmbedded,
     Ramdisk,
 )
+from harness.logparse.virtio_mem import VirtioMemField, VirtioMemLine
 from harness.logparse.zones import EarlyNodeRange, Initmem, MovableZoneStart, SectionStart, ZoneRange
 from harness.memblock.model import MAX_NUMNODES, MemblockRegion
 
@@ -298,6 +299,10 @@ EXAMPLES: dict[str, tuple[str, object]] = {
         OfflineFailure(L, K.REMOVE_ONLINED,
                        "removing memory fails, because memory [0x0000000140000000-0x0000000147ffffff] is onlined",
                        pfn=0x140000),
+    ),
+    "virtio_mem": (  # recorded/memhp-6.1-virtio-mem-cycle.log
+        "virtio_mem virtio0: start address: 0x100000000",
+        VirtioMemLine(L, "virtio0", "start address: 0x100000000", VirtioMemField.ADDR, 0x100000000),
     ),
     "offlining_failed": (  # mm/memory_hotplug.c:offline_pages pr_debug format
         "memory offlining [mem 0x0000000138000000-0x000000013fffffff] failed due to unmovable page",

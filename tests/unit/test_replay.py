@@ -34,6 +34,8 @@ PINNED = {
     # A boot-RAM DIMM (memmap=) on node 2 without movable_node: page tables and the log
     # buffer land in it top-down, so node 2 is pinned.
     "memhp-6.1-three-node-boot-dimm-refused.log": (0, 1, 2),
+    # QEMU's SRAT marks only the device-memory window (virtio-mem's, no boot RAM) hotpluggable.
+    **{f"memhp-{k}-virtio-mem-cycle.log": (0, 1) for k in ("6.1", "6.12")},
 }
 
 

@@ -1,0 +1,46 @@
+"""virtio-mem's guest driver is a module on Debian's kernels (6.1 needs virtio_pci too):
+the modules from the kernel's own package, loaded by the initramfs's init, bind the
+virtio-mem-pci device, which then plugs the size asked for at boot."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import kernels
+from harness.guest.initramfs import compose_initrd
+from harness.guest.vm import GuestVM
+from harness.logparse import load_boot_log
+from harness.qemu.accel import TCG
+from harness.qemu.cmdline import build_command
+from harness.qemu.devices import VIRTIO_MEM_MODULES, command_line, virtio_mem_args
+from harness.qemu.machine import Machine
+from harness.scenario.schema import load_scenario
+from harness.units import parse_size
+
+pytestmark = pytest.mark.integration
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+
+
+def test_debian_6_1_loads_virtio_pci_and_virtio_mem_and_plugs_at_boot(tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIOS / "two-node-dimms.toml")  # 2G RAM, maxmem 4G, node 1
+    kernel = kernels.resolve("debian:6.1")
+    modules = kernels.needed_modules(kernel, VIRTIO_MEM_MODULES)
+    assert [m.name for m in modules][-1] == "virtio_mem" and "virtio_pci" in [m.name for m in modules]
+    initrd = compose_initrd(tmp_path / "initrd.img", None, modules)
+    device = command_line(*virtio_mem_args("vm0", 1, parse_size("512M"), parse_size("256M")))
+    machine = Machine(lambda ch: build_command(scenario, kernel.bzimage, initrd, ch, TCG) + device, tmp_path)
+    with GuestVM(machine) as vm:
+        vm.boot(180)
+        plugged = vm.qmp.command("qom-get", path="/machine/peripheral/vm0", property="size")
+        vm.poweroff()
+    console = (tmp_path / "console.log").read_text(errors="replace")
+    for name in (m.name for m in modules):
+        assert f"memhp-init: loaded {name}" in console
+    assert "memhp-init: insmod" not in console
+    (device,) = load_boot_log(tmp_path / "console.log").virtio_mem_devices
+    assert (device.nid, device.region_size, device.device_block_size) == (1, parse_size("512M"), 2 << 20)
+    assert device.addr is not None and device.addr >= 1 << 32  # in the device-memory window above 4G
+    assert device.requests[0].requested_size == parse_size("256M")  # asked at boot, seen at probe
+    assert plugged == parse_size("256M")
