@@ -48,16 +48,19 @@ def stopping(settings: RunSettings) -> bool:
 def record_from_result(run: RunSpec, result: ResultFile, seconds: float) -> RunRecord:
     """The record of one attempt from its ``result.json``."""
     failed = result.failed_checks
+    reason = result.error or "; ".join(failed)
+    if run.false_claims and result.verdict is Verdict.FAIL and set(failed) != set(run.false_claims):
+        reason = (f"failed {sorted(failed)}, but its false claims are {sorted(run.false_claims)}")
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
-                     result.verdict, result.release, failed, result.error or "; ".join(failed),
+                     result.verdict, result.release, failed, reason,
                      1, seconds, boot_seconds=result.info.boot_seconds,
-                     action_seconds=result.info.action_seconds)
+                     action_seconds=result.info.action_seconds, false_claims=run.false_claims)
 
 
 def error_record(run: RunSpec, reason: str, seconds: float,
                  status: CellStatus = CellStatus.FINISHED) -> RunRecord:
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
-                     Verdict.ERROR, None, (), reason, 1, seconds, status)
+                     Verdict.ERROR, None, (), reason, 1, seconds, status, false_claims=run.false_claims)
 
 
 def not_run_record(run: RunSpec) -> RunRecord:

@@ -44,10 +44,13 @@ class RunRecord:
     status: CellStatus = CellStatus.FINISHED
     boot_seconds: float | None = None  # from result.json: QEMU start to the guest's agent
     action_seconds: float | None = None  # the scenario's actions
+    false_claims: tuple[str, ...] = ()  # a must-fail cell: the checks it must fail, exactly
 
     @property
     def ok(self) -> bool:
-        return self.verdict is self.expect and self.status is CellStatus.FINISHED
+        if self.verdict is not self.expect or self.status is not CellStatus.FINISHED:
+            return False
+        return not self.false_claims or set(self.failed_checks) == set(self.false_claims)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -63,7 +66,8 @@ class RunRecord:
                 "failed_checks": list(self.failed_checks), "reason": self.reason,
                 "attempts": self.attempts, "seconds": round(self.seconds, 2),
                 "status": self.status.value, "boot_seconds": _rounded(self.boot_seconds),
-                "action_seconds": _rounded(self.action_seconds)}
+                "action_seconds": _rounded(self.action_seconds),
+                "false_claims": list(self.false_claims)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunRecord":
@@ -71,7 +75,8 @@ class RunRecord:
                    Verdict(data["expect"]), Verdict(data["verdict"]), data["release"],
                    tuple(data["failed_checks"]), data["reason"], data["attempts"],
                    data["seconds"], CellStatus(data.get("status", CellStatus.FINISHED.value)),
-                   data.get("boot_seconds"), data.get("action_seconds"))
+                   data.get("boot_seconds"), data.get("action_seconds"),
+                   tuple(data.get("false_claims", ())))
 
 
 def _rounded(seconds: float | None) -> float | None:

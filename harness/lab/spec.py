@@ -55,6 +55,7 @@ class RunSpec:
     scenario_name: str
     variant: Variant
     expect: Verdict
+    false_claims: tuple[str, ...] = ()  # a must-fail cell: the checks it must fail, exactly
 
     @property
     def run_id(self) -> str:
@@ -123,6 +124,16 @@ def _applies(variant: Variant, scenario: Path, cmdlines: dict[Path, str]) -> boo
     return has_flag(line, variant.only_with) or bool(option_values(line, variant.only_with))
 
 
+def _false_claims(scenario: Path, where: str) -> tuple[str, ...]:
+    """A must-fail cell that failed for any reason would pass: its scenario must say which
+    checks its false claims fail."""
+    claims = load_scenario(scenario).false_claims
+    if not claims:
+        raise BadInputError(f"{where}: must_fail: {scenario} declares no false_claims "
+                            "(the checks a run of it must fail)")
+    return claims
+
+
 def _excluded(run: RunSpec, excludes: list[dict[str, str]]) -> bool:
     fields = {"kernel": run.kernel, "scenario": run.scenario_name, "variant": run.variant.name}
     return any(all(fields[k] == v for k, v in ex.items()) for ex in excludes)
@@ -178,8 +189,9 @@ def load_matrix(path: Path) -> MatrixSpec:
     if not cells:
         raise BadInputError(f"{where}: scenarios: the matrix has no scenario")
     variants, excludes = _variants(data.get("variants"), where), _excludes(data.get("exclude"), where)
+    claims = {p: _false_claims(p, where) for p, expect in cells if expect is Verdict.FAIL}
     cmdlines: dict[Path, str] = {}
-    runs = [RunSpec(k, p.resolve(), p.stem, v, expect)
+    runs = [RunSpec(k, p.resolve(), p.stem, v, expect, claims.get(p, ()))
             for k in kernels for p, expect in cells for v in variants
             if _applies(v, p.resolve(), cmdlines)]
     runs = [r for r in runs if not _excluded(r, excludes)]

@@ -10,7 +10,7 @@ import enum
 import itertools
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 from pydantic import Field, model_validator
@@ -203,6 +203,9 @@ class Scenario(_Strict):
     kernel: KernelOptions = KernelOptions()
     actions: tuple[Action, ...] = ()
     expect: Expectations = Expectations()
+    # A must-fail sibling names the checks its false claims make fail: a run of it must
+    # fail exactly these, so a sibling failing for another reason is caught too.
+    false_claims: tuple[Annotated[str, Field(min_length=1)], ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

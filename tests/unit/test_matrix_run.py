@@ -62,6 +62,20 @@ def test_record_from_result_takes_release_and_failed_checks() -> None:
     assert record.ok and RunRecord.from_json(record.to_json()) == record
 
 
+def test_a_must_fail_cell_must_fail_exactly_its_false_claims() -> None:
+    """A sibling that fails, but for another reason than the claims it declares false, is
+    not the expected FAIL: the matrix says which checks failed and which should have."""
+    result = RunResult("x-claims", "debian:6.1", "6.1.0-57-amd64")
+    result.add("a", "success", "failure")
+    result.add("b", "success", "success")
+    claims = replace(_spec("x-claims", Verdict.FAIL), false_claims=("a",))
+    assert record_from_result(claims, result.artifact(), 1.0).ok
+    wrong = record_from_result(replace(claims, false_claims=("b",)), result.artifact(), 1.0)
+    assert not wrong.ok and wrong.exit_code is ExitCode.FAIL
+    assert wrong.reason == "failed ['a'], but its false claims are ['b']"
+    assert RunRecord.from_json(wrong.to_json()) == wrong
+
+
 def test_a_run_without_a_readable_result_json_could_not_be_tested(tmp_path: Path) -> None:
     (tmp_path / "memhp-run.log").write_text("starting\nmemhp: boom\n")
     record = read_record(_spec("x"), tmp_path, 1, 2.0)

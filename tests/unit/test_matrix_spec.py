@@ -17,12 +17,15 @@ from harness.units import has_flag
 NIGHTLY = Path(__file__).resolve().parents[2] / "fixtures" / "matrix" / "nightly.toml"
 
 
-def _write(tmp_path: Path, body: str) -> Path:
+MACHINE = '[machine]\nnodes = [{ memory = "1G", cpus = [0] }]\n'
+
+
+def _write(tmp_path: Path, body: str, claims: str = 'false_claims = ["node distances"]\n') -> Path:
     (tmp_path / "s").mkdir(exist_ok=True)
     for name in ("a", "b"):
-        (tmp_path / "s" / f"{name}.toml").write_text(f'name = "{name}"\n')
+        (tmp_path / "s" / f"{name}.toml").write_text(f'name = "{name}"\n{MACHINE}')
     (tmp_path / "s" / "bad").mkdir(exist_ok=True)
-    (tmp_path / "s" / "bad" / "a-claims.toml").write_text('name = "x"\n')
+    (tmp_path / "s" / "bad" / "a-claims.toml").write_text(f'extends = "../a.toml"\nname = "x"\n{claims}')
     path = tmp_path / "m.toml"
     path.write_text(body)
     return path
@@ -80,6 +83,14 @@ scenario = "b"
     nohp = next(r for r in spec.runs if r.variant.name == "nohp")
     assert nohp.variant.cmdline == "memhp_default_state=offline"
     assert spec.name == "m" and spec.settings.retries == 1
+
+
+def test_a_must_fail_cell_without_false_claims_is_bad_input(tmp_path: Path) -> None:
+    """Else a sibling failing for any reason would count as the expected FAIL."""
+    path = _write(tmp_path, 'kernels = ["k"]\nscenarios = ["s/a.toml"]\nmust_fail = ["s/bad/*.toml"]\n',
+                  claims="")
+    with pytest.raises(BadInputError, match=r"must_fail: .*a-claims.toml declares no false_claims"):
+        load_matrix(path)
 
 
 @pytest.mark.parametrize(("body", "message"), [
