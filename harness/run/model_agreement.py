@@ -15,7 +15,7 @@ from harness.errors import BadInputError
 from harness.guest.actions import ActionResult
 from harness.run.artifacts import ModelAgreement, PredictedReservation
 from harness.run.checks import HOTPLUG_WORDS, BootFacts, honoured_words, movable_words
-from harness.run.verdict import RunResult
+from harness.run.verdict import MODEL_PREFIX, RunResult
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import Scenario
 
@@ -63,12 +63,12 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
     prediction = simulate(scenario, version, layout=layout)
     for node in prediction.nodes:
         seen = log.movable_zone_start.get(node.node)
-        result.add_model(f"model agrees: ZONE_MOVABLE of node {node.node}",
+        result.add_model(f"{MODEL_PREFIX}ZONE_MOVABLE of node {node.node}",
                          movable_words(node.movable_start), movable_words(seen))
     findings = {f.node: f for f in facts.findings}
     for node in (n for n in prediction.nodes if n.hotplug_marked):
         finding = findings.get(node.node)
-        result.add_model(f"model agrees: SRAT hotplug mark of node {node.node} honoured",
+        result.add_model(f"{MODEL_PREFIX}SRAT hotplug mark of node {node.node} honoured",
                          honoured_words(node.hotplug_honoured),
                          HOTPLUG_WORDS[finding.status] if finding else "no hotplug range in the SRAT lines",
                          "; ".join(f"{r.caller} {r.start:#x}" for r in node.pinned_by),
@@ -78,7 +78,7 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
         res = done.get(action.id)
         if res is None or action.outcome == "uncertain":
             continue
-        result.add_model(f"model agrees: action {action.id}", action.outcome,
+        result.add_model(f"{MODEL_PREFIX}action {action.id}", action.outcome,
                          "success" if res.succeeded else "failure", action.reason)
     return ModelAgreement(template=prediction.template,
                           reservations_in_hotplug_ranges=_reservations(prediction, _pageflags(actions)),

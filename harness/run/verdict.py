@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from harness.errors import Verdict
 from harness.run.artifacts import NO_INFO, Check, ResultFile, RunInfo, kernel_label
 
+# The names of the model's checks (informational, beside the verdict) start so.
+MODEL_PREFIX = "model agrees: "
+
 __all__ = ["RunResult", "Verdict"]
 
 
@@ -58,16 +61,17 @@ class RunResult:
         lines += [f"  reserved in a hotpluggable range: {line}"
                   for line in self.info.reserved_in_hotplug_ranges]
         lines += [f"  virtio-mem: {line}" for line in self.info.virtio_mem]
-        lines += [_line("model " + ("ok  " if c.ok else "DIFF"), c, "predicted")
+        # "model ok   ZONE_MOVABLE of node 2": the mark already says whose check it is.
+        lines += [_line("model " + ("ok  " if c.ok else "DIFF"), c, "predicted", MODEL_PREFIX)
                   for c in self.model_checks]
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)
 
 
-def _line(mark: str, check: Check, wanted: str) -> str:
+def _line(mark: str, check: Check, wanted: str, prefix: str = "") -> str:
     """What was seen; what was wanted too when the check failed; then why."""
-    text = f"  {mark} {check.name}: {check.observed}"
+    text = f"  {mark} {check.name.removeprefix(prefix)}: {check.observed}"
     if not check.ok:
         text += f" ({wanted}: {check.expected})"
     return text + (f" — {check.reason}" if check.reason else "")

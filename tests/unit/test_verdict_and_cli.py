@@ -162,3 +162,14 @@ def test_reservations_left_in_hotplug_ranges_are_named_with_callers() -> None:
         "node 2: [0x13b7fe000-0x13fffffff] alloc_low_pages, setup_log_buf")
     result = RunResult("s", "k", info=replace(NO_INFO, reserved_in_hotplug_ranges=listed))
     assert "reserved in a hotpluggable range: node 2: [0x13b7fe000" in result.summary()
+
+
+def test_summary_marks_model_checks_once() -> None:
+    """The model's checks read "model ok   ZONE_MOVABLE …", not "model ok   model agrees: …"."""
+    result = RunResult("s", "debian:6.1", "6.1.0-57-amd64")
+    result.add("ZONE_MOVABLE of node 2 starts at", "0x140000000", "0x140000000")
+    result.add_model("model agrees: ZONE_MOVABLE of node 2", "0x140000000", "0x140000000")
+    result.add_model("model agrees: action remove-hot0", "success", "failure")
+    lines = result.summary().splitlines()
+    assert lines[2] == "  model ok   ZONE_MOVABLE of node 2: 0x140000000"
+    assert lines[3] == "  model DIFF action remove-hot0: failure (predicted: success)"
