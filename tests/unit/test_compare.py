@@ -49,12 +49,15 @@ def test_kernel_change_reports_regression_and_moved_allocations(tmp_path: Path) 
         for side, text in texts.items():
             first, last = (int(x, 16) for x in moved[side].split("-"))
             assert f"memblock_reserve: [{first:#018x}-{last:#018x}] memblock_alloc_range_nid" in text, moved
-        first, last = (int(x, 16) for x in moved["b"].split("-"))
-        assert moved["size"] == last + 1 - first, "the size named is B's request"
+        for side in ("a", "b"):
+            first, last = (int(x, 16) for x in moved[side].split("-"))
+            assert moved[f"{side}_size"] == last + 1 - first, "each side names its own request"
     # mm/numa.c:alloc_node_data (6.12) rounds NODE_DATA to 64 B, not a page: the sparse
     # buffer below it loses its page alignment.
     sparse = next(m for m in cmp.allocations_moved if m["caller"] == "sparse_init")
     assert int(sparse["a"].split("-")[0], 16) % 4096 == 0 and int(sparse["b"].split("-")[0], 16) % 4096 != 0
     assert "REGRESSION: action offline" in cmp.text()
+    resized = [m for m in cmp.allocations_moved if m["a_size"] != m["b_size"]]
+    assert resized and all(f"({m['a_size']} → {m['b_size']} bytes)" in cmp.text() for m in resized)
     # the other direction is an improvement, not a regression
     assert not compare_runs(b, a).regressions
