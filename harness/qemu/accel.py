@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BadInputError
+from harness.scenario.layout import MemoryLayout
 from harness.paths import cache_dir
 
 QEMU_BINARY = "qemu-system-x86_64"
@@ -30,6 +31,21 @@ class Accel:
 
 TCG = Accel("tcg", "max")
 KVM = Accel("kvm", "max")
+
+# hw/i386/pc.c:pc_memory_init (QEMU 7.2): an AMD vCPU, as TCG's "max" is, whose highest
+# address would reach the HyperTransport hole below 1 TiB gets its RAM above 4 GiB moved
+# to 1 TiB, past that CPU's 40 physical address bits: QEMU then refuses to start.
+AMD_HT_START = 0xFD00000000
+
+
+def check_address_space(layout: MemoryLayout, accel: Accel) -> None:
+    """Refuse what QEMU would refuse under TCG, as bad input; under KVM the host CPU's
+    address bits decide, which only QEMU knows."""
+    if accel.name == TCG.name and layout.address_space_end > AMD_HT_START:
+        raise BadInputError(
+            f"machine.maxmem: QEMU's TCG guest would use addresses up to {layout.address_space_end - 1:#x} "
+            f"(device memory and the 64-bit PCI hole), reaching {AMD_HT_START:#x}, where QEMU moves "
+            "RAM past its CPU's 40 address bits: lower maxmem or slots")
 PROBE_SECONDS = 15.0
 
 

@@ -31,7 +31,7 @@ from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
 from harness.paths import cache_dir
-from harness.qemu.accel import Accel, choose_accel
+from harness.qemu.accel import Accel, check_address_space, choose_accel
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks
@@ -192,7 +192,11 @@ def plan(path: Path, kernel: str) -> Plan:
     """What ``memhp run`` would boot, before anything goes into the run's folder
     (``--show-command`` stops here)."""
     scenario = load_scenario(path)
-    return Plan(scenario, compute_layout(scenario), kernels.resolve(kernel))
+    try:
+        layout = compute_layout(scenario)
+    except BadInputError as err:
+        raise BadInputError(f"{path}: {err}") from None
+    return Plan(scenario, layout, kernels.resolve(kernel))
 
 
 @dataclass(frozen=True)
@@ -214,8 +218,13 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     planned = plan(path, options.kernel)
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
+    accel = choose_accel(options.accel, kernel.bzimage)
+    try:
+        check_address_space(layout, accel)
+    except BadInputError as err:
+        raise BadInputError(f"{path}: {err}") from None
     initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir))
-    return Prepared(scenario, layout, kernel, initrd, choose_accel(options.accel, kernel.bzimage))
+    return Prepared(scenario, layout, kernel, initrd, accel)
 
 
 @contextlib.contextmanager

@@ -27,10 +27,13 @@ class MachineProfile:
     lowmem_when_split: int
     # enforce_aligned_dimm: the device window reserves 1 GiB of alignment per slot.
     align_per_slot: int
+    # The 64-bit PCI hole above RAM and device memory (hw/pci-host/i440fx.c:
+    # I440FX_HOST_PROP_PCI_HOLE64_SIZE's default).
+    pci_hole64_size: int
 
 
 PROFILES: dict[str, MachineProfile] = {
-    "pc": MachineProfile("pc", 0xE0000000, 0xC0000000, GiB),
+    "pc": MachineProfile("pc", 0xE0000000, 0xC0000000, GiB, 2 * GiB),
 }
 
 
@@ -70,6 +73,9 @@ class MemoryLayout:
     device_size: int
     node_ranges: tuple[SratMemory, ...]
     boot_dimms: tuple[BootDimm, ...] = ()
+    # One past the highest guest-physical address QEMU uses: the 64-bit PCI hole, 1 GiB
+    # aligned after device memory (hw/i386/pc.c: pc_pci_hole64_start, pc_max_used_gpa).
+    address_space_end: int = 0
 
     def ranges_of(self, node: int) -> tuple[SratMemory, ...]:
         return tuple(r for r in self.node_ranges if r.node == node)
@@ -172,4 +178,7 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
         _check_explicit(ranges, below, above, (device_base, device_base + device_size))
     dimms = _boot_dimms(scenario, device_base)
     ranges += _boot_dimm_ranges(scenario, dimms, ranges)
-    return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms)
+    used = device_base + device_size if device_size else FOUR_GIB + above
+    hole64 = -(-used // GiB) * GiB
+    return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms,
+                        hole64 + prof.pci_hole64_size)

@@ -101,6 +101,16 @@ def test_memhp_run_reports_bad_input_with_exit_2_and_a_result(tmp_path: Path) ->
     assert '"verdict": "bad-input"' in (out / "result.json").read_text()
 
 
+def test_memhp_run_of_a_machine_past_tcg_address_bits_is_bad_input_naming_the_file(tmp_path: Path) -> None:
+    """Refused before QEMU starts (which would say "phys-bits too low" and cost a 125)."""
+    out = tmp_path / "out"
+    path = _scenario(tmp_path, maxmem="4T")
+    proc = _memhp("run", str(path), "--out", str(out), "--accel", "tcg", "--kernel", "debian:6.1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
+    assert f"{path}: machine.maxmem: QEMU's TCG guest would use addresses up to 0x" in proc.stdout
+    assert not (out / "console.log").exists()
+
+
 def _srat_variant(tmp_path: Path, name: str, data: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(data)
