@@ -25,12 +25,25 @@ PKG = DebianPackage(f"linux-image-{RELEASE}-unsigned", "6.1.999-1")
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb not installed")
 
 
-def build_deb(workdir: Path, with_vmlinuz: bool = True) -> Path:
+def package_root(workdir: Path) -> Path:
+    """The tree of a fake kernel package, its control file written."""
     root = workdir / "pkg"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(
         f"Package: {PKG.package}\nVersion: {PKG.version}\nArchitecture: amd64\n"
         "Maintainer: memhp tests <t@example.org>\nDescription: fake kernel\n")
+    return root
+
+
+def pack(root: Path, workdir: Path) -> Path:
+    deb = workdir / f"{PKG.package}_{PKG.version}_amd64.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-b", str(root), str(deb)],
+                   check=True, capture_output=True)
+    return deb
+
+
+def build_deb(workdir: Path, with_vmlinuz: bool = True) -> Path:
+    root = package_root(workdir)
     boot = root / "boot"
     boot.mkdir()
     if with_vmlinuz:
@@ -39,10 +52,7 @@ def build_deb(workdir: Path, with_vmlinuz: bool = True) -> Path:
     (boot / f"config-{RELEASE}").write_text("CONFIG_NUMA=y\n")
     (root / "lib" / "modules" / RELEASE).mkdir(parents=True)
     (root / "lib" / "modules" / RELEASE / "modules.dep").write_text("")
-    deb = workdir / f"{PKG.package}_{PKG.version}_amd64.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-b", str(root), str(deb)],
-                   check=True, capture_output=True)
-    return deb
+    return pack(root, workdir)
 
 
 class CopyDownloader:

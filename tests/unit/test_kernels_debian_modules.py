@@ -6,31 +6,23 @@ from __future__ import annotations
 import json
 import lzma
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from module_fakes import fake_module
-from test_kernels_cache import CopyDownloader, refuse
+from test_kernels_cache import PKG, RELEASE, CopyDownloader, pack, package_root, refuse
 
 import kernels
 from harness.errors import BadInputError, InfrastructureError
-from kernels.debian import DebianPackage
 from kernels.debian_modules import extract_modules, fetch_module_tree, module_entry
 
-RELEASE = "6.1.0-99-amd64"
-PKG = DebianPackage(f"linux-image-{RELEASE}-unsigned", "6.1.999-1")
 VERMAGIC = f"{RELEASE} SMP preempt mod_unload modversions"
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb not installed")
 
 
 def build_deb(workdir: Path, with_virtio_mem: bool = True) -> Path:
-    root = workdir / "pkg"
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(
-        f"Package: {PKG.package}\nVersion: {PKG.version}\nArchitecture: amd64\n"
-        "Maintainer: memhp tests <t@example.org>\nDescription: fake kernel\n")
+    root = package_root(workdir)
     mods = root / "lib" / "modules" / RELEASE
     virtio = mods / "kernel" / "drivers" / "virtio"
     virtio.mkdir(parents=True)
@@ -46,10 +38,7 @@ def build_deb(workdir: Path, with_virtio_mem: bool = True) -> Path:
     # Same name outside lib/modules/<release>/: must not be taken.
     (root / "usr" / "lib").mkdir(parents=True)
     (root / "usr" / "lib" / "virtio_mem.ko").write_bytes(b"decoy")
-    deb = workdir / f"{PKG.package}_{PKG.version}_amd64.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-b", str(root), str(deb)],
-                   check=True, capture_output=True)
-    return deb
+    return pack(root, workdir)
 
 
 @pytest.fixture
