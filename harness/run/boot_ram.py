@@ -106,14 +106,17 @@ def _block_words(block: BlockOutcome) -> str:
     return f"memory{block.block} [{hex_range(block.start, block.start + MEMORY_BLOCK_SIZE)}] ({seen})"
 
 
-def _inside(log: BootLog, blocks: list[BlockOutcome]) -> list[AttributedReservation]:
-    """memblock.reserved of the last dump inside the refused blocks: PageReserved for good
+def _inside(log: BootLog, spans: list[tuple[int, int]]) -> list[AttributedReservation]:
+    """memblock.reserved of the last dump inside ``spans``: PageReserved for good
     (mm/memblock.c:memblock_free_all → reserve_bootmem_region)."""
     dump = log.last_dump
     if dump is None:
         return []
-    spans = [(b.start, b.start + MEMORY_BLOCK_SIZE) for b in blocks]
     return [attribute(log, r) for r in dump.reserved if any(r.base < e and s < r.end for s, e in spans)]
+
+
+def _block_of(pfn: int) -> int:
+    return (pfn << PAGE_SHIFT) // MEMORY_BLOCK_SIZE
 
 
 def culprit(reservations: list[AttributedReservation], pfn: int) -> ReservationCause | None:
@@ -131,7 +134,11 @@ def eject_refusal_words(action: ActionResult, log: BootLog) -> str:
     failed = [b for b in action.blocks if not b.ok]
     parts.append("did not go offline: " + ("; ".join(_block_words(b) for b in failed) or
                                            "no 'Offline failed' line on the console"))
-    inside = _inside(log, failed)
+    # drivers/acpi/scan.c:acpi_scan_try_to_offline names only the block its second pass
+    # stopped at; a block that failed in the first pass shows only in its page dump, so the
+    # blocks of the dumped pages count too.
+    blocks = sorted({b.block for b in failed} | {_block_of(pfn) for pfn in action.unmovable_pfns})
+    inside = _inside(log, [(b * MEMORY_BLOCK_SIZE, (b + 1) * MEMORY_BLOCK_SIZE) for b in blocks])
     if inside:
         parts.append("reserved at boot inside: " + "; ".join(
             f"[{hex_range(r.region.base, r.region.end)}] {', '.join(r.callers)}" for r in inside))
@@ -140,5 +147,5 @@ def eject_refusal_words(action: ActionResult, log: BootLog) -> str:
         where = "in no boot reservation (a runtime page)" if cause is None else (
             f"inside {cause.caller} [{hex_range(cause.start, cause.end)}]"
             + (f" (boot log line {cause.line})" if cause.line else ""))
-        parts.append(f"unmovable pfn {pfn:#x} {where}")
+        parts.append(f"unmovable pfn {pfn:#x} {where}, in memory{_block_of(pfn)}")
     return "; ".join(parts)

@@ -108,3 +108,25 @@ def test_refused_eject_names_the_blocks_reservations_and_the_allocation_of_the_d
     assert "memory47 [0x178000000-0x17fffffff] (kpageflags: 27379 reserved" in words
     assert "NODE_DATA(2)" in words and "alloc_low_pages, setup_log_buf" in words
     assert "unmovable pfn 0x17fe00 inside setup_log_buf [0x17effe000-0x17fffdfff]" in words
+
+
+def test_a_block_refused_only_in_the_first_pass_is_found_by_its_page_dump() -> None:
+    """Recorded 6.1 node removal without movable_node: acpi_scan_try_to_offline's second
+    pass stops at memory32 (a slab page: boot memory in ZONE_NORMAL), so "Offline failed."
+    names only it; memory39 refused in the first pass and shows only in its page dump, a
+    page of setup_log_buf's buffer."""
+    recorded = ROOT / "fixtures/logs/recorded/memhp-6.1-two-node-remove-refused.log"
+    lines = tuple(line for line in LineStream().feed(recorded.read_bytes()) if line.items)
+    pfns = unmovable_pfns(tuple(line for line in lines if line.number > 567))
+    assert pfns == [0x100000, 0x13FE00]
+    action = ActionResult("remove-node1", "node_remove", "failure", False, "guest refused",
+                          blocks=[BlockOutcome(32, 0x100000000, False, "Offline failed", None)],
+                          unplug=UnplugOutcome("boot1", False, 0.2, (
+                              OstEvent("boot1", "0", 3, 0x84), OstEvent("boot1", "0", 3, 0x82)), "busy"),
+                          unmovable_pfns=pfns)
+    words = eject_refusal_words(action, load_boot_log(recorded))
+    assert "did not go offline: memory32 [0x100000000-0x107ffffff]" in words
+    assert "unmovable pfn 0x100000 in no boot reservation (a runtime page), in memory32" in words
+    assert "unmovable pfn 0x13fe00 inside setup_log_buf [0x13effe000-0x13fffdfff]" in words
+    assert words.endswith(", in memory39")
+    assert "[0x13b7fe000-0x13fffffff] alloc_low_pages, setup_log_buf" in words
