@@ -18,7 +18,7 @@ from harness.guest.actions import ActionResult, BlockOutcome
 from harness.logparse import BootLog
 from harness.logparse.acpi import SratMemoryLine
 from harness.scenario.layout import BootDimm, MemoryLayout
-from harness.scenario.schema import MEMORY_BLOCK_SIZE, Scenario, SratSource
+from harness.scenario.schema import MEMORY_BLOCK_SIZE, Action, DimmRemove, NodeRemove, Scenario, SratSource
 from harness.units import hex_range
 
 PAGE_SHIFT = 12  # x86-64 4 KiB pages: a dumped pfn's address
@@ -149,3 +149,41 @@ def eject_refusal_words(action: ActionResult, log: BootLog) -> str:
             + (f" (boot log line {cause.line})" if cause.line else ""))
         parts.append(f"unmovable pfn {pfn:#x} {where}, in memory{_block_of(pfn)}")
     return "; ".join(parts)
+
+
+def _removed_dimms(action: Action, scenario: Scenario, layout: MemoryLayout) -> list[BootDimm]:
+    ids = ([action.dimm] if isinstance(action, DimmRemove) else
+           [d.id for d in scenario.node_dimms(action.node)] if isinstance(action, NodeRemove) else [])
+    return [d for d in layout.boot_dimms if d.id in ids]
+
+
+def _ejected(res: ActionResult, dimms: list[BootDimm]) -> bool | None:
+    """Whether the DIMMs went (DEVICE_DELETED), None if not all were tried: a node removal
+    can stop at a CPU, so its own outcome is not the DIMMs'."""
+    if res.node is None:
+        return res.unplug.deleted if res.unplug is not None else None
+    tried = {d.get("id"): bool((d.get("unplug") or {}).get("deleted")) for d in res.node["dimms"]}
+    if any(d.id not in tried for d in dimms) and all(tried.values()):
+        return None
+    return all(tried.get(d.id, False) for d in dimms)
+
+
+def headline(scenario: Scenario, layout: MemoryLayout, log: BootLog,
+             actions: Sequence[ActionResult]) -> str | None:
+    """The first removal of boot memory in one line: ejected while memblock kept out of it
+    (nothing of the last dump's memblock.reserved inside), or kept, and what was reserved
+    inside it at boot."""
+    done = {a.id: a for a in actions}
+    for action in scenario.actions:
+        dimms, res = _removed_dimms(action, scenario, layout), done.get(action.id)
+        ejected = None if not dimms or res is None else _ejected(res, dimms)
+        if ejected is None:
+            continue
+        what = ", ".join(f"{d.id} [{hex_range(d.start, d.end)}] on node {d.node}" for d in dimms)
+        inside = _inside(log, [(d.start, d.end) for d in dimms])
+        callers = ", ".join(dict.fromkeys(c for r in inside for c in r.callers)) or "nothing"
+        if ejected:
+            why = "memblock kept out of it" if not inside else f"despite {callers} reserved inside at boot"
+            return f"boot memory removed: boot-RAM DIMM {what} ejected by {action.do}, {why}"
+        return f"boot memory kept: boot-RAM DIMM {what} refused by the guest; reserved inside at boot: {callers}"
+    return None

@@ -4,6 +4,7 @@ The recorded boot is a real `memhp run` of three-node-boot-dimm-refused on Debia
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from harness.logparse.reader import LineStream
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Channels
 from harness.qemu.qmp import OstEvent, UnplugOutcome
-from harness.run.boot_ram import boot_dimm_witnesses, disagreement, eject_refusal_words
+from harness.run.boot_ram import boot_dimm_witnesses, disagreement, eject_refusal_words, headline
+from harness.run.verdict import RunResult
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import load_scenario, parse_scenario
@@ -130,3 +132,51 @@ def test_a_block_refused_only_in_the_first_pass_is_found_by_its_page_dump() -> N
     assert "unmovable pfn 0x13fe00 inside setup_log_buf [0x13effe000-0x13fffdfff]" in words
     assert words.endswith(", in memory39")
     assert "[0x13b7fe000-0x13fffffff] alloc_low_pages, setup_log_buf" in words
+
+
+def _removal(action: Any, dimm: str, ejected: bool) -> ActionResult:
+    """What run_action records: the DIMM's unplug, inside the node's record for node_remove."""
+    unplug = UnplugOutcome(dimm, ejected, 0.1, (), "DEVICE_DELETED" if ejected else "busy")
+    node = None if action.do == "dimm_remove" else {
+        "node": action.node, "cpus": [], "dimms": [{"id": dimm, "unplug": unplug.to_json()}]}
+    return ActionResult(action.id, action.do, action.expect.value, ejected, "", unplug=unplug, node=node)
+
+
+@pytest.mark.parametrize(("scenario", "kernel", "ejected", "words"), [
+    ("three-node-boot-dimm-movable", "6.1", True, "boot memory removed: boot-RAM DIMM boot0 "
+     "[0x140000000-0x17fffffff] on node 2 ejected by dimm_remove, memblock kept out of it"),
+    ("three-node-boot-dimm-refused", "6.12", False, "boot memory kept: boot-RAM DIMM boot0 "
+     "[0x140000000-0x17fffffff] on node 2 refused by the guest; reserved inside at boot: "
+     "NODE_DATA(2), alloc_low_pages, setup_log_buf"),
+    ("two-node-remove-movable", "6.12", True, "boot memory removed: boot-RAM DIMM boot1 "
+     "[0x100000000-0x13fffffff] on node 1 ejected by node_remove, memblock kept out of it"),
+    ("two-node-remove-refused", "6.1", False, "boot memory kept: boot-RAM DIMM boot1 "
+     "[0x100000000-0x13fffffff] on node 1 refused by the guest; reserved inside at boot: "
+     "NODE_DATA(1), alloc_low_pages, setup_log_buf"),
+])
+def test_headline_says_in_one_line_whether_boot_memory_went_and_why(
+        scenario: str, kernel: str, ejected: bool, words: str) -> None:
+    """From the recorded boots: what memblock.reserved held inside the DIMM decides the words."""
+    loaded = load_scenario(ROOT / f"fixtures/scenarios/{scenario}.toml")
+    log = load_boot_log(ROOT / f"fixtures/logs/recorded/memhp-{kernel}-{scenario}.log")
+    (action,) = loaded.actions
+    dimm = loaded.dimms[0].id
+    assert headline(loaded, compute_layout(loaded), log, [_removal(action, dimm, ejected)]) == words
+    assert headline(loaded, compute_layout(loaded), log, []) is None  # not run: no answer
+
+
+def test_a_node_kept_by_its_cpu_still_says_its_boot_memory_went() -> None:
+    """node_remove failed at the CPU after the DIMM went: the headline judges the DIMM."""
+    loaded = load_scenario(ROOT / "fixtures/scenarios/two-node-remove-movable.toml")
+    log = load_boot_log(ROOT / "fixtures/logs/recorded/memhp-6.1-two-node-remove-movable.log")
+    (action,) = loaded.actions
+    kept = dataclasses.replace(_removal(action, "boot1", True), succeeded=False)
+    assert (headline(loaded, compute_layout(loaded), log, [kept]) or "").startswith("boot memory removed:")
+    untried = dataclasses.replace(kept, node={"node": 1, "cpus": [], "dimms": []})
+    assert headline(loaded, compute_layout(loaded), log, [untried]) is None
+
+
+def test_the_headline_is_the_summary_s_second_line() -> None:
+    result = RunResult("s", "debian:6.1", headline="boot memory removed: x")
+    result.add("no kernel panic", "none", "none")
+    assert result.summary().splitlines()[1:] == ["  boot memory removed: x", "  ok   no kernel panic: none"]
