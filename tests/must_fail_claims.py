@@ -22,6 +22,7 @@ MUST_FAIL: dict[str, set[str]] = {
         "SRAT hotplug mark of node 2 honoured", "action remove-boot0 (dimm_remove)"},
     "two-node-remove-movable-claims-refused": {"action remove-node1 (node_remove)"},
     "two-node-remove-refused-claims-removed": {"action remove-node1 (node_remove)"},
+    "two-node-remove-cpu-refused-claims-removed": {"action remove-node1 (node_remove)"},
     "four-node-kernelcore-claims-old-model": {
         "ZONE_MOVABLE of node 2 starts at", "ZONE_MOVABLE of node 3 starts at"},
     "three-node-kernelcore-percent-claims-old-model": {"ZONE_MOVABLE of node 2 starts at"},

@@ -160,21 +160,33 @@ def _dimm_eject(dimm: str, layout: MemoryLayout, blocks: list[BlockPrediction], 
 
 
 def _node_remove(scenario: Scenario, action: NodeRemove, layout: MemoryLayout,
-                 blocks: list[BlockPrediction], cmdline: str, eject_disabled: bool) -> ActionPrediction:
-    """The node goes if every DIMM on it ejects (its CPUs are no memory outcome): the first
-    DIMM predicted to stay decides, else the least certain one."""
-    ejects = [(d.id, *_dimm_eject(d.id, layout, blocks, cmdline, eject_disabled))
+                 blocks: list[BlockPrediction], cmdline: str, disabled: set[str]) -> ActionPrediction:
+    """The node goes if every DIMM on it ejects and every CPU does: the first DIMM predicted
+    to stay decides, else a CPU whose eject the guest disabled, else the least certain DIMM."""
+    ejects = [(d.id, *_dimm_eject(d.id, layout, blocks, cmdline, "memory" in disabled))
               for d in scenario.node_dimms(action.node)]
-    for wanted in ("failure", "uncertain"):
-        if found := next((e for e in ejects if e[1] == wanted), None):
-            return ActionPrediction(action.id, action.do, wanted, f"DIMM {found[0]}: {found[2]}")
+    if found := next((e for e in ejects if e[1] == "failure"), None):
+        return ActionPrediction(action.id, action.do, "failure", f"DIMM {found[0]}: {found[2]}")
+    if "processor" in disabled and scenario.machine.nodes[action.node].cpus:
+        # drivers/acpi/scan.c:acpi_generic_hotplug_event: "Eject disabled", -EPERM (_OST 0x80)
+        return ActionPrediction(action.id, action.do, "failure",
+                                f"CPUs {list(scenario.machine.nodes[action.node].cpus)}: "
+                                "ACPI processor eject disabled in the guest")
+    if found := next((e for e in ejects if e[1] == "uncertain"), None):
+        return ActionPrediction(action.id, action.do, "uncertain", f"DIMM {found[0]}: {found[2]}")
     return ActionPrediction(action.id, action.do, "success",
                             "; ".join(f"DIMM {i}: {why}" for i, _, why in ejects) or "no DIMMs")
 
 
+# The guest settings that switch an ACPI hotplug profile (/sys/firmware/acpi/hotplug/NAME/enabled,
+# drivers/acpi/sysfs.c:acpi_sysfs_add_hotplug_profile) on or off.
+EJECT_PROFILES = {"acpi_memory_hotplug_enabled": "memory", "acpi_processor_hotplug_enabled": "processor"}
+
+
 def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
              cmdline: str) -> list[ActionPrediction]:
-    out, eject_disabled = [], False
+    out: list[ActionPrediction] = []
+    disabled: set[str] = set()
     for action in scenario.actions:
         if isinstance(action, OfflineNode):
             out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
@@ -183,13 +195,14 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
             out.append(_offline(action.id, action.do,
                                 [b for b in blocks if action.start <= b.start < end]))
         elif isinstance(action, DimmRemove):
-            outcome, reason = _dimm_eject(action.dimm, layout, blocks, cmdline, eject_disabled)
+            outcome, reason = _dimm_eject(action.dimm, layout, blocks, cmdline, "memory" in disabled)
             out.append(ActionPrediction(action.id, action.do, outcome, reason))
         elif isinstance(action, NodeRemove):
-            out.append(_node_remove(scenario, action, layout, blocks, cmdline, eject_disabled))
+            out.append(_node_remove(scenario, action, layout, blocks, cmdline, disabled))
         else:
-            if isinstance(action, GuestWrite) and action.setting == "acpi_memory_hotplug_enabled":
-                eject_disabled = action.value == "0"
+            if isinstance(action, GuestWrite) and action.setting in EJECT_PROFILES:
+                profile = EJECT_PROFILES[action.setting]
+                disabled = disabled - {profile} if action.value != "0" else disabled | {profile}
             outcome = "uncertain" if action.do == "inject_fault" else "success"
             out.append(ActionPrediction(action.id, action.do, outcome, "not a memory outcome"))
     return out

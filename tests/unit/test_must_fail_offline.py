@@ -45,8 +45,8 @@ K = OfflineFailureKind
 EJECT_REFUSALS = {K.EJECT_DISABLED, K.EJECT_INCOMPLETE, K.OFFLINE_FAILED, K.REMOVE_ONLINED}
 # The lines that say the guest refused: mm/memory_hotplug.c:offline_pages's page dump and
 # "Offline failed." for offlining; the eject refusals for a DIMM, and for a node, whose
-# DIMMs must all go before mm/memory_hotplug.c:try_offline_node drops it (its CPUs print
-# none of these).
+# DIMMs and CPUs must all go before mm/memory_hotplug.c:try_offline_node drops it (a CPU
+# whose eject the guest disabled shows as "acpi LNXCPU:NN: Eject disabled").
 REFUSALS = {
     OfflineNode: {K.PAGE_DUMPED, K.OFFLINE_FAILED, K.MIGRATE_FAILED, K.ISOLATE_FAILED},
     DimmRemove: EJECT_REFUSALS,
@@ -75,7 +75,7 @@ def _log_checks(scenario: Scenario, log: BootLog) -> set[str]:
 def _refused(action: Action, scenario: Scenario, log: BootLog) -> bool:
     kinds = REFUSALS.get(type(action), set())
     failures = [f for f in log.offline_failures if f.kind in kinds]
-    if isinstance(action, NodeRemove):  # only a refusal inside this node's DIMMs counts
+    if isinstance(action, NodeRemove):  # only a refusal inside this node's DIMMs, or unplaced
         failures = [f for f in failures if _on_node_dimms(f, action.node, scenario, log)]
     return bool(failures)
 
