@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.analysis.pinning import AttributedReservation, ReservationCause, attribute
+from harness.analysis.pinning import AttributedReservation, ReservationCause, attribute, causes_after_last_dump
 from harness.guest.actions import ActionResult, BlockOutcome
 from harness.logparse import BootLog
 from harness.logparse.acpi import SratMemoryLine
@@ -115,14 +115,28 @@ def _inside(log: BootLog, spans: list[tuple[int, int]]) -> list[AttributedReserv
     return [attribute(log, r) for r in dump.reserved if any(r.base < e and s < r.end for s, e in spans)]
 
 
+def _later_inside(log: BootLog, spans: list[tuple[int, int]]) -> list[ReservationCause]:
+    """Allocated after the last dump inside ``spans`` (e.g. crashkernel=SIZE@ADDR there)."""
+    return [c for c in causes_after_last_dump(log) if any(c.start < e and s < c.end for s, e in spans)]
+
+
+def _callers(inside: list[AttributedReservation], later: list[ReservationCause], shown: int = 4) -> str:
+    """Who reserved inside, the last dump's first: the first ``shown``, then how many more."""
+    names = list(dict.fromkeys([c for r in inside for c in r.callers] + [c.caller for c in later]))
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def _block_of(pfn: int) -> int:
     return (pfn << PAGE_SHIFT) // MEMORY_BLOCK_SIZE
 
 
-def culprit(reservations: list[AttributedReservation], pfn: int) -> ReservationCause | None:
+def culprit(reservations: list[AttributedReservation], pfn: int,
+            later: Sequence[ReservationCause] = ()) -> ReservationCause | None:
     """The early allocation holding the page the kernel dumped as unmovable."""
     addr = pfn << PAGE_SHIFT
-    return next((c for r in reservations for c in r.causes if c.start <= addr < c.end), None)
+    causes = [c for r in reservations for c in r.causes] + list(later)
+    return next((c for c in causes if c.start <= addr < c.end), None)
 
 
 def eject_refusal_words(action: ActionResult, log: BootLog) -> str:
@@ -138,12 +152,15 @@ def eject_refusal_words(action: ActionResult, log: BootLog) -> str:
     # stopped at; a block that failed in the first pass shows only in its page dump, so the
     # blocks of the dumped pages count too.
     blocks = sorted({b.block for b in failed} | {_block_of(pfn) for pfn in action.unmovable_pfns})
-    inside = _inside(log, [(b * MEMORY_BLOCK_SIZE, (b + 1) * MEMORY_BLOCK_SIZE) for b in blocks])
+    spans = [(b * MEMORY_BLOCK_SIZE, (b + 1) * MEMORY_BLOCK_SIZE) for b in blocks]
+    inside, later = _inside(log, spans), _later_inside(log, spans)
     if inside:
         parts.append("reserved at boot inside: " + "; ".join(
             f"[{hex_range(r.region.base, r.region.end)}] {', '.join(r.callers)}" for r in inside))
+    if later:
+        parts.append("allocated after the NUMA dump inside: " + ", ".join(dict.fromkeys(c.caller for c in later)))
     for pfn in action.unmovable_pfns:
-        cause = culprit(inside, pfn)
+        cause = culprit(inside, pfn, later)
         where = "in no boot reservation (a runtime page)" if cause is None else (
             f"inside {cause.caller} [{hex_range(cause.start, cause.end)}]"
             + (f" (boot log line {cause.line})" if cause.line else ""))
@@ -180,10 +197,10 @@ def headline(scenario: Scenario, layout: MemoryLayout, log: BootLog,
         if ejected is None:
             continue
         what = ", ".join(f"{d.id} [{hex_range(d.start, d.end)}] on node {d.node}" for d in dimms)
-        inside = _inside(log, [(d.start, d.end) for d in dimms])
-        callers = ", ".join(dict.fromkeys(c for r in inside for c in r.callers)) or "nothing"
+        spans = [(d.start, d.end) for d in dimms]
+        callers = _callers(_inside(log, spans), _later_inside(log, spans)) or "nothing"
         if ejected:
-            why = "memblock kept out of it" if not inside else f"despite {callers} reserved inside at boot"
+            why = "memblock kept out of it" if callers == "nothing" else f"despite {callers} reserved inside at boot"
             return f"boot memory removed: boot-RAM DIMM {what} ejected by {action.do}, {why}"
         return f"boot memory kept: boot-RAM DIMM {what} refused by the guest; reserved inside at boot: {callers}"
     return None

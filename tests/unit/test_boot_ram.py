@@ -147,16 +147,17 @@ def _removal(action: Any, dimm: str, ejected: bool) -> ActionResult:
      "[0x140000000-0x17fffffff] on node 2 ejected by dimm_remove, memblock kept out of it"),
     ("three-node-boot-dimm-refused", "6.12", False, "boot memory kept: boot-RAM DIMM boot0 "
      "[0x140000000-0x17fffffff] on node 2 refused by the guest; reserved inside at boot: "
-     "NODE_DATA(2), alloc_low_pages, setup_log_buf"),
+     "NODE_DATA(2), alloc_low_pages, setup_log_buf, sparse_init and 12 more"),
     ("two-node-remove-movable", "6.12", True, "boot memory removed: boot-RAM DIMM boot1 "
      "[0x100000000-0x13fffffff] on node 1 ejected by node_remove, memblock kept out of it"),
     ("two-node-remove-refused", "6.1", False, "boot memory kept: boot-RAM DIMM boot1 "
      "[0x100000000-0x13fffffff] on node 1 refused by the guest; reserved inside at boot: "
-     "NODE_DATA(1), alloc_low_pages, setup_log_buf"),
+     "NODE_DATA(1), alloc_low_pages, setup_log_buf, sparse_init and 13 more"),
 ])
 def test_headline_says_in_one_line_whether_boot_memory_went_and_why(
         scenario: str, kernel: str, ejected: bool, words: str) -> None:
-    """From the recorded boots: what memblock.reserved held inside the DIMM decides the words."""
+    """From the recorded boots: what memblock reserved inside the DIMM, in its last dump and
+    after it (top-down without movable_node: memmap, percpu, swiotlb...), decides the words."""
     loaded = load_scenario(ROOT / f"fixtures/scenarios/{scenario}.toml")
     log = load_boot_log(ROOT / f"fixtures/logs/recorded/memhp-{kernel}-{scenario}.log")
     (action,) = loaded.actions
