@@ -20,6 +20,7 @@ MUST_FAIL: dict[str, set[str]] = {
     "three-node-boot-dimm-movable-claims-refused": {"action remove-boot0 (dimm_remove)"},
     "three-node-boot-dimm-refused-claims-removed": {
         "SRAT hotplug mark of node 2 honoured", "action remove-boot0 (dimm_remove)"},
+    "three-node-boot-dimm-crashkernel-claims-removed": {"action remove-boot0 (dimm_remove)"},
     "two-node-remove-movable-claims-refused": {"action remove-node1 (node_remove)"},
     "two-node-remove-refused-claims-removed": {"action remove-node1 (node_remove)"},
     "two-node-remove-cpu-refused-claims-removed": {"action remove-node1 (node_remove)"},

@@ -158,7 +158,7 @@ def eject_refusal_words(action: ActionResult, log: BootLog) -> str:
         parts.append("reserved at boot inside: " + "; ".join(
             f"[{hex_range(r.region.base, r.region.end)}] {', '.join(r.callers)}" for r in inside))
     if later:
-        parts.append("allocated after the NUMA dump inside: " + ", ".join(dict.fromkeys(c.caller for c in later)))
+        parts.append("allocated after the NUMA dump inside: " + _callers([], later, shown=6))
     for pfn in action.unmovable_pfns:
         cause = culprit(inside, pfn, later)
         where = "in no boot reservation (a runtime page)" if cause is None else (

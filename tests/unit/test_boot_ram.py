@@ -181,3 +181,22 @@ def test_the_headline_is_the_summary_s_second_line() -> None:
     result = RunResult("s", "debian:6.1", headline="boot memory removed: x")
     result.add("no kernel panic", "none", "none")
     assert result.summary().splitlines()[1:] == ["  boot memory removed: x", "  ok   no kernel panic: none"]
+
+
+@pytest.mark.parametrize(("kernel", "line"), [("6.1", 128), ("6.12", 128)])
+def test_a_crash_kernel_in_the_dimm_is_named_as_the_holder_of_the_refused_block(kernel: str, line: int) -> None:
+    """crashkernel=128M@0x148000000 without movable_node: memory41 is the block the kernel
+    names, all of it reserved after the NUMA dump (6.1 reserve_crashkernel is inlined into
+    setup_arch, 6.12 reserve_crashkernel_generic): its own log line names it."""
+    recorded = ROOT / f"fixtures/logs/recorded/memhp-{kernel}-three-node-boot-dimm-crashkernel.log"
+    log = load_boot_log(recorded)
+    lines = tuple(x for x in LineStream().feed(recorded.read_bytes()) if x.items)
+    init = next(i for i, text in enumerate(recorded.read_text().splitlines(), 1) if "Run /init as init" in text)
+    pfns = unmovable_pfns(tuple(x for x in lines if x.number > init))  # the eject's page dumps
+    action = ActionResult("remove-boot0", "dimm_remove", "failure", False, "guest refused",
+                          blocks=[BlockOutcome(41, 0x148000000, False, "Offline failed", None)],
+                          unplug=UnplugOutcome("boot0", False, 0.2, (), "busy"), unmovable_pfns=pfns)
+    words = eject_refusal_words(action, log)
+    assert pfns[0] == 0x148000
+    assert f"unmovable pfn 0x148000 inside crashkernel [0x148000000-0x14fffffff] (boot log line {line}), in memory41" in words
+    assert "allocated after the NUMA dump inside: crashkernel" in words

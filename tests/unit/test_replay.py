@@ -37,6 +37,7 @@ PINNED = {
     # the DIMM: node 1 of the two-node machine has no other RAM, so only node 0 is pinned.
     **{f"memhp-{k}-{s}.log": nodes for k in ("6.1", "6.12") for s, nodes in (
         ("three-node-boot-dimm-refused", (0, 1, 2)), ("three-node-boot-dimm-movable", (0, 1)),
+        ("three-node-boot-dimm-crashkernel", (0, 1, 2)),
         ("two-node-remove-refused", (0, 1)), ("two-node-remove-movable", (0,)),
         ("two-node-remove-cpu-refused", (0,)))},
 }
