@@ -151,6 +151,19 @@ def attribute(log: BootLog, region: MemblockRegion) -> AttributedReservation:
     return AttributedReservation(region, tuple(causes))
 
 
+def causes_after_last_dump(log: BootLog) -> list[ReservationCause]:
+    """The memblock allocations logged after the last dump and never freed (memmap and
+    usemaps, percpu, the crash kernel): mm/memblock.c:memblock_free_all makes them
+    PageReserved like the dump's regions."""
+    dump = log.last_dump
+    after = dump.line if dump is not None else 0
+    # reserve_crashkernel is inlined into setup_arch (6.1): its own line names it.
+    crash = {(c.range.start, c.range.end): c.line for c in log.crashkernel}
+    return [dataclasses.replace(c, caller="crashkernel", line=crash[(c.start, c.end)])
+            if (c.start, c.end) in crash else c
+            for c in _logged_causes(log, None) if c.line is not None and c.line > after]
+
+
 def _logged_causes(log: BootLog, before: int | None) -> list[ReservationCause]:
     causes: list[ReservationCause] = []
     for op in log.memblock_ops:

@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
 from harness.errors import BadInputError
-from harness.memblock.model import KernelVersion
+from harness.memblock.model import KernelVersion, RegionFlags
 from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
@@ -25,7 +25,7 @@ from harness.scenario.schema import (
     OfflineNode,
     Scenario,
 )
-from harness.units import has_flag, hex_range, option_values, optional_hex
+from harness.units import has_flag, hex_range, memparse, option_values, optional_hex
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
 FREED_AFTER_BOOT = ("initrd",)
@@ -105,8 +105,26 @@ def _reservations(boot: EarlyBoot, callers: list[tuple[int, int, str]]) -> list[
     return [Reservation(s, e, c, _node_of(boot, s, e)) for s, e, c in callers]
 
 
-def _blocks(boot: EarlyBoot, movable: dict[int, int]) -> list[BlockPrediction]:
-    kept = [r for r in _reservations(boot, boot.callers) if r.caller not in FREED_AFTER_BOOT]
+def _fixed_crashkernel(cmdline: str, boot: EarlyBoot, movable_node: bool) -> list[tuple[int, int, str]]:
+    """``crashkernel=SIZE@ADDR``: reserved exactly there after NUMA init (6.1
+    arch/x86/kernel/setup.c:reserve_crashkernel, 6.12 kernel/crash_reserve.c) if one memory
+    region holds it, which under movable_node must not be hotpluggable
+    (mm/memblock.c:should_skip_region); else the kernel reserves nothing."""
+    out = []
+    for value in option_values(cmdline, "crashkernel"):
+        size, rest = memparse(value)
+        if not rest.startswith("@") or not size:
+            continue  # sizes without a fixed base are placed by a search not modelled here
+        base, _ = memparse(rest[1:])
+        region = next((r for r in boot.state.memory.regions if r.base <= base and base + size <= r.end), None)
+        if region is not None and not (movable_node and region.flags & RegionFlags.HOTPLUG):
+            out.append((base, base + size, "crashkernel"))
+    return out
+
+
+def _blocks(boot: EarlyBoot, movable: dict[int, int],
+            later: list[tuple[int, int, str]]) -> list[BlockPrediction]:
+    kept = [r for r in _reservations(boot, boot.callers + later) if r.caller not in FREED_AFTER_BOOT]
     out = []
     for nid, ranges in sorted(node_ranges(boot.state).items()):
         indexes = sorted({i for s, e in ranges for i in range(s // BLOCK_SIZE, (e - 1) // BLOCK_SIZE + 1)})
@@ -160,21 +178,33 @@ def _dimm_eject(dimm: str, layout: MemoryLayout, blocks: list[BlockPrediction], 
 
 
 def _node_remove(scenario: Scenario, action: NodeRemove, layout: MemoryLayout,
-                 blocks: list[BlockPrediction], cmdline: str, eject_disabled: bool) -> ActionPrediction:
-    """The node goes if every DIMM on it ejects (its CPUs are no memory outcome): the first
-    DIMM predicted to stay decides, else the least certain one."""
-    ejects = [(d.id, *_dimm_eject(d.id, layout, blocks, cmdline, eject_disabled))
+                 blocks: list[BlockPrediction], cmdline: str, disabled: set[str]) -> ActionPrediction:
+    """The node goes if every DIMM on it ejects and every CPU does: the first DIMM predicted
+    to stay decides, else a CPU whose eject the guest disabled, else the least certain DIMM."""
+    ejects = [(d.id, *_dimm_eject(d.id, layout, blocks, cmdline, "memory" in disabled))
               for d in scenario.node_dimms(action.node)]
-    for wanted in ("failure", "uncertain"):
-        if found := next((e for e in ejects if e[1] == wanted), None):
-            return ActionPrediction(action.id, action.do, wanted, f"DIMM {found[0]}: {found[2]}")
+    if found := next((e for e in ejects if e[1] == "failure"), None):
+        return ActionPrediction(action.id, action.do, "failure", f"DIMM {found[0]}: {found[2]}")
+    if "processor" in disabled and scenario.machine.nodes[action.node].cpus:
+        # drivers/acpi/scan.c:acpi_generic_hotplug_event: "Eject disabled", -EPERM (_OST 0x80)
+        return ActionPrediction(action.id, action.do, "failure",
+                                f"CPUs {list(scenario.machine.nodes[action.node].cpus)}: "
+                                "ACPI processor eject disabled in the guest")
+    if found := next((e for e in ejects if e[1] == "uncertain"), None):
+        return ActionPrediction(action.id, action.do, "uncertain", f"DIMM {found[0]}: {found[2]}")
     return ActionPrediction(action.id, action.do, "success",
                             "; ".join(f"DIMM {i}: {why}" for i, _, why in ejects) or "no DIMMs")
 
 
+# The guest settings that switch an ACPI hotplug profile (/sys/firmware/acpi/hotplug/NAME/enabled,
+# drivers/acpi/sysfs.c:acpi_sysfs_add_hotplug_profile) on or off.
+EJECT_PROFILES = {"acpi_memory_hotplug_enabled": "memory", "acpi_processor_hotplug_enabled": "processor"}
+
+
 def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
              cmdline: str) -> list[ActionPrediction]:
-    out, eject_disabled = [], False
+    out: list[ActionPrediction] = []
+    disabled: set[str] = set()
     for action in scenario.actions:
         if isinstance(action, OfflineNode):
             out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
@@ -183,13 +213,14 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
             out.append(_offline(action.id, action.do,
                                 [b for b in blocks if action.start <= b.start < end]))
         elif isinstance(action, DimmRemove):
-            outcome, reason = _dimm_eject(action.dimm, layout, blocks, cmdline, eject_disabled)
+            outcome, reason = _dimm_eject(action.dimm, layout, blocks, cmdline, "memory" in disabled)
             out.append(ActionPrediction(action.id, action.do, outcome, reason))
         elif isinstance(action, NodeRemove):
-            out.append(_node_remove(scenario, action, layout, blocks, cmdline, eject_disabled))
+            out.append(_node_remove(scenario, action, layout, blocks, cmdline, disabled))
         else:
-            if isinstance(action, GuestWrite) and action.setting == "acpi_memory_hotplug_enabled":
-                eject_disabled = action.value == "0"
+            if isinstance(action, GuestWrite) and action.setting in EJECT_PROFILES:
+                profile = EJECT_PROFILES[action.setting]
+                disabled = disabled - {profile} if action.value != "0" else disabled | {profile}
             outcome = "uncertain" if action.do == "inject_fault" else "success"
             out.append(ActionPrediction(action.id, action.do, outcome, "not a memory outcome"))
     return out
@@ -223,7 +254,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     hot = [(r.start, r.end) for r in layout.node_ranges if r.hotplug]
     in_hot = tuple(r for r in _reservations(boot, boot.callers)
                    if any(r.start < e and s < r.end for s, e in hot))
-    blocks = _blocks(boot, movable)
+    blocks = _blocks(boot, movable, _fixed_crashkernel(cmdline, boot, movable_node))
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
                 "numa_meminfo": [asdict(b) for b in boot.blocks],

@@ -62,6 +62,7 @@ alloc() {  # a short workload: fork, exec and fill MiB of page cache on the root
 setting() {
     case "$1" in
         acpi_memory_hotplug_enabled) echo "$2" > /sys/firmware/acpi/hotplug/memory/enabled ;;
+        acpi_processor_hotplug_enabled) echo "$2" > /sys/firmware/acpi/hotplug/processor/enabled ;;
         auto_online_blocks) echo "$2" > $MEM/auto_online_blocks ;;
         *) echo "unknown setting $1"; return 2 ;;
     esac

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.analysis.pinning import AttributedReservation, ReservationCause, attribute
+from harness.analysis.pinning import AttributedReservation, ReservationCause, attribute, causes_after_last_dump
 from harness.guest.actions import ActionResult, BlockOutcome
 from harness.logparse import BootLog
 from harness.logparse.acpi import SratMemoryLine
 from harness.scenario.layout import BootDimm, MemoryLayout
-from harness.scenario.schema import MEMORY_BLOCK_SIZE, Scenario, SratSource
+from harness.scenario.schema import MEMORY_BLOCK_SIZE, Action, DimmRemove, NodeRemove, Scenario, SratSource
 from harness.units import hex_range
 
 PAGE_SHIFT = 12  # x86-64 4 KiB pages: a dumped pfn's address
@@ -106,20 +106,37 @@ def _block_words(block: BlockOutcome) -> str:
     return f"memory{block.block} [{hex_range(block.start, block.start + MEMORY_BLOCK_SIZE)}] ({seen})"
 
 
-def _inside(log: BootLog, blocks: list[BlockOutcome]) -> list[AttributedReservation]:
-    """memblock.reserved of the last dump inside the refused blocks: PageReserved for good
+def _inside(log: BootLog, spans: list[tuple[int, int]]) -> list[AttributedReservation]:
+    """memblock.reserved of the last dump inside ``spans``: PageReserved for good
     (mm/memblock.c:memblock_free_all → reserve_bootmem_region)."""
     dump = log.last_dump
     if dump is None:
         return []
-    spans = [(b.start, b.start + MEMORY_BLOCK_SIZE) for b in blocks]
     return [attribute(log, r) for r in dump.reserved if any(r.base < e and s < r.end for s, e in spans)]
 
 
-def culprit(reservations: list[AttributedReservation], pfn: int) -> ReservationCause | None:
+def _later_inside(log: BootLog, spans: list[tuple[int, int]]) -> list[ReservationCause]:
+    """Allocated after the last dump inside ``spans`` (e.g. crashkernel=SIZE@ADDR there)."""
+    return [c for c in causes_after_last_dump(log) if any(c.start < e and s < c.end for s, e in spans)]
+
+
+def _callers(inside: list[AttributedReservation], later: list[ReservationCause], shown: int = 4) -> str:
+    """Who reserved inside, the last dump's first: the first ``shown``, then how many more."""
+    names = list(dict.fromkeys([c for r in inside for c in r.callers] + [c.caller for c in later]))
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _block_of(pfn: int) -> int:
+    return (pfn << PAGE_SHIFT) // MEMORY_BLOCK_SIZE
+
+
+def culprit(reservations: list[AttributedReservation], pfn: int,
+            later: Sequence[ReservationCause] = ()) -> ReservationCause | None:
     """The early allocation holding the page the kernel dumped as unmovable."""
     addr = pfn << PAGE_SHIFT
-    return next((c for r in reservations for c in r.causes if c.start <= addr < c.end), None)
+    causes = [c for r in reservations for c in r.causes] + list(later)
+    return next((c for c in causes if c.start <= addr < c.end), None)
 
 
 def eject_refusal_words(action: ActionResult, log: BootLog) -> str:
@@ -131,14 +148,59 @@ def eject_refusal_words(action: ActionResult, log: BootLog) -> str:
     failed = [b for b in action.blocks if not b.ok]
     parts.append("did not go offline: " + ("; ".join(_block_words(b) for b in failed) or
                                            "no 'Offline failed' line on the console"))
-    inside = _inside(log, failed)
+    # drivers/acpi/scan.c:acpi_scan_try_to_offline names only the block its second pass
+    # stopped at; a block that failed in the first pass shows only in its page dump, so the
+    # blocks of the dumped pages count too.
+    blocks = sorted({b.block for b in failed} | {_block_of(pfn) for pfn in action.unmovable_pfns})
+    spans = [(b * MEMORY_BLOCK_SIZE, (b + 1) * MEMORY_BLOCK_SIZE) for b in blocks]
+    inside, later = _inside(log, spans), _later_inside(log, spans)
     if inside:
         parts.append("reserved at boot inside: " + "; ".join(
             f"[{hex_range(r.region.base, r.region.end)}] {', '.join(r.callers)}" for r in inside))
+    if later:
+        parts.append("allocated after the NUMA dump inside: " + _callers([], later, shown=6))
     for pfn in action.unmovable_pfns:
-        cause = culprit(inside, pfn)
+        cause = culprit(inside, pfn, later)
         where = "in no boot reservation (a runtime page)" if cause is None else (
             f"inside {cause.caller} [{hex_range(cause.start, cause.end)}]"
             + (f" (boot log line {cause.line})" if cause.line else ""))
-        parts.append(f"unmovable pfn {pfn:#x} {where}")
+        parts.append(f"unmovable pfn {pfn:#x} {where}, in memory{_block_of(pfn)}")
     return "; ".join(parts)
+
+
+def _removed_dimms(action: Action, scenario: Scenario, layout: MemoryLayout) -> list[BootDimm]:
+    ids = ([action.dimm] if isinstance(action, DimmRemove) else
+           [d.id for d in scenario.node_dimms(action.node)] if isinstance(action, NodeRemove) else [])
+    return [d for d in layout.boot_dimms if d.id in ids]
+
+
+def _ejected(res: ActionResult, dimms: list[BootDimm]) -> bool | None:
+    """Whether the DIMMs went (DEVICE_DELETED), None if not all were tried: a node removal
+    can stop at a CPU, so its own outcome is not the DIMMs'."""
+    if res.node is None:
+        return res.unplug.deleted if res.unplug is not None else None
+    tried = {d.get("id"): bool((d.get("unplug") or {}).get("deleted")) for d in res.node["dimms"]}
+    if any(d.id not in tried for d in dimms) and all(tried.values()):
+        return None
+    return all(tried.get(d.id, False) for d in dimms)
+
+
+def headline(scenario: Scenario, layout: MemoryLayout, log: BootLog,
+             actions: Sequence[ActionResult]) -> str | None:
+    """The first removal of boot memory in one line: ejected while memblock kept out of it
+    (nothing of the last dump's memblock.reserved inside), or kept, and what was reserved
+    inside it at boot."""
+    done = {a.id: a for a in actions}
+    for action in scenario.actions:
+        dimms, res = _removed_dimms(action, scenario, layout), done.get(action.id)
+        ejected = None if not dimms or res is None else _ejected(res, dimms)
+        if ejected is None:
+            continue
+        what = ", ".join(f"{d.id} [{hex_range(d.start, d.end)}] on node {d.node}" for d in dimms)
+        spans = [(d.start, d.end) for d in dimms]
+        callers = _callers(_inside(log, spans), _later_inside(log, spans)) or "nothing"
+        if ejected:
+            why = "memblock kept out of it" if callers == "nothing" else f"despite {callers} reserved inside at boot"
+            return f"boot memory removed: boot-RAM DIMM {what} ejected by {action.do}, {why}"
+        return f"boot memory kept: boot-RAM DIMM {what} refused by the guest; reserved inside at boot: {callers}"
+    return None

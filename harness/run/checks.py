@@ -15,8 +15,9 @@ from harness.analysis.pinning import (
 from harness.guest.actions import ActionResult
 from harness.guest.state import GuestSnapshot
 from harness.logparse import BootLog
-from harness.run.boot_ram import eject_refusal_words
+from harness.run.boot_ram import eject_refusal_words, headline
 from harness.run.verdict import RunResult
+from harness.scenario.layout import compute_layout
 from harness.scenario.schema import Scenario, SratSource
 from harness.units import hex_range
 
@@ -144,6 +145,7 @@ def evaluate(result: RunResult, scenario: Scenario, facts: BootFacts, guest: Gue
     _zone_checks(result, scenario, facts.log, guest)
     _hotplug_checks(result, scenario, facts)
     _action_checks(result, scenario, facts.log, actions, guest_error, interrupted)
+    result.headline = headline(scenario, compute_layout(scenario), facts.log, actions)
 
 
 def guest_table(result: RunResult, built: bytes, seen: bytes) -> None:

@@ -28,6 +28,9 @@ class RunResult:
     error: str | None = None
     error_verdict: Verdict | None = None
     info: RunInfo = NO_INFO
+    # The run's answer to the project's question in one line, where it has one (a removal
+    # of boot memory): printed under the verdict.
+    headline: str | None = None
 
     def add(self, name: str, expected: str, observed: str, reason: str = "",
             ok: bool | None = None) -> Check:
@@ -57,6 +60,8 @@ class RunResult:
     def summary(self) -> str:
         lines = [f"{self.scenario} on {kernel_label(self.kernel, self.release)}: "
                  f"{self.verdict.value.upper()}"]
+        if self.headline:
+            lines.append(f"  {self.headline}")
         lines += [_line("ok  " if c.ok else "FAIL", c, "expected") for c in self.checks]
         lines += [f"  reserved in a hotpluggable range: {line}"
                   for line in self.info.reserved_in_hotplug_ranges]

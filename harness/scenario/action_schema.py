@@ -58,7 +58,7 @@ class GuestWrite(_Action):
     """Write a value into a fixed set of sysfs knobs (never a free shell command)."""
 
     do: Literal["guest_setting"]
-    setting: Literal["acpi_memory_hotplug_enabled", "auto_online_blocks"]
+    setting: Literal["acpi_memory_hotplug_enabled", "acpi_processor_hotplug_enabled", "auto_online_blocks"]
     value: str = Field(pattern=r"^[a-z0-9_]{1,20}$")
 
 

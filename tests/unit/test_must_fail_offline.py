@@ -23,12 +23,13 @@ from must_fail_claims import MUST_FAIL
 from acpi_tables.slit import decode_slit
 from harness.analysis.simulate import simulate
 from harness.logparse import BootLog, load_boot_log
-from harness.logparse.failures import OfflineFailureKind
+from harness.logparse.failures import OfflineFailure, OfflineFailureKind
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Channels
 from harness.run import checks
 from harness.run.verdict import RunResult
-from harness.scenario.schema import Action, DimmRemove, OfflineNode, Scenario, SratSource, load_scenario
+from harness.scenario.layout import compute_layout
+from harness.scenario.schema import Action, DimmRemove, NodeRemove, OfflineNode, Scenario, SratSource, load_scenario
 from harness.scenario.tables import slit_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +40,17 @@ SIBLINGS = sorted((SCENARIOS / "must-fail").glob("*.toml"))
 KERNELS = ("6.1", "6.12")
 
 K = OfflineFailureKind
+# drivers/acpi/scan.c's eject refusals: acpi_scan_try_to_offline's "Offline failed." of a
+# memory block, acpi_scan_hot_remove's "Eject incomplete", acpi_eject_store's "Eject disabled".
+EJECT_REFUSALS = {K.EJECT_DISABLED, K.EJECT_INCOMPLETE, K.OFFLINE_FAILED, K.REMOVE_ONLINED}
 # The lines that say the guest refused: mm/memory_hotplug.c:offline_pages's page dump and
-# drivers/base/memory.c's "Offline failed."; drivers/acpi/scan.c's eject refusals.
+# "Offline failed." for offlining; the eject refusals for a DIMM, and for a node, whose
+# DIMMs and CPUs must all go before mm/memory_hotplug.c:try_offline_node drops it (a CPU
+# whose eject the guest disabled shows as "acpi LNXCPU:NN: Eject disabled").
 REFUSALS = {
     OfflineNode: {K.PAGE_DUMPED, K.OFFLINE_FAILED, K.MIGRATE_FAILED, K.ISOLATE_FAILED},
-    DimmRemove: {K.EJECT_DISABLED, K.EJECT_INCOMPLETE, K.OFFLINE_FAILED, K.REMOVE_ONLINED},
+    DimmRemove: EJECT_REFUSALS,
+    NodeRemove: EJECT_REFUSALS,
 }
 # Boot-log checks that need the guest (its answers) or judge every run alike.
 NOT_FROM_THE_LOG = ("guest answered", "no kernel panic")
@@ -65,9 +72,24 @@ def _log_checks(scenario: Scenario, log: BootLog) -> set[str]:
             if not c.ok and not c.name.startswith(("action ",) + NOT_FROM_THE_LOG)}
 
 
-def _refused(action: Action, log: BootLog) -> bool:
+def _refused(action: Action, scenario: Scenario, log: BootLog) -> bool:
     kinds = REFUSALS.get(type(action), set())
-    return any(f.kind in kinds for f in log.offline_failures)
+    failures = [f for f in log.offline_failures if f.kind in kinds]
+    if isinstance(action, NodeRemove):  # only a refusal inside this node's DIMMs, or unplaced
+        failures = [f for f in failures if _on_node_dimms(f, action.node, scenario, log)]
+    return bool(failures)
+
+
+def _on_node_dimms(failure: OfflineFailure, node: int, scenario: Scenario, log: BootLog) -> bool:
+    """Whether the block or page the refusal names lies in one of the node's boot-RAM
+    DIMMs; a refusal naming neither (drivers/acpi/scan.c's "Eject disabled") counts."""
+    if failure.block is not None and log.memory_block_size is not None:
+        address = failure.block * log.memory_block_size
+    elif failure.pfn is not None:
+        address = failure.pfn << 12
+    else:
+        return True
+    return any(d.start <= address < d.end for d in compute_layout(scenario).boot_dimms if d.node == node)
 
 
 def _action_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
@@ -77,7 +99,7 @@ def _action_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
     for action in scenario.actions:
         if type(action) not in REFUSALS:
             continue
-        predicted, refused = prediction[action.id].outcome, _refused(action, log)
+        predicted, refused = prediction[action.id].outcome, _refused(action, scenario, log)
         assert predicted == ("failure" if refused else "success"), (
             f"{action.id}: the simulator says {predicted}, the recorded log "
             f"{'refuses' if refused else 'has no refusal'}: undecided offline")

@@ -31,9 +31,15 @@ PINNED = {
         ("four-node-kernelcore", (0, 1, 3)), ("four-node-kernelcore-mirror", (0, 1, 3)),
         ("four-node-movablecore-percent", (0, 2, 3)), ("three-node-kernelcore-percent", (0, 2)),
         ("three-node-movablecore", (0, 1, 2)), ("three-node-movable-node-movablecore", (0, 1)))},
-    # A boot-RAM DIMM (memmap=) on node 2 without movable_node: page tables and the log
-    # buffer land in it top-down, so node 2 is pinned.
-    "memhp-6.1-three-node-boot-dimm-refused.log": (0, 1, 2),
+    # A boot-RAM DIMM (memmap=) on the last node without movable_node: page tables and the
+    # log buffer land in it top-down, so that node is pinned too (its second dump tags them
+    # "on node 2" / "on node 1"). With movable_node the allocations stay bottom-up, out of
+    # the DIMM: node 1 of the two-node machine has no other RAM, so only node 0 is pinned.
+    **{f"memhp-{k}-{s}.log": nodes for k in ("6.1", "6.12") for s, nodes in (
+        ("three-node-boot-dimm-refused", (0, 1, 2)), ("three-node-boot-dimm-movable", (0, 1)),
+        ("three-node-boot-dimm-crashkernel", (0, 1, 2)),
+        ("two-node-remove-refused", (0, 1)), ("two-node-remove-movable", (0,)),
+        ("two-node-remove-cpu-refused", (0,)))},
     # QEMU's SRAT marks only the device-memory window (virtio-mem's, no boot RAM) hotpluggable.
     **{f"memhp-{k}-virtio-mem-cycle.log": (0, 1) for k in ("6.1", "6.12")},
 }

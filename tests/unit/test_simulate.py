@@ -101,3 +101,27 @@ def test_dimm_removal_follows_the_memhp_default_state_the_kernel_keeps(cmdline: 
     plain = scenario.model_copy(update={"kernel": scenario.kernel.model_copy(update={"cmdline": ""})})
     actions = simulate(plain, "debian:6.1", cmdline).actions
     assert [a.outcome for a in actions if a.do == "dimm_remove"] == [outcome, outcome]
+
+
+@pytest.mark.parametrize(("value", "outcome"), [("0", "failure"), ("1", "success")])
+def test_node_removal_follows_the_guest_s_processor_eject_switch(value: str, outcome: str) -> None:
+    """/sys/firmware/acpi/hotplug/processor/enabled = 0 keeps the node's CPU (and the node);
+    switched back on, the movable_node node goes."""
+    scenario = load_scenario(SCENARIOS_DIR / "two-node-remove-cpu-refused.toml")
+    switch, remove = scenario.actions
+    actions = [switch.model_copy(update={"value": value}), remove]
+    predicted = simulate(scenario.model_copy(update={"actions": actions}), "debian:6.1").actions[1]
+    assert predicted.outcome == outcome, predicted
+    assert ("processor eject disabled" in predicted.reason) is (value == "0")
+
+
+@pytest.mark.parametrize(("extra", "outcome", "reason"), [
+    ("", "failure", "memory41: crashkernel; memory47: NODE_DATA(2)"),
+    # Under movable_node memblock skips the hotpluggable DIMM: the kernel reserves nothing.
+    ("movable_node", "success", "8 boot blocks, ZONE_MOVABLE, no boot reservation inside"),
+])
+def test_a_crash_kernel_at_a_fixed_address_pins_its_block_unless_movable_node(
+        extra: str, outcome: str, reason: str) -> None:
+    scenario = load_scenario(SCENARIOS_DIR / "three-node-boot-dimm-crashkernel.toml")
+    (predicted,) = simulate(scenario, "debian:6.12", extra).actions
+    assert predicted.outcome == outcome and predicted.reason.startswith(reason), predicted
