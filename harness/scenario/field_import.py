@@ -48,6 +48,9 @@ class FieldImport:
     # node so the initrd reservation does not pin a hotpluggable field node.
     initrd_zone: ScaledRange | None
     field_cpus: dict[int, int]  # field node -> CPUs (APIC ids) from its SRAT: PXM -> APIC lines
+    # Field node ids in guest order: guest node i is field node nodes[i]; nodes with CPUs
+    # and no SRAT memory (memoryless) are kept too.
+    nodes: tuple[int, ...]
     scenario: Scenario
     toml: str
 
@@ -149,11 +152,11 @@ def _guest_address(address: int, ranges: Sequence[ScaledRange]) -> int | None:
     return None
 
 
-def _zone_expectations(log: BootLog | None, ranges: Sequence[ScaledRange]) -> dict[str, Any]:
+def _zone_expectations(log: BootLog | None, ranges: Sequence[ScaledRange], nodes: Sequence[int]
+                       ) -> dict[str, Any]:
     """The field's ZONE_MOVABLE starts, moved into the guest: what the boot must reproduce."""
     if log is None or not log.srat_memory:
         return {}
-    nodes = sorted({r.field.node for r in ranges})
     movable = []
     for node, start in sorted(log.movable_zone_start.items()):
         guest = _guest_address(start, ranges)
@@ -171,22 +174,30 @@ def _field_cpus(log: BootLog | None) -> dict[int, int]:
     return {node: len(ids) for node, ids in sorted(apics.items())}
 
 
+def _guest_nodes(ranges: Sequence[ScaledRange], field_cpus: dict[int, int]) -> tuple[int, ...]:
+    """Every field node with RAM or CPUs, in node order: a CPU-only node stays memoryless.
+    The kernel numbers nodes in the order it meets their PXMs, CPU entries first
+    (drivers/acpi/numa/srat.c acpi_numa_processor_affinity_init, acpi_map_pxm_to_node), and
+    the override lists guest CPU i on guest node i, so guest numbering follows this order."""
+    return tuple(sorted({r.field.node for r in ranges} | set(field_cpus)))
+
+
 def _machine(nodes: Sequence[int], memory: dict[int, int], field_cpus: dict[int, int]) -> dict[str, Any]:
     """One guest CPU on every node that had CPUs in the field (all on the first node when the
     log shows no CPU affinity), so the guest's SRAT has a CPU entry where the field's had."""
     with_cpus = [n for n in nodes if field_cpus.get(n)] or [nodes[0]]
     return {"cpus": len(with_cpus), "nodes": [
-        {"memory": format_size(memory[n]), **({"cpus": [with_cpus.index(n)]} if n in with_cpus else {})}
+        {"memory": format_size(memory[n]) if memory[n] else 0,
+         **({"cpus": [with_cpus.index(n)]} if n in with_cpus else {})}
         for n in nodes]}
 
 
-def _scenario_data(name: str, ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole],
+def _scenario_data(name: str, nodes: Sequence[int], ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole],
                    cmdline: str, description: str, zones: dict[str, Any],
                    field_cpus: dict[int, int]) -> dict[str, Any]:
-    nodes = sorted({r.field.node for r in ranges})
     memory = {n: sum(r.size for r in ranges if r.field.node == n) for n in nodes}
-    # Hole blocks are RAM QEMU must still provide; node 0's backend carries them.
-    memory[nodes[0]] += sum(h.end - h.start for h in holes)
+    # Hole blocks are RAM QEMU must still provide; the lowest range's node carries them.
+    memory[ranges[0].field.node] += sum(h.end - h.start for h in holes)
     return {
         "name": name, "description": description,
         "machine": _machine(nodes, memory, field_cpus),
@@ -227,12 +238,13 @@ def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
     description = (f"Imported by memhp import from {where}: the field node map scaled down "
                    "(order, interleaving, holes and hotplug marks kept).")
     field_cpus = _field_cpus(log)
-    data = _scenario_data(_scenario_name(Path(where)), ranges, holes, _cmdline(log, ranges, holes),
-                          description, _zone_expectations(log, ranges), field_cpus)
+    nodes = _guest_nodes(ranges, field_cpus)
+    data = _scenario_data(_scenario_name(Path(where)), nodes, ranges, holes, _cmdline(log, ranges, holes),
+                          description, _zone_expectations(log, ranges, nodes), field_cpus)
     return FieldImport(
         where, ram_source, ranges, holes, tuple(dropped), address, address_source,
         _node_at(address, pieces), _node_at(DEFAULT_KERNEL_ADDRESS, ranges), initrd_zone, field_cpus,
-        parse_scenario(data, where), tomli_w.dumps(data),
+        nodes, parse_scenario(data, where), tomli_w.dumps(data),
     )
 
 
@@ -259,6 +271,8 @@ def format_table(imported: FieldImport) -> str:
                                    format_size(h.field_end - h.field_start), "", "memmap",
                                    f"[mem {hex_range(h.start, h.end)}]", format_size(h.end - h.start))))
     lines += [row for _, row in sorted(rows)]
+    lines += [_row("(memoryless: CPUs only)", "0", str(n), "", f"node {i}, no memory", "0")
+              for i, n in enumerate(imported.nodes) if n not in {r.field.node for r in imported.ranges}]
     lines += [f"dropped (no RAM, or under {format_size(MIN_PIECE)}): [mem {hex_range(d.start, d.end)}] "
               f"node {d.node}" for d in imported.dropped]
     lines.append(_cpu_line(imported))
@@ -272,8 +286,7 @@ def _cpu_line(imported: FieldImport) -> str:
     guest = [len(n.cpus) for n in imported.scenario.machine.nodes]
     if not imported.field_cpus:
         return f"CPUs: the log shows no 'SRAT: PXM -> APIC' lines; guest: {imported.scenario.machine.cpus} on node 0"
-    nodes = sorted({r.field.node for r in imported.ranges})
-    pairs = [f"node {n} {imported.field_cpus.get(n, 0)}->{g}" for n, g in zip(nodes, guest, strict=True)]
+    pairs = [f"node {n} {imported.field_cpus.get(n, 0)}->{g}" for n, g in zip(imported.nodes, guest, strict=True)]
     return "CPUs per node, field->guest: " + ", ".join(pairs)
 
 

@@ -130,3 +130,25 @@ def test_import_without_cpu_affinity_lines_puts_the_one_cpu_on_node_0() -> None:
     assert imported.field_cpus == {}
     assert imported.scenario.machine.cpus == 1
     assert [n.cpus for n in imported.scenario.machine.nodes][0] == (0,)
+
+
+def test_memoryless_nodes_are_kept_with_their_cpu() -> None:
+    # HPE DL325 Gen10 (EPYC 7351P): SRAT memory only on PXM 0 and 2; PXM 1 and 3 CPUs only,
+    # "Initmem setup node 1 [mem 0x0000000000000000-0x0000000000000000]" in the field log.
+    imported = import_field(FIELD / "hpe-dl325-epyc-4node-memoryless.log")
+    assert imported.nodes == (0, 1, 2, 3)
+    assert imported.field_cpus == {0: 8, 1: 8, 2: 8, 3: 8}
+    machine = imported.scenario.machine
+    assert [n.memory == 0 for n in machine.nodes] == [False, True, False, True]
+    assert [n.cpus for n in machine.nodes] == [(0,), (1,), (2,), (3,)]
+    # The override SRAT's memory ranges stay on guest nodes 0 and 2 (field nodes 0 and 2).
+    assert sorted({r.node for r in imported.scenario.srat.ranges}) == [0, 2]
+    table = format_table(imported)
+    assert table.count("(memoryless: CPUs only)") == 2
+    assert "node 1 8->1, node 2 8->1, node 3 8->1" in table
+
+
+def test_memoryless_import_round_trips_through_toml(tmp_path: Path) -> None:
+    imported = import_to_file(FIELD / "hpe-dl325-epyc-4node-memoryless.log", None, tmp_path / "x.toml")
+    loaded = load_scenario(tmp_path / "x.toml")
+    assert loaded == imported.scenario
