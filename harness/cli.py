@@ -156,7 +156,8 @@ def cmd_kernels_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from harness.scenario.field_import import format_table, import_to_file
+    from harness.scenario.field_import import import_to_file
+    from harness.scenario.field_report import format_table
 
     print(format_table(import_to_file(args.dmesg, args.srat, args.out)))
     print(f"scenario: {args.out}")

@@ -20,6 +20,7 @@ from harness.errors import BadInputError
 from harness.logparse import BootLog, load_boot_log
 from harness.memblock.numa import SratMemory
 from harness.scenario.field_scale import HOLE_MIN, UNIT, ScaledHole, ScaledRange, scale
+from harness.scenario.field_windows import HotplugWindow, place_windows, split_windows
 from harness.scenario.layout import FOUR_GIB
 from harness.scenario.schema import Scenario, parse_scenario
 from harness.units import MiB, format_size, hex_range
@@ -40,6 +41,7 @@ class FieldImport:
     ranges: tuple[ScaledRange, ...]
     holes: tuple[ScaledHole, ...]
     dropped: tuple[SratMemory, ...]
+    windows: tuple[HotplugWindow, ...]
     kernel_address: int
     kernel_address_source: str
     field_kernel_node: int | None
@@ -174,12 +176,14 @@ def _field_cpus(log: BootLog | None) -> dict[int, int]:
     return {node: len(ids) for node, ids in sorted(apics.items())}
 
 
-def _guest_nodes(ranges: Sequence[ScaledRange], field_cpus: dict[int, int]) -> tuple[int, ...]:
-    """Every field node with RAM or CPUs, in node order: a CPU-only node stays memoryless.
+def _guest_nodes(ranges: Sequence[ScaledRange], windows: Sequence[HotplugWindow],
+                 field_cpus: dict[int, int]) -> tuple[int, ...]:
+    """Every field node with RAM, CPUs or a hotplug window, in node order: a node without
+    RAM stays memoryless.
     The kernel numbers nodes in the order it meets their PXMs, CPU entries first
     (drivers/acpi/numa/srat.c acpi_numa_processor_affinity_init, acpi_map_pxm_to_node), and
     the override lists guest CPU i on guest node i, so guest numbering follows this order."""
-    return tuple(sorted({r.field.node for r in ranges} | set(field_cpus)))
+    return tuple(sorted({r.field.node for r in ranges} | {w.field.node for w in windows} | set(field_cpus)))
 
 
 def _machine(nodes: Sequence[int], memory: dict[int, int], field_cpus: dict[int, int]) -> dict[str, Any]:
@@ -192,18 +196,31 @@ def _machine(nodes: Sequence[int], memory: dict[int, int], field_cpus: dict[int,
         for n in nodes]}
 
 
+def _windows_data(nodes: Sequence[int], windows: Sequence[HotplugWindow], ram: int) -> dict[str, Any]:
+    """A slot and an optional DIMM (not plugged at boot) per hotplug window."""
+    if not windows:
+        return {}
+    return {"slots": len(windows), "maxmem": format_size(ram + len(windows) * UNIT),
+            "dimms": [{"id": w.dimm, "size": format_size(UNIT), "node": nodes.index(w.field.node)}
+                      for w in windows]}
+
+
 def _scenario_data(name: str, nodes: Sequence[int], ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole],
-                   cmdline: str, description: str, zones: dict[str, Any],
-                   field_cpus: dict[int, int]) -> dict[str, Any]:
+                   windows: Sequence[HotplugWindow], cmdline: str, description: str,
+                   zones: dict[str, Any], field_cpus: dict[int, int]) -> dict[str, Any]:
     memory = {n: sum(r.size for r in ranges if r.field.node == n) for n in nodes}
     # Hole blocks are RAM QEMU must still provide; the lowest range's node carries them.
     memory[ranges[0].field.node] += sum(h.end - h.start for h in holes)
+    extra = _windows_data(nodes, windows, sum(memory.values()))
+    placed: list[ScaledRange | HotplugWindow] = [*ranges, *windows]
+    srat = [{"start": f"{r.start:#x}", "size": format_size(r.size), "node": nodes.index(r.field.node),
+             "hotplug": r.field.hotplug} for r in placed]
     return {
         "name": name, "description": description,
-        "machine": _machine(nodes, memory, field_cpus),
-        "srat": {"source": "override", "ranges": [
-            {"start": f"{r.start:#x}", "size": format_size(r.size), "node": nodes.index(r.field.node),
-             "hotplug": r.field.hotplug} for r in ranges]},
+        "machine": {**_machine(nodes, memory, field_cpus),
+                    **{k: v for k, v in extra.items() if k != "dimms"}},
+        **({"dimms": extra["dimms"]} if extra else {}),
+        "srat": {"source": "override", "ranges": srat},
         "kernel": {"cmdline": cmdline},
         "expect": {"table_upgrade": True, **zones},
     }
@@ -234,60 +251,21 @@ def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
     ranges, holes = scale(pieces, where)
     ranges, initrd_zone = _initrd_zone(ranges, _node_at(DEFAULT_KERNEL_ADDRESS, ranges))
     ranges = tuple(sorted(ranges, key=lambda r: r.start))
+    hot_windows, dropped = split_windows(dropped)
+    windows = place_windows(hot_windows, max([r.end for r in ranges] + [h.end for h in holes]))
     address, address_source = _kernel_address(log)
     description = (f"Imported by memhp import from {where}: the field node map scaled down "
-                   "(order, interleaving, holes and hotplug marks kept).")
+                   "(order, interleaving, holes, hotplug marks and hotplug windows kept).")
     field_cpus = _field_cpus(log)
-    nodes = _guest_nodes(ranges, field_cpus)
-    data = _scenario_data(_scenario_name(Path(where)), nodes, ranges, holes, _cmdline(log, ranges, holes),
-                          description, _zone_expectations(log, ranges, nodes), field_cpus)
+    nodes = _guest_nodes(ranges, windows, field_cpus)
+    data = _scenario_data(_scenario_name(Path(where)), nodes, ranges, holes, windows,
+                          _cmdline(log, ranges, holes), description,
+                          _zone_expectations(log, ranges, nodes), field_cpus)
     return FieldImport(
-        where, ram_source, ranges, holes, tuple(dropped), address, address_source,
+        where, ram_source, ranges, holes, tuple(dropped), windows, address, address_source,
         _node_at(address, pieces), _node_at(DEFAULT_KERNEL_ADDRESS, ranges), initrd_zone, field_cpus,
         nodes, parse_scenario(data, where), tomli_w.dumps(data),
     )
-
-
-def _row(field: str, size: str, node: str, hotplug: str, guest: str, guest_size: str) -> str:
-    return f"{field:<44} {size:>8} {node:>4} {hotplug:<7}  {guest:<34} {guest_size:>5}"
-
-
-def format_table(imported: FieldImport) -> str:
-    """What was scaled: original → scaled ranges, holes, dropped ranges, the kernel's node."""
-    lines = [f"{imported.source}: RAM from {imported.ram_source}",
-             _row("field range", "size", "node", "hotplug", "guest range", "size")]
-    rows: list[tuple[int, str]] = []
-    for r in imported.ranges:
-        if r is imported.initrd_zone:
-            rows.append((r.start, _row("(initrd landing block, kernel's node)", "", str(r.field.node),
-                                       "no", f"[mem {hex_range(r.start, r.end)}]", format_size(r.size))))
-            continue
-        f = r.field
-        rows.append((r.start, _row(f"[mem {hex_range(f.start, f.end)}]", format_size(f.size), str(f.node),
-                                   "yes" if f.hotplug else "no", f"[mem {hex_range(r.start, r.end)}]",
-                                   format_size(r.size))))
-    for h in imported.holes:
-        rows.append((h.start, _row(f"hole [mem {hex_range(h.field_start, h.field_end)}]",
-                                   format_size(h.field_end - h.field_start), "", "memmap",
-                                   f"[mem {hex_range(h.start, h.end)}]", format_size(h.end - h.start))))
-    lines += [row for _, row in sorted(rows)]
-    lines += [_row("(memoryless: CPUs only)", "0", str(n), "", f"node {i}, no memory", "0")
-              for i, n in enumerate(imported.nodes) if n not in {r.field.node for r in imported.ranges}]
-    lines += [f"dropped (no RAM, or under {format_size(MIN_PIECE)}): [mem {hex_range(d.start, d.end)}] "
-              f"node {d.node}" for d in imported.dropped]
-    lines.append(_cpu_line(imported))
-    lines.append(f"kernel: field {imported.kernel_address:#x} ({imported.kernel_address_source}) "
-                 f"on node {imported.field_kernel_node}; guest {DEFAULT_KERNEL_ADDRESS:#x} "
-                 f"on node {imported.guest_kernel_node}")
-    return "\n".join(lines)
-
-
-def _cpu_line(imported: FieldImport) -> str:
-    guest = [len(n.cpus) for n in imported.scenario.machine.nodes]
-    if not imported.field_cpus:
-        return f"CPUs: the log shows no 'SRAT: PXM -> APIC' lines; guest: {imported.scenario.machine.cpus} on node 0"
-    pairs = [f"node {n} {imported.field_cpus.get(n, 0)}->{g}" for n, g in zip(imported.nodes, guest, strict=True)]
-    return "CPUs per node, field->guest: " + ", ".join(pairs)
 
 
 def import_to_file(dmesg: Path | None, srat: Path | None, out: Path) -> FieldImport:

@@ -86,6 +86,21 @@ def apportion(sizes: Sequence[int], total: int) -> list[int]:
     return units
 
 
+def even_units(sizes: Sequence[int], total: int) -> list[int]:
+    """Units for ``sizes`` at one common scale: equal sizes get equal units, a larger size
+    never fewer, every size at least one; the finest such scale whose units fit ``total``."""
+    if total < len(sizes):
+        raise ValueError(f"{total} units cannot hold {len(sizes)} ranges")
+    top = max(sizes)
+    best = [1] * len(sizes)
+    for per_top in range(1, total + 1):
+        # round(size * per_top / top), in integers so the result never depends on floats
+        units = [max(1, (2 * size * per_top + top) // (2 * top)) for size in sizes]
+        if sum(units) <= total:
+            best = units
+    return best
+
+
 def _place(items: list[SratMemory | tuple[int, int]], units_total: int, base: int
            ) -> tuple[list[ScaledRange], list[ScaledHole]]:
     ranges = [i for i in items if isinstance(i, SratMemory)]

@@ -41,8 +41,9 @@ def build_srat(scenario: Scenario, layout: MemoryLayout, oem_revision: int | Non
     for _ in range(memory_entries, len(scenario.machine.nodes) + 2):
         subtables.append(MemoryAffinity(0, 0, 0, 0))
     # QEMU assigns the whole device-memory window to the last node, hotpluggable; boot-RAM
-    # DIMMs have their own entries above, so the window is written around them (the kernel's
-    # numa_cleanup_meminfo refuses ranges of two nodes that overlap).
+    # DIMMs and per-node hotplug windows have their own entries above, so the window is
+    # written around them (the kernel's numa_cleanup_meminfo refuses ranges of two nodes
+    # that overlap).
     for start, end in _window_gaps(layout):
         subtables.append(MemoryAffinity(len(scenario.machine.nodes) - 1, start, end - start,
                                         MemoryAffinity.ENABLED | MemoryAffinity.HOT_PLUGGABLE))
@@ -54,10 +55,12 @@ def build_srat(scenario: Scenario, layout: MemoryLayout, oem_revision: int | Non
 
 def _window_gaps(layout: MemoryLayout) -> list[tuple[int, int]]:
     gaps, cursor, end = [], layout.device_base, layout.device_base + layout.device_size
-    for dimm in sorted(layout.boot_dimms, key=lambda d: d.start):
-        if dimm.start > cursor:
-            gaps.append((cursor, dimm.start))
-        cursor = max(cursor, dimm.end)
+    for rng in sorted(layout.node_ranges, key=lambda r: r.start):
+        if rng.end <= cursor or rng.start >= end:
+            continue
+        if rng.start > cursor:
+            gaps.append((cursor, rng.start))
+        cursor = max(cursor, rng.end)
     if end > cursor:
         gaps.append((cursor, end))
     return gaps

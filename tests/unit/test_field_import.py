@@ -8,9 +8,14 @@ import pytest
 
 from harness.errors import BadInputError
 from harness.memblock.numa import SratMemory
-from harness.scenario.field_import import format_table, import_field, import_to_file
-from harness.scenario.field_scale import UNIT, apportion, scale
-from harness.scenario.schema import load_scenario
+from harness.scenario.field_import import import_field, import_to_file
+from harness.scenario.field_report import format_table
+from acpi_tables.srat import MemoryAffinity
+from harness.qemu.devices import dimm_args
+from harness.scenario.field_scale import UNIT, apportion, even_units, scale
+from harness.scenario.layout import compute_layout
+from harness.scenario.schema import load_scenario, parse_scenario
+from harness.scenario.tables import build_srat
 
 FIELD = Path(__file__).resolve().parents[2] / "fixtures" / "field"
 G = 1 << 30
@@ -152,3 +157,64 @@ def test_memoryless_import_round_trips_through_toml(tmp_path: Path) -> None:
     imported = import_to_file(FIELD / "hpe-dl325-epyc-4node-memoryless.log", None, tmp_path / "x.toml")
     loaded = load_scenario(tmp_path / "x.toml")
     assert loaded == imported.scenario
+
+
+def test_hotplug_only_ranges_become_per_node_windows_with_a_dimm_each() -> None:
+    # lkp-wsx02: eight "[mem 0x2100000000-0x40ffffffff] hotplug"-like ranges, no RAM, two per node.
+    imported = import_field(FIELD / "lkp-wsx02-4node-hotplug-windows.log")
+    assert imported.dropped == ()
+    windows = imported.windows
+    assert [w.field.node for w in windows] == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert (windows[0].field.start, windows[0].field.end) == (0x2100000000, 0x4100000000)
+    assert len({w.size for w in windows}) == 1  # equal in the field: equal in the guest
+    layout = compute_layout(imported.scenario)
+    ram_top = max(r.end for r in imported.ranges)
+    assert layout.device_base == windows[0].start and windows[0].start >= ram_top
+    assert all(a.end == b.start for a, b in zip(windows, windows[1:]))
+    assert windows[-1].end <= layout.device_base + layout.device_size
+    scenario = imported.scenario
+    assert scenario.machine.slots == 8 and not any(d.coldplugged for d in scenario.dimms)
+    assert [(d.id, d.node) for d in scenario.dimms] == [(w.dimm, w.field.node) for w in windows]
+    hot = [(r.start, r.end, r.node) for r in layout.node_ranges if r.hotplug]
+    assert hot == [(w.start, w.end, w.field.node) for w in windows]
+    # Each optional DIMM hot-adds at its own window's base, on its window's node.
+    placed = {d.id: d for d in layout.window_dimms}
+    for w in windows:
+        assert (placed[w.dimm].start, placed[w.dimm].node) == (w.start, w.field.node)
+        _, device = dimm_args(scenario.dimm(w.dimm), layout)
+        assert device["addr"] == w.start and device["node"] == w.field.node
+
+
+def test_override_srat_writes_qemus_window_around_the_per_node_windows() -> None:
+    imported = import_field(FIELD / "lkp-wsx02-4node-hotplug-windows.log")
+    layout = compute_layout(imported.scenario)
+    entries = [m for m in build_srat(imported.scenario, layout).subtables
+               if isinstance(m, MemoryAffinity) and m.length]
+    spans = sorted((m.base_address, m.base_address + m.length) for m in entries)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # no two entries overlap
+    rest = [m for m in entries if m.base_address >= imported.windows[-1].end]
+    assert [(m.proximity_domain, m.base_address) for m in rest] == [(3, imported.windows[-1].end)]
+
+
+def test_window_without_room_for_its_dimm_is_refused(tmp_path: Path) -> None:
+    imported = import_to_file(FIELD / "lkp-wsx02-4node-hotplug-windows.log", None, tmp_path / "x.toml")
+    data = tomllib.loads(imported.toml)
+    data["machine"]["slots"] = 9
+    data["machine"]["maxmem"] = "8G"
+    data["dimms"].append({"id": "big", "size": "1G", "node": 0})
+    with pytest.raises(BadInputError, match="dimm big: no room left in node 0's hotplug windows"):
+        compute_layout(parse_scenario(data, "x.toml"))
+
+
+def test_import_table_lists_windows_and_what_was_not_kept() -> None:
+    table = format_table(import_field(FIELD / "lkp-wsx02-4node-hotplug-windows.log"))
+    assert "[mem 0x2100000000-0x40ffffffff] window" in table and "hotplug7" in table
+    assert "not kept: CPUs: 80 in the field, 4 in the guest" in table
+
+
+def test_even_units_keeps_equal_sizes_equal_and_order() -> None:
+    assert even_units([16, 16, 16, 16, 16, 16, 16], 12) == [1] * 7
+    assert even_units([12928, 16384, 16384, 16384], 16) == [3, 4, 4, 4]
+    assert even_units([1, 1000, 1], 10) == [1, 8, 1]
+    with pytest.raises(ValueError):
+        even_units([1, 1, 1], 2)
