@@ -186,6 +186,19 @@ def _guest_nodes(ranges: Sequence[ScaledRange], windows: Sequence[HotplugWindow]
     return tuple(sorted({r.field.node for r in ranges} | {w.field.node for w in windows} | set(field_cpus)))
 
 
+def _field_pxms(log: BootLog | None, srat: Sequence[SratMemory], nodes: Sequence[int]) -> tuple[int, ...]:
+    """The field's proximity domain of each guest node, when it is not simply the node index
+    (R820: PXM 1-4 for nodes 0-3); the override SRAT then writes these."""
+    seen: dict[int, set[int]] = {}
+    for rng in srat:
+        if rng.pxm is not None:
+            seen.setdefault(rng.node, set()).add(rng.pxm)
+    for entry in log.pxm_apic if log else ():
+        seen.setdefault(entry.node, set()).add(entry.pxm)
+    pxms = tuple(min(seen.get(n, {n})) for n in nodes)
+    return () if pxms == tuple(range(len(nodes))) or len(set(pxms)) != len(pxms) else pxms
+
+
 def _machine(nodes: Sequence[int], memory: dict[int, int], field_cpus: dict[int, int]) -> dict[str, Any]:
     """One guest CPU on every node that had CPUs in the field (all on the first node when the
     log shows no CPU affinity), so the guest's SRAT has a CPU entry where the field's had."""
@@ -206,8 +219,8 @@ def _windows_data(nodes: Sequence[int], windows: Sequence[HotplugWindow], ram: i
 
 
 def _scenario_data(name: str, nodes: Sequence[int], ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole],
-                   windows: Sequence[HotplugWindow], cmdline: str, description: str,
-                   zones: dict[str, Any], field_cpus: dict[int, int]) -> dict[str, Any]:
+                   windows: Sequence[HotplugWindow], pxms: tuple[int, ...], cmdline: str,
+                   description: str, zones: dict[str, Any], field_cpus: dict[int, int]) -> dict[str, Any]:
     memory = {n: sum(r.size for r in ranges if r.field.node == n) for n in nodes}
     # Hole blocks are RAM QEMU must still provide; the lowest range's node carries them.
     memory[ranges[0].field.node] += sum(h.end - h.start for h in holes)
@@ -220,7 +233,7 @@ def _scenario_data(name: str, nodes: Sequence[int], ranges: Sequence[ScaledRange
         "machine": {**_machine(nodes, memory, field_cpus),
                     **{k: v for k, v in extra.items() if k != "dimms"}},
         **({"dimms": extra["dimms"]} if extra else {}),
-        "srat": {"source": "override", "ranges": srat},
+        "srat": {"source": "override", "ranges": srat, **({"pxm": list(pxms)} if pxms else {})},
         "kernel": {"cmdline": cmdline},
         "expect": {"table_upgrade": True, **zones},
     }
@@ -259,7 +272,7 @@ def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
     field_cpus = _field_cpus(log)
     nodes = _guest_nodes(ranges, windows, field_cpus)
     data = _scenario_data(_scenario_name(Path(where)), nodes, ranges, holes, windows,
-                          _cmdline(log, ranges, holes), description,
+                          _field_pxms(log, srat_ranges, nodes), _cmdline(log, ranges, holes), description,
                           _zone_expectations(log, ranges, nodes), field_cpus)
     return FieldImport(
         where, ram_source, ranges, holes, tuple(dropped), windows, address, address_source,

@@ -40,6 +40,9 @@ def format_table(imported: FieldImport) -> str:
     lines += [f"dropped (no RAM, or under {format_size(MIN_PIECE)}): [mem {hex_range(d.start, d.end)}] "
               f"node {d.node}" for d in imported.dropped]
     lines.append(_cpu_line(imported))
+    srat = imported.scenario.srat
+    lines.append("PXM per node (field = guest): " + ", ".join(
+        f"node {i} PXM {srat.pxm_of(i)}" for i in range(len(imported.nodes))))
     lines += [f"not kept: {line}" for line in not_kept(imported)]
     lines.append(f"kernel: field {imported.kernel_address:#x} ({imported.kernel_address_source}) "
                  f"on node {imported.field_kernel_node}; guest {DEFAULT_KERNEL_ADDRESS:#x} "
@@ -64,6 +67,8 @@ def not_kept(imported: FieldImport) -> list[str]:
     if cpus > imported.scenario.machine.cpus:
         out.append(f"CPUs: {cpus} in the field, {imported.scenario.machine.cpus} in the guest "
                    "(one per node that had any)")
+    # No field log here prints the SLIT's values (only "NUMA: Initialized distance table").
+    out.append("node distances: the log shows none; the guest has the kernel's defaults (10 local, 20 remote)")
     if imported.windows:
         out.append("hotplug windows: scaled, one optional 128M DIMM each; the rest of QEMU's "
                    "device-memory area stays one hotpluggable range on the last node, as QEMU writes it")

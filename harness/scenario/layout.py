@@ -198,4 +198,5 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
     windowed = _window_dimms(scenario, ranges, (device_base, device_base + device_size)) \
         if scenario.srat.ranges else ()
     ranges += _boot_dimm_ranges(scenario, dimms, ranges)
+    ranges = [replace(r, pxm=scenario.srat.pxm_of(r.node)) for r in ranges]
     return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms, windowed)

@@ -30,12 +30,12 @@ def _cpu_node(scenario: Scenario, cpu: int) -> int:
 def build_srat(scenario: Scenario, layout: MemoryLayout, oem_revision: int | None = None) -> Srat:
     """``oem_revision`` None: one above QEMU's (or the scenario's own), so the table replaces."""
     subtables: list[Subtable] = [
-        ProcessorLocalApicAffinity(proximity_domain=_cpu_node(scenario, cpu), apic_id=cpu)
+        ProcessorLocalApicAffinity(proximity_domain=scenario.srat.pxm_of(_cpu_node(scenario, cpu)), apic_id=cpu)
         for cpu in range(scenario.machine.cpus)
     ]
     for rng in layout.node_ranges:
         flags = MemoryAffinity.ENABLED | (MemoryAffinity.HOT_PLUGGABLE if rng.hotplug else 0)
-        subtables.append(MemoryAffinity(rng.node, rng.start, rng.size, flags))
+        subtables.append(MemoryAffinity(scenario.srat.pxm_of(rng.node), rng.start, rng.size, flags))
     memory_entries = len(layout.node_ranges)
     # QEMU pads with empty entries up to nodes + 2 (build_srat: "ancient guest OS" comment).
     for _ in range(memory_entries, len(scenario.machine.nodes) + 2):
@@ -45,7 +45,7 @@ def build_srat(scenario: Scenario, layout: MemoryLayout, oem_revision: int | Non
     # written around them (the kernel's numa_cleanup_meminfo refuses ranges of two nodes
     # that overlap).
     for start, end in _window_gaps(layout):
-        subtables.append(MemoryAffinity(len(scenario.machine.nodes) - 1, start, end - start,
+        subtables.append(MemoryAffinity(scenario.srat.pxm_of(len(scenario.machine.nodes) - 1), start, end - start,
                                         MemoryAffinity.ENABLED | MemoryAffinity.HOT_PLUGGABLE))
     if oem_revision is None:
         oem_revision = scenario.srat.oem_revision or QEMU_SRAT_HEADER.oem_revision + 1

@@ -218,3 +218,44 @@ def test_even_units_keeps_equal_sizes_equal_and_order() -> None:
     assert even_units([1, 1000, 1], 10) == [1, 8, 1]
     with pytest.raises(ValueError):
         even_units([1, 1, 1], 2)
+
+
+def test_equal_field_nodes_stay_equal_and_node0_straddles_the_hole() -> None:
+    # H8QG6: node 0 = low RAM + 12928M above 4 GiB, nodes 1-7 16 GiB each.
+    imported = import_field(FIELD / "linuxhw-supermicro-h8qg6-8node.log")
+    high = [r for r in imported.ranges if r.start >= 4 * G]
+    assert [r.field.node for r in high] == list(range(8))
+    assert len({r.size for r in high[1:]}) == 1  # nodes 1-7: equal
+    assert high[0].size <= high[1].size  # node 0's smaller high part never gets more
+    node0 = [r for r in imported.ranges if r.field.node == 0]
+    assert min(r.start for r in node0) < 4 * G < max(r.end for r in node0)
+    memory = [n.memory for n in imported.scenario.machine.nodes]
+    assert len(set(memory[1:])) == 1
+
+
+def test_field_pxm_numbering_goes_into_the_override() -> None:
+    # R820: "ACPI: SRAT: Node 0 PXM 1 [mem 0x00000000-0x63fffffff]" ... PXM 4 -> node 3.
+    imported = import_field(FIELD / "linuxhw-dell-r820-4node-pxm1.log")
+    scenario = imported.scenario
+    assert scenario.srat.pxm == (1, 2, 3, 4)
+    srat = build_srat(scenario, compute_layout(scenario))
+    cpus = [(t.proximity_domain, t.apic_id) for t in srat.subtables if not isinstance(t, MemoryAffinity)]
+    assert cpus == [(1, 0), (2, 1), (3, 2), (4, 3)]
+    memory = {m.proximity_domain for m in srat.subtables if isinstance(m, MemoryAffinity) and m.length}
+    assert memory == {1, 2, 3, 4}
+    assert "node 0 PXM 1, node 1 PXM 2, node 2 PXM 3, node 3 PXM 4" in format_table(imported)
+    # PXM n -> node n needs no map.
+    assert import_field(FIELD / "linuxhw-supermicro-h8qg6-8node.log").scenario.srat.pxm == ()
+
+
+@pytest.mark.parametrize("pxm, slit, message", [
+    ([1, 2], None, "srat.pxm has 2 entries, the machine has 3 nodes"),
+    ([1, 1, 2], None, "srat: pxm: two nodes share a proximity domain"),
+    ([1, 2, 3], [[10, 20, 20], [20, 10, 20], [20, 20, 10]], "cannot be combined with a slit"),
+])
+def test_bad_pxm_maps_are_refused(pxm, slit, message) -> None:
+    data = {"name": "x", "machine": {"nodes": [{"memory": "1G"}] * 3}, "srat": {"pxm": pxm}}
+    if slit:
+        data["slit"] = {"distances": slit}
+    with pytest.raises(BadInputError, match=message):
+        parse_scenario(data, "x.toml")
