@@ -20,6 +20,7 @@ from harness.errors import BadInputError
 from harness.logparse import BootLog, load_boot_log
 from harness.memblock.numa import SratMemory
 from harness.scenario.field_scale import HOLE_MIN, UNIT, ScaledHole, ScaledRange, scale
+from harness.scenario.field_replica import ReplicaPlan, plan_replica
 from harness.scenario.field_windows import HotplugWindow, place_windows, split_windows
 from harness.scenario.layout import FOUR_GIB
 from harness.scenario.schema import Scenario, parse_scenario
@@ -55,6 +56,9 @@ class FieldImport:
     nodes: tuple[int, ...]
     scenario: Scenario
     toml: str
+    # A replica at the field's own addresses and sizes, or the reason it had to be scaled.
+    full_size: bool = False
+    scaled_because: str | None = None
 
 
 def _ram(log: BootLog | None, srat: Sequence[SratMemory]) -> tuple[list[tuple[int, int]], str]:
@@ -244,8 +248,7 @@ def _scenario_name(path: Path) -> str:
     return ("field-" + cleaned)[:60].rstrip("-")
 
 
-def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
-    """Read a field log and/or SRAT binary and scale it into a scenario (SRAT binary wins for ranges)."""
+def _read(dmesg: Path | None, srat: Path | None) -> tuple[str, BootLog | None, list[SratMemory]]:
     if dmesg is None and srat is None:
         raise BadInputError("import: give a boot log (--dmesg), an SRAT (--srat) or both")
     where = str(dmesg or srat)
@@ -257,14 +260,24 @@ def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
         srat_ranges = list(log.srat_memory)
     if not srat_ranges:
         raise BadInputError(f"{where}: no 'ACPI: SRAT: Node N PXM N [mem ...]' lines: nothing to import")
+    return where, log, srat_ranges
+
+
+def import_field(dmesg: Path | None, srat: Path | None = None, budget: int | None = None) -> FieldImport:
+    """Read a field log and/or SRAT binary (the binary wins for ranges) into a scenario:
+    with a ``budget`` (bytes of guest RAM) a full-size replica when it fits, else scaled."""
+    where, log, srat_ranges = _read(dmesg, srat)
     ram, ram_source = _ram(log, srat_ranges)
     pieces, dropped = _clip(srat_ranges, _coarsen(ram))
     if not pieces:
         raise BadInputError(f"{where}: no SRAT memory range holds RAM (RAM from {ram_source})")
+    hot_windows, dropped = split_windows(dropped)
+    plan = plan_replica(log, srat_ranges, len(hot_windows), budget) if budget is not None else None
+    if plan is not None and plan.reason is None:
+        return _replica(where, log, ram_source, srat_ranges, pieces, dropped, plan)
     ranges, holes = scale(pieces, where)
     ranges, initrd_zone = _initrd_zone(ranges, _node_at(DEFAULT_KERNEL_ADDRESS, ranges))
     ranges = tuple(sorted(ranges, key=lambda r: r.start))
-    hot_windows, dropped = split_windows(dropped)
     windows = place_windows(hot_windows, max([r.end for r in ranges] + [h.end for h in holes]))
     address, address_source = _kernel_address(log)
     description = (f"Imported by memhp import from {where}: the field node map scaled down "
@@ -277,13 +290,47 @@ def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
     return FieldImport(
         where, ram_source, ranges, holes, tuple(dropped), windows, address, address_source,
         _node_at(address, pieces), _node_at(DEFAULT_KERNEL_ADDRESS, ranges), initrd_zone, field_cpus,
-        nodes, parse_scenario(data, where), tomli_w.dumps(data),
+        nodes, parse_scenario(data, where), tomli_w.dumps(data), False, plan.reason if plan else None,
     )
 
 
-def import_to_file(dmesg: Path | None, srat: Path | None, out: Path) -> FieldImport:
+def _replica(where: str, log: BootLog | None, ram_source: str, srat: Sequence[SratMemory],
+             pieces: Sequence[SratMemory], dropped: Sequence[SratMemory], plan: ReplicaPlan) -> FieldImport:
+    """The field's SRAT ranges, RAM addresses and node sizes as they are."""
+    ranges = tuple(ScaledRange(p, p.start, p.end) for p in pieces)
+    gaps = tuple(ScaledHole(s, e, s, e) for s, e in plan.gaps)
+    field_cpus = _field_cpus(log)
+    nodes = _guest_nodes(ranges, (), field_cpus)
+    machine = _machine(nodes, {n: plan.node_memory.get(n, 0) for n in nodes}, field_cpus)
+    words = [w for w in (log.command_line or "").split() if w.startswith(_KEPT_OPTIONS)] if log else []
+    words += [f"memmap={e - s:#x}${s:#x}" for s, e in plan.gaps]
+    pxms = _field_pxms(log, srat, nodes)
+    field_movable = log.movable_zone_start if log else {}
+    movable = [{"node": nodes.index(n), "start": f"{a:#x}"} for n, a in sorted(field_movable.items())]
+    data = {
+        "name": _scenario_name(Path(where))[:55].rstrip("-") + "-full",
+        "description": f"Full-size replica by memhp import of {where}: the field's SRAT ranges, "
+                       "RAM addresses and node sizes.",
+        "machine": {**machine, "reserve": False},
+        "srat": {"source": "override", "ranges": [
+            {"start": f"{r.start:#x}", "size": f"{r.size:#x}", "node": nodes.index(r.node),
+             "hotplug": r.hotplug} for r in srat], **({"pxm": list(pxms)} if pxms else {})},
+        "kernel": {"cmdline": " ".join(words)},
+        "expect": {"table_upgrade": True, "movable": movable,
+                   "not_movable": [i for i, n in enumerate(nodes) if n not in field_movable]},
+    }
+    address, address_source = _kernel_address(log)
+    kernel_node = _node_at(DEFAULT_KERNEL_ADDRESS, ranges)
+    return FieldImport(
+        where, ram_source, ranges, gaps, tuple(dropped), (), address, address_source,
+        _node_at(address, pieces), kernel_node, None, field_cpus, nodes,
+        parse_scenario(data, where), tomli_w.dumps(data), True, None,
+    )
+
+
+def import_to_file(dmesg: Path | None, srat: Path | None, out: Path, budget: int | None = None) -> FieldImport:
     """``memhp import``: write the scenario to ``out`` and return what was scaled."""
-    imported = import_field(dmesg, srat)
+    imported = import_field(dmesg, srat, budget)
     try:
         out.write_text(imported.toml, encoding="utf-8")
     except OSError as err:

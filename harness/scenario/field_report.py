@@ -13,7 +13,9 @@ def _row(field: str, size: str, node: str, hotplug: str, guest: str, guest_size:
 
 def format_table(imported: FieldImport) -> str:
     """What was scaled: original → scaled ranges, holes, dropped ranges, the kernel's node."""
-    lines = [f"{imported.source}: RAM from {imported.ram_source}",
+    size = ("full size: the field's own addresses and node sizes" if imported.full_size
+            else f"scaled down: {imported.scaled_because}" if imported.scaled_because else "scaled down")
+    lines = [f"{imported.source}: RAM from {imported.ram_source}; {size}",
              _row("field range", "size", "node", "hotplug", "guest range", "size")]
     rows: list[tuple[int, str]] = []
     for r in imported.ranges:

@@ -49,6 +49,10 @@ class Machine(_Strict):
     nodes: tuple[Node, ...] = Field(min_length=1)
     # One CPU per socket, placed with ``-numa cpu``: each can be unplugged by its QOM path.
     cpu_sockets: bool = False
+    # QEMU's memory-backend-ram ``reserve``: false maps guest RAM without reserving swap for
+    # it, so a full-size field replica larger than the host can boot (only touched pages
+    # become resident).
+    reserve: bool = True
 
     @property
     def ram_size(self) -> int:

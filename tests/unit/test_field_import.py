@@ -11,6 +11,11 @@ from harness.memblock.numa import SratMemory
 from harness.scenario.field_import import import_field, import_to_file
 from harness.scenario.field_report import format_table
 from acpi_tables.srat import MemoryAffinity
+from harness.analysis.field_compare import Kind, compare_logs
+from harness.cli import main
+from harness.logparse import load_boot_log
+from harness.qemu.cmdline import build_command
+from harness.qemu.machine import Channels
 from harness.qemu.devices import dimm_args
 from harness.scenario.field_scale import UNIT, apportion, even_units, scale
 from harness.scenario.layout import compute_layout
@@ -259,3 +264,81 @@ def test_bad_pxm_maps_are_refused(pxm, slit, message) -> None:
         data["slit"] = {"distances": slit}
     with pytest.raises(BadInputError, match=message):
         parse_scenario(data, "x.toml")
+
+
+R820 = FIELD / "linuxhw-dell-r820-4node-pxm1.log"
+REPLICA = FIELD / "replica"
+
+
+def test_full_size_replica_keeps_the_field_addresses_and_srat() -> None:
+    imported = import_field(R820, budget=128 * G)
+    assert imported.full_size and imported.scaled_because is None
+    scenario = imported.scenario
+    field = load_boot_log(R820)
+    assert [(r.start, r.start + r.size, r.node) for r in scenario.srat.ranges] == [
+        (s.start, s.end, s.node) for s in field.srat_memory]
+    assert scenario.srat.pxm == (1, 2, 3, 4) and not scenario.machine.reserve
+    layout = compute_layout(scenario)
+    assert (layout.below_4g, layout.above_4g) == (3 * G, 93 * G)  # RAM up to 0x1840000000
+    # Every field gap inside QEMU's RAM is reserved: e820 0xb672f000-0xb6b2efff (ACPI NVS) ...
+    assert "memmap=0x400000$0xb672f000" in scenario.kernel.cmdline
+    assert "memmap=0x3530000$0xbcad0000" in scenario.kernel.cmdline  # field RAM ends 0xbcad0000
+    assert "memmap=0x10000$0x0" in scenario.kernel.cmdline  # field base memory from 0x10000
+    argv = " ".join(build_command(scenario, Path("k"), Path("i"), Channels(Path("c"), Path("a"), Path("q"))))
+    assert argv.count(",reserve=off") == 4
+    assert "full size: the field's own addresses" in format_table(imported)
+
+
+@pytest.mark.parametrize("log, budget, reason", [
+    ("linuxhw-supermicro-h8qg6-8node.log", 512 * G, "field RAM below 4 GiB reaches 0xd7e60000"),
+    ("lkp-wsx02-4node-hotplug-windows.log", 512 * G, "hotplug-only SRAT ranges"),
+    ("linuxhw-dell-r820-4node-pxm1.log", 64 * G, "full size needs 96G of guest RAM, above the budget of 64G"),
+    ("azure-4node-triton-4154.log", 512 * G, "the log shows no e820 map"),
+])
+def test_full_size_falls_back_to_scaled_and_says_why(log: str, budget: int, reason: str) -> None:
+    imported = import_field(FIELD / log, budget=budget)
+    assert not imported.full_size and reason in (imported.scaled_because or "")
+    assert imported.scenario.machine.reserve
+    assert f"scaled down: {imported.scaled_because}" in format_table(imported)
+
+
+def test_replica_boot_log_is_identical_to_the_field_range_by_range() -> None:
+    replica = REPLICA / "r820-full-size.debian-6.1.log"
+    # The recorded boot is of the scenario this import writes today.
+    assert all(w in load_boot_log(replica).command_line.split()
+               for w in import_field(R820, budget=128 * G).scenario.kernel.cmdline.split())
+    result = compare_logs(load_boot_log(R820), load_boot_log(replica))
+    assert result.identical and result.differing == ()
+    kinds = {r.kind for r in result.rows}
+    assert {Kind.SRAT, Kind.PXM, Kind.SPAN, Kind.RANGE} <= kinds
+    assert sum(r.kind is Kind.SRAT and r.same for r in result.rows) == 4
+    base = [r for r in result.rows if r.kind is Kind.BASE]
+    assert [(r.field, r.replica, r.same) for r in base] == [
+        ("node 0 [mem 0x10000-0x9ffff]", "node 0 [mem 0x10000-0x9efff]", False)]
+
+
+def test_near_miss_replica_is_told_apart() -> None:
+    near = REPLICA / "r820-full-size-qemu-base-memory.debian-6.1.log"
+    result = compare_logs(load_boot_log(R820), load_boot_log(near))
+    assert not result.identical
+    assert [(r.kind, r.field, r.replica) for r in result.differing] == [
+        (Kind.SPAN, "node 0 [mem 0x10000-0x63fffffff]", "node 0 [mem 0x1000-0x63fffffff]")]
+
+
+def test_scaled_boot_is_not_a_replica_and_cli_exit_codes(capsys) -> None:
+    near = REPLICA / "r820-full-size-qemu-base-memory.debian-6.1.log"
+    assert main(["field-compare", str(R820), str(REPLICA / "r820-full-size.debian-6.1.log")]) == 0
+    assert main(["field-compare", str(R820), str(near)]) == 1
+    assert "DIFFERENT: 1 rows differ" in capsys.readouterr().out
+    assert main(["field-compare", str(R820), str(FIELD / "missing.log")]) == 2
+    # A field machine against another one: nothing lines up.
+    other = compare_logs(load_boot_log(R820), load_boot_log(FIELD / "hpe-dl325-epyc-4node-memoryless.log"))
+    assert not other.identical and any(r.kind is Kind.MEMORYLESS and not r.same for r in other.rows)
+
+
+def test_memoryless_field_log_full_size_keeps_memoryless_nodes() -> None:
+    imported = import_field(FIELD / "hpe-dl325-epyc-4node-memoryless.log", budget=128 * G)
+    assert imported.full_size
+    assert [n.memory == 0 for n in imported.scenario.machine.nodes] == [False, True, False, True]
+    assert sum(n.memory for n in imported.scenario.machine.nodes) == compute_layout(imported.scenario).below_4g \
+        + compute_layout(imported.scenario).above_4g
