@@ -185,7 +185,7 @@ def _guest_nodes(ranges: Sequence[ScaledRange], windows: Sequence[HotplugWindow]
     """Every field node with RAM, CPUs or a hotplug window, in node order: a node without
     RAM stays memoryless.
     The kernel numbers nodes in the order it meets their PXMs, CPU entries first
-    (drivers/acpi/numa/srat.c acpi_numa_processor_affinity_init, acpi_map_pxm_to_node), and
+    (arch/x86/mm/srat.c acpi_numa_processor_affinity_init -> acpi_map_pxm_to_node), and
     the override lists guest CPU i on guest node i, so guest numbering follows this order."""
     return tuple(sorted({r.field.node for r in ranges} | {w.field.node for w in windows} | set(field_cpus)))
 

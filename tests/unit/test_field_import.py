@@ -13,7 +13,7 @@ from harness.scenario.field_report import format_table
 from acpi_tables.srat import MemoryAffinity
 from harness.analysis.field_compare import Kind, compare_logs
 from harness.cli import main
-from harness.logparse import load_boot_log
+from harness.logparse import load_boot_log, parse_boot_log
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Channels
 from harness.qemu.devices import dimm_args
@@ -342,3 +342,26 @@ def test_memoryless_field_log_full_size_keeps_memoryless_nodes() -> None:
     assert [n.memory == 0 for n in imported.scenario.machine.nodes] == [False, True, False, True]
     assert sum(n.memory for n in imported.scenario.machine.nodes) == compute_layout(imported.scenario).below_4g \
         + compute_layout(imported.scenario).above_4g
+
+
+def test_memoryless_replica_on_6_12_is_identical_without_cpu_affinity_lines() -> None:
+    replica = load_boot_log(REPLICA / "dl325-full-size.debian-6.12.log")
+    # 6.12: "Initmem setup node 1 as memoryless" (mm/mm_init.c), no "SRAT: PXM -> APIC" lines.
+    assert replica.memoryless_nodes == (1, 3) and replica.pxm_apic == ()
+    result = compare_logs(load_boot_log(FIELD / "hpe-dl325-epyc-4node-memoryless.log"), replica)
+    assert result.identical
+    assert [(r.field, r.replica) for r in result.rows if r.kind is Kind.MEMORYLESS] == [("1,3", "1,3")]
+    pxm = [r for r in result.rows if r.kind is Kind.PXM]
+    assert pxm and not any(r.required for r in pxm) and not all(r.same for r in pxm)
+
+
+def test_both_memoryless_lines_of_6_1_name_each_node_once() -> None:
+    # 6.1 mm/page_alloc.c prints "Initializing node 1 as memoryless" and, in free_area_init,
+    # "Initmem setup node 1 as memoryless"; 6.12 only the second.
+    text = ("[    0.000000] Initmem setup node 0 [mem 0x0000000000001000-0x000000012fffffff]\n"
+            "[    0.000000] Initializing node 1 as memoryless\n"
+            "[    0.000000] Initmem setup node 1 as memoryless\n"
+            "[    0.000000] Initmem setup node 3 as memoryless\n")
+    log = parse_boot_log(text)
+    assert log.memoryless_nodes == (1, 3) and log.unparsed_suspicious == 0
+    assert set(log.initmem) == {0}
