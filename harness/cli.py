@@ -125,6 +125,20 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
+def cmd_field_compare(args: argparse.Namespace) -> int:
+    from harness.analysis.field_compare import compare_logs, describe_comparison
+    from harness.logparse import load_boot_log
+
+    result = compare_logs(load_boot_log(args.field), load_boot_log(args.replica))
+    if args.json:
+        _print_json({"identical": result.identical, "rows": [
+            {"kind": r.kind.value, "field": r.field, "replica": r.replica, "same": r.same,
+             "required": r.required} for r in result.rows]})
+    else:
+        print(describe_comparison(result, str(args.field), str(args.replica)))
+    return ExitCode.PASS if result.identical else ExitCode.FAIL
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from harness.analysis.log_verdict import describe_verdict, hotplug_verdict
     from harness.analysis.replay import describe_replay, replay
@@ -187,9 +201,15 @@ def cmd_kernels_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from harness.scenario.field_import import format_table, import_to_file
+    from harness.scenario.field_import import import_to_file
+    from harness.scenario.field_report import format_table
+    from harness.units import parse_size
 
-    print(format_table(import_to_file(args.dmesg, args.srat, args.out)))
+    try:
+        budget = parse_size(args.budget) if args.full_size else None
+    except ValueError as err:
+        raise BadInputError(f"--budget: {err}") from None
+    print(format_table(import_to_file(args.dmesg, args.srat, args.out, budget)))
     print(f"scenario: {args.out}")
     return 0
 
@@ -306,7 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--dmesg", type=Path, help="the field machine's boot log")
     imp.add_argument("--srat", type=Path, help="its SRAT (binary, acpidump text or iasl source)")
     imp.add_argument("-o", "--out", type=Path, required=True, help="scenario file to write")
+    imp.add_argument("--full-size", action="store_true",
+                     help="a replica at the field's own addresses and sizes when it fits the budget")
+    imp.add_argument("--budget", default="128G", help="most guest RAM a full-size replica may have")
     imp.set_defaults(func=cmd_import)
+    fcm = sub.add_parser("field-compare", help="a field log against its replica's boot log, range by range "
+                         "(exit 0 SRAT and node ranges identical, 1 not)")
+    fcm.add_argument("field", type=Path)
+    fcm.add_argument("replica", type=Path)
+    fcm.add_argument("--json", action="store_true")
+    fcm.set_defaults(func=cmd_field_compare)
     rep = sub.add_parser("replay", help="replay a memblock=debug boot log and check every allocation")
     rep.add_argument("log")
     rep.add_argument("--json", action="store_true")

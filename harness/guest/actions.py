@@ -233,7 +233,7 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         else:
             result.reason = f"{len(blocks)} blocks {state}"
     elif isinstance(action, DimmAdd):
-        vm.dimm_add(scenario.dimm(action.dimm))
+        vm.dimm_add(scenario.dimm(action.dimm), layout)
         rng = _dimm_range(vm, action.dimm)
         result.dimm = _dimm_json(action.dimm, rng)
         count = _wait_blocks(vm, *rng, action.timeout) if rng else 0

@@ -27,6 +27,7 @@ from harness.qemu.console import ConsoleWatcher
 from harness.qemu.devices import dimm_args
 from harness.qemu.machine import Machine
 from harness.qemu.qmp import QmpSession, UnplugOutcome
+from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import Dimm
 
 log = logging.getLogger("memhp.vm")
@@ -142,8 +143,9 @@ class GuestVM:
     def srat_bytes(self) -> bytes:
         return bytes.fromhex("".join(self._checked("srat").lines))
 
-    def dimm_add(self, dimm: Dimm) -> None:
-        backend, device = dimm_args(dimm)
+    def dimm_add(self, dimm: Dimm, layout: MemoryLayout | None = None) -> None:
+        """``layout``: the scenario's, which may fix the DIMM's address."""
+        backend, device = dimm_args(dimm, layout)
         self.qmp.command("object-add", **backend)
         self.qmp.command("device_add", **device)
 

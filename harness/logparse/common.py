@@ -82,7 +82,10 @@ class _Field:
 
 @dataclass(frozen=True)
 class Append(_Field):
-    """Add the item (or its attribute ``attr``) to the BootLog tuple ``field``, in log order."""
+    """Add the item (or its attribute ``attr``) to the BootLog tuple ``field``, in log order;
+    ``unique``: not when the tuple already holds it (two lines telling one fact)."""
+
+    unique: bool = False
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,9 @@ class _Builder:
     def add(self, into: Into, item: object) -> None:
         match into:
             case Append():
-                self.lists.setdefault(into.field, []).append(into.value(item))
+                values = self.lists.setdefault(into.field, [])
+                if not (into.unique and into.value(item) in values):
+                    values.append(into.value(item))
             case First():
                 self.fields.setdefault(into.field, into.value(item))
             case ByKey():

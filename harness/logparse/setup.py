@@ -66,13 +66,14 @@ INITRD_FREED_RE = re.compile(r"Freeing initrd memory: (?P<kib>\d+)K\s*$")
 
 @dataclass(frozen=True)
 class MemorylessNode:
-    """``Initializing node 3 as memoryless``."""
+    """``Initializing node 3 as memoryless`` (6.1 only) or ``Initmem setup node 3 as
+    memoryless`` (6.1 mm/page_alloc.c, 6.12 mm/mm_init.c free_area_init): one node, once."""
 
     line: int
     node: int
 
 
-MEMORYLESS_RE = re.compile(r"Initializing node (?P<node>\d+) as memoryless\s*$")
+MEMORYLESS_RE = re.compile(r"(?:Initializing|Initmem setup) node (?P<node>\d+) as memoryless\s*$")
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,6 @@ KINDS: tuple[LineKind[object], ...] = (
     LineKind(
         "initrd_freed", "Freeing initrd memory:", INITRD_FREED_RE, lambda m, n: InitrdFreed(n, int(m["kib"])),
         First("initrd_freed_line", "line"),
-    ),
-    LineKind(
-        "memoryless_node", "as memoryless", MEMORYLESS_RE, lambda m, n: MemorylessNode(n, int(m["node"])),
-        Append("memoryless_nodes", "node"),
     ),
     LineKind("crashkernel_61", "for crashkernel (", CRASH_61_RE, _crash_61, Append("crashkernel")),
     LineKind("crashkernel_612", "crashkernel reserved: ", CRASH_612_RE, _crash_612, Append("crashkernel")),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from harness.logparse.common import HEX, AddressRange, Append, ByKey, JsonMixin, LineKind, Special, hex_int
+from harness.logparse.setup import MEMORYLESS_RE, MemorylessNode
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ KINDS: tuple[LineKind[object], ...] = (
         "early_node_range", "  node ", EARLY_NODE_RANGE_RE,
         lambda m, n: EarlyNodeRange(int(m["node"]), hex_int(m["start"]), hex_int(m["last"]) + 1),
         Append("early_node_ranges"),
+    ),
+    # Before initmem, whose trigger "Initmem setup node ... as memoryless" also holds.
+    LineKind(
+        "memoryless_node", "as memoryless", MEMORYLESS_RE, lambda m, n: MemorylessNode(n, int(m["node"])),
+        Append("memoryless_nodes", "node", unique=True),
     ),
     LineKind(
         "initmem", "Initmem setup node", INITMEM_RE,

@@ -32,7 +32,8 @@ def _numa_args(scenario: Scenario) -> list[str]:
     for index, node in enumerate(scenario.machine.nodes):
         spec = f"node,nodeid={index}"
         if node.memory:
-            argv += ["-object", f"memory-backend-ram,id=ram-node{index},size={node.memory}"]
+            reserve = "" if scenario.machine.reserve else ",reserve=off"
+            argv += ["-object", f"memory-backend-ram,id=ram-node{index},size={node.memory}{reserve}"]
             spec += f",memdev=ram-node{index}"
         if not scenario.machine.cpu_sockets:
             spec += "".join(f",cpus={cpu}" for cpu in node.cpus)

@@ -23,12 +23,14 @@ def dimm_args(dimm: Dimm, layout: MemoryLayout | None = None) -> tuple[dict[str,
     """The QMP ``object-add`` and ``device_add`` arguments for a DIMM (also used at boot).
 
     A boot-RAM DIMM gets ``addr=`` from the layout: the kernel is told it is RAM there
-    (``memmap=``), so QEMU must map it exactly there, not where it would choose.
+    (``memmap=``), so QEMU must map it exactly there, not where it would choose; so does a
+    DIMM placed in its node's hotplug window.
     """
     backend = {"qom-type": "memory-backend-ram", "id": dimm_backend_id(dimm), "size": dimm.size}
     device: dict[str, object] = {"driver": "pc-dimm", "id": dimm.id,
                                  "memdev": dimm_backend_id(dimm), "node": dimm.node}
-    placed = next((d for d in (layout.boot_dimms if layout else ()) if d.id == dimm.id), None)
+    placed = next((d for d in (layout.boot_dimms + layout.window_dimms if layout else ())
+                   if d.id == dimm.id), None)
     if placed is not None:
         device["addr"] = placed.start
     return backend, device

@@ -60,15 +60,15 @@ def _e820_words(dimm: BootDimm, log: BootLog) -> tuple[str, bool]:
     return f"user [{hex_range(entry.start, entry.end)}] {entry.type}", entry.type == "usable"
 
 
-def _srat_words(dimm: BootDimm, log: BootLog, node: int, hotplug: bool) -> tuple[str, bool]:
+def _srat_words(dimm: BootDimm, log: BootLog, pxm: int, hotplug: bool) -> tuple[str, bool]:
     lines: list[SratMemoryLine] = [s for s in log.srat_memory
                                    if s.start <= dimm.start and dimm.end <= s.end]
     if not lines:
         return "no logged range covers it", False
     s = lines[0]
     mark = " hotplug" if s.hotplug else ""
-    ok = s.pxm == node and s.hotplug == hotplug
-    want = "" if ok else f" (PXM {node}{' hotplug' if hotplug else ''} wanted)"
+    ok = s.pxm == pxm and s.hotplug == hotplug
+    want = "" if ok else f" (PXM {pxm}{' hotplug' if hotplug else ''} wanted)"
     return f"PXM {s.pxm} [{hex_range(s.start, s.end)}]{mark} at line {s.line}{want}", ok
 
 
@@ -83,7 +83,7 @@ def boot_dimm_witnesses(scenario: Scenario, layout: MemoryLayout, log: BootLog,
         override = scenario.srat.source is SratSource.OVERRIDE
         node, hotplug = (spec.node, spec.hotplug) if override else (last_node, True)
         qemu, e820, srat = (_qemu_words(dimm, devices), _e820_words(dimm, log),
-                            _srat_words(dimm, log, node, hotplug))
+                            _srat_words(dimm, log, scenario.srat.pxm_of(node), hotplug))
         out.append(BootDimmWitnesses(dimm, qemu[0], e820[0], srat[0], qemu[1] and e820[1] and srat[1]))
     return tuple(out)
 

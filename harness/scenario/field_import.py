@@ -20,6 +20,8 @@ from harness.errors import BadInputError
 from harness.logparse import BootLog, load_boot_log
 from harness.memblock.numa import SratMemory
 from harness.scenario.field_scale import HOLE_MIN, UNIT, ScaledHole, ScaledRange, scale
+from harness.scenario.field_replica import ReplicaPlan, plan_replica
+from harness.scenario.field_windows import HotplugWindow, place_windows, split_windows
 from harness.scenario.layout import FOUR_GIB
 from harness.scenario.schema import Scenario, parse_scenario
 from harness.units import MiB, format_size, hex_range
@@ -40,6 +42,7 @@ class FieldImport:
     ranges: tuple[ScaledRange, ...]
     holes: tuple[ScaledHole, ...]
     dropped: tuple[SratMemory, ...]
+    windows: tuple[HotplugWindow, ...]
     kernel_address: int
     kernel_address_source: str
     field_kernel_node: int | None
@@ -48,8 +51,14 @@ class FieldImport:
     # node so the initrd reservation does not pin a hotpluggable field node.
     initrd_zone: ScaledRange | None
     field_cpus: dict[int, int]  # field node -> CPUs (APIC ids) from its SRAT: PXM -> APIC lines
+    # Field node ids in guest order: guest node i is field node nodes[i]; nodes with CPUs
+    # and no SRAT memory (memoryless) are kept too.
+    nodes: tuple[int, ...]
     scenario: Scenario
     toml: str
+    # A replica at the field's own addresses and sizes, or the reason it had to be scaled.
+    full_size: bool = False
+    scaled_because: str | None = None
 
 
 def _ram(log: BootLog | None, srat: Sequence[SratMemory]) -> tuple[list[tuple[int, int]], str]:
@@ -149,11 +158,11 @@ def _guest_address(address: int, ranges: Sequence[ScaledRange]) -> int | None:
     return None
 
 
-def _zone_expectations(log: BootLog | None, ranges: Sequence[ScaledRange]) -> dict[str, Any]:
+def _zone_expectations(log: BootLog | None, ranges: Sequence[ScaledRange], nodes: Sequence[int]
+                       ) -> dict[str, Any]:
     """The field's ZONE_MOVABLE starts, moved into the guest: what the boot must reproduce."""
     if log is None or not log.srat_memory:
         return {}
-    nodes = sorted({r.field.node for r in ranges})
     movable = []
     for node, start in sorted(log.movable_zone_start.items()):
         guest = _guest_address(start, ranges)
@@ -171,28 +180,64 @@ def _field_cpus(log: BootLog | None) -> dict[int, int]:
     return {node: len(ids) for node, ids in sorted(apics.items())}
 
 
+def _guest_nodes(ranges: Sequence[ScaledRange], windows: Sequence[HotplugWindow],
+                 field_cpus: dict[int, int]) -> tuple[int, ...]:
+    """Every field node with RAM, CPUs or a hotplug window, in node order: a node without
+    RAM stays memoryless.
+    The kernel numbers nodes in the order it meets their PXMs, CPU entries first
+    (arch/x86/mm/srat.c acpi_numa_processor_affinity_init -> acpi_map_pxm_to_node), and
+    the override lists guest CPU i on guest node i, so guest numbering follows this order."""
+    return tuple(sorted({r.field.node for r in ranges} | {w.field.node for w in windows} | set(field_cpus)))
+
+
+def _field_pxms(log: BootLog | None, srat: Sequence[SratMemory], nodes: Sequence[int]) -> tuple[int, ...]:
+    """The field's proximity domain of each guest node, when it is not simply the node index
+    (R820: PXM 1-4 for nodes 0-3); the override SRAT then writes these."""
+    seen: dict[int, set[int]] = {}
+    for rng in srat:
+        if rng.pxm is not None:
+            seen.setdefault(rng.node, set()).add(rng.pxm)
+    for entry in log.pxm_apic if log else ():
+        seen.setdefault(entry.node, set()).add(entry.pxm)
+    pxms = tuple(min(seen.get(n, {n})) for n in nodes)
+    return () if pxms == tuple(range(len(nodes))) or len(set(pxms)) != len(pxms) else pxms
+
+
 def _machine(nodes: Sequence[int], memory: dict[int, int], field_cpus: dict[int, int]) -> dict[str, Any]:
     """One guest CPU on every node that had CPUs in the field (all on the first node when the
     log shows no CPU affinity), so the guest's SRAT has a CPU entry where the field's had."""
     with_cpus = [n for n in nodes if field_cpus.get(n)] or [nodes[0]]
     return {"cpus": len(with_cpus), "nodes": [
-        {"memory": format_size(memory[n]), **({"cpus": [with_cpus.index(n)]} if n in with_cpus else {})}
+        {"memory": format_size(memory[n]) if memory[n] else 0,
+         **({"cpus": [with_cpus.index(n)]} if n in with_cpus else {})}
         for n in nodes]}
 
 
-def _scenario_data(name: str, ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole],
-                   cmdline: str, description: str, zones: dict[str, Any],
-                   field_cpus: dict[int, int]) -> dict[str, Any]:
-    nodes = sorted({r.field.node for r in ranges})
+def _windows_data(nodes: Sequence[int], windows: Sequence[HotplugWindow], ram: int) -> dict[str, Any]:
+    """A slot and an optional DIMM (not plugged at boot) per hotplug window."""
+    if not windows:
+        return {}
+    return {"slots": len(windows), "maxmem": format_size(ram + len(windows) * UNIT),
+            "dimms": [{"id": w.dimm, "size": format_size(UNIT), "node": nodes.index(w.field.node)}
+                      for w in windows]}
+
+
+def _scenario_data(name: str, nodes: Sequence[int], ranges: Sequence[ScaledRange], holes: Sequence[ScaledHole],
+                   windows: Sequence[HotplugWindow], pxms: tuple[int, ...], cmdline: str,
+                   description: str, zones: dict[str, Any], field_cpus: dict[int, int]) -> dict[str, Any]:
     memory = {n: sum(r.size for r in ranges if r.field.node == n) for n in nodes}
-    # Hole blocks are RAM QEMU must still provide; node 0's backend carries them.
-    memory[nodes[0]] += sum(h.end - h.start for h in holes)
+    # Hole blocks are RAM QEMU must still provide; the lowest range's node carries them.
+    memory[ranges[0].field.node] += sum(h.end - h.start for h in holes)
+    extra = _windows_data(nodes, windows, sum(memory.values()))
+    placed: list[ScaledRange | HotplugWindow] = [*ranges, *windows]
+    srat = [{"start": f"{r.start:#x}", "size": format_size(r.size), "node": nodes.index(r.field.node),
+             "hotplug": r.field.hotplug} for r in placed]
     return {
         "name": name, "description": description,
-        "machine": _machine(nodes, memory, field_cpus),
-        "srat": {"source": "override", "ranges": [
-            {"start": f"{r.start:#x}", "size": format_size(r.size), "node": nodes.index(r.field.node),
-             "hotplug": r.field.hotplug} for r in ranges]},
+        "machine": {**_machine(nodes, memory, field_cpus),
+                    **{k: v for k, v in extra.items() if k != "dimms"}},
+        **({"dimms": extra["dimms"]} if extra else {}),
+        "srat": {"source": "override", "ranges": srat, **({"pxm": list(pxms)} if pxms else {})},
         "kernel": {"cmdline": cmdline},
         "expect": {"table_upgrade": True, **zones},
     }
@@ -203,8 +248,7 @@ def _scenario_name(path: Path) -> str:
     return ("field-" + cleaned)[:60].rstrip("-")
 
 
-def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
-    """Read a field log and/or SRAT binary and scale it into a scenario (SRAT binary wins for ranges)."""
+def _read(dmesg: Path | None, srat: Path | None) -> tuple[str, BootLog | None, list[SratMemory]]:
     if dmesg is None and srat is None:
         raise BadInputError("import: give a boot log (--dmesg), an SRAT (--srat) or both")
     where = str(dmesg or srat)
@@ -216,70 +260,77 @@ def import_field(dmesg: Path | None, srat: Path | None = None) -> FieldImport:
         srat_ranges = list(log.srat_memory)
     if not srat_ranges:
         raise BadInputError(f"{where}: no 'ACPI: SRAT: Node N PXM N [mem ...]' lines: nothing to import")
+    return where, log, srat_ranges
+
+
+def import_field(dmesg: Path | None, srat: Path | None = None, budget: int | None = None) -> FieldImport:
+    """Read a field log and/or SRAT binary (the binary wins for ranges) into a scenario:
+    with a ``budget`` (bytes of guest RAM) a full-size replica when it fits, else scaled."""
+    where, log, srat_ranges = _read(dmesg, srat)
     ram, ram_source = _ram(log, srat_ranges)
     pieces, dropped = _clip(srat_ranges, _coarsen(ram))
     if not pieces:
         raise BadInputError(f"{where}: no SRAT memory range holds RAM (RAM from {ram_source})")
+    hot_windows, dropped = split_windows(dropped)
+    plan = plan_replica(log, srat_ranges, len(hot_windows), budget) if budget is not None else None
+    if plan is not None and plan.reason is None:
+        return _replica(where, log, ram_source, srat_ranges, pieces, dropped, plan)
     ranges, holes = scale(pieces, where)
     ranges, initrd_zone = _initrd_zone(ranges, _node_at(DEFAULT_KERNEL_ADDRESS, ranges))
     ranges = tuple(sorted(ranges, key=lambda r: r.start))
+    windows = place_windows(hot_windows, max([r.end for r in ranges] + [h.end for h in holes]))
     address, address_source = _kernel_address(log)
     description = (f"Imported by memhp import from {where}: the field node map scaled down "
-                   "(order, interleaving, holes and hotplug marks kept).")
+                   "(order, interleaving, holes, hotplug marks and hotplug windows kept).")
     field_cpus = _field_cpus(log)
-    data = _scenario_data(_scenario_name(Path(where)), ranges, holes, _cmdline(log, ranges, holes),
-                          description, _zone_expectations(log, ranges), field_cpus)
+    nodes = _guest_nodes(ranges, windows, field_cpus)
+    data = _scenario_data(_scenario_name(Path(where)), nodes, ranges, holes, windows,
+                          _field_pxms(log, srat_ranges, nodes), _cmdline(log, ranges, holes), description,
+                          _zone_expectations(log, ranges, nodes), field_cpus)
     return FieldImport(
-        where, ram_source, ranges, holes, tuple(dropped), address, address_source,
+        where, ram_source, ranges, holes, tuple(dropped), windows, address, address_source,
         _node_at(address, pieces), _node_at(DEFAULT_KERNEL_ADDRESS, ranges), initrd_zone, field_cpus,
-        parse_scenario(data, where), tomli_w.dumps(data),
+        nodes, parse_scenario(data, where), tomli_w.dumps(data), False, plan.reason if plan else None,
     )
 
 
-def _row(field: str, size: str, node: str, hotplug: str, guest: str, guest_size: str) -> str:
-    return f"{field:<44} {size:>8} {node:>4} {hotplug:<7}  {guest:<34} {guest_size:>5}"
+def _replica(where: str, log: BootLog | None, ram_source: str, srat: Sequence[SratMemory],
+             pieces: Sequence[SratMemory], dropped: Sequence[SratMemory], plan: ReplicaPlan) -> FieldImport:
+    """The field's SRAT ranges, RAM addresses and node sizes as they are."""
+    ranges = tuple(ScaledRange(p, p.start, p.end) for p in pieces)
+    gaps = tuple(ScaledHole(s, e, s, e) for s, e in plan.gaps)
+    field_cpus = _field_cpus(log)
+    nodes = _guest_nodes(ranges, (), field_cpus)
+    machine = _machine(nodes, {n: plan.node_memory.get(n, 0) for n in nodes}, field_cpus)
+    words = [w for w in (log.command_line or "").split() if w.startswith(_KEPT_OPTIONS)] if log else []
+    words += [f"memmap={e - s:#x}${s:#x}" for s, e in plan.gaps]
+    pxms = _field_pxms(log, srat, nodes)
+    field_movable = log.movable_zone_start if log else {}
+    movable = [{"node": nodes.index(n), "start": f"{a:#x}"} for n, a in sorted(field_movable.items())]
+    data = {
+        "name": _scenario_name(Path(where))[:55].rstrip("-") + "-full",
+        "description": f"Full-size replica by memhp import of {where}: the field's SRAT ranges, "
+                       "RAM addresses and node sizes.",
+        "machine": {**machine, "reserve": False},
+        "srat": {"source": "override", "ranges": [
+            {"start": f"{r.start:#x}", "size": f"{r.size:#x}", "node": nodes.index(r.node),
+             "hotplug": r.hotplug} for r in srat], **({"pxm": list(pxms)} if pxms else {})},
+        "kernel": {"cmdline": " ".join(words)},
+        "expect": {"table_upgrade": True, "movable": movable,
+                   "not_movable": [i for i, n in enumerate(nodes) if n not in field_movable]},
+    }
+    address, address_source = _kernel_address(log)
+    kernel_node = _node_at(DEFAULT_KERNEL_ADDRESS, ranges)
+    return FieldImport(
+        where, ram_source, ranges, gaps, tuple(dropped), (), address, address_source,
+        _node_at(address, pieces), kernel_node, None, field_cpus, nodes,
+        parse_scenario(data, where), tomli_w.dumps(data), True, None,
+    )
 
 
-def format_table(imported: FieldImport) -> str:
-    """What was scaled: original → scaled ranges, holes, dropped ranges, the kernel's node."""
-    lines = [f"{imported.source}: RAM from {imported.ram_source}",
-             _row("field range", "size", "node", "hotplug", "guest range", "size")]
-    rows: list[tuple[int, str]] = []
-    for r in imported.ranges:
-        if r is imported.initrd_zone:
-            rows.append((r.start, _row("(initrd landing block, kernel's node)", "", str(r.field.node),
-                                       "no", f"[mem {hex_range(r.start, r.end)}]", format_size(r.size))))
-            continue
-        f = r.field
-        rows.append((r.start, _row(f"[mem {hex_range(f.start, f.end)}]", format_size(f.size), str(f.node),
-                                   "yes" if f.hotplug else "no", f"[mem {hex_range(r.start, r.end)}]",
-                                   format_size(r.size))))
-    for h in imported.holes:
-        rows.append((h.start, _row(f"hole [mem {hex_range(h.field_start, h.field_end)}]",
-                                   format_size(h.field_end - h.field_start), "", "memmap",
-                                   f"[mem {hex_range(h.start, h.end)}]", format_size(h.end - h.start))))
-    lines += [row for _, row in sorted(rows)]
-    lines += [f"dropped (no RAM, or under {format_size(MIN_PIECE)}): [mem {hex_range(d.start, d.end)}] "
-              f"node {d.node}" for d in imported.dropped]
-    lines.append(_cpu_line(imported))
-    lines.append(f"kernel: field {imported.kernel_address:#x} ({imported.kernel_address_source}) "
-                 f"on node {imported.field_kernel_node}; guest {DEFAULT_KERNEL_ADDRESS:#x} "
-                 f"on node {imported.guest_kernel_node}")
-    return "\n".join(lines)
-
-
-def _cpu_line(imported: FieldImport) -> str:
-    guest = [len(n.cpus) for n in imported.scenario.machine.nodes]
-    if not imported.field_cpus:
-        return f"CPUs: the log shows no 'SRAT: PXM -> APIC' lines; guest: {imported.scenario.machine.cpus} on node 0"
-    nodes = sorted({r.field.node for r in imported.ranges})
-    pairs = [f"node {n} {imported.field_cpus.get(n, 0)}->{g}" for n, g in zip(nodes, guest, strict=True)]
-    return "CPUs per node, field->guest: " + ", ".join(pairs)
-
-
-def import_to_file(dmesg: Path | None, srat: Path | None, out: Path) -> FieldImport:
+def import_to_file(dmesg: Path | None, srat: Path | None, out: Path, budget: int | None = None) -> FieldImport:
     """``memhp import``: write the scenario to ``out`` and return what was scaled."""
-    imported = import_field(dmesg, srat)
+    imported = import_field(dmesg, srat, budget)
     try:
         out.write_text(imported.toml, encoding="utf-8")
     except OSError as err:

@@ -5,7 +5,8 @@ each range's node and hotplug mark, the holes between ranges, and which ranges l
 and above 4 GiB.  Sizes do not survive: QEMU ``pc`` puts exactly 3 GiB below 4 GiB once
 the guest has 3.5 GiB or more (harness/scenario/layout.py), so the field's low ranges share 3 GiB
 and its high ranges share at most :data:`HIGH_MAX_UNITS` blocks, every range at least one
-128 MiB memory block (the unit of hot-remove) and roughly in proportion to its field size.
+128 MiB memory block (the unit of hot-remove).  Low ranges are sized in proportion; high
+ranges at one common scale, so equal field nodes stay equal and a larger one never gets less.
 """
 from __future__ import annotations
 
@@ -86,11 +87,33 @@ def apportion(sizes: Sequence[int], total: int) -> list[int]:
     return units
 
 
-def _place(items: list[SratMemory | tuple[int, int]], units_total: int, base: int
+def even_units(sizes: Sequence[int], total: int) -> list[int]:
+    """Units for ``sizes`` at one common scale: equal sizes get equal units, a larger size
+    never fewer, every size at least one; the finest such scale whose units fit ``total``."""
+    if total < len(sizes):
+        raise ValueError(f"{total} units cannot hold {len(sizes)} ranges")
+    top = max(sizes)
+    best = [1] * len(sizes)
+    for per_top in range(1, total + 1):
+        # round(size * per_top / top), in integers so the result never depends on floats
+        units = [max(1, (2 * size * per_top + top) // (2 * top)) for size in sizes]
+        if sum(units) <= total:
+            best = units
+    return best
+
+
+def _high_units(sizes: Sequence[int], budget: int, least: int) -> list[int]:
+    """Above 4 GiB the total is free: one common scale, so equal field ranges stay equal;
+    QEMU must still see RAM past its split (``least`` units), the largest range takes any
+    shortfall."""
+    units = even_units(sizes, budget)
+    units[units.index(max(units))] += max(0, least - sum(units))
+    return units
+
+
+def _place(items: list[SratMemory | tuple[int, int]], shares_of: Sequence[int], base: int
            ) -> tuple[list[ScaledRange], list[ScaledHole]]:
-    ranges = [i for i in items if isinstance(i, SratMemory)]
-    holes = len(items) - len(ranges)
-    shares = iter(apportion([r.size for r in ranges], units_total - holes))
+    shares = iter(shares_of)
     out_r: list[ScaledRange] = []
     out_h: list[ScaledHole] = []
     cursor = base
@@ -112,19 +135,18 @@ def scale(pieces: Sequence[SratMemory], where: str) -> tuple[tuple[ScaledRange, 
     high = _items([p for p in split if p.start >= FOUR_GIB], FOUR_GIB)
     if not low:
         raise BadInputError(f"{where}: no SRAT range holds RAM below 4 GiB; a pc guest always has some")
-    if high:
-        low_units = LOW_UNITS
-        high_size = sum(p.size for p in split if p.start >= FOUR_GIB)
-        high_units = max(SPLIT_UNITS - LOW_UNITS, len(high), min(HIGH_MAX_UNITS, -(-high_size // UNIT)))
-    else:
-        low_size = sum(p.size for p in split)
-        low_units = max(len(low), min(LOW_UNITS, -(-low_size // UNIT)))
-        high_units = 0
     if len(low) > LOW_UNITS:
         raise BadInputError(f"{where}: {len(low)} ranges and holes below 4 GiB do not fit 3 GiB of 128M blocks")
-    ranges, holes = _place(low, low_units, 0)
+    low_sizes = [p.size for p in low if isinstance(p, SratMemory)]
+    low_units = LOW_UNITS if high else max(len(low), min(LOW_UNITS, -(-sum(low_sizes) // UNIT)))
+    # Below 4 GiB QEMU gives exactly low_units blocks: shared out in proportion.
+    ranges, holes = _place(low, apportion(low_sizes, low_units - (len(low) - len(low_sizes))), 0)
     if high:
-        more_r, more_h = _place(high, high_units, FOUR_GIB)
+        high_sizes = [p.size for p in high if isinstance(p, SratMemory)]
+        high_holes = len(high) - len(high_sizes)
+        least = SPLIT_UNITS - LOW_UNITS - high_holes
+        budget = max(HIGH_MAX_UNITS - high_holes, len(high_sizes))
+        more_r, more_h = _place(high, _high_units(high_sizes, budget, least), FOUR_GIB)
         ranges += more_r
         holes += more_h
     return tuple(ranges), tuple(holes)

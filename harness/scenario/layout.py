@@ -73,6 +73,9 @@ class MemoryLayout:
     device_size: int
     node_ranges: tuple[SratMemory, ...]
     boot_dimms: tuple[BootDimm, ...] = ()
+    # Hot-added DIMMs put inside their node's own hotplug window (an explicit SRAT range in
+    # the device-memory window), where the field machine's firmware would have them.
+    window_dimms: tuple[BootDimm, ...] = ()
     # One past the highest guest-physical address QEMU uses: the 64-bit PCI hole, 1 GiB
     # aligned after device memory (hw/i386/pc.c: pc_pci_hole64_start, pc_max_used_gpa).
     address_space_end: int = 0
@@ -161,6 +164,27 @@ def _boot_dimm_ranges(scenario: Scenario, dimms: tuple[BootDimm, ...],
     return out
 
 
+def _window_dimms(scenario: Scenario, ranges: list[SratMemory], device: tuple[int, int]
+                  ) -> tuple[BootDimm, ...]:
+    """Each hot-added DIMM of a node that has hotplug windows goes into the least-filled of
+    them (lowest address first), in scenario order (``pc-dimm addr=``); QEMU's own first
+    fit (hw/mem/memory-device.c:memory_device_get_free_addr) knows nothing of nodes."""
+    windows = {i: r for i, r in enumerate(ranges)
+               if r.hotplug and device[0] <= r.start and r.end <= device[1]}
+    cursor = {i: r.start for i, r in windows.items()}
+    out = []
+    for dimm in (d for d in scenario.dimms if not d.boot_ram):
+        mine = [i for i, r in windows.items() if r.node == dimm.node]
+        room = [i for i in mine if cursor[i] + dimm.size <= windows[i].end]
+        fit = min(room, key=lambda i: (cursor[i] - windows[i].start, windows[i].start), default=None)
+        if mine and fit is None:
+            raise BadInputError(f"dimm {dimm.id}: no room left in node {dimm.node}'s hotplug windows")
+        if fit is not None:
+            out.append(BootDimm(dimm.id, dimm.node, cursor[fit], cursor[fit] + dimm.size))
+            cursor[fit] += dimm.size
+    return tuple(out)
+
+
 def compute_layout(scenario: Scenario) -> MemoryLayout:
     below, above = _ram_split(scenario)
     prof = profile(scenario.machine.type)
@@ -177,8 +201,11 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
     if scenario.srat.ranges:
         _check_explicit(ranges, below, above, (device_base, device_base + device_size))
     dimms = _boot_dimms(scenario, device_base)
+    windowed = _window_dimms(scenario, ranges, (device_base, device_base + device_size)) \
+        if scenario.srat.ranges else ()
     ranges += _boot_dimm_ranges(scenario, dimms, ranges)
+    ranges = [replace(r, pxm=scenario.srat.pxm_of(r.node)) for r in ranges]
     used = device_base + device_size if device_size else FOUR_GIB + above
     hole64 = -(-used // GiB) * GiB
-    return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms,
+    return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms, windowed,
                         hole64 + prof.pci_hole64_size)

@@ -67,6 +67,10 @@ class Machine(_Strict):
     nodes: tuple[Node, ...] = Field(min_length=1)
     # One CPU per socket, placed with ``-numa cpu``: each can be unplugged by its QOM path.
     cpu_sockets: bool = False
+    # QEMU's memory-backend-ram ``reserve``: false maps guest RAM without reserving swap for
+    # it, so a full-size field replica larger than the host can boot (only touched pages
+    # become resident).
+    reserve: bool = True
 
     @property
     def ram_size(self) -> int:
@@ -132,6 +136,9 @@ class Srat(_Strict):
     hotplug_nodes: tuple[int, ...] = ()
     ranges: tuple[SratRange, ...] = ()
     oem_revision: int | None = None
+    # The override's proximity domain of each node (a field machine's, e.g. PXM 1-4 for
+    # nodes 0-3); empty: the node index, as QEMU writes it.
+    pxm: tuple[Annotated[int, Field(ge=0, lt=1 << 32)], ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> Srat:
@@ -142,7 +149,12 @@ class Srat(_Strict):
         for i, rng in enumerate(self.ranges):
             if rng.size == 0:
                 raise ValueError(f"ranges[{i}]: size must not be 0")
+        if len(set(self.pxm)) != len(self.pxm):
+            raise ValueError("pxm: two nodes share a proximity domain")
         return self
+
+    def pxm_of(self, node: int) -> int:
+        return self.pxm[node] if self.pxm else node
 
 
 LOCAL_DISTANCE = 10
@@ -228,6 +240,8 @@ class Scenario(_Strict):
             total = self.machine.ram_size + sum(d.size for d in self.dimms)
             if total > self.machine.maxmem:
                 raise ValueError(f"nodes and dimms need {total:#x} bytes, above machine.maxmem")
+        if self.srat.pxm:
+            self._check_pxm(nodes)
         for node in self.srat.hotplug_nodes:
             if node >= nodes:
                 raise ValueError(f"srat.hotplug_nodes: node {node} does not exist")
@@ -245,6 +259,16 @@ class Scenario(_Strict):
             if isinstance(action, NodeRemove):
                 self._check_node_remove(action)
         return self
+
+    def _check_pxm(self, nodes: int) -> None:
+        if len(self.srat.pxm) != nodes:
+            raise ValueError(f"srat.pxm has {len(self.srat.pxm)} entries, the machine has {nodes} nodes")
+        if self.srat.source is not SratSource.OVERRIDE:
+            raise ValueError("srat.pxm needs srat.source = \"override\" (QEMU writes the node index)")
+        # The SLIT is indexed by proximity domain (drivers/acpi/numa/srat.c acpi_numa_slit_init),
+        # the scenario's distances by node: only the identity keeps the two the same.
+        if self.slit is not None and self.srat.pxm != tuple(range(nodes)):
+            raise ValueError("srat.pxm other than 0..N-1 cannot be combined with a slit")
 
     def _check_boot_dimm(self, dimm: Dimm, nodes: int) -> None:
         if not dimm.boot_ram or self.srat.source is SratSource.OVERRIDE:

@@ -30,21 +30,22 @@ def _cpu_node(scenario: Scenario, cpu: int) -> int:
 def build_srat(scenario: Scenario, layout: MemoryLayout, oem_revision: int | None = None) -> Srat:
     """``oem_revision`` None: one above QEMU's (or the scenario's own), so the table replaces."""
     subtables: list[Subtable] = [
-        ProcessorLocalApicAffinity(proximity_domain=_cpu_node(scenario, cpu), apic_id=cpu)
+        ProcessorLocalApicAffinity(proximity_domain=scenario.srat.pxm_of(_cpu_node(scenario, cpu)), apic_id=cpu)
         for cpu in range(scenario.machine.cpus)
     ]
     for rng in layout.node_ranges:
         flags = MemoryAffinity.ENABLED | (MemoryAffinity.HOT_PLUGGABLE if rng.hotplug else 0)
-        subtables.append(MemoryAffinity(rng.node, rng.start, rng.size, flags))
+        subtables.append(MemoryAffinity(scenario.srat.pxm_of(rng.node), rng.start, rng.size, flags))
     memory_entries = len(layout.node_ranges)
     # QEMU pads with empty entries up to nodes + 2 (build_srat: "ancient guest OS" comment).
     for _ in range(memory_entries, len(scenario.machine.nodes) + 2):
         subtables.append(MemoryAffinity(0, 0, 0, 0))
     # QEMU assigns the whole device-memory window to the last node, hotpluggable; boot-RAM
-    # DIMMs have their own entries above, so the window is written around them (the kernel's
-    # numa_cleanup_meminfo refuses ranges of two nodes that overlap).
+    # DIMMs and per-node hotplug windows have their own entries above, so the window is
+    # written around them (the kernel's numa_cleanup_meminfo refuses ranges of two nodes
+    # that overlap).
     for start, end in _window_gaps(layout):
-        subtables.append(MemoryAffinity(len(scenario.machine.nodes) - 1, start, end - start,
+        subtables.append(MemoryAffinity(scenario.srat.pxm_of(len(scenario.machine.nodes) - 1), start, end - start,
                                         MemoryAffinity.ENABLED | MemoryAffinity.HOT_PLUGGABLE))
     if oem_revision is None:
         oem_revision = scenario.srat.oem_revision or QEMU_SRAT_HEADER.oem_revision + 1
@@ -54,10 +55,12 @@ def build_srat(scenario: Scenario, layout: MemoryLayout, oem_revision: int | Non
 
 def _window_gaps(layout: MemoryLayout) -> list[tuple[int, int]]:
     gaps, cursor, end = [], layout.device_base, layout.device_base + layout.device_size
-    for dimm in sorted(layout.boot_dimms, key=lambda d: d.start):
-        if dimm.start > cursor:
-            gaps.append((cursor, dimm.start))
-        cursor = max(cursor, dimm.end)
+    for rng in sorted(layout.node_ranges, key=lambda r: r.start):
+        if rng.end <= cursor or rng.start >= end:
+            continue
+        if rng.start > cursor:
+            gaps.append((cursor, rng.start))
+        cursor = max(cursor, rng.end)
     if end > cursor:
         gaps.append((cursor, end))
     return gaps

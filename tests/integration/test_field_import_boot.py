@@ -47,3 +47,23 @@ def test_real_server_srat_boots_with_its_eight_nodes_in_order(tmp_path: Path) ->
     assert [s.node for s in guest.srat_memory] == [r.field.node for r in imported.ranges]
     assert sorted({s.node for s in guest.srat_memory}) == list(range(8))
     assert guest.movable_zone_start == {}
+
+
+LKP_LOG = FIELD_LOG.parent / "lkp-wsx02-4node-hotplug-windows.log"
+
+
+def test_hotplug_only_field_ranges_boot_as_windows_a_dimm_hot_adds_into(tmp_path: Path) -> None:
+    imported = import_to_file(LKP_LOG, None, tmp_path / "lkp.toml")
+    # One window's optional DIMM, on field node 2: it must land in that node's window.
+    window = next(w for w in imported.windows if w.field.node == 2)
+    (tmp_path / "add.toml").write_text(
+        f'extends = "lkp.toml"\n[[actions]]\nid = "add"\ndo = "dimm_add"\ndimm = "{window.dimm}"\n')
+    out = tmp_path / "run"
+    result = run_scenario(tmp_path / "add.toml", RunOptions(out_dir=out, accel="tcg"))
+    assert result.verdict is Verdict.PASS, result.summary()
+    guest = load_boot_log(out / "console.log")
+    hot = [(s.node, s.start, s.end) for s in guest.srat_memory if s.hotplug]
+    # Every field window is a hotplug range on its node; QEMU's rest of the area follows.
+    assert hot[:8] == [(w.field.node, w.start, w.end) for w in imported.windows]
+    added = next(c for c in result.checks if c.name.startswith("action add"))
+    assert added.ok and added.reason.endswith(f"appeared at {window.start:#x}")

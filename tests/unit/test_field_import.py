@@ -8,9 +8,19 @@ import pytest
 
 from harness.errors import BadInputError
 from harness.memblock.numa import SratMemory
-from harness.scenario.field_import import format_table, import_field, import_to_file
-from harness.scenario.field_scale import UNIT, apportion, scale
-from harness.scenario.schema import load_scenario
+from harness.scenario.field_import import import_field, import_to_file
+from harness.scenario.field_report import format_table
+from acpi_tables.srat import MemoryAffinity
+from harness.analysis.field_compare import Kind, compare_logs
+from harness.cli import main
+from harness.logparse import load_boot_log, parse_boot_log
+from harness.qemu.cmdline import build_command
+from harness.qemu.machine import Channels
+from harness.qemu.devices import dimm_args
+from harness.scenario.field_scale import UNIT, apportion, even_units, scale
+from harness.scenario.layout import compute_layout
+from harness.scenario.schema import load_scenario, parse_scenario
+from harness.scenario.tables import build_srat
 
 FIELD = Path(__file__).resolve().parents[2] / "fixtures" / "field"
 G = 1 << 30
@@ -130,3 +140,228 @@ def test_import_without_cpu_affinity_lines_puts_the_one_cpu_on_node_0() -> None:
     assert imported.field_cpus == {}
     assert imported.scenario.machine.cpus == 1
     assert [n.cpus for n in imported.scenario.machine.nodes][0] == (0,)
+
+
+def test_memoryless_nodes_are_kept_with_their_cpu() -> None:
+    # HPE DL325 Gen10 (EPYC 7351P): SRAT memory only on PXM 0 and 2; PXM 1 and 3 CPUs only,
+    # "Initmem setup node 1 [mem 0x0000000000000000-0x0000000000000000]" in the field log.
+    imported = import_field(FIELD / "hpe-dl325-epyc-4node-memoryless.log")
+    assert imported.nodes == (0, 1, 2, 3)
+    assert imported.field_cpus == {0: 8, 1: 8, 2: 8, 3: 8}
+    machine = imported.scenario.machine
+    assert [n.memory == 0 for n in machine.nodes] == [False, True, False, True]
+    assert [n.cpus for n in machine.nodes] == [(0,), (1,), (2,), (3,)]
+    # The override SRAT's memory ranges stay on guest nodes 0 and 2 (field nodes 0 and 2).
+    assert sorted({r.node for r in imported.scenario.srat.ranges}) == [0, 2]
+    table = format_table(imported)
+    assert table.count("(memoryless: CPUs only)") == 2
+    assert "node 1 8->1, node 2 8->1, node 3 8->1" in table
+
+
+def test_memoryless_import_round_trips_through_toml(tmp_path: Path) -> None:
+    imported = import_to_file(FIELD / "hpe-dl325-epyc-4node-memoryless.log", None, tmp_path / "x.toml")
+    loaded = load_scenario(tmp_path / "x.toml")
+    assert loaded == imported.scenario
+
+
+def test_hotplug_only_ranges_become_per_node_windows_with_a_dimm_each() -> None:
+    # lkp-wsx02: eight "[mem 0x2100000000-0x40ffffffff] hotplug"-like ranges, no RAM, two per node.
+    imported = import_field(FIELD / "lkp-wsx02-4node-hotplug-windows.log")
+    assert imported.dropped == ()
+    windows = imported.windows
+    assert [w.field.node for w in windows] == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert (windows[0].field.start, windows[0].field.end) == (0x2100000000, 0x4100000000)
+    assert len({w.size for w in windows}) == 1  # equal in the field: equal in the guest
+    layout = compute_layout(imported.scenario)
+    ram_top = max(r.end for r in imported.ranges)
+    assert layout.device_base == windows[0].start and windows[0].start >= ram_top
+    assert all(a.end == b.start for a, b in zip(windows, windows[1:]))
+    assert windows[-1].end <= layout.device_base + layout.device_size
+    scenario = imported.scenario
+    assert scenario.machine.slots == 8 and not any(d.coldplugged for d in scenario.dimms)
+    assert [(d.id, d.node) for d in scenario.dimms] == [(w.dimm, w.field.node) for w in windows]
+    hot = [(r.start, r.end, r.node) for r in layout.node_ranges if r.hotplug]
+    assert hot == [(w.start, w.end, w.field.node) for w in windows]
+    # Each optional DIMM hot-adds at its own window's base, on its window's node.
+    placed = {d.id: d for d in layout.window_dimms}
+    for w in windows:
+        assert (placed[w.dimm].start, placed[w.dimm].node) == (w.start, w.field.node)
+        _, device = dimm_args(scenario.dimm(w.dimm), layout)
+        assert device["addr"] == w.start and device["node"] == w.field.node
+
+
+def test_override_srat_writes_qemus_window_around_the_per_node_windows() -> None:
+    imported = import_field(FIELD / "lkp-wsx02-4node-hotplug-windows.log")
+    layout = compute_layout(imported.scenario)
+    entries = [m for m in build_srat(imported.scenario, layout).subtables
+               if isinstance(m, MemoryAffinity) and m.length]
+    spans = sorted((m.base_address, m.base_address + m.length) for m in entries)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # no two entries overlap
+    rest = [m for m in entries if m.base_address >= imported.windows[-1].end]
+    assert [(m.proximity_domain, m.base_address) for m in rest] == [(3, imported.windows[-1].end)]
+
+
+def test_window_without_room_for_its_dimm_is_refused(tmp_path: Path) -> None:
+    imported = import_to_file(FIELD / "lkp-wsx02-4node-hotplug-windows.log", None, tmp_path / "x.toml")
+    data = tomllib.loads(imported.toml)
+    data["machine"]["slots"] = 9
+    data["machine"]["maxmem"] = "8G"
+    data["dimms"].append({"id": "big", "size": "1G", "node": 0})
+    with pytest.raises(BadInputError, match="dimm big: no room left in node 0's hotplug windows"):
+        compute_layout(parse_scenario(data, "x.toml"))
+
+
+def test_import_table_lists_windows_and_what_was_not_kept() -> None:
+    table = format_table(import_field(FIELD / "lkp-wsx02-4node-hotplug-windows.log"))
+    assert "[mem 0x2100000000-0x40ffffffff] window" in table and "hotplug7" in table
+    assert "not kept: CPUs: 80 in the field, 4 in the guest" in table
+
+
+def test_even_units_keeps_equal_sizes_equal_and_order() -> None:
+    assert even_units([16, 16, 16, 16, 16, 16, 16], 12) == [1] * 7
+    assert even_units([12928, 16384, 16384, 16384], 16) == [3, 4, 4, 4]
+    assert even_units([1, 1000, 1], 10) == [1, 8, 1]
+    with pytest.raises(ValueError):
+        even_units([1, 1, 1], 2)
+
+
+def test_equal_field_nodes_stay_equal_and_node0_straddles_the_hole() -> None:
+    # H8QG6: node 0 = low RAM + 12928M above 4 GiB, nodes 1-7 16 GiB each.
+    imported = import_field(FIELD / "linuxhw-supermicro-h8qg6-8node.log")
+    high = [r for r in imported.ranges if r.start >= 4 * G]
+    assert [r.field.node for r in high] == list(range(8))
+    assert len({r.size for r in high[1:]}) == 1  # nodes 1-7: equal
+    assert high[0].size <= high[1].size  # node 0's smaller high part never gets more
+    node0 = [r for r in imported.ranges if r.field.node == 0]
+    assert min(r.start for r in node0) < 4 * G < max(r.end for r in node0)
+    memory = [n.memory for n in imported.scenario.machine.nodes]
+    assert len(set(memory[1:])) == 1
+
+
+def test_field_pxm_numbering_goes_into_the_override() -> None:
+    # R820: "ACPI: SRAT: Node 0 PXM 1 [mem 0x00000000-0x63fffffff]" ... PXM 4 -> node 3.
+    imported = import_field(FIELD / "linuxhw-dell-r820-4node-pxm1.log")
+    scenario = imported.scenario
+    assert scenario.srat.pxm == (1, 2, 3, 4)
+    srat = build_srat(scenario, compute_layout(scenario))
+    cpus = [(t.proximity_domain, t.apic_id) for t in srat.subtables if not isinstance(t, MemoryAffinity)]
+    assert cpus == [(1, 0), (2, 1), (3, 2), (4, 3)]
+    memory = {m.proximity_domain for m in srat.subtables if isinstance(m, MemoryAffinity) and m.length}
+    assert memory == {1, 2, 3, 4}
+    assert "node 0 PXM 1, node 1 PXM 2, node 2 PXM 3, node 3 PXM 4" in format_table(imported)
+    # PXM n -> node n needs no map.
+    assert import_field(FIELD / "linuxhw-supermicro-h8qg6-8node.log").scenario.srat.pxm == ()
+
+
+@pytest.mark.parametrize("pxm, slit, message", [
+    ([1, 2], None, "srat.pxm has 2 entries, the machine has 3 nodes"),
+    ([1, 1, 2], None, "srat: pxm: two nodes share a proximity domain"),
+    ([1, 2, 3], [[10, 20, 20], [20, 10, 20], [20, 20, 10]], "cannot be combined with a slit"),
+])
+def test_bad_pxm_maps_are_refused(pxm, slit, message) -> None:
+    data = {"name": "x", "machine": {"nodes": [{"memory": "1G"}] * 3}, "srat": {"pxm": pxm}}
+    if slit:
+        data["slit"] = {"distances": slit}
+    with pytest.raises(BadInputError, match=message):
+        parse_scenario(data, "x.toml")
+
+
+R820 = FIELD / "linuxhw-dell-r820-4node-pxm1.log"
+REPLICA = FIELD / "replica"
+
+
+def test_full_size_replica_keeps_the_field_addresses_and_srat() -> None:
+    imported = import_field(R820, budget=128 * G)
+    assert imported.full_size and imported.scaled_because is None
+    scenario = imported.scenario
+    field = load_boot_log(R820)
+    assert [(r.start, r.start + r.size, r.node) for r in scenario.srat.ranges] == [
+        (s.start, s.end, s.node) for s in field.srat_memory]
+    assert scenario.srat.pxm == (1, 2, 3, 4) and not scenario.machine.reserve
+    layout = compute_layout(scenario)
+    assert (layout.below_4g, layout.above_4g) == (3 * G, 93 * G)  # RAM up to 0x1840000000
+    # Every field gap inside QEMU's RAM is reserved: e820 0xb672f000-0xb6b2efff (ACPI NVS) ...
+    assert "memmap=0x400000$0xb672f000" in scenario.kernel.cmdline
+    assert "memmap=0x3530000$0xbcad0000" in scenario.kernel.cmdline  # field RAM ends 0xbcad0000
+    assert "memmap=0x10000$0x0" in scenario.kernel.cmdline  # field base memory from 0x10000
+    argv = " ".join(build_command(scenario, Path("k"), Path("i"), Channels(Path("c"), Path("a"), Path("q"))))
+    assert argv.count(",reserve=off") == 4
+    assert "full size: the field's own addresses" in format_table(imported)
+
+
+@pytest.mark.parametrize("log, budget, reason", [
+    ("linuxhw-supermicro-h8qg6-8node.log", 512 * G, "field RAM below 4 GiB reaches 0xd7e60000"),
+    ("lkp-wsx02-4node-hotplug-windows.log", 512 * G, "hotplug-only SRAT ranges"),
+    ("linuxhw-dell-r820-4node-pxm1.log", 64 * G, "full size needs 96G of guest RAM, above the budget of 64G"),
+    ("azure-4node-triton-4154.log", 512 * G, "the log shows no e820 map"),
+])
+def test_full_size_falls_back_to_scaled_and_says_why(log: str, budget: int, reason: str) -> None:
+    imported = import_field(FIELD / log, budget=budget)
+    assert not imported.full_size and reason in (imported.scaled_because or "")
+    assert imported.scenario.machine.reserve
+    assert f"scaled down: {imported.scaled_because}" in format_table(imported)
+
+
+def test_replica_boot_log_is_identical_to_the_field_range_by_range() -> None:
+    replica = REPLICA / "r820-full-size.debian-6.1.log"
+    # The recorded boot is of the scenario this import writes today.
+    assert all(w in load_boot_log(replica).command_line.split()
+               for w in import_field(R820, budget=128 * G).scenario.kernel.cmdline.split())
+    result = compare_logs(load_boot_log(R820), load_boot_log(replica))
+    assert result.identical and result.differing == ()
+    kinds = {r.kind for r in result.rows}
+    assert {Kind.SRAT, Kind.PXM, Kind.SPAN, Kind.RANGE} <= kinds
+    assert sum(r.kind is Kind.SRAT and r.same for r in result.rows) == 4
+    base = [r for r in result.rows if r.kind is Kind.BASE]
+    assert [(r.field, r.replica, r.same) for r in base] == [
+        ("node 0 [mem 0x10000-0x9ffff]", "node 0 [mem 0x10000-0x9efff]", False)]
+
+
+def test_near_miss_replica_is_told_apart() -> None:
+    near = REPLICA / "r820-full-size-qemu-base-memory.debian-6.1.log"
+    result = compare_logs(load_boot_log(R820), load_boot_log(near))
+    assert not result.identical
+    assert [(r.kind, r.field, r.replica) for r in result.differing] == [
+        (Kind.SPAN, "node 0 [mem 0x10000-0x63fffffff]", "node 0 [mem 0x1000-0x63fffffff]")]
+
+
+def test_scaled_boot_is_not_a_replica_and_cli_exit_codes(capsys) -> None:
+    near = REPLICA / "r820-full-size-qemu-base-memory.debian-6.1.log"
+    assert main(["field-compare", str(R820), str(REPLICA / "r820-full-size.debian-6.1.log")]) == 0
+    assert main(["field-compare", str(R820), str(near)]) == 1
+    assert "DIFFERENT: 1 rows differ" in capsys.readouterr().out
+    assert main(["field-compare", str(R820), str(FIELD / "missing.log")]) == 2
+    # A field machine against another one: nothing lines up.
+    other = compare_logs(load_boot_log(R820), load_boot_log(FIELD / "hpe-dl325-epyc-4node-memoryless.log"))
+    assert not other.identical and any(r.kind is Kind.MEMORYLESS and not r.same for r in other.rows)
+
+
+def test_memoryless_field_log_full_size_keeps_memoryless_nodes() -> None:
+    imported = import_field(FIELD / "hpe-dl325-epyc-4node-memoryless.log", budget=128 * G)
+    assert imported.full_size
+    assert [n.memory == 0 for n in imported.scenario.machine.nodes] == [False, True, False, True]
+    assert sum(n.memory for n in imported.scenario.machine.nodes) == compute_layout(imported.scenario).below_4g \
+        + compute_layout(imported.scenario).above_4g
+
+
+def test_memoryless_replica_on_6_12_is_identical_without_cpu_affinity_lines() -> None:
+    replica = load_boot_log(REPLICA / "dl325-full-size.debian-6.12.log")
+    # 6.12: "Initmem setup node 1 as memoryless" (mm/mm_init.c), no "SRAT: PXM -> APIC" lines.
+    assert replica.memoryless_nodes == (1, 3) and replica.pxm_apic == ()
+    result = compare_logs(load_boot_log(FIELD / "hpe-dl325-epyc-4node-memoryless.log"), replica)
+    assert result.identical
+    assert [(r.field, r.replica) for r in result.rows if r.kind is Kind.MEMORYLESS] == [("1,3", "1,3")]
+    pxm = [r for r in result.rows if r.kind is Kind.PXM]
+    assert pxm and not any(r.required for r in pxm) and not all(r.same for r in pxm)
+
+
+def test_both_memoryless_lines_of_6_1_name_each_node_once() -> None:
+    # 6.1 mm/page_alloc.c prints "Initializing node 1 as memoryless" and, in free_area_init,
+    # "Initmem setup node 1 as memoryless"; 6.12 only the second.
+    text = ("[    0.000000] Initmem setup node 0 [mem 0x0000000000001000-0x000000012fffffff]\n"
+            "[    0.000000] Initializing node 1 as memoryless\n"
+            "[    0.000000] Initmem setup node 1 as memoryless\n"
+            "[    0.000000] Initmem setup node 3 as memoryless\n")
+    log = parse_boot_log(text)
+    assert log.memoryless_nodes == (1, 3) and log.unparsed_suspicious == 0
+    assert set(log.initmem) == {0}
