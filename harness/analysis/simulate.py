@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
+from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, e820_ram, find_template, simulate_early_boot
 from harness.errors import BadInputError
 from harness.memblock.model import KernelVersion, RegionFlags
 from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
@@ -229,12 +229,18 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
 def _nodes(scenario: Scenario, layout: MemoryLayout, boot: EarlyBoot,
            movable: dict[int, int]) -> list[NodePrediction]:
     early = _reservations(boot, boot.callers[:boot.registered_at])
+    ram = e820_ram(layout)
     out = []
     for nid in range(len(scenario.machine.nodes)):
-        marked = any(r.node == nid and r.hotplug for r in layout.node_ranges)
+        hot = [r for r in layout.node_ranges if r.node == nid and r.hotplug]
+        marked = bool(hot)
+        # Marks on device memory alone (a hotplug window) hold no memblock memory: the
+        # kernel decides nothing there (drivers/acpi/numa/srat.c:acpi_numa_memory_affinity_init
+        # marks with memblock_mark_hotplug, which flags memblock.memory regions only).
+        decided = any(r.start < end and start < r.end for r in hot for start, end in ram)
         pinned = tuple(r for r in early if r.node == nid) if nid in boot.pinned_nodes else ()
-        honoured = (nid not in boot.pinned_nodes) if marked else None
-        out.append(NodePrediction(nid, marked, honoured, movable.get(nid), pinned if marked else ()))
+        honoured = (nid not in boot.pinned_nodes) if decided else None
+        out.append(NodePrediction(nid, marked, honoured, movable.get(nid), pinned if decided else ()))
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.analysis.pinning import HotplugStatus
 from harness.analysis.replay import kernel_version_of
 from harness.analysis.simulate import BLOCK_SIZE, Prediction, simulate
 from harness.errors import BadInputError
@@ -68,8 +69,9 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
     findings = {f.node: f for f in facts.findings}
     for node in (n for n in prediction.nodes if n.hotplug_marked):
         finding = findings.get(node.node)
-        result.add_model(f"{MODEL_PREFIX}SRAT hotplug mark of node {node.node} honoured",
-                         honoured_words(node.hotplug_honoured),
+        predicted = (HOTPLUG_WORDS[HotplugStatus.NO_BOOT_MEMORY] if node.hotplug_honoured is None
+                     else honoured_words(node.hotplug_honoured))
+        result.add_model(f"{MODEL_PREFIX}SRAT hotplug mark of node {node.node} honoured", predicted,
                          HOTPLUG_WORDS[finding.status] if finding else "no hotplug range in the SRAT lines",
                          "; ".join(f"{r.caller} {r.start:#x}" for r in node.pinned_by),
                          ok=node.hotplug_honoured == (finding.honoured if finding else None))

@@ -125,3 +125,22 @@ def test_a_crash_kernel_at_a_fixed_address_pins_its_block_unless_movable_node(
     scenario = load_scenario(SCENARIOS_DIR / "three-node-boot-dimm-crashkernel.toml")
     (predicted,) = simulate(scenario, "debian:6.12", extra).actions
     assert predicted.outcome == outcome and predicted.reason.startswith(reason), predicted
+
+
+def test_a_hotplug_mark_on_device_memory_alone_is_predicted_undecided() -> None:
+    """A field import's hotplug window (an SRAT range over device memory only) holds no
+    memblock memory: the kernel decides nothing there, and so does the model; a mark over
+    the node's RAM is decided."""
+    from harness.scenario.schema import parse_scenario
+
+    def machine(window_only: bool) -> dict[str, object]:
+        node1 = [{"start": "0x40000000", "size": "1G", "node": 1, "hotplug": not window_only}]
+        window = [{"start": "0x100000000", "size": "1G", "node": 1, "hotplug": True}] if window_only else []
+        return {"name": "w", "machine": {"slots": 2, "maxmem": "4G",
+                                         "nodes": [{"memory": "1G", "cpus": [0]}, {"memory": "1G"}]},
+                "srat": {"source": "override", "ranges": [
+                    {"start": "0x0", "size": "1G", "node": 0, "hotplug": False}, *node1, *window]}}
+    undecided = simulate(parse_scenario(machine(True), "w"), "debian:6.1").node(1)
+    assert (undecided.hotplug_marked, undecided.hotplug_honoured, undecided.pinned_by) == (True, None, ())
+    decided = simulate(parse_scenario(machine(False), "w"), "debian:6.1").node(1)
+    assert decided.hotplug_marked and decided.hotplug_honoured is not None
