@@ -14,14 +14,17 @@ from harness.errors import GuestError
 from harness.guest.agent import Agent, AgentReply, GuestGone
 from harness.guest.state import (
     GuestSnapshot,
+    HotplugParams,
     MemoryBlock,
     NodeStates,
     PageFlagSummary,
     parse_blocks,
     parse_cpus,
+    parse_hotplug_params,
     parse_nodes,
     parse_pageflags,
     parse_zoneinfo,
+    ZoneInfo,
 )
 from harness.qemu.console import ConsoleWatcher
 from harness.qemu.devices import dimm_args
@@ -116,12 +119,19 @@ class GuestVM:
     def snapshot(self) -> GuestSnapshot:
         block_size = self.block_size
         blocks = self.memory_blocks()
-        zones = parse_zoneinfo(self._checked("zoneinfo").lines)
+        zones = self.zones()
         mem_total = 0
         for line in self._checked("meminfo").lines:
             if line.startswith("MemTotal:"):
                 mem_total = int(line.split()[1])
         return GuestSnapshot(block_size, blocks, zones, mem_total)
+
+    def zones(self) -> tuple[ZoneInfo, ...]:
+        return parse_zoneinfo(self._checked("zoneinfo").lines)
+
+    def hotplug_params(self) -> HotplugParams:
+        # Read each time: a guest_setting action may change auto_online_blocks.
+        return parse_hotplug_params(self._checked("hotplug_params").lines)
 
     def set_block_state(self, block: int, state: str, timeout: float) -> AgentReply:
         # The guest bounds the write itself; the host waits a little longer than that.
