@@ -62,6 +62,7 @@ class DimmTimeline:
     present: dict[str, DimmOnline] = field(default_factory=dict)
     spans: list[ZoneSpan] = field(default_factory=list)
     added: list[DimmOnline] = field(default_factory=list)
+    maybe_gone: set[str] = field(default_factory=set)  # an eject predicted uncertain
 
     @classmethod
     def of(cls, config: HotplugConfig, version: KernelVersion, stats: dict[int, ZonePages],
@@ -110,6 +111,8 @@ class DimmTimeline:
         """The eject's outcome (success | failure | uncertain) and why."""
         placed = self.present.get(dimm_id)
         if placed is None:
+            if dimm_id in self.maybe_gone:
+                return "uncertain", "an earlier eject of it may have succeeded"
             return "failure", "the DIMM is not plugged in"
         guests = sorted(d.dimm for d in self.present.values() if d.memmap_in == dimm_id)
         if guests:
@@ -122,4 +125,5 @@ class DimmTimeline:
                                else "DIMM never onlined")
         # It may have gone: what it hosted is then no longer known to stay.
         del self.present[dimm_id]
+        self.maybe_gone.add(dimm_id)
         return "uncertain", f"DIMM onlined to ZONE_{placed.zone.upper()}"

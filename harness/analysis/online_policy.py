@@ -56,7 +56,8 @@ DEBIAN_DEFAULT_ONLINE = {KernelVersion.V6_1: OnlineType.OFFLINE, KernelVersion.V
 
 
 def kstrtobool(text: str) -> bool | None:
-    """lib/kstrtox.c:kstrtobool; None where it returns -EINVAL (the parameter stays)."""
+    """lib/kstrtox.c:kstrtobool (kernel/params.c:param_set_bool); None where it returns
+    -EINVAL (the parameter keeps its value)."""
     if text[:1] in ("y", "Y", "t", "T", "1"):
         return True
     if text[:1] in ("n", "N", "f", "F", "0"):
@@ -184,7 +185,10 @@ class ZoneSpan:
 
 
 def _intersects(spans: list[ZoneSpan], nid: int, zone: str, start: int, end: int) -> bool:
-    return any(s.nid == nid and s.zone == zone and start < s.end and s.start < end for s in spans)
+    """mm/memory_hotplug.c zone_intersects: against the zone's whole span, which grows
+    over every range onlined to it (resize_zone_range), gaps and other zones included."""
+    mine = [s for s in spans if s.nid == nid and s.zone == zone]
+    return bool(mine) and start < max(s.end for s in mine) and min(s.start for s in mine) < end
 
 
 def zone_for_dimm(config: HotplugConfig, stats: dict[int, ZonePages], spans: list[ZoneSpan],
