@@ -29,4 +29,7 @@ MUST_FAIL: dict[str, set[str]] = {
     "four-node-movablecore-percent-claims-unspread": {
         "ZONE_MOVABLE of node 2 starts at", "ZONE_MOVABLE of node 3 starts at"},
     "three-node-movable-node-movablecore-claims-movablecore-wins": {"ZONE_MOVABLE of node 2 starts at"},
+    "two-node-auto-movable-claims-ratio-ignored": {
+        "DIMM d1 onlined to", "action remove-d1 (dimm_remove)"},
+    "two-node-memmap-on-memory-claims-pinned": {"action remove-d1 (dimm_remove)"},
 }
