@@ -167,7 +167,8 @@ def boot_zone_pages(ranges: dict[int, list[tuple[int, int]]],
 def can_online_movable(config: HotplugConfig, stats: dict[int, ZonePages], nid: int | None,
                        nr_pages: int) -> bool:
     """auto_movable_can_online_movable for static groups only (no dynamic group to walk):
-    MOVABLE + nr_pages <= ratio * KERNEL_EARLY / 100, over all nodes (nid None) or one."""
+    MOVABLE + nr_pages <= ratio * KERNEL_EARLY / 100, over all nodes (nid None) or one.
+    The CMA terms are left out: Debian's 6.1 and 6.12 configs have no CONFIG_CMA."""
     chosen = [s for n, s in stats.items() if nid is None or n == nid]
     kernel_early = sum(s.kernel_early_pages for s in chosen)
     movable = sum(s.movable_pages for s in chosen)

@@ -182,7 +182,8 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
         elif isinstance(action, DimmAdd):
             placed = hot.add(scenario.dimm(action.dimm))
             out.append(ActionPrediction(action.id, action.do, "success",
-                                        f"onlined {placed.zone}, memmap in {placed.memmap_in}"))
+                                        ("left offline" if placed.zone == "offline" else f"onlined {placed.zone}")
+                                        + f", memmap in {placed.memmap_in}"))
         elif isinstance(action, DimmRemove):
             outcome, reason = _dimm_eject(action.dimm, layout, blocks, hot, eject_disabled)
             out.append(ActionPrediction(action.id, action.do, outcome, reason))
