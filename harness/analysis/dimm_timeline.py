@@ -11,12 +11,13 @@ the DIMM's own blocks (the altmap), unmovable too, but removed with its block
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.analysis.online_policy import (
     DMA32_END,
     PAGE_SIZE,
     HotplugConfig,
+    OnlineType,
     ZonePages,
     ZoneSpan,
     vmemmap_pages_per_block,
@@ -69,6 +70,12 @@ class DimmTimeline:
            ranges: dict[int, list[tuple[int, int]]], movable: dict[int, int],
            window: tuple[int, int], taken: tuple[tuple[int, int], ...] = ()) -> DimmTimeline:
         return cls(config, version, dict(stats), _boot_normal_nodes(ranges, movable), window, taken)
+
+    def set_online_type(self, value: str) -> None:
+        """A write to /sys/devices/system/memory/auto_online_blocks
+        (drivers/base/memory.c:auto_online_blocks_store refuses an unknown type)."""
+        if value in OnlineType._value2member_map_:
+            self.config = replace(self.config, default_online_type=OnlineType(value))
 
     def _free_address(self, size: int) -> int:
         """hw/mem/memory-device.c:memory_device_get_free_addr: the first gap of the window

@@ -192,6 +192,8 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
         else:
             if isinstance(action, GuestWrite) and action.setting == "acpi_memory_hotplug_enabled":
                 eject_disabled = action.value == "0"
+            if isinstance(action, GuestWrite) and action.setting == "auto_online_blocks":
+                hot.set_online_type(action.value)
             outcome = "uncertain" if action.do == "inject_fault" else "success"
             out.append(ActionPrediction(action.id, action.do, outcome, "not a memory outcome"))
     return out

@@ -181,3 +181,15 @@ def test_contig_zones_inherits_a_zone_whose_span_covers_the_range() -> None:
     spans = [ZoneSpan(1, "Normal", 0x100000000, 0x140000000), ZoneSpan(1, "Normal", 0x180000000, 0x1c0000000)]
     assert zone_for_dimm(config, STATS, spans, 1, 0x140000000, 1 << 30) == "Normal"
     assert zone_for_dimm(config, STATS, spans, 1, 0x1c0000000, 1 << 30) == "Movable"
+
+
+def test_a_guest_write_to_auto_online_blocks_changes_the_next_dimm_s_zone(tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIOS / "two-node-auto-movable.toml")
+    text = (SCENARIOS / "two-node-auto-movable.toml").read_text()
+    changed = text.replace('[[actions]]\nid = "add-d1"', '[[actions]]\nid = "set-offline"\ndo = "guest_setting"\n'
+                           'setting = "auto_online_blocks"\nvalue = "offline"\n\n[[actions]]\nid = "add-d1"', 1)
+    path = tmp_path / "auto-online.toml"
+    path.write_text(changed.replace('{ dimm = "d1", zone = "Normal" }', '{ dimm = "d1", zone = "offline" }'))
+    prediction = simulate(load_scenario(path), "debian:6.12")
+    assert [d.zone for d in prediction.dimms] == ["Movable", "offline", "offline"]
+    assert [d.zone for d in simulate(scenario, "debian:6.12").dimms] == ["Movable", "Normal", "Movable"]
