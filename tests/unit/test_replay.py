@@ -34,6 +34,10 @@ PINNED = {
     # A boot-RAM DIMM (memmap=) on node 2 without movable_node: page tables and the log
     # buffer land in it top-down, so node 2 is pinned.
     "memhp-6.1-three-node-boot-dimm-refused.log": (0, 1, 2),
+    # Two nodes below 4G, no movable_node, the DIMMs hot-added later: both nodes hold boot
+    # allocations (issue 13's online-policy and memmap_on_memory runs).
+    **{f"memhp-{k}-{s}.log": (0, 1) for k in ("6.1", "6.12")
+       for s in ("two-node-auto-movable", "two-node-memmap-on-memory")},
 }
 
 

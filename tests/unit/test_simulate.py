@@ -11,6 +11,10 @@ from harness.scenario.schema import load_scenario
 
 SCENARIOS_DIR = Path(__file__).parents[2] / "fixtures/scenarios"
 SCENARIOS = sorted(SCENARIOS_DIR.glob("*.toml"))
+# Actions the model declines to decide, each observed on both kernels: the eject of a
+# ZONE_NORMAL DIMM nothing known pins (its own node's slab may land in it: a coldplugged
+# Normal DIMM on a CPU-less node was refused with 215-265 slab pages, /tmp runs 2026-12-01).
+UNDECIDED = {("two-node-memmap-on-memory", "remove-d1")}
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
@@ -25,6 +29,9 @@ def test_prediction_matches_the_scenario_expectations(path: Path, kernel: str) -
     for hotplug in scenario.expect.hotplug:
         assert prediction.node(hotplug.node).hotplug_honoured is hotplug.honoured
     for action, predicted in zip(scenario.actions, prediction.actions, strict=True):
+        if (path.stem, action.id) in UNDECIDED:
+            assert predicted.outcome == "uncertain", predicted
+            continue
         assert predicted.outcome == action.expect.value, predicted
 
 
