@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, e820_ram, find_template, simulate_early_boot
+from harness.analysis.dimm_timeline import DimmOnline, DimmTimeline
+from harness.analysis.online_policy import boot_zone_pages, hotplug_config
+from harness.analysis.simulate_boot import (
+    EarlyBoot,
+    _log_buf_len,
+    e820_ram,
+    find_template,
+    simulate_early_boot,
+)
 from harness.errors import BadInputError
 from harness.memblock.model import KernelVersion, RegionFlags
 from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
@@ -19,6 +27,7 @@ from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.schema import (
     MEMORY_BLOCK_SIZE,
     BlockRangeAction,
+    DimmAdd,
     DimmRemove,
     GuestWrite,
     NodeRemove,
@@ -29,8 +38,6 @@ from harness.units import has_flag, hex_range, memparse, option_values, optional
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
 FREED_AFTER_BOOT = ("initrd",)
-# drivers/base/memory.c:online_type_to_str, what mhp_online_type_from_str accepts.
-ONLINE_TYPES = ("offline", "online", "online_kernel", "online_movable")
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class Prediction:
     blocks: tuple[BlockPrediction, ...]
     actions: tuple[ActionPrediction, ...]
     inferred: dict[str, Any]
+    dimms: tuple[DimmOnline, ...] = ()  # hot-added DIMMs in the order they were added
 
     def node(self, nid: int) -> NodePrediction:
         return next(n for n in self.nodes if n.node == nid)
@@ -139,12 +147,6 @@ def _blocks(boot: EarlyBoot, movable: dict[int, int],
     return out
 
 
-def _dimm_movable(cmdline: str) -> bool:
-    # mm/memory_hotplug.c:setup_memhp_default_state keeps the last state it knows.
-    states = [v for v in option_values(cmdline, "memhp_default_state") if v in ONLINE_TYPES]
-    return states[-1:] == ["online_movable"] or has_flag(cmdline, "movable_node")
-
-
 def _offline(action_id: str, do: str, chosen: list[BlockPrediction]) -> ActionPrediction:
     """Offlining ``chosen`` blocks: fails if one holds boot reservations."""
     failing = [b for b in chosen if b.offline == "failure"]
@@ -166,22 +168,21 @@ def _boot_dimm_eject(blocks: list[BlockPrediction]) -> tuple[str, str]:
     return "uncertain", f"{len(blocks)} boot blocks in a kernel zone"
 
 
-def _dimm_eject(dimm: str, layout: MemoryLayout, blocks: list[BlockPrediction], cmdline: str,
+def _dimm_eject(dimm: str, layout: MemoryLayout, blocks: list[BlockPrediction], hot: DimmTimeline,
                 eject_disabled: bool) -> tuple[str, str]:
     placed = next((d for d in layout.boot_dimms if d.id == dimm), None)
     if eject_disabled:
         return "failure", "ACPI eject disabled in the guest"
     if placed is not None:
         return _boot_dimm_eject([b for b in blocks if placed.start <= b.start < placed.end])
-    movable = _dimm_movable(cmdline)
-    return ("success", "DIMM onlined movable") if movable else ("uncertain", "DIMM onlined to a kernel zone")
+    return hot.remove(dimm)
 
 
 def _node_remove(scenario: Scenario, action: NodeRemove, layout: MemoryLayout,
-                 blocks: list[BlockPrediction], cmdline: str, disabled: set[str]) -> ActionPrediction:
+                 blocks: list[BlockPrediction], hot: DimmTimeline, disabled: set[str]) -> ActionPrediction:
     """The node goes if every DIMM on it ejects and every CPU does: the first DIMM predicted
     to stay decides, else a CPU whose eject the guest disabled, else the least certain DIMM."""
-    ejects = [(d.id, *_dimm_eject(d.id, layout, blocks, cmdline, "memory" in disabled))
+    ejects = [(d.id, *_dimm_eject(d.id, layout, blocks, hot, "memory" in disabled))
               for d in scenario.node_dimms(action.node)]
     if found := next((e for e in ejects if e[1] == "failure"), None):
         return ActionPrediction(action.id, action.do, "failure", f"DIMM {found[0]}: {found[2]}")
@@ -202,9 +203,11 @@ EJECT_PROFILES = {"acpi_memory_hotplug_enabled": "memory", "acpi_processor_hotpl
 
 
 def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
-             cmdline: str) -> list[ActionPrediction]:
+             hot: DimmTimeline) -> list[ActionPrediction]:
     out: list[ActionPrediction] = []
     disabled: set[str] = set()
+    for dimm in (d for d in scenario.dimms if d.at_boot and not d.boot_ram):
+        hot.add(dimm)  # drivers/acpi/acpi_memhotplug.c adds a coldplugged DIMM at boot
     for action in scenario.actions:
         if isinstance(action, OfflineNode):
             out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
@@ -212,15 +215,22 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
             end = action.start + action.size
             out.append(_offline(action.id, action.do,
                                 [b for b in blocks if action.start <= b.start < end]))
+        elif isinstance(action, DimmAdd):
+            placed = hot.add(scenario.dimm(action.dimm))
+            out.append(ActionPrediction(action.id, action.do, "success",
+                                        ("left offline" if placed.zone == "offline" else f"onlined {placed.zone}")
+                                        + f", memmap in {placed.memmap_in}"))
         elif isinstance(action, DimmRemove):
-            outcome, reason = _dimm_eject(action.dimm, layout, blocks, cmdline, "memory" in disabled)
+            outcome, reason = _dimm_eject(action.dimm, layout, blocks, hot, "memory" in disabled)
             out.append(ActionPrediction(action.id, action.do, outcome, reason))
         elif isinstance(action, NodeRemove):
-            out.append(_node_remove(scenario, action, layout, blocks, cmdline, disabled))
+            out.append(_node_remove(scenario, action, layout, blocks, hot, disabled))
         else:
             if isinstance(action, GuestWrite) and action.setting in EJECT_PROFILES:
                 profile = EJECT_PROFILES[action.setting]
                 disabled = disabled - {profile} if action.value != "0" else disabled | {profile}
+            if isinstance(action, GuestWrite) and action.setting == "auto_online_blocks":
+                hot.set_online_type(action.value)
             outcome = "uncertain" if action.do == "inject_fault" else "success"
             out.append(ActionPrediction(action.id, action.do, outcome, "not a memory outcome"))
     return out
@@ -244,6 +254,15 @@ def _nodes(scenario: Scenario, layout: MemoryLayout, boot: EarlyBoot,
     return out
 
 
+def _timeline(cmdline: str, version: KernelVersion, boot: EarlyBoot, movable: dict[int, int],
+              layout: MemoryLayout) -> DimmTimeline:
+    """The hot-added DIMMs' onlining, from the boot's zones and the hotplug options."""
+    ranges = node_ranges(boot.state)
+    return DimmTimeline.of(hotplug_config(cmdline, version), version, boot_zone_pages(ranges, movable),
+                           ranges, movable, (layout.device_base, layout.device_base + layout.device_size),
+                           tuple((d.start, d.end) for d in layout.boot_dimms))
+
+
 def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6.1",
              cmdline_extra: str = "", layout: MemoryLayout | None = None) -> Prediction:
     """The predicted boot of ``scenario``; ``cmdline_extra`` is appended (what-if variants).
@@ -261,6 +280,8 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     in_hot = tuple(r for r in _reservations(boot, boot.callers)
                    if any(r.start < e and s < r.end for s, e in hot))
     blocks = _blocks(boot, movable, _fixed_crashkernel(cmdline, boot, movable_node))
+    timeline = _timeline(cmdline, version, boot, movable, layout)
+    actions = tuple(_actions(scenario, layout, blocks, timeline))
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
                 "numa_meminfo": [asdict(b) for b in boot.blocks],
@@ -269,7 +290,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
         inferred["kernelcore_mirror"] = MIRROR_NEEDS
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
-                      tuple(_actions(scenario, layout, blocks, cmdline)), inferred)
+                      actions, inferred, tuple(timeline.added))
 
 
 def describe_prediction(p: Prediction) -> str:
@@ -284,6 +305,9 @@ def describe_prediction(p: Prediction) -> str:
     lines += [f"  kernel warns: {w}" for w in p.inferred.get("zone_warnings", [])]
     if "kernelcore_mirror" in p.inferred:
         lines.append(f"  {p.inferred['kernelcore_mirror']}")
+    lines += [f"  DIMM {d.dimm} at {d.start:#x} (node {d.node}): {d.zone}, memmap in {d.memmap_in}"
+              + (f" ({d.nr_vmemmap_pages} pages at the start of each block)" if d.nr_vmemmap_pages else "")
+              for d in p.dimms]
     lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ from typing import Any
 from harness.errors import GuestError
 from harness.guest import node_removal
 from harness.guest.agent import GuestGone
+from harness.guest.state import MemoryBlock
 from harness.guest.vm import GuestVM
 from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
 from harness.logparse.reader import ConsoleLine
@@ -148,6 +149,45 @@ def _dimm_range(vm: GuestVM, dimm_id: str) -> tuple[int, int] | None:
     return None
 
 
+def _wait_online(vm: GuestVM, start: int, end: int, timeout: float) -> tuple[MemoryBlock, ...]:
+    """The DIMM's blocks once every one is online, or as they are at ``timeout``: the
+    kernel creates them all offline, then onlines them one by one
+    (mm/memory_hotplug.c:add_memory_resource → online_memory_block)."""
+    deadline = time.monotonic() + timeout
+    wanted = (end - start) // vm.block_size
+    while True:
+        blocks = vm.blocks_in(start, end)
+        done = len(blocks) == wanted and all(b.state == "online" for b in blocks)
+        if done or time.monotonic() > deadline:
+            return blocks
+        time.sleep(0.5)
+
+
+def dimm_zone_words(blocks: tuple[MemoryBlock, ...]) -> str:
+    """One zone for the DIMM (``Movable``), ``offline``, or its blocks' zones joined by ``+``:
+    an online block's valid_zones is its zone (drivers/base/memory.c:valid_zones_show)."""
+    zones = sorted({b.valid_zones[0] if b.state == "online" and b.valid_zones else b.state
+                    for b in blocks})
+    return "+".join(zones) or "no blocks"
+
+
+def _add_dimm(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: DimmAdd,
+              result: ActionResult) -> None:
+    vm.dimm_add(scenario.dimm(action.dimm), layout)
+    rng = _dimm_range(vm, action.dimm)
+    result.dimm = _dimm_json(action.dimm, rng)
+    count = _wait_blocks(vm, *rng, action.timeout) if rng else 0
+    result.succeeded = count > 0
+    result.reason = (f"{count} memory blocks appeared at {rng[0]:#x}" if rng and count
+                     else "the guest shows no memory block for the DIMM")
+    if not (rng and count):
+        return
+    params = vm.hotplug_params()
+    blocks = _wait_online(vm, *rng, action.timeout) if params.auto_online else vm.blocks_in(*rng)
+    result.dimm["onlined"] = {"zone": dimm_zone_words(blocks), "hotplug_params": dict(params.__dict__),
+                              "zoneinfo": [dict(z.__dict__) for z in vm.zones()]}
+
+
 def _dimm_json(dimm_id: str, rng: tuple[int, int] | None) -> dict[str, Any]:
     return {"id": dimm_id, "start": rng[0] if rng else None, "end": rng[1] if rng else None}
 
@@ -233,13 +273,7 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         else:
             result.reason = f"{len(blocks)} blocks {state}"
     elif isinstance(action, DimmAdd):
-        vm.dimm_add(scenario.dimm(action.dimm), layout)
-        rng = _dimm_range(vm, action.dimm)
-        result.dimm = _dimm_json(action.dimm, rng)
-        count = _wait_blocks(vm, *rng, action.timeout) if rng else 0
-        result.succeeded = count > 0
-        result.reason = (f"{count} memory blocks appeared at {rng[0]:#x}" if rng and count
-                         else "the guest shows no memory block for the DIMM")
+        _add_dimm(vm, scenario, layout, action, result)
     elif isinstance(action, DimmRemove):
         _remove_dimm(vm, scenario, action.dimm, action.timeout, mark, result)
     elif isinstance(action, NodeRemove):

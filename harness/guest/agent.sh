@@ -59,6 +59,14 @@ alloc() {  # a short workload: fork, exec and fill MiB of page cache on the root
     dd if=/dev/zero of=/tmp/memhp-alloc bs=1048576 count="$1" 2>&1 && rm /tmp/memhp-alloc
 }
 
+hotplug_params() {  # drivers/base/memory.c auto_online_blocks; mm/memory_hotplug.c module params
+    read -r v < $MEM/auto_online_blocks; echo "auto_online_blocks $v"
+    for p in online_policy auto_movable_ratio auto_movable_numa_aware memmap_on_memory; do
+        v=; [ -e /sys/module/memory_hotplug/parameters/$p ] && read -r v < /sys/module/memory_hotplug/parameters/$p
+        echo "$p $v"
+    done
+}
+
 setting() {
     case "$1" in
         acpi_memory_hotplug_enabled) echo "$2" > /sys/firmware/acpi/hotplug/memory/enabled ;;
@@ -96,6 +104,7 @@ while IFS= read -r line; do
         setting) setting "$1" "$2" ;;
         cpus) cpus ;;
         nodes) nodes ;;
+        hotplug_params) hotplug_params ;;
         alloc) alloc "$1" ;;
         poweroff) echo bye; echo "@@END $id 0"; poweroff -f ;;
         panic) echo c > /proc/sysrq-trigger ;;  # fault injection: the kernel panics, no reply

@@ -151,3 +151,27 @@ def parse_cpus(lines: tuple[str, ...]) -> dict[int, bool]:
         return {int(cpu): state == "1" for cpu, state in (line.split() for line in lines)}
     except ValueError as err:
         raise GuestError(f"agent cpus: unexpected reply {lines!r}") from err
+
+
+@dataclass(frozen=True)
+class HotplugParams:
+    """``/sys/devices/system/memory/auto_online_blocks`` (drivers/base/memory.c) and the
+    ``memory_hotplug`` module parameters (mm/memory_hotplug.c); "" where the kernel has none."""
+
+    auto_online_blocks: str
+    online_policy: str
+    auto_movable_ratio: str
+    auto_movable_numa_aware: str
+    memmap_on_memory: str
+
+    @property
+    def auto_online(self) -> bool:
+        return self.auto_online_blocks != "offline"
+
+
+def parse_hotplug_params(lines: tuple[str, ...]) -> HotplugParams:
+    fields = {key: rest.strip() for key, _, rest in (line.partition(" ") for line in lines)}
+    try:
+        return HotplugParams(**{k: fields[k] for k in HotplugParams.__dataclass_fields__})
+    except KeyError as err:
+        raise GuestError(f"agent hotplug_params: unexpected reply {lines!r}") from err

@@ -14,11 +14,14 @@ from harness.errors import GuestError
 from harness.guest.agent import Agent, AgentReply, GuestGone
 from harness.guest.state import (
     GuestSnapshot,
+    HotplugParams,
     MemoryBlock,
     NodeStates,
     PageFlagSummary,
+    ZoneInfo,
     parse_blocks,
     parse_cpus,
+    parse_hotplug_params,
     parse_nodes,
     parse_pageflags,
     parse_zoneinfo,
@@ -97,8 +100,8 @@ class GuestVM:
         except OSError as err:
             raise self._channel_lost(f"agent {verb}", err) from err
 
-    def _checked(self, verb: str, *args: object) -> AgentReply:
-        reply = self.call(verb, *args)
+    def _checked(self, verb: str, *args: object, timeout: float = 30.0) -> AgentReply:
+        reply = self.call(verb, *args, timeout=timeout)
         if not reply.ok:
             raise GuestError(f"agent {verb} failed ({reply.status}): {reply.text}")
         return reply
@@ -117,12 +120,19 @@ class GuestVM:
     def snapshot(self) -> GuestSnapshot:
         block_size = self.block_size
         blocks = self.memory_blocks()
-        zones = parse_zoneinfo(self._checked("zoneinfo").lines)
+        zones = self.zones()
         mem_total = 0
         for line in self._checked("meminfo").lines:
             if line.startswith("MemTotal:"):
                 mem_total = int(line.split()[1])
         return GuestSnapshot(block_size, blocks, zones, mem_total)
+
+    def zones(self) -> tuple[ZoneInfo, ...]:
+        return parse_zoneinfo(self._checked("zoneinfo").lines)
+
+    def hotplug_params(self) -> HotplugParams:
+        # Read each time: a guest_setting action may change auto_online_blocks.
+        return parse_hotplug_params(self._checked("hotplug_params").lines)
 
     def set_block_state(self, block: int, state: str, timeout: float) -> AgentReply:
         # The guest bounds the write itself; the host waits a little longer than that.
@@ -132,7 +142,9 @@ class GuestVM:
 
     def pageflags(self, block: int, block_size: int) -> PageFlagSummary:
         pages = block_size // 4096
-        return parse_pageflags(block, self._checked("pageflags", block * pages, pages).lines)
+        # A block's 32768 kpageflags entries go through od and awk: measured over 30 s under
+        # TCG on this shared 2-core host (a refused ZONE_NORMAL DIMM block, load 6).
+        return parse_pageflags(block, self._checked("pageflags", block * pages, pages, timeout=120.0).lines)
 
     def node_distances(self) -> tuple[tuple[int, ...], ...]:
         """``/sys/devices/system/node/nodeN/distance`` rows, in node order."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BadInputError
-from harness.scenario.layout import MemoryLayout
 from harness.paths import cache_dir
+from harness.scenario.layout import MemoryLayout
 
 QEMU_BINARY = "qemu-system-x86_64"
 

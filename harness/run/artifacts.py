@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from acpi_tables.srat import MemoryAffinity
 from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
 from harness.errors import BadInputError, ExitCode, Verdict
-from harness.guest.state import GuestSnapshot, PageFlagSummary
+from harness.guest.state import GuestSnapshot, HotplugParams, PageFlagSummary, ZoneInfo
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
 from harness.run.artifact_io import HOST_FULL, ArtifactWriteError
@@ -277,10 +277,21 @@ class UnplugRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DimmOnlineRecord:
+    """A dimm_add's outcome in the guest: the zone its blocks were onlined to (or
+    ``offline``), the hotplug settings that chose it and the zones just after."""
+
+    zone: str
+    hotplug_params: HotplugParams
+    zoneinfo: tuple[ZoneInfo, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class DimmRecord:
     id: str
     start: int | None  # None: QEMU listed no such DIMM
     end: int | None
+    onlined: DimmOnlineRecord | None = None  # dimm_add only
 
 
 @dataclass(frozen=True, kw_only=True)

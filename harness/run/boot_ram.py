@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.analysis.pinning import AttributedReservation, ReservationCause, attribute, causes_after_last_dump
+from harness.analysis.pinning import (
+    AttributedReservation,
+    ReservationCause,
+    attribute,
+    causes_after_last_dump,
+)
 from harness.guest.actions import ActionResult, BlockOutcome
 from harness.logparse import BootLog
 from harness.logparse.acpi import SratMemoryLine

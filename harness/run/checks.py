@@ -113,6 +113,16 @@ def _hotplug_checks(result: RunResult, scenario: Scenario, facts: BootFacts) -> 
                    ok=exp.honoured == finding.honoured)
 
 
+def _dimm_zone_checks(result: RunResult, scenario: Scenario, actions: list[ActionResult]) -> None:
+    """Each expected DIMM zone against the zone its dimm_add saw (the first add of it)."""
+    for exp in scenario.expect.dimm_zones:
+        added = next((a for a in actions if a.do == "dimm_add" and (a.dimm or {}).get("id") == exp.dimm), None)
+        onlined = (added.dimm or {}).get("onlined") if added else None
+        seen = onlined["zone"] if onlined else "not added" if added is None else "no blocks seen"
+        why = "" if onlined is None else f"auto_online_blocks {onlined['hotplug_params']['auto_online_blocks']}"
+        result.add(f"DIMM {exp.dimm} onlined to", exp.zone, seen, why)
+
+
 def _action_checks(result: RunResult, scenario: Scenario, log: BootLog,
                    actions: list[ActionResult], guest_error: str | None,
                    interrupted: str | None) -> None:
@@ -145,6 +155,7 @@ def evaluate(result: RunResult, scenario: Scenario, facts: BootFacts, guest: Gue
     _zone_checks(result, scenario, facts.log, guest)
     _hotplug_checks(result, scenario, facts)
     _action_checks(result, scenario, facts.log, actions, guest_error, interrupted)
+    _dimm_zone_checks(result, scenario, actions)
     result.headline = headline(scenario, compute_layout(scenario), facts.log, actions)
 
 

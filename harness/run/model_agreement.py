@@ -53,6 +53,45 @@ def _block_disagreements(prediction: Prediction, actions: list[ActionResult]) ->
     return out
 
 
+def _present_after_each_add(actions: list[ActionResult]) -> dict[str, set[str]]:
+    """dimm_add id → the DIMMs plugged in just after it, as the run observed them."""
+    present: set[str] = set()
+    out = {}
+    for action in actions:
+        dimm = str((action.dimm or {}).get("id"))
+        if action.do == "dimm_add" and action.succeeded:
+            present.add(dimm)
+            out[action.id] = set(present)
+        elif action.do == "dimm_remove" and action.succeeded:
+            present.discard(dimm)
+    return out
+
+
+def _dimm_checks(result: RunResult, prediction: Prediction, layout: MemoryLayout,
+                 actions: list[ActionResult]) -> None:
+    """Each DIMM's zone, and the memmap pages the kernel keeps inside the hot-added zones:
+    a zone made only of DIMMs (it starts in the device window) has present - managed =
+    the vmemmap pages of the DIMMs in it (memory_block_online counts them present,
+    online_pages gives only the rest to the buddy allocator)."""
+    predicted = {d.dimm: d for d in prediction.dimms}
+    present = _present_after_each_add(actions)
+    for action in actions:
+        seen = action.dimm or {}
+        dimm, onlined = predicted.get(str(seen.get("id"))), seen.get("onlined")
+        if dimm is None or not onlined or action.id not in present:
+            continue
+        result.add_model(f"model agrees: DIMM {dimm.dimm} onlined to", dimm.zone, onlined["zone"],
+                         f"memmap in {dimm.memmap_in}")
+        for zone in onlined["zoneinfo"]:
+            if zone["node"] != dimm.node or zone["start_pfn"] * 4096 < layout.device_base or not zone["present"]:
+                continue
+            inside = sum(d.vmemmap_pages for d in prediction.dimms if d.dimm in present[action.id]
+                         and d.node == zone["node"] and d.zone == zone["zone"])
+            result.add_model(f"model agrees: memmap pages inside node {dimm.node} {zone['zone']} "
+                             f"after {action.id}", str(inside), str(zone["present"] - zone["managed"]),
+                             "present - managed in /proc/zoneinfo")
+
+
 def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: BootFacts,
                     actions: list[ActionResult]) -> ModelAgreement:
     """Add ``model agrees: …`` model checks (informational) to ``result``; return the details."""
@@ -75,6 +114,7 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
                          HOTPLUG_WORDS[finding.status] if finding else "no hotplug range in the SRAT lines",
                          "; ".join(f"{r.caller} {r.start:#x}" for r in node.pinned_by),
                          ok=node.hotplug_honoured == (finding.honoured if finding else None))
+    _dimm_checks(result, prediction, layout, actions)
     done = {a.id: a for a in actions}
     for action in prediction.actions:
         res = done.get(action.id)

@@ -19,12 +19,12 @@ from acpi_tables.srat import ProcessorLocalApicAffinity, X2ApicAffinity, decode_
 from harness.errors import BadInputError
 from harness.logparse import BootLog, load_boot_log
 from harness.memblock.numa import SratMemory
-from harness.scenario.field_scale import HOLE_MIN, UNIT, ScaledHole, ScaledRange, scale
 from harness.scenario.field_replica import ReplicaPlan, plan_replica
+from harness.scenario.field_scale import HOLE_MIN, UNIT, ScaledHole, ScaledRange, scale
 from harness.scenario.field_windows import HotplugWindow, place_windows, split_windows
 from harness.scenario.layout import FOUR_GIB
 from harness.scenario.schema import Scenario, parse_scenario
-from harness.units import MiB, format_size, hex_range
+from harness.units import MiB, format_size
 
 # x86-64 CONFIG_PHYSICAL_START: where a nokaslr kernel (and the guest's) is loaded.
 DEFAULT_KERNEL_ADDRESS = 0x1000000

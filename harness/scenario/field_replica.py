@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from harness.logparse import BootLog
 from harness.memblock.numa import SratMemory
-from harness.scenario.field_scale import UNIT, LOW_UNITS
+from harness.scenario.field_scale import LOW_UNITS, UNIT
 from harness.scenario.layout import FOUR_GIB
 from harness.units import MiB, format_size
 

@@ -10,7 +10,7 @@ import enum
 import itertools
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import Field, model_validator
@@ -197,12 +197,20 @@ class HotplugExpectation(_Strict):
     honoured: bool
 
 
+class DimmZoneExpectation(_Strict):
+    """The zone a dimm_add's blocks are onlined to, as the guest's valid_zones names it."""
+
+    dimm: str
+    zone: Literal["Movable", "Normal", "DMA32", "offline"]
+
+
 class Expectations(_Strict):
     table_upgrade: bool | None = None
     movable: tuple[MovableExpectation, ...] = ()
     not_movable: tuple[int, ...] = ()
     hotplug: tuple[HotplugExpectation, ...] = ()
     distances: tuple[tuple[int, ...], ...] | None = None
+    dimm_zones: tuple[DimmZoneExpectation, ...] = ()
 
 
 class Scenario(_Strict):
@@ -251,6 +259,10 @@ class Scenario(_Strict):
         action_ids = [a.id for a in self.actions]
         if len(set(action_ids)) != len(action_ids):
             raise ValueError("actions: ids must be unique")
+        added = {a.dimm for a in self.actions if isinstance(a, DimmAdd)}
+        for i, exp in enumerate(self.expect.dimm_zones):
+            if exp.dimm not in added:
+                raise ValueError(f"expect.dimm_zones[{i}]: no dimm_add action adds {exp.dimm!r}")
         for action in self.actions:
             if isinstance(action, (DimmAdd, DimmRemove)) and action.dimm not in ids:
                 raise ValueError(f"action {action.id}: no dimm {action.dimm!r}")

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import BadInputError
-from harness.memblock.numa import SratMemory
-from harness.scenario.field_import import import_field, import_to_file
-from harness.scenario.field_report import format_table
 from acpi_tables.srat import MemoryAffinity
 from harness.analysis.field_compare import Kind, compare_logs
 from harness.cli import main
+from harness.errors import BadInputError
 from harness.logparse import load_boot_log, parse_boot_log
+from harness.memblock.numa import SratMemory
 from harness.qemu.cmdline import build_command
-from harness.qemu.machine import Channels
 from harness.qemu.devices import dimm_args
+from harness.qemu.machine import Channels
+from harness.scenario.field_import import import_field, import_to_file
+from harness.scenario.field_report import format_table
 from harness.scenario.field_scale import UNIT, apportion, even_units, scale
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import load_scenario, parse_scenario

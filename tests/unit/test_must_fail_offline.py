@@ -8,8 +8,11 @@ scenario's recorded console (fixtures/logs/recorded/memhp-<kernel>-<scenario>.lo
 sibling's boot too. Boot-log claims (ZONE_MOVABLE, hotplug marks) go through the run's own
 checks on that log; an action's outcome needs both the simulator's prediction and the
 recorded log's evidence (refusal lines, or none) to agree, else it counts as undecided and
-the test fails; node distances are read from the SLIT the guest gets (the override's
-bytes, or QEMU's ``-numa dist`` arguments).
+the test fails, except where the simulator itself says it cannot tell (a DIMM onlined to
+ZONE_NORMAL): the log's refusal lines decide alone. A DIMM's refusal lines are those naming
+one of its blocks (or none). Node distances are read from the SLIT the guest gets (the
+override's bytes, or QEMU's ``-numa dist`` arguments); a hot-added DIMM's zone, which no
+console line shows, from the simulator alone.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import pytest
 from must_fail_claims import MUST_FAIL
 
 from acpi_tables.slit import decode_slit
-from harness.analysis.simulate import simulate
+from harness.analysis.simulate import Prediction, simulate
 from harness.logparse import BootLog, load_boot_log
 from harness.logparse.failures import OfflineFailure, OfflineFailureKind
 from harness.qemu.cmdline import build_command
@@ -29,7 +32,15 @@ from harness.qemu.machine import Channels
 from harness.run import checks
 from harness.run.verdict import RunResult
 from harness.scenario.layout import compute_layout
-from harness.scenario.schema import Action, DimmRemove, NodeRemove, OfflineNode, Scenario, SratSource, load_scenario
+from harness.scenario.schema import (
+    Action,
+    DimmRemove,
+    NodeRemove,
+    OfflineNode,
+    Scenario,
+    SratSource,
+    load_scenario,
+)
 from harness.scenario.tables import slit_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +64,8 @@ REFUSALS = {
     NodeRemove: EJECT_REFUSALS,
 }
 # Boot-log checks that need the guest (its answers) or judge every run alike.
-NOT_FROM_THE_LOG = ("guest answered", "no kernel panic")
+NOT_FROM_THE_LOG = ("guest answered", "no kernel panic", "DIMM ")
+BLOCK_SIZE = 128 << 20
 
 
 def _extends(sibling: Path) -> Path:
@@ -72,9 +84,18 @@ def _log_checks(scenario: Scenario, log: BootLog) -> set[str]:
             if not c.ok and not c.name.startswith(("action ",) + NOT_FROM_THE_LOG)}
 
 
-def _refused(action: Action, scenario: Scenario, log: BootLog) -> bool:
+def _blocks(action: Action, prediction: Prediction) -> range | None:
+    """The memory blocks of a hot-added DIMM the action removes; None: any block."""
+    if not isinstance(action, DimmRemove):
+        return None
+    dimm = next((d for d in prediction.dimms if d.dimm == action.dimm), None)
+    return None if dimm is None else range(dimm.start // BLOCK_SIZE, (dimm.start + dimm.size) // BLOCK_SIZE)
+
+
+def _refused(action: Action, scenario: Scenario, log: BootLog, blocks: range | None) -> bool:
     kinds = REFUSALS.get(type(action), set())
-    failures = [f for f in log.offline_failures if f.kind in kinds]
+    failures = [f for f in log.offline_failures
+                if f.kind in kinds and (blocks is None or f.block is None or f.block in blocks)]
     if isinstance(action, NodeRemove):  # only a refusal inside this node's DIMMs, or unplaced
         failures = [f for f in failures if _on_node_dimms(f, action.node, scenario, log)]
     return bool(failures)
@@ -94,12 +115,15 @@ def _on_node_dimms(failure: OfflineFailure, node: int, scenario: Scenario, log: 
 
 def _action_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
     """Actions whose expectation both the prediction and the recorded log contradict."""
-    prediction = {a.id: a for a in simulate(scenario, f"debian:{kernel}").actions}
+    whole = simulate(scenario, f"debian:{kernel}")
+    prediction = {a.id: a for a in whole.actions}
     false = set()
     for action in scenario.actions:
         if type(action) not in REFUSALS:
             continue
-        predicted, refused = prediction[action.id].outcome, _refused(action, scenario, log)
+        predicted, refused = prediction[action.id].outcome, _refused(action, scenario, log, _blocks(action, whole))
+        if predicted == "uncertain":
+            predicted = "failure" if refused else "success"
         assert predicted == ("failure" if refused else "success"), (
             f"{action.id}: the simulator says {predicted}, the recorded log "
             f"{'refuses' if refused else 'has no refusal'}: undecided offline")
@@ -130,8 +154,13 @@ def _distance_checks(scenario: Scenario) -> set[str]:
     return set() if seen is not None and [list(r) for r in seen] == [list(r) for r in expected] else {"node distances"}
 
 
+def _dimm_zone_checks(scenario: Scenario, kernel: str) -> set[str]:
+    zones = {d.dimm: d.zone for d in simulate(scenario, f"debian:{kernel}").dimms}
+    return {f"DIMM {e.dimm} onlined to" for e in scenario.expect.dimm_zones if zones.get(e.dimm) != e.zone}
+
+
 def _offline_false_claims(scenario: Scenario, kernel: str, log: BootLog | None) -> set[str]:
-    false = _distance_checks(scenario)
+    false = _distance_checks(scenario) | _dimm_zone_checks(scenario, kernel)
     if log is not None:
         false |= _log_checks(scenario, log) | _action_checks(scenario, kernel, log)
     return false

@@ -42,6 +42,10 @@ PINNED = {
         ("two-node-remove-cpu-refused", (0,)))},
     # QEMU's SRAT marks only the device-memory window (virtio-mem's, no boot RAM) hotpluggable.
     **{f"memhp-{k}-virtio-mem-cycle.log": (0, 1) for k in ("6.1", "6.12")},
+    # Two nodes below 4G, no movable_node, the DIMMs hot-added later: both nodes hold boot
+    # allocations (issue 13's online-policy and memmap_on_memory runs).
+    **{f"memhp-{k}-{s}.log": (0, 1) for k in ("6.1", "6.12")
+       for s in ("two-node-auto-movable", "two-node-memmap-on-memory")},
 }
 
 

@@ -11,6 +11,10 @@ from harness.scenario.schema import load_scenario
 
 SCENARIOS_DIR = Path(__file__).parents[2] / "fixtures/scenarios"
 SCENARIOS = sorted(SCENARIOS_DIR.glob("*.toml"))
+# Actions the model declines to decide, each observed on both kernels: the eject of a
+# ZONE_NORMAL DIMM nothing known pins (its own node's slab may land in it: a coldplugged
+# Normal DIMM on a CPU-less node was refused with 215-265 slab pages, /tmp runs 2026-12-01).
+UNDECIDED = {("two-node-memmap-on-memory", "remove-d1")}
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
@@ -25,6 +29,9 @@ def test_prediction_matches_the_scenario_expectations(path: Path, kernel: str) -
     for hotplug in scenario.expect.hotplug:
         assert prediction.node(hotplug.node).hotplug_honoured is hotplug.honoured
     for action, predicted in zip(scenario.actions, prediction.actions, strict=True):
+        if (path.stem, action.id) in UNDECIDED:
+            assert predicted.outcome == "uncertain", predicted
+            continue
         assert predicted.outcome == action.expect.value, predicted
 
 
@@ -87,19 +94,23 @@ def test_a_kernel_command_line_log_buf_len_scales_the_log_buffer() -> None:
     assert sum(sizes["log_buf_len=4m"]) * 4 == sum(sizes[""])
 
 
-@pytest.mark.parametrize(("cmdline", "outcome"), [
-    ("memhp_default_state=online_movable", "success"),
-    ("memhp_default_state=online_movable memhp_default_state=online", "uncertain"),
-    ("memhp_default_state=online memhp_default_state=online_movable", "success"),
-    ("memhp_default_state=online_movable memhp_default_state=bogus", "success"),  # unknown: ignored
-    ("memhp-default-state=online_movable", "success"),
-    ("movable_node", "success"),
-    ("", "uncertain"),
+@pytest.mark.parametrize(("cmdline", "outcome", "kernel"), [
+    ("memhp_default_state=online_movable", "success", "debian:6.1"),
+    ("memhp_default_state=online_movable memhp_default_state=online", "uncertain", "debian:6.1"),
+    ("memhp_default_state=online memhp_default_state=online_movable", "success", "debian:6.1"),
+    ("memhp_default_state=online_movable memhp_default_state=bogus", "success", "debian:6.1"),  # unknown: ignored
+    ("memhp-default-state=online_movable", "success", "debian:6.1"),
+    ("movable_node", "success", "debian:6.1"),
+    # Debian's 6.12 onlines hot-added memory (to ZONE_NORMAL without movable_node); its 6.1
+    # leaves it offline, and offline memory is removed without any migration.
+    ("", "uncertain", "debian:6.12"),
+    ("", "success", "debian:6.1"),
 ])
-def test_dimm_removal_follows_the_memhp_default_state_the_kernel_keeps(cmdline: str, outcome: str) -> None:
+def test_dimm_removal_follows_the_memhp_default_state_the_kernel_keeps(cmdline: str, outcome: str,
+                                                                        kernel: str) -> None:
     scenario = load_scenario(SCENARIOS_DIR / "two-node-dimms.toml")
     plain = scenario.model_copy(update={"kernel": scenario.kernel.model_copy(update={"cmdline": ""})})
-    actions = simulate(plain, "debian:6.1", cmdline).actions
+    actions = simulate(plain, kernel, cmdline).actions
     assert [a.outcome for a in actions if a.do == "dimm_remove"] == [outcome, outcome]
 
 
