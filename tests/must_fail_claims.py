@@ -29,4 +29,5 @@ MUST_FAIL: dict[str, set[str]] = {
     "four-node-movablecore-percent-claims-unspread": {
         "ZONE_MOVABLE of node 2 starts at", "ZONE_MOVABLE of node 3 starts at"},
     "three-node-movable-node-movablecore-claims-movablecore-wins": {"ZONE_MOVABLE of node 2 starts at"},
+    "two-node-user-script-claims-script-fails": {"action script-node1 (run)"},
 }

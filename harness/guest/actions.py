@@ -8,6 +8,7 @@ from typing import Any
 from harness.errors import GuestError
 from harness.guest.agent import GuestGone
 from harness.guest import node_removal
+from harness.guest.user_command import user_command
 from harness.guest.vm import GuestVM
 from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
 from harness.logparse.reader import ConsoleLine
@@ -21,6 +22,7 @@ from harness.scenario.schema import (
     GuestWrite,
     InjectFault,
     NodeRemove,
+    RunCommand,
     OfflineNode,
     Scenario,
 )
@@ -53,6 +55,7 @@ class ActionResult:
     # has_unmovable_pages → dump_page): the pages that made an offline or eject fail.
     unmovable_pfns: list[int] = field(default_factory=list)
     node: dict[str, Any] | None = None  # node_remove: CPUs, DIMMs, node states, health
+    command: dict[str, Any] | None = None  # run: CommandResult.to_json() + its output files
 
     @property
     def matched(self) -> bool:
@@ -69,6 +72,7 @@ class ActionResult:
             "console_evidence": self.console_evidence,
             "unmovable_pfns": self.unmovable_pfns,
             "node": self.node,
+            "command": self.command,
         }
 
 
@@ -248,6 +252,8 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         reply = vm.call("setting", action.setting, action.value)
         result.succeeded = reply.ok
         result.reason = reply.text or f"{action.setting} = {action.value}"
+    elif isinstance(action, RunCommand):
+        result.succeeded, result.reason, result.command = user_command(vm, action)
     elif isinstance(action, InjectFault):
         reply = vm.inject_fault(action.fault, action.timeout)
         result.succeeded = reply.ok

@@ -1,7 +1,8 @@
 """The guest's initramfs: busybox-static plus memhp's init and agent, built once and cached.
 
-The cache key is the content of everything that goes in, so a new busybox or agent makes
-a new image; concurrent runs build under a file lock. Per run, the SRAT override archive
+A scenario's ``[[files]]`` (or a test's) go in too, with their modes. The cache key is the
+content of everything that goes in (paths and modes included), so a new busybox, agent or
+user file makes a new image; concurrent runs build under a file lock. Per run, the SRAT override archive
 (uncompressed, as lib/earlycpio.c requires) is put in front of this gzip image.
 """
 from __future__ import annotations
@@ -12,13 +13,16 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 from filelock import FileLock
 
 from harness.errors import InfrastructureError
+from harness.guest.initramfs_files import FileEntry, collect
 from harness.paths import cache_dir
+from harness.scenario.guest_files import GuestFile
 
 BUSYBOX = Path("/bin/busybox")
 _DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp")
@@ -35,14 +39,17 @@ def _busybox() -> Path:
     return BUSYBOX
 
 
-def _key(busybox: bytes, init: bytes, agent: bytes) -> str:
+def _key(busybox: bytes, init: bytes, agent: bytes, extra: Sequence[FileEntry]) -> str:
     digest = hashlib.sha256()
     for part in (busybox, init, agent):
         digest.update(hashlib.sha256(part).digest())
+    for entry in extra:
+        digest.update(entry.digest())
     return digest.hexdigest()[:20]
 
 
-def _build(target: Path, busybox: Path, init: bytes, agent: bytes) -> None:
+def _build(target: Path, busybox: Path, init: bytes, agent: bytes,
+           extra: Sequence[FileEntry]) -> None:
     with tempfile.TemporaryDirectory(prefix="memhp-initramfs-") as tmp:
         root = Path(tmp)
         for sub in _DIRS:
@@ -51,6 +58,8 @@ def _build(target: Path, busybox: Path, init: bytes, agent: bytes) -> None:
         (root / "init").write_bytes(init)
         (root / "agent.sh").write_bytes(agent)
         os.chmod(root / "init", 0o755)
+        for entry in extra:
+            entry.write_under(root)
         names = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         proc = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
                               input="\n".join(names).encode(), capture_output=True, check=False)
@@ -61,23 +70,25 @@ def _build(target: Path, busybox: Path, init: bytes, agent: bytes) -> None:
         partial.replace(target)
 
 
-def base_initramfs() -> Path:
-    """The cached busybox + agent image (gzip newc)."""
+def base_initramfs(files: Sequence[GuestFile] = ()) -> Path:
+    """The cached busybox + agent image (gzip newc), with ``files`` added."""
     busybox = _busybox()
     init, agent = _guest_file("init"), _guest_file("agent.sh")
-    key = _key(busybox.read_bytes(), init, agent)
+    extra = collect(files)
+    key = _key(busybox.read_bytes(), init, agent, extra)
     folder = cache_dir("initramfs")
     target = folder / f"memhp-{key}.cpio.gz"
     with FileLock(str(folder / f"{key}.lock")):
         if not target.exists():
-            _build(target, busybox, init, agent)
+            _build(target, busybox, init, agent, extra)
     return target
 
 
-def compose_initrd(out: Path, early_archive: bytes | None) -> Path:
+def compose_initrd(out: Path, early_archive: bytes | None,
+                   files: Sequence[GuestFile] = ()) -> Path:
     """The run's initrd: the uncompressed ACPI override archive first, then the base image."""
     with open(out, "wb") as fh:
         if early_archive:
             fh.write(early_archive)
-        fh.write(base_initramfs().read_bytes())
+        fh.write(base_initramfs(files).read_bytes())
     return out

@@ -40,6 +40,7 @@ from harness.run.artifacts import (
 from harness.run.model_agreement import model_agreement
 from harness.run.verdict import RunResult, Verdict
 from harness.scenario.layout import MemoryLayout, compute_layout
+from harness.scenario.guest_files import GuestFile
 from harness.scenario.schema import Scenario, SratSource, load_scenario
 from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
@@ -53,6 +54,7 @@ class RunOptions:
     out_dir: Path = Path("out")
     accel: str = "auto"
     boot_timeout: float = 180.0
+    files: tuple[GuestFile, ...] = ()  # added to the scenario's [[files]] (the pytest plugin)
 
 
 @dataclass
@@ -73,7 +75,8 @@ class Observation:
     qemu_crash: str | None = None  # the signal QEMU crashed with, if it did
 
 
-def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
+def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path,
+                   files: tuple[GuestFile, ...] = ()) -> Path:
     tables: dict[str, bytes] = {}
     if scenario.srat.source is SratSource.OVERRIDE:
         tables["srat"] = srat_bytes(scenario, layout)
@@ -87,7 +90,8 @@ def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> P
             raise BadInputError(f"slit: the kernel would refuse the override: {'; '.join(problems)}")
     for name, table in tables.items():
         (out_dir / f"{name}.aml").write_bytes(table)
-    return compose_initrd(out_dir / "initrd.img", build_override_archive(tables) if tables else None)
+    return compose_initrd(out_dir / "initrd.img", build_override_archive(tables) if tables else None,
+                          scenario.files + files)
 
 
 def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float,
@@ -165,7 +169,7 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     planned = plan(path, options.kernel)
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
-    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir))
+    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files)
     return Prepared(scenario, layout, kernel, initrd, choose_accel(options.accel, kernel.bzimage))
 
 

@@ -69,13 +69,23 @@ class InjectFault(_Action):
     fault: Literal["panic", "hang", "kill_qemu", "close_qmp", "stop_vcpus"]
 
 
+class RunCommand(_Action):
+    """Run a program in the guest (argv exec'ed as given, never through a shell); it
+    succeeds when it exits with ``status`` before ``timeout``."""
+
+    do: Literal["run"]
+    argv: tuple[str, ...] = Field(min_length=1)
+    status: int = Field(0, ge=0, le=255)
+
+
 Action = Annotated[
     Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, NodeRemove, GuestWrite,
-          InjectFault],
+          InjectFault, RunCommand],
     Field(discriminator="do"),
 ]
 
 
 # The discriminator's tags: not keys a person wrote in the file.
 ACTION_TAGS = frozenset({"offline_node", "offline_range", "online_range", "dimm_add",
-                         "dimm_remove", "node_remove", "guest_setting", "inject_fault"})
+                         "dimm_remove", "node_remove", "guest_setting", "inject_fault",
+                         "run"})

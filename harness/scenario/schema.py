@@ -26,11 +26,13 @@ from harness.scenario.action_schema import (
     NodeRemove as NodeRemove,
     GuestWrite as GuestWrite,
     InjectFault as InjectFault,
+    RunCommand as RunCommand,
     ACTION_TAGS as ACTION_TAGS,
 )
 from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
 from harness.scenario.fields import BlockSize, NodeSize, Size
 from harness.scenario.fields import Strict as _Strict
+from harness.scenario.guest_files import GuestFile, resolve_sources
 
 
 class Node(_Strict):
@@ -184,6 +186,7 @@ class Scenario(_Strict):
     slit: Slit | None = None
     kernel: KernelOptions = KernelOptions()
     actions: tuple[Action, ...] = ()
+    files: tuple[GuestFile, ...] = ()
     expect: Expectations = Expectations()
 
     @model_validator(mode="after")
@@ -309,6 +312,7 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise BadInputError(f"{path}: TOML syntax: {err}") from err
+    resolve_sources(data, path.parent)
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -13,6 +13,7 @@ bytes, or QEMU's ``-numa dist`` arguments).
 """
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -28,7 +29,8 @@ from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Channels
 from harness.run import checks
 from harness.run.verdict import RunResult
-from harness.scenario.schema import Action, DimmRemove, OfflineNode, Scenario, SratSource, load_scenario
+from harness.scenario.schema import (Action, DimmRemove, OfflineNode, RunCommand, Scenario,
+                                     SratSource, load_scenario)
 from harness.scenario.tables import slit_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +72,20 @@ def _refused(action: Action, log: BootLog) -> bool:
     return any(f.kind in kinds for f in log.offline_failures)
 
 
+def _command_checks(scenario: Scenario, kernel: str, pass_name: str) -> set[str]:
+    """``run`` actions: a program's status is not in the console; the recorded boot keeps
+    each command's record beside its log (…commands.json, from its model.json)."""
+    path = RECORDED / f"memhp-{kernel}-{pass_name}.commands.json"
+    commands = json.loads(path.read_text()) if path.exists() else {}
+    false = set()
+    for action in (a for a in scenario.actions if isinstance(a, RunCommand)):
+        seen = commands[action.id]
+        ok = not seen["timed_out"] and seen["status"] == action.status
+        if ok != (action.expect.value == "success"):
+            false.add(f"action {action.id} ({action.do})")
+    return false
+
+
 def _action_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
     """Actions whose expectation both the prediction and the recorded log contradict."""
     prediction = {a.id: a for a in simulate(scenario, f"debian:{kernel}").actions}
@@ -108,10 +124,12 @@ def _distance_checks(scenario: Scenario) -> set[str]:
     return set() if seen is not None and [list(r) for r in seen] == [list(r) for r in expected] else {"node distances"}
 
 
-def _offline_false_claims(scenario: Scenario, kernel: str, log: BootLog | None) -> set[str]:
+def _offline_false_claims(scenario: Scenario, kernel: str, log: BootLog | None,
+                          pass_name: str) -> set[str]:
     false = _distance_checks(scenario)
     if log is not None:
-        false |= _log_checks(scenario, log) | _action_checks(scenario, kernel, log)
+        false |= (_log_checks(scenario, log) | _action_checks(scenario, kernel, log)
+                  | _command_checks(scenario, kernel, pass_name))
     return false
 
 
@@ -146,11 +164,12 @@ def test_sibling_fails_offline_for_exactly_its_false_claims(sibling: Path, kerne
     claims = MUST_FAIL[sibling.stem]
     if log is None:  # no recorded boot: only what the tables alone decide can be judged
         assert claims == {"node distances"}, f"no recorded boot of {pass_path.name} on {kernel}"
-    assert _offline_false_claims(load_scenario(sibling), kernel, log) == claims
+    assert _offline_false_claims(load_scenario(sibling), kernel, log, pass_path.stem) == claims
 
 
 @pytest.mark.parametrize(("sibling", "kernel"), _cases(), ids=[f"{s.stem}-{k}" for s, k in _cases()])
 def test_pass_scenario_has_no_false_claim_offline(sibling: Path, kernel: str) -> None:
     """The control: the same judgement of the pass scenario finds nothing false."""
     pass_path = _extends(sibling)
-    assert _offline_false_claims(load_scenario(pass_path), kernel, _recorded(pass_path, kernel)) == set()
+    assert _offline_false_claims(load_scenario(pass_path), kernel, _recorded(pass_path, kernel),
+                                 pass_path.stem) == set()
