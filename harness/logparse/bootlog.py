@@ -60,6 +60,7 @@ class BootLog(JsonMixin):
     movable_zone_start: dict[int, int] = field(default_factory=dict)
     early_node_ranges: tuple[EarlyNodeRange, ...] = ()
     initmem: dict[int, AddressRange] = field(default_factory=dict)
+    deferred_init_ms: dict[int, int] = field(default_factory=dict)  # pgdatinit's time per node
     memoryless_nodes: tuple[int, ...] = ()
     memory_block_size: int | None = None
     panic: str | None = None
