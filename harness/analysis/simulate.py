@@ -190,8 +190,8 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
         else:
             if isinstance(action, GuestWrite) and action.setting == "acpi_memory_hotplug_enabled":
                 eject_disabled = action.value == "0"
-            # A fault's or a user program's outcome is not the model's to predict.
-            outcome = "uncertain" if action.do in ("inject_fault", "run") else "success"
+            # A fault's, a user program's or a selftest's outcome is not the model's to predict.
+            outcome = "uncertain" if action.do in ("inject_fault", "run", "selftest") else "success"
             out.append(ActionPrediction(action.id, action.do, outcome, "not a memory outcome"))
     return out
 

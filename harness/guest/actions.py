@@ -8,6 +8,7 @@ from typing import Any
 from harness.errors import GuestError
 from harness.guest.agent import GuestGone
 from harness.guest import node_removal
+from harness.guest.selftest import run_selftest
 from harness.guest.user_command import user_command
 from harness.guest.vm import GuestVM
 from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
@@ -22,9 +23,10 @@ from harness.scenario.schema import (
     GuestWrite,
     InjectFault,
     NodeRemove,
-    RunCommand,
     OfflineNode,
+    RunCommand,
     Scenario,
+    Selftest,
 )
 
 EVIDENCE_LINES = 40  # a few page dumps; a flood of them would drown result.json
@@ -254,6 +256,8 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.reason = reply.text or f"{action.setting} = {action.value}"
     elif isinstance(action, RunCommand):
         result.succeeded, result.reason, result.command = user_command(vm, action)
+    elif isinstance(action, Selftest):
+        result.succeeded, result.reason, result.command = run_selftest(vm, action)
     elif isinstance(action, InjectFault):
         reply = vm.inject_fault(action.fault, action.timeout)
         result.succeeded = reply.ok

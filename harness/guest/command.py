@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.errors import GuestError
 from harness.guest.agent import AgentReply
+from harness.guest.selftest_tap import TapTest
 
 OUTPUT_LIMIT = 256 * 1024  # per stream: what comes back over the serial line
 REQUEST_LIMIT = 3000  # bytes of hex argv: a request line must fit the guest tty's buffer
@@ -77,6 +78,8 @@ class CommandRecord:
     stderr_tail: tuple[str, ...]
     stdout_file: str | None = None
     stderr_file: str | None = None
+    tap_file: str | None = None  # selftest actions: their TAP, also in ``tap``
+    tap: tuple[TapTest, ...] = ()
 
 
 def _tail(data: bytes, lines: int = 20) -> list[str]:

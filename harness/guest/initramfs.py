@@ -70,11 +70,11 @@ def _build(target: Path, busybox: Path, init: bytes, agent: bytes,
         partial.replace(target)
 
 
-def base_initramfs(files: Sequence[GuestFile] = ()) -> Path:
-    """The cached busybox + agent image (gzip newc), with ``files`` added."""
+def base_initramfs(files: Sequence[GuestFile] = (), more: Sequence[FileEntry] = ()) -> Path:
+    """The cached busybox + agent image (gzip newc), with ``files`` and ``more`` added."""
     busybox = _busybox()
     init, agent = _guest_file("init"), _guest_file("agent.sh")
-    extra = collect(files)
+    extra = collect(files, more)
     key = _key(busybox.read_bytes(), init, agent, extra)
     folder = cache_dir("initramfs")
     target = folder / f"memhp-{key}.cpio.gz"
@@ -85,10 +85,10 @@ def base_initramfs(files: Sequence[GuestFile] = ()) -> Path:
 
 
 def compose_initrd(out: Path, early_archive: bytes | None,
-                   files: Sequence[GuestFile] = ()) -> Path:
+                   files: Sequence[GuestFile] = (), more: Sequence[FileEntry] = ()) -> Path:
     """The run's initrd: the uncompressed ACPI override archive first, then the base image."""
     with open(out, "wb") as fh:
         if early_archive:
             fh.write(early_archive)
-        fh.write(base_initramfs(files).read_bytes())
+        fh.write(base_initramfs(files, more).read_bytes())
     return out

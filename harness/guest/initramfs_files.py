@@ -46,9 +46,10 @@ def _entries(spec: GuestFile) -> list[FileEntry]:
     return out
 
 
-def collect(files: Sequence[GuestFile]) -> tuple[FileEntry, ...]:
-    """Every file to add, sorted by guest path; one guest path named twice is bad input."""
-    entries = [e for spec in files for e in _entries(spec)]
+def collect(files: Sequence[GuestFile], more: Sequence[FileEntry] = ()) -> tuple[FileEntry, ...]:
+    """Every file to add (``more``: memhp's own, e.g. a selftest's), sorted by guest
+    path; one guest path named twice is bad input."""
+    entries = [e for spec in files for e in _entries(spec)] + list(more)
     seen: dict[str, FileEntry] = {}
     for entry in entries:
         if entry.dest in seen:

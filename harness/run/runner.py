@@ -19,6 +19,8 @@ from harness.errors import BadInputError, GuestError, InfrastructureError, Memhp
 from harness.guest.actions import ActionResult, run_action
 from harness.guest.agent import GuestGone
 from harness.guest.initramfs import compose_initrd
+from harness.guest.initramfs_files import FileEntry
+from harness.guest.selftest import selftest_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
@@ -41,7 +43,7 @@ from harness.run.model_agreement import model_agreement
 from harness.run.verdict import RunResult, Verdict
 from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.guest_files import GuestFile
-from harness.scenario.schema import Scenario, SratSource, load_scenario
+from harness.scenario.schema import Scenario, Selftest, SratSource, load_scenario
 from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
 
@@ -76,7 +78,7 @@ class Observation:
 
 
 def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path,
-                   files: tuple[GuestFile, ...] = ()) -> Path:
+                   files: tuple[GuestFile, ...] = (), more: tuple[FileEntry, ...] = ()) -> Path:
     tables: dict[str, bytes] = {}
     if scenario.srat.source is SratSource.OVERRIDE:
         tables["srat"] = srat_bytes(scenario, layout)
@@ -91,7 +93,7 @@ def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path,
     for name, table in tables.items():
         (out_dir / f"{name}.aml").write_bytes(table)
     return compose_initrd(out_dir / "initrd.img", build_override_archive(tables) if tables else None,
-                          scenario.files + files)
+                          scenario.files + files, more)
 
 
 def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float,
@@ -169,8 +171,19 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     planned = plan(path, options.kernel)
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
-    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files)
+    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
+                            _selftest_files(scenario, kernel))
     return Prepared(scenario, layout, kernel, initrd, choose_accel(options.accel, kernel.bzimage))
+
+
+def _selftest_files(scenario: Scenario, kernel: kernels.Kernel) -> tuple[FileEntry, ...]:
+    """A selftest action's script (from the source tree it names, else the booted kernel's
+    version) and bash; one set, so scenarios run one selftest source."""
+    sources = {a.source or ".".join(map(str, kernel.version)) for a in scenario.actions
+               if isinstance(a, Selftest)}
+    if len(sources) > 1:
+        raise BadInputError(f"{scenario.name}: selftest actions name two sources: {sorted(sources)}")
+    return selftest_files(sources.pop()) if sources else ()
 
 
 @contextlib.contextmanager

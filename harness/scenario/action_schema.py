@@ -78,9 +78,20 @@ class RunCommand(_Action):
     status: int = Field(0, ge=0, le=255)
 
 
+class Selftest(_Action):
+    """The kernel's memory-hotplug selftest (mem-on-off-test.sh from Debian's
+    linux-source-<source>, default: the booted kernel's version) with ``-r ratio``."""
+
+    do: Literal["selftest"]
+    test: Literal["memory-hotplug"] = "memory-hotplug"
+    ratio: int = Field(2, ge=0, le=100)  # the script's -r: percent of blocks to offline
+    source: Literal["6.1", "6.12"] | None = None
+    timeout: float = Field(600.0, gt=0, le=3600)
+
+
 Action = Annotated[
     Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, NodeRemove, GuestWrite,
-          InjectFault, RunCommand],
+          InjectFault, RunCommand, Selftest],
     Field(discriminator="do"),
 ]
 
@@ -88,4 +99,4 @@ Action = Annotated[
 # The discriminator's tags: not keys a person wrote in the file.
 ACTION_TAGS = frozenset({"offline_node", "offline_range", "online_range", "dimm_add",
                          "dimm_remove", "node_remove", "guest_setting", "inject_fault",
-                         "run"})
+                         "run", "selftest"})

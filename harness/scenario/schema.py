@@ -27,6 +27,7 @@ from harness.scenario.action_schema import (
     GuestWrite as GuestWrite,
     InjectFault as InjectFault,
     RunCommand as RunCommand,
+    Selftest as Selftest,
     ACTION_TAGS as ACTION_TAGS,
 )
 from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
