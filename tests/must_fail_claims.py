@@ -31,4 +31,5 @@ MUST_FAIL: dict[str, set[str]] = {
     "three-node-movable-node-movablecore-claims-movablecore-wins": {"ZONE_MOVABLE of node 2 starts at"},
     "two-node-user-script-claims-script-fails": {"action script-node1 (run)"},
     "two-node-selftest-claims-selftest-fails": {"action mem-on-off (selftest)"},
+    "one-node-unmovable-cost-claims-no-refusal": {"action page-tables (unmovable)"},
 }

@@ -191,7 +191,7 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
             if isinstance(action, GuestWrite) and action.setting == "acpi_memory_hotplug_enabled":
                 eject_disabled = action.value == "0"
             # A fault's, a user program's or a selftest's outcome is not the model's to predict.
-            outcome = "uncertain" if action.do in ("inject_fault", "run", "selftest") else "success"
+            outcome = "uncertain" if action.do in ("inject_fault", "run", "selftest", "unmovable") else "success"
             out.append(ActionPrediction(action.id, action.do, outcome, "not a memory outcome"))
     return out
 

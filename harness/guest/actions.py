@@ -9,6 +9,7 @@ from harness.errors import GuestError
 from harness.guest.agent import GuestGone
 from harness.guest import node_removal
 from harness.guest.selftest import run_selftest
+from harness.guest.unmovable import run_unmovable
 from harness.guest.user_command import user_command
 from harness.guest.vm import GuestVM
 from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
@@ -27,6 +28,7 @@ from harness.scenario.schema import (
     RunCommand,
     Scenario,
     Selftest,
+    Unmovable,
 )
 
 EVIDENCE_LINES = 40  # a few page dumps; a flood of them would drown result.json
@@ -258,6 +260,8 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.succeeded, result.reason, result.command = user_command(vm, action)
     elif isinstance(action, Selftest):
         result.succeeded, result.reason, result.command = run_selftest(vm, action)
+    elif isinstance(action, Unmovable):
+        result.succeeded, result.reason, result.command = run_unmovable(vm, action)
     elif isinstance(action, InjectFault):
         reply = vm.inject_fault(action.fault, action.timeout)
         result.succeeded = reply.ok

@@ -80,6 +80,7 @@ class CommandRecord:
     stderr_file: str | None = None
     tap_file: str | None = None  # selftest actions: their TAP, also in ``tap``
     tap: tuple[TapTest, ...] = ()
+    measurement: dict[str, str | int] | None = None  # unmovable actions (guest.unmovable)
 
 
 def _tail(data: bytes, lines: int = 20) -> list[str]:

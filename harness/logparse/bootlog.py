@@ -18,6 +18,7 @@ from harness.logparse.failures import OfflineFailure, Oops
 from harness.logparse.memblock_debug import MemblockAlloc, MemblockEvent, MemblockOp
 from harness.logparse.memblock_dump import MemblockDump
 from harness.logparse.numa import NumaMerge
+from harness.logparse.oom import OomKill
 from harness.logparse.setup import Crashkernel, LogBuffer, PercpuEmbedded
 from harness.logparse.zones import EarlyNodeRange, ZoneRange
 
@@ -66,6 +67,7 @@ class BootLog(JsonMixin):
     panic: str | None = None
     oopses: tuple[Oops, ...] = ()
     offline_failures: tuple[OfflineFailure, ...] = ()
+    oom_kills: tuple[OomKill, ...] = ()
     unparsed_suspicious: int = 0
 
     @property

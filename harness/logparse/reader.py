@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.logparse import acpi, e820, failures, meminit, memblock_dump, numa, setup, zones
+from harness.logparse import acpi, e820, failures, meminit, memblock_dump, numa, oom, setup, zones
 from harness.logparse import memblock_debug as memblock_ops
 from harness.logparse.common import LineKind
 from harness.logparse.lines import line_messages
@@ -26,6 +26,7 @@ KINDS: tuple[LineKind[object], ...] = (
     *numa.KINDS,
     *zones.KINDS,
     *meminit.KINDS,
+    *oom.KINDS,
     *setup.KINDS,
     *failures.KINDS,
 )

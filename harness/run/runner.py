@@ -21,6 +21,7 @@ from harness.guest.agent import GuestGone
 from harness.guest.initramfs import compose_initrd
 from harness.guest.initramfs_files import FileEntry
 from harness.guest.selftest import selftest_files
+from harness.guest.unmovable import helper_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
@@ -43,7 +44,7 @@ from harness.run.model_agreement import model_agreement
 from harness.run.verdict import RunResult, Verdict
 from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.guest_files import GuestFile
-from harness.scenario.schema import Scenario, Selftest, SratSource, load_scenario
+from harness.scenario.schema import Scenario, Selftest, SratSource, Unmovable, load_scenario
 from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
 
@@ -171,8 +172,9 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     planned = plan(path, options.kernel)
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
+    helpers = helper_files() if any(isinstance(a, Unmovable) for a in scenario.actions) else ()
     initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
-                            _selftest_files(scenario, kernel))
+                            _selftest_files(scenario, kernel) + helpers)
     return Prepared(scenario, layout, kernel, initrd, choose_accel(options.accel, kernel.bzimage))
 
 

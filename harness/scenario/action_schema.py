@@ -89,9 +89,18 @@ class Selftest(_Action):
     timeout: float = Field(600.0, gt=0, le=3600)
 
 
+class Unmovable(_Action):
+    """Consume unmovable kernel memory (page tables or slab) until the kernel refuses,
+    and report how much was obtained and how much ZONE_MOVABLE was still free."""
+
+    do: Literal["unmovable"]
+    consume: Literal["page_tables", "slab"]
+    timeout: float = Field(600.0, gt=0, le=3600)
+
+
 Action = Annotated[
     Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, NodeRemove, GuestWrite,
-          InjectFault, RunCommand, Selftest],
+          InjectFault, RunCommand, Selftest, Unmovable],
     Field(discriminator="do"),
 ]
 
@@ -99,4 +108,4 @@ Action = Annotated[
 # The discriminator's tags: not keys a person wrote in the file.
 ACTION_TAGS = frozenset({"offline_node", "offline_range", "online_range", "dimm_add",
                          "dimm_remove", "node_remove", "guest_setting", "inject_fault",
-                         "run", "selftest"})
+                         "run", "selftest", "unmovable"})

@@ -28,6 +28,7 @@ from harness.scenario.action_schema import (
     InjectFault as InjectFault,
     RunCommand as RunCommand,
     Selftest as Selftest,
+    Unmovable as Unmovable,
     ACTION_TAGS as ACTION_TAGS,
 )
 from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE

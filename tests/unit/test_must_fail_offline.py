@@ -30,7 +30,7 @@ from harness.qemu.machine import Channels
 from harness.run import checks
 from harness.run.verdict import RunResult
 from harness.scenario.schema import (Action, DimmRemove, OfflineNode, RunCommand, Scenario,
-                                     Selftest, SratSource, load_scenario)
+                                     Selftest, SratSource, Unmovable, load_scenario)
 from harness.scenario.tables import slit_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,14 +75,18 @@ def _refused(action: Action, log: BootLog) -> bool:
 def _command_checks(scenario: Scenario, kernel: str, pass_name: str) -> set[str]:
     """``run`` and ``selftest`` actions: a program's status is not in the console; the
     recorded boot keeps each command's record beside its log (…commands.json, from its
-    model.json). A selftest passes on exit 0, as kselftest counts."""
+    model.json). A selftest passes on exit 0, as kselftest counts; an unmovable workload
+    when the kernel refused it (OOM killer or a failing call)."""
     path = RECORDED / f"memhp-{kernel}-{pass_name}.commands.json"
     commands = json.loads(path.read_text()) if path.exists() else {}
     false = set()
-    for action in (a for a in scenario.actions if isinstance(a, (RunCommand, Selftest))):
+    for action in (a for a in scenario.actions if isinstance(a, (RunCommand, Selftest, Unmovable))):
         seen = commands[action.id]
-        wanted = action.status if isinstance(action, RunCommand) else 0
-        ok = not seen["timed_out"] and seen["status"] == wanted
+        if isinstance(action, Unmovable):
+            ok = seen["measurement"]["ended"].startswith(("OOM killer", "end refused"))
+        else:
+            wanted = action.status if isinstance(action, RunCommand) else 0
+            ok = not seen["timed_out"] and seen["status"] == wanted
         if ok != (action.expect.value == "success"):
             false.add(f"action {action.id} ({action.do})")
     return false
