@@ -1,5 +1,5 @@
-"""The OOM killer's verdict line (mm/oom_kill.c:__oom_kill_process):
-``Out of memory: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB, file-rss:%lukB,
+"""The OOM killer's verdict line (mm/oom_kill.c:__oom_kill_process, message "Out of memory"):
+``%s: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB, file-rss:%lukB,
 shmem-rss:%lukB, UID:%u pgtables:%lukB oom_score_adj:%hd``."""
 from __future__ import annotations
 

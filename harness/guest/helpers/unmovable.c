@@ -3,7 +3,8 @@
  *   unmovable page_tables   read one byte per 2 MiB of a huge sparse anonymous mapping:
  *                           each read maps the shared zero page (no data page) but needs
  *                           a PTE page, which the kernel allocates unmovable
- *                           (GFP_PGTABLE_USER: never from ZONE_MOVABLE)
+ *                           (include/asm-generic/pgalloc.h GFP_PGTABLE_USER is GFP_KERNEL
+ *                           based: never from ZONE_MOVABLE)
  *   unmovable slab          create empty files in a tmpfs without inode limit: each
  *                           costs an inode and a dentry (slab caches, unmovable)
  *
