@@ -9,6 +9,10 @@ Fixtures (thin wrappers over ``harness.run.runner``):
 - ``memhp_run``: ``memhp_run(path) -> RunResult`` runs a whole scenario.
 - ``memhp_vm``: ``prepared, vm = memhp_vm(path)`` boots a scenario and hands over the
   ``GuestVM`` (console, QMP, agent); QEMU is shut down when the test ends, whatever happened.
+  ``vm.run([...], timeout=…)`` runs a program in the guest (argv exec'ed, no shell) and
+  returns its ``CommandResult`` (status, stdout, stderr, timed_out).
+  ``memhp_vm(path, files=(GuestFile(source=…, dest=…, mode=0o755),))`` adds the test's own
+  files (scripts, static binaries, folders) to the initramfs beside the scenario's.
 """
 from __future__ import annotations
 

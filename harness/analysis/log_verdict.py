@@ -32,6 +32,7 @@ from harness.analysis.pinning import (
     outcome_dump,
     reservations_in_hotplug_ranges,
 )
+from harness.analysis.meminit_times import NodeInitTime, describe_init_times, node_init_times
 from harness.errors import ExitCode
 from harness.logparse import BootLog, SratMemoryLine
 from harness.logparse.common import JsonMixin
@@ -97,6 +98,7 @@ class LogVerdict(JsonMixin):
     ranges: tuple[RangeVerdict, ...]
     nodes: tuple[NodeFacts, ...]
     renumbered: dict[int, int] = field(default_factory=dict)  # PXM -> node where they differ
+    init_times: tuple[NodeInitTime, ...] = ()  # informational: memory-init time per node
 
     @property
     def exit_code(self) -> ExitCode:
@@ -114,7 +116,7 @@ def hotplug_verdict(log: BootLog) -> LogVerdict:
         outcome = Outcome.CLEAN
     renumbered = {pxm: node for pxm, node in sorted(log.pxm_to_node.items()) if pxm != node}
     return LogVerdict(log.source, log.kernel_release, movable_node_of(log), log.memblock_debug,
-                      outcome, ranges, node_facts(log), renumbered)
+                      outcome, ranges, node_facts(log), renumbered, node_init_times(log))
 
 
 def node_facts(log: BootLog) -> tuple[NodeFacts, ...]:
@@ -261,6 +263,7 @@ def describe_verdict(verdict: LogVerdict) -> str:
         lines.append(f"  node {n.node}: PXM {pxms}, {cpus}, {memory}{movable}")
     if verdict.renumbered:
         lines.append("  PXM -> node renumbered: " + ", ".join(f"{p}->{n}" for p, n in verdict.renumbered.items()))
+    lines += describe_init_times(verdict.init_times)
     return "\n".join(lines)
 
 

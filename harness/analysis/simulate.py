@@ -231,7 +231,8 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
                 disabled = disabled - {profile} if action.value != "0" else disabled | {profile}
             if isinstance(action, GuestWrite) and action.setting == "auto_online_blocks":
                 hot.set_online_type(action.value)
-            outcome = "uncertain" if action.do == "inject_fault" else "success"
+            # A fault's, a user program's or a selftest's outcome is not the model's to predict.
+            outcome = "uncertain" if action.do in ("inject_fault", "run", "selftest", "unmovable") else "success"
             out.append(ActionPrediction(action.id, action.do, outcome, "not a memory outcome"))
     return out
 

@@ -9,6 +9,9 @@ from harness.errors import GuestError
 from harness.guest import node_removal
 from harness.guest.agent import GuestGone
 from harness.guest.state import MemoryBlock
+from harness.guest.selftest import run_selftest
+from harness.guest.unmovable import run_unmovable
+from harness.guest.user_command import user_command
 from harness.guest.vm import GuestVM
 from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
 from harness.logparse.reader import ConsoleLine
@@ -23,7 +26,10 @@ from harness.scenario.schema import (
     InjectFault,
     NodeRemove,
     OfflineNode,
+    RunCommand,
     Scenario,
+    Selftest,
+    Unmovable,
 )
 
 EVIDENCE_LINES = 40  # a few page dumps; a flood of them would drown result.json
@@ -54,6 +60,7 @@ class ActionResult:
     # has_unmovable_pages → dump_page): the pages that made an offline or eject fail.
     unmovable_pfns: list[int] = field(default_factory=list)
     node: dict[str, Any] | None = None  # node_remove: CPUs, DIMMs, node states, health
+    command: dict[str, Any] | None = None  # run: CommandResult.to_json() + its output files
 
     @property
     def matched(self) -> bool:
@@ -70,6 +77,7 @@ class ActionResult:
             "console_evidence": self.console_evidence,
             "unmovable_pfns": self.unmovable_pfns,
             "node": self.node,
+            "command": self.command,
         }
 
 
@@ -282,6 +290,12 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         reply = vm.call("setting", action.setting, action.value)
         result.succeeded = reply.ok
         result.reason = reply.text or f"{action.setting} = {action.value}"
+    elif isinstance(action, RunCommand):
+        result.succeeded, result.reason, result.command = user_command(vm, action)
+    elif isinstance(action, Selftest):
+        result.succeeded, result.reason, result.command = run_selftest(vm, action)
+    elif isinstance(action, Unmovable):
+        result.succeeded, result.reason, result.command = run_unmovable(vm, action)
     elif isinstance(action, InjectFault):
         reply = vm.inject_fault(action.fault, action.timeout)
         result.succeeded = reply.ok

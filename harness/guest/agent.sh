@@ -76,6 +76,42 @@ setting() {
     esac
 }
 
+unhex() {  # "x6869" -> v="hi": the host sends each argv word as x + hex, never as text
+    h=${1#x}; esc=
+    while [ -n "$h" ]; do rest=${h#??}; esc="$esc\\x${h%"$rest"}"; h=$rest; done
+    v=$(printf '%bx' "$esc"); v=${v%x}  # the x keeps trailing newlines
+}
+
+# run TIMEOUT LIMIT xHEX...: exec the decoded argv (no shell parses it: exec skips the
+# agent's functions and builtins), stdin /dev/null, stdout and stderr kept in files so a
+# command killed at TIMEOUT still gives its output so far; at most LIMIT bytes of each
+# come back, base64 encoded so no output line can look like the protocol's framing.
+runcmd() {
+    t=$1; limit=$2; shift 2; n=0
+    for a in "$@"; do  # the request's trailing id is digits: not an argv word
+        case "$a" in x*) unhex "$a"; n=$((n + 1)); eval "arg$n=\$v" ;; esac
+    done
+    set --; i=1
+    while [ $i -le $n ]; do eval "set -- \"\$@\" \"\$arg$i\""; i=$((i + 1)); done
+    r=${TMPDIR:-/tmp}/memhp-run  # TMPDIR: the host-side unit tests run the agent too
+    rm -f $r.out $r.err $r.killed
+    read -r t0 _ < /proc/uptime
+    ( exec "$@" ) </dev/null >$r.out 2>$r.err &
+    pid=$!
+    ( sleep "$t" & s=$!; trap 'kill $s; exit 0' TERM; wait $s
+      kill -KILL $pid 2>/dev/null && : > $r.killed ) </dev/null >/dev/null 2>&1 &
+    watch=$!
+    wait $pid; st=$?
+    kill $watch 2>/dev/null; wait $watch
+    read -r t1 _ < /proc/uptime
+    killed=0; [ -e $r.killed ] && killed=1
+    echo "status $st timed_out $killed uptime $t0 $t1"
+    for s in out err; do
+        echo "${s}_size $(wc -c < $r.$s)"
+        head -c "$limit" $r.$s | base64 | while read -r l; do echo "$s $l"; done
+    done
+}
+
 echo "@@MEMHP-READY $(uname -r)"
 while IFS= read -r line; do
     set -f; set -- $line; set +f  # split the request into words, never glob it
@@ -106,6 +142,7 @@ while IFS= read -r line; do
         nodes) nodes ;;
         hotplug_params) hotplug_params ;;
         alloc) alloc "$1" ;;
+        run) runcmd "$@" ;;
         poweroff) echo bye; echo "@@END $id 0"; poweroff -f ;;
         panic) echo c > /proc/sysrq-trigger ;;  # fault injection: the kernel panics, no reply
         hang) while :; do sleep 3600; done ;;   # fault injection: the agent never answers

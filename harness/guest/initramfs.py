@@ -2,9 +2,10 @@
 
 Kernel modules a scenario needs go in ``lib/modules/<name>.ko`` (uncompressed: busybox
 insmod hands the file to init_module(2) as is), listed dependencies first in
-``lib/modules/load.list``, which init loads before the agent starts.
-The cache key is the content of everything that goes in, so a new busybox, agent or
-module makes a new image; concurrent runs build under a file lock. Per run, the SRAT override archive
+``lib/modules/load.list``, which init loads before the agent starts. A scenario's
+``[[files]]`` (or a test's) go in too, with their modes. The cache key is the content of
+everything that goes in (paths and modes included), so a new busybox, agent, module or
+user file makes a new image; concurrent runs build under a file lock. Per run, the SRAT override archive
 (uncompressed, as lib/earlycpio.c requires) is put in front of this gzip image.
 """
 from __future__ import annotations
@@ -22,7 +23,9 @@ from pathlib import Path
 from filelock import FileLock
 
 from harness.errors import InfrastructureError
+from harness.guest.initramfs_files import FileEntry, collect
 from harness.paths import cache_dir
+from harness.scenario.guest_files import GuestFile
 from kernels.modules import Module
 
 BUSYBOX = Path("/bin/busybox")
@@ -40,26 +43,26 @@ def _busybox() -> Path:
     return BUSYBOX
 
 
-def _key(busybox: bytes, init: bytes, agent: bytes, modules: Sequence[Module] = ()) -> str:
+def _key(busybox: bytes, init: bytes, agent: bytes, extra: Sequence[FileEntry]) -> str:
     digest = hashlib.sha256()
     for part in (busybox, init, agent):
         digest.update(hashlib.sha256(part).digest())
-    for module in modules:  # order matters too: it is the load order
-        digest.update(module.name.encode() + b"\0" + hashlib.sha256(module.image).digest())
+    for entry in extra:
+        digest.update(entry.digest())
     return digest.hexdigest()[:20]
 
 
-def _add_modules(root: Path, modules: Sequence[Module]) -> None:
+def module_entries(modules: Sequence[Module]) -> tuple[FileEntry, ...]:
+    """``modules`` (dependencies first) as files, and ``load.list`` in that order."""
     if not modules:
-        return
-    folder = root / "lib" / "modules"
-    folder.mkdir(parents=True)
-    for module in modules:
-        (folder / f"{module.name}.ko").write_bytes(module.image)
-    (folder / "load.list").write_text("".join(f"{m.name}\n" for m in modules))
+        return ()
+    files = [FileEntry(f"/lib/modules/{m.name}.ko", 0o644, m.image) for m in modules]
+    order = "".join(f"{m.name}\n" for m in modules).encode()
+    return (*files, FileEntry("/lib/modules/load.list", 0o644, order))
 
 
-def _build(target: Path, busybox: Path, init: bytes, agent: bytes, modules: Sequence[Module]) -> None:
+def _build(target: Path, busybox: Path, init: bytes, agent: bytes,
+           extra: Sequence[FileEntry]) -> None:
     with tempfile.TemporaryDirectory(prefix="memhp-initramfs-") as tmp:
         root = Path(tmp)
         for sub in _DIRS:
@@ -68,7 +71,8 @@ def _build(target: Path, busybox: Path, init: bytes, agent: bytes, modules: Sequ
         (root / "init").write_bytes(init)
         (root / "agent.sh").write_bytes(agent)
         os.chmod(root / "init", 0o755)
-        _add_modules(root, modules)
+        for entry in extra:
+            entry.write_under(root)
         names = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         proc = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
                               input="\n".join(names).encode(), capture_output=True, check=False)
@@ -79,24 +83,26 @@ def _build(target: Path, busybox: Path, init: bytes, agent: bytes, modules: Sequ
         partial.replace(target)
 
 
-def base_initramfs(modules: Sequence[Module] = ()) -> Path:
-    """The cached busybox + agent (+ ``modules``, in load order) image (gzip newc)."""
+def base_initramfs(files: Sequence[GuestFile] = (), more: Sequence[FileEntry] = ()) -> Path:
+    """The cached busybox + agent image (gzip newc), with ``files`` and ``more`` (memhp's
+    own: modules from :func:`module_entries`, a selftest, helpers) added."""
     busybox = _busybox()
     init, agent = _guest_file("init"), _guest_file("agent.sh")
-    key = _key(busybox.read_bytes(), init, agent, modules)
+    extra = collect(files, more)
+    key = _key(busybox.read_bytes(), init, agent, extra)
     folder = cache_dir("initramfs")
     target = folder / f"memhp-{key}.cpio.gz"
     with FileLock(str(folder / f"{key}.lock")):
         if not target.exists():
-            _build(target, busybox, init, agent, modules)
+            _build(target, busybox, init, agent, extra)
     return target
 
 
-def compose_initrd(out: Path, early_archive: bytes | None, modules: Sequence[Module] = ()) -> Path:
-    """The run's initrd: the uncompressed ACPI override archive first, then the base image
-    (with ``modules``, from ``kernels.needed_modules``)."""
+def compose_initrd(out: Path, early_archive: bytes | None,
+                   files: Sequence[GuestFile] = (), more: Sequence[FileEntry] = ()) -> Path:
+    """The run's initrd: the uncompressed ACPI override archive first, then the base image."""
     with open(out, "wb") as fh:
         if early_archive:
             fh.write(early_archive)
-        fh.write(base_initramfs(modules).read_bytes())
+        fh.write(base_initramfs(files, more).read_bytes())
     return out

@@ -7,11 +7,13 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from harness.errors import GuestError
 from harness.guest.agent import Agent, AgentReply, GuestGone
+from harness.guest.command import CommandResult, run_in_guest
 from harness.guest.state import (
     GuestSnapshot,
     HotplugParams,
@@ -177,6 +179,10 @@ class GuestVM:
 
     def alloc(self, mib: int, timeout: float) -> AgentReply:
         return self.call("alloc", mib, timeout=timeout)
+
+    def run(self, argv: Sequence[str], timeout: float = 60.0) -> CommandResult:
+        """Run a program in the guest (argv exec'ed, no shell); killed at ``timeout`` s."""
+        return run_in_guest(self.call, argv, timeout)
 
     def hotpluggable_cpus(self) -> list[dict[str, object]]:
         return list(self.qmp.command("query-hotpluggable-cpus"))

@@ -18,6 +18,7 @@ from harness.logparse.failures import OfflineFailure, Oops
 from harness.logparse.memblock_debug import MemblockAlloc, MemblockEvent, MemblockOp
 from harness.logparse.memblock_dump import MemblockDump
 from harness.logparse.numa import NumaMerge
+from harness.logparse.oom import OomKill
 from harness.logparse.setup import Crashkernel, LogBuffer, PercpuEmbedded
 from harness.logparse.virtio_mem import VirtioMemDevice, VirtioMemLine, virtio_mem_devices
 from harness.logparse.zones import EarlyNodeRange, ZoneRange
@@ -61,12 +62,14 @@ class BootLog(JsonMixin):
     movable_zone_start: dict[int, int] = field(default_factory=dict)
     early_node_ranges: tuple[EarlyNodeRange, ...] = ()
     initmem: dict[int, AddressRange] = field(default_factory=dict)
+    deferred_init_ms: dict[int, int] = field(default_factory=dict)  # pgdatinit's time per node
     memoryless_nodes: tuple[int, ...] = ()
     memory_block_size: int | None = None
     panic: str | None = None
     oopses: tuple[Oops, ...] = ()
     offline_failures: tuple[OfflineFailure, ...] = ()
     virtio_mem: tuple[VirtioMemLine, ...] = ()
+    oom_kills: tuple[OomKill, ...] = ()
     unparsed_suspicious: int = 0
 
     @property

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from acpi_tables.srat import MemoryAffinity
 from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
 from harness.errors import BadInputError, ExitCode, Verdict
+from harness.guest.command import CommandRecord
 from harness.guest.state import GuestSnapshot, HotplugParams, PageFlagSummary, ZoneInfo
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
@@ -350,6 +351,7 @@ class ActionRecord:
     console_evidence: tuple[str, ...]
     unmovable_pfns: tuple[int, ...] = ()  # absent in files from before boot-RAM DIMMs
     node: NodeRemovalRecord | None = None  # node_remove only
+    command: CommandRecord | None = None  # run only
 
     @classmethod
     def of(cls, written: dict[str, Any]) -> ActionRecord:

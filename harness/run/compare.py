@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.meminit_times import compare_init_times
 from harness.logparse import BootLog, MemblockAlloc
 from harness.run.artifacts import ModelFile, ResultFile, kernel_label
 from harness.units import hex_range
@@ -24,6 +25,7 @@ class Comparison:
     hotplug_reservations: dict[str, list[str]] = field(default_factory=dict)
     allocations_moved: list[dict[str, Any]] = field(default_factory=list)
     allocation_counts: list[dict[str, Any]] = field(default_factory=list)
+    init_times: list[dict[str, Any]] = field(default_factory=list)  # informational
 
     @property
     def regressions(self) -> list[dict[str, Any]]:
@@ -34,7 +36,7 @@ class Comparison:
                 "regressions": self.regressions, "outcomes": self.outcomes, "zones": self.zones,
                 "hotplug_reservations": self.hotplug_reservations,
                 "allocations_moved": self.allocations_moved,
-                "allocation_counts": self.allocation_counts}
+                "allocation_counts": self.allocation_counts, "init_times": self.init_times}
 
     def text(self) -> str:
         out = [f"A = {self.a}", f"B = {self.b}"]
@@ -59,7 +61,15 @@ class Comparison:
             out.append(f"  allocation requests by {c['caller']}: {c['a']} → {c['b']}")
         if len(out) == 2:
             out.append("  no differences")
-        return "\n".join(out)
+        return "\n".join(out[:2] + self._init_lines() + out[2:])
+
+    def _init_lines(self) -> list[str]:
+        """Shown whatever changed: informational, so never counted as a difference."""
+        out = ["  memory init per node (deferred pages, ms; informational, not a verdict):"]
+        for t in self.init_times:
+            ratio = "" if t["b_over_a"] is None else f" (B/A x{t['b_over_a']:g})"
+            out.append(f"    node {t['node']}: A {t['a_ms']} → B {t['b_ms']}{ratio}")
+        return out if self.init_times else []
 
 
 def _allocations(model: ModelFile) -> dict[tuple[str, int], MemblockAlloc]:
@@ -117,6 +127,7 @@ def _zones(la: BootLog, lb: BootLog) -> list[dict[str, Any]]:
 
 def _models(cmp: Comparison, ma: ModelFile, mb: ModelFile) -> None:
     cmp.zones = _zones(ma.boot_log, mb.boot_log)
+    cmp.init_times = compare_init_times(ma.boot_log, mb.boot_log)
     resa, resb = _reservation_keys(ma), _reservation_keys(mb)
     cmp.hotplug_reservations = {
         "new in B": [resb[k] for k in resb if k not in resa],

@@ -27,6 +27,9 @@ from harness.errors import BadInputError, GuestError, InfrastructureError, Memhp
 from harness.guest.actions import ActionResult, run_action
 from harness.guest.agent import GuestGone
 from harness.guest.initramfs import base_initramfs, compose_initrd
+from harness.guest.initramfs_files import FileEntry
+from harness.guest.selftest import selftest_files
+from harness.guest.unmovable import helper_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
@@ -50,7 +53,8 @@ from harness.run.boot_ram import boot_dimm_witnesses, disagreement
 from harness.run.model_agreement import model_agreement
 from harness.run.verdict import RunResult, Verdict
 from harness.scenario.layout import MemoryLayout, compute_layout
-from harness.scenario.schema import Scenario, SratSource, load_scenario
+from harness.scenario.guest_files import GuestFile
+from harness.scenario.schema import Scenario, Selftest, SratSource, Unmovable, load_scenario
 from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
 
@@ -71,6 +75,7 @@ class RunOptions:
     out_dir: Path = Path("out")
     accel: str = "auto"
     boot_timeout: float = 180.0
+    files: tuple[GuestFile, ...] = ()  # added to the scenario's [[files]] (the pytest plugin)
 
 
 @dataclass
@@ -93,7 +98,8 @@ class Observation:
     action_seconds: float | None = None
 
 
-def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
+def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path,
+                   files: tuple[GuestFile, ...] = (), more: tuple[FileEntry, ...] = ()) -> Path:
     tables: dict[str, bytes] = {}
     if scenario.srat.source is SratSource.OVERRIDE:
         tables["srat"] = srat_bytes(scenario, layout)
@@ -107,13 +113,15 @@ def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> P
             raise BadInputError(f"slit: the kernel would refuse the override: {'; '.join(problems)}")
     for name, table in tables.items():
         write_file(out_dir / f"{name}.aml", table)
-    return _link(cached_initrd(build_override_archive(tables) if tables else None),
+    return _link(cached_initrd(build_override_archive(tables) if tables else None, scenario.files + files, more),
                  out_dir / "initrd.img")
 
 
-def cached_initrd(early_archive: bytes | None) -> Path:
-    """The override archive in front of the base image, composed once per content."""
-    base = base_initramfs()
+def cached_initrd(early_archive: bytes | None, files: tuple[GuestFile, ...] = (),
+                  more: tuple[FileEntry, ...] = ()) -> Path:
+    """The override archive in front of the base image (with the run's files), composed
+    once per content."""
+    base = base_initramfs(files, more)
     if early_archive is None:
         return base
     key = hashlib.sha256(base.name.encode() + early_archive).hexdigest()[:20]
@@ -121,7 +129,7 @@ def cached_initrd(early_archive: bytes | None) -> Path:
     target = folder / f"memhp-{key}.img"
     with FileLock(str(folder / f"{key}.lock")):
         if not target.exists():
-            partial = compose_initrd(target.with_suffix(".partial"), early_archive)
+            partial = compose_initrd(target.with_suffix(".partial"), early_archive, files, more)
             partial.replace(target)
     return target
 
@@ -223,8 +231,20 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
         check_address_space(layout, accel)
     except BadInputError as err:
         raise BadInputError(f"{path}: {err}") from None
-    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir))
+    helpers = helper_files() if any(isinstance(a, Unmovable) for a in scenario.actions) else ()
+    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
+                            _selftest_files(scenario, kernel) + helpers)
     return Prepared(scenario, layout, kernel, initrd, accel)
+
+
+def _selftest_files(scenario: Scenario, kernel: kernels.Kernel) -> tuple[FileEntry, ...]:
+    """A selftest action's script (from the source tree it names, else the booted kernel's
+    version) and bash; one set, so scenarios run one selftest source."""
+    sources = {a.source or ".".join(map(str, kernel.version)) for a in scenario.actions
+               if isinstance(a, Selftest)}
+    if len(sources) > 1:
+        raise BadInputError(f"{scenario.name}: selftest actions name two sources: {sorted(sources)}")
+    return selftest_files(sources.pop()) if sources else ()
 
 
 @contextlib.contextmanager

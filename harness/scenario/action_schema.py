@@ -69,13 +69,43 @@ class InjectFault(_Action):
     fault: Literal["panic", "hang", "kill_qemu", "close_qmp", "stop_vcpus"]
 
 
+class RunCommand(_Action):
+    """Run a program in the guest (argv exec'ed as given, never through a shell); it
+    succeeds when it exits with ``status`` before ``timeout``."""
+
+    do: Literal["run"]
+    argv: tuple[str, ...] = Field(min_length=1)
+    status: int = Field(0, ge=0, le=255)
+
+
+class Selftest(_Action):
+    """The kernel's memory-hotplug selftest (mem-on-off-test.sh from Debian's
+    linux-source-<source>, default: the booted kernel's version) with ``-r ratio``."""
+
+    do: Literal["selftest"]
+    test: Literal["memory-hotplug"] = "memory-hotplug"
+    ratio: int = Field(2, ge=0, le=100)  # the script's -r: percent of blocks to offline
+    source: Literal["6.1", "6.12"] | None = None
+    timeout: float = Field(600.0, gt=0, le=3600)
+
+
+class Unmovable(_Action):
+    """Consume unmovable kernel memory (page tables or slab) until the kernel refuses,
+    and report how much was obtained and how much ZONE_MOVABLE was still free."""
+
+    do: Literal["unmovable"]
+    consume: Literal["page_tables", "slab"]
+    timeout: float = Field(600.0, gt=0, le=3600)
+
+
 Action = Annotated[
     Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, NodeRemove, GuestWrite,
-          InjectFault],
+          InjectFault, RunCommand, Selftest, Unmovable],
     Field(discriminator="do"),
 ]
 
 
 # The discriminator's tags: not keys a person wrote in the file.
 ACTION_TAGS = frozenset({"offline_node", "offline_range", "online_range", "dimm_add",
-                         "dimm_remove", "node_remove", "guest_setting", "inject_fault"})
+                         "dimm_remove", "node_remove", "guest_setting", "inject_fault",
+                         "run", "selftest", "unmovable"})

@@ -16,39 +16,25 @@ import pydantic
 from pydantic import Field, model_validator
 
 from harness.errors import BadInputError
-from harness.scenario.action_schema import (
+from harness.scenario.action_schema import (  # re-exported: scenario users import them from here
     ACTION_TAGS as ACTION_TAGS,
-)
-from harness.scenario.action_schema import (
     Action as Action,
-)
-from harness.scenario.action_schema import (
     BlockRangeAction as BlockRangeAction,
-)
-from harness.scenario.action_schema import (
     DimmAdd as DimmAdd,
-)
-from harness.scenario.action_schema import (
     DimmRemove as DimmRemove,
-)
-from harness.scenario.action_schema import (
     Expect as Expect,
-)
-from harness.scenario.action_schema import (
     GuestWrite as GuestWrite,
-)
-from harness.scenario.action_schema import (
     InjectFault as InjectFault,
-)
-from harness.scenario.action_schema import (
     NodeRemove as NodeRemove,
-)
-from harness.scenario.action_schema import (
     OfflineNode as OfflineNode,
+    RunCommand as RunCommand,
+    Selftest as Selftest,
+    Unmovable as Unmovable,
 )
 from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
 from harness.scenario.fields import BlockSize, NodeSize, Size
 from harness.scenario.fields import Strict as _Strict
+from harness.scenario.guest_files import GuestFile, resolve_sources
 
 
 class Node(_Strict):
@@ -222,6 +208,7 @@ class Scenario(_Strict):
     slit: Slit | None = None
     kernel: KernelOptions = KernelOptions()
     actions: tuple[Action, ...] = ()
+    files: tuple[GuestFile, ...] = ()
     expect: Expectations = Expectations()
     # A must-fail sibling names the checks its false claims make fail: a run of it must
     # fail exactly these, so a sibling failing for another reason is caught too.
@@ -366,6 +353,7 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise BadInputError(f"{path}: TOML syntax: {err}") from err
+    resolve_sources(data, path.parent)
     parent = data.pop("extends", None)
     if parent is None:
         return data

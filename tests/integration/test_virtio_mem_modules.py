@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import kernels
-from harness.guest.initramfs import compose_initrd
+from harness.guest.initramfs import compose_initrd, module_entries
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
 from harness.qemu.accel import TCG
@@ -28,7 +28,7 @@ def test_debian_6_1_loads_virtio_pci_and_virtio_mem_and_plugs_at_boot(tmp_path: 
     kernel = kernels.resolve("debian:6.1")
     modules = kernels.needed_modules(kernel, VIRTIO_MEM_MODULES)
     assert [m.name for m in modules][-1] == "virtio_mem" and "virtio_pci" in [m.name for m in modules]
-    initrd = compose_initrd(tmp_path / "initrd.img", None, modules)
+    initrd = compose_initrd(tmp_path / "initrd.img", None, more=module_entries(modules))
     device = command_line(*virtio_mem_args("vm0", 1, parse_size("512M"), parse_size("256M")))
     machine = Machine(lambda ch: build_command(scenario, kernel.bzimage, initrd, ch, TCG) + device, tmp_path)
     with GuestVM(machine) as vm:

@@ -61,3 +61,15 @@ def test_kernel_change_reports_regression_and_moved_allocations(tmp_path: Path) 
     assert resized and all(f"({m['a_size']} → {m['b_size']} bytes)" in cmp.text() for m in resized)
     # the other direction is an improvement, not a regression
     assert not compare_runs(b, a).regressions
+
+
+def test_memory_init_time_per_node_shown_a_b_with_ratio_but_never_a_difference(tmp_path: Path) -> None:
+    a = _run_dir(tmp_path, "a", "recorded/memhp-6.1-two-node-user-script.log", [("c", "success", True)])
+    b = _run_dir(tmp_path, "b", "recorded/memhp-6.12-two-node-user-script.log", [("c", "success", True)])
+    cmp = compare_runs(a, b, "6.1", "6.12")
+    # the raw lines: 6.1 "node 1 … in 108ms", "node 0 … in 188ms"; 6.12 100ms and 284ms
+    assert cmp.init_times == [{"node": 0, "a_ms": 188, "b_ms": 284, "b_over_a": 1.51},
+                              {"node": 1, "a_ms": 108, "b_ms": 100, "b_over_a": 0.93}]
+    text = cmp.text()
+    assert "    node 0: A 188 → B 284 (B/A x1.51)" in text and not cmp.regressions
+    assert cmp.to_json()["init_times"] == cmp.init_times

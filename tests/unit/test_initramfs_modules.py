@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from module_fakes import fake_module
 
-from harness.guest.initramfs import BUSYBOX, base_initramfs
+from harness.guest.initramfs import BUSYBOX, base_initramfs, module_entries
 from kernels.modules import Module
 
 pytestmark = pytest.mark.skipif(not BUSYBOX.exists(), reason="busybox-static not installed")
@@ -28,7 +28,7 @@ def _unpack(image: Path, dest: Path) -> Path:
 def test_modules_and_load_order_are_in_the_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMHP_CACHE", str(tmp_path / "cache"))
     modules = (_module("virtio_ring"), _module("virtio", ("virtio_ring",)), _module("virtio_mem", ("virtio",)))
-    root = _unpack(base_initramfs(modules), tmp_path / "root")
+    root = _unpack(base_initramfs(more=module_entries(modules)), tmp_path / "root")
     assert (root / "lib/modules/load.list").read_text() == "virtio_ring\nvirtio\nvirtio_mem\n"
     assert (root / "lib/modules/virtio_mem.ko").read_bytes() == fake_module("virtio_mem")
     plain = _unpack(base_initramfs(), tmp_path / "plain")
@@ -38,10 +38,11 @@ def test_modules_and_load_order_are_in_the_image(tmp_path: Path, monkeypatch: py
 def test_modules_are_part_of_the_cache_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMHP_CACHE", str(tmp_path / "cache"))
     ring, virtio = _module("virtio_ring"), _module("virtio", ("virtio_ring",))
-    images = {base_initramfs(), base_initramfs((ring,)), base_initramfs((ring, virtio)),
-              base_initramfs((virtio, ring))}
+    def image(*modules: Module) -> Path:
+        return base_initramfs(more=module_entries(modules))
+    images = {image(), image(ring), image(ring, virtio), image(virtio, ring)}
     assert len(images) == 4
-    assert base_initramfs((ring,)) == base_initramfs((ring,))
+    assert image(ring) == image(ring)
 
 
 def test_init_loads_the_listed_modules_in_order(tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ def _lz4_legacy(raw: bytes) -> bytes:
 
 
 COMPRESSORS: dict[Compression, Callable[[bytes], bytes]] = {
-    Compression.GZIP: gzip.compress,
+    # mtime=0: the same image every time, not one per second (test_kernels_cache compares hashes)
+    Compression.GZIP: lambda raw: gzip.compress(raw, mtime=0),
     Compression.XZ: lambda raw: lzma.compress(raw, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32),
     Compression.LZMA: lambda raw: lzma.compress(raw, format=lzma.FORMAT_ALONE),
     Compression.BZIP2: bz2.compress,

@@ -26,7 +26,9 @@ from harness.logparse.e820 import E820Entry, E820Line
 from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops, PageFlags, PageHeader, Panic
 from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent
 from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, DumpSizes
+from harness.logparse.meminit import DeferredInit
 from harness.logparse.numa import NodeData, NodeDataElsewhere, NumaFailure, NumaMerge
+from harness.logparse.oom import OomKill
 from harness.logparse.setup import (
     CommandLine,
     Crashkernel,
@@ -199,6 +201,14 @@ EXAMPLES: dict[str, tuple[str, object]] = {
     "early_node_range": (
         "  node   1: [mem 0x0000000080000000-0x00000000bffdffff]",
         EarlyNodeRange(1, 0x80000000, 0xBFFE0000),
+    ),
+    "deferred_init": (  # fixtures/logs/recorded/memhp-6.1-two-node-user-script.log line 364
+        "node 1 deferred pages initialised in 108ms", DeferredInit(1, 108),
+    ),
+    "oom_kill": (  # fixtures/unmovable/page-tables-6.1-1to1.oom.txt (6.1 mm/oom_kill.c)
+        "Out of memory: Killed process 92 (unmovable) total-vm:68719477840kB, anon-rss:52kB, "
+        "file-rss:4kB, shmem-rss:772kB, UID:0 pgtables:291300kB oom_score_adj:1000",
+        OomKill(L, 92, "unmovable", 291300),
     ),
     "initmem": (
         "Initmem setup node 2 [mem 0x0000000100000000-0x000000013fffffff]",

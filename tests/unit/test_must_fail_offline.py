@@ -16,6 +16,7 @@ console line shows, from the simulator alone.
 """
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -37,8 +38,11 @@ from harness.scenario.schema import (
     DimmRemove,
     NodeRemove,
     OfflineNode,
+    RunCommand,
     Scenario,
+    Selftest,
     SratSource,
+    Unmovable,
     load_scenario,
 )
 from harness.scenario.tables import slit_bytes
@@ -113,6 +117,26 @@ def _on_node_dimms(failure: OfflineFailure, node: int, scenario: Scenario, log: 
     return any(d.start <= address < d.end for d in compute_layout(scenario).boot_dimms if d.node == node)
 
 
+def _command_checks(scenario: Scenario, kernel: str, pass_name: str) -> set[str]:
+    """``run`` and ``selftest`` actions: a program's status is not in the console; the
+    recorded boot keeps each command's record beside its log (…commands.json, from its
+    model.json). A selftest passes on exit 0, as kselftest counts; an unmovable workload
+    when the kernel refused it (OOM killer or a failing call)."""
+    path = RECORDED / f"memhp-{kernel}-{pass_name}.commands.json"
+    commands = json.loads(path.read_text()) if path.exists() else {}
+    false = set()
+    for action in (a for a in scenario.actions if isinstance(a, (RunCommand, Selftest, Unmovable))):
+        seen = commands[action.id]
+        if isinstance(action, Unmovable):
+            ok = seen["measurement"]["ended"].startswith(("OOM killer", "end refused"))
+        else:
+            wanted = action.status if isinstance(action, RunCommand) else 0
+            ok = not seen["timed_out"] and seen["status"] == wanted
+        if ok != (action.expect.value == "success"):
+            false.add(f"action {action.id} ({action.do})")
+    return false
+
+
 def _action_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
     """Actions whose expectation both the prediction and the recorded log contradict."""
     whole = simulate(scenario, f"debian:{kernel}")
@@ -159,10 +183,12 @@ def _dimm_zone_checks(scenario: Scenario, kernel: str) -> set[str]:
     return {f"DIMM {e.dimm} onlined to" for e in scenario.expect.dimm_zones if zones.get(e.dimm) != e.zone}
 
 
-def _offline_false_claims(scenario: Scenario, kernel: str, log: BootLog | None) -> set[str]:
+def _offline_false_claims(scenario: Scenario, kernel: str, log: BootLog | None,
+                          pass_name: str) -> set[str]:
     false = _distance_checks(scenario) | _dimm_zone_checks(scenario, kernel)
     if log is not None:
-        false |= _log_checks(scenario, log) | _action_checks(scenario, kernel, log)
+        false |= (_log_checks(scenario, log) | _action_checks(scenario, kernel, log)
+                  | _command_checks(scenario, kernel, pass_name))
     return false
 
 
@@ -200,11 +226,12 @@ def test_sibling_fails_offline_for_exactly_its_false_claims(sibling: Path, kerne
     claims = MUST_FAIL[sibling.stem]
     if log is None:  # no recorded boot: only what the tables alone decide can be judged
         assert claims == {"node distances"}, f"no recorded boot of {pass_path.name} on {kernel}"
-    assert _offline_false_claims(load_scenario(sibling), kernel, log) == claims
+    assert _offline_false_claims(load_scenario(sibling), kernel, log, pass_path.stem) == claims
 
 
 @pytest.mark.parametrize(("sibling", "kernel"), _cases(), ids=[f"{s.stem}-{k}" for s, k in _cases()])
 def test_pass_scenario_has_no_false_claim_offline(sibling: Path, kernel: str) -> None:
     """The control: the same judgement of the pass scenario finds nothing false."""
     pass_path = _extends(sibling)
-    assert _offline_false_claims(load_scenario(pass_path), kernel, _recorded(pass_path, kernel)) == set()
+    assert _offline_false_claims(load_scenario(pass_path), kernel, _recorded(pass_path, kernel),
+                                 pass_path.stem) == set()

@@ -25,6 +25,9 @@ PINNED = {
     **{f"memhp-{k}-{s}.log": (0, 1) for k in ("6.1", "6.12") for s in (
         "three-node-movable", "two-node-initrd-pinned", "two-node-dimms", "two-node-dimm-refused")},
     **{f"memhp-{k}-three-node-no-movable-node.log": (0, 1, 2) for k in ("6.1", "6.12")},
+    # guest workloads (two nodes, node 1 hotpluggable with movable_node): node 1 keeps it.
+    **{f"memhp-{k}-{s}.log": (0,) for k in ("6.1", "6.12") for s in ("two-node-user-script", "two-node-selftest",
+                                                                  "one-node-unmovable-cost")},
     # scripts/zone-boots (QEMU's SRAT, top-down): the kernel image's node, the node with the
     # top of low RAM (initrd, ACPI tables) and the highest node (page tables, log buffer).
     **{f"memhp-{k}-{s}.log": nodes for k in ("6.1", "6.12") for s, nodes in (

@@ -8,6 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from harness.lab.reports.junit_tap import tap_cases
 from harness.lab.results import CellStatus, MatrixResult, RunRecord
 
 CONSOLE_TAIL_LINES = 40
@@ -46,11 +47,17 @@ def junit_xml(result: MatrixResult, runs_dir: Path) -> ET.Element:
     skipped = sum(r.status is not CellStatus.FINISHED for r in result.records)
     failures = sum(not r.ok and r.verdict.tested for r in result.records)
     errors = sum(not r.ok for r in result.records) - failures - skipped
-    suite = ET.Element("testsuite", name=f"memhp.{result.name}", tests=str(len(result.records)),
-                       failures=str(failures), errors=str(errors), skipped=str(skipped),
+    # selftest actions' TAP results, each a testcase beside its run's (junit_tap)
+    taps = [c for r in result.records for c in tap_cases(r, runs_dir / r.run_id)]
+    failures += sum(c.find("failure") is not None for c in taps)
+    skipped += sum(c.find("skipped") is not None for c in taps)
+    suite = ET.Element("testsuite", name=f"memhp.{result.name}",
+                       tests=str(len(result.records) + len(taps)), failures=str(failures),
+                       errors=str(errors), skipped=str(skipped),
                        time=f"{result.seconds:.2f}", timestamp=result.started[:19])
     for record in result.records:
         suite.append(_testcase(record, runs_dir / record.run_id))
+    suite.extend(taps)
     root = ET.Element("testsuites", name=result.run_id)
     root.append(suite)
     return root
