@@ -276,7 +276,8 @@ def write_summaries(result: RunResult, out: Path, seen: Observation, model: Mode
         except ArtifactWriteError as err:
             failed.append(err)
     if failed:
-        note = f"not written (could not test): {', '.join(p.name for e in failed for p in e.paths)}"
+        result.unwritten = tuple(p.name for e in failed for p in e.paths)
+        note = f"not written (could not test): {', '.join(result.unwritten)}"
         result.error = f"{result.error}; {note}" if result.error else note
     try:
         result.artifact().write(out / "result.json")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.errors import Verdict
+from harness.errors import ExitCode, Verdict
 from harness.run.artifacts import NO_INFO, Check, ResultFile, RunInfo, kernel_label
 
 __all__ = ["RunResult", "Verdict"]
@@ -25,6 +25,9 @@ class RunResult:
     error: str | None = None
     error_verdict: Verdict | None = None
     info: RunInfo = NO_INFO
+    # Summaries that could not be written (a full disk): the verdict stands, but the
+    # process exits 125 and result.json must say the same exit code.
+    unwritten: tuple[str, ...] = ()
 
     def add(self, name: str, expected: str, observed: str, reason: str = "",
             ok: bool | None = None) -> Check:
@@ -45,9 +48,14 @@ class RunResult:
             return self.error_verdict
         return Verdict.PASS if self.checks and all(c.ok for c in self.checks) else Verdict.FAIL
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """The process's exit: the verdict's, or could not test when a summary is missing."""
+        return ExitCode.CANNOT_TEST if self.unwritten else self.verdict.exit_code
+
     def artifact(self) -> ResultFile:
         return ResultFile(scenario=self.scenario, kernel=self.kernel, release=self.release,
-                          verdict=self.verdict, exit_code=self.verdict.exit_code, error=self.error,
+                          verdict=self.verdict, exit_code=self.exit_code, error=self.error,
                           checks=tuple(self.checks), model_checks=tuple(self.model_checks),
                           info=self.info)
 
