@@ -26,6 +26,7 @@ from harness.guest.state import GuestSnapshot, PageFlagSummary
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
 from harness.run.artifact_io import HOST_FULL, ArtifactWriteError
+from harness.run.repeat_info import RepeatInfo
 from harness.scenario.layout import MemoryLayout
 
 SCHEMA_VERSION = 1
@@ -176,6 +177,7 @@ class RunInfo:
     boot_seconds: float | None = None
     action_seconds: float | None = None
     virtio_mem: tuple[str, ...] = ()  # the virtio-mem driver's own lines, quoted
+    repeat: RepeatInfo | None = None  # memhp run --repeat: every repetition and the totals
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

@@ -142,6 +142,13 @@ def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float
     seen.release = vm.boot(timeout)
     seen.boot_seconds = time.monotonic() - begin
     seen.kernel_ran = True
+    observe_actions(vm, scenario, layout, seen)
+
+
+def observe_actions(vm: GuestVM, scenario: Scenario, layout: MemoryLayout,
+                    seen: Observation) -> None:
+    """The guest before, the scenario's actions, the guest after, power-off (a booted or
+    a restored guest alike)."""
     seen.before = vm.snapshot()
     seen.guest_srat = vm.srat_bytes()
     seen.distances = vm.node_distances()
@@ -205,9 +212,13 @@ class Prepared:
     initrd: Path
     accel: Accel
 
-    def machine(self, out_dir: Path) -> Machine:
-        return Machine(lambda socks: build_command(self.scenario, self.kernel.bzimage,
-                                                   self.initrd, socks, self.accel), out_dir)
+    def machine(self, out_dir: Path, incoming: int | None = None) -> Machine:
+        """``incoming``: an open saved-guest file that QEMU restores instead of booting
+        (harness.run.repeat); the command line is otherwise the same, as migration needs."""
+        extra = [] if incoming is None else ["-incoming", f"fd:{incoming}"]
+        return Machine(lambda socks: build_command(self.scenario, self.kernel.bzimage, self.initrd,
+                                                   socks, self.accel) + extra,
+                       out_dir, pass_fds=() if incoming is None else (incoming,))
 
 
 def prepare(path: Path, options: RunOptions) -> Prepared:
@@ -243,7 +254,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         bootlog = load_boot_log(out / "console.log")
         override = out / "srat.aml"
         facts = checks.BootFacts.of(bootlog)
-        _judge(result, scenario, layout, facts, seen, override)
+        judge(result, scenario, layout, facts, seen, override)
         model = model_file(scenario, layout, facts, seen)
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
@@ -287,7 +298,7 @@ def write_summaries(result: RunResult, out: Path, seen: Observation, model: Mode
         raise UnrecordedRun(failed, result)
 
 
-def _judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts,
+def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts,
            seen: Observation, override: Path) -> None:
     """Every check of the run, into ``result``; boot-RAM DIMMs whose three witnesses
     disagree make it "could not test" whatever the checks say."""

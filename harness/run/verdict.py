@@ -66,6 +66,10 @@ class RunResult:
         lines += [f"  reserved in a hotpluggable range: {line}"
                   for line in self.info.reserved_in_hotplug_ranges]
         lines += [f"  virtio-mem: {line}" for line in self.info.virtio_mem]
+        if (repeat := self.info.repeat) is not None:
+            lines.append(f"  repetitions: {repeat.totals()} (boot {repeat.boot_seconds:.1f} s, "
+                         f"save {repeat.save_seconds:.1f} s, {repeat.state_bytes >> 20} MiB)")
+            lines += [f"  refused: {line}" for line in repeat.refusals]
         lines += [_line("model " + ("ok  " if c.ok else "DIFF"), c, "predicted")
                   for c in self.model_checks]
         if self.error:
