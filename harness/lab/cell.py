@@ -51,7 +51,13 @@ def record_from_result(run: RunSpec, result: ResultFile, seconds: float) -> RunR
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
                      result.verdict, result.release, failed, result.error or "; ".join(failed),
                      1, seconds, boot_seconds=result.info.boot_seconds,
-                     action_seconds=result.info.action_seconds)
+                     action_seconds=result.info.action_seconds, repeat=_repeat_words(result))
+
+
+def _repeat_words(result: ResultFile) -> str | None:
+    """A repeated cell's totals and refusals, for the reports."""
+    repeat = result.info.repeat
+    return None if repeat is None else "; ".join((repeat.totals(), *repeat.refusals))
 
 
 def error_record(run: RunSpec, reason: str, seconds: float,
@@ -102,6 +108,14 @@ def _wait(proc: subprocess.Popen[bytes], settings: RunSettings) -> str | None:
                 return f"timed out after {settings.timeout:g} s"
 
 
+def run_argv(run: RunSpec, out_dir: Path, settings: RunSettings) -> list[str]:
+    """The ``memhp run`` of one attempt (``--repeat`` when the matrix repeats its cells)."""
+    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario_for(run, out_dir)),
+            "--kernel", run.kernel, "--out", str(out_dir), "--accel", settings.accel,
+            "--boot-timeout", str(settings.boot_timeout)]
+    return argv + (["--repeat", str(settings.repeat)] if settings.repeat > 1 else [])
+
+
 def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
     """One attempt: ``memhp run`` in its own session, stopped after ``settings.timeout`` or
     when its matrix is stopped."""
@@ -109,9 +123,7 @@ def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> Run
         return not_run_record(run)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario_for(run, out_dir)),
-            "--kernel", run.kernel, "--out", str(out_dir), "--accel", settings.accel,
-            "--boot-timeout", str(settings.boot_timeout)]
+    argv = run_argv(run, out_dir, settings)
     with open(out_dir / "memhp-run.log", "wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         stopped = _wait(proc, settings)

@@ -44,6 +44,7 @@ class RunRecord:
     status: CellStatus = CellStatus.FINISHED
     boot_seconds: float | None = None  # from result.json: QEMU start to the guest's agent
     action_seconds: float | None = None  # the scenario's actions
+    repeat: str | None = None  # memhp run --repeat: "K pass, M fail of N; refusals"
 
     @property
     def ok(self) -> bool:
@@ -63,7 +64,7 @@ class RunRecord:
                 "failed_checks": list(self.failed_checks), "reason": self.reason,
                 "attempts": self.attempts, "seconds": round(self.seconds, 2),
                 "status": self.status.value, "boot_seconds": _rounded(self.boot_seconds),
-                "action_seconds": _rounded(self.action_seconds)}
+                "action_seconds": _rounded(self.action_seconds), "repeat": self.repeat}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunRecord":
@@ -71,7 +72,7 @@ class RunRecord:
                    Verdict(data["expect"]), Verdict(data["verdict"]), data["release"],
                    tuple(data["failed_checks"]), data["reason"], data["attempts"],
                    data["seconds"], CellStatus(data.get("status", CellStatus.FINISHED.value)),
-                   data.get("boot_seconds"), data.get("action_seconds"))
+                   data.get("boot_seconds"), data.get("action_seconds"), data.get("repeat"))
 
 
 def _rounded(seconds: float | None) -> float | None:

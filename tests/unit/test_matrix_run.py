@@ -215,3 +215,31 @@ def test_the_reports_show_boot_and_action_time_apart(tmp_path: Path) -> None:
     assert "<td>7.0</td><td>1.5</td><td>9</td>" in render_html(matrix, tmp_path, None)
     case = junit_xml(matrix, tmp_path).find("testsuite/testcase/system-out")
     assert case is not None and "boot 7.00 s; actions 1.50 s" in (case.text or "")
+
+
+def test_a_repeated_cell_shows_its_repetition_totals_in_both_reports(tmp_path: Path) -> None:
+    from harness.run.repeat_info import RepeatInfo, Repetition
+
+    reps = tuple(Repetition(index=i, verdict=v, failed_checks=(), refused=(), restore_seconds=0.5,
+                            action_seconds=1.0, error=None)
+                 for i, v in enumerate((Verdict.PASS, Verdict.FAIL, Verdict.PASS), start=1))
+    info = RepeatInfo(count=3, boot_seconds=7.0, save_seconds=0.4, state_bytes=1 << 20, repetitions=reps,
+                      refusals=("rm did not succeed in 1 of 3: guest refused: device busy (0x82) ×1",))
+    result = RunResult("x", "debian:6.1", "6.1.0-57-amd64")
+    result.add("repetition 1", "pass", "pass")
+    result.info = replace(result.info, repeat=info)
+    record = record_from_result(_spec("x"), ResultFile.from_json(result.artifact().to_json()), 9.0)
+    words = "2 pass, 1 fail of 3; rm did not succeed in 1 of 3: guest refused: device busy (0x82) ×1"
+    assert record.repeat == words and RunRecord.from_json(record.to_json()) == record
+    matrix = MatrixResult("t", "t-1", "2026-01-01T00:00:00", 9.0, (record,))
+    assert f"repetitions: {words}" in render_html(matrix, tmp_path, None)
+    case = junit_xml(matrix, tmp_path).find("testsuite/testcase/system-out")
+    assert case is not None and (case.text or "").endswith(f"; repetitions: {words}")
+
+
+def test_a_repeating_matrix_runs_each_cell_with_repeat(tmp_path: Path) -> None:
+    from harness.lab.cell import run_argv
+
+    once = run_argv(_spec("x"), tmp_path, RunSettings())
+    assert "--repeat" not in once
+    assert run_argv(_spec("x"), tmp_path, RunSettings(repeat=20))[-2:] == ["--repeat", "20"]
