@@ -21,6 +21,7 @@ from pathlib import Path
 from harness.errors import BadInputError, ExitCode, Verdict
 from harness.lab.results import CellStatus, RunFn, RunRecord
 from harness.lab.spec import RunSettings, RunSpec
+from harness.qemu.machine import die_with_parent
 from harness.run.artifacts import ResultFile
 from harness.scenario.schema import load_scenario
 
@@ -125,7 +126,9 @@ def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> Run
     start = time.monotonic()
     argv = run_argv(run, out_dir, settings)
     with open(out_dir / "memhp-run.log", "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # SIGTERM if this process dies (a killed Dask worker): the run unwinds and kills its QEMU.
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent(signal.SIGTERM))
         stopped = _wait(proc, settings)
     seconds = time.monotonic() - start
     if stopped == "interrupted":
