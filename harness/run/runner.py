@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -45,6 +46,7 @@ from harness.run.artifacts import (
     ModelAgreement,
     ModelFile,
     ensure_out_dir,
+    warm_adapters,
 )
 from harness.run.boot_ram import boot_dimm_witnesses, disagreement
 from harness.run.model_agreement import model_agreement
@@ -247,6 +249,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         scenario, layout = prep.scenario, prep.layout
         result = RunResult(scenario.name, options.kernel, prep.kernel.release)
         result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out))
+        threading.Thread(target=warm_adapters, name="memhp-warm", daemon=True).start()
         seen = boot_and_observe(prep, out, options.boot_timeout)
         result.info = replace(result.info, boot_seconds=seen.boot_seconds,
                               action_seconds=seen.action_seconds)
