@@ -149,7 +149,7 @@ class QmpSession:
 
     def send_fd(self, fd: int, name: str) -> None:
         """Hand QEMU a file descriptor (SCM_RIGHTS on the monitor socket) under ``name``,
-        for ``migrate uri=fd:NAME`` (QEMU monitor/fds.c qmp_getfd): no shell, no path."""
+        for ``migrate uri=fd:NAME`` (QMP ``getfd``, qapi/misc.json): no shell, no path."""
         self._record("cmd", {"send_fd_scm": name})
         self._client().send_fd_scm(fd)
         self.command("getfd", fdname=name)
@@ -157,7 +157,8 @@ class QmpSession:
     def migrate_to(self, fd: int, timeout: float) -> dict[str, Any]:
         """Migrate the (stopped) guest into ``fd``; QEMU's final ``query-migrate`` answer.
 
-        QEMU 7.2 has no ``file:`` URI (it came in 8.2): ``fd:`` writes the same stream.
+        QEMU 7.2 has no ``file:`` URI ("unknown migration protocol" here): ``fd:`` writes
+        the same stream.
         The default 32 MiB/s bandwidth cap would make a 4 GiB guest take seconds for nothing.
         """
         self.send_fd(fd, "memhp-state")
