@@ -64,6 +64,9 @@ def _run_or_error(args: argparse.Namespace, options: RunOptions) -> RunResult:
     from harness.run.runner import error_result, run_scenario
 
     try:
+        if args.repeat is not None:
+            from harness.run.repeat import run_repeated
+            return run_repeated(args.scenario, options, args.repeat)
         return run_scenario(args.scenario, options)
     except ArtifactWriteError:
         raise  # its own exit: the verdict reached is kept
@@ -131,9 +134,7 @@ def cmd_field_compare(args: argparse.Namespace) -> int:
 
     result = compare_logs(load_boot_log(args.field), load_boot_log(args.replica))
     if args.json:
-        _print_json({"identical": result.identical, "rows": [
-            {"kind": r.kind.value, "field": r.field, "replica": r.replica, "same": r.same,
-             "required": r.required} for r in result.rows]})
+        _print_json(result.to_json())
     else:
         print(describe_comparison(result, str(args.field), str(args.replica)))
     return ExitCode.PASS if result.identical else ExitCode.FAIL
@@ -255,6 +256,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A repetition count: an argparse error (exit 2, one line) unless a positive integer."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhp", description="Linux memory hotplug verifier",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -270,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print result.json")
     run.add_argument("--accel", default="auto", help="auto (probe KVM, else TCG), tcg or kvm")
     run.add_argument("--boot-timeout", type=float, default=180.0)
+    run.add_argument("--repeat", type=_count, default=None, metavar="N",
+                     help="boot once, save the guest, and run the actions N times, each in a "
+                          "QEMU restored from the save (rep-NN/ folders); any failed repetition fails")
     run.add_argument("--bisect", action="store_true",
                      help="for git bisect run: 0 good, 1 bad, 125 skip; bad input exits 128 "
                           "so the bisection stops instead of marking the commit bad")

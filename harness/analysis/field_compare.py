@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.logparse import BootLog
 from harness.units import hex_range
@@ -46,6 +47,11 @@ class FieldComparison:
     @property
     def identical(self) -> bool:
         return all(r.same for r in self.rows if r.required)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"identical": self.identical, "rows": [
+            {"kind": r.kind.value, "field": r.field, "replica": r.replica, "same": r.same,
+             "required": r.required} for r in self.rows]}
 
     @property
     def differing(self) -> tuple[Row, ...]:

@@ -127,6 +127,7 @@ while IFS= read -r line; do
     # No verb may read the agent's channel: its input belongs to the next request.
     case "$verb" in
         ping) echo pong ;;
+        boot_id) cat /proc/sys/kernel/random/boot_id ;;  # drivers/char/random.c: one per boot
         block_size) cat $MEM/block_size_bytes ;;
         blocks) blocks ;;
         offline) setstate "$1" offline "$2" ;;

@@ -90,6 +90,30 @@ class GuestVM:
         except OSError as err:
             raise self._channel_lost("boot", err) from err
 
+    def resume(self, timeout: float) -> None:
+        """Start a QEMU that restores a saved guest (``-incoming``) and reach its agent.
+
+        The guest said hello long ago, in the booted QEMU: its agent sits waiting for the
+        next request, so a ping on the new channel is the proof it runs again.
+        """
+        self.machine.start()
+        # A guest saved stopped stays paused after the restore whatever ``cont`` said during
+        # it (QEMU migration/migration.c process_incoming_migration_bh): resume it now.
+        status = self.qmp.wait_migration(timeout)
+        if status.get("status") != "completed":
+            raise GuestError(f"restoring the saved guest failed: "
+                             f"{status.get('error-desc', status.get('status'))}")
+        self.qmp.command("cont")
+        assert self.machine.agent_socket is not None
+        self.agent = Agent(self.machine.agent_socket, self.out_dir / "agent.log", self.why_gone)
+        reply = self.call("ping", timeout=timeout)
+        if reply.lines != ("pong",):
+            raise GuestError(f"restored guest answered ping with {reply.lines!r}")
+
+    def boot_id(self) -> str:
+        """/proc/sys/kernel/random/boot_id: the same in a restored guest as in the booted one."""
+        return self._checked("boot_id").lines[0].strip()
+
     def _channel_lost(self, what: str, err: OSError) -> GuestGone:
         # A killed QEMU resets the agent socket instead of closing it (ECONNRESET, EPIPE).
         return GuestGone(f"{what}: agent channel closed ({self.why_gone() or err})")

@@ -21,6 +21,7 @@ from pathlib import Path
 from harness.errors import BadInputError, ExitCode, Verdict
 from harness.lab.results import CellStatus, RunFn, RunRecord
 from harness.lab.spec import RunSettings, RunSpec
+from harness.qemu.machine import die_with_parent
 from harness.run.artifacts import ResultFile
 from harness.scenario.schema import load_scenario
 
@@ -54,7 +55,14 @@ def record_from_result(run: RunSpec, result: ResultFile, seconds: float) -> RunR
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
                      result.verdict, result.release, failed, reason,
                      1, seconds, boot_seconds=result.info.boot_seconds,
-                     action_seconds=result.info.action_seconds, false_claims=run.false_claims)
+                     action_seconds=result.info.action_seconds, false_claims=run.false_claims,
+                     repeat=_repeat_words(result))
+
+
+def _repeat_words(result: ResultFile) -> str | None:
+    """A repeated cell's totals and refusals, for the reports."""
+    repeat = result.info.repeat
+    return None if repeat is None else "; ".join((repeat.totals(), *repeat.refusals))
 
 
 def error_record(run: RunSpec, reason: str, seconds: float,
@@ -105,6 +113,14 @@ def _wait(proc: subprocess.Popen[bytes], settings: RunSettings) -> str | None:
                 return f"timed out after {settings.timeout:g} s"
 
 
+def run_argv(run: RunSpec, out_dir: Path, settings: RunSettings) -> list[str]:
+    """The ``memhp run`` of one attempt (``--repeat`` when the matrix repeats its cells)."""
+    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario_for(run, out_dir)),
+            "--kernel", run.kernel, "--out", str(out_dir), "--accel", settings.accel,
+            "--boot-timeout", str(settings.boot_timeout)]
+    return argv + (["--repeat", str(settings.repeat)] if settings.repeat > 1 else [])
+
+
 def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
     """One attempt: ``memhp run`` in its own session, stopped after ``settings.timeout`` or
     when its matrix is stopped."""
@@ -112,11 +128,11 @@ def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> Run
         return not_run_record(run)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario_for(run, out_dir)),
-            "--kernel", run.kernel, "--out", str(out_dir), "--accel", settings.accel,
-            "--boot-timeout", str(settings.boot_timeout)]
+    argv = run_argv(run, out_dir, settings)
     with open(out_dir / "memhp-run.log", "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # SIGTERM if this process dies (a killed Dask worker): the run unwinds and kills its QEMU.
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent(signal.SIGTERM))
         stopped = _wait(proc, settings)
     seconds = time.monotonic() - start
     if stopped == "interrupted":

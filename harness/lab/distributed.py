@@ -1,17 +1,26 @@
 """The matrix on a Dask ``distributed`` cluster: each worker runs a cell in a scratch folder
-and sends back the record and a tarball of the artifacts, unpacked here under ``runs/``."""
+and sends back the record and a tarball of the artifacts, unpacked here under ``runs/``.
+
+Workers advertise how many guests they may boot at once as the Dask worker resource
+``guests`` (``dask worker --resources guests=2``); each cell asks for one, so no worker runs
+more QEMUs than its slots. A worker killed mid-cell: the scheduler gives the cell to another
+worker; a cell whose workers all died (Dask's KilledWorker) or that no worker with slots is
+left to run is "could not test", never lost and never waited for forever.
+"""
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from harness.errors import InfrastructureError
-from harness.lab.cell import GRACE_SECONDS, run_with_retries, stop_cells
+from harness.lab.cell import GRACE_SECONDS, error_record, run_with_retries, stop_cells
 from harness.lab.results import RunFn, RunRecord
 from harness.lab.spec import RunSettings, RunSpec
 
@@ -20,6 +29,10 @@ _NOT_SHIPPED = {"initrd.img"}
 # How long an interrupted matrix waits for the workers' cells to come back: a stopped run
 # gets GRACE_SECONDS to kill its QEMU, then the tarball travels.
 STOP_SECONDS = GRACE_SECONDS + 10.0
+SLOTS = "guests"  # the Dask worker resource: QEMUs a worker may run at once
+# How long cells wait while no worker with slots is connected before they could not test.
+ORPHAN_SECONDS = 60.0
+_POLL_SECONDS = 1.0
 
 
 def pack(folder: Path) -> bytes:
@@ -39,9 +52,14 @@ def unpack(blob: bytes, runs_dir: Path) -> None:
 
 def remote_cell(run: RunSpec, settings: RunSettings, run_fn: RunFn) -> tuple[RunRecord, bytes]:
     """Executed on a worker: one cell with its retries, artifacts returned as a tarball."""
+    from distributed import get_worker
+
     with tempfile.TemporaryDirectory(prefix="memhp-cell-") as scratch:
         folder = Path(scratch) / run.run_id
         record = run_with_retries(run, folder, settings, run_fn)
+        folder.mkdir(parents=True, exist_ok=True)
+        # Which host ran it: the first place to look when a cell fails on one worker only.
+        (folder / "worker.txt").write_text(f"{socket.gethostname()} {get_worker().address}\n")
         return record, pack(folder)
 
 
@@ -57,21 +75,53 @@ class ClusterCells:
         except OSError as err:
             raise InfrastructureError(f"--scheduler {scheduler}: cannot connect: {err}") from err
         self.runs_dir, self.settings = runs_dir, settings
+        if not self.slots():
+            self.client.close()  # type: ignore[no-untyped-call]
+            raise InfrastructureError(f"--scheduler {scheduler}: no worker advertises {SLOTS} slots "
+                                      f"(start workers with: dask worker {scheduler} --resources {SLOTS}=1)")
         # pure=False: an identical cell submitted twice is two runs, not one cached result.
-        self.futures = [self.client.submit(remote_cell, run, settings, run_fn, pure=False)
-                        for run in runs]
+        # Workers start resource-bound tasks in no set order: the priority keeps matrix order.
+        cells = list(runs)
+        self.runs = {self.client.submit(remote_cell, run, settings, run_fn, pure=False,
+                                        resources={SLOTS: 1}, priority=len(cells) - i): run
+                     for i, run in enumerate(cells)}
+        self.futures = list(self.runs)
+        self.orphaned: str | None = None  # why the cells still pending were given up
+
+    def slots(self) -> int:
+        """Guest slots of the workers connected now."""
+        workers = self.client.scheduler_info()["workers"].values()
+        return int(sum(w.get("resources", {}).get(SLOTS, 0) for w in workers))
 
     def _unpacked(self, future: Any) -> RunRecord:
         record: RunRecord
-        record, blob = future.result()
+        try:
+            record, blob = future.result()
+        except BaseException as err:  # KilledWorker, cancelled: the cell's own outcome
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            why = self.orphaned or f"the cell was lost on its workers ({type(err).__name__}: {err})"
+            return error_record(self.runs[future], f"could not test: {why}", 0.0)
         unpack(blob, self.runs_dir)
         return record
 
     def finished(self) -> Iterator[RunRecord]:
+        """Records as cells end; polled (a sleep Ctrl-C can interrupt, unlike a wait inside
+        distributed) so that cells nobody can run are given up after ORPHAN_SECONDS."""
         from distributed import as_completed
 
-        for future in as_completed(self.futures):  # type: ignore[no-untyped-call]
-            yield self._unpacked(future)
+        done: Any = as_completed(self.futures)  # type: ignore[no-untyped-call]  # untyped lib
+        orphaned_since: float | None = None
+        while not done.is_empty():
+            if done.has_ready():
+                yield from (self._unpacked(f) for f in done.next_batch(block=False))
+                continue
+            time.sleep(_POLL_SECONDS)
+            orphaned_since = None if self.slots() else orphaned_since or time.monotonic()
+            if orphaned_since and time.monotonic() - orphaned_since > ORPHAN_SECONDS:
+                self.orphaned = f"no worker with {SLOTS} slots for {ORPHAN_SECONDS:.0f} s"
+                for future in self.futures:
+                    future.cancel()  # type: ignore[no-untyped-call]
 
     def stop(self) -> list[RunRecord]:
         """Every worker stops this matrix's cells (harness.lab.cell.stop_cells): running ones

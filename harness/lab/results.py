@@ -45,6 +45,7 @@ class RunRecord:
     boot_seconds: float | None = None  # from result.json: QEMU start to the guest's agent
     action_seconds: float | None = None  # the scenario's actions
     false_claims: tuple[str, ...] = ()  # a must-fail cell: the checks it must fail, exactly
+    repeat: str | None = None  # memhp run --repeat: "K pass, M fail of N; refusals"
 
     @property
     def ok(self) -> bool:
@@ -67,7 +68,7 @@ class RunRecord:
                 "attempts": self.attempts, "seconds": round(self.seconds, 2),
                 "status": self.status.value, "boot_seconds": _rounded(self.boot_seconds),
                 "action_seconds": _rounded(self.action_seconds),
-                "false_claims": list(self.false_claims)}
+                "false_claims": list(self.false_claims), "repeat": self.repeat}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunRecord":
@@ -76,7 +77,7 @@ class RunRecord:
                    tuple(data["failed_checks"]), data["reason"], data["attempts"],
                    data["seconds"], CellStatus(data.get("status", CellStatus.FINISHED.value)),
                    data.get("boot_seconds"), data.get("action_seconds"),
-                   tuple(data.get("false_claims", ())))
+                   tuple(data.get("false_claims", ())), data.get("repeat"))
 
 
 def _rounded(seconds: float | None) -> float | None:

@@ -8,6 +8,8 @@ A matrix file (TOML)::
     must_fail = ["../scenarios/must-fail/*.toml"]  # their verdict must be FAIL
     timeout = 600        # seconds per attempt; then the run is stopped (could not test)
     retries = 1          # extra attempts, only after exit 125 (could not test)
+    repeat = 1           # > 1: each cell boots once and runs its actions that many times
+                         # in restored QEMUs (memhp run --repeat)
     boot_timeout = 180
     accel = "auto"
     [[variants]]         # default: one variant "default" with no extra cmdline
@@ -35,7 +37,7 @@ from harness.scenario.schema import load_scenario
 from harness.units import has_flag, option_values
 
 _KEYS = {"name", "kernels", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
-         "accel", "variants", "exclude"}
+         "accel", "variants", "exclude", "repeat"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -70,6 +72,7 @@ class RunSettings:
     retries: int = 1
     boot_timeout: float = 180.0
     accel: str = "auto"
+    repeat: int = 1  # memhp run --repeat, when above 1
     # Not from the file: this execution of the matrix, set by its driver, so that stopping
     # it (harness.lab.cell.stop_cells) reaches its cells only, also on shared workers.
     matrix_run: str = ""
@@ -163,9 +166,13 @@ def _settings(data: dict[str, Any], where: str) -> RunSettings:
     accel = data.get("accel", "auto")
     if accel not in ("auto", "tcg", "kvm"):
         raise BadInputError(f"{where}: accel: expected auto, tcg or kvm")
+    repeat = data.get("repeat", 1)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise BadInputError(f"{where}: repeat: expected a positive integer")
     return RunSettings(timeout=_number(data, "timeout", 600, where),
                        retries=int(_number(data, "retries", 1, where)),
-                       boot_timeout=_number(data, "boot_timeout", 180, where), accel=accel)
+                       boot_timeout=_number(data, "boot_timeout", 180, where), accel=accel,
+                       repeat=repeat)
 
 
 def load_matrix(path: Path) -> MatrixSpec:

@@ -35,10 +35,12 @@ ACCEPT_TIMEOUT = 20.0
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    # If the harness itself is SIGKILLed, the kernel kills QEMU too: nothing outlives a run.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def die_with_parent(sig: signal.Signals = signal.SIGKILL) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets ``sig`` when the thread that started it dies
+    (prctl PR_SET_PDEATHSIG), so a SIGKILLed harness or Dask worker leaves no QEMU behind."""
+    def arm() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+    return arm
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,10 @@ class QemuLaunchError(InfrastructureError):
 class Machine:
     """One QEMU guest. Use as a context manager."""
 
-    def __init__(self, argv_for: Callable[[Channels], list[str]], out_dir: Path, name: str = "vm") -> None:
+    def __init__(self, argv_for: Callable[[Channels], list[str]], out_dir: Path, name: str = "vm",
+                 pass_fds: tuple[int, ...] = ()) -> None:
         self.out_dir = out_dir
+        self.pass_fds = pass_fds  # e.g. the saved guest state for ``-incoming fd:N``
         self.log = log.getChild(name)
         self._sock_dir = Path(tempfile.mkdtemp(prefix="memhp-"))  # mkdtemp makes it 0700
         self.channels = Channels(out_dir / "console.log", self._sock_dir / "agent.sock",
@@ -128,7 +132,7 @@ class Machine:
         with open(self.out_dir / "qemu.log", "wb") as qemu_log:
             self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
                 self.argv, stdin=subprocess.DEVNULL, stdout=qemu_log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=die_with_parent(), pass_fds=self.pass_fds,
             )
         self.console = ConsoleWatcher(self.channels.console_log)
         # QEMU connects its socket chardevs in command-line order: the agent, then the monitor.

@@ -27,11 +27,20 @@ from harness.guest.state import GuestSnapshot, HotplugParams, PageFlagSummary, Z
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
 from harness.run.artifact_io import HOST_FULL, ArtifactWriteError
+from harness.run.repeat_info import RepeatInfo
 from harness.scenario.layout import MemoryLayout
 
 SCHEMA_VERSION = 1
 
 _ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def warm_adapters() -> None:
+    """Build the summaries' adapters ahead (runner: in a thread while the guest boots, on a
+    core QEMU's TCG thread leaves idle): after QEMU exits, the build (a third of a second
+    of CPU, all of BootLog) is on the run's critical path."""
+    for cls in (ResultFile, ModelFile):
+        _adapter(cls)
 
 
 def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
@@ -177,6 +186,7 @@ class RunInfo:
     boot_seconds: float | None = None
     action_seconds: float | None = None
     virtio_mem: tuple[str, ...] = ()  # the virtio-mem driver's own lines, quoted
+    repeat: RepeatInfo | None = None  # memhp run --repeat: every repetition and the totals
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

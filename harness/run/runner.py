@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -48,6 +49,7 @@ from harness.run.artifacts import (
     ModelAgreement,
     ModelFile,
     ensure_out_dir,
+    warm_adapters,
 )
 from harness.run.boot_ram import boot_dimm_witnesses, disagreement
 from harness.run.model_agreement import model_agreement
@@ -150,6 +152,13 @@ def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float
     seen.release = vm.boot(timeout)
     seen.boot_seconds = time.monotonic() - begin
     seen.kernel_ran = True
+    observe_actions(vm, scenario, layout, seen)
+
+
+def observe_actions(vm: GuestVM, scenario: Scenario, layout: MemoryLayout,
+                    seen: Observation) -> None:
+    """The guest before, the scenario's actions, the guest after, power-off (a booted or
+    a restored guest alike)."""
     seen.before = vm.snapshot()
     seen.guest_srat = vm.srat_bytes()
     seen.distances = vm.node_distances()
@@ -217,9 +226,13 @@ class Prepared:
     initrd: Path
     accel: Accel
 
-    def machine(self, out_dir: Path) -> Machine:
-        return Machine(lambda socks: build_command(self.scenario, self.kernel.bzimage,
-                                                   self.initrd, socks, self.accel), out_dir)
+    def machine(self, out_dir: Path, incoming: int | None = None) -> Machine:
+        """``incoming``: an open saved-guest file that QEMU restores instead of booting
+        (harness.run.repeat); the command line is otherwise the same, as migration needs."""
+        extra = [] if incoming is None else ["-incoming", f"fd:{incoming}"]
+        return Machine(lambda socks: build_command(self.scenario, self.kernel.bzimage, self.initrd,
+                                                   socks, self.accel) + extra,
+                       out_dir, pass_fds=() if incoming is None else (incoming,))
 
 
 def prepare(path: Path, options: RunOptions) -> Prepared:
@@ -265,6 +278,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         scenario, layout = prep.scenario, prep.layout
         result = RunResult(scenario.name, options.kernel, prep.kernel.release)
         result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out))
+        threading.Thread(target=warm_adapters, name="memhp-warm", daemon=True).start()
         seen = boot_and_observe(prep, out, options.boot_timeout)
         result.info = replace(result.info, boot_seconds=seen.boot_seconds,
                               action_seconds=seen.action_seconds)
@@ -272,7 +286,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         bootlog = load_boot_log(out / "console.log")
         override = out / "srat.aml"
         facts = checks.BootFacts.of(bootlog)
-        _judge(result, scenario, layout, facts, seen, override)
+        judge(result, scenario, layout, facts, seen, override)
         model = model_file(scenario, layout, facts, seen)
     except Exception as err:
         # A harness bug must not cost the run's evidence: the raw artifacts are on disk and
@@ -305,7 +319,8 @@ def write_summaries(result: RunResult, out: Path, seen: Observation, model: Mode
         except ArtifactWriteError as err:
             failed.append(err)
     if failed:
-        note = f"not written (could not test): {', '.join(p.name for e in failed for p in e.paths)}"
+        result.unwritten = tuple(p.name for e in failed for p in e.paths)
+        note = f"not written (could not test): {', '.join(result.unwritten)}"
         result.error = f"{result.error}; {note}" if result.error else note
     try:
         result.artifact().write(out / "result.json")
@@ -315,7 +330,7 @@ def write_summaries(result: RunResult, out: Path, seen: Observation, model: Mode
         raise UnrecordedRun(failed, result)
 
 
-def _judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts,
+def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts,
            seen: Observation, override: Path) -> None:
     """Every check of the run, into ``result``; boot-RAM DIMMs whose three witnesses
     disagree make it "could not test" whatever the checks say."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.errors import Verdict
+from harness.errors import ExitCode, Verdict
 from harness.run.artifacts import NO_INFO, Check, ResultFile, RunInfo, kernel_label
 
 # The names of the model's checks (informational, beside the verdict) start so.
@@ -31,6 +31,9 @@ class RunResult:
     # The run's answer to the project's question in one line, where it has one (a removal
     # of boot memory): printed under the verdict.
     headline: str | None = None
+    # Summaries that could not be written (a full disk): the verdict stands, but the
+    # process exits 125 and result.json must say the same exit code.
+    unwritten: tuple[str, ...] = ()
 
     def add(self, name: str, expected: str, observed: str, reason: str = "",
             ok: bool | None = None) -> Check:
@@ -51,9 +54,14 @@ class RunResult:
             return self.error_verdict
         return Verdict.PASS if self.checks and all(c.ok for c in self.checks) else Verdict.FAIL
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """The process's exit: the verdict's, or could not test when a summary is missing."""
+        return ExitCode.CANNOT_TEST if self.unwritten else self.verdict.exit_code
+
     def artifact(self) -> ResultFile:
         return ResultFile(scenario=self.scenario, kernel=self.kernel, release=self.release,
-                          verdict=self.verdict, exit_code=self.verdict.exit_code, error=self.error,
+                          verdict=self.verdict, exit_code=self.exit_code, error=self.error,
                           checks=tuple(self.checks), model_checks=tuple(self.model_checks),
                           info=self.info)
 
@@ -66,6 +74,10 @@ class RunResult:
         lines += [f"  reserved in a hotpluggable range: {line}"
                   for line in self.info.reserved_in_hotplug_ranges]
         lines += [f"  virtio-mem: {line}" for line in self.info.virtio_mem]
+        if (repeat := self.info.repeat) is not None:
+            lines.append(f"  repetitions: {repeat.totals()} (boot {repeat.boot_seconds:.1f} s, "
+                         f"save {repeat.save_seconds:.1f} s, {repeat.state_bytes >> 20} MiB)")
+            lines += [f"  refused: {line}" for line in repeat.refusals]
         # "model ok   ZONE_MOVABLE of node 2": the mark already says whose check it is.
         lines += [_line("model " + ("ok  " if c.ok else "DIFF"), c, "predicted", MODEL_PREFIX)
                   for c in self.model_checks]

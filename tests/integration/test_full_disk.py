@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import ExitCode
 from harness.run.artifacts import ResultFile
 from harness.run.verdict import Verdict
 
@@ -27,6 +28,7 @@ def test_a_run_on_a_full_disk_prints_its_verdict_names_the_artifact_and_exits_12
     assert proc.stdout.startswith("two-node-dimms on debian:6.1 (6.1.") and ": PASS\n" in proc.stdout
     result = ResultFile.read(out / "result.json")
     assert result.verdict is Verdict.PASS and result.error == "not written (could not test): model.json"
+    assert result.exit_code is ExitCode.CANNOT_TEST  # the file says the exit the process made
     assert not list(out.glob("*.tmp")) and not (out / "model.json").exists()
     initrd = out / "initrd.img"
     assert initrd.is_symlink() and initrd.resolve().stat().st_size > 500_000

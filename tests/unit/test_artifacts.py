@@ -158,6 +158,8 @@ def test_a_full_disk_names_the_artifact_keeps_the_verdict_and_leaves_no_tmp(smal
     assert err.result is result and result.verdict is Verdict.PASS
     written = ResultFile.read(out / "result.json")
     assert written.verdict is Verdict.PASS and written.error == "not written (could not test): model.json"
+    # The file says the exit the process makes (125), not the verdict's 0.
+    assert written.exit_code is ExitCode.CANNOT_TEST and result.exit_code is ExitCode.CANNOT_TEST
     assert sorted(p.name for p in out.iterdir()) == ["result.json"]
 
 

@@ -76,3 +76,30 @@ def test_evidence_is_the_failure_kinds_only_and_capped() -> None:
     assert not any("raw: " in line or "memblock" in line for line in evidence)
     many = tuple(line for line in LineStream().feed((b"\n".join(FIRST_DUMP) + b"\n") * 30) if line.items)
     assert len(console_evidence(many)) == EVIDENCE_LINES
+
+
+class _SlowDimm:
+    """A guest whose new DIMM's blocks show up at the fourth look."""
+
+    def __init__(self, shows_at: int | None) -> None:
+        self.looks, self.shows_at = 0, shows_at
+
+    def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
+        self.looks += 1
+        if self.shows_at is not None and self.looks >= self.shows_at:
+            return (MemoryBlock(40, "offline", 40, 1, ()),)
+        return ()
+
+
+def test_a_new_dimm_is_looked_for_soon_then_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.guest import actions
+
+    pauses: list[float] = []
+    monkeypatch.setattr(actions.time, "sleep", pauses.append)
+    assert actions._wait_blocks(cast(GuestVM, _SlowDimm(4)), 0, 1 << 30, timeout=30) == 1
+    assert pauses == [0.02, 0.04, 0.08]
+    clock = iter(range(0, 1000, 3))  # 3 s per look: the 30 s timeout still ends the wait
+    monkeypatch.setattr(actions.time, "monotonic", lambda: float(next(clock)))
+    pauses.clear()
+    assert actions._wait_blocks(cast(GuestVM, _SlowDimm(None)), 0, 1 << 30, timeout=30) == 0
+    assert max(pauses) == 0.5 and len(pauses) == 10

@@ -70,3 +70,10 @@ def test_an_endless_line_keeps_only_its_end() -> None:
     stream.feed(b"x" * (3 * MAX_LINE_BYTES))
     (line,) = stream.feed(b"y\n")
     assert len(line.text) == MAX_LINE_BYTES + 1 and line.text.endswith("xy")
+
+
+def test_the_binary_check_counts_what_the_per_character_rule_counts() -> None:
+    from harness.logparse.lines import _GARBAGE, _is_garbage
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert "".join(_GARBAGE.findall(every)) == "".join(ch for ch in every if _is_garbage(ch))

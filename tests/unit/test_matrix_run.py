@@ -140,7 +140,7 @@ def test_local_matrix_keeps_matrix_order_and_one_folder_per_run(tmp_path: Path) 
 def test_matrix_on_a_local_dask_cluster_brings_artifacts_back(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None,
-                                  host="127.0.0.1", protocol="tcp") as cluster:
+                                  host="127.0.0.1", protocol="tcp", resources={"guests": 1}) as cluster:
         result = execute(_matrix(), tmp_path, workers=1, run_fn=stub_run,
                          scheduler=cluster.scheduler_address)
     _check_result(result, tmp_path / "runs")
@@ -196,7 +196,7 @@ def test_ctrl_c_stops_the_matrix_and_keeps_the_partial_reports_and_history(
         distributed = pytest.importorskip("distributed")
         with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                       dashboard_address=None, host="127.0.0.1",
-                                      protocol="tcp") as cluster:
+                                      protocol="tcp", resources={"guests": 1}) as cluster:
             result = execute(spec, tmp_path, workers=1, run_fn=interrupting_run,
                              scheduler=cluster.scheduler_address)
     statuses = [(r.run_id.split("@")[0], r.status) for r in result.records]
@@ -229,3 +229,66 @@ def test_the_reports_show_boot_and_action_time_apart(tmp_path: Path) -> None:
     assert "<td>7.0</td><td>1.5</td><td>9</td>" in render_html(matrix, tmp_path, None)
     case = junit_xml(matrix, tmp_path).find("testsuite/testcase/system-out")
     assert case is not None and "boot 7.00 s; actions 1.50 s" in (case.text or "")
+
+
+def test_a_repeated_cell_shows_its_repetition_totals_in_both_reports(tmp_path: Path) -> None:
+    from harness.run.repeat_info import RepeatInfo, Repetition
+
+    reps = tuple(Repetition(index=i, verdict=v, failed_checks=(), refused=(), restore_seconds=0.5,
+                            action_seconds=1.0, error=None)
+                 for i, v in enumerate((Verdict.PASS, Verdict.FAIL, Verdict.PASS), start=1))
+    info = RepeatInfo(count=3, boot_seconds=7.0, save_seconds=0.4, state_bytes=1 << 20, repetitions=reps,
+                      refusals=("rm did not succeed in 1 of 3: guest refused: device busy (0x82) ×1",))
+    result = RunResult("x", "debian:6.1", "6.1.0-57-amd64")
+    result.add("repetition 1", "pass", "pass")
+    result.info = replace(result.info, repeat=info)
+    record = record_from_result(_spec("x"), ResultFile.from_json(result.artifact().to_json()), 9.0)
+    words = "2 pass, 1 fail of 3; rm did not succeed in 1 of 3: guest refused: device busy (0x82) ×1"
+    assert record.repeat == words and RunRecord.from_json(record.to_json()) == record
+    matrix = MatrixResult("t", "t-1", "2026-01-01T00:00:00", 9.0, (record,))
+    assert f"repetitions: {words}" in render_html(matrix, tmp_path, None)
+    case = junit_xml(matrix, tmp_path).find("testsuite/testcase/system-out")
+    assert case is not None and (case.text or "").endswith(f"; repetitions: {words}")
+
+
+def test_a_repeating_matrix_runs_each_cell_with_repeat(tmp_path: Path) -> None:
+    from harness.lab.cell import run_argv
+
+    once = run_argv(_spec("x"), tmp_path, RunSettings())
+    assert "--repeat" not in once
+    assert run_argv(_spec("x"), tmp_path, RunSettings(repeat=20))[-2:] == ["--repeat", "20"]
+
+
+def test_a_cluster_without_guest_slots_is_one_line_not_a_matrix_that_waits_forever(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    from harness.errors import InfrastructureError
+
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None,
+                                  host="127.0.0.1", protocol="tcp") as cluster:
+        with pytest.raises(InfrastructureError) as caught:
+            execute(_matrix(), tmp_path, workers=1, run_fn=stub_run, scheduler=cluster.scheduler_address)
+    assert "no worker advertises guests slots" in str(caught.value) and "\n" not in str(caught.value)
+    assert "--resources guests=1" in str(caught.value)
+
+
+def _lingering_run(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
+    """A cell that is still running when its worker goes away."""
+    time.sleep(5)
+    return stub_run(run, out_dir, settings)
+
+
+def test_cells_left_without_any_worker_with_slots_could_not_test(tmp_path: Path, monkeypatch) -> None:
+    distributed = pytest.importorskip("distributed")
+    from harness.lab import distributed as cluster_cells
+
+    monkeypatch.setattr(cluster_cells, "ORPHAN_SECONDS", 1.0)
+    monkeypatch.setattr(cluster_cells, "_POLL_SECONDS", 0.2)
+    spec = MatrixSpec("t", (_spec("a"), _spec("b")), RunSettings(retries=0))
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None, host="127.0.0.1",
+                                  protocol="tcp", resources={"guests": 1}) as cluster:
+        with cluster_cells.ClusterCells(spec.runs, tmp_path, spec.settings, cluster.scheduler_address,
+                                        _lingering_run) as cells:
+            cluster.scale(0)  # every worker leaves while the first cell runs
+            records = list(cells.finished())
+    assert sorted(r.run_id for r in records) == sorted(r.run_id for r in spec.runs)
+    assert all(r.verdict is Verdict.ERROR and r.reason.startswith("could not test: ") for r in records)

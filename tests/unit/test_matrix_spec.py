@@ -82,7 +82,9 @@ scenario = "b"
                    "a-claims@debian-6.1+nohp", "a@debian-6.12+plain", "a-claims@debian-6.12+plain"}
     nohp = next(r for r in spec.runs if r.variant.name == "nohp")
     assert nohp.variant.cmdline == "memhp_default_state=offline"
-    assert spec.name == "m" and spec.settings.retries == 1
+    assert spec.name == "m" and spec.settings.retries == 1 and spec.settings.repeat == 1
+    repeated = _write(tmp_path, "repeat = 20\n" + path.read_text())
+    assert load_matrix(repeated).settings.repeat == 20
 
 
 def test_a_must_fail_cell_without_false_claims_is_bad_input(tmp_path: Path) -> None:
@@ -104,6 +106,8 @@ def test_a_must_fail_cell_without_false_claims_is_bad_input(tmp_path: Path) -> N
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\n[[variants]]\nname = "x"\nonly_with = "a b"\n',
      "variants[0]: name must match"),
     ('kernels = ["k"\n', "TOML syntax"),
+    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\nrepeat = 0\n', "repeat: expected a positive integer"),
+    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\nrepeat = 2.5\n', "repeat: expected a positive integer"),
 ])
 def test_bad_matrix_is_one_line_naming_file_and_key(tmp_path: Path, body: str, message: str) -> None:
     path = _write(tmp_path, body)

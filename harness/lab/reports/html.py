@@ -46,7 +46,8 @@ def _row(record: RunRecord, runs_dir: Path) -> str:
              escape(record.kernel), escape(record.release or "?"), escape(record.variant),
              record.expect.value, _verdict(record.verdict) + _status(record),
              "yes" if record.ok else "<b>NO</b>",
-             escape(record.reason), _seconds(record.boot_seconds), _seconds(record.action_seconds),
+             escape(record.reason) + (f"<br>repetitions: {escape(record.repeat)}" if record.repeat else ""),
+             _seconds(record.boot_seconds), _seconds(record.action_seconds),
              f"{record.seconds:.0f}", str(record.attempts),
              _links(runs_dir / record.run_id, f"runs/{record.run_id}")]
     return f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"

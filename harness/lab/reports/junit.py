@@ -39,7 +39,8 @@ def _testcase(record: RunRecord, folder: Path) -> ET.Element:
         node.text = f"{message}\n\nconsole tail ({folder / 'console.log'}):\n{console_tail(folder)}"
     ET.SubElement(case, "system-out").text = (
         f"release {record.release or '?'}; attempts {record.attempts}; boot {_s(record.boot_seconds)}; "
-        f"actions {_s(record.action_seconds)}; artifacts {folder}")
+        f"actions {_s(record.action_seconds)}; artifacts {folder}"
+        + (f"; repetitions: {record.repeat}" if record.repeat else ""))
     return case
 
 

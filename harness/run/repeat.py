@@ -1,0 +1,212 @@
+"""``memhp run --repeat N``: boot once, save the guest, restore a fresh QEMU per repetition.
+
+The guest has no disk, so QEMU's migration stream is its whole state. The booted guest is
+stopped and migrated into ``state.bin`` (QMP ``migrate`` to ``fd:``, the file handed over
+the monitor socket: no shell); each repetition starts QEMU with the same command line plus
+``-incoming fd:N`` (the file inherited, read-only), reconnects QMP and the agent in its own
+folder ``rep-NN/`` (fresh console.log, so the console watcher starts at offset 0 of what
+the restored guest prints), proves it is the booted guest (boot_id, zones, QEMU's memory
+devices and backends), runs the scenario's actions and is judged like a run of its own.
+The boot's console log (``boot/console.log``) is every repetition's boot log: it is the
+same boot. The state file is deleted at the end (it is the size of the guest's used RAM).
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from harness.errors import GuestError, InfrastructureError, MemhpError, Verdict
+from harness.guest.agent import GuestGone
+from harness.guest.state import ZoneInfo
+from harness.guest.vm import GuestVM
+from harness.logparse import load_boot_log
+from harness.run import checks
+from harness.run.artifact_io import artifact_writes
+from harness.run.artifacts import NO_INFO, ensure_out_dir
+from harness.run.repeat_info import RepeatInfo, Repetition
+from harness.run.runner import Observation, Prepared, RunOptions, judge, observe_actions, prepare, write_summaries
+from harness.run.verdict import RunResult
+from harness.scenario.layout import MemoryLayout
+from harness.scenario.schema import Scenario
+
+log = logging.getLogger("memhp.repeat")
+
+STATE = "state.bin"
+SAVE_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class SavedGuest:
+    """The booted guest as it was saved: what every restored guest must show again."""
+
+    state: Path
+    release: str
+    boot_id: str
+    zones: tuple[ZoneInfo, ...]
+    memory_devices: tuple[dict[str, Any], ...]  # QMP query-memory-devices
+    memdevs: tuple[dict[str, Any], ...]  # QMP query-memdev: the backends
+    boot_seconds: float
+    save_seconds: float
+    state_bytes: int
+
+
+def save_booted(prep: Prepared, out: Path, timeout: float) -> SavedGuest:
+    """Boot the scenario's guest in ``out/boot`` and migrate it, stopped, into ``out/state.bin``."""
+    with GuestVM(prep.machine(ensure_out_dir(out / "boot"))) as vm:
+        begin = time.monotonic()
+        release = vm.boot(timeout)
+        boot_seconds = time.monotonic() - begin
+        boot_id, zones = vm.boot_id(), vm.snapshot().zones
+        devices, memdevs = vm.memory_devices(), vm.qmp.command("query-memdev")
+        begin = time.monotonic()
+        vm.qmp.command("stop")  # one pass: no page is dirtied while the stream is written
+        with open(out / STATE, "wb") as state:
+            status = vm.qmp.migrate_to(state.fileno(), SAVE_TIMEOUT)
+        if status.get("status") != "completed":
+            raise InfrastructureError(f"saving the booted guest failed: "
+                                      f"{status.get('error-desc', status.get('status'))}")
+        return SavedGuest(out / STATE, release, boot_id, zones, tuple(devices), tuple(memdevs),
+                          boot_seconds, time.monotonic() - begin, (out / STATE).stat().st_size)
+
+
+Identity = list[tuple[str, str, str]]  # (check, expected, observed) before the actions
+
+
+def _restore_and_drive(prep: Prepared, saved: SavedGuest, rep_dir: Path,
+                       timeout: float) -> tuple[Observation, Identity]:
+    seen = Observation(release=saved.release, kernel_ran=True)
+    identity: Identity = []
+    with open(saved.state, "rb") as state, GuestVM(prep.machine(rep_dir, state.fileno())) as vm:
+        begin = time.monotonic()
+        try:
+            vm.resume(timeout)
+        except GuestError as err:  # the saved guest answered once: QEMU or the state failed
+            raise InfrastructureError(f"the restored guest did not answer: {err}") from err
+        seen.boot_seconds = time.monotonic() - begin
+        try:
+            identity.append(("restored guest is the booted one (boot_id)", saved.boot_id, vm.boot_id()))
+            identity.append(("QEMU restored the memory backends (query-memdev)",
+                             _words(saved.memdevs), _words(vm.qmp.command("query-memdev"))))
+            observe_actions(vm, prep.scenario, prep.layout, seen)
+        except GuestGone as err:
+            seen.guest_error = str(err)
+        except GuestError as err:
+            seen.guest_error = f"guest error: {err}"
+        seen.qemu_crash = vm.qemu_crash()
+    return seen, identity
+
+
+def _words(answer: Any) -> str:
+    """A QMP answer as comparable text: the restored state must be the saved one exactly."""
+    return json.dumps(sorted(answer, key=lambda item: json.dumps(item, sort_keys=True)),
+                      sort_keys=True)
+
+
+def _dimm_words(dimms: list[tuple[str, int, int]]) -> str:
+    return ", ".join(f"{i} {size:#x} node {node}" for i, size, node in sorted(dimms)) or "no DIMMs"
+
+
+def _qemu_dimms(devices: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
+    """(id, size, node) of each pc-dimm in a query-memory-devices answer (PCDIMMDeviceInfo)."""
+    return [(str(d["data"].get("id")), int(d["data"]["size"]), int(d["data"]["node"]))
+            for d in devices if d.get("type") == "dimm"]
+
+
+def judge_repetition(scenario: Scenario, layout: MemoryLayout, kernel: str, facts: checks.BootFacts,
+                     saved: SavedGuest, seen: Observation, identity: Identity,
+                     override: Path) -> RunResult:
+    """Every check of a run, plus that the restored guest and QEMU are the ones saved."""
+    result = RunResult(scenario.name, kernel, saved.release)
+    judge(result, scenario, layout, facts, seen, override)
+    for name, expected, observed in identity:
+        result.add(name, expected, observed)
+    if seen.before is not None:
+        result.add("restored guest has the booted zones", "the zones at save",
+                   "the zones at save" if seen.before.zones == saved.zones else repr(seen.before.zones))
+    if seen.memory_devices_before is not None:
+        result.add("QEMU restored the DIMMs (query-memory-devices)", _words(saved.memory_devices),
+                   _words(seen.memory_devices_before))
+        wanted = [(d.id, int(d.size), d.node) for d in scenario.dimms if d.coldplugged]
+        result.add("restored DIMMs are the scenario's coldplugged ones", _dimm_words(wanted),
+                   _dimm_words(_qemu_dimms(seen.memory_devices_before)))
+    return result
+
+
+def _repetition(index: int, result: RunResult, seen: Observation) -> Repetition:
+    refused = tuple(f"{a.id}: {a.reason}" for a in seen.actions or [] if not a.succeeded)
+    return Repetition(index=index, verdict=result.verdict,
+                      failed_checks=tuple(c.name for c in result.checks if not c.ok),
+                      refused=refused, restore_seconds=seen.boot_seconds,
+                      action_seconds=seen.action_seconds, error=result.error)
+
+
+def refusal_totals(scenario: Scenario, reps: list[tuple[Repetition, Observation]]) -> tuple[str, ...]:
+    """Per action that did not succeed somewhere: in how many repetitions, and why."""
+    lines = []
+    for action in scenario.actions:
+        reasons: collections.Counter[str] = collections.Counter()
+        for _, seen in reps:
+            done = {a.id: a for a in seen.actions or []}
+            res = done.get(action.id)
+            if res is None:
+                reasons["not run: " + (seen.guest_error or "the guest was gone")] += 1
+            elif not res.succeeded:
+                reasons[res.reason] += 1
+        if reasons:
+            why = "; ".join(f"{reason} ×{n}" for reason, n in reasons.most_common())
+            lines.append(f"{action.id} did not succeed in {sum(reasons.values())} of {len(reps)}: {why}")
+    return tuple(lines)
+
+
+def overall(scenario: Scenario, kernel: str, saved: SavedGuest, info: RepeatInfo) -> RunResult:
+    """One check per repetition; any FAIL fails the run, else any could-not-test is an error."""
+    result = RunResult(scenario.name, kernel, saved.release)
+    for rep in info.repetitions:
+        why = rep.error or "; ".join(rep.failed_checks)
+        result.add(f"repetition {rep.index}", Verdict.PASS.value, rep.verdict.value, why,
+                   ok=rep.verdict is Verdict.PASS)
+    if not any(r.verdict is Verdict.FAIL for r in info.repetitions) and result.verdict is not Verdict.PASS:
+        result.error, result.error_verdict = f"could not test: {info.totals()}", Verdict.ERROR
+    return result
+
+
+def run_repeated(path: Path, options: RunOptions, count: int) -> RunResult:
+    """Boot once, then ``count`` restored repetitions, each judged; result.json has them all."""
+    out = options.out_dir
+    with artifact_writes(out):
+        prep = prepare(path, options)
+        saved = save_booted(prep, out, options.boot_timeout)
+        try:
+            facts = checks.BootFacts.of(load_boot_log(out / "boot" / "console.log"))
+            reps = [_one(prep, facts, saved, out, index, options) for index in range(1, count + 1)]
+        finally:
+            saved.state.unlink(missing_ok=True)
+    info = RepeatInfo(count=count, boot_seconds=saved.boot_seconds, save_seconds=saved.save_seconds,
+                      state_bytes=saved.state_bytes, repetitions=tuple(r for r, _ in reps),
+                      refusals=refusal_totals(prep.scenario, reps))
+    result = overall(prep.scenario, options.kernel, saved, info)
+    result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), repeat=info,
+                          boot_seconds=saved.boot_seconds)
+    write_summaries(result, out, Observation(), None)
+    return result
+
+
+def _one(prep: Prepared, facts: checks.BootFacts, saved: SavedGuest, out: Path, index: int,
+         options: RunOptions) -> tuple[Repetition, Observation]:
+    rep_dir = ensure_out_dir(out / f"rep-{index:02d}")
+    log.info("repetition %d in %s", index, rep_dir)
+    try:
+        seen, identity = _restore_and_drive(prep, saved, rep_dir, options.boot_timeout)
+        result = judge_repetition(prep.scenario, prep.layout, options.kernel, facts, saved, seen, identity, out / "srat.aml")
+    except MemhpError as err:  # this QEMU could not restore: that repetition could not test
+        seen, result = Observation(), RunResult(prep.scenario.name, options.kernel, saved.release,
+                                                error=str(err), error_verdict=Verdict.for_error(err))
+    result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(rep_dir),
+                          boot_seconds=seen.boot_seconds, action_seconds=seen.action_seconds)
+    write_summaries(result, rep_dir, seen, None)
+    return _repetition(index, result, seen), seen
