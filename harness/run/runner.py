@@ -33,6 +33,7 @@ from harness.logparse import load_boot_log
 from harness.paths import cache_dir
 from harness.qemu.accel import Accel, choose_accel
 from harness.qemu.cmdline import build_command
+from harness.qemu.devices import VIRTIO_MEM_MODULES
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks
 from harness.run.artifact_io import ArtifactWriteError, artifact_writes, write_file
@@ -93,7 +94,8 @@ class Observation:
     action_seconds: float | None = None
 
 
-def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> Path:
+def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path,
+                   modules: tuple[kernels.Module, ...] = ()) -> Path:
     tables: dict[str, bytes] = {}
     if scenario.srat.source is SratSource.OVERRIDE:
         tables["srat"] = srat_bytes(scenario, layout)
@@ -107,13 +109,14 @@ def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path) -> P
             raise BadInputError(f"slit: the kernel would refuse the override: {'; '.join(problems)}")
     for name, table in tables.items():
         write_file(out_dir / f"{name}.aml", table)
-    return _link(cached_initrd(build_override_archive(tables) if tables else None),
+    return _link(cached_initrd(build_override_archive(tables) if tables else None, modules),
                  out_dir / "initrd.img")
 
 
-def cached_initrd(early_archive: bytes | None) -> Path:
-    """The override archive in front of the base image, composed once per content."""
-    base = base_initramfs()
+def cached_initrd(early_archive: bytes | None, modules: tuple[kernels.Module, ...] = ()) -> Path:
+    """The override archive in front of the base image (its name keys the modules it
+    carries), composed once per content."""
+    base = base_initramfs(modules)
     if early_archive is None:
         return base
     key = hashlib.sha256(base.name.encode() + early_archive).hexdigest()[:20]
@@ -121,7 +124,7 @@ def cached_initrd(early_archive: bytes | None) -> Path:
     target = folder / f"memhp-{key}.img"
     with FileLock(str(folder / f"{key}.lock")):
         if not target.exists():
-            partial = compose_initrd(target.with_suffix(".partial"), early_archive)
+            partial = compose_initrd(target.with_suffix(".partial"), early_archive, modules)
             partial.replace(target)
     return target
 
@@ -214,7 +217,9 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     planned = plan(path, options.kernel)
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
-    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir))
+    # virtio-mem's driver is a module on Debian's kernels: from the same kernel, or refused.
+    modules = kernels.needed_modules(kernel, VIRTIO_MEM_MODULES) if scenario.virtio_mem else ()
+    initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), modules)
     return Prepared(scenario, layout, kernel, initrd, choose_accel(options.accel, kernel.bzimage))
 
 

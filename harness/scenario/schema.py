@@ -49,6 +49,8 @@ from harness.scenario.action_schema import (
 from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
 from harness.scenario.fields import BlockSize, NodeSize, Size
 from harness.scenario.fields import Strict as _Strict
+from harness.scenario.virtio_mem_schema import VirtioMem as VirtioMem
+from harness.scenario.virtio_mem_schema import check_virtio_mem
 
 
 class Node(_Strict):
@@ -198,6 +200,7 @@ class Scenario(_Strict):
     description: str = ""
     machine: Machine
     dimms: tuple[Dimm, ...] = ()
+    virtio_mem: tuple[VirtioMem, ...] = ()
     srat: Srat = Srat()
     slit: Slit | None = None
     kernel: KernelOptions = KernelOptions()
@@ -225,6 +228,8 @@ class Scenario(_Strict):
             total = self.machine.ram_size + sum(d.size for d in self.dimms)
             if total > self.machine.maxmem:
                 raise ValueError(f"nodes and dimms need {total:#x} bytes, above machine.maxmem")
+        check_virtio_mem(self.virtio_mem, nodes, ids, self.machine.maxmem,
+                         self.machine.ram_size + sum(d.size for d in self.dimms))
         for node in self.srat.hotplug_nodes:
             if node >= nodes:
                 raise ValueError(f"srat.hotplug_nodes: node {node} does not exist")
@@ -275,6 +280,9 @@ class Scenario(_Strict):
 
     def dimm(self, dimm_id: str) -> Dimm:
         return next(d for d in self.dimms if d.id == dimm_id)
+
+    def virtio_mem_device(self, device_id: str) -> VirtioMem:
+        return next(d for d in self.virtio_mem if d.id == device_id)
 
 
 def _key_path(loc: tuple[int | str, ...], data: Any) -> str:
