@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import GuestError
-from harness.guest import node_removal
+from harness.guest import node_removal, virtio_mem_actions
 from harness.guest.agent import GuestGone
 from harness.guest.vm import GuestVM
 from harness.logparse.failures import OFFLINE_EVIDENCE, OfflineFailure, OfflineFailureKind, PageHeader
@@ -23,6 +23,8 @@ from harness.scenario.schema import (
     NodeRemove,
     OfflineNode,
     Scenario,
+    SlabPin,
+    VirtioMemResize,
 )
 
 EVIDENCE_LINES = 40  # a few page dumps; a flood of them would drown result.json
@@ -53,6 +55,7 @@ class ActionResult:
     # has_unmovable_pages → dump_page): the pages that made an offline or eject fail.
     unmovable_pfns: list[int] = field(default_factory=list)
     node: dict[str, Any] | None = None  # node_remove: CPUs, DIMMs, node states, health
+    virtio_mem: virtio_mem_actions.ResizeOutcome | None = None  # virtio_mem_resize
 
     @property
     def matched(self) -> bool:
@@ -69,6 +72,7 @@ class ActionResult:
             "console_evidence": self.console_evidence,
             "unmovable_pfns": self.unmovable_pfns,
             "node": self.node,
+            "virtio_mem": self.virtio_mem.to_json() if self.virtio_mem else None,
         }
 
 
@@ -248,6 +252,12 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         reply = vm.call("setting", action.setting, action.value)
         result.succeeded = reply.ok
         result.reason = reply.text or f"{action.setting} = {action.value}"
+    elif isinstance(action, VirtioMemResize):
+        result.virtio_mem = virtio_mem_actions.resize(vm, layout, action)
+        result.succeeded = result.virtio_mem.reached
+        result.reason = virtio_mem_actions.resize_words(result.virtio_mem)
+    elif isinstance(action, SlabPin):
+        result.succeeded, result.reason = virtio_mem_actions.slab_pin(vm, action)
     elif isinstance(action, InjectFault):
         reply = vm.inject_fault(action.fault, action.timeout)
         result.succeeded = reply.ok

@@ -9,8 +9,9 @@ blocks() {  # shell builtins only: every fork costs milliseconds under TCG
     for d in $MEM/memory*; do
         node=none
         for l in $d/node*; do [ -e "$l" ] && node=${l##*/node}; done
-        read -r state < $d/state
-        read -r phys < $d/phys_index
+        # A block the kernel removes meanwhile (virtio-mem unplug) is skipped, not garbled.
+        read -r state < $d/state 2>/dev/null || continue
+        read -r phys < $d/phys_index 2>/dev/null || continue
         zones=; read -r zones < $d/valid_zones 2>/dev/null
         set -- $zones; IFS=,; zones="$*"; unset IFS
         echo "${d##*/memory} $state $phys $node $zones"
@@ -59,6 +60,12 @@ alloc() {  # a short workload: fork, exec and fill MiB of page cache on the root
     dd if=/dev/zero of=/tmp/memhp-alloc bs=1048576 count="$1" 2>&1 && rm /tmp/memhp-alloc
 }
 
+slabpin() {  # CPU FILES: empty tmpfs files made by xargs/touch bound to CPU: their inodes
+    # and dentries are slab pages the kernel takes from that CPU's node (unmovable)
+    (mkdir -p /tmp/memhp-pin$id && cd /tmp/memhp-pin$id && seq "$2" | taskset -c "$1" xargs touch) || return 1
+    grep -E '^(SReclaimable|SUnreclaim)' /proc/meminfo
+}
+
 setting() {
     case "$1" in
         acpi_memory_hotplug_enabled) echo "$2" > /sys/firmware/acpi/hotplug/memory/enabled ;;
@@ -96,6 +103,7 @@ while IFS= read -r line; do
         cpus) cpus ;;
         nodes) nodes ;;
         alloc) alloc "$1" ;;
+        slabpin) slabpin "$1" "$2" ;;
         poweroff) echo bye; echo "@@END $id 0"; poweroff -f ;;
         panic) echo c > /proc/sysrq-trigger ;;  # fault injection: the kernel panics, no reply
         hang) while :; do sleep 3600; done ;;   # fault injection: the agent never answers

@@ -23,6 +23,7 @@ from acpi_tables.srat import MemoryAffinity
 from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
 from harness.errors import BadInputError, ExitCode, Verdict
 from harness.guest.state import GuestSnapshot, PageFlagSummary
+from harness.guest.virtio_mem_actions import ResizeOutcome
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
 from harness.run.artifact_io import HOST_FULL, ArtifactWriteError
@@ -339,6 +340,7 @@ class ActionRecord:
     console_evidence: tuple[str, ...]
     unmovable_pfns: tuple[int, ...] = ()  # absent in files from before boot-RAM DIMMs
     node: NodeRemovalRecord | None = None  # node_remove only
+    virtio_mem: ResizeOutcome | None = None  # virtio_mem_resize only
 
     @classmethod
     def of(cls, written: dict[str, Any]) -> ActionRecord:

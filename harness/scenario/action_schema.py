@@ -69,13 +69,35 @@ class InjectFault(_Action):
     fault: Literal["panic", "hang", "kill_qemu", "close_qmp", "stop_vcpus"]
 
 
+class VirtioMemResize(_Action):
+    """``qom-set`` a virtio-mem device's ``requested-size`` and wait until QEMU's plugged
+    ``size`` reaches it (success) or ``timeout`` ends (failure: how far it got, what held it).
+    ``zones``: bytes of the device's online memory blocks per zone afterwards."""
+
+    do: Literal["virtio_mem_resize"]
+    device: str
+    requested_size: Size
+    zones: dict[Literal["Normal", "Movable"], Size] | None = None
+
+
+class SlabPin(_Action):
+    """Unmovable kernel memory on purpose: ``files`` empty tmpfs files created by a process
+    bound to ``cpu``, whose inodes and dentries (slab) the kernel takes from that CPU's node,
+    its highest zone first (mm/page_alloc.c: the node's zonelist)."""
+
+    do: Literal["slab_pin"]
+    cpu: int = Field(ge=0)
+    files: int = Field(ge=1, le=1_000_000)
+
+
 Action = Annotated[
     Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, NodeRemove, GuestWrite,
-          InjectFault],
+          InjectFault, VirtioMemResize, SlabPin],
     Field(discriminator="do"),
 ]
 
 
 # The discriminator's tags: not keys a person wrote in the file.
 ACTION_TAGS = frozenset({"offline_node", "offline_range", "online_range", "dimm_add",
-                         "dimm_remove", "node_remove", "guest_setting", "inject_fault"})
+                         "dimm_remove", "node_remove", "guest_setting", "inject_fault",
+                         "virtio_mem_resize", "slab_pin"})

@@ -46,11 +46,17 @@ from harness.scenario.action_schema import (
 from harness.scenario.action_schema import (
     OfflineNode as OfflineNode,
 )
+from harness.scenario.action_schema import (
+    SlabPin as SlabPin,
+)
+from harness.scenario.action_schema import (
+    VirtioMemResize as VirtioMemResize,
+)
 from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
 from harness.scenario.fields import BlockSize, NodeSize, Size
 from harness.scenario.fields import Strict as _Strict
 from harness.scenario.virtio_mem_schema import VirtioMem as VirtioMem
-from harness.scenario.virtio_mem_schema import check_virtio_mem
+from harness.scenario.virtio_mem_schema import check_virtio_mem, check_virtio_mem_actions
 
 
 class Node(_Strict):
@@ -236,6 +242,7 @@ class Scenario(_Strict):
         for i, rng in enumerate(self.srat.ranges):
             if rng.node >= nodes:
                 raise ValueError(f"srat.ranges[{i}]: node {rng.node} does not exist")
+        check_virtio_mem_actions(self.actions, self.virtio_mem, self.machine.cpus)
         action_ids = [a.id for a in self.actions]
         if len(set(action_ids)) != len(action_ids):
             raise ValueError("actions: ids must be unique")
@@ -291,8 +298,8 @@ def _key_path(loc: tuple[int | str, ...], data: Any) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ACTION_TAGS:
-            continue  # the discriminator's tag, not a key in the file
+        elif item in ACTION_TAGS or item == "[key]":
+            continue  # the discriminator's tag, or pydantic's mark of a bad table key
         else:
             parts.append(("." if parts else "") + item)
     return "".join(parts) or "(top level)"

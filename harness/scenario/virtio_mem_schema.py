@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from collections.abc import Sequence
+
+from harness.scenario.action_schema import Action, SlabPin, VirtioMemResize
 from harness.scenario.fields import BlockSize, Size
 from harness.scenario.fields import Strict as _Strict
 
@@ -61,3 +64,18 @@ def check_virtio_mem(devices: tuple[VirtioMem, ...], nodes: int, dimm_ids: list[
     if maxmem is not None and used + sum(d.size for d in devices) > maxmem:
         raise ValueError(f"nodes, dimms and virtio_mem need "
                          f"{used + sum(d.size for d in devices):#x} bytes, above machine.maxmem")
+
+
+def check_virtio_mem_actions(actions: Sequence[Action], devices: tuple[VirtioMem, ...], cpus: int) -> None:
+    """Resizes name a device and stay within its size and blocks; pins name a CPU."""
+    known = {d.id: d for d in devices}
+    for action in actions:
+        if isinstance(action, VirtioMemResize):
+            device = known.get(action.device)
+            if device is None:
+                raise ValueError(f"action {action.id}: no virtio_mem {action.device!r}")
+            if action.requested_size > device.size or action.requested_size % device.device_block_size:
+                raise ValueError(f"action {action.id}: requested_size {action.requested_size:#x} is "
+                                 f"not a multiple of {device.device_block_size:#x} up to {device.size:#x}")
+        if isinstance(action, SlabPin) and action.cpu >= cpus:
+            raise ValueError(f"action {action.id}: cpu {action.cpu} is not below machine.cpus = {cpus}")

@@ -75,3 +75,25 @@ def test_a_device_beyond_the_window_is_refused(tmp_path: Path) -> None:
         'requested_size = "256M"', 'block_size = "2G"')
     with pytest.raises(BadInputError, match="virtio_mem vm0: .* do not fit in the device-memory window"):
         compute_layout(load_scenario(_load(tmp_path, text)))
+
+
+@pytest.mark.parametrize(("action", "message"), [
+    ('do = "virtio_mem_resize"\ndevice = "vm9"\nrequested_size = "1G"', "action a: no virtio_mem 'vm9'"),
+    ('do = "virtio_mem_resize"\ndevice = "vm0"\nrequested_size = "3G"', "requested_size 0xc0000000 is not a multiple"),
+    ('do = "virtio_mem_resize"\ndevice = "vm0"\nrequested_size = "1G"\nzones = { DMA = "1G" }',
+     "actions[0].zones.DMA: Input should be 'Normal' or 'Movable'"),
+    ('do = "slab_pin"\ncpu = 2\nfiles = 10', "action a: cpu 2 is not below machine.cpus = 2"),
+    ('do = "slab_pin"\ncpu = 1\nfiles = 0', "actions[0].files: Input should be greater than or equal to 1"),
+])
+def test_virtio_mem_actions_are_checked(tmp_path: Path, action: str, message: str) -> None:
+    path = _load(tmp_path, BASE + f'\n[[actions]]\nid = "a"\n{action}\n')
+    with pytest.raises(BadInputError) as err:
+        load_scenario(path)
+    assert message in str(err.value)
+
+
+def test_resize_actions_load(tmp_path: Path) -> None:
+    path = _load(tmp_path, BASE + '\n[[actions]]\nid = "a"\ndo = "virtio_mem_resize"\ndevice = "vm0"\n'
+                 'requested_size = "1G"\nzones = { Movable = "768M", Normal = "256M" }\n')
+    (action,) = load_scenario(path).actions
+    assert action.do == "virtio_mem_resize" and action.zones == {"Movable": 768 << 20, "Normal": 256 << 20}
