@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.analysis.simulate_boot import EarlyBoot, _log_buf_len, find_template, simulate_early_boot
+from harness.analysis.virtio_mem_model import ResizePrediction, boot_zones, predict_virtio_mem, zone_words
 from harness.errors import BadInputError
 from harness.memblock.model import KernelVersion
 from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
@@ -79,6 +80,7 @@ class Prediction:
     blocks: tuple[BlockPrediction, ...]
     actions: tuple[ActionPrediction, ...]
     inferred: dict[str, Any]
+    virtio_mem: tuple[ResizePrediction, ...] = ()  # each virtio_mem_resize: outcome and zones
 
     def node(self, nid: int) -> NodePrediction:
         return next(n for n in self.nodes if n.node == nid)
@@ -173,10 +175,12 @@ def _node_remove(scenario: Scenario, action: NodeRemove, layout: MemoryLayout,
 
 
 def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
-             cmdline: str) -> list[ActionPrediction]:
+             cmdline: str, resizes: dict[str, ResizePrediction]) -> list[ActionPrediction]:
     out, eject_disabled = [], False
     for action in scenario.actions:
-        if isinstance(action, OfflineNode):
+        if (resize := resizes.get(action.id)) is not None:
+            out.append(ActionPrediction(action.id, action.do, resize.outcome, resize.reason))
+        elif isinstance(action, OfflineNode):
             out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
         elif isinstance(action, BlockRangeAction) and action.do == "offline_range":
             end = action.start + action.size
@@ -224,6 +228,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     in_hot = tuple(r for r in _reservations(boot, boot.callers)
                    if any(r.start < e and s < r.end for s, e in hot))
     blocks = _blocks(boot, movable)
+    resizes = predict_virtio_mem(scenario, cmdline, version, boot_zones(boot.state, movable))
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
                 "numa_meminfo": [asdict(b) for b in boot.blocks],
@@ -232,7 +237,8 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
         inferred["kernelcore_mirror"] = MIRROR_NEEDS
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
-                      tuple(_actions(scenario, layout, blocks, cmdline)), inferred)
+                      tuple(_actions(scenario, layout, blocks, cmdline, resizes)), inferred,
+                      tuple(resizes.values()))
 
 
 def describe_prediction(p: Prediction) -> str:
@@ -248,6 +254,7 @@ def describe_prediction(p: Prediction) -> str:
     if "kernelcore_mirror" in p.inferred:
         lines.append(f"  {p.inferred['kernelcore_mirror']}")
     lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
+    lines += [f"  virtio-mem zones after {r.id}: {zone_words(r.zones)}" for r in p.virtio_mem]
     return "\n".join(lines)
 
 

@@ -35,7 +35,7 @@ from harness.qemu.accel import Accel, choose_accel
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import VIRTIO_MEM_MODULES
 from harness.qemu.machine import Machine, tail_lines
-from harness.run import checks
+from harness.run import checks, checks_virtio_mem
 from harness.run.artifact_io import ArtifactWriteError, artifact_writes, write_file
 from harness.run.artifacts import (
     NO_INFO,
@@ -297,6 +297,7 @@ def _judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: c
     disagree make it "could not test" whatever the checks say."""
     checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error,
                     seen.in_action)
+    checks_virtio_mem.evaluate(result, scenario, layout, facts.log, seen.actions or [])
     witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)
     for seen_dimm in witnesses:
         result.add(f"boot-RAM DIMM {seen_dimm.dimm.id} where the kernel booted with it",
