@@ -196,9 +196,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_kernels_fetch(args: argparse.Namespace) -> int:
     import kernels
+    from kernels.modules import KEPT_MODULES
 
     kernel = kernels.fetch(args.spec)
     print(f"{kernel.spec}: {kernel.release} at {kernel.bzimage}")
+    if kernel.source == "debian":
+        kept = kernels.needed_modules(kernel, KEPT_MODULES)
+        print(f"  modules: {' '.join(m.name for m in kept) or 'none (built in)'}")
     return 0
 
 
