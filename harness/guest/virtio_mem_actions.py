@@ -14,14 +14,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.errors import GuestError
-from harness.guest.agent import GuestGone
-from harness.guest.state import MemoryBlock
+from harness.guest.state import MemoryBlock, parse_pageflags
 from harness.guest.vm import GuestVM
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import SlabPin, VirtioMemResize
 
-HELD_BLOCKS_FLAGGED = 8  # page flags of the first blocks that hold an unplug (seconds each under TCG)
+HELD_BLOCKS_FLAGGED = 2  # page flags of the first blocks that hold an unplug
+# Reading a block's 32768 kpageflags entries takes the guest's awk 15-40 s under TCG on a
+# loaded machine: more than an agent call's default 30 s.
+PAGEFLAGS_TIMEOUT = 180.0
 QOM = "/machine/peripheral/{}"
+PAGE = 4096
 SETTLE_READS = 15  # at most this many extra one-second reads of the device's blocks
 
 
@@ -106,11 +109,13 @@ def _held(vm: GuestVM, blocks: tuple[MemoryBlock, ...]) -> tuple[HeldBlock, ...]
         if index >= HELD_BLOCKS_FLAGGED:
             out.append(HeldBlock(block.index, block.start(size), zone))
             continue
+        pages = size // PAGE
+        reply = vm.call("pageflags", block.index * pages, pages, timeout=PAGEFLAGS_TIMEOUT)
         try:
-            flags = vm.pageflags(block.index, size)
-        except GuestGone:
-            raise
+            flags = parse_pageflags(block.index, reply.lines) if reply.ok else None
         except GuestError:  # evidence is optional; the size left is the result
+            flags = None
+        if flags is None:
             out.append(HeldBlock(block.index, block.start(size), zone))
             continue
         out.append(HeldBlock(block.index, block.start(size), zone, flags.slab, flags.reserved))

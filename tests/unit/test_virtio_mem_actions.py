@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from harness.guest.state import MemoryBlock, PageFlagSummary
+from harness.guest.agent import AgentReply
+from harness.guest.state import MemoryBlock
 from harness.guest.virtio_mem_actions import ResizeOutcome, resize, resize_words
 from harness.guest.vm import GuestVM
 from harness.scenario.layout import MemoryLayout, VirtioMemPlacement
@@ -45,8 +46,10 @@ class FakeGuest:
     def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
         return tuple(b for b in self.blocks if start <= b.start(BLOCK) < end)
 
-    def pageflags(self, block: int, block_size: int) -> PageFlagSummary:
-        return PageFlagSummary(block, 32768, 0, 0, 15336, 0, 100, 0, ())
+    def call(self, verb: str, *args: object, timeout: float = 30.0) -> AgentReply:
+        assert verb == "pageflags" and args == (32 * 32768, 32768)
+        return AgentReply(verb, 0, ("pages=32768 nopage=0 reserved=0 slab=15336 pgtable=0 buddy=100 lru=0 "
+                                    "first_reserved=",))
 
 
 def _block(index: int, zone: str) -> MemoryBlock:
