@@ -9,10 +9,11 @@ blocks() {  # shell builtins only: every fork costs milliseconds under TCG
     for d in $MEM/memory*; do
         node=none
         for l in $d/node*; do [ -e "$l" ] && node=${l##*/node}; done
-        # A block the kernel removes meanwhile (virtio-mem unplug) is skipped, not garbled.
-        read -r state < $d/state 2>/dev/null || continue
-        read -r phys < $d/phys_index 2>/dev/null || continue
-        zones=; read -r zones < $d/valid_zones 2>/dev/null
+        # A block the kernel removes meanwhile (virtio-mem unplug) is skipped, not garbled:
+        # 2>/dev/null first, as redirections apply left to right.
+        read -r state 2>/dev/null < $d/state || continue
+        read -r phys 2>/dev/null < $d/phys_index || continue
+        zones=; read -r zones 2>/dev/null < $d/valid_zones
         set -- $zones; IFS=,; zones="$*"; unset IFS
         echo "${d##*/memory} $state $phys $node $zones"
     done
