@@ -29,4 +29,9 @@ MUST_FAIL: dict[str, set[str]] = {
     "four-node-movablecore-percent-claims-unspread": {
         "ZONE_MOVABLE of node 2 starts at", "ZONE_MOVABLE of node 3 starts at"},
     "three-node-movable-node-movablecore-claims-movablecore-wins": {"ZONE_MOVABLE of node 2 starts at"},
+    "two-node-virtio-mem-movable-claims-normal-and-stuck": {
+        "virtio-mem vm0 zones after plug-1g", "action unplug-to-0 (virtio_mem_resize)"},
+    "two-node-virtio-mem-pinned-claims-unplugged": {
+        "action unplug-to-0 (virtio_mem_resize)", "virtio-mem vm0 zones after unplug-to-0"},
+    "two-node-virtio-mem-auto-movable-claims-all-movable": {"virtio-mem vm0 zones after plug-1536m"},
 }

@@ -186,6 +186,11 @@ def predict_virtio_mem(scenario: Scenario, cmdline: str, version: KernelVersion,
         if not isinstance(action, VirtioMemResize):
             continue
         device = devices[action.device]
+        if scenario.virtio_mem_device(action.device).device_block_size > MEMORY_BLOCK_SIZE:
+            # Big-block mode (virtio_mem_init_hotplug: device blocks above a memory block):
+            # a unit of several blocks is onlined and unplugged as one; not modelled.
+            out[action.id] = ResizePrediction(action.id, "uncertain", "big-block mode is not modelled", None)
+            continue
         if _blocks_for(action.requested_size) >= len(device.blocks):
             _plug(policy, zones, devices, action.device, action.requested_size)
             outcome = "uncertain" if policy.online_type == "offline" else "success"

@@ -28,7 +28,15 @@ from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Channels
 from harness.run import checks
 from harness.run.verdict import RunResult
-from harness.scenario.schema import Action, DimmRemove, OfflineNode, Scenario, SratSource, load_scenario
+from harness.scenario.schema import (
+    Action,
+    DimmRemove,
+    OfflineNode,
+    Scenario,
+    SratSource,
+    VirtioMemResize,
+    load_scenario,
+)
 from harness.scenario.tables import slit_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +62,8 @@ def _extends(sibling: Path) -> Path:
 
 
 def _same_boot(a: Scenario, b: Scenario) -> bool:
-    return (a.machine, a.dimms, a.srat, a.slit, a.kernel) == (b.machine, b.dimms, b.srat, b.slit, b.kernel)
+    return ((a.machine, a.dimms, a.virtio_mem, a.srat, a.slit, a.kernel)
+            == (b.machine, b.dimms, b.virtio_mem, b.srat, b.slit, b.kernel))
 
 
 def _log_checks(scenario: Scenario, log: BootLog) -> set[str]:
@@ -86,6 +95,26 @@ def _action_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
     return false
 
 
+def _virtio_mem_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
+    """virtio-mem resizes: the simulator's outcome and zones against the claims. QEMU, not
+    the console, says how far a resize got and sysfs which zone a block is in, so the
+    recorded log's evidence is only that its driver saw each request (virtio_mem_refresh_config's
+    ``plugged size: …, requested size: …``)."""
+    predicted = {p.id: p for p in simulate(scenario, f"debian:{kernel}").virtio_mem}
+    asked = [r.requested_size for d in log.virtio_mem_devices for r in d.requests]
+    false = set()
+    for action in (a for a in scenario.actions if isinstance(a, VirtioMemResize)):
+        assert action.requested_size in asked, f"{action.id}: the recorded driver never saw the request"
+        prediction = predicted[action.id]
+        assert prediction.outcome != "uncertain", f"{action.id}: the simulator cannot tell: undecided offline"
+        if prediction.outcome != action.expect.value:
+            false.add(f"action {action.id} ({action.do})")
+        claimed = {str(zone): size for zone, size in (action.zones or {}).items() if size}
+        if action.zones is not None and prediction.zones != claimed:
+            false.add(f"virtio-mem {action.device} zones after {action.id}")
+    return false
+
+
 def _guest_distances(scenario: Scenario) -> tuple[tuple[int, ...], ...] | None:
     """The distances the guest's SLIT carries: the override's bytes decoded, or the
     ``-numa dist,src=,dst=,val=`` arguments QEMU builds its own SLIT from."""
@@ -111,7 +140,8 @@ def _distance_checks(scenario: Scenario) -> set[str]:
 def _offline_false_claims(scenario: Scenario, kernel: str, log: BootLog | None) -> set[str]:
     false = _distance_checks(scenario)
     if log is not None:
-        false |= _log_checks(scenario, log) | _action_checks(scenario, kernel, log)
+        false |= (_log_checks(scenario, log) | _action_checks(scenario, kernel, log)
+                  | _virtio_mem_checks(scenario, kernel, log))
     return false
 
 

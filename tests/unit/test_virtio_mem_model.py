@@ -93,3 +93,11 @@ def test_unplug_takes_movable_blocks_first_and_stops_at_pinned_kernel_blocks(tmp
     assert _predict(tmp_path, cmdline, PIN_AND_UNPLUG.format(size="0"))["shrink"] == ("failure", "not known")
     unpinned = PIN_AND_UNPLUG.format(size="0").replace("cpu = 1", "cpu = 0")
     assert _predict(tmp_path, cmdline, unpinned)["shrink"] == ("uncertain", "no online block")
+
+
+def test_big_block_mode_is_not_guessed(tmp_path: Path) -> None:
+    (tmp_path / "s.toml").write_text(SCENARIO.format(cmdline="memhp_default_state=online_movable", more="")
+                                     .replace('size = "2G"', 'size = "2G"\nblock_size = "256M"'))
+    zones = _Zones({0: GIB_PAGES, 1: GIB_PAGES}, {})
+    (prediction,) = predict_virtio_mem(load_scenario(tmp_path / "s.toml"), "", KernelVersion.V6_1, zones).values()
+    assert (prediction.outcome, prediction.zones) == ("uncertain", None)
