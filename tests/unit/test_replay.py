@@ -36,6 +36,8 @@ PINNED = {
     "memhp-6.1-three-node-boot-dimm-refused.log": (0, 1, 2),
     # QEMU's SRAT marks only the device-memory window (virtio-mem's, no boot RAM) hotpluggable.
     **{f"memhp-{k}-virtio-mem-cycle.log": (0, 1) for k in ("6.1", "6.12")},
+    **{f"memhp-{k}-two-node-virtio-mem-{s}.log": (0, 1) for k in ("6.1", "6.12")
+       for s in ("movable", "pinned", "auto-movable")},
 }
 
 
