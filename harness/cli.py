@@ -101,60 +101,21 @@ def show_command(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from harness.analysis.log_verdict import describe_verdict, hotplug_verdict
-    from harness.logparse import parse_boot_log
-    from harness.logparse.describe import describe_boot_log
-    from harness.logparse.lines import decode_log
-    from harness.logparse.symbolize import load_table, symbolize_text
+    from harness.analysis.log_commands import parse_log
 
-    try:
-        data = args.log.read_bytes()
-    except OSError as err:
-        raise BadInputError(f"{args.log}: {err.strerror}") from err
-    # Decoded as every memhp reader decodes a log (binary data is one line, exit 2).
-    text = decode_log(data, str(args.log))
-    if args.symbols is not None:
-        text = symbolize_text(text, load_table(args.symbols))
-    bootlog = parse_boot_log(text, str(args.log))
-    if not (bootlog.kernel_release or bootlog.e820 or bootlog.srat_memory or bootlog.memblock_ops):
-        raise BadInputError(f"{args.log}: no Linux boot log lines found (no 'Linux version', "
-                            "e820, SRAT or memblock lines)")
-    verdict = hotplug_verdict(bootlog)
-    if args.json:
-        _print_json({**bootlog.to_json(), "hotplug_verdict": verdict.to_json()})
-    else:
-        print(describe_boot_log(bootlog))
-        print(describe_verdict(verdict))
-    return verdict.exit_code
+    return parse_log(args.log, args.symbols, args.json)
 
 
 def cmd_field_compare(args: argparse.Namespace) -> int:
-    from harness.analysis.field_compare import compare_logs, describe_comparison
-    from harness.logparse import load_boot_log
+    from harness.analysis.log_commands import field_compare
 
-    result = compare_logs(load_boot_log(args.field), load_boot_log(args.replica))
-    if args.json:
-        _print_json(result.to_json())
-    else:
-        print(describe_comparison(result, str(args.field), str(args.replica)))
-    return ExitCode.PASS if result.identical else ExitCode.FAIL
+    return field_compare(args.field, args.replica, args.json)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from harness.analysis.log_verdict import describe_verdict, hotplug_verdict
-    from harness.analysis.replay import describe_replay, replay
-    from harness.logparse import load_boot_log
+    from harness.analysis.log_commands import replay_log
 
-    bootlog = load_boot_log(Path(args.log))
-    result = replay(bootlog, args.engine, args.tree)
-    verdict = hotplug_verdict(bootlog)
-    if args.json:
-        _print_json({**result.to_json(), "hotplug_verdict": verdict.to_json()})
-    else:
-        print(describe_replay(result))
-        print(describe_verdict(verdict))
-    # The status stays the replay's (every address predicted); the verdict is in the output.
-    return 0 if result.ok else 1
+    return replay_log(Path(args.log), args.engine, args.tree, args.json)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -217,9 +178,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_kernels_fetch(args: argparse.Namespace) -> int:
     import kernels
+    from kernels.modules import KEPT_MODULES
 
     kernel = kernels.fetch(args.spec)
     print(f"{kernel.spec}: {kernel.release} at {kernel.bzimage}")
+    if kernel.source == "debian":
+        kept = kernels.needed_modules(kernel, KEPT_MODULES)
+        print(f"  modules: {' '.join(m.name for m in kept) or 'none (built in)'}")
     return 0
 
 

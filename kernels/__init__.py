@@ -30,8 +30,12 @@ def resolve(spec: str = DEFAULT_SPEC) -> Kernel:
 
 
 def fetch(spec: str = DEFAULT_SPEC) -> Kernel:
-    """Make sure ``spec`` is in the cache (a no-op for local kernels) and return it."""
-    return resolve(spec)
+    """Make sure ``spec`` is in the cache (a no-op for local kernels) and return it; a
+    Debian kernel's kept modules too, so the first virtio-mem run downloads nothing."""
+    kernel = resolve(spec)
+    if kernel.source == "debian" and kernel.package_version is not None:
+        module_tree(kernel)
+    return kernel
 
 
 def list_kernels() -> list[Kernel]:

@@ -19,6 +19,7 @@ from harness.analysis.simulate_boot import (
     find_template,
     simulate_early_boot,
 )
+from harness.analysis.virtio_mem_model import ResizePrediction, boot_zones, predict_virtio_mem, zone_words
 from harness.errors import BadInputError
 from harness.memblock.model import KernelVersion, RegionFlags
 from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
@@ -87,6 +88,7 @@ class Prediction:
     actions: tuple[ActionPrediction, ...]
     inferred: dict[str, Any]
     dimms: tuple[DimmOnline, ...] = ()  # hot-added DIMMs in the order they were added
+    virtio_mem: tuple[ResizePrediction, ...] = ()  # each virtio_mem_resize: outcome and zones
 
     def node(self, nid: int) -> NodePrediction:
         return next(n for n in self.nodes if n.node == nid)
@@ -203,13 +205,15 @@ EJECT_PROFILES = {"acpi_memory_hotplug_enabled": "memory", "acpi_processor_hotpl
 
 
 def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
-             hot: DimmTimeline) -> list[ActionPrediction]:
+             hot: DimmTimeline, resizes: dict[str, ResizePrediction]) -> list[ActionPrediction]:
     out: list[ActionPrediction] = []
     disabled: set[str] = set()
     for dimm in (d for d in scenario.dimms if d.at_boot and not d.boot_ram):
         hot.add(dimm)  # drivers/acpi/acpi_memhotplug.c adds a coldplugged DIMM at boot
     for action in scenario.actions:
-        if isinstance(action, OfflineNode):
+        if (resize := resizes.get(action.id)) is not None:
+            out.append(ActionPrediction(action.id, action.do, resize.outcome, resize.reason))
+        elif isinstance(action, OfflineNode):
             out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
         elif isinstance(action, BlockRangeAction) and action.do == "offline_range":
             end = action.start + action.size
@@ -282,7 +286,8 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
                    if any(r.start < e and s < r.end for s, e in hot))
     blocks = _blocks(boot, movable, _fixed_crashkernel(cmdline, boot, movable_node))
     timeline = _timeline(cmdline, version, boot, movable, layout)
-    actions = tuple(_actions(scenario, layout, blocks, timeline))
+    resizes = predict_virtio_mem(scenario, cmdline, version, boot_zones(boot.state, movable))
+    actions = tuple(_actions(scenario, layout, blocks, timeline, resizes))
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
                 "numa_meminfo": [asdict(b) for b in boot.blocks],
@@ -291,7 +296,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
         inferred["kernelcore_mirror"] = MIRROR_NEEDS
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
-                      actions, inferred, tuple(timeline.added))
+                      actions, inferred, tuple(timeline.added), tuple(resizes.values()))
 
 
 def describe_prediction(p: Prediction) -> str:
@@ -310,6 +315,7 @@ def describe_prediction(p: Prediction) -> str:
               + (f" ({d.nr_vmemmap_pages} pages at the start of each block)" if d.nr_vmemmap_pages else "")
               for d in p.dimms]
     lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
+    lines += [f"  virtio-mem zones after {r.id}: {zone_words(r.zones)}" for r in p.virtio_mem]
     return "\n".join(lines)
 
 

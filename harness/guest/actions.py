@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import GuestError
-from harness.guest import node_removal
+from harness.guest import node_removal, virtio_mem_actions
 from harness.guest.agent import GuestGone
 from harness.guest.state import MemoryBlock
 from harness.guest.selftest import run_selftest
@@ -30,6 +30,8 @@ from harness.scenario.schema import (
     Scenario,
     Selftest,
     Unmovable,
+    SlabPin,
+    VirtioMemResize,
 )
 
 EVIDENCE_LINES = 40  # a few page dumps; a flood of them would drown result.json
@@ -61,6 +63,7 @@ class ActionResult:
     unmovable_pfns: list[int] = field(default_factory=list)
     node: dict[str, Any] | None = None  # node_remove: CPUs, DIMMs, node states, health
     command: dict[str, Any] | None = None  # run: CommandResult.to_json() + its output files
+    virtio_mem: virtio_mem_actions.ResizeOutcome | None = None  # virtio_mem_resize
 
     @property
     def matched(self) -> bool:
@@ -78,6 +81,7 @@ class ActionResult:
             "unmovable_pfns": self.unmovable_pfns,
             "node": self.node,
             "command": self.command,
+            "virtio_mem": self.virtio_mem.to_json() if self.virtio_mem else None,
         }
 
 
@@ -300,6 +304,12 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.succeeded, result.reason, result.command = run_selftest(vm, action)
     elif isinstance(action, Unmovable):
         result.succeeded, result.reason, result.command = run_unmovable(vm, action)
+    elif isinstance(action, VirtioMemResize):
+        result.virtio_mem = virtio_mem_actions.resize(vm, layout, action)
+        result.succeeded = result.virtio_mem.reached
+        result.reason = virtio_mem_actions.resize_words(result.virtio_mem)
+    elif isinstance(action, SlabPin):
+        result.succeeded, result.reason = virtio_mem_actions.slab_pin(vm, action)
     elif isinstance(action, InjectFault):
         reply = vm.inject_fault(action.fault, action.timeout)
         result.succeeded = reply.ok

@@ -9,9 +9,11 @@ blocks() {  # shell builtins only: every fork costs milliseconds under TCG
     for d in $MEM/memory*; do
         node=none
         for l in $d/node*; do [ -e "$l" ] && node=${l##*/node}; done
-        read -r state < $d/state
-        read -r phys < $d/phys_index
-        zones=; read -r zones < $d/valid_zones 2>/dev/null
+        # A block the kernel removes meanwhile (virtio-mem unplug) is skipped, not garbled:
+        # 2>/dev/null first, as redirections apply left to right.
+        read -r state 2>/dev/null < $d/state || continue
+        read -r phys 2>/dev/null < $d/phys_index || continue
+        zones=; read -r zones 2>/dev/null < $d/valid_zones
         set -- $zones; IFS=,; zones="$*"; unset IFS
         echo "${d##*/memory} $state $phys $node $zones"
     done
@@ -65,6 +67,12 @@ hotplug_params() {  # drivers/base/memory.c auto_online_blocks; mm/memory_hotplu
         v=; [ -e /sys/module/memory_hotplug/parameters/$p ] && read -r v < /sys/module/memory_hotplug/parameters/$p
         echo "$p $v"
     done
+}
+
+slabpin() {  # CPU FILES: empty tmpfs files made by xargs/touch bound to CPU: their inodes
+    # and dentries are slab pages the kernel takes from that CPU's node (unmovable)
+    (mkdir -p /tmp/memhp-pin$id && cd /tmp/memhp-pin$id && seq "$2" | taskset -c "$1" xargs touch) || return 1
+    grep -E '^(SReclaimable|SUnreclaim)' /proc/meminfo
 }
 
 setting() {
@@ -144,6 +152,7 @@ while IFS= read -r line; do
         hotplug_params) hotplug_params ;;
         alloc) alloc "$1" ;;
         run) runcmd "$@" ;;
+        slabpin) slabpin "$1" "$2" ;;
         poweroff) echo bye; echo "@@END $id 0"; poweroff -f ;;
         panic) echo c > /proc/sysrq-trigger ;;  # fault injection: the kernel panics, no reply
         hang) while :; do sleep 3600; done ;;   # fault injection: the agent never answers

@@ -54,8 +54,11 @@ def parse_blocks(lines: tuple[str, ...]) -> tuple[MemoryBlock, ...]:
         if len(parts) < 4:
             raise GuestError(f"agent blocks: unexpected line {line!r}")
         zones = tuple(z for z in (parts[4].split(",") if len(parts) > 4 else ()) if z)
-        node = None if parts[3] == "none" else int(parts[3])
-        out.append(MemoryBlock(int(parts[0]), parts[1], int(parts[2], 16), node, zones))
+        try:
+            node = None if parts[3] == "none" else int(parts[3])
+            out.append(MemoryBlock(int(parts[0]), parts[1], int(parts[2], 16), node, zones))
+        except ValueError:
+            raise GuestError(f"agent blocks: unexpected line {line!r}") from None
     return tuple(sorted(out, key=lambda b: b.index))
 
 

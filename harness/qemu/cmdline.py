@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.qemu.accel import QEMU_BINARY, TCG, Accel
-from harness.qemu.devices import dimm_args
+from harness.qemu.devices import command_line, dimm_args, scenario_virtio_mem_args
 from harness.qemu.machine import Channels
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import compute_layout
@@ -74,6 +74,8 @@ def build_command(
             argv += ["-object", f"memory-backend-ram,id={backend['id']},size={dimm.size}"]
             argv += ["-device", "pc-dimm," + ",".join(f"{k}={v}" for k, v in device.items()
                                                       if k != "driver")]
+    for vmem in scenario.virtio_mem:  # after the coldplugged DIMMs: the layout's order
+        argv += command_line(*scenario_virtio_mem_args(vmem, layout))
     argv += [
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", kernel_cmdline(scenario, layout),
         "-chardev", f"file,id=console,path={_opt(channels.console_log)}",

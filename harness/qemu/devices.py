@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from harness.scenario.layout import MemoryLayout
-from harness.scenario.schema import Dimm
+from harness.scenario.schema import Dimm, VirtioMem
 
 # The guest side of virtio-mem-pci (drivers/virtio/virtio_mem.c) on Debian kernels: a
 # module on 6.1 and 6.12, needing virtio_pci, which 6.1 also builds as a module.
@@ -37,15 +37,26 @@ def dimm_args(dimm: Dimm, layout: MemoryLayout | None = None) -> tuple[dict[str,
 
 
 def virtio_mem_args(device_id: str, node: int, size: int, requested_size: int,
-                    block_size: int | None = None) -> tuple[dict[str, object], dict[str, object]]:
+                    block_size: int | None = None,
+                    memaddr: int | None = None) -> tuple[dict[str, object], dict[str, object]]:
     """The backend and device of a virtio-mem-pci: ``size`` is the most it can plug,
-    ``requested_size`` what the guest is asked to plug at boot (``qom-set`` changes it)."""
+    ``requested_size`` what the guest is asked to plug at boot (``qom-set`` changes it),
+    ``memaddr`` where its region starts (QEMU picks the first free gap without it)."""
     backend: dict[str, object] = {"qom-type": "memory-backend-ram", "id": f"vmem-{device_id}", "size": size}
     device: dict[str, object] = {"driver": "virtio-mem-pci", "id": device_id, "memdev": f"vmem-{device_id}",
                                  "node": node, "requested-size": requested_size}
     if block_size is not None:
         device["block-size"] = block_size
+    if memaddr is not None:
+        device["memaddr"] = memaddr
     return backend, device
+
+
+def scenario_virtio_mem_args(device: VirtioMem, layout: MemoryLayout) -> tuple[dict[str, object], dict[str, object]]:
+    """A scenario's virtio-mem device, at the address the layout gave it."""
+    placed = layout.virtio_mem_region(device.id)
+    return virtio_mem_args(device.id, device.node, device.size, device.requested_size,
+                           device.block_size, placed.start)
 
 
 def command_line(backend: Mapping[str, object], device: Mapping[str, object]) -> list[str]:

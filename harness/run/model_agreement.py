@@ -12,6 +12,7 @@ from typing import Any
 from harness.analysis.pinning import HotplugStatus
 from harness.analysis.replay import kernel_version_of
 from harness.analysis.simulate import BLOCK_SIZE, Prediction, simulate
+from harness.analysis.virtio_mem_model import zone_words
 from harness.errors import BadInputError
 from harness.guest.actions import ActionResult
 from harness.run.artifacts import ModelAgreement, PredictedReservation
@@ -122,6 +123,11 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
             continue
         result.add_model(f"{MODEL_PREFIX}action {action.id}", action.outcome,
                          "success" if res.succeeded else "failure", action.reason)
+    for resize in prediction.virtio_mem:
+        res = done.get(resize.id)
+        if res is not None and res.virtio_mem is not None and resize.zones is not None:
+            result.add_model(f"model agrees: virtio-mem zones after {resize.id}", zone_words(resize.zones),
+                             zone_words(res.virtio_mem.zones), resize.reason)
     return ModelAgreement(template=prediction.template,
                           reservations_in_hotplug_ranges=_reservations(prediction, _pageflags(actions)),
                           block_disagreements=tuple(_block_disagreements(prediction, actions)),

@@ -27,7 +27,7 @@ from acpi_tables.srat import MemoryAffinity, decode_srat
 from harness.errors import BadInputError, GuestError, InfrastructureError, MemhpError
 from harness.guest.actions import ActionResult, run_action
 from harness.guest.agent import GuestGone
-from harness.guest.initramfs import base_initramfs, compose_initrd
+from harness.guest.initramfs import base_initramfs, compose_initrd, module_entries
 from harness.guest.initramfs_files import FileEntry
 from harness.guest.selftest import selftest_files
 from harness.guest.unmovable import helper_files
@@ -37,8 +37,9 @@ from harness.logparse import load_boot_log
 from harness.paths import cache_dir
 from harness.qemu.accel import Accel, check_address_space, choose_accel
 from harness.qemu.cmdline import build_command
+from harness.qemu.devices import VIRTIO_MEM_MODULES
 from harness.qemu.machine import Machine, tail_lines
-from harness.run import checks
+from harness.run import checks, checks_virtio_mem
 from harness.run.artifact_io import ArtifactWriteError, artifact_writes, write_file
 from harness.run.artifacts import (
     NO_INFO,
@@ -245,8 +246,10 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     except BadInputError as err:
         raise BadInputError(f"{path}: {err}") from None
     helpers = helper_files() if any(isinstance(a, Unmovable) for a in scenario.actions) else ()
+    # virtio-mem's driver is a module on Debian's kernels: from the same kernel, or refused.
+    modules = kernels.needed_modules(kernel, VIRTIO_MEM_MODULES) if scenario.virtio_mem else ()
     initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
-                            _selftest_files(scenario, kernel) + helpers)
+                            _selftest_files(scenario, kernel) + helpers + module_entries(modules))
     return Prepared(scenario, layout, kernel, initrd, accel)
 
 
@@ -336,6 +339,7 @@ def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: ch
     disagree make it "could not test" whatever the checks say."""
     checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error,
                     seen.in_action)
+    checks_virtio_mem.evaluate(result, scenario, layout, facts.log, seen.actions or [])
     witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)
     for seen_dimm in witnesses:
         result.add(f"boot-RAM DIMM {seen_dimm.dimm.id} where the kernel booted with it",

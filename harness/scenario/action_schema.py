@@ -98,9 +98,30 @@ class Unmovable(_Action):
     timeout: float = Field(600.0, gt=0, le=3600)
 
 
+class VirtioMemResize(_Action):
+    """``qom-set`` a virtio-mem device's ``requested-size`` and wait until QEMU's plugged
+    ``size`` reaches it (success) or ``timeout`` ends (failure: how far it got, what held it).
+    ``zones``: bytes of the device's online memory blocks per zone afterwards."""
+
+    do: Literal["virtio_mem_resize"]
+    device: str
+    requested_size: Size
+    zones: dict[Literal["Normal", "Movable"], Size] | None = None
+
+
+class SlabPin(_Action):
+    """Unmovable kernel memory on purpose: ``files`` empty tmpfs files created by a process
+    bound to ``cpu``, whose inodes and dentries (slab) the kernel takes from that CPU's node,
+    its highest zone first (mm/page_alloc.c: the node's zonelist)."""
+
+    do: Literal["slab_pin"]
+    cpu: int = Field(ge=0)
+    files: int = Field(ge=1, le=1_000_000)
+
+
 Action = Annotated[
     Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, NodeRemove, GuestWrite,
-          InjectFault, RunCommand, Selftest, Unmovable],
+          InjectFault, RunCommand, Selftest, Unmovable, VirtioMemResize, SlabPin],
     Field(discriminator="do"),
 ]
 
@@ -108,4 +129,4 @@ Action = Annotated[
 # The discriminator's tags: not keys a person wrote in the file.
 ACTION_TAGS = frozenset({"offline_node", "offline_range", "online_range", "dimm_add",
                          "dimm_remove", "node_remove", "guest_setting", "inject_fault",
-                         "run", "selftest", "unmovable"})
+                         "run", "selftest", "unmovable", "virtio_mem_resize", "slab_pin"})

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from harness.errors import BadInputError
 from harness.memblock.numa import SratMemory
+from harness.scenario.fields import MEMORY_BLOCK_SIZE
 from harness.scenario.schema import Scenario, SratRange
 from harness.units import GiB
 
@@ -66,6 +67,17 @@ class BootDimm:
 
 
 @dataclass(frozen=True)
+class VirtioMemPlacement:
+    """A virtio-mem device's region where the harness puts it (``memaddr=``): the driver's
+    ``start address`` line and QEMU's ``query-memory-devices`` must say the same."""
+
+    id: str
+    node: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class MemoryLayout:
     below_4g: int
     above_4g: int
@@ -79,6 +91,10 @@ class MemoryLayout:
     # One past the highest guest-physical address QEMU uses: the 64-bit PCI hole, 1 GiB
     # aligned after device memory (hw/i386/pc.c: pc_pci_hole64_start, pc_max_used_gpa).
     address_space_end: int = 0
+    virtio_mem: tuple[VirtioMemPlacement, ...] = ()
+
+    def virtio_mem_region(self, device_id: str) -> VirtioMemPlacement:
+        return next(p for p in self.virtio_mem if p.id == device_id)
 
     def ranges_of(self, node: int) -> tuple[SratMemory, ...]:
         return tuple(r for r in self.node_ranges if r.node == node)
@@ -185,6 +201,24 @@ def _window_dimms(scenario: Scenario, ranges: list[SratMemory], device: tuple[in
     return tuple(out)
 
 
+def _virtio_mem(scenario: Scenario, device_base: int, device_size: int) -> tuple[VirtioMemPlacement, ...]:
+    """virtio-mem regions after the coldplugged DIMMs (which QEMU packs from the window's
+    base in command-line order), each memory-block aligned so the driver can use all of it
+    (drivers/virtio/virtio_mem.c virtio_mem_init_hotplug: first_mb_id rounds up)."""
+    base = device_base + sum(d.size for d in scenario.dimms if d.coldplugged)
+    out = []
+    for device in scenario.virtio_mem:
+        align = max(device.device_block_size, MEMORY_BLOCK_SIZE)
+        start = -(-base // align) * align
+        if start + device.size > device_base + device_size:
+            raise BadInputError(f"virtio_mem {device.id}: {device.size:#x} bytes do not fit in the "
+                                f"device-memory window [{device_base:#x}-{device_base + device_size:#x}); "
+                                "raise machine.maxmem")
+        out.append(VirtioMemPlacement(device.id, device.node, start, start + device.size))
+        base = start + device.size
+    return tuple(out)
+
+
 def compute_layout(scenario: Scenario) -> MemoryLayout:
     below, above = _ram_split(scenario)
     prof = profile(scenario.machine.type)
@@ -208,4 +242,5 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
     used = device_base + device_size if device_size else FOUR_GIB + above
     hole64 = -(-used // GiB) * GiB
     return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms, windowed,
-                        hole64 + prof.pci_hole64_size)
+                        address_space_end=hole64 + prof.pci_hole64_size,
+                        virtio_mem=_virtio_mem(scenario, device_base, device_size))

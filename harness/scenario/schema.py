@@ -31,10 +31,18 @@ from harness.scenario.action_schema import (  # re-exported: scenario users impo
     Selftest as Selftest,
     Unmovable as Unmovable,
 )
+from harness.scenario.action_schema import (
+    SlabPin as SlabPin,
+)
+from harness.scenario.action_schema import (
+    VirtioMemResize as VirtioMemResize,
+)
 from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
 from harness.scenario.fields import BlockSize, NodeSize, Size
 from harness.scenario.fields import Strict as _Strict
 from harness.scenario.guest_files import GuestFile, resolve_sources
+from harness.scenario.virtio_mem_schema import VirtioMem as VirtioMem
+from harness.scenario.virtio_mem_schema import check_virtio_mem, check_virtio_mem_actions
 
 
 class Node(_Strict):
@@ -204,6 +212,7 @@ class Scenario(_Strict):
     description: str = ""
     machine: Machine
     dimms: tuple[Dimm, ...] = ()
+    virtio_mem: tuple[VirtioMem, ...] = ()
     srat: Srat = Srat()
     slit: Slit | None = None
     kernel: KernelOptions = KernelOptions()
@@ -235,6 +244,8 @@ class Scenario(_Strict):
             total = self.machine.ram_size + sum(d.size for d in self.dimms)
             if total > self.machine.maxmem:
                 raise ValueError(f"nodes and dimms need {total:#x} bytes, above machine.maxmem")
+        check_virtio_mem(self.virtio_mem, nodes, ids, self.machine.maxmem,
+                         self.machine.ram_size + sum(d.size for d in self.dimms))
         if self.srat.pxm:
             self._check_pxm(nodes)
         for node in self.srat.hotplug_nodes:
@@ -243,6 +254,7 @@ class Scenario(_Strict):
         for i, rng in enumerate(self.srat.ranges):
             if rng.node >= nodes:
                 raise ValueError(f"srat.ranges[{i}]: node {rng.node} does not exist")
+        check_virtio_mem_actions(self.actions, self.virtio_mem, self.machine.cpus)
         action_ids = [a.id for a in self.actions]
         if len(set(action_ids)) != len(action_ids):
             raise ValueError("actions: ids must be unique")
@@ -302,6 +314,9 @@ class Scenario(_Strict):
     def dimm(self, dimm_id: str) -> Dimm:
         return next(d for d in self.dimms if d.id == dimm_id)
 
+    def virtio_mem_device(self, device_id: str) -> VirtioMem:
+        return next(d for d in self.virtio_mem if d.id == device_id)
+
 
 def _key_path(loc: tuple[int | str, ...], data: Any) -> str:
     """pydantic's location → the TOML key a person wrote (``machine.nodes[1].memory``)."""
@@ -309,8 +324,8 @@ def _key_path(loc: tuple[int | str, ...], data: Any) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ACTION_TAGS:
-            continue  # the discriminator's tag, not a key in the file
+        elif item in ACTION_TAGS or item == "[key]":
+            continue  # the discriminator's tag, or pydantic's mark of a bad table key
         else:
             parts.append(("." if parts else "") + item)
     return "".join(parts) or "(top level)"

@@ -1,8 +1,11 @@
 """virtio-mem's guest driver is a module on Debian's kernels (6.1 needs virtio_pci too):
 the modules from the kernel's own package, loaded by the initramfs's init, bind the
-virtio-mem-pci device, which then plugs the size asked for at boot."""
+virtio-mem-pci device, which then plugs the size asked for at boot; and one virtio-mem
+scenario through ``memhp run``: the stalled unplug, the hardest of them (the others and
+every sibling boot in scripts/virtio-mem-scenarios)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from harness.qemu.accel import TCG
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import VIRTIO_MEM_MODULES, command_line, virtio_mem_args
 from harness.qemu.machine import Machine
+from harness.run.verdict import Verdict
 from harness.scenario.schema import load_scenario
 from harness.units import parse_size
 
@@ -44,3 +48,27 @@ def test_debian_6_1_loads_virtio_pci_and_virtio_mem_and_plugs_at_boot(tmp_path: 
     assert device.addr is not None and device.addr >= 1 << 32  # in the device-memory window above 4G
     assert device.requests[0].requested_size == parse_size("256M")  # asked at boot, seen at probe
     assert plugged == parse_size("256M")
+
+
+def test_an_unplug_held_by_slab_in_zone_normal_stops_short_and_names_the_blocks(memhp_run) -> None:
+    """two-node-virtio-mem-pinned through `memhp run`: the modules come from the kernel, the
+    plugged blocks are ZONE_NORMAL, slab made on node 1's CPU lands in them, and the unplug
+    to 0 stops where QEMU's size says, with the blocks that hold it and their slab pages."""
+    result = memhp_run(SCENARIOS / "two-node-virtio-mem-pinned.toml")
+    assert result.verdict is Verdict.PASS, result.summary()
+    console = (Path(result.info.out_dir or "") / "console.log").read_text(errors="replace")
+    assert "memhp-init: loaded virtio_mem" in console and "memhp-init: insmod" not in console
+    checks = {c.name: c for c in result.checks}
+    assert checks["virtio-mem vm0 where the layout put it"].observed == "start 0x100000000, size 0x80000000, nid 1"
+    assert checks["virtio-mem vm0 zones after plug-1g"].observed == "Normal 0x40000000"
+    model = json.loads((Path(result.info.out_dir or "") / "model.json").read_text())
+    plug, unplug = (next(a["virtio_mem"] for a in model["actions"] if a["id"] == i) for i in ("plug-1g", "unplug-to-0"))
+    assert plug["size_before"] == parse_size("256M") and plug["size"] == 1 << 30  # 256M plugged at probe
+    assert 0 < unplug["size"] < 1 << 30 and unplug["size_changes"][-1] == unplug["size"]
+    held = unplug["held"]
+    assert held and {h["zone"] for h in held} == {"Normal"} and any(h["slab"] for h in held)
+    # What is still plugged lives in the blocks named.
+    assert len(held) * (128 << 20) >= unplug["size"]
+    assert "held by memory" in checks["action unplug-to-0 (virtio_mem_resize)"].reason
+    (agrees,) = [c for c in result.model_checks if c.name == "model agrees: action unplug-to-0"]
+    assert agrees.ok and agrees.expected == "failure"

@@ -82,3 +82,15 @@ def test_an_undownloadable_package_cannot_test(tmp_path: Path, cache: Path) -> N
     with pytest.raises(InfrastructureError, match="offline"):
         fetch_module_tree(PKG, refuse)
     assert not module_entry(PKG).exists()
+
+
+def test_fetching_a_debian_kernel_also_keeps_its_modules(tmp_path: Path, cache: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``memhp kernels fetch`` leaves nothing for the first virtio-mem run to download."""
+    kernel = kernels.Kernel("debian:6.1", tmp_path / "vmlinuz", None, None, None, RELEASE, (6, 1),
+                            PKG.version, "debian")
+    monkeypatch.setattr(kernels, "resolve", lambda spec: kernel)
+    downloads = CopyDownloader(build_deb(tmp_path), tmp_path / "c")
+    monkeypatch.setattr(kernels, "fetch_module_tree", lambda pkg: fetch_module_tree(pkg, downloads))
+    assert kernels.fetch("debian:6.1") is kernel
+    assert (module_entry(PKG) / "meta.json").exists()

@@ -43,6 +43,7 @@ from harness.scenario.schema import (
     Selftest,
     SratSource,
     Unmovable,
+    VirtioMemResize,
     load_scenario,
 )
 from harness.scenario.tables import slit_bytes
@@ -77,7 +78,8 @@ def _extends(sibling: Path) -> Path:
 
 
 def _same_boot(a: Scenario, b: Scenario) -> bool:
-    return (a.machine, a.dimms, a.srat, a.slit, a.kernel) == (b.machine, b.dimms, b.srat, b.slit, b.kernel)
+    return ((a.machine, a.dimms, a.virtio_mem, a.srat, a.slit, a.kernel)
+            == (b.machine, b.dimms, b.virtio_mem, b.srat, b.slit, b.kernel))
 
 
 def _log_checks(scenario: Scenario, log: BootLog) -> set[str]:
@@ -156,6 +158,26 @@ def _action_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
     return false
 
 
+def _virtio_mem_checks(scenario: Scenario, kernel: str, log: BootLog) -> set[str]:
+    """virtio-mem resizes: the simulator's outcome and zones against the claims. QEMU, not
+    the console, says how far a resize got and sysfs which zone a block is in, so the
+    recorded log's evidence is only that its driver saw each request (virtio_mem_refresh_config's
+    ``plugged size: …, requested size: …``)."""
+    predicted = {p.id: p for p in simulate(scenario, f"debian:{kernel}").virtio_mem}
+    asked = [r.requested_size for d in log.virtio_mem_devices for r in d.requests]
+    false = set()
+    for action in (a for a in scenario.actions if isinstance(a, VirtioMemResize)):
+        assert action.requested_size in asked, f"{action.id}: the recorded driver never saw the request"
+        prediction = predicted[action.id]
+        assert prediction.outcome != "uncertain", f"{action.id}: the simulator cannot tell: undecided offline"
+        if prediction.outcome != action.expect.value:
+            false.add(f"action {action.id} ({action.do})")
+        claimed = {str(zone): size for zone, size in (action.zones or {}).items() if size}
+        if action.zones is not None and prediction.zones != claimed:
+            false.add(f"virtio-mem {action.device} zones after {action.id}")
+    return false
+
+
 def _guest_distances(scenario: Scenario) -> tuple[tuple[int, ...], ...] | None:
     """The distances the guest's SLIT carries: the override's bytes decoded, or the
     ``-numa dist,src=,dst=,val=`` arguments QEMU builds its own SLIT from."""
@@ -188,7 +210,7 @@ def _offline_false_claims(scenario: Scenario, kernel: str, log: BootLog | None,
     false = _distance_checks(scenario) | _dimm_zone_checks(scenario, kernel)
     if log is not None:
         false |= (_log_checks(scenario, log) | _action_checks(scenario, kernel, log)
-                  | _command_checks(scenario, kernel, pass_name))
+                  | _command_checks(scenario, kernel, pass_name) | _virtio_mem_checks(scenario, kernel, log))
     return false
 
 

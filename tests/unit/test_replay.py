@@ -49,6 +49,8 @@ PINNED = {
     # allocations (issue 13's online-policy and memmap_on_memory runs).
     **{f"memhp-{k}-{s}.log": (0, 1) for k in ("6.1", "6.12")
        for s in ("two-node-auto-movable", "two-node-memmap-on-memory")},
+    **{f"memhp-{k}-two-node-virtio-mem-{s}.log": (0, 1) for k in ("6.1", "6.12")
+       for s in ("movable", "pinned", "auto-movable")},
 }
 
 
