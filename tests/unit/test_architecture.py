@@ -130,3 +130,10 @@ def test_machine_knows_nothing_of_scenarios() -> None:
 def test_harness_root_holds_only_entrances_and_ground() -> None:
     loose = sorted(p.name for p in (ROOT / "harness").glob("*.py"))
     assert loose == ["__init__.py", "cli.py", "errors.py", "paths.py", "pytest_plugin.py", "units.py"]
+
+
+def test_test_files_have_unique_names() -> None:
+    """pytest imports test files by basename (rootdir, no packages): two of one name stop
+    the whole suite at collection."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
