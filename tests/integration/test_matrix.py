@@ -44,7 +44,7 @@ def test_one_boot_through_a_local_dask_cluster(tmp_path: Path) -> None:
     spec = load_matrix(SMOKE)
     spec = replace(spec, runs=spec.runs[:1])
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None,
-                                  host="127.0.0.1", protocol="tcp") as cluster:
+                                  host="127.0.0.1", protocol="tcp", resources={"guests": 1}) as cluster:
         result = execute(spec, tmp_path, workers=1, scheduler=cluster.scheduler_address)
     (record,) = result.records
     assert record.verdict is Verdict.PASS, record
