@@ -5,8 +5,16 @@
  *                           a PTE page, which the kernel allocates unmovable
  *                           (include/asm-generic/pgalloc.h GFP_PGTABLE_USER is GFP_KERNEL
  *                           based: never from ZONE_MOVABLE)
- *   unmovable slab          create empty files in a tmpfs without inode limit: each
- *                           costs an inode and a dentry (slab caches, unmovable)
+ *   unmovable slab          open empty unnamed files (O_TMPFILE) in a tmpfs without
+ *                           inode limit and keep them open: each costs an inode, a
+ *                           dentry and a struct file (slab caches, never ZONE_MOVABLE).
+ *                           No directory holds them, so the kernel frees all three when
+ *                           the descriptors close at exit (fs/file_table.c __fput, then
+ *                           iput of an inode with no link: mm/shmem.c shmem_evict_inode):
+ *                           the OOM killer's kill gives the memory back. Named files
+ *                           would stay in the tmpfs after the kill, and with nothing
+ *                           left to kill mm/oom_kill.c out_of_memory panics ("System is
+ *                           deadlocked on memory").
  *
  * Every STEP it prints "progress" with /proc/meminfo's PageTables and Slab and the free
  * pages of the Movable and the other zones (/proc/zoneinfo), so when the OOM killer ends
@@ -22,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,25 +105,33 @@ static int page_tables(void)
     return 0;
 }
 
+/* One descriptor per file: lift the per-process limit out of the way (fs/file.c
+ * sysctl_nr_open, 1M by default) so the kernel's memory is what ends the loop; root
+ * passes fs.file-max (fs/file_table.c alloc_empty_file: CAP_SYS_ADMIN). */
+static void lift_nofile(void)
+{
+    const rlim_t files = 64UL << 20;
+    struct rlimit lim = {files, files};
+    FILE *f = fopen("/proc/sys/fs/nr_open", "w");
+    if (f) {
+        fprintf(f, "%lu\n", (unsigned long)files);
+        fclose(f);
+    }
+    setrlimit(RLIMIT_NOFILE, &lim);
+}
+
 static int slab(void)
 {
-    char path[64];
     long n;
+    lift_nofile();
     mkdir("/memhp-slab", 0755);
     if (mount("none", "/memhp-slab", "tmpfs", 0, "nr_inodes=0,size=0"))
         return refused("mount", 0);
     for (n = 0;; n++) {
-        if (n % 4096 == 0) {
-            snprintf(path, sizeof(path), "/memhp-slab/%ld", n / 4096);
-            if (mkdir(path, 0755))
-                return refused("mkdir", n);
+        if (n % 4096 == 0)
             report("progress", n);
-        }
-        snprintf(path, sizeof(path), "/memhp-slab/%ld/%ld", n / 4096, n % 4096);
-        int fd = open(path, O_CREAT | O_WRONLY, 0644);
-        if (fd < 0)
+        if (open("/memhp-slab", O_TMPFILE | O_RDWR, 0600) < 0)
             return refused("open", n);
-        close(fd);
     }
 }
 
