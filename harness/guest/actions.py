@@ -144,15 +144,22 @@ def _node_boot_blocks(vm: GuestVM, layout: MemoryLayout, node: int) -> list[int]
     return sorted(set(found))
 
 
-def _wait_blocks(vm: GuestVM, start: int, end: int, timeout: float) -> int:
+def _wait_dimm_blocks(vm: GuestVM, start: int, end: int, timeout: float,
+                      all_online: bool) -> tuple[MemoryBlock, ...]:
+    """The DIMM's blocks once the guest has them, every one online when the kernel onlines
+    them itself (mm/memory_hotplug.c:add_memory_resource creates them all offline, then
+    onlines them one by one), or as they are at ``timeout``. One loop for both: a
+    separate wait for the onlining cost a whole listing more per DIMM."""
     # The guest adds a new DIMM's blocks within a fraction of a second: look again soon,
-    # then less often (a flat 0.5 s cost up to half a second per DIMM, most of the
-    # harness's overhead in scripts/bench-harness).
+    # then less often (a flat 0.5 s cost up to half a second per DIMM).
     deadline, pause = time.monotonic() + timeout, 0.02
+    wanted = (end - start) // vm.block_size
     while True:
-        count = len(vm.blocks_in(start, end))
-        if count or time.monotonic() > deadline:
-            return count
+        blocks = vm.blocks_in(start, end)
+        done = bool(blocks) and (not all_online or (len(blocks) == wanted
+                                                    and all(b.state == "online" for b in blocks)))
+        if done or time.monotonic() > deadline:
+            return blocks
         time.sleep(pause)
         pause = min(pause * 2, 0.5)
 
@@ -165,20 +172,6 @@ def _dimm_range(vm: GuestVM, dimm_id: str) -> tuple[int, int] | None:
     return None
 
 
-def _wait_online(vm: GuestVM, start: int, end: int, timeout: float) -> tuple[MemoryBlock, ...]:
-    """The DIMM's blocks once every one is online, or as they are at ``timeout``: the
-    kernel creates them all offline, then onlines them one by one
-    (mm/memory_hotplug.c:add_memory_resource → online_memory_block)."""
-    deadline = time.monotonic() + timeout
-    wanted = (end - start) // vm.block_size
-    while True:
-        blocks = vm.blocks_in(start, end)
-        done = len(blocks) == wanted and all(b.state == "online" for b in blocks)
-        if done or time.monotonic() > deadline:
-            return blocks
-        time.sleep(0.5)
-
-
 def dimm_zone_words(blocks: tuple[MemoryBlock, ...]) -> str:
     """One zone for the DIMM (``Movable``), ``offline``, or its blocks' zones joined by ``+``:
     an online block's valid_zones is its zone (drivers/base/memory.c:valid_zones_show)."""
@@ -189,17 +182,18 @@ def dimm_zone_words(blocks: tuple[MemoryBlock, ...]) -> str:
 
 def _add_dimm(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: DimmAdd,
               result: ActionResult) -> None:
+    # Read before the add: the guest's policy for the new blocks, which says whether to
+    # wait for them to come online (a guest_setting action may have changed it).
+    params = vm.hotplug_params()
     vm.dimm_add(scenario.dimm(action.dimm), layout)
     rng = _dimm_range(vm, action.dimm)
     result.dimm = _dimm_json(action.dimm, rng)
-    count = _wait_blocks(vm, *rng, action.timeout) if rng else 0
-    result.succeeded = count > 0
-    result.reason = (f"{count} memory blocks appeared at {rng[0]:#x}" if rng and count
+    blocks = _wait_dimm_blocks(vm, *rng, action.timeout, params.auto_online) if rng else ()
+    result.succeeded = bool(blocks)
+    result.reason = (f"{len(blocks)} memory blocks appeared at {rng[0]:#x}" if rng and blocks
                      else "the guest shows no memory block for the DIMM")
-    if not (rng and count):
+    if not (rng and blocks):
         return
-    params = vm.hotplug_params()
-    blocks = _wait_online(vm, *rng, action.timeout) if params.auto_online else vm.blocks_in(*rng)
     result.dimm["onlined"] = {"zone": dimm_zone_words(blocks), "hotplug_params": dict(params.__dict__),
                               "zoneinfo": [dict(z.__dict__) for z in vm.zones()]}
 

@@ -14,12 +14,12 @@ class MemoryBlock:
 
     index: int
     state: str
-    phys_index: int
     node: int | None
     valid_zones: tuple[str, ...]
 
     def start(self, block_size: int) -> int:
-        return self.phys_index * block_size
+        # N is start_section_nr / sections_per_block (register_memory), as phys_index says.
+        return self.index * block_size
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,21 @@ class PageFlagSummary:
 
 
 def parse_blocks(lines: tuple[str, ...]) -> tuple[MemoryBlock, ...]:
+    """The agent's runs ``FIRST LAST state node [zone,zone]``, one block each."""
     out = []
     for line in lines:
         parts = line.split()
-        if len(parts) < 4:
-            raise GuestError(f"agent blocks: unexpected line {line!r}")
-        zones = tuple(z for z in (parts[4].split(",") if len(parts) > 4 else ()) if z)
         try:
+            if len(parts) < 4:
+                raise ValueError
+            first, last = int(parts[0]), int(parts[1])
             node = None if parts[3] == "none" else int(parts[3])
-            out.append(MemoryBlock(int(parts[0]), parts[1], int(parts[2], 16), node, zones))
         except ValueError:
             raise GuestError(f"agent blocks: unexpected line {line!r}") from None
+        if last < first:
+            raise GuestError(f"agent blocks: run ends before it starts: {line!r}")
+        zones = tuple(z for z in (parts[4].split(",") if len(parts) > 4 else ()) if z)
+        out += [MemoryBlock(index, parts[2], node, zones) for index in range(first, last + 1)]
     return tuple(sorted(out, key=lambda b: b.index))
 
 

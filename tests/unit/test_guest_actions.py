@@ -39,7 +39,7 @@ class FakeGuest:
         self.console = ConsoleWatcher(console_log)
 
     def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
-        return (MemoryBlock(32, "online", 32, 2, ("Normal",)),)
+        return (MemoryBlock(32, "online", 2, ("Normal",)),)
 
     def set_block_state(self, block: int, state: str, timeout: float) -> AgentReply:
         with open(self.console_log, "ab") as fh:
@@ -79,16 +79,20 @@ def test_evidence_is_the_failure_kinds_only_and_capped() -> None:
 
 
 class _SlowDimm:
-    """A guest whose new DIMM's blocks show up at the fourth look."""
+    """A guest whose new 1 GiB DIMM's 8 blocks show up, offline, at the ``shows_at``-th
+    look and are all online from the ``online_at``-th."""
 
-    def __init__(self, shows_at: int | None) -> None:
-        self.looks, self.shows_at = 0, shows_at
+    block_size = 128 << 20
+
+    def __init__(self, shows_at: int | None, online_at: int | None = None) -> None:
+        self.looks, self.shows_at, self.online_at = 0, shows_at, online_at
 
     def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
         self.looks += 1
-        if self.shows_at is not None and self.looks >= self.shows_at:
-            return (MemoryBlock(40, "offline", 40, 1, ()),)
-        return ()
+        if self.shows_at is None or self.looks < self.shows_at:
+            return ()
+        state = "online" if self.online_at is not None and self.looks >= self.online_at else "offline"
+        return tuple(MemoryBlock(i, state, 1, ()) for i in range(8))
 
 
 def test_a_new_dimm_is_looked_for_soon_then_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,10 +100,24 @@ def test_a_new_dimm_is_looked_for_soon_then_less_often(monkeypatch: pytest.Monke
 
     pauses: list[float] = []
     monkeypatch.setattr(actions.time, "sleep", pauses.append)
-    assert actions._wait_blocks(cast(GuestVM, _SlowDimm(4)), 0, 1 << 30, timeout=30) == 1
+    assert len(actions._wait_dimm_blocks(cast(GuestVM, _SlowDimm(4)), 0, 1 << 30, 30, False)) == 8
     assert pauses == [0.02, 0.04, 0.08]
     clock = iter(range(0, 1000, 3))  # 3 s per look: the 30 s timeout still ends the wait
     monkeypatch.setattr(actions.time, "monotonic", lambda: float(next(clock)))
     pauses.clear()
-    assert actions._wait_blocks(cast(GuestVM, _SlowDimm(None)), 0, 1 << 30, timeout=30) == 0
+    assert actions._wait_dimm_blocks(cast(GuestVM, _SlowDimm(None)), 0, 1 << 30, 30, False) == ()
     assert max(pauses) == 0.5 and len(pauses) == 10
+
+
+def test_an_auto_onlined_dimm_is_waited_for_until_every_block_is_online(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.guest import actions
+
+    monkeypatch.setattr(actions.time, "sleep", lambda _: None)
+    guest = _SlowDimm(2, online_at=5)
+    blocks = actions._wait_dimm_blocks(cast(GuestVM, guest), 0, 1 << 30, 30, True)
+    assert guest.looks == 5 and {b.state for b in blocks} == {"online"}
+    clock = iter(range(0, 1000, 3))
+    monkeypatch.setattr(actions.time, "monotonic", lambda: float(next(clock)))
+    never = _SlowDimm(2)  # blocks that never come online: the timeout gives them as they are
+    assert {b.state for b in actions._wait_dimm_blocks(cast(GuestVM, never), 0, 1 << 30, 30, True)} == {"offline"}

@@ -53,7 +53,7 @@ class FakeGuest:
 
 
 def _block(index: int, zone: str) -> MemoryBlock:
-    return MemoryBlock(index, "online", index, 1, (zone,))
+    return MemoryBlock(index, "online", 1, (zone,))
 
 
 def test_a_grow_that_reaches_its_size_reports_the_zones() -> None:
@@ -68,7 +68,7 @@ def test_a_grow_that_reaches_its_size_reports_the_zones() -> None:
 
 def test_a_shrink_that_stops_short_is_an_outcome_with_the_blocks_that_hold_it() -> None:
     # The driver got from 1G to 62M and stays there (its retry comes after 50 s).
-    guest = FakeGuest([1 << 30, 512 << 20, 62 << 20], (_block(32, "Normal"), MemoryBlock(33, "offline", 33, 1, ())))
+    guest = FakeGuest([1 << 30, 512 << 20, 62 << 20], (_block(32, "Normal"), MemoryBlock(33, "offline", 1, ())))
     action = VirtioMemResize(id="unplug", do="virtio_mem_resize", device="vm0", requested_size=0, timeout=2)
     outcome = resize(cast(GuestVM, guest), LAYOUT, action)
     assert (outcome.reached, outcome.size) == (False, 62 << 20)
