@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from harness.run.verdict import RunResult
 
 _OPTIONS = (("kernel", "debian:6.1", "kernel SPEC for memhp fixtures"),
-            ("accel", "auto", "accelerator for memhp fixtures: auto, tcg or kvm"))
+            ("accel", "auto", "accelerator for memhp fixtures: auto, tcg or kvm"),
+            ("boot", "bzimage", "how memhp fixtures boot the kernel: bzimage, or pvh (its vmlinux)"))
 _STASH = pytest.StashKey[dict[str, str]]()
 
 
@@ -56,7 +57,8 @@ def memhp_options(request: pytest.FixtureRequest, tmp_path: Path) -> "RunOptions
     from harness.run.runner import RunOptions
 
     settings = request.config.stash[_STASH]
-    return RunOptions(kernel=settings["kernel"], accel=settings["accel"], out_dir=tmp_path / "run")
+    return RunOptions(kernel=settings["kernel"], accel=settings["accel"], boot=settings["boot"],
+                      out_dir=tmp_path / "run")
 
 
 @pytest.fixture

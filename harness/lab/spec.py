@@ -12,6 +12,7 @@ A matrix file (TOML)::
                          # in restored QEMUs (memhp run --repeat)
     boot_timeout = 180
     accel = "auto"
+    boot = "bzimage"     # or "pvh": QEMU enters each kernel's vmlinux (memhp run --boot pvh)
     [[variants]]         # default: one variant "default" with no extra cmdline
     name = "default"
     cmdline = ""
@@ -37,7 +38,7 @@ from harness.scenario.schema import load_scenario
 from harness.units import has_flag, option_values
 
 _KEYS = {"name", "kernels", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
-         "accel", "variants", "exclude", "repeat"}
+         "accel", "variants", "exclude", "repeat", "boot"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -73,6 +74,7 @@ class RunSettings:
     boot_timeout: float = 180.0
     accel: str = "auto"
     repeat: int = 1  # memhp run --repeat, when above 1
+    boot: str = "bzimage"  # memhp run --boot
     # Not from the file: this execution of the matrix, set by its driver, so that stopping
     # it (harness.lab.cell.stop_cells) reaches its cells only, also on shared workers.
     matrix_run: str = ""
@@ -169,10 +171,13 @@ def _settings(data: dict[str, Any], where: str) -> RunSettings:
     repeat = data.get("repeat", 1)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise BadInputError(f"{where}: repeat: expected a positive integer")
+    boot = data.get("boot", "bzimage")
+    if boot not in ("bzimage", "pvh"):
+        raise BadInputError(f"{where}: boot: expected bzimage or pvh")
     return RunSettings(timeout=_number(data, "timeout", 600, where),
                        retries=int(_number(data, "retries", 1, where)),
                        boot_timeout=_number(data, "boot_timeout", 180, where), accel=accel,
-                       repeat=repeat)
+                       repeat=repeat, boot=boot)
 
 
 def load_matrix(path: Path) -> MatrixSpec:

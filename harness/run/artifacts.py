@@ -190,6 +190,7 @@ class RunInfo:
     action_seconds: float | None = None
     virtio_mem: tuple[str, ...] = ()  # the virtio-mem driver's own lines, quoted
     repeat: RepeatInfo | None = None  # memhp run --repeat: every repetition and the totals
+    boot: str = "bzimage"  # how QEMU entered the kernel: bzimage, or pvh (memhp run --boot)
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

@@ -191,7 +191,7 @@ def run_repeated(path: Path, options: RunOptions, count: int) -> RunResult:
                       refusals=refusal_totals(prep.scenario, reps))
     result = overall(prep.scenario, options.kernel, saved, info)
     result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), repeat=info,
-                          boot_seconds=saved.boot_seconds)
+                          boot_seconds=saved.boot_seconds, boot=options.boot)
     write_summaries(result, out, Observation(), None)
     return result
 
@@ -206,7 +206,7 @@ def _one(prep: Prepared, facts: checks.BootFacts, saved: SavedGuest, out: Path, 
     except MemhpError as err:  # this QEMU could not restore: that repetition could not test
         seen, result = Observation(), RunResult(prep.scenario.name, options.kernel, saved.release,
                                                 error=str(err), error_verdict=Verdict.for_error(err))
-    result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(rep_dir),
+    result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(rep_dir), boot=options.boot,
                           boot_seconds=seen.boot_seconds, action_seconds=seen.action_seconds)
     write_summaries(result, rep_dir, seen, None)
     return _repetition(index, result, seen), seen

@@ -60,6 +60,7 @@ from harness.scenario.guest_files import GuestFile
 from harness.scenario.schema import Scenario, Selftest, SratSource, Unmovable, load_scenario
 from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
+from kernels.pvh import boot_image
 
 log = logging.getLogger("memhp.run")
 
@@ -78,6 +79,7 @@ class RunOptions:
     out_dir: Path = Path("out")
     accel: str = "auto"
     boot_timeout: float = 180.0
+    boot: str = "bzimage"  # or "pvh": the vmlinux at its PVH entry (kernels.pvh)
     files: tuple[GuestFile, ...] = ()  # added to the scenario's [[files]] (the pytest plugin)
 
 
@@ -226,12 +228,13 @@ class Prepared:
     kernel: kernels.Kernel
     initrd: Path
     accel: Accel
+    boot_image: Path  # what -kernel gets: the bzImage, or the vmlinux for a PVH boot
 
     def machine(self, out_dir: Path, incoming: int | None = None) -> Machine:
         """``incoming``: an open saved-guest file that QEMU restores instead of booting
         (harness.run.repeat); the command line is otherwise the same, as migration needs."""
         extra = [] if incoming is None else ["-incoming", f"fd:{incoming}"]
-        return Machine(lambda socks: build_command(self.scenario, self.kernel.bzimage, self.initrd,
+        return Machine(lambda socks: build_command(self.scenario, self.boot_image, self.initrd,
                                                    socks, self.accel) + extra,
                        out_dir, pass_fds=() if incoming is None else (incoming,))
 
@@ -240,6 +243,7 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     planned = plan(path, options.kernel)
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
+    image = boot_image(kernel, options.boot)
     accel = choose_accel(options.accel, kernel.bzimage)
     try:
         check_address_space(layout, accel)
@@ -250,7 +254,7 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     modules = kernels.needed_modules(kernel, VIRTIO_MEM_MODULES) if scenario.virtio_mem else ()
     initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
                             _selftest_files(scenario, kernel) + helpers + module_entries(modules))
-    return Prepared(scenario, layout, kernel, initrd, accel)
+    return Prepared(scenario, layout, kernel, initrd, accel, image)
 
 
 def _selftest_files(scenario: Scenario, kernel: kernels.Kernel) -> tuple[FileEntry, ...]:
@@ -280,7 +284,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         prep = prepare(path, options)
         scenario, layout = prep.scenario, prep.layout
         result = RunResult(scenario.name, options.kernel, prep.kernel.release)
-        result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out))
+        result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), boot=options.boot)
         threading.Thread(target=warm_adapters, name="memhp-warm", daemon=True).start()
         seen = boot_and_observe(prep, out, options.boot_timeout)
         result.info = replace(result.info, boot_seconds=seen.boot_seconds,

@@ -259,6 +259,15 @@ def test_a_repeating_matrix_runs_each_cell_with_repeat(tmp_path: Path) -> None:
     assert run_argv(_spec("x"), tmp_path, RunSettings(repeat=20))[-2:] == ["--repeat", "20"]
 
 
+def test_a_pvh_matrix_boots_each_cell_pvh(tmp_path: Path) -> None:
+    from harness.lab.cell import run_argv
+
+    argv = run_argv(_spec("x"), tmp_path, RunSettings(boot="pvh"))
+    assert argv[argv.index("--boot") + 1] == "pvh"
+    default = run_argv(_spec("x"), tmp_path, RunSettings())
+    assert default[default.index("--boot") + 1] == "bzimage"
+
+
 def test_a_cluster_without_guest_slots_is_one_line_not_a_matrix_that_waits_forever(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     from harness.errors import InfrastructureError

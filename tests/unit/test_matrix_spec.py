@@ -85,6 +85,8 @@ scenario = "b"
     assert spec.name == "m" and spec.settings.retries == 1 and spec.settings.repeat == 1
     repeated = _write(tmp_path, "repeat = 20\n" + path.read_text())
     assert load_matrix(repeated).settings.repeat == 20
+    assert spec.settings.boot == "bzimage"
+    assert load_matrix(_write(tmp_path, 'boot = "pvh"\n' + path.read_text())).settings.boot == "pvh"
 
 
 def test_a_must_fail_cell_without_false_claims_is_bad_input(tmp_path: Path) -> None:
@@ -108,6 +110,7 @@ def test_a_must_fail_cell_without_false_claims_is_bad_input(tmp_path: Path) -> N
     ('kernels = ["k"\n', "TOML syntax"),
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\nrepeat = 0\n', "repeat: expected a positive integer"),
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\nrepeat = 2.5\n', "repeat: expected a positive integer"),
+    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\nboot = "efi"\n', "boot: expected bzimage or pvh"),
 ])
 def test_bad_matrix_is_one_line_naming_file_and_key(tmp_path: Path, body: str, message: str) -> None:
     path = _write(tmp_path, body)

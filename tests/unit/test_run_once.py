@@ -58,3 +58,13 @@ def test_show_command_plans_like_a_run_with_one_layout(monkeypatch: pytest.Monke
     argv = capsys.readouterr().out.split()
     assert argv[0].endswith("qemu-system-x86_64") and "<out>/initrd.img" in argv
     assert len(layouts) == 1
+
+
+def test_show_command_with_boot_pvh_gives_qemu_the_vmlinux(capsys: pytest.CaptureFixture[str]) -> None:
+    kernel = kernels.resolve("debian:6.1")
+    assert main(["run", str(SCENARIO), "--show-command", "--accel", "tcg", "--boot", "pvh"]) == 0
+    argv = capsys.readouterr().out.split()
+    assert argv[argv.index("-kernel") + 1] == str(kernel.vmlinux)
+    assert main(["run", str(SCENARIO), "--show-command", "--accel", "tcg"]) == 0
+    argv = capsys.readouterr().out.split()
+    assert argv[argv.index("-kernel") + 1] == str(kernel.bzimage)
