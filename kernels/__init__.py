@@ -13,12 +13,13 @@ from kernels.debian_modules import fetch_module_tree
 from kernels.kernel import Kernel
 from kernels.local import resolve_local
 from kernels.modules import Module, ModuleTree, resolve_modules
+from kernels.pvh import boot_image
 from kernels.spec import DEBIAN_SERIES, DEFAULT_SPEC, DebianSpec, parse_spec
 
 KNOWN_SPECS = tuple(f"debian:{series}" for series in DEBIAN_SERIES)
 
-__all__ = ["DEFAULT_SPEC", "KNOWN_SPECS", "Kernel", "Module", "fetch", "list_kernels", "module_tree", "needed_modules",
-           "resolve"]
+__all__ = ["DEFAULT_SPEC", "KNOWN_SPECS", "Kernel", "Module", "boot_image", "fetch", "list_kernels", "module_tree",
+           "needed_modules", "resolve"]
 
 
 def resolve(spec: str = DEFAULT_SPEC) -> Kernel:

@@ -60,7 +60,6 @@ from harness.scenario.guest_files import GuestFile
 from harness.scenario.schema import Scenario, Selftest, SratSource, Unmovable, load_scenario
 from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
-from kernels.pvh import boot_image
 
 log = logging.getLogger("memhp.run")
 
@@ -243,7 +242,7 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     planned = plan(path, options.kernel)
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
-    image = boot_image(kernel, options.boot)
+    image = kernels.boot_image(kernel, options.boot)
     accel = choose_accel(options.accel, kernel.bzimage)
     try:
         check_address_space(layout, accel)
