@@ -22,14 +22,23 @@ from typing import Any
 
 from harness.errors import GuestError, InfrastructureError, MemhpError, Verdict
 from harness.guest.agent import GuestGone
-from harness.guest.state import ZoneInfo
+from harness.guest.state import GuestSnapshot, ZoneInfo
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
 from harness.run import checks
 from harness.run.artifact_io import artifact_writes
-from harness.run.artifacts import NO_INFO, ensure_out_dir
+from harness.run.artifacts import NO_INFO, ModelFile, ensure_out_dir
 from harness.run.repeat_info import RepeatInfo, Repetition
-from harness.run.runner import Observation, Prepared, RunOptions, judge, observe_actions, prepare, write_summaries
+from harness.run.runner import (
+    Observation,
+    Prepared,
+    RunOptions,
+    judge,
+    model_file,
+    observe_actions,
+    prepare,
+    write_summaries,
+)
 from harness.run.verdict import RunResult
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import Scenario
@@ -47,12 +56,16 @@ class SavedGuest:
     state: Path
     release: str
     boot_id: str
-    zones: tuple[ZoneInfo, ...]
+    snapshot: GuestSnapshot  # blocks, zones, MemTotal at save
     memory_devices: tuple[dict[str, Any], ...]  # QMP query-memory-devices
     memdevs: tuple[dict[str, Any], ...]  # QMP query-memdev: the backends
     boot_seconds: float
     save_seconds: float
     state_bytes: int
+
+    @property
+    def zones(self) -> tuple[ZoneInfo, ...]:
+        return self.snapshot.zones
 
 
 def save_booted(prep: Prepared, out: Path, timeout: float) -> SavedGuest:
@@ -61,7 +74,7 @@ def save_booted(prep: Prepared, out: Path, timeout: float) -> SavedGuest:
         begin = time.monotonic()
         release = vm.boot(timeout)
         boot_seconds = time.monotonic() - begin
-        boot_id, zones = vm.boot_id(), vm.snapshot().zones
+        boot_id, snapshot = vm.boot_id(), vm.snapshot()
         devices, memdevs = vm.memory_devices(), vm.qmp.command("query-memdev")
         begin = time.monotonic()
         vm.qmp.command("stop")  # one pass: no page is dirtied while the stream is written
@@ -70,7 +83,7 @@ def save_booted(prep: Prepared, out: Path, timeout: float) -> SavedGuest:
         if status.get("status") != "completed":
             raise InfrastructureError(f"saving the booted guest failed: "
                                       f"{status.get('error-desc', status.get('status'))}")
-        return SavedGuest(out / STATE, release, boot_id, zones, tuple(devices), tuple(memdevs),
+        return SavedGuest(out / STATE, release, boot_id, snapshot, tuple(devices), tuple(memdevs),
                           boot_seconds, time.monotonic() - begin, (out / STATE).stat().st_size)
 
 
@@ -192,8 +205,25 @@ def run_repeated(path: Path, options: RunOptions, count: int) -> RunResult:
     result = overall(prep.scenario, options.kernel, saved, info)
     result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), repeat=info,
                           boot_seconds=saved.boot_seconds, boot=options.boot)
-    write_summaries(result, out, Observation(), None)
+    # The top model.json is the boot as saved (its log, layout, the guest at save), for the
+    # reports' memory map; each repetition's has its own actions.
+    at_save = Observation(release=saved.release, before=saved.snapshot, kernel_ran=True,
+                          memory_devices_before=list(saved.memory_devices))
+    write_summaries(result, out, Observation(), _model(result, prep, facts, at_save))
     return result
+
+
+def _model(result: RunResult, prep: Prepared, facts: checks.BootFacts, seen: Observation) -> ModelFile | None:
+    """model.json of what ``seen`` saw; a harness bug here is noted in result.json and costs
+    no verdict (the model is a record, not a check)."""
+    if not seen.kernel_ran:
+        return None
+    try:
+        return model_file(prep.scenario, prep.layout, facts, seen)
+    except Exception as err:  # noqa: BLE001 - any bug: the repetitions' verdicts stay written
+        note = f"model.json not written: {err!r}"
+        result.error = f"{result.error}; {note}" if result.error else note
+        return None
 
 
 def _one(prep: Prepared, facts: checks.BootFacts, saved: SavedGuest, out: Path, index: int,
@@ -208,5 +238,5 @@ def _one(prep: Prepared, facts: checks.BootFacts, saved: SavedGuest, out: Path, 
                                                 error=str(err), error_verdict=Verdict.for_error(err))
     result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(rep_dir), boot=options.boot,
                           boot_seconds=seen.boot_seconds, action_seconds=seen.action_seconds)
-    write_summaries(result, rep_dir, seen, None)
+    write_summaries(result, rep_dir, seen, _model(result, prep, facts, seen))
     return _repetition(index, result, seen), seen

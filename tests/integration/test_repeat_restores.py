@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ExitCode, Verdict
-from harness.run.artifacts import ResultFile
+from harness.run.artifacts import ModelFile, ResultFile
+from harness.scenario.schema import load_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +39,8 @@ def test_repeat_3_boots_once_and_judges_each_restored_repetition(tmp_path: Path)
     assert repeat.state_bytes > 10 << 20 and not (out / "state.bin").exists()
     booted = (out / "boot" / "console.log").read_bytes()
     assert b"Linux version" in booted
+    saved = ModelFile.read(out / "model.json")  # the boot as saved: the reports' memory map
+    assert saved.guest.before is not None and saved.guest.before.blocks and not saved.actions
     for index in (1, 2, 3):
         rep = ResultFile.read(out / f"rep-{index:02d}" / "result.json")
         assert rep.verdict is Verdict.PASS, rep.failed_checks
@@ -47,5 +50,8 @@ def test_repeat_3_boots_once_and_judges_each_restored_repetition(tmp_path: Path)
         # The restored guest printed no new boot: it continued the saved one.
         assert b"Linux version" not in (out / f"rep-{index:02d}" / "console.log").read_bytes()
         assert "-incoming fd:" in (out / f"rep-{index:02d}" / "command.txt").read_text()
+        model = ModelFile.read(out / f"rep-{index:02d}" / "model.json")
+        assert [a.id for a in model.actions] == [a.id for a in load_scenario(SCENARIO).actions]
+        assert model.boot_log.source == str(out / "boot" / "console.log") and model.guest.after is not None
     left = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
     assert left.stdout == "", f"a QEMU outlived its repetition: {left.stdout}"

@@ -30,7 +30,8 @@ ZONES = (ZoneInfo(0, "DMA32", 0x1000, 0x3f000, 0x3f000, 0x3a000), ZoneInfo(1, "M
 
 
 def _saved() -> SavedGuest:
-    return SavedGuest(Path("state.bin"), "6.1.0-57-amd64", SAVED_ANSWERS["boot_id"], ZONES,
+    return SavedGuest(Path("state.bin"), "6.1.0-57-amd64", SAVED_ANSWERS["boot_id"],
+                      GuestSnapshot(128 << 20, (), ZONES, 2 << 20),
                       tuple(SAVED_ANSWERS["query-memory-devices"]), tuple(SAVED_ANSWERS["query-memdev"]),
                       6.0, 0.4, 104 << 20)
 
@@ -119,3 +120,22 @@ def test_a_bad_repeat_count_is_one_line_and_exit_2(count: str, capsys: pytest.Ca
     assert main(["run", str(ROOT / "fixtures" / "scenarios" / "two-node-dimms.toml"), "--repeat", count]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith(f"argument --repeat: must be a positive integer, not '{count}'")
+
+
+def test_each_repetition_and_the_save_get_a_model_and_a_broken_one_costs_no_verdict() -> None:
+    from typing import cast
+
+    from harness.run import repeat
+    from harness.run.runner import Prepared
+    from harness.run.verdict import RunResult
+
+    prep = cast(Prepared, type("P", (), {"scenario": SCENARIO, "layout": compute_layout(SCENARIO)}))
+    result = RunResult(SCENARIO.name, "debian:6.1", "6.1.0-57-amd64")
+    model = repeat._model(result, prep, FACTS, _seen())
+    assert model is not None and model.guest.before is not None and model.guest.before.zones == ZONES
+    assert [a.id for a in model.actions] == [a.id for a in SCENARIO.actions] and result.error is None
+    assert repeat._model(result, prep, FACTS, Observation()) is None  # a restore that never answered
+    broken = cast(Prepared, type("P", (), {"scenario": None, "layout": compute_layout(SCENARIO)}))
+    assert repeat._model(result, broken, FACTS, _seen()) is None
+    assert result.error is not None and result.error.startswith("model.json not written: ")
+    assert result.verdict is not Verdict.ERROR
