@@ -162,7 +162,6 @@ while IFS= read -r line; do
         offline) setstate "$1" offline "$2" ;;
         online) setstate "$1" "$2" "$3" ;;
         zoneinfo) zones /proc/zoneinfo ;;
-        meminfo) grep -E '^(MemTotal|MemFree)' /proc/meminfo ;;
         # blocks, zoneinfo and meminfo in one reply and one sed: a fork costs ~10 ms under TCG
         snapshot) read -r v < $MEM/block_size_bytes; echo "block_size $v"; blocks; echo zones
             zones /proc/zoneinfo /proc/meminfo ;;
