@@ -3,9 +3,10 @@
 A bzImage spends most of a TCG boot in its decompressor (Debian's is xz: ~5 s here before
 the kernel's first line); the vmlinux the cache extracted from it starts at once. The
 kernel is the same; the path into it is not: no real-mode setup and no decompressor (so
-none of its KASLR placement), and the memory map comes from QEMU's PVH start info, to
-which the kernel adds the ISA hole as reserved (arch/x86/platform/pvh/enlighten.c
-init_pvh_bootparams). The bzImage stays the default.
+none of its KASLR placement), the memory map comes from QEMU's PVH start info, to which
+the kernel adds the ISA hole as reserved (arch/x86/platform/pvh/enlighten.c
+init_pvh_bootparams), and QEMU's PVH loader places the initrd elsewhere (32 KiB lower
+here). The bzImage stays the default.
 """
 from __future__ import annotations
 
