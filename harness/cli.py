@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInputError, ExitCode, MemhpError, exit_code_for
+from kernels.kernel import BOOT_MODES
 
 if TYPE_CHECKING:  # imported where used: `memhp parse` need not load the runner
     from harness.run.runner import RunOptions
@@ -88,12 +89,12 @@ def show_command(args: argparse.Namespace) -> ExitCode:
     from harness.qemu.accel import choose_accel
     from harness.qemu.cmdline import build_command
     from harness.qemu.machine import Channels
+    import kernels
     from harness.run.runner import plan
-    from kernels.pvh import boot_image
 
     planned = plan(args.scenario, args.kernel)  # validates the scenario as a run would
     sock = Path("<private-dir>")
-    argv = build_command(planned.scenario, boot_image(planned.kernel, args.boot), Path("<out>/initrd.img"),
+    argv = build_command(planned.scenario, kernels.boot_image(planned.kernel, args.boot), Path("<out>/initrd.img"),
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
                          choose_accel(args.accel, planned.kernel.bzimage))
     print(" ".join(argv))
@@ -243,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print result.json")
     run.add_argument("--accel", default="auto", help="auto (probe KVM, else TCG), tcg or kvm")
     run.add_argument("--boot-timeout", type=float, default=180.0)
-    run.add_argument("--boot", default="bzimage", choices=("bzimage", "pvh"),
+    run.add_argument("--boot", default="bzimage", choices=BOOT_MODES,
                      help="bzimage (default: the real decompressor and setup path), or pvh: QEMU "
                           "enters the kernel's vmlinux at its PVH entry, seconds faster under TCG "
                           "(needs CONFIG_PVH; no decompressor, a PVH memory map)")

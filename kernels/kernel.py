@@ -12,6 +12,8 @@ from kernels.elfinfo import is_placeholder_system_map
 # The real-mode setup (header and kernel_version string) is at most 64 KiB.
 _SETUP_MAX = 0x10000
 _RELEASE_VERSION = re.compile(r"^(\d+)\.(\d+)")
+# How QEMU may enter a kernel: its bzImage, or its vmlinux at the PVH entry (kernels.pvh).
+BOOT_MODES = ("bzimage", "pvh")
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.segments import NoteSegment
 
 from harness.errors import BadInputError
-from kernels.kernel import Kernel
-
-BOOT_MODES = ("bzimage", "pvh")
+from kernels.kernel import BOOT_MODES, Kernel
 # include/xen/interface/elfnote.h; arch/x86/platform/pvh/head.S emits it (CONFIG_PVH), and
 # QEMU's -kernel takes an ELF as PVH only with it (hw/i386/x86.c load_elfboot).
 XEN_ELFNOTE_PHYS32_ENTRY = 18

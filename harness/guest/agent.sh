@@ -70,11 +70,11 @@ cpus() {  # drivers/base/cpu.c: cpu0 has no "online" file (it cannot be offlined
 }
 
 nodes() {  # drivers/base/node.c: the node directories and the node_states masks
-    set -- /sys/devices/system/node/node[0-9]*
+    set -- $NODE/node[0-9]*
     dirs=; for n in "$@"; do [ -e "$n" ] && dirs="$dirs ${n##*/node}"; done
     echo "dirs$dirs"
     for mask in online has_cpu has_memory has_normal_memory; do
-        v=; [ -e /sys/devices/system/node/$mask ] && read -r v < /sys/devices/system/node/$mask; echo "$mask $v"
+        v=; [ -e $NODE/$mask ] && read -r v < $NODE/$mask; echo "$mask $v"
     done
 }
 
@@ -165,7 +165,7 @@ while IFS= read -r line; do
         # blocks, zoneinfo and meminfo in one reply and one sed: a fork costs ~10 ms under TCG
         snapshot) read -r v < $MEM/block_size_bytes; echo "block_size $v"; blocks; echo zones
             zones /proc/zoneinfo /proc/meminfo ;;
-        distances) for n in /sys/devices/system/node/node[0-9]*; do
+        distances) for n in $NODE/node[0-9]*; do
                 read -r d < $n/distance; echo "${n##*/node} $d"; done ;;
         srat) hexdump -v -e '32/1 "%02x" "\n"' /sys/firmware/acpi/tables/SRAT ;;
         pageflags) pageflags "$1" "$2" ;;

@@ -53,11 +53,9 @@ def parse_blocks(lines: tuple[str, ...]) -> tuple[MemoryBlock, ...]:
     for line in lines:
         parts = line.split()
         try:
-            if len(parts) < 4:
-                raise ValueError
             first, last = int(parts[0]), int(parts[1])
             node = None if parts[3] == "none" else int(parts[3])
-        except ValueError:
+        except (IndexError, ValueError):
             raise GuestError(f"agent blocks: unexpected line {line!r}") from None
         if last < first:
             raise GuestError(f"agent blocks: run ends before it starts: {line!r}")

@@ -4,7 +4,6 @@ This is what the runner drives and what the pytest plugin hands to tests.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import signal
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ class GuestVM:
     def __init__(self, machine: Machine) -> None:
         self.machine = machine
         self.agent: Agent | None = None
+        self._block_size: int | None = None  # the guest's, read once (by the first snapshot)
 
     @property
     def out_dir(self) -> Path:
@@ -132,9 +132,11 @@ class GuestVM:
             raise GuestError(f"agent {verb} failed ({reply.status}): {reply.text}")
         return reply
 
-    @functools.cached_property
+    @property
     def block_size(self) -> int:
-        return int(self._checked("block_size").lines[0], 16)
+        if self._block_size is None:
+            self._block_size = int(self._checked("block_size").lines[0], 16)
+        return self._block_size
 
     def memory_blocks(self) -> tuple[MemoryBlock, ...]:
         return parse_blocks(self._checked("blocks").lines)
@@ -153,7 +155,7 @@ class GuestVM:
             block_size = int(lines[0].split()[1], 16)
         except (IndexError, ValueError):
             raise GuestError(f"agent snapshot: block size {lines[0]!r}") from None
-        self.__dict__["block_size"] = block_size  # the cached_property's value, one request less
+        self._block_size = block_size
         cut = lines.index("zones")
         rest = lines[cut + 1:]
         mem_total = 0

@@ -36,6 +36,7 @@ from harness.run.verdict import Verdict
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.schema import load_scenario
 from harness.units import has_flag, option_values
+from kernels.kernel import BOOT_MODES
 
 _KEYS = {"name", "kernels", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
          "accel", "variants", "exclude", "repeat", "boot"}
@@ -172,8 +173,8 @@ def _settings(data: dict[str, Any], where: str) -> RunSettings:
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise BadInputError(f"{where}: repeat: expected a positive integer")
     boot = data.get("boot", "bzimage")
-    if boot not in ("bzimage", "pvh"):
-        raise BadInputError(f"{where}: boot: expected bzimage or pvh")
+    if boot not in BOOT_MODES:
+        raise BadInputError(f"{where}: boot: expected {' or '.join(BOOT_MODES)}")
     return RunSettings(timeout=_number(data, "timeout", 600, where),
                        retries=int(_number(data, "retries", 1, where)),
                        boot_timeout=_number(data, "boot_timeout", 180, where), accel=accel,

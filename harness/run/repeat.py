@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.errors import GuestError, InfrastructureError, MemhpError, Verdict
 from harness.guest.agent import GuestGone
-from harness.guest.state import GuestSnapshot, ZoneInfo
+from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
 from harness.run import checks
@@ -62,10 +62,6 @@ class SavedGuest:
     boot_seconds: float
     save_seconds: float
     state_bytes: int
-
-    @property
-    def zones(self) -> tuple[ZoneInfo, ...]:
-        return self.snapshot.zones
 
 
 def save_booted(prep: Prepared, out: Path, timeout: float) -> SavedGuest:
@@ -140,7 +136,7 @@ def judge_repetition(scenario: Scenario, layout: MemoryLayout, kernel: str, fact
         result.add(name, expected, observed)
     if seen.before is not None:
         result.add("restored guest has the booted zones", "the zones at save",
-                   "the zones at save" if seen.before.zones == saved.zones else repr(seen.before.zones))
+                   "the zones at save" if seen.before.zones == saved.snapshot.zones else repr(seen.before.zones))
     if seen.memory_devices_before is not None:
         result.add("QEMU restored the DIMMs (query-memory-devices)", _words(saved.memory_devices),
                    _words(seen.memory_devices_before))
