@@ -1,4 +1,5 @@
-"""The guest's initramfs: busybox-static plus memhp's init and agent, built once and cached.
+"""The guest's initramfs: busybox-static plus memhp's init, agent and state helper, built once
+and cached.
 
 Kernel modules a scenario needs go in ``lib/modules/<name>.ko`` (uncompressed: busybox
 insmod hands the file to init_module(2) as is), listed dependencies first in
@@ -24,11 +25,13 @@ from filelock import FileLock
 
 from harness.errors import InfrastructureError
 from harness.guest.initramfs_files import FileEntry, collect
+from harness.guest.static_helper import static_helper
 from harness.paths import cache_dir
 from harness.scenario.guest_files import GuestFile
 from kernels.modules import Module
 
 BUSYBOX = Path("/bin/busybox")
+STATE_HELPER = "/bin/memhp-state"  # agent.sh's $STATE
 _DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp")
 
 
@@ -88,7 +91,7 @@ def base_initramfs(files: Sequence[GuestFile] = (), more: Sequence[FileEntry] = 
     own: modules from :func:`module_entries`, a selftest, helpers) added."""
     busybox = _busybox()
     init, agent = _guest_file("init"), _guest_file("agent.sh")
-    extra = collect(files, more)
+    extra = collect(files, (*more, FileEntry(STATE_HELPER, 0o755, static_helper("state"))))
     key = _key(busybox.read_bytes(), init, agent, extra)
     folder = cache_dir("initramfs")
     target = folder / f"memhp-{key}.cpio.gz"

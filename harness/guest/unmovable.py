@@ -1,32 +1,24 @@
 """ZONE_MOVABLE's cost, measured: the ``unmovable`` action and its static helper.
 
-The helper (helpers/unmovable.c, built static with gcc on first use and cached by its
-source) consumes unmovable kernel memory, page tables or slab, until the kernel refuses:
-the OOM killer ends it (page-table and slab allocations cannot use ZONE_MOVABLE, so the
-kernel zones run out while Movable is still free) or a call fails. Its last ``progress``
+The helper (helpers/unmovable.c, built static on first use by static_helper.py) consumes
+unmovable kernel memory, page tables or slab, until the kernel refuses: the OOM killer
+ends it (page-table and slab allocations cannot use ZONE_MOVABLE, so the kernel zones
+run out while Movable is still free) or a call fails. Its last ``progress``
 line is the state at the refusal: how much it obtained and how much free memory was left
 in ZONE_MOVABLE and in the other zones.
 """
 from __future__ import annotations
 
-import hashlib
 import re
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
-from filelock import FileLock
-
-from harness.errors import InfrastructureError
 from harness.guest.command import CommandResult
 from harness.guest.initramfs_files import FileEntry
+from harness.guest.static_helper import static_helper
 from harness.guest.user_command import keep_output
 from harness.guest.vm import GuestVM
 from harness.logparse.oom import OomKill
-from harness.paths import cache_dir
 from harness.scenario.schema import Unmovable
 
 GUEST_HELPER = "/opt/memhp-helpers/unmovable"
@@ -35,27 +27,8 @@ _LINE = re.compile(r"^(?P<what>start|progress|end [^=]*?)(?: errno=(?P<errno>\d+
                    r" free_movable_kb=(?P<mov>\d+) free_kernel_kb=(?P<ker>\d+)$")
 
 
-def helper_binary() -> bytes:
-    """The static helper, built once per source text (gcc -static, libc6-dev's libc.a)."""
-    source = resources.files("harness").joinpath("guest", "helpers", "unmovable.c").read_bytes()
-    key = hashlib.sha256(source).hexdigest()[:16]
-    folder = cache_dir("helpers")
-    target = folder / f"unmovable-{key}"
-    with FileLock(str(folder / f"unmovable-{key}.lock")):
-        if not target.exists():
-            with tempfile.TemporaryDirectory(prefix="memhp-helper-") as tmp:
-                src = Path(tmp) / "unmovable.c"
-                src.write_bytes(source)
-                proc = subprocess.run(["gcc", "-static", "-O2", "-o", str(target), str(src)],
-                                      capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                raise InfrastructureError("building the unmovable helper failed (scripts/setup "
-                                          f"installs gcc and libc6-dev): {proc.stderr.strip()[:300]}")
-    return target.read_bytes()
-
-
 def helper_files() -> tuple[FileEntry, ...]:
-    return (FileEntry(GUEST_HELPER, 0o755, helper_binary()),)
+    return (FileEntry(GUEST_HELPER, 0o755, static_helper("unmovable")),)
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,35 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+
+from harness.guest.static_helper import static_helper
 
 AGENT = Path(__file__).resolve().parents[2] / "harness" / "guest" / "agent.sh"
 BUSYBOX = shutil.which("busybox")
 
 
-def _talk(requests: str) -> list[str]:
+@pytest.fixture(scope="module")
+def state_helper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The guest's state helper, built for this host as for the guest (static)."""
+    path = tmp_path_factory.mktemp("helper") / "memhp-state"
+    path.write_bytes(static_helper("state"))
+    path.chmod(0o755)
+    return path
+
+
+def _agent_text(helper: Path) -> str:
+    return AGENT.read_text().replace("STATE=/bin/memhp-state", f"STATE={helper}")
+
+
+def _talk(requests: str, script: str | None = None) -> list[str]:
     if BUSYBOX is None:
         pytest.skip("busybox not installed (scripts/setup installs busybox-static)")
-    proc = subprocess.run([BUSYBOX, "sh", str(AGENT)], input=requests, capture_output=True,
-                          text=True, timeout=20, check=False)
+    argv = [BUSYBOX, "sh", "-c", script] if script is not None else [BUSYBOX, "sh", str(AGENT)]
+    proc = subprocess.run(argv, input=requests, capture_output=True, text=True, timeout=20, check=False)
     return [line for line in proc.stdout.splitlines() if line]
 
 
@@ -35,42 +51,44 @@ def test_damaged_request_is_reported_not_run(damaged: str) -> None:
     assert "pong" not in lines[1:-3]
 
 
-def _memory_tree(tmp_path: Path, blocks: dict[int, tuple[str, str, int | None]]) -> str:
+def _memory_tree(tmp_path: Path, helper: Path, blocks: Mapping[int, tuple[str, str, int | None]]) -> str:
     """A fake sysfs: block → (state, valid_zones, node or None); the agent script pointed at it."""
     mem, nodes = tmp_path / "memory", tmp_path / "node"
     mem.mkdir()
+    (mem / "block_size_bytes").write_text("8000000\n")
     for index, (state, zones, node) in blocks.items():
         block = mem / f"memory{index}"
         block.mkdir()
-        for name, value in (("state", state), ("phys_index", f"{index:08x}"), ("valid_zones", zones)):
+        for name, value in (("state", state), ("valid_zones", zones)):
             (block / name).write_text(value + "\n")
         if node is not None:
             (nodes / f"node{node}").mkdir(parents=True, exist_ok=True)
             (nodes / f"node{node}" / f"memory{index}").symlink_to(block)
-    return (AGENT.read_text().replace("MEM=/sys/devices/system/memory", f"MEM={mem}")
+    return (_agent_text(helper).replace("MEM=/sys/devices/system/memory", f"MEM={mem}")
             .replace("NODE=/sys/devices/system/node", f"NODE={nodes}"))
 
 
-def _blocks_reply(script: str) -> list[str]:
+def _reply(script: str, request: str = "1 blocks 1") -> list[str]:
     if BUSYBOX is None:
         pytest.skip("busybox not installed (scripts/setup installs busybox-static)")
     # stderr joins stdout, as the guest's init gives the agent one tty for both.
-    proc = subprocess.run([BUSYBOX, "sh", "-c", script], input="1 blocks 1\n", stdout=subprocess.PIPE,
+    proc = subprocess.run([BUSYBOX, "sh", "-c", script], input=request + "\n", stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=20, check=False)
     return [line for line in proc.stdout.splitlines() if line and not line.startswith("@@MEMHP")]
 
 
-def test_blocks_skips_a_block_removed_while_it_is_listed(tmp_path: Path) -> None:
+def test_blocks_skips_a_block_removed_while_it_is_listed(tmp_path: Path, state_helper: Path) -> None:
     """virtio-mem removes memory blocks while the agent lists them: a vanished block's
-    files give no line at all, never the shell's "can't open" in the reply."""
-    script = _memory_tree(tmp_path, {32: ("online", "Normal", 1), 34: ("offline", "Normal Movable", None)})
+    files give no line at all, never an error in the reply."""
+    script = _memory_tree(tmp_path, state_helper,
+                          {32: ("online", "Normal", 1), 34: ("offline", "Normal Movable", None)})
     (tmp_path / "memory" / "memory33").mkdir()  # its files already gone
-    assert _blocks_reply(script) == ["@@BEGIN 1", "32 32 online 1 Normal",
+    assert _reply(script) == ["@@BEGIN 1", "32 32 online 1 Normal",
                                      "34 34 offline none Normal,Movable", "@@END 1 0"]
 
 
-def test_blocks_come_as_runs_of_consecutive_blocks_alike(tmp_path: Path) -> None:
-    """The glob lists memory10 before memory2: a run is only ever numerically consecutive
+def test_blocks_come_as_runs_of_consecutive_blocks_alike(tmp_path: Path, state_helper: Path) -> None:
+    """A directory lists memory10 before memory2: a run is only ever numerically consecutive
     blocks, and the host's parse gives back every block with its own state and node."""
     from harness.guest.state import parse_blocks
 
@@ -78,22 +96,23 @@ def test_blocks_come_as_runs_of_consecutive_blocks_alike(tmp_path: Path) -> None
     tree[0] = ("online", "none", 0)
     tree[5] = ("offline", "Normal Movable", 0)
     tree |= {i: ("online", "Movable", 1) for i in range(12, 16)}
-    reply = _blocks_reply(_memory_tree(tmp_path, tree))
+    reply = _reply(_memory_tree(tmp_path, state_helper, tree))
     assert reply[0] == "@@BEGIN 1" and reply[-1] == "@@END 1 0"
-    assert "10 11 online 0 DMA32" in reply and "12 15 online 1 Movable" in reply
+    assert reply[1:-1] == ["0 0 online 0 none", "1 4 online 0 DMA32", "5 5 offline 0 Normal,Movable",
+                           "6 11 online 0 DMA32", "12 15 online 1 Movable"]
     blocks = parse_blocks(tuple(reply[1:-1]))
     assert [(b.index, b.state, b.node, b.valid_zones) for b in blocks] == [
         (i, *tree[i][::2], tuple(tree[i][1].split())) for i in range(16)]
 
 
-def test_zones_squeezed_for_the_uart_parse_as_the_kernel_printed_them() -> None:
+def test_zones_squeezed_for_the_uart_parse_as_the_kernel_printed_them(state_helper: Path) -> None:
     """The agent squeezes /proc/zoneinfo's padding; read on this host, the zones it gives
     parse to what the unsqueezed file gives."""
     import re
 
     from harness.guest.state import parse_zoneinfo
 
-    lines = _talk("1 zoneinfo 1\n")
+    lines = _talk("1 zoneinfo 1\n", _agent_text(state_helper))
     reply = tuple(lines[lines.index("@@BEGIN 1") + 1:lines.index("@@END 1 0")])
     wanted = re.compile(r"^Node|^ +(spanned|present|managed|start_pfn)")
     raw = tuple(line for line in Path("/proc/zoneinfo").read_text().splitlines() if wanted.match(line))
@@ -103,3 +122,24 @@ def test_zones_squeezed_for_the_uart_parse_as_the_kernel_printed_them() -> None:
         return [(z.node, z.zone, z.start_pfn, z.spanned) for z in parse_zoneinfo(lines)]
 
     assert sizes(reply) == sizes(raw) and sizes(reply)
+
+
+def test_snapshot_is_block_size_blocks_and_zones_in_one_reply(tmp_path: Path, state_helper: Path) -> None:
+    """What GuestVM.snapshot parses: the block size, the runs, ``zones``, then this host's
+    zoneinfo and meminfo lines (the fake sysfs has no zones of its own)."""
+    from harness.guest.state import parse_blocks, parse_zoneinfo
+
+    reply = _reply(_memory_tree(tmp_path, state_helper, {3: ("online", "Movable", 2), 4: ("online", "Movable", 2)}),
+                   "7 snapshot 7")
+    assert reply[:4] == ["@@BEGIN 7", "block_size 8000000", "3 4 online 2 Movable", "zones"]
+    assert reply[-1] == "@@END 7 0"
+    rest = tuple(reply[4:-1])
+    assert [b.index for b in parse_blocks(("3 4 online 2 Movable",))] == [3, 4]
+    assert parse_zoneinfo(tuple(x for x in rest if not x.startswith("Mem")))
+    assert [x.split(":")[0] for x in rest if x.startswith("Mem")] == ["MemTotal", "MemFree"]
+
+
+def test_snapshot_without_a_block_size_fails_not_half_answers(tmp_path: Path, state_helper: Path) -> None:
+    script = _memory_tree(tmp_path, state_helper, {3: ("online", "Movable", 2)})
+    (tmp_path / "memory" / "block_size_bytes").unlink()
+    assert _reply(script, "7 snapshot 7") == ["@@BEGIN 7", "@@END 7 1"]

@@ -2,13 +2,12 @@
 and the kernel's OOM-kill line kept in fixtures/unmovable/), and the helper's build."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from harness.guest.command import CommandResult
-from harness.guest.unmovable import helper_binary, measurement, samples
+from harness.guest.unmovable import helper_files, measurement, samples
 from harness.logparse.parser import parse_boot_log
 from harness.scenario.schema import Unmovable
 
@@ -49,9 +48,9 @@ def test_an_end_without_oom_line_or_a_timeout_is_said_so() -> None:
     assert measurement(ACTION, _result(OUT.splitlines(keepends=True)[0]), ()) is None
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed (scripts/setup)")
 def test_helper_builds_static(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMHP_CACHE", str(tmp_path))
-    binary = helper_binary()
-    assert binary[:4] == b"\x7fELF" and b"/lib64/ld-linux" not in binary  # no interpreter
-    assert helper_binary() == binary and len(list((tmp_path / "helpers").glob("unmovable-*"))) == 2
+    (entry,) = helper_files()
+    assert entry.dest == "/opt/memhp-helpers/unmovable" and entry.mode == 0o755
+    assert entry.data[:4] == b"\x7fELF" and b"ld-linux" not in entry.data  # no interpreter
+    assert helper_files() == (entry,) and len(list((tmp_path / "helpers").glob("unmovable-*"))) == 2
