@@ -8,29 +8,12 @@
 stty raw -echo 115200 2>/dev/null
 MEM=/sys/devices/system/memory
 NODE=/sys/devices/system/node
-# Listings of blocks and zones: one static helper (helpers/state.c), not shell loops and sed.
+# Listings of blocks, zones and page flags: one static helper (helpers/state.c), not shell
+# loops, sed, od and awk.
 STATE=/bin/memhp-state
 
 setstate() {  # block, state, seconds: offlining may retry migration forever; bound it
     timeout -s INT "$3" sh -c "echo $2 > $MEM/memory$1/state"
-}
-
-# Per block: counts of page flags from /proc/kpageflags (include/uapi/linux/kernel-page-flags.h)
-# and the first reserved pfns: the guest's own evidence of unmovable pages.
-pageflags() {
-    first=$1; count=$2
-    dd if=/proc/kpageflags bs=8 skip="$first" count="$count" 2>/dev/null |
-    od -A n -v -t x8 -w8 | awk -v first="$first" '
-    BEGIN { p[0] = 1; p[1] = 2; p[2] = 4; p[3] = 8 }
-    function bit(h, b,   d) { d = index("0123456789abcdef", substr(h, 16 - int(b / 4), 1)) - 1; return int(d / p[b % 4]) % 2 }
-    { pfn = first + NR - 1
-      if (bit($1, 20)) { nopage++; next }
-      if (bit($1, 32)) { reserved++; if (nres < 8) { list = list (nres ? "," : "") sprintf("%x", pfn); nres++ } }
-      if (bit($1, 7)) slab++
-      if (bit($1, 26)) pgtable++
-      if (bit($1, 10)) buddy++
-      if (bit($1, 5)) lru++ }
-    END { printf "pages=%d nopage=%d reserved=%d slab=%d pgtable=%d buddy=%d lru=%d first_reserved=%s\n", NR, nopage, reserved, slab, pgtable, buddy, lru, list }'
 }
 
 cpus() {  # drivers/base/cpu.c: cpu0 has no "online" file (it cannot be offlined)
@@ -138,7 +121,7 @@ while IFS= read -r line; do
         distances) for n in $NODE/node[0-9]*; do
                 read -r d < $n/distance; echo "${n##*/node} $d"; done ;;
         srat) hexdump -v -e '32/1 "%02x" "\n"' /sys/firmware/acpi/tables/SRAT ;;
-        pageflags) pageflags "$1" "$2" ;;
+        pageflags) $STATE pageflags "$1" "$2" ;;  # counts of a block's page flags, first reserved pfns
         setting) setting "$1" "$2" ;;
         cpus) cpus ;;
         nodes) nodes ;;

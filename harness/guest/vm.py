@@ -180,8 +180,8 @@ class GuestVM:
 
     def pageflags(self, block: int, block_size: int) -> PageFlagSummary:
         pages = block_size // 4096
-        # A block's 32768 kpageflags entries go through od and awk: measured over 30 s under
-        # TCG on this shared 2-core host (a refused ZONE_NORMAL DIMM block, load 6).
+        # The state helper reads a block's 32768 kpageflags entries in one pass; the bound is
+        # for a guest that stalls (od and awk took ~11 s a block under TCG, over 30 s loaded).
         return parse_pageflags(block, self._checked("pageflags", block * pages, pages, timeout=120.0).lines)
 
     def node_distances(self) -> tuple[tuple[int, ...], ...]:

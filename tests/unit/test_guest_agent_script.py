@@ -1,6 +1,7 @@
 """The guest agent script itself, run by busybox sh on the host with a pipe for its tty."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -143,3 +144,31 @@ def test_snapshot_without_a_block_size_fails_not_half_answers(tmp_path: Path, st
     script = _memory_tree(tmp_path, state_helper, {3: ("online", "Movable", 2)})
     (tmp_path / "memory" / "block_size_bytes").unlink()
     assert _reply(script, "7 snapshot 7") == ["@@BEGIN 7", "@@END 7 1"]
+
+
+def test_pageflags_counts_each_flag_and_names_the_first_reserved_pfns(tmp_path: Path, state_helper: Path) -> None:
+    """kpageflags bits (include/uapi/linux/kernel-page-flags.h, KPF_RESERVED from
+    include/linux/kernel-page-flags.h); a hole (NOPAGE) counts as nothing else, and a read
+    past the end counts what there was."""
+    from harness.guest.state import parse_pageflags
+
+    lru, slab, buddy, nopage, pgtable, reserved = (1 << b for b in (5, 7, 10, 20, 26, 32))
+    flags = [reserved | slab] * 10 + [nopage | reserved] * 3 + [buddy] * 4 + [pgtable, lru | buddy]
+    table = tmp_path / "kpageflags"
+    table.write_bytes(b"".join(f.to_bytes(8, "little") for f in [0] * 0x100 + flags))
+    out = subprocess.run([str(state_helper), "pageflags", "0x100", "100", str(table)], capture_output=True,
+                         text=True, check=True).stdout
+    summary = parse_pageflags(5, tuple(out.splitlines()))
+    assert (summary.pages, summary.nopage, summary.reserved, summary.slab, summary.pgtable, summary.buddy,
+            summary.lru) == (19, 3, 10, 10, 1, 5, 1)
+    assert summary.first_reserved_pfns == tuple(range(0x100, 0x108))
+
+
+def test_pageflags_verb_reads_this_hosts_kpageflags(state_helper: Path) -> None:
+    if not os.access("/proc/kpageflags", os.R_OK):
+        pytest.skip("/proc/kpageflags needs root")
+    from harness.guest.state import parse_pageflags
+
+    lines = _talk("3 pageflags 0 512 3\n", _agent_text(state_helper))
+    reply = tuple(lines[lines.index("@@BEGIN 3") + 1:lines.index("@@END 3 0")])
+    assert parse_pageflags(0, reply).pages == 512

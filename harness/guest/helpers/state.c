@@ -12,6 +12,11 @@
  *                             squeezed: the lines the host parses, and no more.
  *   state snapshot [MEM NODE] "block_size HEX", the blocks, "zones", the zones of
  *                             /proc/zoneinfo and /proc/meminfo: one reply for all three.
+ *   state pageflags FIRST COUNT [FILE]
+ *                             counts of page flags over COUNT pfns from FIRST in
+ *                             /proc/kpageflags (fs/proc/page.c), and the first 8 reserved
+ *                             pfns: the guest's evidence of what keeps a block. The shell
+ *                             with od and awk took ~11 s a 128 MiB block under TCG.
  *
  * Why C: under TCG the agent's shell loop over 40 blocks took 40-60 ms and sed over
  * zoneinfo 30 ms, each listing; one exec of this does a snapshot in about as long as
@@ -204,6 +209,50 @@ static int snapshot(const char *mem_dir, const char *node_dir)
 	return status | zones(2, files);
 }
 
+/* bits of include/uapi/linux/kernel-page-flags.h and include/linux/kernel-page-flags.h */
+enum { KPF_LRU = 5, KPF_SLAB = 7, KPF_BUDDY = 10, KPF_NOPAGE = 20, KPF_PGTABLE = 26, KPF_RESERVED = 32 };
+
+static int pageflags(const char *first_text, const char *count_text, const char *file)
+{
+	unsigned long long first = strtoull(first_text, NULL, 0), count = strtoull(count_text, NULL, 0);
+	unsigned long long flags[4096], pages = 0, nopage = 0, reserved = 0, slab = 0, pgtable = 0,
+			   buddy = 0, lru = 0;
+	char list[8 * 20] = "";
+	size_t listed = 0;
+	int fd = open(file, O_RDONLY);
+
+	if (fd < 0)
+		return 1;
+	while (pages < count) {
+		size_t want = count - pages < 4096 ? count - pages : 4096;
+		ssize_t got = pread(fd, flags, want * 8, (first + pages) * 8);
+
+		if (got <= 0)
+			break;  /* past the end of memory: count what there is, as dd did */
+		for (ssize_t i = 0; i < got / 8; i++, pages++) {
+			unsigned long long f = flags[i];
+
+			if (f >> KPF_NOPAGE & 1) {
+				nopage++;
+				continue;
+			}
+			if (f >> KPF_RESERVED & 1) {
+				if (reserved++ < 8)
+					listed += snprintf(list + listed, sizeof(list) - listed, "%s%llx",
+							   listed ? "," : "", first + pages);
+			}
+			slab += f >> KPF_SLAB & 1;
+			pgtable += f >> KPF_PGTABLE & 1;
+			buddy += f >> KPF_BUDDY & 1;
+			lru += f >> KPF_LRU & 1;
+		}
+	}
+	close(fd);
+	printf("pages=%llu nopage=%llu reserved=%llu slab=%llu pgtable=%llu buddy=%llu lru=%llu first_reserved=%s\n",
+	       pages, nopage, reserved, slab, pgtable, buddy, lru, list);
+	return 0;
+}
+
 static char out[1 << 16];  /* a snapshot of a few hundred blocks in one write */
 
 int main(int argc, char **argv)
@@ -219,7 +268,10 @@ int main(int argc, char **argv)
 		status = zones(argc - 2, argv + 2);
 	else if (argc >= 2 && !strcmp(argv[1], "snapshot"))
 		status = snapshot(mem, node);
+	else if (argc >= 4 && !strcmp(argv[1], "pageflags"))
+		status = pageflags(argv[2], argv[3], argc > 4 ? argv[4] : "/proc/kpageflags");
 	else
-		fputs("usage: state blocks|snapshot [MEM NODE] | state zones FILE...\n", stderr);
+		fputs("usage: state blocks|snapshot [MEM NODE] | state zones FILE... | "
+		      "state pageflags FIRST COUNT [FILE]\n", stderr);
 	return fflush(stdout) ? 1 : status;
 }
