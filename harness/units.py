@@ -62,7 +62,7 @@ _HEX_DIGITS = "0123456789abcdefABCDEF"
 _KERNEL_SPACE = " \t\n\v\f\r\xa0"
 
 
-def _strtoull(text: str) -> tuple[int, int]:
+def strtoull(text: str) -> tuple[int, int]:
     """lib/vsprintf.c:simple_strtoull(text, &end, 0): the value (mod 2^64, as the kernel's
     u64 wraps) and where the digits end.  lib/kstrtox.c:_parse_integer_fixup_radix picks
     the base: ``0x`` before a hex digit is hex, any other leading ``0`` octal."""
@@ -82,7 +82,7 @@ def memparse(text: str) -> tuple[int, str]:
     after it (the kernel's ``retptr``).  One suffix of K M G T P E, either case; the
     number may be hex (``0x10G``, where an E would be a digit) or octal (``010`` is 8).
     Like the kernel it never fails: text without digits reads as 0."""
-    value, end = _strtoull(text)
+    value, end = strtoull(text)
     shift = _MEMPARSE_SHIFT.get(text[end:end + 1])
     if shift is not None:
         value, end = (value << shift) & U64_MASK, end + 1
@@ -93,7 +93,7 @@ def parse_percent(text: str) -> int | None:
     """The percent form ``kernelcore=``/``movablecore=`` accept (6.1
     mm/page_alloc.c:cmdline_parse_core, 6.12 mm/mm_init.c): ``25%`` → 25; None when the
     number is not followed by ``%`` (then the value is a memparse size)."""
-    value, end = _strtoull(text)
+    value, end = strtoull(text)
     return value if text[end:end + 1] == "%" else None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness.analysis.crashkernel import CRASH_CALLERS
 from harness.analysis.dimm_timeline import DimmOnline, DimmTimeline
 from harness.analysis.online_policy import boot_zone_pages, hotplug_config
 from harness.analysis.simulate_boot import (
@@ -21,7 +22,7 @@ from harness.analysis.simulate_boot import (
 )
 from harness.analysis.virtio_mem_model import ResizePrediction, boot_zones, predict_virtio_mem, zone_words
 from harness.errors import BadInputError
-from harness.memblock.model import KernelVersion, RegionFlags
+from harness.memblock.model import KernelVersion
 from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
@@ -35,7 +36,7 @@ from harness.scenario.schema import (
     OfflineNode,
     Scenario,
 )
-from harness.units import has_flag, hex_range, memparse, option_values, optional_hex
+from harness.units import has_flag, hex_range, optional_hex
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
 FREED_AFTER_BOOT = ("initrd",)
@@ -89,6 +90,7 @@ class Prediction:
     inferred: dict[str, Any]
     dimms: tuple[DimmOnline, ...] = ()  # hot-added DIMMs in the order they were added
     virtio_mem: tuple[ResizePrediction, ...] = ()  # each virtio_mem_resize: outcome and zones
+    crashkernel: tuple[Reservation, ...] = ()  # what crashkernel= reserved, low part included
 
     def node(self, nid: int) -> NodePrediction:
         return next(n for n in self.nodes if n.node == nid)
@@ -115,26 +117,8 @@ def _reservations(boot: EarlyBoot, callers: list[tuple[int, int, str]]) -> list[
     return [Reservation(s, e, c, _node_of(boot, s, e)) for s, e, c in callers]
 
 
-def _fixed_crashkernel(cmdline: str, boot: EarlyBoot, movable_node: bool) -> list[tuple[int, int, str]]:
-    """``crashkernel=SIZE@ADDR``: reserved exactly there after NUMA init (6.1
-    arch/x86/kernel/setup.c:reserve_crashkernel, 6.12 kernel/crash_reserve.c) if one memory
-    region holds it, which under movable_node must not be hotpluggable
-    (mm/memblock.c:should_skip_region); else the kernel reserves nothing."""
-    out = []
-    for value in option_values(cmdline, "crashkernel"):
-        size, rest = memparse(value)
-        if not rest.startswith("@") or not size:
-            continue  # sizes without a fixed base are placed by a search not modelled here
-        base, _ = memparse(rest[1:])
-        region = next((r for r in boot.state.memory.regions if r.base <= base and base + size <= r.end), None)
-        if region is not None and not (movable_node and region.flags & RegionFlags.HOTPLUG):
-            out.append((base, base + size, "crashkernel"))
-    return out
-
-
-def _blocks(boot: EarlyBoot, movable: dict[int, int],
-            later: list[tuple[int, int, str]]) -> list[BlockPrediction]:
-    kept = [r for r in _reservations(boot, boot.callers + later) if r.caller not in FREED_AFTER_BOOT]
+def _blocks(boot: EarlyBoot, movable: dict[int, int]) -> list[BlockPrediction]:
+    kept = [r for r in _reservations(boot, boot.callers) if r.caller not in FREED_AFTER_BOOT]
     out = []
     for nid, ranges in sorted(node_ranges(boot.state).items()):
         indexes = sorted({i for s, e in ranges for i in range(s // BLOCK_SIZE, (e - 1) // BLOCK_SIZE + 1)})
@@ -278,13 +262,13 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     movable_node = has_flag(cmdline, "movable_node")
     template = find_template(version, movable_node)
     boot = simulate_early_boot(layout, version, movable_node,
-                               _log_buf_len(cmdline) or template.log_buf_len, template)
+                               _log_buf_len(cmdline) or template.log_buf_len, template, cmdline)
     zones = movable_zone(boot.state, cmdline, version)
     movable = zones.starts
     hot = [(r.start, r.end) for r in layout.node_ranges if r.hotplug]
     in_hot = tuple(r for r in _reservations(boot, boot.callers)
                    if any(r.start < e and s < r.end for s, e in hot))
-    blocks = _blocks(boot, movable, _fixed_crashkernel(cmdline, boot, movable_node))
+    blocks = _blocks(boot, movable)
     timeline = _timeline(cmdline, version, boot, movable, layout)
     resizes = predict_virtio_mem(scenario, cmdline, version, boot_zones(boot.state, movable))
     actions = tuple(_actions(scenario, layout, blocks, timeline, resizes))
@@ -294,9 +278,10 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
                 "movable_zone": zones.movable_zone, "zone_warnings": list(zones.warnings)}
     if core_request(cmdline).mirrored_kernelcore:
         inferred["kernelcore_mirror"] = MIRROR_NEEDS
+    crash = tuple(r for r in _reservations(boot, boot.callers) if r.caller in CRASH_CALLERS)
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
-                      actions, inferred, tuple(timeline.added), tuple(resizes.values()))
+                      actions, inferred, tuple(timeline.added), tuple(resizes.values()), crash)
 
 
 def describe_prediction(p: Prediction) -> str:
@@ -314,6 +299,7 @@ def describe_prediction(p: Prediction) -> str:
     lines += [f"  DIMM {d.dimm} at {d.start:#x} (node {d.node}): {d.zone}, memmap in {d.memmap_in}"
               + (f" ({d.nr_vmemmap_pages} pages at the start of each block)" if d.nr_vmemmap_pages else "")
               for d in p.dimms]
+    lines += [f"  {r.caller} [{hex_range(r.start, r.end)}] on node {r.node}" for r in p.crashkernel]
     lines += [f"  action {a.id} ({a.do}): {a.outcome} - {a.reason}" for a in p.actions]
     lines += [f"  virtio-mem zones after {r.id}: {zone_words(r.zones)}" for r in p.virtio_mem]
     return "\n".join(lines)

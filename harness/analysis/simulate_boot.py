@@ -6,7 +6,8 @@ which numa_clear_kernel_node_hotplug then counts) are replayed on the scenario's
 e820 RAM: fixed low reservations, the kernel image at 16 MiB (nokaslr), QEMU's initrd
 at the top of RAM below 4 GiB minus 128 KiB of ACPI tables, the firmware ACPI tables
 there, the real-mode trampoline, early page tables (top-down only), the log buffer,
-then numa_init, the NODE_DATA and the per-node memmap buffers.  Sizes come from the
+then numa_init, the NODE_DATA, ``crashkernel=`` (harness.analysis.crashkernel) and the
+per-node memmap buffers.  Sizes come from the
 template log of the same kernel version; the template's own addresses are never reused.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.analysis.crashkernel import reserve_crashkernel
 from harness.errors import BadInputError
 from harness.logparse import BootLog, MemblockAlloc
 from harness.memblock.model import KernelVersion, Memblock
@@ -156,13 +158,15 @@ def _early(boot: _Boot, t: Template, layout: MemoryLayout, log_buf_len: int) -> 
         boot.reserve(low_top + QEMU_ACPI_BYTES - below, size, "acpi_reserve_initial_tables")
 
 
-def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk]) -> None:
-    """alloc_node_data, then sparse_init's per-node memmap buffer (exact node, 16M up)."""
+def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk], cmdline: str) -> None:
+    """alloc_node_data, crashkernel=, then sparse_init's per-node memmap buffer (exact
+    node, 16M up)."""
     sim = boot.sim
     nodes = sorted({b.nid for b in blocks})
     for nid in nodes:
         boot.note(sim.alloc_range_nid(t.node_data_size, 64, 0, 0, nid, False),
                   t.node_data_size, f"NODE_DATA({nid})")
+    boot.callers += reserve_crashkernel(sim, cmdline, sim.version)
     for nid in nodes:
         sections = {s for r in sim.memblock.memory.regions if r.nid == nid and r.size
                     for s in range(r.base // SECTION, (r.end - 1) // SECTION + 1)}
@@ -172,7 +176,8 @@ def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk]) -> None:
 
 
 def simulate_early_boot(layout: MemoryLayout, version: KernelVersion, movable_node: bool,
-                        log_buf_len: int, template: Template) -> EarlyBoot:
+                        log_buf_len: int, template: Template, cmdline: str = "") -> EarlyBoot:
+    """``cmdline``: for what it reserves after NUMA init (``crashkernel=``)."""
     sim = MemblockSim(version, movable_node=movable_node)
     for start, end in e820_ram(layout):
         sim.add(start, end - start)
@@ -187,5 +192,5 @@ def simulate_early_boot(layout: MemoryLayout, version: KernelVersion, movable_no
     blocks = cleanup_meminfo(layout.node_ranges, sim.state(), version)
     pinned = numa_register(sim, blocks, version)
     registered_at = len(boot.callers)
-    _late(boot, template, blocks)
+    _late(boot, template, blocks, cmdline)
     return EarlyBoot(sim.state(), blocks, pinned, boot.callers, registered_at)

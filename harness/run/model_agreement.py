@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.analysis.crashkernel import CALLER, CALLER_LOW
 from harness.analysis.pinning import HotplugStatus
 from harness.analysis.replay import kernel_version_of
 from harness.analysis.simulate import BLOCK_SIZE, Prediction, simulate
 from harness.analysis.virtio_mem_model import zone_words
 from harness.errors import BadInputError
+from harness.logparse import BootLog
 from harness.guest.actions import ActionResult
 from harness.run.artifacts import ModelAgreement, PredictedReservation
 from harness.run.checks import HOTPLUG_WORDS, BootFacts, honoured_words, movable_words
 from harness.run.verdict import MODEL_PREFIX, RunResult
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import Scenario
+from harness.units import hex_range, option_values
 
 
 def _pageflags(actions: list[ActionResult]) -> dict[int, dict[str, Any]]:
@@ -93,6 +96,21 @@ def _dimm_checks(result: RunResult, prediction: Prediction, layout: MemoryLayout
                              "present - managed in /proc/zoneinfo")
 
 
+def _crash_words(reservations: list[tuple[str, int, int]]) -> str:
+    return ", ".join(f"{what} [{hex_range(start, end)}]" for what, start, end in sorted(
+        reservations, key=lambda r: r[1])) or "nothing reserved"
+
+
+def _crashkernel_check(result: RunResult, prediction: Prediction, log: BootLog) -> None:
+    """Where crashkernel= put the crash kernel (and its low part), predicted and logged."""
+    if not option_values(prediction.cmdline, "crashkernel"):
+        return
+    predicted = [(r.caller, r.start, r.end) for r in prediction.crashkernel]
+    seen = [(CALLER_LOW if c.low else CALLER, c.range.start, c.range.end) for c in log.crashkernel]
+    result.add_model(f"{MODEL_PREFIX}crashkernel placement", _crash_words(predicted), _crash_words(seen),
+                     "; ".join(f"{r.caller} on node {r.node}" for r in prediction.crashkernel))
+
+
 def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: BootFacts,
                     actions: list[ActionResult]) -> ModelAgreement:
     """Add ``model agrees: …`` model checks (informational) to ``result``; return the details."""
@@ -116,6 +134,7 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
                          "; ".join(f"{r.caller} {r.start:#x}" for r in node.pinned_by),
                          ok=node.hotplug_honoured == (finding.honoured if finding else None))
     _dimm_checks(result, prediction, layout, actions)
+    _crashkernel_check(result, prediction, log)
     done = {a.id: a for a in actions}
     for action in prediction.actions:
         res = done.get(action.id)

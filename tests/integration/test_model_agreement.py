@@ -34,3 +34,22 @@ def test_pinning_reservations_confirmed_by_page_flags(memhp_run) -> None:
     listed = result.info.model_agreement.reservations_in_hotplug_ranges
     log_buf = [r for r in listed if r.caller == "setup_log_buf"]
     assert log_buf and all(r.node == 2 and r.pageflags_reserved for r in log_buf), listed
+
+
+def test_crash_kernel_placed_where_the_simulator_said(memhp_run) -> None:
+    """crashkernel=3G falls back above 4 GiB into hotpluggable node 2 (no movable_node): the
+    simulator's placement is the logged one, and it names the crash kernel among what
+    keeps node 2 (fixtures/crashkernel/crash-high.toml; both kernels recorded there)."""
+    result = memhp_run(SCENARIOS.parent / "crashkernel" / "crash-high.toml")
+    assert result.verdict is Verdict.PASS, result.summary()
+    (check,) = [c for c in result.model_checks if c.name == "model agrees: crashkernel placement"]
+    assert check.ok and "crashkernel [0x13b000000-0x1faffffff]" in check.observed, check
+    assert result.info.model_agreement is not None
+    listed = result.info.model_agreement.reservations_in_hotplug_ranges
+    assert any(r.caller == "crashkernel" and r.node == 2 for r in listed), listed
+
+
+def test_crash_kernel_sibling_claiming_node_2_removable_fails(memhp_run) -> None:
+    result = memhp_run(SCENARIOS.parent / "crashkernel" / "must-fail" / "crash-high-claims-removable.toml")
+    assert result.verdict is Verdict.FAIL, result.summary()
+    assert [c.name for c in result.checks if not c.ok] == ["action offline-node2 (offline_node)"]
