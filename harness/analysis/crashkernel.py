@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.logparse.setup import Crashkernel
 from harness.memblock.model import KernelVersion
 from harness.memblock.sim import MemblockSim
 from harness.units import memparse, option_values, strtoull
@@ -28,6 +29,11 @@ IO_TLB_DEFAULT_SIZE = 64 * MiB
 SUFFIXES = (",high", ",low")
 CALLER, CALLER_LOW = "crashkernel", "crashkernel (low)"
 CRASH_CALLERS = (CALLER, CALLER_LOW)
+
+
+def logged_caller(crash: Crashkernel) -> str:
+    """The caller name of a logged reservation, as the simulator names its own."""
+    return CALLER_LOW if crash.low else CALLER
 
 
 @dataclass(frozen=True)
@@ -74,11 +80,11 @@ def _ranges(text: str, system_ram: int) -> tuple[int, int] | None:
         rest = rest[1:]
     if not size:
         return 0, 0  # "crashkernel size resulted in zero bytes"
-    tail = rest.split(" ", 1)[0]
-    if "@" not in tail:
+    if "@" not in rest:
         return size, 0
-    base, after = memparse(tail.split("@", 1)[1])
-    return (size, base) if after != tail.split("@", 1)[1] else None
+    at = rest.split("@", 1)[1]
+    base, after = memparse(at)
+    return (size, base) if after != at else None
 
 
 def _simple(text: str) -> tuple[int, int] | None:
@@ -136,28 +142,34 @@ def _swiotlb_bytes(cmdline: str) -> int:
     return IO_TLB_DEFAULT_SIZE
 
 
-def _default_low(cmdline: str) -> int:
-    """max(swiotlb_size_or_default() + 8M, 256M): 6.1 reserve_crashkernel_low, 6.12
-    crash_low_size_default."""
+def _low_size(req: CrashRequest, cmdline: str) -> int:
+    """crashkernel=Y,low (0: none), else max(swiotlb_size_or_default() + 8M, 256M): 6.1
+    reserve_crashkernel_low, 6.12 parse_crashkernel and crash_low_size_default."""
+    if req.low_size is not None:
+        return req.low_size
     return max(_swiotlb_bytes(cmdline) + 8 * MiB, 256 * MiB)
 
 
-def _low(sim: MemblockSim, size: int) -> list[tuple[int, int, str]] | None:
-    """reserve_crashkernel_low's allocation; None when it fails (the kernel then frees the
-    high part too)."""
-    if not size:
+def _with_low(sim: MemblockSim, base: int, size: int, low_size: int) -> list[tuple[int, int, str]]:
+    """The crash kernel at ``base`` and, when it lies above 4 GiB, reserve_crashkernel_low's
+    ``low_size`` below; if that fails the kernel frees the crash kernel too."""
+    out = [(base, base + size, CALLER)]
+    if base < CRASH_ADDR_LOW_MAX or not low_size:
+        return out
+    low = sim.phys_alloc_range(low_size, CRASH_ALIGN, 0, CRASH_ADDR_LOW_MAX)
+    if low is None:
+        sim.phys_free(base, size)
         return []
-    found = sim.phys_alloc_range(size, CRASH_ALIGN, 0, CRASH_ADDR_LOW_MAX)
-    return None if found is None else [(found, found + size, CALLER_LOW)]
+    return out + [(low, low + low_size, CALLER_LOW)]
 
 
-def reserve_crashkernel(sim: MemblockSim, cmdline: str, version: KernelVersion) -> list[tuple[int, int, str]]:
-    """Reserve on ``sim`` what the kernel would; the (start, end, caller) reserved."""
+def reserve_crashkernel(sim: MemblockSim, cmdline: str) -> list[tuple[int, int, str]]:
+    """Reserve on ``sim`` what its kernel version would; the (start, end, caller) reserved."""
     system_ram = sum(r.size for r in sim.memblock.memory.regions)  # memblock_phys_mem_size
-    request = crash_request(cmdline, system_ram, version)
+    request = crash_request(cmdline, system_ram, sim.version)
     if request is None:
         return []
-    if version is KernelVersion.V6_1:
+    if sim.version is KernelVersion.V6_1:
         return _reserve_61(sim, request, cmdline)
     return _reserve_612(sim, request, cmdline)
 
@@ -175,23 +187,14 @@ def _reserve_61(sim: MemblockSim, req: CrashRequest, cmdline: str) -> list[tuple
         base = sim.phys_alloc_range(req.size, MiB, req.base, req.base + req.size)
         if base is None:  # the range is exactly the request: base or nothing
             return []  # "crashkernel reservation failed - memory is in use."
-    out = [(base, base + req.size, CALLER)]
-    if base >= CRASH_ADDR_LOW_MAX:
-        # reserve_crashkernel_low: crashkernel=Y,low (0: none), else the default
-        low = _low(sim, _default_low(cmdline) if req.low_size is None else req.low_size)
-        if low is None:
-            sim.phys_free(base, req.size)
-            return []
-        out += low
-    return out
+    # reserve_crashkernel_low parses crashkernel=,low only when it is needed (above 4 GiB)
+    return _with_low(sim, base, req.size, _low_size(req, cmdline))
 
 
 def _reserve_612(sim: MemblockSim, req: CrashRequest, cmdline: str) -> list[tuple[int, int, str]]:
     """6.12 kernel/crash_reserve.c:reserve_crashkernel_generic (x86 arch_reserve_crashkernel).
     A fixed base is searched with CRASH_ALIGN too, so a base not 16 MiB aligned fails."""
-    low_size = 0
-    if req.high:  # parse_crashkernel: crashkernel=Y,low or the default
-        low_size = _default_low(cmdline) if req.low_size is None else req.low_size
+    low_size = _low_size(req, cmdline) if req.high else 0  # parse_crashkernel sets it for ,high
     if req.base:
         search = (req.base, req.base + req.size)
     elif req.high:
@@ -201,17 +204,10 @@ def _reserve_612(sim: MemblockSim, req: CrashRequest, cmdline: str) -> list[tupl
     base = sim.phys_alloc_range(req.size, CRASH_ALIGN, *search)
     if base is None and not req.base:
         if not req.high:  # low first, then high with the default low part
-            search, low_size = (CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX), _default_low(cmdline)
+            search, low_size = (CRASH_ADDR_LOW_MAX, CRASH_ADDR_HIGH_MAX), _low_size(req, cmdline)
         else:  # high first, then low
             search = (0, CRASH_ADDR_LOW_MAX)
         base = sim.phys_alloc_range(req.size, CRASH_ALIGN, *search)
     if base is None:
         return []  # "crashkernel reservation failed" / "cannot allocate crashkernel"
-    out = [(base, base + req.size, CALLER)]
-    if base >= CRASH_ADDR_LOW_MAX and low_size:
-        low = _low(sim, low_size)
-        if low is None:
-            sim.phys_free(base, req.size)
-            return []
-        out += low
-    return out
+    return _with_low(sim, base, req.size, low_size)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from harness.analysis.crashkernel import logged_caller
 from harness.analysis.pinning import AttributedReservation
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
@@ -111,8 +112,7 @@ def logged_placements(log: BootLog) -> tuple[Placement, ...]:
                              rng.start, rng.end))
     for crash in log.crashkernel:
         r = crash.range
-        name = "crashkernel (low)" if crash.low else "crashkernel"
-        out.append(Placement(name, node_at(log, r.start), crash.line, Evidence.LOGGED, False, r.start, r.end))
+        out.append(Placement(logged_caller(crash), node_at(log, r.start), crash.line, Evidence.LOGGED, False, r.start, r.end))
     return tuple(out)
 
 

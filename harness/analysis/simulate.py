@@ -15,7 +15,6 @@ from harness.analysis.dimm_timeline import DimmOnline, DimmTimeline
 from harness.analysis.online_policy import boot_zone_pages, hotplug_config
 from harness.analysis.simulate_boot import (
     EarlyBoot,
-    _log_buf_len,
     e820_ram,
     find_template,
     simulate_early_boot,
@@ -261,8 +260,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     cmdline = f"{kernel_cmdline(scenario, layout)} {cmdline_extra}".strip()
     movable_node = has_flag(cmdline, "movable_node")
     template = find_template(version, movable_node)
-    boot = simulate_early_boot(layout, version, movable_node,
-                               _log_buf_len(cmdline) or template.log_buf_len, template, cmdline)
+    boot = simulate_early_boot(layout, version, movable_node, template, cmdline)
     zones = movable_zone(boot.state, cmdline, version)
     movable = zones.starts
     hot = [(r.start, r.end) for r in layout.node_ranges if r.hotplug]

@@ -166,7 +166,7 @@ def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk], cmdline: str) -> N
     for nid in nodes:
         boot.note(sim.alloc_range_nid(t.node_data_size, 64, 0, 0, nid, False),
                   t.node_data_size, f"NODE_DATA({nid})")
-    boot.callers += reserve_crashkernel(sim, cmdline, sim.version)
+    boot.callers += reserve_crashkernel(sim, cmdline)
     for nid in nodes:
         sections = {s for r in sim.memblock.memory.regions if r.nid == nid and r.size
                     for s in range(r.base // SECTION, (r.end - 1) // SECTION + 1)}
@@ -176,8 +176,10 @@ def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk], cmdline: str) -> N
 
 
 def simulate_early_boot(layout: MemoryLayout, version: KernelVersion, movable_node: bool,
-                        log_buf_len: int, template: Template, cmdline: str = "") -> EarlyBoot:
-    """``cmdline``: for what it reserves after NUMA init (``crashkernel=``)."""
+                        template: Template, cmdline: str) -> EarlyBoot:
+    """``cmdline``: for the log buffer it asks for (``log_buf_len=``, else the template's)
+    and what it reserves after NUMA init (``crashkernel=``)."""
+    log_buf_len = _log_buf_len(cmdline) or template.log_buf_len
     sim = MemblockSim(version, movable_node=movable_node)
     for start, end in e820_ram(layout):
         sim.add(start, end - start)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.analysis.crashkernel import CALLER, CALLER_LOW
+from harness.analysis.crashkernel import logged_caller
 from harness.analysis.pinning import HotplugStatus
 from harness.analysis.replay import kernel_version_of
 from harness.analysis.simulate import BLOCK_SIZE, Prediction, simulate
@@ -106,7 +106,7 @@ def _crashkernel_check(result: RunResult, prediction: Prediction, log: BootLog) 
     if not option_values(prediction.cmdline, "crashkernel"):
         return
     predicted = [(r.caller, r.start, r.end) for r in prediction.crashkernel]
-    seen = [(CALLER_LOW if c.low else CALLER, c.range.start, c.range.end) for c in log.crashkernel]
+    seen = [(logged_caller(c), c.range.start, c.range.end) for c in log.crashkernel]
     result.add_model(f"{MODEL_PREFIX}crashkernel placement", _crash_words(predicted), _crash_words(seen),
                      "; ".join(f"{r.caller} on node {r.node}" for r in prediction.crashkernel))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.crashkernel import CALLER, CALLER_LOW, CrashRequest, crash_request
+from harness.analysis.crashkernel import CALLER, CALLER_LOW, CrashRequest, crash_request, logged_caller
 from harness.analysis.simulate import simulate
 from harness.logparse import load_boot_log
 from harness.memblock.model import KernelVersion
@@ -52,7 +52,7 @@ def test_parse_as_each_kernel_does(cmdline: str, ram: int, v61: CrashRequest | N
 
 def _logged(scenario: str, kernel: str) -> list[tuple[str, int, int]]:
     log = load_boot_log(FIXTURES / f"{scenario}-{kernel}.log")
-    return sorted((CALLER_LOW if c.low else CALLER, c.range.start, c.range.end) for c in log.crashkernel)
+    return sorted((logged_caller(c), c.range.start, c.range.end) for c in log.crashkernel)
 
 
 def _predicted(scenario: str, kernel: str, extra: str = "") -> list[tuple[str, int, int]]:
