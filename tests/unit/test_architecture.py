@@ -1,4 +1,6 @@
-"""The layers stay visible: no upward import, no import cycle, no module over 400 lines.
+"""The layers stay visible: no upward import, no import cycle.
+
+A module is as long as its one job needs: split by job, not by line count.
 
 Function-level imports count too: a cycle hidden inside a function is still a cycle.
 """
@@ -7,11 +9,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("harness", "acpi_tables", "kernels")
-MAX_LINES = 400
 
 # Lowest first; a module may import its own layer and the layers below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
@@ -113,12 +113,6 @@ def test_no_import_cycle() -> None:
 def test_cycle_finder_finds_a_cycle() -> None:
     assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _find_cycle({"a": {"b"}, "b": set()}) is None
-
-
-@pytest.mark.parametrize("name", sorted(MODULES))
-def test_module_size(name: str) -> None:
-    lines = len(MODULES[name].read_text().splitlines())
-    assert lines <= MAX_LINES, f"{MODULES[name]} has {lines} lines: split it by responsibility"
 
 
 def test_machine_knows_nothing_of_scenarios() -> None:
