@@ -104,13 +104,13 @@ def show_command(args: argparse.Namespace) -> ExitCode:
 def cmd_parse(args: argparse.Namespace) -> int:
     from harness.analysis.log_commands import parse_log
 
-    return parse_log(args.log, args.symbols, args.json)
+    return parse_log(args.log, args.symbols, args.json, args.boot)
 
 
 def cmd_field_compare(args: argparse.Namespace) -> int:
     from harness.analysis.log_commands import field_compare
 
-    return field_compare(args.field, args.replica, args.json)
+    return field_compare(args.field, args.replica, args.json, args.boot)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -172,7 +172,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         budget = parse_size(args.budget) if args.full_size else None
     except ValueError as err:
         raise BadInputError(f"--budget: {err}") from None
-    print(format_table(import_to_file(args.dmesg, args.srat, args.out, budget)))
+    print(format_table(import_to_file(args.dmesg, args.srat, args.out, budget, args.boot)))
     print(f"scenario: {args.out}")
     return 0
 
@@ -229,6 +229,9 @@ def _count(text: str) -> int:
     return int(text)
 
 
+_BOOT_HELP = "which boot of a log holding several (1 = first; default: the last)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhp", description="Linux memory hotplug verifier",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -259,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parse = sub.add_parser("parse", help="parse a saved boot log and judge its hotplug ranges: exit 0 "
                            "clean, 1 hotplug requirement violated, 125 the log cannot tell")
-    parse.add_argument("log", type=Path)
+    parse.add_argument("log", type=Path, help="the log in any form dmesg, journalctl or syslog print, "
+                       "quoted or compressed; - reads standard input")
+    parse.add_argument("--boot", type=int, metavar="N", help=_BOOT_HELP)
     parse.add_argument("--json", action="store_true")
     parse.add_argument("--symbols", type=Path, help="System.map or vmlinux to name raw-address "
                        "callers (kernels without KALLSYMS)")
@@ -305,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.set_defaults(func=cmd_history)
     imp = sub.add_parser("import", help="turn a field boot log and/or SRAT into a scaled-down scenario")
     imp.add_argument("--dmesg", type=Path, help="the field machine's boot log")
+    imp.add_argument("--boot", type=int, metavar="N", help=_BOOT_HELP)
     imp.add_argument("--srat", type=Path, help="its SRAT (binary, acpidump text or iasl source)")
     imp.add_argument("-o", "--out", type=Path, required=True, help="scenario file to write")
     imp.add_argument("--full-size", action="store_true",
@@ -316,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     fcm.add_argument("field", type=Path)
     fcm.add_argument("replica", type=Path)
     fcm.add_argument("--json", action="store_true")
+    fcm.add_argument("--boot", type=int, metavar="N", help=_BOOT_HELP)
     fcm.set_defaults(func=cmd_field_compare)
     rep = sub.add_parser("replay", help="replay a memblock=debug boot log and check every allocation")
     rep.add_argument("log")

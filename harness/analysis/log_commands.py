@@ -10,10 +10,10 @@ from typing import Any
 from harness.analysis.field_compare import compare_logs, describe_comparison
 from harness.analysis.log_verdict import describe_verdict, hotplug_verdict
 from harness.analysis.replay import describe_replay, replay
-from harness.errors import BadInputError, ExitCode
-from harness.logparse import load_boot_log, parse_boot_log
+from harness.errors import ExitCode
+from harness.logparse import load_boot_log
 from harness.logparse.describe import describe_boot_log
-from harness.logparse.lines import decode_log
+from harness.logparse.field_log import load_field_boot_log
 from harness.logparse.symbolize import load_table, symbolize_text
 
 
@@ -22,35 +22,31 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def parse_log(log: Path, symbols: Path | None, as_json: bool) -> int:
+def parse_log(log: Path, symbols: Path | None, as_json: bool, boot: int | None = None) -> int:
     """0 clean, 1 hotplug requirement violated, 125 the log cannot tell, 2 not a boot log."""
-    try:
-        data = log.read_bytes()
-    except OSError as err:
-        raise BadInputError(f"{log}: {err.strerror}") from err
-    # Decoded as every memhp reader decodes a log (binary data is one line, exit 2).
-    text = decode_log(data, str(log))
-    if symbols is not None:
-        text = symbolize_text(text, load_table(symbols))
-    bootlog = parse_boot_log(text, str(log))
-    if not (bootlog.kernel_release or bootlog.e820 or bootlog.srat_memory or bootlog.memblock_ops):
-        raise BadInputError(f"{log}: no Linux boot log lines found (no 'Linux version', "
-                            "e820, SRAT or memblock lines)")
+    table = load_table(symbols) if symbols is not None else None
+    field, bootlog = load_field_boot_log(
+        log, boot, None if table is None else (lambda text: symbolize_text(text, table)))
     verdict = hotplug_verdict(bootlog)
     if as_json:
-        _print_json({**bootlog.to_json(), "hotplug_verdict": verdict.to_json()})
+        _print_json({**field.to_json(), **bootlog.to_json(), "hotplug_verdict": verdict.to_json()})
     else:
         print(describe_boot_log(bootlog))
+        print("\n".join(field.describe()))
         print(describe_verdict(verdict))
     return verdict.exit_code
 
 
-def field_compare(field: Path, replica: Path, as_json: bool) -> int:
+def field_compare(field: Path, replica: Path, as_json: bool, boot: int | None = None) -> int:
     """0 when the replica's SRAT and node ranges are the field's, else 1."""
-    result = compare_logs(load_boot_log(field), load_boot_log(replica))
+    field_log, field_boot = load_field_boot_log(field, boot)
+    replica_log, replica_boot = load_field_boot_log(replica)
+    result = compare_logs(field_boot, replica_boot)
     if as_json:
-        _print_json(result.to_json())
+        _print_json({**result.to_json(), "field_read_as": field_log.read_as, "field_boot": field_log.chosen.number})
     else:
+        print(f"field read as: {field_log.read_as}" + (
+            f"; boot {field_log.chosen.number} of {len(field_log.boots)}" if len(field_log.boots) > 1 else ""))
         print(describe_comparison(result, str(field), str(replica)))
     return ExitCode.PASS if result.identical else ExitCode.FAIL
 

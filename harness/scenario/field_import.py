@@ -17,7 +17,8 @@ import tomli_w
 from acpi_tables.show import read_table_file
 from acpi_tables.srat import ProcessorLocalApicAffinity, X2ApicAffinity, decode_srat
 from harness.errors import BadInputError
-from harness.logparse import BootLog, load_boot_log
+from harness.logparse import BootLog
+from harness.logparse.field_log import load_field_boot_log
 from harness.memblock.numa import SratMemory
 from harness.scenario.field_replica import ReplicaPlan, plan_replica
 from harness.scenario.field_scale import HOLE_MIN, UNIT, ScaledHole, ScaledRange, scale
@@ -248,11 +249,13 @@ def _scenario_name(path: Path) -> str:
     return ("field-" + cleaned)[:60].rstrip("-")
 
 
-def _read(dmesg: Path | None, srat: Path | None) -> tuple[str, BootLog | None, list[SratMemory]]:
+def _read(dmesg: Path | None, srat: Path | None, boot: int | None
+          ) -> tuple[str, BootLog | None, list[SratMemory]]:
     if dmesg is None and srat is None:
         raise BadInputError("import: give a boot log (--dmesg), an SRAT (--srat) or both")
     where = str(dmesg or srat)
-    log = load_boot_log(dmesg) if dmesg else None
+    # Any form a field log is pasted in; one boot of a file holding several.
+    log = load_field_boot_log(dmesg, boot)[1] if dmesg else None
     if srat is not None:
         srat_ranges = _srat_from_table(srat)
     else:
@@ -263,10 +266,11 @@ def _read(dmesg: Path | None, srat: Path | None) -> tuple[str, BootLog | None, l
     return where, log, srat_ranges
 
 
-def import_field(dmesg: Path | None, srat: Path | None = None, budget: int | None = None) -> FieldImport:
+def import_field(dmesg: Path | None, srat: Path | None = None, budget: int | None = None,
+                 boot: int | None = None) -> FieldImport:
     """Read a field log and/or SRAT binary (the binary wins for ranges) into a scenario:
     with a ``budget`` (bytes of guest RAM) a full-size replica when it fits, else scaled."""
-    where, log, srat_ranges = _read(dmesg, srat)
+    where, log, srat_ranges = _read(dmesg, srat, boot)
     ram, ram_source = _ram(log, srat_ranges)
     pieces, dropped = _clip(srat_ranges, _coarsen(ram))
     if not pieces:
@@ -328,9 +332,10 @@ def _replica(where: str, log: BootLog | None, ram_source: str, srat: Sequence[Sr
     )
 
 
-def import_to_file(dmesg: Path | None, srat: Path | None, out: Path, budget: int | None = None) -> FieldImport:
+def import_to_file(dmesg: Path | None, srat: Path | None, out: Path, budget: int | None = None,
+                   boot: int | None = None) -> FieldImport:
     """``memhp import``: write the scenario to ``out`` and return what was scaled."""
-    imported = import_field(dmesg, srat, budget)
+    imported = import_field(dmesg, srat, budget, boot)
     try:
         out.write_text(imported.toml, encoding="utf-8")
     except OSError as err:

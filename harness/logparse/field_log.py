@@ -1,0 +1,146 @@
+"""A user's log file, in whatever form it was pasted, → one boot's :class:`BootLog`.
+
+The one reader behind ``memhp parse``, ``replay``, ``import`` and ``field-compare``: the
+file (or standard input, ``-``) is opened in :func:`read_log_bytes` only, decompressed
+when its first bytes say gzip, xz or zstd (whatever its name), read through its form
+(:mod:`harness.logparse.forms`), split into boots (:mod:`harness.logparse.boots`), and
+the chosen boot (the last, or ``--boot N``) parsed as plain dmesg at the file's line
+numbers.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import lzma
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+from harness.errors import BadInputError, ParseError
+from harness.logparse.bootlog import BootLog
+from harness.logparse.boots import Boot, split_boots
+from harness.logparse.forms import Reading, read_kernel_lines
+from harness.logparse.lines import decode_log
+from harness.logparse.parser import parse_boot_log
+
+# The most a log may be, as read and as decompressed: a year of a busy syslog fits; a
+# small file that inflates past it is a decompression bomb, not a log.
+MAX_LOG_BYTES = 1 << 28
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+
+
+def read_log_bytes(path: Path) -> bytes:
+    """The bytes of a user's log: the one place memhp opens one (``-`` is standard input).
+    At most :data:`MAX_LOG_BYTES`; a larger file is bad input, not a long wait."""
+    where = str(path)
+    try:
+        if where == "-":
+            data = sys.stdin.buffer.read(MAX_LOG_BYTES + 1)
+        else:
+            with path.open("rb") as f:
+                data = f.read(MAX_LOG_BYTES + 1)
+    except IsADirectoryError:
+        raise BadInputError(f"{where}: is a directory, not a log") from None
+    except OSError as err:
+        raise BadInputError(f"{where}: cannot read: {err.strerror}") from err
+    if len(data) > MAX_LOG_BYTES:
+        raise ParseError(where, f"larger than {MAX_LOG_BYTES >> 20} MiB: not a boot log")
+    return data
+
+
+def decompress(data: bytes, where: str) -> tuple[bytes, str | None]:
+    """``data`` inflated if its magic says gzip, xz or zstd; at most MAX_LOG_BYTES out
+    (each reader's ``read(n)`` inflates no more than ``n``, so a bomb costs no memory)."""
+    kind = next((name for magic, name in _MAGIC if data.startswith(magic)), None)
+    if kind is None:
+        return data, None
+    try:
+        with _reader(kind, io.BytesIO(data)) as f:
+            out = f.read(MAX_LOG_BYTES + 1)
+    except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as err:
+        raise ParseError(where, f"corrupt {kind} data: {err}") from None
+    if len(out) > MAX_LOG_BYTES:
+        raise ParseError(where, f"{kind} data inflates to more than {MAX_LOG_BYTES >> 20} MiB: "
+                                "a decompression bomb, not a boot log")
+    return out, kind
+
+
+def _reader(kind: str, raw: io.BytesIO) -> io.BufferedIOBase | zstandard.ZstdDecompressionReader:
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=raw)  # every member, as zcat reads them
+    if kind == "xz":
+        return lzma.LZMAFile(raw)
+    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+
+
+@dataclass(frozen=True)
+class FieldLog:
+    """A pasted log as read: its form, its boots, and the boot chosen to judge."""
+
+    source: str
+    compression: str | None
+    reading: Reading
+    boots: tuple[Boot, ...]
+    chosen: Boot
+
+    @property
+    def read_as(self) -> str:
+        return self.reading.read_as + (f", {self.compression}-compressed" if self.compression else "")
+
+    def text(self) -> str:
+        return self.chosen.text(self.reading.line_count, self.reading.terminated)
+
+    def describe(self) -> list[str]:
+        lines = [f"read as: {self.read_as}"]
+        if len(self.boots) > 1:
+            lines.append(f"{len(self.boots)} boots in the file; judging boot {self.chosen.number} "
+                         f"(--boot N picks another):")
+            lines += [f"  {'*' if b is self.chosen else ' '} {b.describe()}" for b in self.boots]
+        return lines
+
+    def to_json(self) -> dict[str, object]:
+        return {"read_as": self.read_as, "boot": self.chosen.number,
+                "boots": [{"number": b.number, "first_line": b.first_line, "last_line": b.last_line,
+                           "release": b.release} for b in self.boots]}
+
+
+def read_field_log(path: Path, boot: int | None = None) -> FieldLog:
+    """Open, inflate, decode and read ``path``; ``boot`` is 1-based (default: the last)."""
+    where = str(path)
+    data, compression = decompress(read_log_bytes(path), where)
+    reading = read_kernel_lines(decode_log(data, where))
+    boots = split_boots(reading)
+    if not boots:
+        raise ParseError(where, "no kernel lines at all: not a boot log")
+    if boot is None:
+        chosen = boots[-1]
+    elif 1 <= boot <= len(boots):
+        chosen = boots[boot - 1]
+    else:
+        raise BadInputError(f"{where}: --boot {boot}: the file has {len(boots)} boot"
+                            f"{'s' * (len(boots) > 1)} (1-{len(boots)})")
+    return FieldLog(where, compression, reading, boots, chosen)
+
+
+def load_field_boot_log(path: Path, boot: int | None = None,
+                        transform: Callable[[str], str] | None = None) -> tuple[FieldLog, BootLog]:
+    """The chosen boot of ``path`` parsed; ``transform`` rewrites its plain text first
+    (``--symbols``).  A file with no boot-log line at all is bad input."""
+    field = read_field_log(path, boot)
+    text = field.text()
+    if transform is not None:
+        text = transform(text)
+    log = parse_boot_log(text, field.source)
+    if not (log.kernel_release or log.e820 or log.srat_memory or log.memblock_ops or log.zone_ranges
+            or log.early_node_ranges):
+        raise ParseError(field.source, f"boot {field.chosen.number}: no Linux boot log lines found (no "
+                                       "'Linux version', e820, SRAT, zone or memblock lines)")
+    return field, log
