@@ -92,21 +92,73 @@ class NodeFacts(JsonMixin):
 class LogVerdict(JsonMixin):
     source: str
     kernel_release: str | None
-    movable_node: bool | None  # None: the log shows no command line
+    movable_node: bool | None  # None: neither the command line nor the zone lines tell
     memblock_debug: bool
     outcome: Outcome
     ranges: tuple[RangeVerdict, ...]
     nodes: tuple[NodeFacts, ...]
     renumbered: dict[int, int] = field(default_factory=dict)  # PXM -> node where they differ
     init_times: tuple[NodeInitTime, ...] = ()  # informational: memory-init time per node
+    movable_how: str = "command line"  # where movable_node's value comes from
 
     @property
     def exit_code(self) -> ExitCode:
         return self.outcome.exit_code
 
 
+@dataclass(frozen=True)
+class MovableSetting:
+    """movable_node as the log shows it: on the command line, or proved by the zones."""
+
+    movable_node: bool | None
+    how: str
+    inferred: bool = False
+
+
+def movable_setting(log: BootLog) -> MovableSetting:
+    """The command line's ``movable_node``; without one, what the zone lines prove.
+
+    mm/page_alloc.c:find_zone_movable_pfns_for_nodes (6.12 mm/mm_init.c) sets a node's
+    ZONE_MOVABLE start only for movable_node (at the node's lowest region still marked
+    hotplug), kernelcore= or movablecore= (spread by size, anywhere), and free_area_init
+    lists every node it set under ``Movable zone start for each node``, printed between
+    ``Zone ranges:`` and ``Early memory node ranges``."""
+    if log.command_line is not None:
+        return MovableSetting(movable_node_of(log), "command line")
+    if not (log.zone_ranges and log.early_node_ranges):
+        return MovableSetting(None, "not shown: no 'Command line:' and no zone lines ('Zone ranges:', "
+                                    "'Movable zone start for each node', 'Early memory node ranges')")
+    starts = log.movable_zone_start
+    if not starts:
+        return MovableSetting(None, "not shown: no 'Command line:', and 'Movable zone start for each node' lists "
+                                    "no node (no movable_node with a mark left, no kernelcore=/movablecore=)")
+    expected = _lowest_hotplug_ram(log)
+    if starts == expected:
+        return MovableSetting(True, "inferred from 'Movable zone start for each node': each node's ZONE_MOVABLE "
+                                    "starts at its lowest hotplug RAM, as movable_node places it", True)
+    odd = next((n for n in sorted(starts) if expected.get(n) != starts[n]), None)
+    where = f"node {odd} at {starts[odd]:#x}" if odd is not None else "no node"
+    return MovableSetting(None, f"not shown: no 'Command line:'; kernelcore= or movablecore= inferred from "
+                                f"'Movable zone start for each node' ({where}: not a hotplug range's lowest RAM)",
+                          True)
+
+
+def _lowest_hotplug_ram(log: BootLog) -> dict[int, int]:
+    """Per node, the lowest boot RAM inside its SRAT hotplug ranges: where movable_node
+    starts ZONE_MOVABLE when no mark was cleared."""
+    out: dict[int, int] = {}
+    ram = boot_ram(log)
+    for srat in log.hotplug_srat:
+        for start, end in ram:
+            low = max(start, srat.start)
+            if low < min(end, srat.end):
+                out[srat.node] = min(out.get(srat.node, low), low)
+    return out
+
+
 def hotplug_verdict(log: BootLog) -> LogVerdict:
-    ranges = tuple(_range_verdict(log, srat) for srat in log.hotplug_srat)
+    setting = movable_setting(log)
+    ranges = tuple(_range_verdict(log, srat, setting) for srat in log.hotplug_srat)
     oks = [r.ok for r in ranges]
     if False in oks:
         outcome = Outcome.VIOLATED
@@ -115,8 +167,8 @@ def hotplug_verdict(log: BootLog) -> LogVerdict:
     else:
         outcome = Outcome.CLEAN
     renumbered = {pxm: node for pxm, node in sorted(log.pxm_to_node.items()) if pxm != node}
-    return LogVerdict(log.source, log.kernel_release, movable_node_of(log), log.memblock_debug,
-                      outcome, ranges, node_facts(log), renumbered, node_init_times(log))
+    return LogVerdict(log.source, log.kernel_release, setting.movable_node, log.memblock_debug,
+                      outcome, ranges, node_facts(log), renumbered, node_init_times(log), setting.how)
 
 
 def node_facts(log: BootLog) -> tuple[NodeFacts, ...]:
@@ -142,7 +194,7 @@ def _boot_memory(log: BootLog, srat: SratMemoryLine) -> int | None:
     return sum(max(0, min(e, srat.end) - max(s, srat.start)) for s, e in ram)
 
 
-def _range_verdict(log: BootLog, srat: SratMemoryLine) -> RangeVerdict:
+def _range_verdict(log: BootLog, srat: SratMemoryLine, setting: MovableSetting) -> RangeVerdict:
     memory = _boot_memory(log, srat)
     if memory == 0:
         return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, 0, RangeStatus.HOT_ADD_WINDOW,
@@ -154,8 +206,8 @@ def _range_verdict(log: BootLog, srat: SratMemoryLine) -> RangeVerdict:
         status, pinned, inside = _from_dump(log, srat)
         evidence = Evidence.MEMBLOCK_DEBUG
     else:
-        status, pinned, inside, evidence = _from_lines(log, srat)
-    ok, reasons = _judge(log, srat, status, pinned, inside)
+        status, pinned, inside, evidence = _from_lines(log, srat, setting)
+    ok, reasons = _judge(log, srat, status, pinned, inside, setting)
     return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, memory, status, evidence, ok,
                         reasons, pinned, inside)
 
@@ -180,17 +232,21 @@ def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[RangeStatus, tuple[P
 
 
 def _from_lines(
-    log: BootLog, srat: SratMemoryLine,
+    log: BootLog, srat: SratMemoryLine, setting: MovableSetting,
 ) -> tuple[RangeStatus, tuple[Placement, ...], tuple[Placement, ...], Evidence]:
     everything = logged_placements(log) + inferred_placements(log)
     pinned = tuple(p for p in everything if p.before_srat and p.node == srat.node)
     inside = tuple(p for p in everything if p.inside(srat.start, srat.end))
     if any(p.evidence is Evidence.LOGGED for p in pinned):
         return RangeStatus.CLEARED, pinned, inside, Evidence.LOGGED
-    if movable_node_of(log) and log.zone_ranges:
-        start = log.movable_zone_start.get(srat.node)
-        honoured = start is not None and start <= srat.start
-        return (RangeStatus.HONOURED if honoured else RangeStatus.CLEARED), pinned, inside, Evidence.LOGGED
+    start = log.movable_zone_start.get(srat.node)
+    in_movable = start is not None and start <= srat.start
+    evidence = Evidence.INFERRED if setting.inferred else Evidence.LOGGED
+    if setting.movable_node and log.zone_ranges:
+        return (RangeStatus.HONOURED if in_movable else RangeStatus.CLEARED), pinned, inside, evidence
+    if setting.movable_node is None and log.zone_ranges and in_movable and not pinned:
+        # No command line, but the zones show the range's memory in ZONE_MOVABLE.
+        return RangeStatus.HONOURED, pinned, inside, Evidence.LOGGED
     if pinned:
         return RangeStatus.CLEARED, pinned, inside, Evidence.INFERRED
     return RangeStatus.UNKNOWN, pinned, inside, Evidence.LOGGED
@@ -198,7 +254,7 @@ def _from_lines(
 
 def _judge(
     log: BootLog, srat: SratMemoryLine, status: RangeStatus,
-    pinned: tuple[Placement, ...], inside: tuple[Placement, ...],
+    pinned: tuple[Placement, ...], inside: tuple[Placement, ...], setting: MovableSetting,
 ) -> tuple[bool | None, tuple[str, ...]]:
     reasons: list[str] = []
     if status in (RangeStatus.CLEARED, RangeStatus.PARTIAL):
@@ -209,7 +265,7 @@ def _judge(
         reasons.append("unmovable inside the range: " + _summary(inside))
     movable = log.movable_zone_start.get(srat.node)
     in_movable = movable is not None and movable <= srat.start
-    if movable_node_of(log) is False and not in_movable:
+    if setting.movable_node is False and not in_movable:
         reasons.append("movable_node is absent: memblock does not avoid hotplug ranges and they get no "
                        "ZONE_MOVABLE" + ("" if log.zone_ranges else " (the log shows no zone lines)"))
     elif log.zone_ranges and not in_movable:
@@ -217,8 +273,26 @@ def _judge(
     if reasons:
         return False, tuple(reasons)
     if status is RangeStatus.UNKNOWN:
-        return None, ("the log shows neither a MEMBLOCK dump nor zone lines for this range",)
-    return True, ("honoured: in ZONE_MOVABLE, nothing unmovable logged inside",)
+        return None, ("cannot tell: the log lacks " + ", ".join(_missing(log)),)
+    shown = [f"in ZONE_MOVABLE (from {movable:#x})" if movable is not None else "in ZONE_MOVABLE"]
+    if srat.node in log.node_data_elsewhere:
+        # alloc_node_data found no memory on the node outside its hotplug ranges.
+        shown.append(f"NODE_DATA({srat.node}) on node {log.node_data_elsewhere[srat.node]}")
+    return True, ("honoured: " + ", ".join(shown) + ", nothing unmovable logged inside",)
+
+
+def _missing(log: BootLog) -> list[str]:
+    """The lines that would have told a range's fate, named as the kernel prints them."""
+    missing = []
+    if not log.memblock_dumps:
+        missing.append("a 'MEMBLOCK configuration:' dump after SRAT (memblock=debug)")
+    if not log.zone_ranges:
+        missing.append("'Zone ranges:' and 'Movable zone start for each node'")
+    if not log.early_node_ranges:
+        missing.append("'Early memory node ranges'")
+    if log.command_line is None:
+        missing.append("'Command line:'")
+    return missing or ["a line placing this range's memory (no ZONE_MOVABLE on the node, no command line)"]
 
 
 def _summary(placements: tuple[Placement, ...]) -> str:
@@ -245,7 +319,7 @@ def _group(ps: list[Placement]) -> str:
 def describe_verdict(verdict: LogVerdict) -> str:
     """The verdict for people: one line, then each hotplug range, then the nodes."""
     lines = [f"hotplug verdict: {verdict.outcome.value.upper()} (exit {int(verdict.exit_code)}); "
-             f"movable_node {_on_off(verdict.movable_node)}, "
+             f"movable_node {_on_off(verdict.movable_node, verdict.movable_how)}, "
              f"memblock=debug {'yes' if verdict.memblock_debug else 'no'}"]
     if not verdict.ranges:
         lines.append("  no SRAT hotplug ranges in the log")
@@ -267,5 +341,7 @@ def describe_verdict(verdict: LogVerdict) -> str:
     return "\n".join(lines)
 
 
-def _on_off(flag: bool | None) -> str:
-    return "not shown (no command line)" if flag is None else "on" if flag else "off"
+def _on_off(flag: bool | None, how: str) -> str:
+    if flag is None:
+        return how
+    return ("on" if flag else "off") + ("" if how == "command line" else f" ({how})")
