@@ -9,7 +9,7 @@ rows are shown but not required.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,13 +43,14 @@ class Row:
 @dataclass(frozen=True)
 class FieldComparison:
     rows: tuple[Row, ...]
+    field_lacks: tuple[str, ...] = ()  # lines the replica printed and the field log does not show
 
     @property
     def identical(self) -> bool:
         return all(r.same for r in self.rows if r.required)
 
     def to_json(self) -> dict[str, Any]:
-        return {"identical": self.identical, "rows": [
+        return {"identical": self.identical, "field_lacks": list(self.field_lacks), "rows": [
             {"kind": r.kind.value, "field": r.field, "replica": r.replica, "same": r.same,
              "required": r.required} for r in self.rows]}
 
@@ -94,6 +95,23 @@ def _ranges(log: BootLog, low: bool) -> list[str]:
             if (r.start < FIRST_MIB) == low]
 
 
+# Each compared kind, the lines it is read from (as the kernel prints them) and whether a log has them.
+_SOURCES: tuple[tuple[str, Callable[[BootLog], object]], ...] = (
+    ("'ACPI: SRAT: Node N PXM N [mem …]'", lambda log: log.srat_memory),
+    ("'SRAT: PXM N -> APIC … -> Node N'", lambda log: log.pxm_apic),
+    ("'Initmem setup node N'", lambda log: log.initmem),
+    ("'Early memory node ranges'", lambda log: log.early_node_ranges),
+    ("'Zone ranges:'", lambda log: log.zone_ranges),
+    ("'Command line:'", lambda log: log.command_line),
+)
+
+
+def lacking(field: BootLog, replica: BootLog) -> tuple[str, ...]:
+    """The lines the replica's boot printed that the field log (an excerpt, often) lacks:
+    its rows there show '-' for what the field log could not tell, not for a difference."""
+    return tuple(name for name, has in _SOURCES if has(replica) and not has(field))
+
+
 def compare_logs(field: BootLog, replica: BootLog) -> FieldComparison:
     rows = _pair(Kind.SRAT, _srat(field), _srat(replica))
     # Held to the CPU lines only where both logs print them.
@@ -103,7 +121,7 @@ def compare_logs(field: BootLog, replica: BootLog) -> FieldComparison:
                     ",".join(map(str, sorted(_memoryless(replica)))) or "none"))
     rows += _pair(Kind.RANGE, _ranges(field, False), _ranges(replica, False))
     rows += _pair(Kind.BASE, _ranges(field, True), _ranges(replica, True), required=False)
-    return FieldComparison(tuple(rows))
+    return FieldComparison(tuple(rows), lacking(field, replica))
 
 
 def describe_comparison(result: FieldComparison, field: str, replica: str) -> str:
@@ -113,4 +131,6 @@ def describe_comparison(result: FieldComparison, field: str, replica: str) -> st
         lines.append(f"{row.kind.value:<12} {row.field:<52} {row.replica:<52} {mark}")
     verdict = ("IDENTICAL: SRAT and node ranges match" if result.identical
                else f"DIFFERENT: {len(result.differing)} rows differ")
+    if result.field_lacks:
+        lines.append("the field log lacks " + ", ".join(result.field_lacks) + " (the replica printed them)")
     return "\n".join([*lines, verdict])

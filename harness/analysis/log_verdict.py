@@ -132,15 +132,16 @@ def movable_setting(log: BootLog) -> MovableSetting:
     if not starts:
         return MovableSetting(None, "not shown: no 'Command line:', and 'Movable zone start for each node' lists "
                                     "no node (no movable_node with a mark left, no kernelcore=/movablecore=)")
+    # A node whose marks were cleared gets no start under movable_node: only the nodes
+    # listed must start at their lowest hotplug RAM.
     expected = _lowest_hotplug_ram(log)
-    if starts == expected:
-        return MovableSetting(True, "inferred from 'Movable zone start for each node': each node's ZONE_MOVABLE "
-                                    "starts at its lowest hotplug RAM, as movable_node places it", True)
     odd = next((n for n in sorted(starts) if expected.get(n) != starts[n]), None)
-    where = f"node {odd} at {starts[odd]:#x}" if odd is not None else "no node"
+    if odd is None:
+        return MovableSetting(True, "inferred from 'Movable zone start for each node': each listed node's "
+                                    "ZONE_MOVABLE starts at its lowest hotplug RAM, as movable_node places it", True)
     return MovableSetting(None, f"not shown: no 'Command line:'; kernelcore= or movablecore= inferred from "
-                                f"'Movable zone start for each node' ({where}: not a hotplug range's lowest RAM)",
-                          True)
+                                f"'Movable zone start for each node' (node {odd} at {starts[odd]:#x}: not its "
+                                "lowest hotplug RAM)", True)
 
 
 def _lowest_hotplug_ram(log: BootLog) -> dict[int, int]:

@@ -68,6 +68,8 @@ _FORMS: tuple[_Form, ...] = (
           re.compile(r"^(?P<wall>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d\.\d+)" + _HOST), True),
     _Form("journalctl -o short", re.compile(r"^(?P<wall>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)" + _HOST), True),
     _Form("journalctl -o short-unix", re.compile(r"^(?P<wall>\d{9,}\.\d+)" + _HOST), True),
+    # A journal or syslog pasted with its clock cut off: "linux kernel: …" (a linux-mm mail).
+    _Form("journalctl or syslog, clock cut", re.compile("^" + _KERNEL_HOST[1:]), True),
 )
 _BY_NAME = {f.name: f for f in _FORMS}
 _IN_MESSAGE = re.compile(_KERNEL_STAMP)  # klogd/imklog keep the kernel's stamp after "kernel: "
