@@ -52,8 +52,12 @@ def read_log_bytes(path: Path) -> bytes:
     except OSError as err:
         raise BadInputError(f"{where}: cannot read: {err.strerror}") from err
     if len(data) > MAX_LOG_BYTES:
-        raise ParseError(where, f"larger than {MAX_LOG_BYTES >> 20} MiB: not a boot log")
+        raise ParseError(where, f"larger than {_size(MAX_LOG_BYTES)}: not a boot log")
     return data
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count} bytes"
 
 
 def decompress(data: bytes, where: str) -> tuple[bytes, str | None]:
@@ -68,7 +72,7 @@ def decompress(data: bytes, where: str) -> tuple[bytes, str | None]:
     except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as err:
         raise ParseError(where, f"corrupt {kind} data: {err}") from None
     if len(out) > MAX_LOG_BYTES:
-        raise ParseError(where, f"{kind} data inflates to more than {MAX_LOG_BYTES >> 20} MiB: "
+        raise ParseError(where, f"{kind} data inflates to more than {_size(MAX_LOG_BYTES)}: "
                                 "a decompression bomb, not a boot log")
     return out, kind
 

@@ -122,23 +122,42 @@ class Reading:
         return self.form + (f" ({', '.join(self.notes)})" if self.notes else "")
 
 
-def undo_transfer_encoding(text: str) -> tuple[str, bool]:
-    """A quoted-printable e-mail body → its text.  Decoded only where the mail says so or
-    its soft line breaks show it, so that a log with a literal ``=`` is left alone."""
-    soft_breaks = len(_QP_SOFT_BREAK.findall(text))
-    if not (_QP_HEADER.search(text) or (soft_breaks > 2 and "=3D" in text)):
-        return text, False
-    return quopri.decodestring(text.encode("utf-8", "surrogateescape")).decode("utf-8", "replace"), True
+def _quoted_printable(text: str) -> bool:
+    """Whether ``text`` is a quoted-printable mail body: the mail says so, or its soft
+    line breaks and ``=3D`` show it (a log with a literal ``=`` is left alone)."""
+    return bool(_QP_HEADER.search(text) or (len(_QP_SOFT_BREAK.findall(text)) > 2 and "=3D" in text))
+
+
+def _physical_lines(raws: list[str], quoted_printable: bool) -> list[tuple[int, str]]:
+    """(file line number, text) per line; a quoted-printable line broken softly ("=" at
+    its end) is joined and decoded, at the number of its first part."""
+    if not quoted_printable:
+        return list(enumerate(raws, start=1))
+    out: list[tuple[int, str]] = []
+    parts: list[str] = []
+    for number, raw in enumerate(raws, start=1):
+        line = raw.rstrip("\r")
+        parts.append(line[:-1] if line.endswith("=") else line)
+        if not line.endswith("="):
+            out.append((number - len(parts) + 1, _unquote(parts)))
+            parts = []
+    if parts:
+        out.append((len(raws) - len(parts) + 1, _unquote(parts)))
+    return out
+
+
+def _unquote(parts: list[str]) -> str:
+    return quopri.decodestring("".join(parts).encode()).decode("utf-8", "replace")
 
 
 def read_kernel_lines(text: str) -> Reading:
     """Every kernel message of ``text`` in order, whatever form it was pasted in."""
-    text, quoted_printable = undo_transfer_encoding(text)
     raws = text.split("\n")
     terminated = raws[-1] == ""
     if terminated:
         raws.pop()
     notes: list[str] = []
+    quoted_printable = _quoted_printable(text)
     if quoted_printable:
         notes.append("quoted-printable")
     if any(r.endswith("\r") for r in raws[:1000]):
@@ -149,7 +168,7 @@ def read_kernel_lines(text: str) -> Reading:
     undone: Counter[str] = Counter()
     rows: list[tuple[int, str]] = []
     markers: list[int] = []
-    for number, raw in enumerate(raws, start=1):
+    for number, raw in _physical_lines(raws, quoted_printable):
         line, how = _undecorate(raw, entities)
         undone.update(how)
         if BOOT_MARKER.match(line):
@@ -168,7 +187,7 @@ def read_kernel_lines(text: str) -> Reading:
         notes.append(f"{joined} syslog continuation line{'s' * (joined > 1)} joined")
     if skipped:
         notes.append(f"{skipped} line{'s' * (skipped > 1)} of other programs skipped")
-    if _BY_NAME.get(form, _FORMS[0]).host and any(p.in_message for p in pieces):
+    if form in _BY_NAME and _BY_NAME[form].host and any(p.in_message for p in pieces):
         form = "syslog"
     return Reading(form, tuple(notes), tuple(lines), tuple(markers), len(raws), terminated)
 

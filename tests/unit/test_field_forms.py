@@ -20,13 +20,14 @@ from harness.analysis.log_verdict import Outcome, RangeStatus, hotplug_verdict
 from harness.cli import main
 from harness.errors import ExitCode
 from harness.logparse import load_boot_log, parse_boot_log
-from harness.logparse.field_log import MAX_LOG_BYTES, load_field_boot_log, read_field_log
+from harness.logparse import field_log
+from harness.logparse.field_log import load_field_boot_log, read_field_log
 
 sys.path.insert(0, str(Path(__file__).parent))
 import field_forms  # noqa: E402  (the writers, a test helper next to this file)
 
 ROOT = Path(__file__).parents[2]
-LOGS = sorted((ROOT / "fixtures" / "logs").glob("*.log")) + sorted((ROOT / "fixtures" / "logs" / "recorded").glob("*.log"))
+LOGS = sorted((ROOT / "fixtures" / "logs").rglob("*.log"))
 # The table: a recorded 6.1 boot whose verdict names alloc_low_pages.
 PINNED = ROOT / "fixtures" / "logs" / "qemu-6.1-srat-override-hotplug-n1n2.log"
 MAIL = ROOT / "fixtures" / "field" / "linux-mm-8node-hotplug-softlock-dmesg-H.log"
@@ -146,12 +147,16 @@ def test_journalctl_boot_markers_split_boots(tmp_path: Path) -> None:
     ("binary.log", bytes(range(256)) * 64, [], "not a text log"),
     ("words.log", b"Hello,\nthe machine hangs on hot remove.\n", [], "no Linux boot log lines found"),
     ("empty.log", b"", [], "no kernel lines at all"),
-    ("bomb.gz", gzip.compress(b"\0" * (MAX_LOG_BYTES + 1)), [], "a decompression bomb"),
+    # 64 MiB of zeros in 64 KiB of gzip; the bound is lowered below for it.
+    ("bomb.gz", gzip.compress(b"\0" * (64 << 20)), [], "a decompression bomb"),
+    ("bomb.log", field_forms.COMPRESSORS["zstd"](b"\0" * (64 << 20)), [], "zstd data inflates to more than"),
     ("broken.xz", b"\xfd7zXZ\x00garbage", [], "corrupt xz data"),
     ("pinned.log", PINNED.read_bytes(), ["--boot", "2"], "--boot 2: the file has 1 boot (1-1)"),
 ])
-def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch, name: str,
                                       data: bytes, args: list[str], message: str) -> None:
+    monkeypatch.setattr(field_log, "MAX_LOG_BYTES", 32 << 20)
     path = _write(tmp_path, name, data)
     for command in (["parse", *args, str(path)], ["import", *args, "--dmesg", str(path), "-o",
                                                   str(tmp_path / "s.toml")]):
@@ -247,3 +252,11 @@ def test_a_journal_pasted_with_its_clock_cut(capsys: pytest.CaptureFixture[str])
     _, log = load_field_boot_log(path)
     assert [(s.node, s.start, s.hotplug) for s in log.srat_memory][-1] == (0, 0x1C0000000, True)
     assert hotplug_verdict(log).ranges[0].status is RangeStatus.HOT_ADD_WINDOW
+
+
+def test_a_file_over_the_bound_is_bad_input_before_it_is_read_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(field_log, "MAX_LOG_BYTES", 4096)
+    path = _write(tmp_path, "big.log", PINNED.read_bytes()[:8192])
+    assert main(["parse", str(path)]) == ExitCode.BAD_INPUT
+    assert "big.log: larger than 4096 bytes: not a boot log" in capsys.readouterr().err
