@@ -52,7 +52,11 @@ _FORMS: tuple[_Form, ...] = (
     _Form("journalctl -o short-monotonic", re.compile(r"^\[\s*(?P<sec>\d+\.\d+)\]" + _KERNEL_HOST), True,
           re.compile(r"^\[\s*(?P<sec>\d+\.\d+)\]" + _HOST)),
     _Form(DMESG, re.compile("^" + _KERNEL_STAMP)),
+    _Form("journalctl -o short-delta", re.compile(r"^\[\s*(?P<sec>\d+\.\d+) <\s*\d+\.\d+>\]" + _KERNEL_HOST), True,
+          re.compile(r"^\[\s*(?P<sec>\d+\.\d+) <\s*\d+\.\d+>\]" + _HOST)),
     _Form("dmesg -d", re.compile(r"^\[\s*(?P<sec>\d+\.\d+) <\s*\d+\.\d+>\] ?")),
+    # /dev/kmsg records (Documentation/ABI/testing/dev-kmsg): "level,seq,usec,flags;message".
+    _Form("/dev/kmsg", re.compile(r"^\d+,\d+,(?P<usec>\d+),[^;]*;")),
     _Form("dmesg -T", re.compile(r"^\[(?P<wall>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\] ?")),
     _Form("dmesg -H", re.compile(r"^\[\s*(?P<delta>[+-]\d+\.\d+)\] ?|^\[(?P<wall>[A-Z][a-z]{2}[ \d]\d \d\d:\d\d)\] ?")),
     _Form("dmesg --time-format=iso",
@@ -230,8 +234,11 @@ def _piece(number: int, line: str, first: tuple[re.Pattern[str], _Form] | None =
         if m is None:
             continue
         groups = m.groupdict()
-        piece = _Piece(number, form.name, line[m.end():], wall=groups.get("wall"),
-                       sec=_float(groups.get("sec")), delta=_float(groups.get("delta")))
+        sec = _float(groups.get("sec"))
+        if groups.get("usec") is not None:
+            sec = int(groups["usec"]) / 1e6
+        piece = _Piece(number, form.name, line[m.end():], wall=groups.get("wall"), sec=sec,
+                       delta=_float(groups.get("delta")))
         if form.host:
             piece.kernel = groups["ident"] == "kernel"
             inner = _IN_MESSAGE.match(piece.text)

@@ -95,6 +95,18 @@ short_iso_precise = _journal(lambda w, s: w.isoformat(timespec="microseconds"))
 short_full = _journal(lambda w, s: w.strftime("%a %Y-%m-%d %H:%M:%S UTC"))
 short_monotonic = _journal(lambda w, s: f"[{s:12.6f}]")
 short_unix = _journal(lambda w, s: f"{w.timestamp():.6f}")
+short_delta = _journal(lambda w, s: f"[{s:12.6f} <{0:12.6f}>]")
+
+
+def kmsg(plain: str) -> str:
+    """``cat /dev/kmsg``: "6,seq,usec,-;message" (the guest's own lines as they are)."""
+    seq = [0]
+
+    def write(stamp: float, text: str) -> str:
+        seq[0] += 1
+        return f"6,{seq[0]},{round(stamp * 1e6)},-;{text}"
+
+    return _per_line(plain, write, lambda t: t)
 
 
 def syslog(plain: str) -> str:
@@ -139,7 +151,7 @@ FORMS: dict[str, Callable[[str], str]] = {
     "no timestamps": no_stamps, "journalctl -o short": short, "journalctl -o short-precise": short_precise,
     "journalctl -o short-iso": short_iso, "journalctl -o short-iso-precise": short_iso_precise,
     "journalctl -o short-full": short_full, "journalctl -o short-monotonic": short_monotonic,
-    "journalctl -o short-unix": short_unix, "syslog": syslog, "syslog split": syslog_split, "CRLF": crlf,
+    "journalctl -o short-unix": short_unix, "journalctl -o short-delta": short_delta, "/dev/kmsg": kmsg, "syslog": syslog, "syslog split": syslog_split, "CRLF": crlf,
     "e-mail quoting": quoted, "HTML entities": entities, "ANSI colours": coloured,
 }
 
