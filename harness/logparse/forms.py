@@ -84,6 +84,7 @@ BOOT_MARKER = re.compile(r"^-- (?:Boot [0-9a-f]+|Reboot) --\s*$")
 _FACILITY = re.compile(
     r"^(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|res[0-3]|local[0-7])\s*:"
     r"(?:emerg|alert|crit|err|warn|notice|info|debug)\s*: ")
+_X = "dmesg -x facility"
 # E-mail quoting, "> " or ">>>>> " or "> > ".
 _QUOTE = re.compile(r"^(?:[ \t]{0,3}>)+ ?")
 # dmesg --color=always, or a terminal copied with its colours.
@@ -185,7 +186,9 @@ def read_kernel_lines(text: str) -> Reading:
     loose = _BY_NAME[form].loose if form in _BY_NAME else None
     if loose is not None:
         pieces = [p for number, line in rows if (p := _piece(number, line, (loose, _BY_NAME[form]))) is not None]
-    notes += [note for note in ("e-mail quoting", "ANSI colours", "dmesg -x facility") if undone[note]]
+    notes += [note for note in ("e-mail quoting", "ANSI colours") if undone[note]]
+    if undone[_X] and form.startswith("dmesg"):
+        form += " -x"
     lines, joined, skipped = _assemble(pieces)
     if joined:
         notes.append(f"{joined} syslog continuation line{'s' * (joined > 1)} joined")
@@ -212,7 +215,7 @@ def _undecorate(raw: str, entities: bool) -> tuple[str, list[str]]:
     facility = _FACILITY.match(line)
     if facility:
         line = line[facility.end():]
-        how.append("dmesg -x facility")
+        how.append(_X)
     return line, how
 
 

@@ -157,7 +157,7 @@ FORMS: dict[str, Callable[[str], str]] = {
 
 # How the reader names each form (``read as: …``).
 READ_AS = {**{name: name for name in FORMS}, "no timestamps": "no timestamps (dmesg -t or journalctl -o cat)",
-           "syslog split": "syslog", "dmesg -x": "dmesg", "CRLF": "dmesg", "e-mail quoting": "dmesg",
+           "syslog split": "syslog", "CRLF": "dmesg", "e-mail quoting": "dmesg",
            "HTML entities": "dmesg", "ANSI colours": "dmesg"}
 
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
