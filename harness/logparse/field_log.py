@@ -61,7 +61,7 @@ def _size(count: int) -> str:
 
 
 def decompress(data: bytes, where: str) -> tuple[bytes, str | None]:
-    """``data`` inflated if its magic says gzip, xz or zstd; at most MAX_LOG_BYTES out
+    """``data`` inflated if its magic says gzip, xz or zstd (and which), at most MAX_LOG_BYTES out
     (each reader's ``read(n)`` inflates no more than ``n``, so a bomb costs no memory)."""
     kind = next((name for magic, name in _MAGIC if data.startswith(magic)), None)
     if kind is None:
@@ -74,7 +74,17 @@ def decompress(data: bytes, where: str) -> tuple[bytes, str | None]:
     if len(out) > MAX_LOG_BYTES:
         raise ParseError(where, f"{kind} data inflates to more than {_size(MAX_LOG_BYTES)}: "
                                 "a decompression bomb, not a boot log")
-    return out, kind
+    return out, f"{kind}-compressed"
+
+
+def _utf8(data: bytes) -> tuple[bytes, str | None]:
+    """A file saved by a Windows editor: UTF-16 with its byte-order mark, or UTF-8 with
+    one, → plain UTF-8 (UTF-16's NUL bytes would read as binary data)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", "replace").encode(), "UTF-16"
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:], None
+    return data, None
 
 
 def _reader(kind: str, raw: io.BytesIO) -> io.BufferedIOBase | zstandard.ZstdDecompressionReader:
@@ -90,14 +100,14 @@ class FieldLog:
     """A pasted log as read: its form, its boots, and the boot chosen to judge."""
 
     source: str
-    compression: str | None
+    wrapping: str | None  # what the bytes came in: "gzip-compressed", "UTF-16"
     reading: Reading
     boots: tuple[Boot, ...]
     chosen: Boot
 
     @property
     def read_as(self) -> str:
-        return self.reading.read_as + (f", {self.compression}-compressed" if self.compression else "")
+        return self.reading.read_as + (f", {self.wrapping}" if self.wrapping else "")
 
     def text(self) -> str:
         return self.chosen.text(self.reading.line_count, self.reading.terminated)
@@ -119,7 +129,8 @@ class FieldLog:
 def read_field_log(path: Path, boot: int | None = None) -> FieldLog:
     """Open, inflate, decode and read ``path``; ``boot`` is 1-based (default: the last)."""
     where = str(path)
-    data, compression = decompress(read_log_bytes(path), where)
+    data, compressed = decompress(read_log_bytes(path), where)
+    data, encoding = _utf8(data)
     reading = read_kernel_lines(decode_log(data, where))
     boots = split_boots(reading)
     if not boots:
@@ -131,7 +142,7 @@ def read_field_log(path: Path, boot: int | None = None) -> FieldLog:
     else:
         raise BadInputError(f"{where}: --boot {boot}: the file has {len(boots)} boot"
                             f"{'s' * (len(boots) > 1)} (1-{len(boots)})")
-    return FieldLog(where, compression, reading, boots, chosen)
+    return FieldLog(where, ", ".join(filter(None, (encoding, compressed))) or None, reading, boots, chosen)
 
 
 def load_field_boot_log(path: Path, boot: int | None = None,

@@ -260,3 +260,11 @@ def test_a_file_over_the_bound_is_bad_input_before_it_is_read_whole(
     path = _write(tmp_path, "big.log", PINNED.read_bytes()[:8192])
     assert main(["parse", str(path)]) == ExitCode.BAD_INPUT
     assert "big.log: larger than 4096 bytes: not a boot log" in capsys.readouterr().err
+
+
+def test_a_log_saved_as_utf16_by_a_windows_editor(tmp_path: Path) -> None:
+    path = _write(tmp_path, "notepad.txt", "\ufeff".encode("utf-16-le") + field_forms.dmesg_t(
+        PINNED.read_text()).replace("\n", "\r\n").encode("utf-16-le"))
+    field = read_field_log(path)
+    assert field.read_as == "dmesg -T (CRLF), UTF-16"
+    assert _facts(path) == _facts(PINNED)
