@@ -9,11 +9,13 @@ one model.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from harness.logparse.forms import KernelLine, Reading
 
 _BANNER = "Linux version "
+_FRACTION = re.compile(r"[.,]\d+")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def split_boots(reading: Reading) -> tuple[Boot, ...]:
         new = False
         while marker is not None and marker < line.number:
             new, marker = True, next(markers, None)
-        if line.text.startswith(_BANNER) and _has_boot_lines(groups[-1]):
+        if line.text.startswith(_BANNER) and not _before_banner(groups[-1], line):
             new = True
         if new and groups[-1]:
             groups.append([])
@@ -69,7 +71,20 @@ def split_boots(reading: Reading) -> tuple[Boot, ...]:
     return tuple(Boot(i, tuple(g)) for i, g in enumerate((g for g in groups if g), start=1))
 
 
-def _has_boot_lines(group: list[KernelLine]) -> bool:
-    """Whether the kernel provably printed some of ``group``: a banner, or a line with a
-    clock.  Words before the first banner (a mail's) do not make a boot of their own."""
-    return any(k.stamp is not None or k.wall is not None or k.text.startswith(_BANNER) for k in group)
+def _before_banner(group: list[KernelLine], banner: KernelLine) -> bool:
+    """Whether ``group`` can be the start of the boot ``banner`` opens: a line printed at
+    its moment before it (``microcode: microcode updated early`` precedes the banner at
+    0.000000 on a real Dell R820), or words with no clock (a mail's).  A line at a later
+    clock, another banner, or another wall-clock second belongs to an earlier boot."""
+    for k in group:
+        if k.text.startswith(_BANNER):
+            return False
+        if k.stamp is not None and banner.stamp is not None and k.stamp > banner.stamp:
+            return False
+        if k.wall is not None and banner.wall is not None and _second(k.wall) != _second(banner.wall):
+            return False
+    return True
+
+
+def _second(wall: str) -> str:
+    return _FRACTION.sub("", wall)

@@ -268,3 +268,19 @@ def test_a_log_saved_as_utf16_by_a_windows_editor(tmp_path: Path) -> None:
     field = read_field_log(path)
     assert field.read_as == "dmesg -T (CRLF), UTF-16"
     assert _facts(path) == _facts(PINNED)
+
+
+def test_a_line_printed_before_the_banner_is_the_same_boot(tmp_path: Path) -> None:
+    # "[    0.000000] microcode: microcode updated early …" is line 1, the banner line 2.
+    r820 = ROOT / "fixtures" / "field" / "linuxhw-dell-r820-4node-pxm1.log"
+    assert len(read_field_log(r820).boots) == 1
+    # Its dmesg -T form: the same wall-clock second; a previous boot's tail is not.
+    same = field_forms.dmesg_t(r820.read_text())
+    assert len(read_field_log(_write(tmp_path, "t.log", same.encode())).boots) == 1
+    tail = "[Sun Dec  6 11:30:02 2026] reboot: Restarting system\n"
+    assert len(read_field_log(_write(tmp_path, "t2.log", (tail + same).encode())).boots) == 2
+    # A syslog whose first boot was cut before its banner: the clock says which is which.
+    cut = "\n".join(field_forms.syslog(PINNED.read_text()).split("\n")[300:])
+    both = cut + "\n" + field_forms.syslog(r820.read_text())
+    field = read_field_log(_write(tmp_path, "s.log", both.encode()))
+    assert [b.release for b in field.boots] == [None, "5.8.0-55-generic"]
