@@ -126,6 +126,10 @@ def movable_setting(log: BootLog) -> MovableSetting:
     if log.command_line is not None:
         return MovableSetting(movable_node_of(log), "command line")
     if not (log.zone_ranges and log.early_node_ranges):
+        if skipped := node_data_skipped(log):
+            node = min(skipped)
+            return MovableSetting(True, f"inferred from 'NODE_DATA({node}) on node {log.node_data_elsewhere[node]}': "
+                                        "memblock skipped the node's hotplug memory, as only movable_node does", True)
         return MovableSetting(None, "not shown: no 'Command line:' and no zone lines ('Zone ranges:', "
                                     "'Movable zone start for each node', 'Early memory node ranges')")
     starts = log.movable_zone_start
@@ -142,6 +146,29 @@ def movable_setting(log: BootLog) -> MovableSetting:
     return MovableSetting(None, f"not shown: no 'Command line:'; kernelcore= or movablecore= inferred from "
                                 f"'Movable zone start for each node' (node {odd} at {starts[odd]:#x}: not its "
                                 "lowest hotplug RAM)", True)
+
+
+def node_data_skipped(log: BootLog) -> set[int]:
+    """Nodes whose boot RAM is all in their SRAT hotplug ranges and whose NODE_DATA went to
+    another node.  The marks of nodes pinned before SRAT are cleared first
+    (numa_clear_kernel_node_hotplug: 6.1 arch/x86/mm/numa.c numa_register_memblks, 6.12
+    mm/numa_memblks.c numa_register_meminfo), alloc_node_data only then (6.1 the same
+    function, 6.12 arch/x86/mm/numa.c numa_register_nodes), and its
+    memblock_phys_alloc_try_nid skips hotplug memory only with movable_node (mm/memblock.c
+    should_skip_region): such a node had movable_node and kept its marks."""
+    ram = boot_ram(log)
+    out = set()
+    for node in log.node_data_elsewhere:
+        mine = [s for s in log.srat_memory if s.node == node]
+        inside = [_overlap(ram, s.start, s.end) for s in mine]
+        hot = sum(n for s, n in zip(mine, inside, strict=True) if s.hotplug)
+        if hot and hot == sum(inside):
+            out.add(node)
+    return out
+
+
+def _overlap(ram: list[tuple[int, int]], start: int, end: int) -> int:
+    return sum(max(0, min(e, end) - max(s, start)) for s, e in ram)
 
 
 def _lowest_hotplug_ram(log: BootLog) -> dict[int, int]:
@@ -248,6 +275,10 @@ def _from_lines(
     if setting.movable_node is None and log.zone_ranges and in_movable and not pinned:
         # No command line, but the zones show the range's memory in ZONE_MOVABLE.
         return RangeStatus.HONOURED, pinned, inside, Evidence.LOGGED
+    if setting.movable_node and not log.zone_ranges and srat.node in node_data_skipped(log):
+        # find_zone_movable_pfns_for_nodes puts a node's memory still marked hotplug in
+        # ZONE_MOVABLE: the NODE_DATA line proved the mark was there after the clearing.
+        return RangeStatus.HONOURED, pinned, inside, Evidence.INFERRED
     if pinned:
         return RangeStatus.CLEARED, pinned, inside, Evidence.INFERRED
     return RangeStatus.UNKNOWN, pinned, inside, Evidence.LOGGED
@@ -275,7 +306,8 @@ def _judge(
         return False, tuple(reasons)
     if status is RangeStatus.UNKNOWN:
         return None, ("cannot tell: the log lacks " + ", ".join(_missing(log)),)
-    shown = [f"in ZONE_MOVABLE (from {movable:#x})" if movable is not None else "in ZONE_MOVABLE"]
+    shown = [f"in ZONE_MOVABLE (from {movable:#x})" if movable is not None
+             else "in ZONE_MOVABLE (inferred: its mark outlived numa_clear_kernel_node_hotplug)"]
     if srat.node in log.node_data_elsewhere:
         # alloc_node_data found no memory on the node outside its hotplug ranges.
         shown.append(f"NODE_DATA({srat.node}) on node {log.node_data_elsewhere[srat.node]}")

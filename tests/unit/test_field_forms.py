@@ -228,7 +228,8 @@ def test_a_start_off_the_hotplug_ranges_is_kernelcore_not_movable_node(tmp_path:
 def test_without_zone_lines_the_verdict_names_the_missing_lines(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     kept = [x for x in MAIL.read_text().split("\n")
-            if not re.search(r"Zone ranges|Movable zone|DMA|Normal|Device|Node \d: 0x|node +\d: \[|Early memory", x)]
+            if not re.search(r"Zone ranges|Movable zone|DMA|Normal|Device|Node \d: 0x|node +\d: \[|Early memory|"
+                             r"\) on node", x)]
     path = _write(tmp_path, "srat-only.log", "\n".join(kept).encode())
     assert main(["parse", str(path)]) == ExitCode.CANNOT_TEST
     out = capsys.readouterr().out
@@ -284,3 +285,33 @@ def test_a_line_printed_before_the_banner_is_the_same_boot(tmp_path: Path) -> No
     both = cut + "\n" + field_forms.syslog(r820.read_text())
     field = read_field_log(_write(tmp_path, "s.log", both.encode()))
     assert [b.release for b in field.boots] == [None, "5.8.0-55-generic"]
+
+
+_ZONE_LINES = re.compile(r"Zone ranges|Movable zone|DMA|Normal|Device|Node \d: 0x|node +\d: \[|Early memory|"
+                         r"Initmem|^ffff\]$|On node")
+
+
+def _mail_without_zone_lines(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
+    text = MAIL.read_text()
+    if edit is not None:
+        assert edit[0] in text
+        text = text.replace(*edit)
+    kept = [x for x in text.split("\n") if not _ZONE_LINES.search(x)]
+    return _write(tmp_path, "no-zones.log", "\n".join(kept).encode())
+
+
+def test_without_zone_lines_the_node_data_lines_judge(tmp_path: Path) -> None:
+    verdict = hotplug_verdict(load_field_boot_log(_mail_without_zone_lines(tmp_path))[1])
+    assert verdict.outcome is Outcome.CLEAN and verdict.movable_node is True
+    assert verdict.movable_how.startswith("inferred from 'NODE_DATA(1) on node 0'")
+    assert {r.status for r in verdict.ranges} == {RangeStatus.HONOURED}
+
+
+def test_node_data_on_its_own_hotplug_node_must_fail(tmp_path: Path) -> None:
+    # Node 3's pglist_data inside its own hotplug range: memblock did not skip it.
+    edit = ("NODE_DATA(3) allocated [mem 0xfffff58000-0xfffff81fff]\n> [  +0.000000]     NODE_DATA(3) on node 0",
+            "NODE_DATA(3) allocated [mem 0x90ffffd6000-0x90fffffffff]")
+    verdict = hotplug_verdict(load_field_boot_log(_mail_without_zone_lines(tmp_path, edit))[1])
+    assert verdict.outcome is Outcome.VIOLATED
+    bad = [r for r in verdict.ranges if r.ok is False]
+    assert [r.node for r in bad] == [3] and "NODE_DATA(3)" in bad[0].reasons[-1]
