@@ -315,3 +315,19 @@ def test_node_data_on_its_own_hotplug_node_must_fail(tmp_path: Path) -> None:
     assert verdict.outcome is Outcome.VIOLATED
     bad = [r for r in verdict.ranges if r.ok is False]
     assert [r.node for r in bad] == [3] and "NODE_DATA(3)" in bad[0].reasons[-1]
+
+
+def test_a_log_cut_before_its_outcome_dump_never_contradicts_it() -> None:
+    """Every recorded memblock=debug boot cut before the dump that shows the marks' fate:
+    what the earlier lines (NODE_DATA, zones) let memhp judge agrees with the dump."""
+    judged = 0
+    for path in LOGS:
+        lines = path.read_text().split("\n")
+        dumps = [i for i, line in enumerate(lines) if line.endswith("MEMBLOCK configuration:")]
+        if len(dumps) < 2:
+            continue
+        full = {(r.node, r.start): r.ok for r in hotplug_verdict(load_boot_log(path)).ranges}
+        for r in hotplug_verdict(parse_boot_log("\n".join(lines[:dumps[1]]) + "\n")).ranges:
+            assert r.ok in (None, full[(r.node, r.start)]), (path.name, r.node, r.reasons)
+            judged += r.ok is not None and r.status is not RangeStatus.HOT_ADD_WINDOW
+    assert judged >= 20  # 26 when written: not a property that holds by judging nothing

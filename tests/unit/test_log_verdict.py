@@ -174,6 +174,13 @@ def test_a_log_cut_before_or_inside_the_outcome_dump_cannot_tell(into_dump: int)
     too few regions: neither says what became of node 2's honoured mark (pinning.outcome_dump)."""
     lines = MOVABLE.read_text().split("\n")
     second = [i for i, line in enumerate(lines) if line.endswith("MEMBLOCK configuration:")][1]
-    verdict = hotplug_verdict(parse_boot_log("\n".join(lines[:second + into_dump]) + "\n"))
+    cut = lines[:second + into_dump]
+    # "    NODE_DATA(2) on node 1" alone tells (log_verdict.node_data_skipped): without it, nothing does.
+    moved = [line for line in cut if "NODE_DATA(2) on node 1" in line]
+    assert len(moved) == 1
+    verdict = hotplug_verdict(parse_boot_log("\n".join(x for x in cut if x not in moved) + "\n"))
     assert verdict.outcome is Outcome.UNDETERMINED
     assert [r.status for r in verdict.ranges if r.node == 2 and r.boot_memory] == [RangeStatus.UNKNOWN]
+    with_it = hotplug_verdict(parse_boot_log("\n".join(cut) + "\n"))
+    assert [(r.status, r.evidence) for r in with_it.ranges if r.node == 2 and r.boot_memory] == [
+        (RangeStatus.HONOURED, Evidence.INFERRED)]  # as the full log's outcome dump says
