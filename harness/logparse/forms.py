@@ -8,8 +8,9 @@ kernel's message, optionally after a ``[    0.000000] `` stamp.  So every line i
 apart here by the prefix its form prints and handed on as the kernel printed it: the
 plain dmesg form, ``[seconds] message`` (the seconds when the form shows them), at the
 line number it had in the file.  A form that hides the boot-time stamp (wall clock) gives
-the message alone: a wall-clock stamp left in front of the message is what made the
-``^Command line:`` and caller patterns miss before.
+the message alone.  A prefix left in front of the message is what made the line kinds
+anchored at its start miss: ``Command line:``, ``Linux version``, the e820 map and the
+``MEMBLOCK configuration:`` dumps (whose reservations name callers like alloc_low_pages).
 
 The form is detected line by line (the form most lines match is the one reported); lines
 of other programs in a syslog are skipped; a kernel line that syslog split over two lines

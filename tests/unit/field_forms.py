@@ -63,6 +63,10 @@ def dmesg_h(plain: str) -> str:
     return "\n".join(out)
 
 
+def dmesg_iso(plain: str) -> str:
+    return _per_line(plain, lambda s, t: f"{_wall(s).strftime('%Y-%m-%dT%H:%M:%S,%f')}+00:00 {t}", lambda t: t)
+
+
 def dmesg_x(plain: str) -> str:
     return _per_line(plain, lambda s, t: f"kern  :info  : [{s:12.6f}] {t}", lambda t: t)
 
@@ -147,7 +151,7 @@ def coloured(plain: str) -> str:
 
 
 FORMS: dict[str, Callable[[str], str]] = {
-    "dmesg -T": dmesg_t, "dmesg -H": dmesg_h, "dmesg -x": dmesg_x, "dmesg -d": dmesg_d,
+    "dmesg -T": dmesg_t, "dmesg -H": dmesg_h, "dmesg --time-format=iso": dmesg_iso, "dmesg -x": dmesg_x, "dmesg -d": dmesg_d,
     "no timestamps": no_stamps, "journalctl -o short": short, "journalctl -o short-precise": short_precise,
     "journalctl -o short-iso": short_iso, "journalctl -o short-iso-precise": short_iso_precise,
     "journalctl -o short-full": short_full, "journalctl -o short-monotonic": short_monotonic,
