@@ -77,6 +77,7 @@ _FORMS: tuple[_Form, ...] = (
     _Form("journalctl or syslog, clock cut", re.compile("^" + _KERNEL_HOST[1:]), True),
 )
 _BY_NAME = {f.name: f for f in _FORMS}
+_SAMPLE = 2000  # lines whose form decides which form is tried first
 _IN_MESSAGE = re.compile(_KERNEL_STAMP)  # klogd/imklog keep the kernel's stamp after "kernel: "
 
 # journalctl between boots: "-- Boot 0123abcd… --" (current systemd), "-- Reboot --" (older).
@@ -181,12 +182,14 @@ def read_kernel_lines(text: str) -> Reading:
             markers.append(number)
         else:
             rows.append((number, line))
-    pieces = [p for number, line in rows if (p := _piece(number, line)) is not None]
+    # The form of a sample is tried first on every line (a syslog's prefix is far down the
+    # list); a form that takes any program's lines once it is known takes them so.
+    sample = Counter(p.form for n, line in rows[:_SAMPLE] if (p := _piece(n, line)) is not None and p.form)
+    likely = _BY_NAME[sample.most_common(1)[0][0]] if sample else None
+    first = None if likely is None else (likely.loose or likely.pattern, likely)
+    pieces = [p for number, line in rows if (p := _piece(number, line, first)) is not None]
     found = Counter(p.form for p in pieces if p.form is not None)
     form = found.most_common(1)[0][0] if found else NO_STAMPS
-    loose = _BY_NAME[form].loose if form in _BY_NAME else None
-    if loose is not None:
-        pieces = [p for number, line in rows if (p := _piece(number, line, (loose, _BY_NAME[form]))) is not None]
     notes += [note for note in ("e-mail quoting", "ANSI colours") if undone[note]]
     if undone[_X] and form.startswith("dmesg"):
         form += " -x"
