@@ -148,9 +148,10 @@ def cmd_srat_build(args: argparse.Namespace) -> int:
     from harness.scenario.layout import compute_layout
     from harness.scenario.schema import load_scenario
     from harness.scenario.tables import srat_bytes
+    from harness.userinput import ACPI_TABLE, write_output
 
     scenario = load_scenario(args.scenario)
-    args.output.write_bytes(srat_bytes(scenario, compute_layout(scenario)))
+    write_output(args.output, srat_bytes(scenario, compute_layout(scenario)), ACPI_TABLE)
     print(f"wrote {args.output}")
     return 0
 
@@ -229,6 +230,16 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    """A time limit: an argparse error unless a finite number of seconds, at least one."""
+    from harness.userinput import number
+
+    try:
+        return number(float(text), "seconds", minimum=1)
+    except (ValueError, BadInputError) as err:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 1, not {text!r}") from err
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhp", description="Linux memory hotplug verifier",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -243,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="artifact directory (default out/<scenario>)")
     run.add_argument("--json", action="store_true", help="print result.json")
     run.add_argument("--accel", default="auto", help="auto (probe KVM, else TCG), tcg or kvm")
-    run.add_argument("--boot-timeout", type=float, default=180.0)
+    run.add_argument("--boot-timeout", type=_seconds, default=180.0)
     run.add_argument("--boot", default="bzimage", choices=BOOT_MODES,
                      help="bzimage (default: the real decompressor and setup path), or pvh: QEMU "
                           "enters the kernel's vmlinux at its PVH entry, seconds faster under TCG "
@@ -295,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "write JUnit/JSON/HTML reports and record the history")
     matrix.add_argument("matrix", type=Path, nargs="?",
                         help="matrix file (default fixtures/matrix/nightly.toml)")
-    matrix.add_argument("--workers", type=int, help="parallel runs here (default one per core)")
+    matrix.add_argument("--workers", type=_count, help="parallel runs here (default one per core)")
     matrix.add_argument("--out", type=Path, help="output folder (default out/matrix/<name>)")
     matrix.add_argument("--scheduler", help="tcp://HOST:PORT of a Dask scheduler to run on")
     matrix.add_argument("--db", type=Path, help="history database (default out/history.sqlite)")

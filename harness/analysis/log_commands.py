@@ -15,6 +15,7 @@ from harness.logparse import load_boot_log, parse_boot_log
 from harness.logparse.describe import describe_boot_log
 from harness.logparse.lines import decode_log
 from harness.logparse.symbolize import load_table, symbolize_text
+from harness.userinput import BOOT_LOG, read_bytes
 
 
 def _print_json(data: Any) -> None:
@@ -24,10 +25,7 @@ def _print_json(data: Any) -> None:
 
 def parse_log(log: Path, symbols: Path | None, as_json: bool) -> int:
     """0 clean, 1 hotplug requirement violated, 125 the log cannot tell, 2 not a boot log."""
-    try:
-        data = log.read_bytes()
-    except OSError as err:
-        raise BadInputError(f"{log}: {err.strerror}") from err
+    data = read_bytes(log, BOOT_LOG)
     # Decoded as every memhp reader decodes a log (binary data is one line, exit 2).
     text = decode_log(data, str(log))
     if symbols is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +15,7 @@ import pydantic
 from pydantic import Field, model_validator
 
 from harness.errors import BadInputError
+from harness.userinput import SCENARIO, load_toml
 from harness.scenario.action_schema import (  # re-exported: scenario users import them from here
     ACTION_TAGS as ACTION_TAGS,
     Action as Action,
@@ -360,14 +360,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path.resolve() in chain:
         raise BadInputError(f"{path}: extends: circular ({' -> '.join(map(str, chain))})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise BadInputError(f"{path}: cannot read scenario: {err}") from err
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise BadInputError(f"{path}: TOML syntax: {err}") from err
+    data = load_toml(path, SCENARIO)
     resolve_sources(data, path.parent)
     parent = data.pop("extends", None)
     if parent is None:
