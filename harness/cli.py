@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> ExitCode:
-    from harness.run.artifact_io import ArtifactWriteError
+    from harness.paths import ArtifactWriteError
     from harness.run.artifacts import ensure_out_dir
     from harness.run.runner import RunOptions, UnrecordedRun, error_result
 
@@ -60,8 +61,9 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
 
 
 def _run_or_error(args: argparse.Namespace, options: RunOptions) -> RunResult:
-    """The run's result, or the result of the error that ended it (also in result.json)."""
-    from harness.run.artifact_io import ArtifactWriteError
+    """The run's result, or the result of the error that ended it (also in result.json);
+    bad input is raised once result.json says so: one line on stderr, as every command."""
+    from harness.paths import ArtifactWriteError
     from harness.run.runner import error_result, run_scenario
 
     try:
@@ -73,7 +75,12 @@ def _run_or_error(args: argparse.Namespace, options: RunOptions) -> RunResult:
         raise  # its own exit: the verdict reached is kept
     except MemhpError as err:
         result = error_result(args.scenario.stem, args.kernel, err)
-        result.artifact().write(options.out_dir / "result.json")
+        try:
+            result.artifact().write(options.out_dir / "result.json")
+        except ArtifactWriteError as unwritten:  # one line says both
+            raise ArtifactWriteError(unwritten.paths, f"{unwritten.reason} (the run had ended: {err})") from None
+        if isinstance(err, BadInputError):
+            raise
         return result
 
 
@@ -97,7 +104,7 @@ def show_command(args: argparse.Namespace) -> ExitCode:
     argv = build_command(planned.scenario, kernels.boot_image(planned.kernel, args.boot), Path("<out>/initrd.img"),
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
                          choose_accel(args.accel, planned.kernel.bzimage))
-    print(" ".join(argv))
+    print(shlex.join(argv))
     return ExitCode.PASS
 
 
@@ -230,6 +237,13 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _kernel(text: str) -> str:
+    """A kernel spec or path: never empty (an empty one would boot the default and record "")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a kernel (debian:6.1, debian:6.12 or a bzImage path), not ''")
+    return text
+
+
 def _seconds(text: str) -> float:
     """A time limit: an argparse error unless a finite number of seconds, at least one."""
     from harness.userinput import number
@@ -249,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="boot a scenario and judge its outcomes", epilog=EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("scenario", type=Path)
-    run.add_argument("--kernel", default="debian:6.1",
+    run.add_argument("--kernel", default="debian:6.1", type=_kernel,
                      help="debian:6.1 (default), debian:6.12, or a path to a bzImage")
     run.add_argument("--out", type=Path, help="artifact directory (default out/<scenario>)")
     run.add_argument("--json", action="store_true", help="print result.json")
@@ -296,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="run a scenario on kernels A and B and report what "
                           "changed; exit 1 when B regresses")
     comp.add_argument("scenario", type=Path)
-    comp.add_argument("--kernel", action="append", default=[], help="give twice: A then B")
+    comp.add_argument("--kernel", action="append", default=[], type=_kernel, help="give twice: A then B")
     comp.add_argument("--out", type=Path, help="artifacts (default out/compare-<scenario>/{a,b})")
     comp.add_argument("--json", action="store_true")
     comp.add_argument("--accel", default="auto")
@@ -337,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_replay)
     sim = sub.add_parser("simulate", help="predict a scenario's zones and hotplug outcomes without booting")
     sim.add_argument("scenario")
-    sim.add_argument("--kernel", default="debian:6.1")
+    sim.add_argument("--kernel", default="debian:6.1", type=_kernel)
     sim.add_argument("--cmdline", default="", help="appended to the scenario's command line")
     sim.add_argument("--json", action="store_true")
     sim.set_defaults(func=cmd_simulate)
@@ -358,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _terminate)
+    # Everything memhp and its QEMU create is private (harness.paths says why): also the
+    # files others write for it (QEMU's console.log, cpio's image, gcc's engine).
+    os.umask(0o077)
     try:
         code = int(args.func(args))
     except MemhpError as err:

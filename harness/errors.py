@@ -7,7 +7,7 @@
      │    │                     before the kernel ran                                 → exit 125
      │    ├── QemuLaunchError   QEMU exited or never connected (harness.qemu.machine)
      │    └── ArtifactWriteError  an artifact could not be written, e.g. a full disk
-     │         │                (harness.run.artifacts)
+     │         │                (harness.paths)
      │         └── UnrecordedRun  … after the verdict, which it carries (harness.run.runner)
      └── GuestError             the guest misbehaved: panic, hang, lost console      → exit 1
           └── GuestGone         the guest stopped answering (harness.guest.agent)

@@ -15,6 +15,7 @@ from harness.logparse import load_boot_log, parse_boot_log
 from harness.logparse.describe import describe_boot_log
 from harness.logparse.lines import decode_log
 from harness.logparse.symbolize import load_table, symbolize_text
+from harness.memblock.kernel_engine.build import check_user_tree
 from harness.userinput import BOOT_LOG, read_bytes
 
 
@@ -55,6 +56,8 @@ def field_compare(field: Path, replica: Path, as_json: bool) -> int:
 
 def replay_log(log: Path, engine: str, tree: Path | None, as_json: bool) -> int:
     """0 when every allocation the log shows is predicted; the hotplug verdict is printed."""
+    if tree is not None:
+        check_user_tree(tree)
     bootlog = load_boot_log(log)
     result = replay(bootlog, engine, tree)
     verdict = hotplug_verdict(bootlog)

@@ -153,7 +153,9 @@ def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,
                run_fn: RunFn = run_in_subprocess) -> MatrixResult:
     """Load, run, report and record a matrix (``db=None``: no history); ``memhp matrix``."""
     spec = load_matrix(matrix or default_matrix())
-    out = out_dir or Path("out") / "matrix" / spec.name
+    out = ensure_out_dir(out_dir or Path("out") / "matrix" / spec.name)
+    if db is not None:  # a database memhp cannot use is found before the first cell runs
+        History(db).db.close()
     result = execute(spec, out, workers or os.cpu_count() or 1, run_fn, scheduler, progress)
     write_reports(result, out, db)
     return result

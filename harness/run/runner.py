@@ -34,13 +34,13 @@ from harness.guest.unmovable import helper_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
-from harness.paths import cache_dir
+from harness.paths import ArtifactWriteError, cache_dir, write_file
 from harness.qemu.accel import Accel, check_address_space, choose_accel
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import VIRTIO_MEM_MODULES
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks, checks_virtio_mem
-from harness.run.artifact_io import ArtifactWriteError, artifact_writes, write_file
+from harness.run.artifact_io import artifact_writes
 from harness.run.artifacts import (
     NO_INFO,
     ActionRecord,
