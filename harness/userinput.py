@@ -205,10 +205,3 @@ def name(value: object, where: str) -> str:
                             "_.+@- only, starting with a letter or digit, at most 100)")
     return value
 
-
-def inside(folder: Path, relative: str, where: str) -> Path:
-    """``folder / relative``, refused unless it stays under ``folder`` (no ``..``, not absolute)."""
-    target = (folder / relative).resolve()
-    if Path(relative).is_absolute() or not target.is_relative_to(folder.resolve()):
-        raise BadInputError(f"{where}: {relative!r} leads outside {folder}")
-    return folder / relative

@@ -3,7 +3,6 @@ down: the model agreement and ``--show-command`` do not compute it again."""
 from __future__ import annotations
 
 import shlex
-
 from pathlib import Path
 from typing import Any
 
