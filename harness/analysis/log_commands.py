@@ -10,8 +10,8 @@ from typing import Any
 from harness.analysis.field_compare import compare_logs, describe_comparison
 from harness.analysis.log_verdict import describe_verdict, hotplug_verdict
 from harness.analysis.replay import describe_replay, replay
-from harness.errors import BadInputError, ExitCode
-from harness.logparse import load_boot_log, parse_boot_log
+from harness.errors import BadInputError, ExitCode, InfrastructureError
+from harness.logparse import BootLog, load_boot_log, parse_boot_log
 from harness.logparse.describe import describe_boot_log
 from harness.logparse.lines import decode_log
 from harness.logparse.symbolize import load_table, symbolize_text
@@ -24,6 +24,24 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+class UnjudgedLog(InfrastructureError):
+    """A boot log that shows too little to judge (cut, or nothing of the kind asked): 125."""
+
+
+def _require_boot_lines(bootlog: BootLog) -> BootLog:
+    """Every log command's input is a Linux boot log: an empty file, /etc/hostname or any
+    other text is bad input, never an empty (and so 'identical' or 'clean') one."""
+    if not (bootlog.kernel_release or bootlog.e820 or bootlog.srat_memory or bootlog.memblock_ops
+            or bootlog.memblock_dumps):
+        raise BadInputError(f"{bootlog.source}: no Linux boot log lines found (no 'Linux version', "
+                            "e820, SRAT or memblock lines)")
+    return bootlog
+
+
+def _boot_log(path: Path) -> BootLog:
+    return _require_boot_lines(load_boot_log(path))
+
+
 def parse_log(log: Path, symbols: Path | None, as_json: bool) -> int:
     """0 clean, 1 hotplug requirement violated, 125 the log cannot tell, 2 not a boot log."""
     data = read_bytes(log, BOOT_LOG)
@@ -31,10 +49,7 @@ def parse_log(log: Path, symbols: Path | None, as_json: bool) -> int:
     text = decode_log(data, str(log))
     if symbols is not None:
         text = symbolize_text(text, load_table(symbols))
-    bootlog = parse_boot_log(text, str(log))
-    if not (bootlog.kernel_release or bootlog.e820 or bootlog.srat_memory or bootlog.memblock_ops):
-        raise BadInputError(f"{log}: no Linux boot log lines found (no 'Linux version', "
-                            "e820, SRAT or memblock lines)")
+    bootlog = _require_boot_lines(parse_boot_log(text, str(log)))
     verdict = hotplug_verdict(bootlog)
     if as_json:
         _print_json({**bootlog.to_json(), "hotplug_verdict": verdict.to_json()})
@@ -46,7 +61,9 @@ def parse_log(log: Path, symbols: Path | None, as_json: bool) -> int:
 
 def field_compare(field: Path, replica: Path, as_json: bool) -> int:
     """0 when the replica's SRAT and node ranges are the field's, else 1."""
-    result = compare_logs(load_boot_log(field), load_boot_log(replica))
+    result = compare_logs(_boot_log(field), _boot_log(replica))
+    if not any(r.required for r in result.rows):
+        raise UnjudgedLog(f"{field}, {replica}: neither log shows SRAT ranges or node ranges to compare")
     if as_json:
         _print_json(result.to_json())
     else:
@@ -58,8 +75,12 @@ def replay_log(log: Path, engine: str, tree: Path | None, as_json: bool) -> int:
     """0 when every allocation the log shows is predicted; the hotplug verdict is printed."""
     if tree is not None:
         check_user_tree(tree)
-    bootlog = load_boot_log(log)
+    bootlog = _boot_log(log)
+    if bootlog.truncated:
+        raise UnjudgedLog(f"{log}: cannot replay a truncated log: {bootlog.truncated}")
     result = replay(bootlog, engine, tree)
+    if not result.allocations:
+        raise UnjudgedLog(f"{log}: no memblock allocation to check (0 in the log)")
     verdict = hotplug_verdict(bootlog)
     if as_json:
         _print_json({**result.to_json(), "hotplug_verdict": verdict.to_json()})

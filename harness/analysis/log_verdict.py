@@ -99,6 +99,7 @@ class LogVerdict(JsonMixin):
     nodes: tuple[NodeFacts, ...]
     renumbered: dict[int, int] = field(default_factory=dict)  # PXM -> node where they differ
     init_times: tuple[NodeInitTime, ...] = ()  # informational: memory-init time per node
+    truncated: str | None = None  # BootLog.truncated: why the log shows less than the boot
 
     @property
     def exit_code(self) -> ExitCode:
@@ -112,11 +113,13 @@ def hotplug_verdict(log: BootLog) -> LogVerdict:
         outcome = Outcome.VIOLATED
     elif None in oks:
         outcome = Outcome.UNDETERMINED
+    elif log.truncated:  # a cut log shows less than the boot did: never clean
+        outcome = Outcome.UNDETERMINED
     else:
         outcome = Outcome.CLEAN
     renumbered = {pxm: node for pxm, node in sorted(log.pxm_to_node.items()) if pxm != node}
     return LogVerdict(log.source, log.kernel_release, movable_node_of(log), log.memblock_debug,
-                      outcome, ranges, node_facts(log), renumbered, node_init_times(log))
+                      outcome, ranges, node_facts(log), renumbered, node_init_times(log), log.truncated)
 
 
 def node_facts(log: BootLog) -> tuple[NodeFacts, ...]:
@@ -247,6 +250,8 @@ def describe_verdict(verdict: LogVerdict) -> str:
     lines = [f"hotplug verdict: {verdict.outcome.value.upper()} (exit {int(verdict.exit_code)}); "
              f"movable_node {_on_off(verdict.movable_node)}, "
              f"memblock=debug {'yes' if verdict.memblock_debug else 'no'}"]
+    if verdict.truncated:
+        lines.append(f"  truncated log: {verdict.truncated}")
     if not verdict.ranges:
         lines.append("  no SRAT hotplug ranges in the log")
     for r in verdict.ranges:
