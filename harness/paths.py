@@ -47,10 +47,20 @@ def cache_dir(name: str) -> Path:
 
 
 def private_dir(path: Path, *, own: bool = False) -> Path:
-    """``path`` created 0700 if need be.  A folder that exists keeps its mode (``--out .``
-    must not change the user's folder; the files memhp writes there are 0600) unless
-    ``own`` says it is memhp's alone."""
-    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    """``path`` and the folders above it that memhp creates, 0700 whatever the umask.  A
+    folder that exists keeps its mode (``--out .`` must not change the user's folder; the
+    files memhp writes there are 0600) unless ``own`` says it is memhp's alone."""
+    missing = [p for p in (path, *path.parents) if not os.path.lexists(p)][::-1]
+    for folder in missing:
+        try:
+            folder.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            if folder.is_dir():
+                continue  # made meanwhile (a parallel cell): its maker's
+            raise
+        folder.chmod(PRIVATE_DIR)  # mkdir's mode is masked by the umask
+    if not path.is_dir():
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(path))
     if own and path.stat().st_mode & 0o077:
         path.chmod(PRIVATE_DIR)
     return path

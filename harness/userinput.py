@@ -181,14 +181,17 @@ def _depth(value: object) -> int:
 
 # ---- numbers and names --------------------------------------------------------------
 
-def number(value: object, where: str, *, minimum: float = 0, integer: bool = False) -> float:
-    """A finite number >= ``minimum`` (TOML allows inf and nan; a bool is not a number)."""
+def number(value: object, where: str, *, minimum: float = 0, maximum: float | None = None,
+           integer: bool = False) -> float:
+    """A finite number in ``[minimum, maximum]`` (TOML allows inf and nan; a bool is not a number)."""
     kind = "integer" if integer else "number"
     wanted = (f"a non-negative {kind}" if minimum == 0 else "a positive integer"
               if integer and minimum == 1 else f"a finite {kind} >= {minimum:g}")
+    wanted += f" up to {maximum:g}" if maximum is not None else ""
     if (isinstance(value, bool) or not isinstance(value, (int, float))
             or (integer and not isinstance(value, int))
-            or (isinstance(value, float) and not math.isfinite(value)) or value < minimum):
+            or (isinstance(value, float) and not math.isfinite(value)) or value < minimum
+            or (maximum is not None and value > maximum)):
         raise BadInputError(f"{where}: expected {wanted}, not {value!r}")
     return float(value)
 

@@ -167,7 +167,7 @@ def format_history(db: Path | None = None) -> str:
     """What ``memhp history`` prints (default database: ``out/history.sqlite``)."""
 
     db = db or DEFAULT_HISTORY
-    if not db.exists():
+    if not db.exists() and not db.is_symlink():  # a symlink loop is History's to name
         raise BadInputError(f"{db}: no history database (run memhp matrix first)")
     with History(db) as history:
         trends, firsts, flaky = history.trend_rows(), history.first_failures(), history.flaky()

@@ -163,8 +163,9 @@ def _excludes(raw: Any, where: str) -> list[dict[str, str]]:
 
 
 def _number(data: dict[str, Any], key: str, default: float, where: str, *, minimum: float = 0,
-            integer: bool = False) -> float:
-    return number(data.get(key, default), f"{where}: {key}", minimum=minimum, integer=integer)
+            maximum: float | None = None, integer: bool = False) -> float:
+    return number(data.get(key, default), f"{where}: {key}", minimum=minimum, maximum=maximum,
+                  integer=integer)
 
 
 def _settings(data: dict[str, Any], where: str) -> RunSettings:
@@ -176,9 +177,7 @@ def _settings(data: dict[str, Any], where: str) -> RunSettings:
     if boot not in BOOT_MODES:
         raise BadInputError(f"{where}: boot: expected {' or '.join(BOOT_MODES)}")
     # retries is a count, bounded so that a typo cannot turn one cell into days of boots.
-    retries = int(_number(data, "retries", 1, where, integer=True))
-    if retries > MAX_RETRIES:
-        raise BadInputError(f"{where}: retries: {retries} is more than {MAX_RETRIES}")
+    retries = int(_number(data, "retries", 1, where, maximum=MAX_RETRIES, integer=True))
     # A timeout under a second could never boot.
     return RunSettings(timeout=_number(data, "timeout", 600, where, minimum=1), retries=retries,
                        boot_timeout=_number(data, "boot_timeout", 180, where, minimum=1), accel=accel,

@@ -63,4 +63,5 @@ def resolve_sources(data: dict[str, object], folder: Path) -> None:
         return
     for entry in files:
         if isinstance(entry, dict) and isinstance(entry.get("source"), str):
-            entry["source"] = str((folder / entry["source"]).resolve())
+            # Not resolve(): a symlink loop is the validator's to name, as bad input.
+            entry["source"] = os.path.abspath(folder / entry["source"])

@@ -389,9 +389,9 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    data = load_toml(path, SCENARIO)  # first: a path that cannot be resolved (a loop) is refused here
     if path.resolve() in chain:
         raise BadInputError(f"{path}: extends: circular ({' -> '.join(map(str, chain))})")
-    data = load_toml(path, SCENARIO)
     resolve_sources(data, path.parent)
     parent = data.pop("extends", None)
     if parent is None:

@@ -26,6 +26,7 @@ from harness.errors import (
     exit_code_for,
     overall,
 )
+from harness.analysis.log_commands import UnjudgedLog
 from harness.guest.agent import GuestGone
 from harness.qemu.machine import QemuLaunchError
 from harness.paths import ArtifactWriteError
@@ -41,6 +42,7 @@ ERRORS: list[tuple[BaseException, ExitCode, Verdict | None]] = [
     (ParseError("f", "x"), ExitCode.BAD_INPUT, Verdict.BAD_INPUT),
     (InfrastructureError("x"), ExitCode.CANNOT_TEST, Verdict.ERROR),
     (QemuLaunchError("x", [], 1, ""), ExitCode.CANNOT_TEST, Verdict.ERROR),
+    (UnjudgedLog("x"), ExitCode.CANNOT_TEST, Verdict.ERROR),
     (ArtifactWriteError((Path("m.json"),), "full"), ExitCode.CANNOT_TEST, Verdict.ERROR),
     (UnrecordedRun([ArtifactWriteError((Path("m.json"),), "full")], RunResult("s", "k")),
      ExitCode.CANNOT_TEST, Verdict.ERROR),
