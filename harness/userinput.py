@@ -45,9 +45,7 @@ BOOT_LOG = FileKind("boot log", 128 * MiB, stdin=True)
 ACPI_TABLE = FileKind("ACPI table", 16 * MiB)
 SYMBOLS = FileKind("symbol file", 1024 * MiB)
 GUEST_FILE = FileKind("[[files]] source", 64 * MiB)
-ARTIFACT = FileKind("run artifact", 16 * MiB)
 DATABASE = FileKind("database", None)
-KERNEL_IMAGE = FileKind("kernel image", 256 * MiB)
 
 # Deeper than this no memhp file nests (a scenario is 4 levels deep); tomllib recurses per
 # level, so an absurd depth is refused before Python's recursion limit is.

@@ -104,6 +104,9 @@ class History:
         if found - known:
             raise BadInputError(f"unknown verdict(s) {', '.join(sorted(map(str, found - known)))}")
 
+    def close(self) -> None:
+        self.db.close()
+
     def __enter__(self) -> "History":
         return self
 

@@ -10,11 +10,12 @@ from harness.paths import ArtifactWriteError, check_room
 
 
 @contextlib.contextmanager
-def artifact_writes(out_dir: Path) -> Iterator[None]:
+def artifact_writes(out_dir: Path, console: str | None = None) -> Iterator[None]:
     """Turn a failed write into ``out_dir`` by any layer below into :class:`ArtifactWriteError`;
-    other OSErrors are not artifacts'.  A disk that filled while QEMU wrote the console is
-    the reason whatever else the run then saw (a boot that never showed, a lost agent):
-    memhp's own writes name their file, QEMU's are lost without a word."""
+    other OSErrors are not artifacts'.  ``console``: a file QEMU writes there.  A disk that
+    filled while QEMU wrote it is the reason whatever else the run then saw (a boot that
+    never showed, a lost agent): memhp's own writes name their file, QEMU's are lost
+    without a word."""
     try:
         yield
     except OSError as err:
@@ -25,6 +26,8 @@ def artifact_writes(out_dir: Path) -> Iterator[None]:
     except ArtifactWriteError:
         raise
     except (GuestError, InfrastructureError):
-        check_room(out_dir, "console.log")
+        if console:
+            check_room(out_dir, console)
         raise
-    check_room(out_dir, "console.log")
+    if console:
+        check_room(out_dir, console)

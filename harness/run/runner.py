@@ -296,7 +296,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     """Run one scenario; never loses artifacts already written. Raises only for exit 2/125
     (:class:`ArtifactWriteError` carries the verdict reached)."""
     out = options.out_dir
-    with artifact_writes(out):
+    with artifact_writes(out, "console.log"):
         prep = prepare(path, options)
         scenario, layout = prep.scenario, prep.layout
         result = RunResult(scenario.name, options.kernel, prep.kernel.release)
