@@ -47,8 +47,9 @@ SYMBOLS = FileKind("symbol file", 1024 * MiB)
 GUEST_FILE = FileKind("[[files]] source", 64 * MiB)
 DATABASE = FileKind("database", None)
 
-# Deeper than this no memhp file nests (a scenario is 4 levels deep); tomllib recurses per
-# level, so an absurd depth is refused before Python's recursion limit is.
+# Deeper than this no memhp file nests (a scenario is 4 levels deep).  tomllib recurses per
+# level: past Python's recursion limit its RecursionError is caught, below it this bound
+# refuses the file, so no absurd depth reaches the validators (which recurse too).
 MAX_TOML_DEPTH = 32
 
 
@@ -67,8 +68,7 @@ def _refuse(path: Path | str, kind: FileKind, why: str) -> BadInputError:
 
 def _too_big(path: Path | str, kind: FileKind, size: str) -> BadInputError:
     assert kind.limit is not None
-    return BadInputError(f"{path}: {size} is more than a {kind.what} can be "
-                         f"({kind.limit // MiB} MiB at most)")
+    return BadInputError(f"{path}: {size}, but a {kind.what} is at most {kind.limit // MiB} MiB")
 
 
 def check_file(path: Path, kind: FileKind) -> Path:
@@ -116,7 +116,7 @@ def _bounded(fd: int, path: Path | str, kind: FileKind, limit: int) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:
-                raise _too_big(path, kind, "more than that")
+                raise _too_big(path, kind, f"more than {limit} bytes")
     except OSError as err:
         raise _refuse(path, kind, f"cannot read: {err.strerror}") from None
     return b"".join(chunks)
