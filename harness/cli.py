@@ -373,8 +373,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _terminate)
     # Everything memhp and its QEMU create is private (harness.paths says why): also the
-    # files others write for it (QEMU's console.log, cpio's image, gcc's engine).
-    os.umask(0o077)
+    # files others write for it (QEMU's console.log, cpio's image, gcc's engine); restored
+    # after, for a caller that runs main() in its own process (tests).
+    umask = os.umask(0o077)
     try:
         code = int(args.func(args))
     except MemhpError as err:
@@ -388,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         # complaining when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        os.umask(umask)
     if getattr(args, "bisect", False):  # `memhp run --bisect`, also when it ends in an error
         return int(ExitCode(code).under_bisect())
     return code

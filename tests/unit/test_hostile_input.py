@@ -48,15 +48,10 @@ SETTINGS = settings(max_examples=25, deadline=None,
 
 
 def _cli(*args: str) -> tuple[int, str, str]:
-    """``memhp ARGS`` in this process: (exit, stdout, stderr); the umask main sets is undone."""
+    """``memhp ARGS`` in this process: (exit, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
-    umask = os.umask(0o022)
-    os.umask(umask)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(args))
-    finally:
-        os.umask(umask)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
     return code, out.getvalue(), err.getvalue()
 
 
@@ -566,11 +561,16 @@ def test_caches_are_private_even_when_made_open_before(tmp_path: Path, monkeypat
     assert stat.S_IMODE(cache_dir("fresh").stat().st_mode) == 0o700
 
 
-def test_a_run_folder_and_its_result_are_private(tmp_path: Path) -> None:
+def test_a_run_folder_and_its_result_are_private_and_the_callers_umask_kept(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "bad"\n[machine]\nnodes = [{ memory = "100M" }]\n')
     out = tmp_path / "run"
-    _cli("run", str(bad), "--out", str(out))
+    before = os.umask(0o022)
+    try:
+        _cli("run", str(bad), "--out", str(out))
+        assert os.umask(0o022) == 0o022  # main() restores what it changed
+    finally:
+        os.umask(before)
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     assert stat.S_IMODE((out / "result.json").stat().st_mode) == 0o600
 
