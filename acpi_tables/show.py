@@ -11,6 +11,7 @@ from pathlib import Path
 
 from harness.errors import BadInputError, ParseError
 from harness.units import hex_range
+from harness.userinput import ACPI_TABLE, read_bytes
 
 from .iasl import compile_data_table
 from .slit import Slit
@@ -32,10 +33,7 @@ _IASL_FIELD = re.compile(r"^\s*(?:\[[^]]*\]\s*)?Signature\s*:", re.MULTILINE)
 
 def read_table_file(path: Path, signature: str | None = None) -> bytes:
     """One table's bytes; ``signature`` picks a table from a multi-table acpidump text."""
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise BadInputError(f"{path}: cannot read ({err.strerror})") from err
+    raw = read_bytes(path, ACPI_TABLE)
     text = _as_text(raw)
     if text is None:
         return raw

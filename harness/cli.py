@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> ExitCode:
-    from harness.run.artifact_io import ArtifactWriteError
+    from harness.paths import ArtifactWriteError
     from harness.run.artifacts import ensure_out_dir
     from harness.run.runner import RunOptions, UnrecordedRun, error_result
 
@@ -60,8 +61,9 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
 
 
 def _run_or_error(args: argparse.Namespace, options: RunOptions) -> RunResult:
-    """The run's result, or the result of the error that ended it (also in result.json)."""
-    from harness.run.artifact_io import ArtifactWriteError
+    """The run's result, or the result of the error that ended it (also in result.json);
+    bad input is raised once result.json says so: one line on stderr, as every command."""
+    from harness.paths import ArtifactWriteError
     from harness.run.runner import error_result, run_scenario
 
     try:
@@ -73,7 +75,12 @@ def _run_or_error(args: argparse.Namespace, options: RunOptions) -> RunResult:
         raise  # its own exit: the verdict reached is kept
     except MemhpError as err:
         result = error_result(args.scenario.stem, args.kernel, err)
-        result.artifact().write(options.out_dir / "result.json")
+        try:
+            result.artifact().write(options.out_dir / "result.json")
+        except ArtifactWriteError as unwritten:  # one line says both
+            raise ArtifactWriteError(unwritten.paths, f"{unwritten.reason} (the run had ended: {err})") from None
+        if isinstance(err, BadInputError):
+            raise
         return result
 
 
@@ -97,7 +104,7 @@ def show_command(args: argparse.Namespace) -> ExitCode:
     argv = build_command(planned.scenario, kernels.boot_image(planned.kernel, args.boot), Path("<out>/initrd.img"),
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
                          choose_accel(args.accel, planned.kernel.bzimage))
-    print(" ".join(argv))
+    print(shlex.join(argv))
     return ExitCode.PASS
 
 
@@ -148,9 +155,10 @@ def cmd_srat_build(args: argparse.Namespace) -> int:
     from harness.scenario.layout import compute_layout
     from harness.scenario.schema import load_scenario
     from harness.scenario.tables import srat_bytes
+    from harness.userinput import ACPI_TABLE, write_output
 
     scenario = load_scenario(args.scenario)
-    args.output.write_bytes(srat_bytes(scenario, compute_layout(scenario)))
+    write_output(args.output, srat_bytes(scenario, compute_layout(scenario)), ACPI_TABLE)
     print(f"wrote {args.output}")
     return 0
 
@@ -232,6 +240,23 @@ def _count(text: str) -> int:
 _BOOT_HELP = "which boot of a log holding several (1 = first; default: the last)"
 
 
+def _kernel(text: str) -> str:
+    """A kernel spec or path: never empty (an empty one would boot the default and record "")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a kernel (debian:6.1, debian:6.12 or a bzImage path), not ''")
+    return text
+
+
+def _seconds(text: str) -> float:
+    """A time limit: an argparse error unless a finite number of seconds, at least one."""
+    from harness.userinput import number
+
+    try:
+        return number(float(text), "seconds", minimum=1)
+    except (ValueError, BadInputError) as err:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 1, not {text!r}") from err
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhp", description="Linux memory hotplug verifier",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -241,12 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="boot a scenario and judge its outcomes", epilog=EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("scenario", type=Path)
-    run.add_argument("--kernel", default="debian:6.1",
+    run.add_argument("--kernel", default="debian:6.1", type=_kernel,
                      help="debian:6.1 (default), debian:6.12, or a path to a bzImage")
     run.add_argument("--out", type=Path, help="artifact directory (default out/<scenario>)")
     run.add_argument("--json", action="store_true", help="print result.json")
     run.add_argument("--accel", default="auto", help="auto (probe KVM, else TCG), tcg or kvm")
-    run.add_argument("--boot-timeout", type=float, default=180.0)
+    run.add_argument("--boot-timeout", type=_seconds, default=180.0)
     run.add_argument("--boot", default="bzimage", choices=BOOT_MODES,
                      help="bzimage (default: the real decompressor and setup path), or pvh: QEMU "
                           "enters the kernel's vmlinux at its PVH entry, seconds faster under TCG "
@@ -290,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="run a scenario on kernels A and B and report what "
                           "changed; exit 1 when B regresses")
     comp.add_argument("scenario", type=Path)
-    comp.add_argument("--kernel", action="append", default=[], help="give twice: A then B")
+    comp.add_argument("--kernel", action="append", default=[], type=_kernel, help="give twice: A then B")
     comp.add_argument("--out", type=Path, help="artifacts (default out/compare-<scenario>/{a,b})")
     comp.add_argument("--json", action="store_true")
     comp.add_argument("--accel", default="auto")
@@ -300,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "write JUnit/JSON/HTML reports and record the history")
     matrix.add_argument("matrix", type=Path, nargs="?",
                         help="matrix file (default fixtures/matrix/nightly.toml)")
-    matrix.add_argument("--workers", type=int, help="parallel runs here (default one per core)")
+    matrix.add_argument("--workers", type=_count, help="parallel runs here (default one per core)")
     matrix.add_argument("--out", type=Path, help="output folder (default out/matrix/<name>)")
     matrix.add_argument("--scheduler", help="tcp://HOST:PORT of a Dask scheduler to run on")
     matrix.add_argument("--db", type=Path, help="history database (default out/history.sqlite)")
@@ -333,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_replay)
     sim = sub.add_parser("simulate", help="predict a scenario's zones and hotplug outcomes without booting")
     sim.add_argument("scenario")
-    sim.add_argument("--kernel", default="debian:6.1")
+    sim.add_argument("--kernel", default="debian:6.1", type=_kernel)
     sim.add_argument("--cmdline", default="", help="appended to the scenario's command line")
     sim.add_argument("--json", action="store_true")
     sim.set_defaults(func=cmd_simulate)
@@ -354,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _terminate)
+    # Everything memhp and its QEMU create is private (harness.paths says why): also the
+    # files others write for it (QEMU's console.log, cpio's image, gcc's engine); restored
+    # after, for a caller that runs main() in its own process (tests).
+    umask = os.umask(0o077)
     try:
         code = int(args.func(args))
     except MemhpError as err:
@@ -367,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         # complaining when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        os.umask(umask)
     if getattr(args, "bisect", False):  # `memhp run --bisect`, also when it ends in an error
         return int(ExitCode(code).under_bisect())
     return code

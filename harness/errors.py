@@ -6,8 +6,10 @@
      ├── InfrastructureError    cannot test: QEMU missing, kernel not obtainable, QEMU died
      │    │                     before the kernel ran                                 → exit 125
      │    ├── QemuLaunchError   QEMU exited or never connected (harness.qemu.machine)
+     │    ├── UnjudgedLog       a boot log cut short, or with nothing to judge
+     │    │                     (harness.analysis.log_commands)
      │    └── ArtifactWriteError  an artifact could not be written, e.g. a full disk
-     │         │                (harness.run.artifacts)
+     │         │                (harness.paths)
      │         └── UnrecordedRun  … after the verdict, which it carries (harness.run.runner)
      └── GuestError             the guest misbehaved: panic, hang, lost console      → exit 1
           └── GuestGone         the guest stopped answering (harness.guest.agent)

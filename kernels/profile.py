@@ -60,6 +60,9 @@ class KernelProfile:
     series: str
     memblock: MemblockRules
     logs: LogFormats
+    # x86 COMMAND_LINE_SIZE (arch/x86/include/asm/setup.h, 2048 in 6.1 and 6.12), the NUL
+    # included: the boot protocol's cmdline_size is one less (arch/x86/boot/header.S).
+    command_line_size: int = 2048
 
     @property
     def since(self) -> Version:

@@ -100,6 +100,7 @@ class LogVerdict(JsonMixin):
     renumbered: dict[int, int] = field(default_factory=dict)  # PXM -> node where they differ
     init_times: tuple[NodeInitTime, ...] = ()  # informational: memory-init time per node
     movable_how: str = "command line"  # where movable_node's value comes from
+    truncated: str | None = None  # BootLog.truncated: why the log shows less than the boot
 
     @property
     def exit_code(self) -> ExitCode:
@@ -192,11 +193,14 @@ def hotplug_verdict(log: BootLog) -> LogVerdict:
         outcome = Outcome.VIOLATED
     elif None in oks:
         outcome = Outcome.UNDETERMINED
+    elif log.truncated:  # a cut log shows less than the boot did: never clean
+        outcome = Outcome.UNDETERMINED
     else:
         outcome = Outcome.CLEAN
     renumbered = {pxm: node for pxm, node in sorted(log.pxm_to_node.items()) if pxm != node}
     return LogVerdict(log.source, log.kernel_release, setting.movable_node, log.memblock_debug,
-                      outcome, ranges, node_facts(log), renumbered, node_init_times(log), setting.how)
+                      outcome, ranges, node_facts(log), renumbered, node_init_times(log), setting.how,
+                      log.truncated)
 
 
 def node_facts(log: BootLog) -> tuple[NodeFacts, ...]:
@@ -354,6 +358,8 @@ def describe_verdict(verdict: LogVerdict) -> str:
     lines = [f"hotplug verdict: {verdict.outcome.value.upper()} (exit {int(verdict.exit_code)}); "
              f"movable_node {_on_off(verdict.movable_node, verdict.movable_how)}, "
              f"memblock=debug {'yes' if verdict.memblock_debug else 'no'}"]
+    if verdict.truncated:
+        lines.append(f"  truncated log: {verdict.truncated}")
     if not verdict.ranges:
         lines.append("  no SRAT hotplug ranges in the log")
     for r in verdict.ranges:

@@ -19,6 +19,7 @@ import pexpect
 import pexpect.fdpexpect
 
 from harness.errors import GuestError
+from harness.paths import RunFile
 
 log = logging.getLogger("memhp.agent")
 
@@ -49,7 +50,7 @@ class Agent:
     def __init__(self, sock: socket.socket, transcript: Path,
                  alive: Callable[[], str | None]) -> None:
         """``alive()`` returns None while the guest may still answer, else why it cannot."""
-        self._log = open(transcript, "ab")  # noqa: SIM115 - closed in close()
+        self._log = RunFile(transcript, append=True)  # closed in close()
         self._child = pexpect.fdpexpect.fdspawn(sock.fileno(), logfile=self._log, timeout=1)
         # pexpect sleeps 0.1 ms (0.2 ms here) after every read, hundreds of times a run;
         # its select() already waits for the guest.

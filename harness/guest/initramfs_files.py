@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.errors import BadInputError
 from harness.scenario.guest_files import GuestFile
+from harness.userinput import GUEST_FILE, read_bytes
 
 
 @dataclass(frozen=True)
@@ -21,29 +22,45 @@ class FileEntry:
         return hashlib.sha256(f"{self.dest}\0{self.mode:o}\0".encode() + self.data).digest()
 
     def write_under(self, root: Path) -> None:
+        """The one place a guest path becomes a host path: one that cannot be made there
+        (a file where a folder must be, e.g. under memhp's own files) is bad input."""
         path = root / self.dest.lstrip("/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(self.data)
-        os.chmod(path, self.mode)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(self.data)
+            os.chmod(path, self.mode)
+        except OSError as err:
+            raise BadInputError(f"files: {self.dest}: cannot be placed in the image: "
+                                f"{err.strerror}") from None
 
 
-def _read(source: Path) -> bytes:
-    try:
-        return source.read_bytes()
-    except OSError as err:
-        raise BadInputError(f"files: cannot read {source}: {err}") from err
+def _mode(spec: GuestFile, info: os.stat_result) -> int:
+    return spec.mode if spec.mode is not None else info.st_mode & 0o7777
 
 
 def _entries(spec: GuestFile) -> list[FileEntry]:
+    """A file, or every file of a folder; anything else in it (a FIFO, a device, a broken
+    or looping symlink, a symlinked folder) is bad input, never silently left out."""
     source = spec.source
-    if source.is_file():
-        mode = spec.mode if spec.mode is not None else source.stat().st_mode & 0o7777
-        return [FileEntry(spec.dest, mode, _read(source))]
+    if not source.is_dir():
+        return [FileEntry(spec.dest, _mode(spec, source.stat()), read_bytes(source, GUEST_FILE))]
     out = []
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        mode = spec.mode if spec.mode is not None else path.stat().st_mode & 0o7777
-        out.append(FileEntry(f"{spec.dest}/{path.relative_to(source).as_posix()}", mode, _read(path)))
-    return out
+    for folder, dirs, names in os.walk(source, onerror=_walk_error):
+        for sub in dirs:
+            if os.path.islink(os.path.join(folder, sub)):
+                raise BadInputError(f"{os.path.join(folder, sub)}: a symlinked folder in a "
+                                    "[[files]] source is not followed; copy it or name it")
+        for leaf in names:
+            path = Path(folder, leaf)
+            data = read_bytes(path, GUEST_FILE)  # refuses what is not a regular file
+            out.append(FileEntry(f"{spec.dest}/{path.relative_to(source).as_posix()}",
+                                 _mode(spec, path.stat()), data))
+    return sorted(out, key=lambda e: e.dest)
+
+
+def _walk_error(err: OSError) -> None:
+    raise BadInputError(f"{err.filename}: cannot read the folder ({err.strerror}) "
+                        "(a [[files]] source)")
 
 
 def collect(files: Sequence[GuestFile], more: Sequence[FileEntry] = ()) -> tuple[FileEntry, ...]:
@@ -55,4 +72,10 @@ def collect(files: Sequence[GuestFile], more: Sequence[FileEntry] = ()) -> tuple
         if entry.dest in seen:
             raise BadInputError(f"files: {entry.dest} is given twice")
         seen[entry.dest] = entry
+    for dest in seen:  # a file cannot also be a folder of another file
+        parent = dest.rsplit("/", 1)[0]
+        while parent:
+            if parent in seen:
+                raise BadInputError(f"files: {parent} is a file and also holds {dest}")
+            parent = parent.rsplit("/", 1)[0]
     return tuple(sorted(entries, key=lambda e: e.dest))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from harness.guest.command import CommandResult
+from harness.paths import write_file
 from harness.guest.vm import GuestVM
 from harness.scenario.schema import RunCommand
 
@@ -14,7 +15,7 @@ def keep_output(vm: GuestVM, name: str, res: CommandResult) -> dict[str, object]
     record: dict[str, object] = res.to_json()
     for stream, data in (("stdout", res.stdout), ("stderr", res.stderr)):
         path = folder / f"{name}.{stream}"
-        path.write_bytes(data)
+        write_file(path, data)
         record[f"{stream}_file"] = str(path.relative_to(vm.out_dir))
     return record
 

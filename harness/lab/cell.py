@@ -21,6 +21,7 @@ from pathlib import Path
 from harness.errors import BadInputError, ExitCode, Verdict
 from harness.lab.results import CellStatus, RunFn, RunRecord
 from harness.lab.spec import RunSettings, RunSpec
+from harness.paths import RunFile, private_dir, write_file
 from harness.qemu.machine import die_with_parent
 from harness.run.artifacts import ResultFile
 from harness.scenario.schema import load_scenario
@@ -83,8 +84,8 @@ def scenario_for(run: RunSpec, out_dir: Path) -> Path:
     base = load_scenario(run.scenario).kernel.cmdline
     cmdline = f"{base} {run.variant.cmdline}".strip()
     path = out_dir / "scenario.toml"
-    path.write_text(f"extends = {json.dumps(str(run.scenario))}\n\n"
-                    f"[kernel]\ncmdline = {json.dumps(cmdline)}\n")
+    write_file(path, (f"extends = {json.dumps(str(run.scenario))}\n\n"
+                      f"[kernel]\ncmdline = {json.dumps(cmdline)}\n").encode())
     return path
 
 
@@ -126,12 +127,12 @@ def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> Run
     when its matrix is stopped."""
     if stopping(settings):
         return not_run_record(run)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     start = time.monotonic()
     argv = run_argv(run, out_dir, settings)
-    with open(out_dir / "memhp-run.log", "wb") as log:
+    with RunFile(out_dir / "memhp-run.log") as log:
         # SIGTERM if this process dies (a killed Dask worker): the run unwinds and kills its QEMU.
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        proc = subprocess.Popen(argv, stdout=log.fileno(), stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=die_with_parent(signal.SIGTERM))
         stopped = _wait(proc, settings)
     seconds = time.monotonic() - start

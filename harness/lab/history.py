@@ -11,6 +11,7 @@ from types import TracebackType
 
 from harness.errors import BadInputError, Verdict
 from harness.lab.results import DEFAULT_HISTORY, CellStatus, MatrixResult
+from harness.userinput import DATABASE, check_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -19,6 +20,8 @@ CREATE TABLE IF NOT EXISTS runs (
     expect TEXT NOT NULL, verdict TEXT NOT NULL, ok INTEGER NOT NULL, failed_checks TEXT NOT NULL,
     PRIMARY KEY (matrix_run, run_id))
 """
+_COLUMNS = ["matrix_run", "matrix", "date", "run_id", "kernel", "release", "scenario", "variant",
+            "expect", "verdict", "ok", "failed_checks"]
 TREND_LENGTH = 20
 
 
@@ -65,11 +68,44 @@ class History:
     """A history database; a context manager that commits on success."""
 
     def __init__(self, path: Path) -> None:
+        """Open (or create) the database; one that is not memhp's (another file kind,
+        another schema, corrupt pages, unknown verdicts) is bad input, refused before any
+        write, so that a matrix can check it before its first cell."""
+        if path.exists() or path.is_symlink():
+            check_file(path, DATABASE)
+        elif not path.parent.is_dir():
+            raise BadInputError(f"{path}: no such folder for the history database")
         try:
             self.db = sqlite3.connect(path)
+        except sqlite3.Error as err:
+            raise BadInputError(f"{path}: cannot open the history database: {err}") from None
+        try:
+            self._check()
             self.db.execute(_SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise BadInputError(f"{path}: not a memhp history database: {err}") from err
+        except (sqlite3.Error, BadInputError) as err:
+            self.db.close()
+            raise BadInputError(f"{path}: not a memhp history database: {err}") from None
+
+    def _check(self) -> None:
+        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return  # new: memhp's own from now on
+        if tables != {"runs"}:
+            raise BadInputError(f"holds tables {', '.join(sorted(tables))}, not memhp's 'runs'")
+        columns = [row[1] for row in self.db.execute("PRAGMA table_info(runs)")]
+        if columns != _COLUMNS:
+            raise BadInputError(f"runs has columns {', '.join(columns)}")
+        (problem,) = self.db.execute("PRAGMA quick_check").fetchone()
+        if problem != "ok":
+            raise BadInputError(f"corrupt: {problem}")
+        known = {v.value for v in Verdict}
+        found = {v for row in self.db.execute("SELECT DISTINCT verdict FROM runs UNION "
+                                              "SELECT DISTINCT expect FROM runs") for v in row}
+        if found - known:
+            raise BadInputError(f"unknown verdict(s) {', '.join(sorted(map(str, found - known)))}")
+
+    def close(self) -> None:
+        self.db.close()
 
     def __enter__(self) -> "History":
         return self
@@ -134,7 +170,7 @@ def format_history(db: Path | None = None) -> str:
     """What ``memhp history`` prints (default database: ``out/history.sqlite``)."""
 
     db = db or DEFAULT_HISTORY
-    if not db.exists():
+    if not db.exists() and not db.is_symlink():  # a symlink loop is History's to name
         raise BadInputError(f"{db}: no history database (run memhp matrix first)")
     with History(db) as history:
         trends, firsts, flaky = history.trend_rows(), history.first_failures(), history.flaky()

@@ -28,6 +28,8 @@ from harness.lab.reports.html import write_html
 from harness.lab.reports.junit import write_junit
 from harness.lab.results import DEFAULT_HISTORY, CellStatus, MatrixResult, RunFn, RunRecord
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, load_matrix
+from harness.paths import write_atomic
+from harness.run.artifact_io import artifact_writes
 from harness.run.artifacts import ensure_out_dir
 
 # The project's own nightly plan over its fixtures/scenarios: a checkout has it, a wheel does not.
@@ -137,14 +139,16 @@ def execute(spec: MatrixSpec, out_dir: Path, workers: int, run_fn: RunFn = run_i
 
 
 def write_reports(result: MatrixResult, out_dir: Path, db: Path | None) -> None:
-    (out_dir / "summary.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
-    write_junit(result, out_dir / "runs", out_dir / "junit.xml")
-    trends = None
-    if db is not None:
-        with History(db) as history:
-            history.record(result)
-            trends = history.trend_rows()
-    write_html(result, out_dir / "runs", out_dir / "index.html", trends)
+    """A full disk while writing them is one line and 125 (ArtifactWriteError)."""
+    with artifact_writes(out_dir):
+        write_atomic(out_dir / "summary.json", (json.dumps(result.to_json(), indent=2) + "\n").encode())
+        write_junit(result, out_dir / "runs", out_dir / "junit.xml")
+        trends = None
+        if db is not None:
+            with History(db) as history:
+                history.record(result)
+                trends = history.trend_rows()
+        write_html(result, out_dir / "runs", out_dir / "index.html", trends)
 
 
 def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,
@@ -153,7 +157,9 @@ def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,
                run_fn: RunFn = run_in_subprocess) -> MatrixResult:
     """Load, run, report and record a matrix (``db=None``: no history); ``memhp matrix``."""
     spec = load_matrix(matrix or default_matrix())
-    out = out_dir or Path("out") / "matrix" / spec.name
+    out = ensure_out_dir(out_dir or Path("out") / "matrix" / spec.name)
+    if db is not None:  # a database memhp cannot use is found before the first cell runs
+        History(db).close()
     result = execute(spec, out, workers or os.cpu_count() or 1, run_fn, scheduler, progress)
     write_reports(result, out, db)
     return result

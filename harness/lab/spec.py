@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import glob
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +35,16 @@ from harness.run.verdict import Verdict
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.schema import load_scenario
 from harness.units import has_flag, option_values
+from harness.userinput import MATRIX, load_toml, number
+from harness.userinput import name as plain_name
 from kernels.kernel import BOOT_MODES
 
 _KEYS = {"name", "kernels", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
          "accel", "variants", "exclude", "repeat", "boot"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_RETRIES = 10
+# Each cell's run_id is one folder name: within NAME_MAX (include/uapi/linux/limits.h).
+NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -158,38 +162,32 @@ def _excludes(raw: Any, where: str) -> list[dict[str, str]]:
     return raw
 
 
-def _number(data: dict[str, Any], key: str, default: float, where: str) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise BadInputError(f"{where}: {key}: expected a non-negative number")
-    return float(value)
+def _number(data: dict[str, Any], key: str, default: float, where: str, *, minimum: float = 0,
+            maximum: float | None = None, integer: bool = False) -> float:
+    return number(data.get(key, default), f"{where}: {key}", minimum=minimum, maximum=maximum,
+                  integer=integer)
 
 
 def _settings(data: dict[str, Any], where: str) -> RunSettings:
     accel = data.get("accel", "auto")
     if accel not in ("auto", "tcg", "kvm"):
         raise BadInputError(f"{where}: accel: expected auto, tcg or kvm")
-    repeat = data.get("repeat", 1)
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise BadInputError(f"{where}: repeat: expected a positive integer")
+    repeat = int(_number(data, "repeat", 1, where, minimum=1, integer=True))
     boot = data.get("boot", "bzimage")
     if boot not in BOOT_MODES:
         raise BadInputError(f"{where}: boot: expected {' or '.join(BOOT_MODES)}")
-    return RunSettings(timeout=_number(data, "timeout", 600, where),
-                       retries=int(_number(data, "retries", 1, where)),
-                       boot_timeout=_number(data, "boot_timeout", 180, where), accel=accel,
+    # retries is a count, bounded so that a typo cannot turn one cell into days of boots.
+    retries = int(_number(data, "retries", 1, where, maximum=MAX_RETRIES, integer=True))
+    # A timeout under a second could never boot.
+    return RunSettings(timeout=_number(data, "timeout", 600, where, minimum=1), retries=retries,
+                       boot_timeout=_number(data, "boot_timeout", 180, where, minimum=1), accel=accel,
                        repeat=repeat, boot=boot)
 
 
 def load_matrix(path: Path) -> MatrixSpec:
     """Read a matrix file; every mistake is one ``BadInputError`` naming the file and key."""
     where = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise BadInputError(f"{where}: cannot read matrix: {err.strerror}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise BadInputError(f"{where}: TOML syntax: {err}") from err
+    data = load_toml(path, MATRIX)
     unknown = set(data) - _KEYS
     if unknown:
         raise BadInputError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
@@ -208,6 +206,11 @@ def load_matrix(path: Path) -> MatrixSpec:
             for k in kernels for p, expect in cells for v in variants
             if _applies(v, p.resolve(), cmdlines)]
     runs = [r for r in runs if not _excluded(r, excludes)]
+    if too_long := next((r.run_id for r in runs if len(r.run_id.encode()) > NAME_MAX), None):
+        raise BadInputError(f"{where}: run folder name {too_long[:40]}… is longer than "
+                            f"{NAME_MAX} bytes: shorten the scenario, kernel or variant name")
     if len({r.run_id for r in runs}) != len(runs):
         raise BadInputError(f"{where}: two scenarios share a file name; run folders would clash")
-    return MatrixSpec(str(data.get("name", path.stem)), tuple(runs), _settings(data, where))
+    # The name becomes the default output folder out/matrix/<name>: one plain component.
+    return MatrixSpec(plain_name(data.get("name", path.stem), f"{where}: name"), tuple(runs),
+                      _settings(data, where))

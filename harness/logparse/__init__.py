@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import ParseError
 from harness.logparse.acpi import AcpiOverrideError, InitrdTable, PxmApic, SratMemoryLine, TableUpgrade
 from harness.logparse.bootlog import BootLog
 from harness.logparse.common import AddressRange
@@ -21,15 +20,13 @@ from harness.logparse.numa import NumaMerge
 from harness.logparse.parser import parse_boot_log
 from harness.logparse.virtio_mem import VirtioMemDevice, VirtioMemField, VirtioMemLine, VirtioMemRequest
 from harness.logparse.zones import EarlyNodeRange, ZoneRange
+from harness.userinput import BOOT_LOG, read_bytes
 
 
 def load_boot_log(path: Path) -> BootLog:
-    """Read and parse a log file; ParseError names the file if it is not text."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ParseError(str(path), f"cannot read: {err.strerror}") from err
-    return parse_boot_log(decode_log(data, str(path)), str(path))
+    """Read and parse a log file (``-``: stdin); BadInputError names the file if it is not
+    a regular file within a boot log's size, ParseError if it is not text."""
+    return parse_boot_log(decode_log(read_bytes(path, BOOT_LOG), str(path)), str(path))
 
 
 __all__ = [

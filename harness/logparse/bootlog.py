@@ -73,6 +73,24 @@ class BootLog(JsonMixin):
     unparsed_suspicious: int = 0
 
     @property
+    def cut_dump(self) -> MemblockDump | None:
+        """The first MEMBLOCK dump with fewer regions than its own ``cnt``: the log was cut
+        (or lost lines) inside it, so it shows less than the boot did."""
+        return next((d for d in self.memblock_dumps if not d.complete), None)
+
+    @property
+    def truncated(self) -> str | None:
+        """Why this log is shorter than what it claims, in one line, or None."""
+        dump = self.cut_dump
+        if dump is None:
+            return None
+        short = [f"{name}.cnt = {cnt} but {len(regions)} regions" if cnt is not None else f"no {name}.cnt"
+                 for name, cnt, regions in (("memory", dump.memory_cnt, dump.memory),
+                                            ("reserved", dump.reserved_cnt, dump.reserved))
+                 if cnt != len(regions)]
+        return f"the MEMBLOCK dump at line {dump.line} is cut ({', '.join(short)})"
+
+    @property
     def last_dump(self) -> MemblockDump | None:
         return self.memblock_dumps[-1] if self.memblock_dumps else None
 

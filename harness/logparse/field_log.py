@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +24,11 @@ from harness.logparse.boots import Boot, split_boots
 from harness.logparse.forms import Reading, read_kernel_lines
 from harness.logparse.lines import decode_log
 from harness.logparse.parser import parse_boot_log
+from harness.userinput import BOOT_LOG, read_bytes
 
-# The most a log may be, as read and as decompressed: a year of a busy syslog fits; a
-# small file that inflates past it is a decompression bomb, not a log.
-MAX_LOG_BYTES = 1 << 28
+# The most a log may be decompressed, the bound of the file itself: a small file that
+# inflates past it is a decompression bomb, not a log.
+MAX_LOG_BYTES: int = BOOT_LOG.limit or 0
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "gzip"),
@@ -38,22 +38,9 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 
 
 def read_log_bytes(path: Path) -> bytes:
-    """The bytes of a user's log: the one place memhp opens one (``-`` is standard input).
-    At most :data:`MAX_LOG_BYTES`; a larger file is bad input, not a long wait."""
-    where = str(path)
-    try:
-        if where == "-":
-            data = sys.stdin.buffer.read(MAX_LOG_BYTES + 1)
-        else:
-            with path.open("rb") as f:
-                data = f.read(MAX_LOG_BYTES + 1)
-    except IsADirectoryError:
-        raise BadInputError(f"{where}: is a directory, not a log") from None
-    except OSError as err:
-        raise BadInputError(f"{where}: cannot read: {err.strerror}") from err
-    if len(data) > MAX_LOG_BYTES:
-        raise ParseError(where, f"larger than {_size(MAX_LOG_BYTES)}: not a boot log")
-    return data
+    """The bytes of a user's log (``-`` is standard input), through memhp's one opener of
+    user paths: a regular file within the boot log's bound, else one line, exit 2."""
+    return read_bytes(path, BOOT_LOG)
 
 
 def _size(count: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from harness.userinput import SYMBOLS, check_file
 from kernels.elfinfo import SymbolTable, load_symbols, read_system_map
 
 # A memblock debug line whose %pS came out as an address: "... [a-b] ffffffff81234567".
@@ -19,6 +20,8 @@ _RAW_CALLER = re.compile(r"^(?P<head>.*\bmemblock_\w+: .*[ \]]) ?(?:0x)?(?P<addr
 
 def load_table(path: Path) -> SymbolTable:
     """A vmlinux with its symbol table, or a System.map."""
+    # Checked here, read by kernels.elfinfo: a FIFO would hang it, a directory break it.
+    check_file(path, SYMBOLS)
     with open(path, "rb") as fh:
         is_elf = fh.read(4) == b"\x7fELF"
     return load_symbols(path, None) if is_elf else read_system_map(path)

@@ -13,6 +13,7 @@ import ctypes
 import logging
 import os
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.errors import InfrastructureError
+from harness.paths import RunFile, write_file
 from harness.qemu.console import ConsoleWatcher
 from harness.qemu.qmp import QmpSession
 
@@ -124,14 +126,15 @@ class Machine:
         agent_l = self._listen(self.channels.agent)
         qmp_l = self._listen(self.channels.qmp)
         self.qmp = QmpSession(self.out_dir / "qmp.jsonl")
-        (self.out_dir / "command.txt").write_text(" ".join(self.argv) + "\n")
+        # Shell-quoted: a path with a space or a newline pastes back as one word.
+        write_file(self.out_dir / "command.txt", (shlex.join(self.argv) + "\n").encode())
         # Empty before QEMU starts: the watcher may open the file before QEMU truncates it,
         # and would then skip as many bytes of this boot as an earlier run left there.
-        self.channels.console_log.write_bytes(b"")
+        write_file(self.channels.console_log, b"")
         self.log.info("starting %s", " ".join(self.argv))
-        with open(self.out_dir / "qemu.log", "wb") as qemu_log:
+        with RunFile(self.out_dir / "qemu.log") as qemu_log:
             self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
-                self.argv, stdin=subprocess.DEVNULL, stdout=qemu_log, stderr=subprocess.STDOUT,
+                self.argv, stdin=subprocess.DEVNULL, stdout=qemu_log.fileno(), stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=die_with_parent(), pass_fds=self.pass_fds,
             )
         self.console = ConsoleWatcher(self.channels.console_log)

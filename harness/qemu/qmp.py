@@ -21,6 +21,7 @@ from typing import Any
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from harness.errors import GuestError, InfrastructureError
+from harness.paths import RunFile
 
 # ACPI _OST source events and status codes (ACPI spec 6.3.5; include/acpi/actypes.h).
 OST_EVENTS = {0x01: "device check", 0x03: "eject request", 0x100: "ospm shutdown",
@@ -91,7 +92,7 @@ class QmpSession:
 
     def __init__(self, transcript: Path) -> None:
         # "w": one run's transcript, even in a reused --out folder (QEMU truncates console.log too).
-        self._transcript = open(transcript, "w", encoding="utf-8")  # noqa: SIM115
+        self._transcript = RunFile(transcript)
         self._sock: socket.socket | None = None
         self._qmp: QEMUMonitorProtocol | None = None
         self._pending: list[dict[str, Any]] = []
@@ -99,8 +100,7 @@ class QmpSession:
 
     def _record(self, direction: str, msg: Any) -> None:
         self._transcript.write(json.dumps({"t": round(time.time(), 6), "dir": direction,
-                                           "msg": msg}) + "\n")
-        self._transcript.flush()
+                                           "msg": msg}).encode() + b"\n")
 
     def connect(self, sock: socket.socket, timeout: float) -> None:
         """Greet QEMU over ``sock`` and negotiate capabilities.

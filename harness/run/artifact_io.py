@@ -1,44 +1,21 @@
-"""Writing a run's artifacts: whole or not at all, and a full disk named as the host's
-problem (could not test), never as the user's input or a kernel failure."""
+"""A run's folder as a whole: a failed write into it by any layer is could-not-test."""
 from __future__ import annotations
 
 import contextlib
-import errno
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.errors import InfrastructureError
-
-# A folder that cannot take more bytes is the host's problem, never the user's input.
-HOST_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
-
-
-class ArtifactWriteError(InfrastructureError):
-    """An artifact could not be written (a full disk): could not test, exit 125."""
-
-    def __init__(self, paths: tuple[Path, ...], reason: str) -> None:
-        super().__init__(f"could not write {', '.join(str(p) for p in paths)}: {reason}")
-        self.paths, self.reason = paths, reason
-
-    @classmethod
-    def of(cls, path: Path, err: OSError) -> ArtifactWriteError:
-        return cls((path,), err.strerror or str(err))
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """Write an artifact whole or not at all: no partial file is left behind on failure."""
-    try:
-        with open(path, "wb") as fh:
-            fh.write(data)
-    except OSError as err:
-        path.unlink(missing_ok=True)
-        raise ArtifactWriteError.of(path, err) from None
+from harness.errors import GuestError, InfrastructureError
+from harness.paths import ArtifactWriteError, check_room
 
 
 @contextlib.contextmanager
-def artifact_writes(out_dir: Path) -> Iterator[None]:
-    """Turn a failed write into ``out_dir`` by any layer below (console, transcripts,
-    command line) into :class:`ArtifactWriteError`; other OSErrors are not artifacts'."""
+def artifact_writes(out_dir: Path, console: str | None = None) -> Iterator[None]:
+    """Turn a failed write into ``out_dir`` by any layer below into :class:`ArtifactWriteError`;
+    other OSErrors are not artifacts'.  ``console``: a file QEMU writes there.  A disk that
+    filled while QEMU wrote it is the reason whatever else the run then saw (a boot that
+    never showed, a lost agent): memhp's own writes name their file, QEMU's are lost
+    without a word."""
     try:
         yield
     except OSError as err:
@@ -46,3 +23,11 @@ def artifact_writes(out_dir: Path) -> Iterator[None]:
         if name is None or not Path(name).resolve().is_relative_to(out_dir.resolve()):
             raise
         raise ArtifactWriteError.of(Path(name), err) from err
+    except ArtifactWriteError:
+        raise
+    except (GuestError, InfrastructureError):
+        if console:
+            check_room(out_dir, console)
+        raise
+    if console:
+        check_room(out_dir, console)

@@ -187,7 +187,7 @@ def overall(scenario: Scenario, kernel: str, saved: SavedGuest, info: RepeatInfo
 def run_repeated(path: Path, options: RunOptions, count: int) -> RunResult:
     """Boot once, then ``count`` restored repetitions, each judged; result.json has them all."""
     out = options.out_dir
-    with artifact_writes(out):
+    with artifact_writes(out, "boot/console.log"):
         prep = prepare(path, options)
         saved = save_booted(prep, out, options.boot_timeout)
         try:

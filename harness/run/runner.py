@@ -34,13 +34,13 @@ from harness.guest.unmovable import helper_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
-from harness.paths import cache_dir
+from harness.paths import ArtifactWriteError, cache_dir, write_file
 from harness.qemu.accel import Accel, check_address_space, choose_accel
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import VIRTIO_MEM_MODULES
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks, checks_virtio_mem
-from harness.run.artifact_io import ArtifactWriteError, artifact_writes, write_file
+from harness.run.artifact_io import artifact_writes
 from harness.run.artifacts import (
     NO_INFO,
     ActionRecord,
@@ -55,10 +55,12 @@ from harness.run.artifacts import (
 from harness.run.boot_ram import boot_dimm_witnesses, disagreement
 from harness.run.model_agreement import model_agreement
 from harness.run.verdict import RunResult, Verdict
+from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.guest_files import GuestFile
 from harness.scenario.schema import Scenario, Selftest, SratSource, Unmovable, load_scenario
 from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
+from kernels.profile import PROFILES, profile_for
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
 
 log = logging.getLogger("memhp.run")
@@ -215,7 +217,22 @@ def plan(path: Path, kernel: str) -> Plan:
         layout = compute_layout(scenario)
     except BadInputError as err:
         raise BadInputError(f"{path}: {err}") from None
-    return Plan(scenario, layout, kernels.resolve(kernel))
+    resolved = kernels.resolve(kernel)
+    check_cmdline_length(kernel_cmdline(scenario, layout), resolved.release, str(path))
+    return Plan(scenario, layout, resolved)
+
+
+def check_cmdline_length(cmdline: str, release: str, where: str) -> None:
+    """A command line the kernel cannot take is refused before the boot: x86 silently
+    boots nothing with it (the guest prints nothing until the boot timeout)."""
+    try:
+        size = profile_for(release).profile.command_line_size
+    except ValueError:  # older than every profile row: their common x86 size
+        size = PROFILES[0].command_line_size
+    length, limit = len(cmdline.encode()), size - 1  # the NUL takes the last byte
+    if length > limit:
+        raise BadInputError(f"{where}: kernel.cmdline: the kernel command line is {length} bytes, "
+                            f"{release} takes at most {limit} (x86 COMMAND_LINE_SIZE {size})")
 
 
 @dataclass(frozen=True)
@@ -279,7 +296,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     """Run one scenario; never loses artifacts already written. Raises only for exit 2/125
     (:class:`ArtifactWriteError` carries the verdict reached)."""
     out = options.out_dir
-    with artifact_writes(out):
+    with artifact_writes(out, "console.log"):
         prep = prepare(path, options)
         scenario, layout = prep.scenario, prep.layout
         result = RunResult(scenario.name, options.kernel, prep.kernel.release)

@@ -26,6 +26,7 @@ from harness.scenario.field_windows import HotplugWindow, place_windows, split_w
 from harness.scenario.layout import FOUR_GIB
 from harness.scenario.schema import Scenario, parse_scenario
 from harness.units import MiB, format_size
+from harness.userinput import SCENARIO, write_output
 
 # x86-64 CONFIG_PHYSICAL_START: where a nokaslr kernel (and the guest's) is loaded.
 DEFAULT_KERNEL_ADDRESS = 0x1000000
@@ -336,8 +337,5 @@ def import_to_file(dmesg: Path | None, srat: Path | None, out: Path, budget: int
                    boot: int | None = None) -> FieldImport:
     """``memhp import``: write the scenario to ``out`` and return what was scaled."""
     imported = import_field(dmesg, srat, budget, boot)
-    try:
-        out.write_text(imported.toml, encoding="utf-8")
-    except OSError as err:
-        raise BadInputError(f"{out}: cannot write scenario: {err.strerror}") from err
+    write_output(out, imported.toml.encode(), SCENARIO)
     return imported

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +15,7 @@ import pydantic
 from pydantic import Field, model_validator
 
 from harness.errors import BadInputError
+from harness.userinput import SCENARIO, load_toml
 from harness.scenario.action_schema import (  # re-exported: scenario users import them from here
     ACTION_TAGS as ACTION_TAGS,
     Action as Action,
@@ -269,7 +269,29 @@ class Scenario(_Strict):
                 raise ValueError(f"action {action.id}: node {action.node} does not exist")
             if isinstance(action, NodeRemove):
                 self._check_node_remove(action)
+        self._check_expect(nodes)
         return self
+
+    def _check_expect(self, nodes: int) -> None:
+        """A claim about a node that does not exist, or two claims that cannot both hold,
+        could only FAIL after a boot: refused now, naming the key."""
+        exp = self.expect
+        claims = [(f"expect.movable[{i}].node", m.node) for i, m in enumerate(exp.movable)]
+        claims += [(f"expect.not_movable[{i}]", n) for i, n in enumerate(exp.not_movable)]
+        claims += [(f"expect.hotplug[{i}].node", h.node) for i, h in enumerate(exp.hotplug)]
+        for key, node in claims:
+            if not 0 <= node < nodes:
+                raise ValueError(f"{key}: node {node} does not exist (the machine has nodes 0..{nodes - 1})")
+        _unique("expect.movable", [m.node for m in exp.movable], "node")
+        _unique("expect.not_movable", list(exp.not_movable), "node")
+        _unique("expect.hotplug", [h.node for h in exp.hotplug], "node")
+        _unique("expect.dimm_zones", [d.dimm for d in exp.dimm_zones], "dimm")
+        for i, node in enumerate(exp.not_movable):
+            if node in {m.node for m in exp.movable}:
+                raise ValueError(f"expect.not_movable[{i}]: node {node} is also in expect.movable")
+        if exp.distances is not None and (len(exp.distances) != nodes
+                                          or any(len(row) != nodes for row in exp.distances)):
+            raise ValueError(f"expect.distances: not {nodes}x{nodes}, the machine has {nodes} nodes")
 
     def _check_pxm(self, nodes: int) -> None:
         if len(self.srat.pxm) != nodes:
@@ -318,6 +340,13 @@ class Scenario(_Strict):
         return next(d for d in self.virtio_mem if d.id == device_id)
 
 
+def _unique(key: str, values: list[object], what: str) -> None:
+    """One claim per node (or dimm): a second one contradicts or repeats the first."""
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise ValueError(f"{key}[{i}]: {what} {value!r} is claimed twice")
+
+
 def _key_path(loc: tuple[int | str, ...], data: Any) -> str:
     """pydantic's location → the TOML key a person wrote (``machine.nodes[1].memory``)."""
     parts: list[str] = []
@@ -336,6 +365,8 @@ def _one_line(err: pydantic.ValidationError, where: str) -> str:
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
+    if not first["loc"]:  # a whole-scenario check: its message names the keys itself
+        return f"{where}: {msg}"
     return f"{where}: {_key_path(tuple(first['loc']), None)}: {msg}"
 
 
@@ -358,16 +389,9 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    data = load_toml(path, SCENARIO)  # first: a path that cannot be resolved (a loop) is refused here
     if path.resolve() in chain:
         raise BadInputError(f"{path}: extends: circular ({' -> '.join(map(str, chain))})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise BadInputError(f"{path}: cannot read scenario: {err}") from err
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise BadInputError(f"{path}: TOML syntax: {err}") from err
     resolve_sources(data, path.parent)
     parent = data.pop("extends", None)
     if parent is None:

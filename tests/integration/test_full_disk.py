@@ -33,3 +33,16 @@ def test_a_run_on_a_full_disk_prints_its_verdict_names_the_artifact_and_exits_12
     initrd = out / "initrd.img"
     assert initrd.is_symlink() and initrd.resolve().stat().st_size > 500_000
     assert b"Linux version" in (out / "console.log").read_bytes()
+
+
+def test_a_disk_that_fills_during_the_boot_is_one_line_125_not_a_kernel_failure(small_tmpfs) -> None:
+    """40 KiB: the console fills the disk while the kernel boots (QEMU's own writes are lost
+    without a word); the agent's transcript is the first of memhp's writes to fail."""
+    out = small_tmpfs(40 << 10)
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(SCENARIO), "--out", str(out),
+                           "--accel", "tcg", "--bisect"], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert proc.returncode == 125, (proc.stdout, proc.stderr)
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"memhp: could not write {out}/") and line.endswith(": No space left on device"), line
+    assert not list(out.glob("*.tmp"))

@@ -15,7 +15,7 @@ PACKAGES = ("harness", "acpi_tables", "kernels")
 
 # Lowest first; a module may import its own layer and the layers below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("harness.errors", "harness.units", "harness.paths"),
+    ("harness.errors", "harness.units", "harness.paths", "harness.userinput"),
     ("acpi_tables", "kernels"),
     ("harness.memblock",),
     ("harness.logparse",),
@@ -123,7 +123,9 @@ def test_machine_knows_nothing_of_scenarios() -> None:
 
 def test_harness_root_holds_only_entrances_and_ground() -> None:
     loose = sorted(p.name for p in (ROOT / "harness").glob("*.py"))
-    assert loose == ["__init__.py", "cli.py", "errors.py", "paths.py", "pytest_plugin.py", "units.py"]
+    assert loose == ["__init__.py", "cli.py", "errors.py", "paths.py", "pytest_plugin.py", "units.py",
+                     # ground: every layer opens user files and checks user names through it
+                     "userinput.py"]
 
 
 def test_test_files_have_unique_names() -> None:

@@ -13,7 +13,7 @@ from harness.guest.actions import ActionResult, BlockOutcome
 from harness.guest.state import GuestSnapshot, MemoryBlock, ZoneInfo
 from harness.logparse import load_boot_log
 from harness.qemu.qmp import OstEvent, UnplugOutcome
-from harness.run.artifact_io import ArtifactWriteError, write_file
+from harness.paths import ArtifactWriteError, write_file
 from harness.run.artifacts import (
     SCHEMA_VERSION,
     ModelFile,

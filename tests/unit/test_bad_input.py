@@ -96,8 +96,7 @@ def test_hotplug_range_on_no_ram_is_bad_input(tmp_path: Path) -> None:
 def test_memhp_run_reports_bad_input_with_exit_2_and_a_result(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = _memhp("run", str(_scenario(tmp_path, node0="100M")), "--out", str(out))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
-    assert "machine.nodes[0].memory" in proc.stdout
+    _one_line_error(proc, "machine.nodes[0].memory")
     assert '"verdict": "bad-input"' in (out / "result.json").read_text()
 
 
@@ -106,8 +105,7 @@ def test_memhp_run_of_a_machine_past_tcg_address_bits_is_bad_input_naming_the_fi
     out = tmp_path / "out"
     path = _scenario(tmp_path, maxmem="4T")
     proc = _memhp("run", str(path), "--out", str(out), "--accel", "tcg", "--kernel", "debian:6.1")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
-    assert f"{path}: machine.maxmem: QEMU's TCG guest would use addresses up to 0x" in proc.stdout
+    _one_line_error(proc, f"{path}: machine.maxmem: QEMU's TCG guest would use addresses up to 0x")
     assert not (out / "console.log").exists()
 
 

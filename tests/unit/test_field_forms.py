@@ -255,14 +255,6 @@ def test_a_journal_pasted_with_its_clock_cut(capsys: pytest.CaptureFixture[str])
     assert hotplug_verdict(log).ranges[0].status is RangeStatus.HOT_ADD_WINDOW
 
 
-def test_a_file_over_the_bound_is_bad_input_before_it_is_read_whole(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(field_log, "MAX_LOG_BYTES", 4096)
-    path = _write(tmp_path, "big.log", PINNED.read_bytes()[:8192])
-    assert main(["parse", str(path)]) == ExitCode.BAD_INPUT
-    assert "big.log: larger than 4096 bytes: not a boot log" in capsys.readouterr().err
-
-
 def test_a_log_saved_as_utf16_by_a_windows_editor(tmp_path: Path) -> None:
     path = _write(tmp_path, "notepad.txt", "\ufeff".encode("utf-16-le") + field_forms.dmesg_t(
         PINNED.read_text()).replace("\n", "\r\n").encode("utf-16-le"))

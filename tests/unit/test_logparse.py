@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ParseError
+from harness.errors import BadInputError, ParseError
 from harness.logparse import AddressRange, BootLog, OfflineFailureKind, load_boot_log, parse_boot_log
 from harness.memblock.model import MAX_NUMNODES, MemblockRegion
 
@@ -130,8 +130,8 @@ def test_binary_input_names_the_source(tmp_path: Path) -> None:
         parse_boot_log("\x00\x01\x02" * 100, "mem")
 
 
-def test_missing_file_is_a_parse_error(tmp_path: Path) -> None:
-    with pytest.raises(ParseError, match="nope.log: cannot read"):
+def test_missing_file_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(BadInputError, match="nope.log: cannot read"):
         load_boot_log(tmp_path / "nope.log")
 
 

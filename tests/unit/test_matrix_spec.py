@@ -104,7 +104,7 @@ def test_a_must_fail_cell_without_false_claims_is_bad_input(tmp_path: Path) -> N
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\n[[variants]]\nname = "x"\n[[variants]]\nname = "x"\n',
      "variants: names must be unique"),
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\n[[exclude]]\nnode = "1"\n', "exclude[0]"),
-    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\ntimeout = -1\n', "timeout: expected a non-negative"),
+    ('kernels = ["k"]\nscenarios = ["s/*.toml"]\ntimeout = -1\n', "timeout: expected a finite number >= 1"),
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\n[[variants]]\nname = "x"\nonly_with = "a b"\n',
      "variants[0]: name must match"),
     ('kernels = ["k"\n', "TOML syntax"),

@@ -2,6 +2,7 @@
 down: the model agreement and ``--show-command`` do not compute it again."""
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def test_show_command_plans_like_a_run_with_one_layout(monkeypatch: pytest.Monke
     layouts = []
     monkeypatch.setattr(runner, "compute_layout", lambda s: layouts.append(s) or compute_layout(s))
     assert main(["run", str(SCENARIO), "--show-command", "--accel", "tcg"]) == 0
-    argv = capsys.readouterr().out.split()
+    argv = shlex.split(capsys.readouterr().out)
     assert argv[0].endswith("qemu-system-x86_64") and "<out>/initrd.img" in argv
     assert len(layouts) == 1
 
@@ -63,8 +64,8 @@ def test_show_command_plans_like_a_run_with_one_layout(monkeypatch: pytest.Monke
 def test_show_command_with_boot_pvh_gives_qemu_the_vmlinux(capsys: pytest.CaptureFixture[str]) -> None:
     kernel = kernels.resolve("debian:6.1")
     assert main(["run", str(SCENARIO), "--show-command", "--accel", "tcg", "--boot", "pvh"]) == 0
-    argv = capsys.readouterr().out.split()
+    argv = shlex.split(capsys.readouterr().out)
     assert argv[argv.index("-kernel") + 1] == str(kernel.vmlinux)
     assert main(["run", str(SCENARIO), "--show-command", "--accel", "tcg"]) == 0
-    argv = capsys.readouterr().out.split()
+    argv = shlex.split(capsys.readouterr().out)
     assert argv[argv.index("-kernel") + 1] == str(kernel.bzimage)

@@ -26,9 +26,10 @@ from harness.errors import (
     exit_code_for,
     overall,
 )
+from harness.analysis.log_commands import UnjudgedLog
 from harness.guest.agent import GuestGone
 from harness.qemu.machine import QemuLaunchError
-from harness.run.artifact_io import ArtifactWriteError
+from harness.paths import ArtifactWriteError
 from harness.run.artifacts import NO_INFO
 from harness.run.runner import UnrecordedRun, error_result
 from harness.run.verdict import RunResult, Verdict
@@ -41,6 +42,7 @@ ERRORS: list[tuple[BaseException, ExitCode, Verdict | None]] = [
     (ParseError("f", "x"), ExitCode.BAD_INPUT, Verdict.BAD_INPUT),
     (InfrastructureError("x"), ExitCode.CANNOT_TEST, Verdict.ERROR),
     (QemuLaunchError("x", [], 1, ""), ExitCode.CANNOT_TEST, Verdict.ERROR),
+    (UnjudgedLog("x"), ExitCode.CANNOT_TEST, Verdict.ERROR),
     (ArtifactWriteError((Path("m.json"),), "full"), ExitCode.CANNOT_TEST, Verdict.ERROR),
     (UnrecordedRun([ArtifactWriteError((Path("m.json"),), "full")], RunResult("s", "k")),
      ExitCode.CANNOT_TEST, Verdict.ERROR),
@@ -109,8 +111,8 @@ def test_run_with_bad_scenario_exits_2_with_one_line(tmp_path: Path, capsys: pyt
     bad = tmp_path / "bad.toml"
     bad.write_text(f'name = "bad"\n[machine]\n{machine}')
     assert main(["run", str(bad), "--out", str(tmp_path / "out")]) == ExitCode.BAD_INPUT
-    errors = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("error:")]
-    assert len(errors) == 1 and errors[0] == f"  error: {tmp_path}/{error}"
+    # One line on stderr, as every subcommand reports bad input; result.json says it too.
+    assert capsys.readouterr().err.splitlines() == [f"memhp: {tmp_path}/{error}"]
     assert (tmp_path / "out" / "result.json").exists()
 
 
@@ -139,7 +141,7 @@ def test_matrix_out_that_is_a_file_is_bad_input(tmp_path: Path, capsys: pytest.C
     matrix = tmp_path / "m.toml"
     matrix.write_text(f'kernels = ["debian:6.1"]\nscenarios = ["{SCENARIOS}/three-node-movable.toml"]\n')
     assert main(["matrix", str(matrix), "--out", str(taken), "--db", str(tmp_path / "h.sqlite")]) == 2
-    assert f"{taken}/runs: cannot create the artifact folder" in capsys.readouterr().err
+    assert f"{taken}: exists and is not a folder" in capsys.readouterr().err
 
 
 def test_parse_of_missing_log_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

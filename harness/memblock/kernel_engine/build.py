@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.errors import InfrastructureError
+from harness.errors import BadInputError, InfrastructureError
 from harness.paths import cache_dir
 
 HERE = Path(__file__).resolve().parent
@@ -51,6 +51,15 @@ def debian_tree(version: str) -> Path:
     except subprocess.CalledProcessError as err:
         raise InfrastructureError(f"unpacking {tarball} failed: {err.stderr.strip()}") from err
     return tree
+
+
+def check_user_tree(tree: Path) -> None:
+    """A tree the user named (``replay --tree``): one that lacks the files the engine
+    builds from is bad input, not a host problem."""
+    missing = [rel for rel in _TREE_INPUTS if not (tree / rel).is_file()]
+    if missing:
+        raise BadInputError(f"{tree}: not a kernel tree with tools/testing/memblock: "
+                            f"missing {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}")
 
 
 def _check_tree(tree: Path) -> None:
