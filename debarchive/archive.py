@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import urllib.parse
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -136,9 +137,9 @@ class Archive:
         url = f"{base}/InRelease"
         signed = verify_inrelease(transfer.fetch_bytes(url), self.keyring, url)
         info = index.read_release(signed.text, url)
-        if suite.name not in (info.codename, info.suite):
-            raise VerificationError(f"{url}: signed for suite {info.codename or info.suite!r}, "
-                                    f"not {suite.name!r}")
+        # SUITES are codenames; a genuine index of another suite served here is refused.
+        if info.codename != suite.name:
+            raise VerificationError(f"{url}: signed for suite {info.codename!r}, not {suite.name!r}")
         meta = {"suite": suite.name, "signers": list(signed.signers),
                 "date": info.date.isoformat() if info.date else "",
                 "valid_until": info.valid_until.isoformat() if info.valid_until else "",
@@ -190,4 +191,4 @@ class Archive:
         suite = next((s for s in self.suites if s.name == pkg.suite), None)
         if suite is None or suite.origin not in self.mirrors:
             raise ArchiveUnreachable(f"{pkg.name} {pkg.version}: no archive configured for {pkg.suite}")
-        return f"{self.mirrors[suite.origin]}/{pkg.filename}"
+        return f"{self.mirrors[suite.origin]}/{urllib.parse.quote(pkg.filename)}"

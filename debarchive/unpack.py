@@ -87,7 +87,7 @@ def unpack(deb: Path, dest: Path) -> None:
         elif member.issym():
             link = PurePosixPath(member.linkname)
             pointed = root / link.relative_to("/") if link.is_absolute() else target.parent / link
-            if not os.path.normpath(pointed).startswith(str(root) + os.sep):
+            if os.path.commonpath([root, os.path.normpath(pointed)]) != str(root):
                 raise InfrastructureError(f"{deb}: symlink {member.name!r} -> {member.linkname!r} "
                                           f"points out of {dest}")
             target.parent.mkdir(parents=True, exist_ok=True)
