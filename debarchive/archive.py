@@ -149,8 +149,8 @@ class Archive:
         else:
             result = store.write(path, meta, self._fetch_packages(base, info, signed.text))
         if result.expired:
-            log.warning("%s: the signed index expired %s (the mirror is behind); its packages "
-                        "are still verified", suite.name, result.valid_until)
+            log.info("%s: the signed index expired %s (the mirror is behind); its packages "
+                     "are still verified", suite.name, result.valid_until)
         return result
 
     def _fetch_packages(self, base: str, info: index.ReleaseInfo, release_text: str) -> list[index.Row]:
