@@ -108,6 +108,20 @@ def test_archive_signed_by_another_key_is_refused(tmp_path: Path, fake: FakeArch
     assert cached_files(tmp_path / "cache") == []
 
 
+def test_one_good_signature_of_two_is_enough(tmp_path: Path, fake: FakeArchive) -> None:
+    """Debian signs each suite with two releases' keys; a host's keyring may know only one
+    (a Debian 12 keyring and a key made after it), as apt accepts."""
+    keys = tmp_path / "two"
+    known = make_key(keys, "known", home=keys / "home")
+    make_key(keys, "newer", home=keys / "home")
+    fake.add("sid", "pkg", "1.0")
+    fake.publish("sid", known, signers=("known", "newer"))
+    with serve(fake.root) as uri:
+        (pkg,) = archive(uri, known, tmp_path / "cache", suites=("sid",)).packages("pkg")
+    assert pkg.suite == "sid"
+    stop_agent(known)
+
+
 def test_text_changed_after_signing_is_a_bad_signature(tmp_path: Path, fake: FakeArchive,
                                                        keys: tuple[Key, Key]) -> None:
     fake.add("trixie", "pkg", "1.0")
