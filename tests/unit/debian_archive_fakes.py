@@ -114,13 +114,17 @@ class FakeArchive:
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base's name)
-        pass
+        requests = getattr(self.server, "requests", None)
+        if requests is not None:
+            requests.append(self.path)
 
 
 @contextmanager
-def serve(root: Path) -> Iterator[str]:
-    """``root`` over HTTP on 127.0.0.1 (a free port); yields the base URI."""
+def serve(root: Path, requests: list[str] | None = None) -> Iterator[str]:
+    """``root`` over HTTP on 127.0.0.1 (a free port); yields the base URI. The path of
+    each request served is appended to ``requests`` if given."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
+    server.requests = requests  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
