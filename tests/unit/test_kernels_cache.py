@@ -271,3 +271,25 @@ def test_two_processes_fetch_once(fake: FakeArchive, key: Key, cache: Path) -> N
     assert debs == sorted({d for d in debs})  # each package downloaded once
     assert len(debs) == 3 and all(SPLIT in d for d in debs)
     assert sum(r.endswith("/InRelease") for r in requests) == len(SUITES)  # each index read once
+
+
+def test_a_kernel_the_archive_dropped_still_comes_from_the_cache(fake: FakeArchive, key: Key, cache: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    requests: list[str] = []
+    with serve(fake.root, requests) as uri:
+        client = archive(uri, key, cache / "debian-archive", suites=SUITES)
+        monkeypatch.setattr(debian, "default_archive", lambda: client)
+        fetched = kernels.fetch("debian:lts")
+        fake.stanzas["trixie-backports"] = [s for s in fake.stanzas["trixie-backports"] if "6.18" not in s]
+        fake.publish("trixie-backports", key)  # 6.18 leaves the archive
+        client = archive(uri, key, cache / "debian-archive", suites=SUITES, max_age=0)
+        requests.clear()
+        assert kernels.resolve(f"debian:{SIGNED}").bzimage == fetched.bzimage  # a pin in the cache: as it is
+        assert requests == []
+        with caplog.at_level(logging.WARNING):
+            assert kernels.resolve("debian:6.18").bzimage == fetched.bzimage
+        assert f"debian:6.18: no longer in Debian's archive, using the cached {SIGNED}" in caplog.text
+        with pytest.raises(BadInputError, match="debian:6.17: not in Debian's archive; it has series 6.1, 7.3 "):
+            kernels.resolve("debian:6.17")
+        assert kernels.resolve("debian:lts").release == OLD  # lts follows the archive: now 6.1
