@@ -8,6 +8,9 @@
      │    ├── QemuLaunchError   QEMU exited or never connected (harness.qemu.machine)
      │    ├── UnjudgedLog       a boot log cut short, or with nothing to judge
      │    │                     (harness.analysis.log_commands)
+     │    ├── VerificationError  a download failed its signature or checksum (debarchive)
+     │    ├── ArchiveUnreachable  Debian's archive cannot be reached (debarchive)
+     │    ├── NotInArchive      the archive lacks a file its index named (debarchive)
      │    └── ArtifactWriteError  an artifact could not be written, e.g. a full disk
      │         │                (harness.paths)
      │         └── UnrecordedRun  … after the verdict, which it carries (harness.run.runner)
