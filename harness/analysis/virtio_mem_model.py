@@ -179,7 +179,7 @@ def predict_virtio_mem(scenario: Scenario, cmdline: str, version: KernelVersion,
     pinned: set[int] = set()  # nodes whose kernel-zone virtio-mem blocks hold pinned slab
     out: dict[str, ResizePrediction] = {}
     for action in scenario.actions:
-        if isinstance(action, SlabPin):
+        if isinstance(action, SlabPin) and action.cpu is not None:  # a node pin is CXL's
             node = next(n for n, spec in enumerate(scenario.machine.nodes) if action.cpu in spec.cpus)
             if any(d.node == node and "Normal" in d.blocks for d in devices.values()):
                 pinned.add(node)

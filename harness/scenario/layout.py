@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from harness.errors import BadInputError
 from harness.memblock.numa import SratMemory
+from harness.scenario.cxl_schema import guest_node
 from harness.scenario.fields import MEMORY_BLOCK_SIZE
 from harness.scenario.schema import Scenario, SratRange
 from harness.units import GiB
@@ -35,7 +36,14 @@ class MachineProfile:
 
 PROFILES: dict[str, MachineProfile] = {
     "pc": MachineProfile("pc", 0xE0000000, 0xC0000000, GiB, 2 * GiB),
+    # hw/i386/pc_q35.c pc_q35_init: 0xb0000000 below 4G, 2 GiB once RAM reaches that;
+    # hw/pci-host/q35.c Q35_PCI_HOST_HOLE64_SIZE_DEFAULT (1 << 35).
+    "q35": MachineProfile("q35", 0xB0000000, 0x80000000, GiB, 32 * GiB),
 }
+# hw/i386/pc.c pc_memory_init (QEMU 10.0): the CXL host bridges' registers take 256 MiB
+# after device memory (or RAM above 4G), the fixed windows follow at 256 MiB alignment.
+CXL_HOST_REG_SIZE = 256 << 20
+CXL_WINDOW_ALIGN = 256 << 20
 
 
 def profile(name: str) -> MachineProfile:
@@ -78,6 +86,18 @@ class VirtioMemPlacement:
 
 
 @dataclass(frozen=True)
+class CxlPlacement:
+    """A ``[[cxl]]`` device's fixed memory window (``CXL Window N`` in /proc/iomem) and
+    the node the guest makes for it; its region starts at the window's base."""
+
+    id: str
+    window: int  # the CFMWS index: -M cxl-fmw.N, the root decoder decoder0.N
+    start: int
+    end: int
+    node: int
+
+
+@dataclass(frozen=True)
 class MemoryLayout:
     below_4g: int
     above_4g: int
@@ -92,6 +112,10 @@ class MemoryLayout:
     # aligned after device memory (hw/i386/pc.c: pc_pci_hole64_start, pc_max_used_gpa).
     address_space_end: int = 0
     virtio_mem: tuple[VirtioMemPlacement, ...] = ()
+    cxl: tuple[CxlPlacement, ...] = ()
+
+    def cxl_window(self, device_id: str) -> CxlPlacement:
+        return next(p for p in self.cxl if p.id == device_id)
 
     def virtio_mem_region(self, device_id: str) -> VirtioMemPlacement:
         return next(p for p in self.virtio_mem if p.id == device_id)
@@ -240,7 +264,24 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
     ranges += _boot_dimm_ranges(scenario, dimms, ranges)
     ranges = [replace(r, pxm=scenario.srat.pxm_of(r.node)) for r in ranges]
     used = device_base + device_size if device_size else FOUR_GIB + above
+    cxl = _cxl_windows(scenario, used)
+    if cxl:  # pc_pci_hole64_start: after the CXL range when CXL is on
+        used = cxl[-1].end
     hole64 = -(-used // GiB) * GiB
     return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms, windowed,
                         address_space_end=hole64 + prof.pci_hole64_size,
-                        virtio_mem=_virtio_mem(scenario, device_base, device_size))
+                        virtio_mem=_virtio_mem(scenario, device_base, device_size), cxl=cxl)
+
+
+def _cxl_windows(scenario: Scenario, base: int) -> tuple[CxlPlacement, ...]:
+    """pc_get_cxl_range_start/end: the host registers at ``base`` (the end of device
+    memory, else of RAM above 4G), the windows after them in -M cxl-fmw order."""
+    if not scenario.cxl:
+        return ()
+    start = -(-(base + CXL_HOST_REG_SIZE) // CXL_WINDOW_ALIGN) * CXL_WINDOW_ALIGN
+    out = []
+    for index, device in enumerate(scenario.cxl):
+        node = guest_node(len(scenario.machine.nodes), index)
+        out.append(CxlPlacement(device.id, index, start, start + device.window, node))
+        start += device.window
+    return tuple(out)

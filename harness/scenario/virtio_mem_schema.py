@@ -77,5 +77,5 @@ def check_virtio_mem_actions(actions: Sequence[Action], devices: tuple[VirtioMem
             if action.requested_size > device.size or action.requested_size % device.device_block_size:
                 raise ValueError(f"action {action.id}: requested_size {action.requested_size:#x} is "
                                  f"not a multiple of {device.device_block_size:#x} up to {device.size:#x}")
-        if isinstance(action, SlabPin) and action.cpu >= cpus:
+        if isinstance(action, SlabPin) and action.cpu is not None and action.cpu >= cpus:
             raise ValueError(f"action {action.id}: cpu {action.cpu} is not below machine.cpus = {cpus}")
