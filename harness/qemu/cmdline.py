@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.qemu.accel import QEMU_BINARY, TCG, Accel
+from harness.qemu.accel import TCG, Accel
+from harness.qemu.binary import QemuBinary, system_qemu
 from harness.qemu.devices import command_line, dimm_args, scenario_virtio_mem_args
 from harness.qemu.machine import Channels
 from harness.scenario.cmdline import kernel_cmdline
@@ -50,14 +51,14 @@ def build_command(
     initrd: Path,
     channels: Channels,
     accel: Accel = TCG,
-    qemu: str = QEMU_BINARY,
+    qemu: QemuBinary | None = None,
 ) -> list[str]:
     m = scenario.machine
     mem = f"{format_size(m.ram_size)}"
     if m.maxmem is not None and m.maxmem > m.ram_size:
         mem += f",slots={m.slots},maxmem={format_size(m.maxmem)}"
     argv = [
-        qemu, "-M", m.type, "-accel", accel.name, "-cpu", accel.cpu,
+        *(qemu or system_qemu()).argv(), "-M", m.type, "-accel", accel.name, "-cpu", accel.cpu,
         "-smp", _smp(scenario), "-m", mem,
         "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
         "-no-reboot", "-S",
