@@ -117,7 +117,8 @@ def run_argv(run: RunSpec, out_dir: Path, settings: RunSettings) -> list[str]:
     """The ``memhp run`` of one attempt (``--repeat`` when the matrix repeats its cells)."""
     argv = [sys.executable, "-m", "harness.cli", "run", str(scenario_for(run, out_dir)),
             "--kernel", run.kernel, "--out", str(out_dir), "--accel", settings.accel,
-            "--boot-timeout", str(settings.boot_timeout), "--boot", settings.boot]
+            "--boot-timeout", str(settings.boot_timeout), "--boot", settings.boot,
+            "--qemu", run.qemu]
     return argv + (["--repeat", str(settings.repeat)] if settings.repeat > 1 else [])
 
 

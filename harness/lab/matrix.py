@@ -150,9 +150,10 @@ def write_reports(result: MatrixResult, out_dir: Path, db: Path | None) -> None:
 def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,
                workers: int | None = None, scheduler: str | None = None,
                db: Path | None = DEFAULT_HISTORY, progress: bool = True,
-               run_fn: RunFn = run_in_subprocess) -> MatrixResult:
-    """Load, run, report and record a matrix (``db=None``: no history); ``memhp matrix``."""
-    spec = load_matrix(matrix or default_matrix())
+               run_fn: RunFn = run_in_subprocess, qemus: tuple[str, ...] = ()) -> MatrixResult:
+    """Load, run, report and record a matrix (``db=None``: no history); ``memhp matrix``
+    (``qemus``: its ``--qemu``, replacing the file's axis)."""
+    spec = load_matrix(matrix or default_matrix(), qemus)
     out = out_dir or Path("out") / "matrix" / spec.name
     result = execute(spec, out, workers or os.cpu_count() or 1, run_fn, scheduler, progress)
     write_reports(result, out, db)

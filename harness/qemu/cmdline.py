@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.qemu.accel import QEMU_BINARY, TCG, Accel
+from harness.qemu.accel import TCG, Accel
+from harness.qemu.binary import QemuBinary, system_qemu
 from harness.qemu.devices import CXL_CPU_FLAGS, command_line, cxl_args, dimm_args, scenario_virtio_mem_args
 from harness.qemu.machine import Channels
 from harness.scenario.cmdline import kernel_cmdline
@@ -50,7 +51,7 @@ def build_command(
     initrd: Path,
     channels: Channels,
     accel: Accel = TCG,
-    qemu: str = QEMU_BINARY,
+    qemu: QemuBinary | None = None,
 ) -> list[str]:
     m = scenario.machine
     mem = f"{format_size(m.ram_size)}"
@@ -58,8 +59,8 @@ def build_command(
         mem += f",slots={m.slots},maxmem={format_size(m.maxmem)}"
     cxl = bool(scenario.cxl)
     argv = [
-        qemu, "-M", f"{m.type},cxl=on" if cxl else m.type, "-accel", accel.name,
-        "-cpu", accel.cpu + (CXL_CPU_FLAGS if cxl else ""),
+        *(qemu or system_qemu()).argv(), "-M", f"{m.type},cxl=on" if cxl else m.type,
+        "-accel", accel.name, "-cpu", accel.cpu + (CXL_CPU_FLAGS if cxl else ""),
         "-smp", _smp(scenario), "-m", mem,
         "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
         "-no-reboot", "-S",

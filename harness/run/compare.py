@@ -157,11 +157,16 @@ def compare_runs(a_dir: Path, b_dir: Path, a_name: str = "A", b_name: str = "B")
     return cmp
 
 
-def run_and_compare(scenario: Path, kernel_a: str, kernel_b: str, out: Path,
+def run_and_compare(scenario: Path, a: tuple[str, str], b: tuple[str, str], out: Path,
                     accel: str = "auto") -> Comparison:
-    """Run ``scenario`` on both kernels (artifacts in ``out/a``, ``out/b``) and compare."""
+    """Run ``scenario`` on A and B, each a (kernel, QEMU) pair (artifacts in ``out/a``,
+    ``out/b``), and compare."""
     from harness.run.runner import RunOptions, run_scenario
 
-    for side, kernel in (("a", kernel_a), ("b", kernel_b)):
-        run_scenario(scenario, RunOptions(kernel=kernel, out_dir=out / side, accel=accel))
-    return compare_runs(out / "a", out / "b", kernel_a, kernel_b)
+    for side, (kernel, qemu) in (("a", a), ("b", b)):
+        run_scenario(scenario, RunOptions(kernel=kernel, out_dir=out / side, accel=accel, qemu=qemu))
+    return compare_runs(out / "a", out / "b", _side(*a), _side(*b))
+
+
+def _side(kernel: str, qemu: str) -> str:
+    return kernel if qemu == "system" else f"{kernel} on QEMU {qemu}"

@@ -36,6 +36,7 @@ from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
 from harness.paths import cache_dir
 from harness.qemu.accel import Accel, check_address_space, choose_accel
+from harness.qemu.binary import SYSTEM, QemuBinary, resolve_qemu
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import VIRTIO_MEM_MODULES
 from harness.qemu.machine import Machine, tail_lines
@@ -80,6 +81,7 @@ class RunOptions:
     boot_timeout: float = 180.0
     boot: str = "bzimage"  # or "pvh": the vmlinux at its PVH entry (kernels.pvh)
     files: tuple[GuestFile, ...] = ()  # added to the scenario's [[files]] (the pytest plugin)
+    qemu: str = SYSTEM  # --qemu PATH|SPEC (harness.qemu.binary)
 
 
 @dataclass
@@ -228,14 +230,15 @@ class Prepared:
     initrd: Path
     accel: Accel
     boot_image: Path  # what -kernel gets: the bzImage, or the vmlinux for a PVH boot
+    qemu: QemuBinary
 
     def machine(self, out_dir: Path, incoming: int | None = None) -> Machine:
         """``incoming``: an open saved-guest file that QEMU restores instead of booting
         (harness.run.repeat); the command line is otherwise the same, as migration needs."""
         extra = [] if incoming is None else ["-incoming", f"fd:{incoming}"]
         return Machine(lambda socks: build_command(self.scenario, self.boot_image, self.initrd,
-                                                   socks, self.accel) + extra,
-                       out_dir, pass_fds=() if incoming is None else (incoming,))
+                                                   socks, self.accel, self.qemu) + extra,
+                       out_dir, pass_fds=() if incoming is None else (incoming,), env=self.qemu.env())
 
 
 def prepare(path: Path, options: RunOptions) -> Prepared:
@@ -243,7 +246,8 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
     image = kernels.boot_image(kernel, options.boot)
-    accel = choose_accel(options.accel, kernel.bzimage)
+    qemu = resolve_qemu(options.qemu)
+    accel = choose_accel(options.accel, kernel.bzimage, qemu)
     try:
         check_address_space(layout, accel)
     except BadInputError as err:
@@ -253,7 +257,7 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     modules = kernels.needed_modules(kernel, VIRTIO_MEM_MODULES) if scenario.virtio_mem else ()
     initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
                             _selftest_files(scenario, kernel) + helpers + module_entries(modules))
-    return Prepared(scenario, layout, kernel, initrd, accel, image)
+    return Prepared(scenario, layout, kernel, initrd, accel, image, qemu)
 
 
 def _selftest_files(scenario: Scenario, kernel: kernels.Kernel) -> tuple[FileEntry, ...]:

@@ -259,6 +259,15 @@ def test_a_repeating_matrix_runs_each_cell_with_repeat(tmp_path: Path) -> None:
     assert run_argv(_spec("x"), tmp_path, RunSettings(repeat=20))[-2:] == ["--repeat", "20"]
 
 
+def test_each_cell_runs_on_its_own_qemu(tmp_path: Path) -> None:
+    from harness.lab.cell import run_argv
+
+    argv = run_argv(replace(_spec("x"), qemu="/opt/qemu-10"), tmp_path, RunSettings())
+    assert argv[argv.index("--qemu") + 1] == "/opt/qemu-10"
+    default = run_argv(_spec("x"), tmp_path, RunSettings())
+    assert default[default.index("--qemu") + 1] == "system"
+
+
 def test_a_pvh_matrix_boots_each_cell_pvh(tmp_path: Path) -> None:
     from harness.lab.cell import run_argv
 
