@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterable
@@ -30,15 +31,32 @@ def fetch_module_tree(pkg: DebianPackage, downloader: Downloader = apt_download)
     """The package's kept modules, downloading the package once if they are not cached."""
     entry = module_entry(pkg)
     with cache.entry_lock(entry):
-        if not cache.is_complete(entry):
+        if not cache.is_complete(entry) or _kept_before(entry):
+            _retire(entry)
             with cache.staging(entry) as tmp, tempfile.TemporaryDirectory(dir=tmp) as dl:
                 deb = downloader(pkg.package, pkg.version, Path(dl))
                 kept = extract_modules(deb, pkg.release, tmp, KEPT_MODULES)
                 meta = {"package": pkg.package, "version": pkg.version, "release": pkg.release,
-                        "deb_sha256": cache.sha256_file(deb), "modules": sorted(kept)}
+                        "deb_sha256": cache.sha256_file(deb), "modules": sorted(kept),
+                        "wanted": sorted(KEPT_MODULES)}
                 (tmp / cache.META).write_text(json.dumps(meta, indent=2) + "\n")
             log.info("cached modules of %s %s in %s", pkg.package, pkg.version, entry)
     return ModuleTree.read(entry)
+
+
+def _kept_before(entry: Path) -> bool:
+    """An entry made when memhp kept fewer modules (its meta's ``wanted`` lacks some, or
+    predates the key): fetched again, so a newly needed module is never just missing."""
+    meta = json.loads((entry / cache.META).read_text())
+    return not set(KEPT_MODULES) <= set(meta.get("wanted", ()))
+
+
+def _retire(entry: Path) -> None:
+    """Move an old entry aside (one rename: a reader holding its files keeps them) and drop it."""
+    if entry.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{entry.name}.old.", dir=entry.parent))
+        entry.rename(old / entry.name)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _safe_relative(name: str, prefix: str) -> str | None:

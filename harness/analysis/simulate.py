@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.analysis.crashkernel import CRASH_CALLERS
+from harness.analysis.cxl_model import CxlZonePrediction, predict_cxl
 from harness.analysis.dimm_timeline import DimmOnline, DimmTimeline
 from harness.analysis.online_policy import boot_zone_pages, hotplug_config
 from harness.analysis.simulate_boot import (
@@ -90,6 +91,7 @@ class Prediction:
     dimms: tuple[DimmOnline, ...] = ()  # hot-added DIMMs in the order they were added
     virtio_mem: tuple[ResizePrediction, ...] = ()  # each virtio_mem_resize: outcome and zones
     crashkernel: tuple[Reservation, ...] = ()  # what crashkernel= reserved, low part included
+    cxl: tuple[CxlZonePrediction, ...] = ()  # each cxl_region: the zone of its memory
 
     def node(self, nid: int) -> NodePrediction:
         return next(n for n in self.nodes if n.node == nid)
@@ -268,6 +270,8 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
                    if any(r.start < e and s < r.end for s, e in hot))
     blocks = _blocks(boot, movable)
     timeline = _timeline(cmdline, version, boot, movable, layout)
+    cxl = predict_cxl(scenario, layout, hotplug_config(cmdline, version),
+                      boot_zone_pages(node_ranges(boot.state), movable)) if scenario.cxl else ()
     resizes = predict_virtio_mem(scenario, cmdline, version, boot_zones(boot.state, movable))
     actions = tuple(_actions(scenario, layout, blocks, timeline, resizes))
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
@@ -279,7 +283,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     crash = tuple(r for r in _reservations(boot, boot.callers) if r.caller in CRASH_CALLERS)
     return Prediction(scenario.name, version.value, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
-                      actions, inferred, tuple(timeline.added), tuple(resizes.values()), crash)
+                      actions, inferred, tuple(timeline.added), tuple(resizes.values()), crash, cxl)
 
 
 def describe_prediction(p: Prediction) -> str:

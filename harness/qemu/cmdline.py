@@ -79,8 +79,8 @@ def build_command(
                                                       if k != "driver")]
     for vmem in scenario.virtio_mem:  # after the coldplugged DIMMs: the layout's order
         argv += command_line(*scenario_virtio_mem_args(vmem, layout))
-    for index, device in enumerate(scenario.cxl):
-        argv += cxl_args(device, index)
+    for index, cxl_device in enumerate(scenario.cxl):
+        argv += cxl_args(cxl_device, index)
     argv += [
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", kernel_cmdline(scenario, layout),
         "-chardev", f"file,id=console,path={_opt(channels.console_log)}",

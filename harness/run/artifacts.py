@@ -24,6 +24,7 @@ from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
 from harness.errors import BadInputError, ExitCode, Verdict
 from harness.guest.command import CommandRecord
 from harness.guest.state import GuestSnapshot, HotplugParams, PageFlagSummary, ZoneInfo
+from harness.guest.cxl_actions import CxlOutcome
 from harness.guest.virtio_mem_actions import ResizeOutcome
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
@@ -367,6 +368,7 @@ class ActionRecord:
     node: NodeRemovalRecord | None = None  # node_remove only
     command: CommandRecord | None = None  # run only
     virtio_mem: ResizeOutcome | None = None  # virtio_mem_resize only
+    cxl: CxlOutcome | None = None  # cxl_* only
 
     @classmethod
     def of(cls, written: dict[str, Any]) -> ActionRecord:

@@ -142,6 +142,10 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
             continue
         result.add_model(f"{MODEL_PREFIX}action {action.id}", action.outcome,
                          "success" if res.succeeded else "failure", action.reason)
+    for cxl in prediction.cxl:
+        res = done.get(cxl.id)
+        if res is not None and res.cxl is not None and res.cxl.zone:
+            result.add_model(f"{MODEL_PREFIX}CXL {cxl.device} memory onlined to", cxl.zone, res.cxl.zone, cxl.reason)
     for resize in prediction.virtio_mem:
         res = done.get(resize.id)
         if res is not None and res.virtio_mem is not None and resize.zones is not None:

@@ -38,9 +38,9 @@ from harness.paths import cache_dir
 from harness.qemu.accel import Accel, check_address_space, choose_accel
 from harness.qemu.binary import SYSTEM, QemuBinary, resolve_qemu
 from harness.qemu.cmdline import build_command
-from harness.qemu.devices import VIRTIO_MEM_MODULES
+from harness.qemu.devices import CXL_MODULES, VIRTIO_MEM_MODULES
 from harness.qemu.machine import Machine, tail_lines
-from harness.run import checks, checks_virtio_mem
+from harness.run import checks, checks_cxl, checks_virtio_mem
 from harness.run.artifact_io import ArtifactWriteError, artifact_writes, write_file
 from harness.run.artifacts import (
     NO_INFO,
@@ -254,7 +254,9 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
         raise BadInputError(f"{path}: {err}") from None
     helpers = helper_files() if any(isinstance(a, Unmovable) for a in scenario.actions) else ()
     # virtio-mem's driver is a module on Debian's kernels: from the same kernel, or refused.
-    modules = kernels.needed_modules(kernel, VIRTIO_MEM_MODULES) if scenario.virtio_mem else ()
+    # So are CXL's (cxl_acpi … kmem).
+    wanted = (VIRTIO_MEM_MODULES if scenario.virtio_mem else ()) + (CXL_MODULES if scenario.cxl else ())
+    modules = kernels.needed_modules(kernel, wanted)
     initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
                             _selftest_files(scenario, kernel) + helpers + module_entries(modules))
     return Prepared(scenario, layout, kernel, initrd, accel, image, qemu)
@@ -347,6 +349,7 @@ def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: ch
     checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error,
                     seen.in_action)
     checks_virtio_mem.evaluate(result, scenario, layout, facts.log, seen.actions or [])
+    checks_cxl.evaluate(result, scenario, seen.actions or [])
     witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)
     for seen_dimm in witnesses:
         result.add(f"boot-RAM DIMM {seen_dimm.dimm.id} where the kernel booted with it",
@@ -357,6 +360,8 @@ def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: ch
     if seen.qemu_crash is not None:
         during = f" during action {seen.in_action}" if seen.in_action else ""
         result.error = f"QEMU crashed ({seen.qemu_crash}){during}: the kernel was not judged"
+        if scenario.cxl:
+            result.error += f"; {checks_cxl.KNOWN_CRASH}"
         result.error_verdict = Verdict.ERROR
     if scenario.expect.distances is not None:
         checks.distances(result, scenario.expect.distances, seen.distances)
