@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.errors import BadInputError
 from harness.paths import cache_dir
 from harness.qemu.binary import QemuBinary, system_qemu
+from harness.qemu.facts import AMD_HT_START
 from harness.scenario.layout import MemoryLayout
 
 
@@ -31,10 +32,6 @@ class Accel:
 TCG = Accel("tcg", "max")
 KVM = Accel("kvm", "max")
 
-# hw/i386/pc.c:pc_memory_init (QEMU 7.2): an AMD vCPU, as TCG's "max" is, whose highest
-# address would reach the HyperTransport hole below 1 TiB gets its RAM above 4 GiB moved
-# to 1 TiB, past that CPU's 40 physical address bits: QEMU then refuses to start.
-AMD_HT_START = 0xFD00000000
 
 
 def check_address_space(layout: MemoryLayout, accel: Accel) -> None:

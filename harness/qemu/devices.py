@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from harness.qemu.facts import Need
 from harness.scenario.layout import MemoryLayout
-from harness.scenario.schema import Cxl, Dimm, VirtioMem
+from harness.scenario.schema import Cxl, Dimm, Scenario, VirtioMem
 
 # The guest side of virtio-mem-pci (drivers/virtio/virtio_mem.c) on Debian kernels: a
 # module on 6.1 and 6.12, needing virtio_pci, which 6.1 also builds as a module.
@@ -77,6 +78,31 @@ def command_line(backend: Mapping[str, object], device: Mapping[str, object]) ->
     obj = ",".join([str(backend["qom-type"])] + [f"{k}={v}" for k, v in backend.items() if k != "qom-type"])
     dev = ",".join([str(device["driver"])] + [f"{k}={v}" for k, v in device.items() if k != "driver"])
     return ["-object", obj, "-device", dev]
+
+
+# device_add's own arguments, no device property (device-list-properties does not list them).
+_QDEV_OWN = ("driver", "id")
+
+
+def qemu_needs(scenario: Scenario, layout: MemoryLayout) -> tuple[Need, ...]:
+    """What the scenario asks of QEMU, from the very arguments its devices get (boot and
+    hot-add alike): the machine type, each device type and each property it sets."""
+    needs = [Need("machine", scenario.machine.type)]
+    backends: list[dict[str, object]] = []
+    for dimm in scenario.dimms:
+        backend, device = dimm_args(dimm, layout)
+        backends.append(backend)
+        needs += [Need("pc-dimm")] + [Need("pc-dimm", k) for k in device if k not in _QDEV_OWN]
+    for vmem in scenario.virtio_mem:
+        backend, device = scenario_virtio_mem_args(vmem, layout)
+        backends.append(backend)
+        needs += [Need("virtio-mem-pci")] + [Need("virtio-mem-pci", k) for k in device if k not in _QDEV_OWN]
+    if scenario.cxl:  # cxl_args: the type-3 device with a volatile backend (QEMU 8.0 on)
+        needs += [Need("cxl-type3"), Need("cxl-type3", "volatile-memdev"), Need("memory-backend-ram", "share")]
+    if not scenario.machine.reserve:  # -object memory-backend-ram,…,reserve=off (harness.qemu.cmdline)
+        needs.append(Need("memory-backend-ram", "reserve"))
+    needs += [Need("memory-backend-ram", k) for b in backends for k in b if k not in ("qom-type", "id")]
+    return tuple(needs)
 
 
 def cxl_args(device: Cxl, index: int) -> list[str]:

@@ -178,6 +178,21 @@ class ModelAgreement:
 
 
 @dataclass(frozen=True, kw_only=True)
+class QemuInfo:
+    """The QEMU that ran (its own ``query-version`` and ``query-machines`` answers)."""
+
+    spec: str      # --qemu as given: system, a path, debian:…
+    path: str      # the binary
+    version: str   # 10.0.2
+    package: str   # QEMU's package string, e.g. "Debian 1:10.0.2+ds-2+deb13u1~bpo12+1"; "" if none
+    machine: str   # the machine type -M resolved to: pc → pc-i440fx-10.0
+
+    @property
+    def label(self) -> str:
+        return f"QEMU {self.version}" + (f" ({self.package})" if self.package else "")
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunInfo:
     """Facts about the run that are not checks (none of them moves the verdict)."""
 
@@ -192,6 +207,7 @@ class RunInfo:
     virtio_mem: tuple[str, ...] = ()  # the virtio-mem driver's own lines, quoted
     repeat: RepeatInfo | None = None  # memhp run --repeat: every repetition and the totals
     boot: str = "bzimage"  # how QEMU entered the kernel: bzimage, or pvh (memhp run --boot)
+    qemu: QemuInfo | None = None  # None: the run ended before QEMU was chosen
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

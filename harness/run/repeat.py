@@ -200,7 +200,7 @@ def run_repeated(path: Path, options: RunOptions, count: int) -> RunResult:
                       refusals=refusal_totals(prep.scenario, reps))
     result = overall(prep.scenario, options.kernel, saved, info)
     result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), repeat=info,
-                          boot_seconds=saved.boot_seconds, boot=options.boot)
+                          boot_seconds=saved.boot_seconds, boot=options.boot, qemu=prep.qemu_info())
     # The top model.json is the boot as saved (its log, layout, the guest at save), for the
     # reports' memory map; each repetition's has its own actions.
     at_save = Observation(release=saved.release, before=saved.snapshot, kernel_ran=True,
@@ -233,6 +233,7 @@ def _one(prep: Prepared, facts: checks.BootFacts, saved: SavedGuest, out: Path, 
         seen, result = Observation(), RunResult(prep.scenario.name, options.kernel, saved.release,
                                                 error=str(err), error_verdict=Verdict.for_error(err))
     result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(rep_dir), boot=options.boot,
-                          boot_seconds=seen.boot_seconds, action_seconds=seen.action_seconds)
+                          boot_seconds=seen.boot_seconds, action_seconds=seen.action_seconds,
+                          qemu=prep.qemu_info())
     write_summaries(result, rep_dir, seen, _model(result, prep, facts, seen))
     return _repetition(index, result, seen), seen

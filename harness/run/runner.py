@@ -37,8 +37,10 @@ from harness.logparse import load_boot_log
 from harness.paths import cache_dir
 from harness.qemu.accel import Accel, check_address_space, choose_accel
 from harness.qemu.binary import SYSTEM, QemuBinary, resolve_qemu
+from harness.qemu.facts import QemuFacts
+from harness.qemu.probe import probe
 from harness.qemu.cmdline import build_command
-from harness.qemu.devices import CXL_MODULES, VIRTIO_MEM_MODULES
+from harness.qemu.devices import CXL_MODULES, VIRTIO_MEM_MODULES, qemu_needs
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks, checks_cxl, checks_virtio_mem
 from harness.run.artifact_io import ArtifactWriteError, artifact_writes, write_file
@@ -50,6 +52,7 @@ from harness.run.artifacts import (
     MemoryDevices,
     ModelAgreement,
     ModelFile,
+    QemuInfo,
     ensure_out_dir,
     warm_adapters,
 )
@@ -59,7 +62,8 @@ from harness.run.verdict import RunResult, Verdict
 from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.guest_files import GuestFile
 from harness.scenario.schema import Scenario, Selftest, SratSource, Unmovable, load_scenario
-from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
+from harness.qemu.facts import QEMU_SRAT_HEADER
+from harness.scenario.tables import slit_bytes, srat_bytes
 from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
 
 log = logging.getLogger("memhp.run")
@@ -231,6 +235,11 @@ class Prepared:
     accel: Accel
     boot_image: Path  # what -kernel gets: the bzImage, or the vmlinux for a PVH boot
     qemu: QemuBinary
+    facts: QemuFacts  # what that QEMU answered when probed
+
+    def qemu_info(self) -> QemuInfo:
+        return QemuInfo(spec=self.qemu.spec, path=str(self.qemu.resolved()), version=self.facts.version,
+                        package=self.facts.package, machine=self.facts.machine_type(self.scenario.machine.type))
 
     def machine(self, out_dir: Path, incoming: int | None = None) -> Machine:
         """``incoming``: an open saved-guest file that QEMU restores instead of booting
@@ -247,6 +256,7 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
     image = kernels.boot_image(kernel, options.boot)
     qemu = resolve_qemu(options.qemu)
+    facts = check_qemu(path, scenario, layout, qemu)
     accel = choose_accel(options.accel, kernel.bzimage, qemu)
     try:
         check_address_space(layout, accel)
@@ -259,7 +269,17 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     modules = kernels.needed_modules(kernel, wanted)
     initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
                             _selftest_files(scenario, kernel) + helpers + module_entries(modules))
-    return Prepared(scenario, layout, kernel, initrd, accel, image, qemu)
+    return Prepared(scenario, layout, kernel, initrd, accel, image, qemu, facts)
+
+
+def check_qemu(path: Path, scenario: Scenario, layout: MemoryLayout, qemu: QemuBinary) -> QemuFacts:
+    """This QEMU's facts; a scenario it cannot run (a machine, device or property it lacks)
+    is bad input, before anything boots."""
+    facts = probe(qemu)
+    if missing := facts.missing(qemu_needs(scenario, layout)):
+        raise BadInputError(f"{path}: {facts.label} ({qemu.resolved()}) cannot run it: "
+                            f"no {', no '.join(missing)}")
+    return facts
 
 
 def _selftest_files(scenario: Scenario, kernel: kernels.Kernel) -> tuple[FileEntry, ...]:
@@ -289,7 +309,8 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         prep = prepare(path, options)
         scenario, layout = prep.scenario, prep.layout
         result = RunResult(scenario.name, options.kernel, prep.kernel.release)
-        result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), boot=options.boot)
+        result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), boot=options.boot,
+                              qemu=prep.qemu_info())
         threading.Thread(target=warm_adapters, name="memhp-warm", daemon=True).start()
         seen = boot_and_observe(prep, out, options.boot_timeout)
         result.info = replace(result.info, boot_seconds=seen.boot_seconds,

@@ -1,8 +1,9 @@
 """Where QEMU puts a scenario's RAM: the low/high split, the device-memory window, SRAT ranges.
 
-Mirrors QEMU 7.2 (hw/i386/pc_piix.c RAM split, pc_memory_init's device-memory window,
+Mirrors QEMU (hw/i386/pc_piix.c RAM split, pc_memory_init's device-memory window,
 hw/i386/acpi-build.c build_srat's per-node ranges) so the override SRAT can describe
-the same memory the firmware SRAT does, with hotplug marks where the scenario wants.
+the same memory the firmware SRAT does, with hotplug marks where the scenario wants. The
+machine's own numbers are QEMU facts (:mod:`harness.qemu.facts`).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from harness.errors import BadInputError
 from harness.memblock.numa import SratMemory
+from harness.qemu.facts import CXL_HOST_REG_SIZE, CXL_WINDOW_ALIGN, profile
 from harness.scenario.cxl_schema import guest_node
 from harness.scenario.fields import MEMORY_BLOCK_SIZE
 from harness.scenario.schema import Scenario, SratRange
@@ -18,41 +20,6 @@ from harness.units import GiB
 HOLE_640K_START = 0xA0000
 HOLE_640K_END = 0x100000
 FOUR_GIB = 1 << 32
-
-
-@dataclass(frozen=True)
-class MachineProfile:
-    """Per-machine-type RAM split rules (QEMU keeps them in code; we keep them as data)."""
-
-    name: str
-    lowmem_default: int
-    lowmem_when_split: int
-    # enforce_aligned_dimm: the device window reserves 1 GiB of alignment per slot.
-    align_per_slot: int
-    # The 64-bit PCI hole above RAM and device memory (hw/pci-host/i440fx.c:
-    # I440FX_HOST_PROP_PCI_HOLE64_SIZE's default).
-    pci_hole64_size: int
-
-
-PROFILES: dict[str, MachineProfile] = {
-    "pc": MachineProfile("pc", 0xE0000000, 0xC0000000, GiB, 2 * GiB),
-    # hw/i386/pc_q35.c pc_q35_init: 0xb0000000 below 4G, 2 GiB once RAM reaches that;
-    # hw/pci-host/q35.c Q35_PCI_HOST_HOLE64_SIZE_DEFAULT (1 << 35).
-    "q35": MachineProfile("q35", 0xB0000000, 0x80000000, GiB, 32 * GiB),
-}
-# hw/i386/pc.c pc_memory_init (QEMU 10.0): the CXL host bridges' registers take 256 MiB
-# after device memory (or RAM above 4G), the fixed windows follow at 256 MiB alignment.
-CXL_HOST_REG_SIZE = 256 << 20
-CXL_WINDOW_ALIGN = 256 << 20
-
-
-def profile(name: str) -> MachineProfile:
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise BadInputError(
-            f"machine.type: unknown machine {name!r}; known: {', '.join(sorted(PROFILES))}"
-        ) from None
 
 
 @dataclass(frozen=True)
