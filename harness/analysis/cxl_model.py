@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from harness.analysis.online_policy import HotplugConfig, OnlineType, ZonePages, zone_for_dimm
 from harness.scenario.layout import MemoryLayout
-from harness.scenario.schema import CxlRegion, GuestWrite, Scenario
+from harness.scenario.schema import CxlAction, CxlOffline, CxlRegion, CxlRemove, CxlTeardown, GuestWrite, Scenario, SlabPin
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,48 @@ def predict_cxl(scenario: Scenario, layout: MemoryLayout, config: HotplugConfig,
                    f"node {win.node} has no boot memory")
         out.append(CxlZonePrediction(action.id, action.device, win.node, zone, why))
     return tuple(out)
+
+
+def cxl_outcomes(scenario: Scenario, zones: tuple[CxlZonePrediction, ...]) -> dict[str, tuple[str, str]]:
+    """Each cxl_* action's outcome (success, failure or uncertain) and why, device by device
+    in scenario order: ZONE_MOVABLE memory offlines (its pages migrate); ZONE_NORMAL memory
+    holding slab a node-bound slab_pin made there does not (mm/memory_hotplug.c
+    offline_pages: the isolation finds unmovable pages, -EBUSY); other ZONE_NORMAL memory
+    may or may not. memhp tears a region down only once every block is offline."""
+    out: dict[str, tuple[str, str]] = {}
+    zone: dict[str, str] = {}
+    offline: dict[str, str] = {}  # device → "success"/"failure"/"uncertain": are its blocks offline
+    pinned: set[int] = set()
+    by_id = {z.id: z for z in zones}
+    node = {d.id: len(scenario.machine.nodes) + i for i, d in enumerate(scenario.cxl)}
+    for action in scenario.actions:
+        if isinstance(action, SlabPin) and action.node is not None:
+            pinned.add(action.node)
+        if not isinstance(action, CxlAction):
+            continue
+        dev = action.device
+        if isinstance(action, CxlRegion):
+            zone[dev] = by_id[action.id].zone
+            offline[dev] = "success" if zone[dev] == "offline" else "failure"
+            out[action.id] = ("success", f"onlined {zone[dev]}" if zone[dev] != "offline" else "left offline")
+        elif isinstance(action, CxlOffline):
+            if zone.get(dev) == "Movable":
+                verdict = ("success", "ZONE_MOVABLE: its pages migrate")
+            elif zone.get(dev) == "Normal" and node[dev] in pinned:
+                verdict = ("failure", f"ZONE_NORMAL holding the slab pinned to node {node[dev]}")
+            elif zone.get(dev) == "Normal":
+                verdict = ("uncertain", "ZONE_NORMAL: whatever the kernel put there decides")
+            else:
+                verdict = ("failure", "no online block to offline")
+            out[action.id] = verdict
+            offline[dev] = "success" if verdict[0] == "success" or zone.get(dev) in (None, "offline") else verdict[0]
+        elif isinstance(action, CxlTeardown):
+            state = offline.get(dev, "failure")
+            out[action.id] = (state, {"success": "every block offline", "failure": "blocks still online: memhp refuses",
+                                      "uncertain": "depends on the offline before"}[state])
+            if state == "success":
+                offline[dev] = "gone"
+        elif isinstance(action, CxlRemove):
+            out[action.id] = ("success", "region torn down before") if offline.get(dev) == "gone" \
+                else ("uncertain", "device_del with a region up: not modelled")
+    return out

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.analysis.crashkernel import CRASH_CALLERS
-from harness.analysis.cxl_model import CxlZonePrediction, predict_cxl
+from harness.analysis.cxl_model import CxlZonePrediction, cxl_outcomes, predict_cxl
 from harness.analysis.dimm_timeline import DimmOnline, DimmTimeline
 from harness.analysis.online_policy import boot_zone_pages, hotplug_config
 from harness.analysis.simulate_boot import (
@@ -190,7 +190,8 @@ EJECT_PROFILES = {"acpi_memory_hotplug_enabled": "memory", "acpi_processor_hotpl
 
 
 def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
-             hot: DimmTimeline, resizes: dict[str, ResizePrediction]) -> list[ActionPrediction]:
+             hot: DimmTimeline, resizes: dict[str, ResizePrediction],
+             cxl: dict[str, tuple[str, str]]) -> list[ActionPrediction]:
     out: list[ActionPrediction] = []
     disabled: set[str] = set()
     for dimm in (d for d in scenario.dimms if d.at_boot and not d.boot_ram):
@@ -198,6 +199,8 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
     for action in scenario.actions:
         if (resize := resizes.get(action.id)) is not None:
             out.append(ActionPrediction(action.id, action.do, resize.outcome, resize.reason))
+        elif action.id in cxl:
+            out.append(ActionPrediction(action.id, action.do, *cxl[action.id]))
         elif isinstance(action, OfflineNode):
             out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
         elif isinstance(action, BlockRangeAction) and action.do == "offline_range":
@@ -273,7 +276,7 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     cxl = predict_cxl(scenario, layout, hotplug_config(cmdline, version),
                       boot_zone_pages(node_ranges(boot.state), movable)) if scenario.cxl else ()
     resizes = predict_virtio_mem(scenario, cmdline, version, boot_zones(boot.state, movable))
-    actions = tuple(_actions(scenario, layout, blocks, timeline, resizes))
+    actions = tuple(_actions(scenario, layout, blocks, timeline, resizes, cxl_outcomes(scenario, cxl)))
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
                 "numa_meminfo": [asdict(b) for b in boot.blocks],

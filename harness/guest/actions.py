@@ -307,7 +307,9 @@ def _cxl_offline(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: 
     _, win = cxl_actions.placement(scenario, layout, action)
     before = cxl_actions.data_sum(vm, win.node, action.timeout)
     online = [b.index for b in vm.blocks_in(win.start, win.end) if b.state == "online"]
+    began = time.monotonic()
     result.blocks = _set_blocks(vm, online, "offline", action.timeout, vm.block_size)
+    seen.seconds["offline"] = round(time.monotonic() - began, 3)
     seen.blocks = cxl_actions.block_words(vm.blocks_in(win.start, win.end))
     failed = [b for b in result.blocks if not b.ok]
     result.succeeded = bool(online) and not failed
