@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, assert_never
 
+from harness.analysis.kernel_profile import memblock_version, profile_of_log
 from harness.analysis.replay_steps import (
     NODE_DATA_FUNC,
     Allocate,
@@ -74,7 +75,7 @@ class ReplayResult:
     """What the replay found; ``inferred`` lists the state the log cannot show."""
 
     source: str
-    kernel_version: str
+    kernel_version: str  # the profile's series the log was replayed as
     engine: str
     allocations: int
     matched: int
@@ -83,6 +84,7 @@ class ReplayResult:
     dump_check: tuple[DumpDifference, ...]
     dumps_checked: int
     pinned_nodes: tuple[int, ...] = field(default=())
+    profile_note: str = ""  # kernels.profile: the release has no profile row of its own
 
     @property
     def ok(self) -> bool:
@@ -94,15 +96,7 @@ class ReplayResult:
                 "matched": self.matched, "mismatches": [m.to_json() for m in self.mismatches],
                 "inferred": self.inferred, "dumps_checked": self.dumps_checked,
                 "dump_check": [d.to_json() for d in self.dump_check],
-                "pinned_nodes": list(self.pinned_nodes)}
-
-
-def kernel_version_of(log: BootLog) -> KernelVersion:
-    release = log.kernel_release or ""
-    for version in sorted(KernelVersion, key=lambda v: -len(v.value)):
-        if release.startswith(version.value + ".") or release.startswith(version.value + "-"):
-            return version
-    raise BadInputError(f"{log.source}: kernel release {release!r} is neither 6.1 nor 6.12")
+                "pinned_nodes": list(self.pinned_nodes), "profile_note": self.profile_note}
 
 
 def movable_node_of(log: BootLog) -> bool:
@@ -257,9 +251,10 @@ def replay(log: BootLog, engine: str = "python", tree: Path | None = None) -> Re
     """Rebuild memblock from ``log`` and compare every allocation with the kernel's."""
     if not log.memblock_debug or not log.memblock_dumps:
         raise BadInputError(f"{log.source}: no memblock=debug output to replay")
-    version = kernel_version_of(log)
+    choice = profile_of_log(log)
+    version = memblock_version(choice.profile)
     movable_node = movable_node_of(log)
-    steps, inferred = plan_steps(log, version)
+    steps, inferred = plan_steps(log)
     with open_engine(engine, version, movable_node, tree) as eng:
         load_dump(eng, log.memblock_dumps[0])
         eng.set_bottom_up(movable_node)
@@ -268,9 +263,9 @@ def replay(log: BootLog, engine: str = "python", tree: Path | None = None) -> Re
         replayer.run(steps)
     inferred = {"bottom_up": movable_node, **inferred, "numa_meminfo": [
         {"start": f"{b.start:#x}", "end": f"{b.end:#x}", "nid": b.nid} for b in replayer.blocks]}
-    return ReplayResult(log.source, version.value, engine, replayer.allocations, replayer.matched,
+    return ReplayResult(log.source, choice.profile.series, engine, replayer.allocations, replayer.matched,
                         tuple(replayer.mismatches), inferred, tuple(replayer.diffs),
-                        replayer.dumps_checked, tuple(sorted(replayer.pinned)))
+                        replayer.dumps_checked, tuple(sorted(replayer.pinned)), choice.note)
 
 
 __all__ = ["ReplayResult", "Mismatch", "DumpDifference", "replay", "describe_replay"]
@@ -281,6 +276,8 @@ def describe_replay(result: ReplayResult) -> str:
     lines = [f"{result.source}: {result.matched}/{result.allocations} allocations predicted "
              f"(kernel {result.kernel_version}, {result.engine} engine, "
              f"{result.dumps_checked} later dumps checked, {len(result.dump_check)} differences)"]
+    if result.profile_note:
+        lines.append(f"  profile: {result.profile_note}")
     lines += [f"  line {m.line}: {m.request}: predicted {optional_hex(m.predicted)}, "
               f"actual {optional_hex(m.actual)} ({m.reason})" for m in result.mismatches]
     lines += [f"  dump line {d.dump_line} {d.type_name}: model {d.model}, dump {d.dump}"

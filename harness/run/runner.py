@@ -59,7 +59,7 @@ from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.guest_files import GuestFile
 from harness.scenario.schema import Scenario, Selftest, SratSource, Unmovable, load_scenario
 from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
-from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
+from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel, kernel_config
 
 log = logging.getLogger("memhp.run")
 
@@ -364,9 +364,11 @@ def _agreement(result: RunResult, prep: Prepared, facts: checks.BootFacts,
                seen: Observation) -> ModelAgreement | None:
     """The simulator against the boot, when the log has the MEMBLOCK dumps it needs."""
     if not facts.log.memblock_dumps:
-        return None
+        return ModelAgreement.not_run(skipped="the console has no MEMBLOCK configuration dump "
+                                              "(memblock=debug) to model the boot from")
     try:
-        return model_agreement(result, prep.scenario, prep.layout, facts, seen.actions or [])
+        return model_agreement(result, prep.scenario, prep.layout, facts, seen.actions or [],
+                               kernel_config(prep.kernel))
     except Exception as err:  # the model is informational: its failure is reported, the verdict stands
         return ModelAgreement.not_run(error=f"simulator failed: {err!r}")
 

@@ -81,6 +81,8 @@ class RunResult:
         # "model ok   ZONE_MOVABLE of node 2": the mark already says whose check it is.
         lines += [_line("model " + ("ok  " if c.ok else "DIFF"), c, "predicted", MODEL_PREFIX)
                   for c in self.model_checks]
+        if (model := self.info.model_agreement) is not None:
+            lines += [f"  model {what}: {text}" for what, text in model.summary_lines()]
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)

@@ -1,0 +1,39 @@
+"""Which kernel profile a boot log, a spec or a release uses (kernels.profile asks nothing else).
+
+The memblock port in harness.memblock still takes a ``KernelVersion``: ``memblock_version``
+derives it from the profile's memblock rules, so no caller compares releases itself.
+"""
+from __future__ import annotations
+
+from harness.errors import BadInputError
+from harness.logparse import BootLog
+from harness.memblock.model import KernelVersion
+from kernels.config import KernelConfig
+from kernels.profile import KernelProfile, ProfileChoice, profile_for
+
+
+def profile_of_release(release: str, where: str, config: KernelConfig | None = None) -> ProfileChoice:
+    """``where``: what to name in the one-line error (a log, an option)."""
+    try:
+        return profile_for(release, config)
+    except ValueError as err:
+        raise BadInputError(f"{where}: {err}") from err
+
+
+def profile_of_log(log: BootLog, config: KernelConfig | None = None) -> ProfileChoice:
+    """The profile of the kernel that printed ``log`` (its ``Linux version`` line)."""
+    if not log.kernel_release:
+        raise BadInputError(f"{log.source}: no 'Linux version' line: which kernel printed it is unknown")
+    return profile_of_release(log.kernel_release, log.source, config)
+
+
+def profile_of_spec(text: str) -> ProfileChoice:
+    """``debian:6.1``, ``6.12``, ``7.3.4+deb13-amd64``: the series or release after any ``debian:``."""
+    return profile_of_release(text.split(":", 1)[-1], f"kernel {text!r}")
+
+
+def memblock_version(profile: KernelProfile) -> KernelVersion:
+    """The mm/memblock.c port harness.memblock runs for ``profile``: 6.1's arrays keep a dummy
+    entry; every later row follows 6.12's code (7.x nid/flags on reserved regions are the
+    port's ``reserve_nid_flags`` once it has them)."""
+    return KernelVersion.V6_1 if profile.memblock.dummy_entry else KernelVersion.V6_12
