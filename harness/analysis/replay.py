@@ -144,7 +144,7 @@ def predict(engine: Engine, alloc: MemblockAlloc) -> int | None:
     nid = -1 if alloc.nid is None else alloc.nid
     if alloc.func == NODE_DATA_FUNC:
         return engine.alloc_range_nid(alloc.size, alloc.align, 0, 0, nid, False)
-    if alloc.func == "memblock_alloc_exact_nid_raw":
+    if alloc.func in ("memblock_alloc_exact_nid_raw", "memblock_alloc_hugetlb_exact"):
         return engine.alloc_exact_nid_raw(alloc.size, alloc.align, alloc.min_addr,
                                           alloc.max_addr, nid)
     return engine.alloc_try_nid(alloc.size, alloc.align, alloc.min_addr, alloc.max_addr, nid)

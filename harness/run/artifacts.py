@@ -204,6 +204,7 @@ class RunInfo:
     virtio_mem: tuple[str, ...] = ()  # the virtio-mem driver's own lines, quoted
     repeat: RepeatInfo | None = None  # memhp run --repeat: every repetition and the totals
     boot: str = "bzimage"  # how QEMU entered the kernel: bzimage, or pvh (memhp run --boot)
+    unread_lines: tuple[str, ...] = ()  # console lines a known trigger claimed but no pattern read
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

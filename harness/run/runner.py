@@ -34,6 +34,7 @@ from harness.guest.unmovable import helper_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
+from harness.logparse.describe import suspicious_lines
 from harness.paths import cache_dir
 from harness.qemu.accel import Accel, check_address_space, choose_accel
 from harness.qemu.cmdline import build_command
@@ -303,7 +304,8 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         raise wrapped from err
     result.info = replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
                           virtio_mem=tuple(q for d in facts.log.virtio_mem_devices for q in d.quotes()),
-                          model_agreement=_agreement(result, prep, facts, seen))
+                          model_agreement=_agreement(result, prep, facts, seen),
+                          unread_lines=tuple(suspicious_lines(facts.log)))
     write_summaries(result, out, seen, model)
     return result
 
