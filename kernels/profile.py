@@ -83,6 +83,19 @@ class MemblockRules:
     # __memblock_reserve(base, size, nid, flags): allocations reserve MEMBLOCK_RSRV_KERN with their nid,
     # plain memblock_reserve() stores NUMA_NO_NODE instead of MAX_NUMNODES.
     reserve_nid_flags: bool
+    # memblock_add_range() skips its counting pass when cnt * 2 + 1 <= max (6.12), < max (6.1).
+    add_range_room_inclusive: bool
+    # MEMBLOCK_KHO_SCRATCH: memblock_mark/clear_kho_scratch() and should_skip_region()'s scratch test.
+    kho_scratch: bool
+    # memblock_alloc_hugetlb(size, nid, exact_nid): reserves MEMBLOCK_RSRV_KERN | MEMBLOCK_RSRV_HUGETLB.
+    alloc_hugetlb: bool
+    # mm/numa_memblks.c (6.12): numa init resets nids to NUMA_NO_NODE (6.1: MAX_NUMNODES) and trims
+    # SRAT blocks to [start, end) of DRAM (6.1: [0, end)).
+    numa_memblks: bool
+    # mm/mm_init.c find_zone_movable_pfns_for_nodes(): movable_node takes PFN_UP of a hotplug
+    # region's base (6.1: PFN_DOWN); kernelcore=mirror without mirrored memory is ignored (6.1: used).
+    movable_pfn_up: bool
+    mirror_needs_mirror: bool
 
 
 @dataclass(frozen=True)
@@ -149,9 +162,15 @@ class KernelProfile:
         return parse_series(self.series)
 
 
-_M61 = MemblockRules(dummy_entry=True, numa_valid_node=False, reserve_nid_flags=False)
-_M612 = MemblockRules(dummy_entry=False, numa_valid_node=True, reserve_nid_flags=False)
-_M618 = MemblockRules(dummy_entry=False, numa_valid_node=True, reserve_nid_flags=True)
+_M61 = MemblockRules(dummy_entry=True, numa_valid_node=False, reserve_nid_flags=False,
+                     add_range_room_inclusive=False, kho_scratch=False, alloc_hugetlb=False,
+                     numa_memblks=False, movable_pfn_up=False, mirror_needs_mirror=False)
+_M612 = MemblockRules(dummy_entry=False, numa_valid_node=True, reserve_nid_flags=False,
+                      add_range_room_inclusive=True, kho_scratch=False, alloc_hugetlb=False,
+                      numa_memblks=True, movable_pfn_up=True, mirror_needs_mirror=True)
+_M618 = replace(_M612, reserve_nid_flags=True, kho_scratch=True)
+# memblock_alloc_hugetlb() first appears in 7.3 (absent from 7.2.12's mm/memblock.c).
+_M73 = replace(_M618, alloc_hugetlb=True)
 _PRINTK_INFO = 88
 _PRINTK_INFO_EXECUTION_CTX = 112
 
@@ -182,7 +201,7 @@ PROFILES: tuple[KernelProfile, ...] = (
                   PrintkRules(_PRINTK_INFO_EXECUTION_CTX)),
     # 7.3: mm_core_init_early() (free_area_init, hugetlb_bootmem_alloc, sparse_init after
     # setup_arch); the request sequence is the log's, so the rules above are 7.2's.
-    KernelProfile("7.3", _M618,
+    KernelProfile("7.3", _M73,
                   LogFormats(ReserveLine.NID_FLAGS, E820Format.NAMED_WITH_GAPS, LogBufferLine.DATA_PLUS_META),
                   BootOrder(sparse_buffer=False, sparse_in_setup_arch=False),
                   CrashkernelRules(CrashkernelParse.GENERIC),

@@ -1,15 +1,10 @@
-"""Which kernel profile a boot log, a spec or a release uses (kernels.profile asks nothing else).
-
-The memblock port in harness.memblock still takes a ``KernelVersion``: ``memblock_version``
-derives it from the profile's memblock rules, so no caller compares releases itself.
-"""
+"""Which kernel profile a boot log, a spec or a release uses (kernels.profile asks nothing else)."""
 from __future__ import annotations
 
 from harness.errors import BadInputError
 from harness.logparse import BootLog
-from harness.memblock.model import KernelVersion
 from kernels.config import KernelConfig
-from kernels.profile import KernelProfile, ProfileChoice, profile_for
+from kernels.profile import ProfileChoice, parse_series, profile_for
 
 
 def profile_of_release(release: str, where: str, config: KernelConfig | None = None) -> ProfileChoice:
@@ -32,8 +27,8 @@ def profile_of_spec(text: str) -> ProfileChoice:
     return profile_of_release(text.split(":", 1)[-1], f"kernel {text!r}")
 
 
-def memblock_version(profile: KernelProfile) -> KernelVersion:
-    """The mm/memblock.c port harness.memblock runs for ``profile``: 6.1's arrays keep a dummy
-    entry; every later row follows 6.12's code (7.x nid/flags on reserved regions are the
-    port's ``reserve_nid_flags`` once it has them)."""
-    return KernelVersion.V6_1 if profile.memblock.dummy_entry else KernelVersion.V6_12
+def source_series(choice: ProfileChoice) -> str:
+    """``MAJOR.MINOR`` of the release itself: the kernel engine builds that series' own
+    mm/memblock.c, not the profile row's."""
+    major, minor = parse_series(choice.release)
+    return f"{major}.{minor}"

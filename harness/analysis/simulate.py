@@ -21,7 +21,7 @@ from harness.analysis.simulate_boot import (
 )
 from harness.analysis.virtio_mem_model import ResizePrediction, boot_zones, predict_virtio_mem, zone_words
 from harness.errors import BadInputError
-from harness.analysis.kernel_profile import memblock_version, profile_of_spec
+from harness.analysis.kernel_profile import profile_of_spec
 from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
@@ -254,7 +254,7 @@ def simulate(scenario: Scenario, kernel: str | ProfileChoice = "debian:6.1",
     ``layout``: the scenario's, when the caller (a run) has already computed it."""
     choice = kernel_choice(kernel)
     profile = choice.profile
-    version = memblock_version(profile)
+    version = profile.memblock
     layout = compute_layout(scenario) if layout is None else layout
     cmdline = f"{kernel_cmdline(scenario, layout)} {cmdline_extra}".strip()
     movable_node = has_flag(cmdline, "movable_node")

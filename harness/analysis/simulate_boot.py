@@ -19,7 +19,6 @@ from pathlib import Path
 from harness.analysis.crashkernel import reserve_crashkernel
 from harness.errors import BadInputError
 from harness.logparse import BootLog, MemblockAlloc
-from harness.analysis.kernel_profile import memblock_version
 from harness.memblock.model import Memblock
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.sim import MemblockSim
@@ -189,7 +188,7 @@ def simulate_early_boot(layout: MemoryLayout, profile: KernelProfile, movable_no
                         template: Template, cmdline: str) -> EarlyBoot:
     """``cmdline``: for the log buffer it asks for (``log_buf_len=``, else the template's)
     and what it reserves after NUMA init (``crashkernel=``)."""
-    version = memblock_version(profile)
+    version = profile.memblock
     log_buf_len = _log_buf_len(cmdline) or template.log_buf_len
     sim = MemblockSim(version, movable_node=movable_node)
     for start, end in e820_ram(layout):
