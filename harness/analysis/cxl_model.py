@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from harness.analysis.online_policy import HotplugConfig, OnlineType, ZonePages, zone_for_dimm
+from harness.analysis.online_policy import HotplugConfig, ZonePages, zone_for_dimm
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import CxlAction, CxlOffline, CxlRegion, CxlRemove, CxlTeardown, GuestWrite, Scenario, SlabPin
+from kernels.profile import OnlineType
 
 
 @dataclass(frozen=True)

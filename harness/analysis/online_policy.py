@@ -14,8 +14,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from harness.memblock.model import KernelVersion
 from harness.units import has_flag, option_values
+from kernels.profile import HotplugRules, MemmapOnMemory, OnlineType
 
 PAGE_SIZE = 4096
 SIZEOF_STRUCT_PAGE = 64  # x86-64 struct page
@@ -23,15 +23,6 @@ PMD_SIZE = 2 << 20
 PAGEBLOCK_PAGES = 512  # pageblock_order 9 on x86-64 (HUGETLB_PAGE_ORDER)
 DMA32_END = 1 << 32
 AUTO_MOVABLE_RATIO = 301  # mm/memory_hotplug.c: auto_movable_ratio's default
-
-
-class OnlineType(str, enum.Enum):
-    """include/linux/memory_hotplug.h ``enum mmop``, spelled as mhp_online_type_from_str reads it."""
-
-    OFFLINE = "offline"
-    ONLINE = "online"
-    ONLINE_KERNEL = "online_kernel"
-    ONLINE_MOVABLE = "online_movable"
 
 
 class OnlinePolicy(str, enum.Enum):
@@ -47,12 +38,6 @@ class MemmapMode(str, enum.Enum):
     DISABLE = "disable"
     ENABLE = "enable"
     FORCE = "force"
-
-
-# The Debian configs: 6.1 "# CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE is not set" (so
-# memhp_default_online_type starts MMOP_OFFLINE), 6.12 CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO=y
-# (mhp_get_default_online_type: MMOP_ONLINE). Read from the packages' /boot/config files.
-DEBIAN_DEFAULT_ONLINE = {KernelVersion.V6_1: OnlineType.OFFLINE, KernelVersion.V6_12: OnlineType.ONLINE}
 
 
 def kstrtobool(text: str) -> bool | None:
@@ -77,24 +62,25 @@ class HotplugConfig:
     auto_movable_numa_aware: bool
     memmap_mode: MemmapMode
     movable_node: bool
+    memmap_on_memory: MemmapOnMemory  # the kernel's rules for where a DIMM's memmap may go
 
     @property
     def auto_online(self) -> bool:
         return self.default_online_type is not OnlineType.OFFLINE
 
 
-def _memmap_mode(values: list[str], version: KernelVersion) -> MemmapMode:
+def _memmap_mode(values: list[str], rules: MemmapOnMemory) -> MemmapMode:
     """6.12 set_memmap_mode takes "force" or a bool; 6.1's bool parameter refuses "force"."""
     mode = MemmapMode.DISABLE
     for value in values:
-        if version is KernelVersion.V6_12 and value.lower() == "force":
+        if rules is MemmapOnMemory.PER_BLOCK and value.lower() == "force":
             mode = MemmapMode.FORCE
         elif (flag := kstrtobool(value)) is not None:
             mode = MemmapMode.ENABLE if flag else MemmapMode.DISABLE
     return mode
 
 
-def hotplug_config(cmdline: str, version: KernelVersion) -> HotplugConfig:
+def hotplug_config(cmdline: str, rules: HotplugRules) -> HotplugConfig:
     """Each parameter's handler runs once per occurrence, so the last valid value counts
     (setup_memhp_default_state ignores an unknown state; set_online_policy an unknown policy)."""
     states = [OnlineType(v) for v in option_values(cmdline, "memhp_default_state")
@@ -105,16 +91,16 @@ def hotplug_config(cmdline: str, version: KernelVersion) -> HotplugConfig:
     aware = [b for v in option_values(cmdline, "memory_hotplug.auto_movable_numa_aware")
              if (b := kstrtobool(v)) is not None]
     return HotplugConfig(
-        default_online_type=(states or [DEBIAN_DEFAULT_ONLINE[version]])[-1],
+        default_online_type=(states or [rules.default_online])[-1],
         online_policy=(policies or [OnlinePolicy.CONTIG_ZONES])[-1],
         auto_movable_ratio=(ratios or [AUTO_MOVABLE_RATIO])[-1],
         auto_movable_numa_aware=(aware or [True])[-1],
-        memmap_mode=_memmap_mode(option_values(cmdline, "memory_hotplug.memmap_on_memory"), version),
-        movable_node=has_flag(cmdline, "movable_node"))
+        memmap_mode=_memmap_mode(option_values(cmdline, "memory_hotplug.memmap_on_memory"),
+                                 rules.memmap_on_memory),
+        movable_node=has_flag(cmdline, "movable_node"), memmap_on_memory=rules.memmap_on_memory)
 
 
-def vmemmap_pages_per_block(config: HotplugConfig, version: KernelVersion, dimm_size: int,
-                            block_size: int) -> int:
+def vmemmap_pages_per_block(config: HotplugConfig, dimm_size: int, block_size: int) -> int:
     """The pages at the start of each of the DIMM's memory blocks that hold its own memmap
     (``memory_block.nr_vmemmap_pages``; 6.12 ``mem->altmap->free``), 0 if it goes elsewhere.
 
@@ -127,7 +113,7 @@ def vmemmap_pages_per_block(config: HotplugConfig, version: KernelVersion, dimm_
         return 0
     vmemmap = block_size // PAGE_SIZE * SIZEOF_STRUCT_PAGE
     pages = -(-vmemmap // PAGE_SIZE)
-    if version is KernelVersion.V6_1:
+    if config.memmap_on_memory is MemmapOnMemory.SINGLE_BLOCK:
         fits = (dimm_size == block_size and vmemmap % PMD_SIZE == 0
                 and (block_size - vmemmap) % (PAGEBLOCK_PAGES * PAGE_SIZE) == 0)
         return pages if fits else 0

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.memblock.model import KernelVersion, Memblock
+from harness.memblock.model import Memblock
 from harness.scenario.fields import MEMORY_BLOCK_SIZE
 from harness.scenario.schema import Scenario, SlabPin, VirtioMemResize
 from harness.units import has_flag, option_values
+from kernels.profile import HotplugRules
 
 PAGE = 4096
 BLOCK_PAGES = MEMORY_BLOCK_SIZE // PAGE
 ONLINE_TYPES = ("offline", "online", "online_kernel", "online_movable")
-# Without memhp_default_state: Debian 6.1 has CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE unset
-# (offline), Debian 6.12 CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO=y (mm/memory_hotplug.c
-# mhp_get_default_online_type).
-DEBIAN_DEFAULT_ONLINE = {KernelVersion.V6_1: "offline", KernelVersion.V6_12: "online"}
 DEFAULT_RATIO = 301  # mm/memory_hotplug.c auto_movable_ratio
 
 
@@ -47,12 +44,13 @@ class OnlinePolicy:
     movable_node: bool
 
     @classmethod
-    def of(cls, cmdline: str, version: KernelVersion) -> OnlinePolicy:
+    def of(cls, cmdline: str, rules: HotplugRules) -> OnlinePolicy:
+        """Without memhp_default_state: the kernel's default online type (kernels.profile)."""
         states = [v for v in option_values(cmdline, "memhp_default_state") if v in ONLINE_TYPES]
         policy = option_values(cmdline, "memory_hotplug.online_policy")
         ratio = [v for v in option_values(cmdline, "memory_hotplug.auto_movable_ratio") if v.isdigit()]
         aware = option_values(cmdline, "memory_hotplug.auto_movable_numa_aware")
-        return cls(states[-1] if states else DEBIAN_DEFAULT_ONLINE[version],
+        return cls(states[-1] if states else rules.default_online.value,
                    policy[-1:] == ["auto-movable"], int(ratio[-1]) if ratio else DEFAULT_RATIO,
                    not aware or _kstrtobool(aware[-1]), has_flag(cmdline, "movable_node"))
 
@@ -169,10 +167,10 @@ def _unplug(device: _Device, size: int, pinned: bool) -> tuple[str, str]:
     return "success", f"{going} blocks to unplug, none in a kernel zone"
 
 
-def predict_virtio_mem(scenario: Scenario, cmdline: str, version: KernelVersion,
+def predict_virtio_mem(scenario: Scenario, cmdline: str, rules: HotplugRules,
                        zones: _Zones) -> dict[str, ResizePrediction]:
     """Each virtio_mem_resize action's outcome and zones, the devices plugged at boot first."""
-    policy = OnlinePolicy.of(cmdline, version)
+    policy = OnlinePolicy.of(cmdline, rules)
     devices = {d.id: _Device(d.node) for d in scenario.virtio_mem}
     for spec in scenario.virtio_mem:
         _plug(policy, zones, devices, spec.id, spec.requested_size)

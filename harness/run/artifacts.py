@@ -170,11 +170,24 @@ class ModelAgreement:
     block_disagreements: tuple[str, ...]
     skipped: str | None
     error: str | None
+    profile_note: str = ""  # kernels.profile: the release has no profile row of its own
 
     @classmethod
     def not_run(cls, *, skipped: str | None = None, error: str | None = None) -> ModelAgreement:
         return cls(template=None, reservations_in_hotplug_ranges=(), block_disagreements=(),
                    skipped=skipped, error=error)
+
+    def summary_lines(self) -> list[tuple[str, str]]:
+        """What the printed summary must say about the model: why it did not run, or the
+        profile a release without its own was modelled with."""
+        out = []
+        if self.skipped:
+            out.append(("not run", self.skipped))
+        if self.error:
+            out.append(("failed", self.error))
+        if self.profile_note:
+            out.append(("profile", self.profile_note))
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,6 +221,7 @@ class RunInfo:
     repeat: RepeatInfo | None = None  # memhp run --repeat: every repetition and the totals
     boot: str = "bzimage"  # how QEMU entered the kernel: bzimage, or pvh (memhp run --boot)
     qemu: QemuInfo | None = None  # None: the run ended before QEMU was chosen
+    unread_lines: tuple[str, ...] = ()  # console lines a known trigger claimed but no pattern read
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

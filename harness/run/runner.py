@@ -34,6 +34,7 @@ from harness.guest.unmovable import helper_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
+from harness.logparse.describe import suspicious_lines
 from harness.paths import cache_dir
 from harness.qemu.accel import Accel, check_address_space, choose_accel
 from harness.qemu.binary import SYSTEM, QemuBinary, resolve_qemu
@@ -64,7 +65,7 @@ from harness.scenario.guest_files import GuestFile
 from harness.scenario.schema import Scenario, Selftest, SratSource, Unmovable, load_scenario
 from harness.qemu.facts import QEMU_SRAT_HEADER
 from harness.scenario.tables import slit_bytes, srat_bytes
-from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
+from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel, kernel_config
 
 log = logging.getLogger("memhp.run")
 
@@ -330,7 +331,8 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         raise wrapped from err
     result.info = replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
                           virtio_mem=tuple(q for d in facts.log.virtio_mem_devices for q in d.quotes()),
-                          model_agreement=_agreement(result, prep, facts, seen))
+                          model_agreement=_agreement(result, prep, facts, seen),
+                          unread_lines=tuple(suspicious_lines(facts.log)))
     write_summaries(result, out, seen, model)
     return result
 
@@ -394,9 +396,11 @@ def _agreement(result: RunResult, prep: Prepared, facts: checks.BootFacts,
                seen: Observation) -> ModelAgreement | None:
     """The simulator against the boot, when the log has the MEMBLOCK dumps it needs."""
     if not facts.log.memblock_dumps:
-        return None
+        return ModelAgreement.not_run(skipped="the console has no MEMBLOCK configuration dump "
+                                              "(memblock=debug) to model the boot from")
     try:
-        return model_agreement(result, prep.scenario, prep.layout, facts, seen.actions or [])
+        return model_agreement(result, prep.scenario, prep.layout, facts, seen.actions or [],
+                               kernel_config(prep.kernel))
     except Exception as err:  # the model is informational: its failure is reported, the verdict stands
         return ModelAgreement.not_run(error=f"simulator failed: {err!r}")
 

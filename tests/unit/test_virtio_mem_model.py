@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.virtio_mem_model import OnlinePolicy, _Zones, predict_virtio_mem, zone_words
-from harness.memblock.model import KernelVersion
 from harness.scenario.schema import load_scenario
+from kernels.profile import HotplugRules, profile_for
 
 M = 1 << 20
 GIB_PAGES = (1 << 30) // 4096
@@ -45,7 +45,7 @@ requested_size = "{size}"
 """
 
 
-def _predict(tmp_path: Path, cmdline: str, more: str = "", version: KernelVersion = KernelVersion.V6_1,
+def _predict(tmp_path: Path, cmdline: str, more: str = "", version: HotplugRules = profile_for("6.1").profile.hotplug,
              ) -> dict[str, tuple[str, str]]:
     (tmp_path / "s.toml").write_text(SCENARIO.format(cmdline=cmdline, more=more))
     zones = _Zones({0: GIB_PAGES, 1: GIB_PAGES}, {})
@@ -54,11 +54,11 @@ def _predict(tmp_path: Path, cmdline: str, more: str = "", version: KernelVersio
 
 
 def test_the_kernels_defaults_without_memhp_default_state() -> None:
-    assert OnlinePolicy.of("", KernelVersion.V6_1).online_type == "offline"
-    assert OnlinePolicy.of("", KernelVersion.V6_12).online_type == "online"
+    assert OnlinePolicy.of("", profile_for("6.1").profile.hotplug).online_type == "offline"
+    assert OnlinePolicy.of("", profile_for("6.12").profile.hotplug).online_type == "online"
     # setup_memhp_default_state: each occurrence overrides; a bad value is ignored.
     assert OnlinePolicy.of("memhp_default_state=online_movable memhp_default_state=bogus",
-                           KernelVersion.V6_1).online_type == "online_movable"
+                           profile_for("6.1").profile.hotplug).online_type == "online_movable"
 
 
 @pytest.mark.parametrize(("cmdline", "zones"), [
@@ -99,5 +99,5 @@ def test_big_block_mode_is_not_guessed(tmp_path: Path) -> None:
     (tmp_path / "s.toml").write_text(SCENARIO.format(cmdline="memhp_default_state=online_movable", more="")
                                      .replace('size = "2G"', 'size = "2G"\nblock_size = "256M"'))
     zones = _Zones({0: GIB_PAGES, 1: GIB_PAGES}, {})
-    (prediction,) = predict_virtio_mem(load_scenario(tmp_path / "s.toml"), "", KernelVersion.V6_1, zones).values()
+    (prediction,) = predict_virtio_mem(load_scenario(tmp_path / "s.toml"), "", profile_for("6.1").profile.hotplug, zones).values()
     assert (prediction.outcome, prediction.zones) == ("uncertain", None)
