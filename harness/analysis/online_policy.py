@@ -1,4 +1,5 @@
-"""Which zone a hot-added DIMM is onlined to, and where its memmap goes.
+"""Which zone hot-added memory is onlined to (every device kind: pc-dimm, virtio-mem,
+CXL, through :func:`zone_for_pfn_range`), and where a DIMM's memmap goes.
 
 A port of mm/memory_hotplug.c (6.1 and 6.12): ``zone_for_pfn_range`` with
 ``default_zone_for_pfn`` (``online_policy=contig-zones``) and ``auto_movable_zone_for_pfn`` /
@@ -12,6 +13,7 @@ is kernel.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.units import has_flag, option_values
@@ -171,18 +173,21 @@ class ZoneSpan:
     end: int
 
 
-def _intersects(spans: list[ZoneSpan], nid: int, zone: str, start: int, end: int) -> bool:
+def _intersects(spans: Sequence[ZoneSpan], nid: int, zone: str, start: int, end: int) -> bool:
     """mm/memory_hotplug.c zone_intersects: against the zone's whole span, which grows
     over every range onlined to it (resize_zone_range), gaps and other zones included."""
     mine = [s for s in spans if s.nid == nid and s.zone == zone]
     return bool(mine) and start < max(s.end for s in mine) and min(s.start for s in mine) < end
 
 
-def zone_for_dimm(config: HotplugConfig, stats: dict[int, ZonePages], spans: list[ZoneSpan],
-                  nid: int, start: int, size: int) -> str:
-    """zone_for_pfn_range for a DIMM onlined by the default online type (the blocks are
-    onlined one by one, but a static group keeps them in one zone). A DIMM sits above 4G
-    (QEMU's device-memory window), so the kernel zone is ZONE_NORMAL
+def zone_for_pfn_range(config: HotplugConfig, nid: int, start: int, size: int,
+                       movable_fits: Callable[[int | None], bool],
+                       spans: Sequence[ZoneSpan] = ()) -> str:
+    """mm/memory_hotplug.c zone_for_pfn_range for memory onlined by the default online
+    type: the one zone choice every memory device kind asks (pc-dimm, virtio-mem, CXL).
+    The kinds differ only in their memory group, so each passes its own
+    auto_movable_can_online_movable as ``movable_fits(node)`` (None: NUMA_NO_NODE, the
+    whole system). Device memory sits above 4G, so the kernel zone is ZONE_NORMAL
     (default_kernel_zone_for_pfn). "offline" when nothing onlines it."""
     online = config.default_online_type
     if online is OnlineType.OFFLINE:
@@ -193,9 +198,8 @@ def zone_for_dimm(config: HotplugConfig, stats: dict[int, ZonePages], spans: lis
     if online is OnlineType.ONLINE_MOVABLE:
         return "Movable"
     if config.online_policy is OnlinePolicy.AUTO_MOVABLE:
-        pages = size // PAGE_SIZE
-        fits = (config.auto_movable_ratio > 0 and can_online_movable(config, stats, None, pages)
-                and (not config.auto_movable_numa_aware or can_online_movable(config, stats, nid, pages)))
+        fits = (config.auto_movable_ratio > 0 and movable_fits(None)
+                and (not config.auto_movable_numa_aware or movable_fits(nid)))
         return "Movable" if fits else kernel
     # default_zone_for_pfn: inherit the one zone the range intersects, else movable_node decides.
     in_kernel = _intersects(spans, nid, kernel, start, start + size)
@@ -203,3 +207,13 @@ def zone_for_dimm(config: HotplugConfig, stats: dict[int, ZonePages], spans: lis
     if in_kernel != in_movable:
         return kernel if in_kernel else "Movable"
     return "Movable" if config.movable_node else kernel
+
+
+def zone_for_dimm(config: HotplugConfig, stats: dict[int, ZonePages], spans: list[ZoneSpan],
+                  nid: int, start: int, size: int) -> str:
+    """A static memory group's zone (a pc-dimm's ACPI memory device, a CXL region's kmem
+    dax device): decided once for the whole group (its blocks are onlined one by one,
+    but a static group keeps them in one zone)."""
+    pages = size // PAGE_SIZE
+    return zone_for_pfn_range(config, nid, start, size,
+                              lambda node: can_online_movable(config, stats, node, pages), spans)
