@@ -280,9 +280,12 @@ def _cxl_region(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: C
         result.reason = f"region not created: {why}"
         return
     end = win.start + int(seen.region["size"], 16)
-    blocks = _wait_dimm_blocks(vm, win.start, end, action.timeout, auto and action.online_type == "auto")
+    blocks = _wait_dimm_blocks(vm, win.start, end, action.timeout, auto)
+    early = ""
     if action.online_type != "auto":
         offline = [b.index for b in blocks if b.state == "offline"]
+        if len(offline) < len(blocks):  # the kernel's auto-online came first: its zone stands
+            early = f"; {len(blocks) - len(offline)} blocks already onlined by auto_online_blocks"
         result.blocks = _set_blocks(vm, offline, action.online_type, action.timeout, vm.block_size)
         blocks = vm.blocks_in(win.start, end)
     seen.seconds["blocks"] = round(time.monotonic() - began - seen.seconds["region"], 3)
@@ -290,7 +293,7 @@ def _cxl_region(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: C
     refused = [b for b in result.blocks if not b.ok]
     result.succeeded = bool(blocks) and not refused
     result.reason = (f"{seen.region['region']} bound at {win.start:#x} on node {win.node}, "
-                     f"{len(blocks)} blocks: {seen.zone}" if blocks else "kmem added no memory block")
+                     f"{len(blocks)} blocks: {seen.zone}{early}" if blocks else "kmem added no memory block")
     if refused:
         result.reason += "; " + "; ".join(f"memory{b.block}: {b.error}" for b in refused)
     if result.succeeded and action.fill:

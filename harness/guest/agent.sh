@@ -83,12 +83,14 @@ cxlregion() {  # WINDOW MEMDEV: create, configure, commit and bind; print what c
     cxlw "$region" /sys/bus/cxl/drivers/cxl_region/bind || return 1
     read -r start < $r/resource
     echo "region $region start $start size $size endpoint ${ed##*/}"
-    for d in $r/dax_region*/dax*; do [ -e "$d" ] && echo "dax ${d##*/} driver $(basename "$(readlink -f $d/driver)")"; done
+    for d in $r/dax_region*/dax[0-9]*; do [ -e "$d" ] && echo "dax ${d##*/} driver $(basename "$(readlink -f $d/driver)")"; done
 }
 cxldown() {  # WINDOW MEMDEV REGION: the reverse, dpa_size=0 last (else the decoder keeps it)
     root=$CXL/decoder0.$1; ed=; r=$CXL/$3
     cxlendpoint "$2" || return 1
-    for d in $r/dax_region*/dax*; do [ -e "$d/driver" ] && cxlw "${d##*/}" $d/driver/unbind; done
+    for d in $r/dax_region*/dax[0-9]*; do
+        if [ -e "$d/driver" ]; then cxlw "${d##*/}" $d/driver/unbind || return 1; fi
+    done
     cxlw "$3" /sys/bus/cxl/drivers/cxl_region/unbind && cxlw 0 $r/commit &&
         cxlw "$3" $root/delete_region && cxlw 0 $ed/dpa_size
 }
