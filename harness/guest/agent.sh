@@ -83,7 +83,15 @@ cxlregion() {  # WINDOW MEMDEV: create, configure, commit and bind; print what c
     cxlw "$region" /sys/bus/cxl/drivers/cxl_region/bind || return 1
     read -r start < $r/resource
     echo "region $region start $start size $size endpoint ${ed##*/}"
-    for d in $r/dax_region*/dax[0-9]*; do [ -e "$d" ] && echo "dax ${d##*/} driver $(basename "$(readlink -f $d/driver)")"; done
+    # 6.12 registers the dax device within bind, 7.3 a moment later: wait up to 10 s
+    tries=0
+    while [ $tries -lt 10 ]; do
+        for d in $r/dax_region*/dax[0-9]*; do
+            if [ -e "$d/driver" ]; then echo "dax ${d##*/} driver $(basename "$(readlink -f $d/driver)")"; return 0; fi
+        done
+        tries=$((tries + 1)); sleep 1
+    done
+    echo "no dax device bound under $region after 10 s"
 }
 cxldown() {  # WINDOW MEMDEV REGION: the reverse, dpa_size=0 last (else the decoder keeps it)
     root=$CXL/decoder0.$1; ed=; r=$CXL/$3
