@@ -20,7 +20,12 @@ SCENARIO = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios" / "thr
 RECORDED = [("6.1", True, "qemu-6.1-three-node-movable-node.log"),
             ("6.1", False, "qemu-6.1-three-node.log"),
             ("6.12", True, "qemu-6.12-three-node-movable-node.log"),
-            ("6.12", False, "qemu-6.12-three-node.log")]
+            ("6.12", False, "qemu-6.12-three-node.log"),
+            ("6.18", True, "qemu-6.18-three-node-movable-node.log"),
+            ("6.18", False, "qemu-6.18-three-node.log"),
+            ("7.2", False, "qemu-7.2-three-node.log"),
+            ("7.3", True, "qemu-7.3-three-node-movable-node.log"),
+            ("7.3", False, "qemu-7.3-three-node.log")]
 
 
 def test_shipped_file_equals_what_the_recorded_logs_give() -> None:
