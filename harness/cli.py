@@ -88,7 +88,7 @@ def _show_result(args: argparse.Namespace, result: RunResult, out_dir: Path) -> 
 
 def show_command(args: argparse.Namespace) -> ExitCode:
     from harness.qemu.accel import choose_accel
-    from harness.qemu.binary import resolve_qemu
+    from harness.qemu.resolve import resolve_qemu
     from harness.qemu.cmdline import build_command
     from harness.qemu.machine import Channels
     import kernels
@@ -235,8 +235,10 @@ def _count(text: str) -> int:
     return int(text)
 
 
-_QEMU_HELP = ("system (default: qemu-system-x86_64 on PATH), a QEMU binary, or the root of an "
-              "unpacked QEMU package (run with its own -L data and modules)")
+_QEMU_HELP = ("system (default: qemu-system-x86_64 on PATH); debian:<version> (debian:10.0: the "
+              "host release's build if any) or debian:<suite> (debian:bookworm-backports), "
+              "fetched from Debian's archive, verified and unpacked into the cache; a QEMU "
+              "binary; or the root of an unpacked QEMU tree (run with its own -L data and modules)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,7 +36,8 @@ from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
 from harness.paths import cache_dir
 from harness.qemu.accel import Accel, check_address_space, choose_accel
-from harness.qemu.binary import SYSTEM, QemuBinary, resolve_qemu
+from harness.qemu.binary import SYSTEM, QemuBinary
+from harness.qemu.resolve import resolve_qemu
 from harness.qemu.facts import QemuFacts
 from harness.qemu.probe import probe
 from harness.qemu.cmdline import build_command
@@ -239,7 +240,8 @@ class Prepared:
 
     def qemu_info(self) -> QemuInfo:
         return QemuInfo(spec=self.qemu.spec, path=str(self.qemu.resolved()), version=self.facts.version,
-                        package=self.facts.package, machine=self.facts.machine_type(self.scenario.machine.type))
+                        package=self.facts.package, machine=self.facts.machine_type(self.scenario.machine.type),
+                        archive=self.qemu.package)
 
     def machine(self, out_dir: Path, incoming: int | None = None) -> Machine:
         """``incoming``: an open saved-guest file that QEMU restores instead of booting
