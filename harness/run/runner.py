@@ -243,13 +243,14 @@ class Prepared:
                         package=self.facts.package, machine=self.facts.machine_type(self.scenario.machine.type),
                         archive=self.qemu.package)
 
-    def machine(self, out_dir: Path, incoming: int | None = None) -> Machine:
-        """``incoming``: an open saved-guest file that QEMU restores instead of booting
-        (harness.run.repeat); the command line is otherwise the same, as migration needs."""
-        extra = [] if incoming is None else ["-incoming", f"fd:{incoming}"]
+    def machine(self, out_dir: Path, incoming: list[str] | None = None,
+                pass_fds: tuple[int, ...] = ()) -> Machine:
+        """``incoming``: the ``-incoming`` of a QEMU that restores a saved guest instead of
+        booting (harness.run.repeat, ``pass_fds`` its open state file); the command line is
+        otherwise the same, as migration needs."""
         return Machine(lambda socks: build_command(self.scenario, self.boot_image, self.initrd,
-                                                   socks, self.accel, self.qemu) + extra,
-                       out_dir, pass_fds=() if incoming is None else (incoming,), env=self.qemu.env())
+                                                   socks, self.accel, self.qemu) + (incoming or []),
+                       out_dir, pass_fds=pass_fds, env=self.qemu.env())
 
 
 def prepare(path: Path, options: RunOptions) -> Prepared:
