@@ -9,17 +9,19 @@ outside the signature is ever read.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from debarchive.errors import VerificationError
-from harness.errors import InfrastructureError
+from harness.errors import BadInputError, InfrastructureError
 
 # Debian 13's debian-archive-keyring ships .pgp files; Debian 12's .gpg.
 KEYRINGS = (Path("/usr/share/keyrings/debian-archive-keyring.pgp"),
             Path("/usr/share/keyrings/debian-archive-keyring.gpg"))
+KEYRING_ENV = "MEMHP_DEBIAN_KEYRING"
 _GPGV_TIMEOUT = 60
 
 
@@ -32,7 +34,13 @@ class Signed:
 
 
 def default_keyring() -> Path:
-    """The host's Debian archive keyring; ``InfrastructureError`` naming the package if absent."""
+    """``MEMHP_DEBIAN_KEYRING`` (a local mirror's own key), else the host's Debian archive
+    keyring; ``InfrastructureError`` naming the package if absent."""
+    override = os.environ.get(KEYRING_ENV)
+    if override:
+        if not Path(override).is_file():
+            raise BadInputError(f"{KEYRING_ENV}={override}: not a file")
+        return Path(override)
     found = next((k for k in KEYRINGS if k.is_file()), None)
     if found is None:
         raise InfrastructureError(f"no Debian archive keyring ({' or '.join(map(str, KEYRINGS))}): "

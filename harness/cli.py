@@ -161,6 +161,9 @@ def cmd_srat_build(args: argparse.Namespace) -> int:
 def cmd_kernels_list(args: argparse.Namespace) -> int:
     import kernels
 
+    if args.available:
+        print(kernels.format_available(kernels.available()))
+        return 0
     for kernel in kernels.list_kernels():
         print(f"{kernel.spec:<16} {kernel.release:<24} {kernel.bzimage}")
     return 0
@@ -187,8 +190,12 @@ def cmd_kernels_fetch(args: argparse.Namespace) -> int:
     kernel = kernels.fetch(args.spec)
     print(f"{kernel.spec}: {kernel.release} at {kernel.bzimage}")
     if kernel.source == "debian":
-        kept = kernels.needed_modules(kernel, KEPT_MODULES)
+        tree = kernels.module_tree(kernel)
+        absent = [n for n in KEPT_MODULES if n not in tree.modular and n not in tree.builtin]
+        kept = kernels.needed_modules(kernel, [n for n in KEPT_MODULES if n not in absent])
         print(f"  modules: {' '.join(m.name for m in kept) or 'none (built in)'}")
+        if absent:
+            print(f"  not in this kernel: {' '.join(absent)}")
     return 0
 
 
@@ -290,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     kern = sub.add_parser("kernels", help="list or fetch kernels").add_subparsers(
         dest="kernels_command", required=True)
-    kern.add_parser("list").set_defaults(func=cmd_kernels_list)
+    listing = kern.add_parser("list", help="cached kernels; --available: what Debian's archive offers")
+    listing.add_argument("--available", action="store_true")
+    listing.set_defaults(func=cmd_kernels_list)
     fetch = kern.add_parser("fetch")
     fetch.add_argument("spec")
     fetch.set_defaults(func=cmd_kernels_fetch)
