@@ -88,7 +88,7 @@ def _show_result(args: argparse.Namespace, result: RunResult, out_dir: Path) -> 
 
 def show_command(args: argparse.Namespace) -> ExitCode:
     from harness.qemu.accel import choose_accel
-    from harness.qemu.binary import resolve_qemu
+    from harness.qemu.resolve import resolve_qemu
     from harness.qemu.cmdline import build_command
     from harness.qemu.machine import Channels
     import kernels
@@ -161,6 +161,9 @@ def cmd_srat_build(args: argparse.Namespace) -> int:
 def cmd_kernels_list(args: argparse.Namespace) -> int:
     import kernels
 
+    if args.available:
+        print(kernels.format_available(kernels.available()))
+        return 0
     for kernel in kernels.list_kernels():
         print(f"{kernel.spec:<16} {kernel.release:<24} {kernel.bzimage}")
     return 0
@@ -187,8 +190,12 @@ def cmd_kernels_fetch(args: argparse.Namespace) -> int:
     kernel = kernels.fetch(args.spec)
     print(f"{kernel.spec}: {kernel.release} at {kernel.bzimage}")
     if kernel.source == "debian":
-        kept = kernels.needed_modules(kernel, KEPT_MODULES)
+        tree = kernels.module_tree(kernel)
+        absent = [n for n in KEPT_MODULES if n not in tree.modular and n not in tree.builtin]
+        kept = kernels.needed_modules(kernel, [n for n in KEPT_MODULES if n not in absent])
         print(f"  modules: {' '.join(m.name for m in kept) or 'none (built in)'}")
+        if absent:
+            print(f"  not in this kernel: {' '.join(absent)}")
     return 0
 
 
@@ -235,8 +242,10 @@ def _count(text: str) -> int:
     return int(text)
 
 
-_QEMU_HELP = ("system (default: qemu-system-x86_64 on PATH), a QEMU binary, or the root of an "
-              "unpacked QEMU package (run with its own -L data and modules)")
+_QEMU_HELP = ("system (default: qemu-system-x86_64 on PATH); debian:<version> (debian:10.0: the "
+              "host release's build if any) or debian:<suite> (debian:bookworm-backports), "
+              "fetched from Debian's archive, verified and unpacked into the cache; a QEMU "
+              "binary; or the root of an unpacked QEMU tree (run with its own -L data and modules)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     kern = sub.add_parser("kernels", help="list or fetch kernels").add_subparsers(
         dest="kernels_command", required=True)
-    kern.add_parser("list").set_defaults(func=cmd_kernels_list)
+    listing = kern.add_parser("list", help="cached kernels; --available: what Debian's archive offers")
+    listing.add_argument("--available", action="store_true")
+    listing.set_defaults(func=cmd_kernels_list)
     fetch = kern.add_parser("fetch")
     fetch.add_argument("spec")
     fetch.set_defaults(func=cmd_kernels_fetch)

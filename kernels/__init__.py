@@ -1,24 +1,23 @@
 """Obtaining and inspecting kernels: Debian packages and local builds.
 
 ``resolve(spec)`` turns a SPEC (see ``kernels.spec``) into a ``Kernel``, fetching a
-Debian package into the cache if needed; ``list_kernels()`` lists what is cached.
+Debian package into the cache if needed; ``list_kernels()`` lists what is cached,
+``available()`` what Debian's archive offers.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from harness.errors import BadInputError
-from kernels.debian import DebianPackage, cached_packages, kernel_from_entry, resolve_debian
-from kernels.debian_modules import fetch_module_tree
+from kernels.debian import cached_kernels, catalog, fetch_modules, kernel_from_entry, resolve_debian
+from kernels.debian_catalog import Catalog
 from kernels.kernel import Kernel
 from kernels.local import resolve_local
 from kernels.modules import Module, ModuleTree, resolve_modules
 from kernels.pvh import boot_image
-from kernels.spec import DEBIAN_SERIES, DEFAULT_SPEC, DebianSpec, parse_spec
+from kernels.spec import DEFAULT_SPEC, DebianSpec, Pick, parse_spec
 
-KNOWN_SPECS = tuple(f"debian:{series}" for series in DEBIAN_SERIES)
-
-__all__ = ["DEFAULT_SPEC", "KNOWN_SPECS", "Kernel", "Module", "boot_image", "fetch", "list_kernels", "module_tree",
+__all__ = ["DEFAULT_SPEC", "Kernel", "Module", "available", "boot_image", "format_available", "fetch", "list_kernels", "module_tree",
            "needed_modules", "resolve"]
 
 
@@ -40,18 +39,37 @@ def fetch(spec: str = DEFAULT_SPEC) -> Kernel:
 
 
 def list_kernels() -> list[Kernel]:
-    """Every cached Debian kernel, newest first per series, each with its pinned spec.
+    """Every cached Debian kernel, newest first, each with its pinned spec.
 
-    ``KNOWN_SPECS`` lists the series that ``resolve`` can fetch but may not have yet.
+    ``available()`` lists what ``resolve`` can fetch but may not have yet.
     """
-    return [kernel_from_entry(pkg.entry, f"debian:{pkg.release}") for pkg in cached_packages()]
+    return [kernel_from_entry(k.entry, f"debian:{k.release}") for k in cached_kernels()]
+
+
+def available() -> Catalog:
+    """Every kernel build Debian's archive offers (verified indexes, cached for hours)."""
+    return catalog()
+
+
+def format_available(found: Catalog) -> str:
+    """``kernels list --available``: the newest build of each series, and what the
+    catalog's aliases name today."""
+    cached = {k.entry.name for k in cached_kernels()}
+    lines = [f"{'name':<13} {'newest release':<24} {'package version':<20} {'suite':<19} cached"]
+    for series in found.series():
+        build = found.newest(series)
+        assert build is not None
+        mark = "yes" if f"{build.main.name}_{build.version}" in cached else "no"
+        lines.append(f"{'debian:' + series:<13} {build.release:<24} {build.version:<20} {build.suite:<19} {mark}")
+    aliases = [f"debian:{pick.value} = debian:{found.resolve_alias(pick)}" for pick in (Pick.LTS, Pick.LATEST)
+               if found.resolve_alias(pick)]
+    return "\n".join([*lines, "; ".join(aliases)])
 
 
 def module_tree(kernel: Kernel) -> ModuleTree:
     """Where ``kernel``'s modules are: its Debian package (fetched once) or its local tree."""
     if kernel.source == "debian" and kernel.package_version is not None:
-        package = DebianPackage(f"linux-image-{kernel.release}-unsigned", kernel.package_version)
-        return fetch_module_tree(package)
+        return fetch_modules(kernel)
     if kernel.modules is None:
         raise BadInputError(f"kernel {kernel.spec}: no module tree to find modules in: give a build "
                             "tree's bzImage or ,modules=DIR (a directory with modules.builtin)")

@@ -1,190 +1,153 @@
-"""Debian kernels: resolve a series to the archive's newest package, fetch, cache.
+"""Debian kernels: a name resolved against the archive's catalog, fetched, verified, cached.
 
-``debian:6.1`` is the newest ``linux-image-6.1.0-<abi>-amd64-unsigned`` the apt
-lists know, ``debian:6.12`` the newest ``linux-image-6.12.<n>+deb12-amd64-unsigned``.
-Only ``boot/`` is taken from the package (vmlinuz, System.map, config), streamed
-out of ``dpkg-deb --fsys-tarfile`` under names memhp chooses, so nothing the
-package says can write outside the cache entry. The vmlinux is extracted once at
-fetch time. When apt cannot deliver, the newest cached kernel of the series is used.
+``kernels.debian_catalog`` says which build a name means; its packages come through
+``debarchive`` (signature, then SHA256 of the index, then of each .deb), into a scratch
+directory beside the cache entry. Only vmlinuz, System.map and config are taken from the
+packages, streamed out under names memhp chooses, so nothing a package says can write
+outside the entry; the vmlinux is extracted once at fetch time, and the kept modules are
+stored from the same download (``kernels.debian_modules``). Each entry is
+``<cache>/kernels/<package>_<version>/``, one per release and package version.
+
+When the archive cannot be reached, the newest cached kernel the name could mean is
+used, and a line says so. A file that fails verification is never cached and never
+falls back: that is exit 125 naming the file.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import os
 import re
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from debian.debian_support import Version
+
+from debarchive import Archive, ArchiveUnreachable, NotInArchive, Package, stream_deb
 from harness.errors import InfrastructureError
 from kernels import cache
 from kernels.bzimage import write_vmlinux
+from kernels.debian_catalog import LONGTERM, PACKAGE_REGEX, Build, Catalog, Layout
+from kernels.debian_modules import entry_covers, module_entry, store_modules
 from kernels.kernel import Kernel, make_kernel
-from kernels.spec import DebianSpec
+from kernels.modules import KEPT_MODULES, ModuleTree
+from kernels.spec import DebianSpec, Pick
 
 log = logging.getLogger(__name__)
 
-# One regex per series (POSIX ERE too: apt-cache search reads it); group 1 orders packages (ABI number or stable patch level).
-PACKAGE_PATTERNS = {
-    "6.1": r"^linux-image-6\.1\.0-([0-9]+)-amd64-unsigned$",
-    "6.12": r"^linux-image-6\.12\.([0-9]+)\+deb12-amd64-unsigned$",
+# Where each layout puts the boot files (kernels.debian_catalog.Layout), by the name the
+# cache entry gives them.
+_BOOT_MEMBERS = {
+    "vmlinuz": ("./boot/vmlinuz-{}", "./usr/lib/modules/{}/vmlinuz", "./usr/lib/modules/{}/vmlinuz.unsigned"),
+    "System.map": ("./boot/System.map-{}", "./usr/lib/modules/{}/System.map"),
+    "config": ("./boot/config-{}", "./usr/lib/modules/{}/config"),
 }
-_BOOT_FILES = {"vmlinuz": "vmlinuz-{}", "System.map": "System.map-{}", "config": "config-{}"}
-_TAIL_LINES = 15
-_APT_TIMEOUT = 900
+_UPSTREAM = re.compile(r"^(?:\d+:)?(\d+)\.(\d+)\.(\d+)")
 
-# (package, version, directory) -> path of the downloaded .deb inside directory.
-Downloader = Callable[[str, str, Path], Path]
+
+@functools.cache
+def default_archive() -> Archive:
+    """The host's view of Debian's archive, one per process."""
+    return Archive()
+
+
+def catalog(archive: Archive | None = None) -> Catalog:
+    """Every whole kernel build the archive's (verified) indexes describe."""
+    return Catalog.from_packages((archive or default_archive()).packages(PACKAGE_REGEX))
 
 
 @dataclass(frozen=True)
-class DebianPackage:
-    """One binary kernel package at one version."""
+class CachedKernel:
+    """A complete kernel entry of the cache."""
 
-    package: str
+    entry: Path
+    release: str
     version: str
 
     @property
-    def release(self) -> str:
-        return self.package.removeprefix("linux-image-").removesuffix("-unsigned")
+    def upstream(self) -> tuple[int, int, int]:
+        match = _UPSTREAM.match(self.version)
+        return (int(match[1]), int(match[2]), int(match[3])) if match else (0, 0, 0)
 
     @property
-    def entry(self) -> Path:
-        return cache.cache_root() / f"{self.package}_{self.version}"
+    def series(self) -> str:
+        return f"{self.upstream[0]}.{self.upstream[1]}"
 
 
-def _run(args: Sequence[str], cwd: Path | None = None) -> str:
-    """Run an apt/dpkg command; ``InfrastructureError`` with its output tail on failure."""
-    try:
-        proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
-                              timeout=_APT_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise InfrastructureError(f"{' '.join(args)}: {err}") from err
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-_TAIL_LINES:])
-        raise InfrastructureError(f"{' '.join(args)} exited {proc.returncode}:\n{tail}")
-    return proc.stdout
+def cached_kernels() -> list[CachedKernel]:
+    """Complete Debian kernel entries, newest first."""
+    root = cache.cache_root()
+    found = []
+    for entry in sorted(root.iterdir()) if root.is_dir() else []:
+        if entry.is_dir() and cache.is_complete(entry):
+            meta = json.loads((entry / cache.META).read_text())
+            if "package" in meta and "release" in meta:
+                found.append(CachedKernel(entry, str(meta["release"]), str(meta["version"])))
+    return sorted(found, key=lambda k: (k.upstream, Version(k.version)), reverse=True)
 
 
-APT_LISTS = Path("/var/lib/apt/lists")
+def cached_for(spec: DebianSpec) -> CachedKernel | None:
+    """The newest cached kernel ``spec`` could mean (lts: the newest longterm one)."""
+    def fits(kernel: CachedKernel) -> bool:
+        if spec.pick is Pick.SERIES:
+            return kernel.series == spec.value
+        if spec.pick is Pick.PATCH:
+            return ".".join(map(str, kernel.upstream)) == spec.value
+        if spec.pick is Pick.RELEASE:
+            return kernel.release == spec.value
+        return spec.pick is Pick.LATEST or kernel.series in LONGTERM
+    return next((k for k in cached_kernels() if fits(k)), None)
 
 
-def archive_package(spec: DebianSpec) -> DebianPackage | None:
-    """The package the apt lists offer for ``spec`` (newest ABI unless pinned), or None.
-
-    Asking apt costs about a second per run; the answer only changes when the lists do,
-    so it is memoised per spec against the lists' modification time.
-    """
-    memo = cache.cache_root() / "apt-resolution.json"
-    stamp = str(APT_LISTS.stat().st_mtime_ns) if APT_LISTS.exists() else "none"
-    try:
-        known = json.loads(memo.read_text())
-    except (OSError, ValueError):
-        known = {}
-    hit = known.get(spec.text)
-    if isinstance(hit, dict) and hit.get("lists") == stamp:
-        return DebianPackage(hit["package"], hit["version"])
-    pkg = _ask_apt(spec)
-    if pkg is not None:
-        known[spec.text] = {"lists": stamp, "package": pkg.package, "version": pkg.version}
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known))
-        os.replace(tmp, memo)
-    return pkg
-
-
-def _ask_apt(spec: DebianSpec) -> DebianPackage | None:
-    if spec.release is not None:
-        names = [f"linux-image-{spec.release}-unsigned"]
-    else:
-        pattern = re.compile(PACKAGE_PATTERNS[spec.series])
-        out = _run(["apt-cache", "search", "--names-only", pattern.pattern])
-        found = [m for m in (pattern.match(line.split(" - ", 1)[0]) for line in out.splitlines()) if m]
-        names = [m.group(0) for m in sorted(found, key=lambda m: int(m.group(1)), reverse=True)]
-    for name in names:
-        version = candidate_version(name)
-        if version is not None:
-            return DebianPackage(name, version)
-    return None
-
-
-def candidate_version(package: str) -> str | None:
-    """``apt-cache policy``'s candidate version, None if apt has none."""
-    try:
-        out = _run(["apt-cache", "policy", package])
-    except InfrastructureError:
-        return None
-    match = re.search(r"^\s*Candidate:\s*(\S+)", out, re.MULTILINE)
-    return None if match is None or match.group(1) == "(none)" else match.group(1)
-
-
-def apt_download(package: str, version: str, directory: Path) -> Path:
-    """``apt-get download PACKAGE=VERSION`` into ``directory``."""
-    _run(["apt-get", "download", f"{package}={version}"], cwd=directory)
-    debs = sorted(directory.glob("*.deb"))
-    if len(debs) != 1:
-        raise InfrastructureError(f"apt-get download {package}={version} left {len(debs)} .deb files")
-    return debs[0]
-
-
-def stream_deb(deb: Path, on_member: Callable[[tarfile.TarInfo, Callable[[], bytes]], None]) -> None:
-    """Call ``on_member(member, read)`` for each member of ``deb``'s data archive, in order.
-
-    ``read()`` gives the member's bytes; nothing is written by this function, so the
-    caller chooses every name that reaches the disk.
-    """
-    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-            for member in tar:
-                on_member(member, lambda m=member: tar.extractfile(m).read())  # type: ignore[union-attr,misc]
-    except tarfile.TarError as err:
-        raise InfrastructureError(f"{deb}: data archive unreadable: {err}") from err
-    finally:
-        proc.stdout.close()
-        errors = proc.stderr.read().decode("utf-8", "replace")
-        proc.wait()
-    if proc.returncode != 0:
-        raise InfrastructureError(f"dpkg-deb --fsys-tarfile {deb} exited {proc.returncode}: {errors}")
-
-
-def extract_boot_files(deb: Path, release: str, dest: Path) -> None:
-    """Copy ``boot/{vmlinuz,System.map,config}-RELEASE`` from ``deb`` to ``dest``."""
-    wanted = {f"./boot/{pattern.format(release)}": name for name, pattern in _BOOT_FILES.items()}
+def extract_boot_files(debs: Sequence[Path], release: str, dest: Path) -> None:
+    """Copy the release's vmlinuz, System.map and config out of ``debs`` into ``dest``."""
+    wanted = {member.format(release): name for name, members in _BOOT_MEMBERS.items() for member in members}
 
     def take(member: tarfile.TarInfo, read: Callable[[], bytes]) -> None:
-        name = wanted.pop(member.name, None)
+        name = wanted.get(member.name)
         if name is not None and member.isfile():
             (dest / name).write_bytes(read())
 
-    stream_deb(deb, take)
-    if "./boot/" + _BOOT_FILES["vmlinuz"].format(release) in wanted:
-        raise InfrastructureError(f"{deb}: no boot/vmlinuz-{release}")
+    for deb in debs:
+        stream_deb(deb, take)
+    if not (dest / "vmlinuz").is_file():
+        raise InfrastructureError(f"{', '.join(map(str, debs))}: no vmlinuz for {release} "
+                                  f"(looked for {', '.join(m.format(release) for m in _BOOT_MEMBERS['vmlinuz'])})")
 
 
-def fetch_package(pkg: DebianPackage, downloader: Downloader = apt_download) -> Path:
-    """The cache entry of ``pkg``, downloading and unpacking it unless already cached."""
-    entry = pkg.entry
+def kernel_entry(build: Build) -> Path:
+    return cache.cache_root() / f"{build.main.name}_{build.main.version}"
+
+
+def fetch_build(build: Build, archive: Archive) -> Path:
+    """The cache entry of ``build``, downloading (once, verified) unless already cached;
+    its kept modules are stored from the same download."""
+    entry = kernel_entry(build)
     with cache.entry_lock(entry):
         if cache.is_complete(entry):
             return entry
-        with cache.staging(entry) as tmp, tempfile.TemporaryDirectory(dir=tmp) as dl:
-            deb = downloader(pkg.package, pkg.version, Path(dl))
-            extract_boot_files(deb, pkg.release, tmp)
+        with cache.staging(entry) as tmp, tempfile.TemporaryDirectory(dir=tmp, prefix=".debs-") as dl:
+            debs = {pkg: archive.download(pkg, Path(dl)) for pkg in build.packages}
+            extract_boot_files([debs[p] for p in build.boot_packages], build.release, tmp)
             write_vmlinux(tmp / "vmlinuz", tmp / "vmlinux")
-            meta = {"package": pkg.package, "version": pkg.version, "release": pkg.release,
-                    "deb_sha256": cache.sha256_file(deb),
+            meta = {"package": build.main.name, "version": build.version, "release": build.release,
+                    "suite": build.suite, "layout": build.layout.name,
+                    "packages": [asdict(p) for p in build.packages],
                     "vmlinuz_sha256": cache.sha256_file(tmp / "vmlinuz")}
+            _store_modules(build, [debs[p] for p in build.module_list_packages])
             (tmp / cache.META).write_text(json.dumps(meta, indent=2) + "\n")
-    log.info("cached %s %s in %s", pkg.package, pkg.version, entry)
+    log.info("cached %s %s (%s) in %s", build.release, build.version, build.suite, entry)
     return entry
+
+
+def _store_modules(build: Build, debs: Sequence[Path]) -> ModuleTree:
+    entry = module_entry(build.modules_package.name, build.version)
+    with cache.entry_lock(entry):
+        return store_modules(entry, build.release, debs, KEPT_MODULES,
+                             {"package": build.modules_package.name, "version": build.version})
 
 
 def kernel_from_entry(entry: Path, spec: str) -> Kernel:
@@ -197,44 +160,64 @@ def kernel_from_entry(entry: Path, spec: str) -> Kernel:
                        package_version=str(meta["version"]), source="debian")
 
 
-def cached_packages(series: str | None = None) -> list[DebianPackage]:
-    """Complete cache entries (of ``series`` if given), newest first."""
-    root = cache.cache_root()
-    patterns = [re.compile(PACKAGE_PATTERNS[s]) for s in ([series] if series else PACKAGE_PATTERNS)]
-    found: list[tuple[int, DebianPackage]] = []
-    for entry in sorted(root.glob("linux-image-*_*")) if root.is_dir() else []:
-        package, _, version = entry.name.partition("_")
-        match = next((m for m in (p.match(package) for p in patterns) if m), None)
-        if match is not None and cache.is_complete(entry):
-            found.append((int(match.group(1)), DebianPackage(package, version)))
-    return [pkg for _, pkg in sorted(found, key=lambda item: item[0], reverse=True)]
-
-
-def resolve_debian(spec: DebianSpec, downloader: Downloader = apt_download) -> Kernel:
-    """Fetch (or reuse) the kernel ``spec`` names; fall back to the cache when apt fails."""
+def resolve_debian(spec: DebianSpec, archive: Archive | None = None) -> Kernel:
+    """Fetch (or reuse) the kernel ``spec`` names; the archive unreachable, the newest
+    cached kernel it could mean, with a line saying so."""
+    archive = archive or default_archive()
     try:
-        return kernel_from_entry(_fetch_updating(spec, downloader), spec.text)
-    except InfrastructureError as err:
-        cached = [p for p in cached_packages(spec.series)
-                  if spec.release is None or p.release == spec.release]
-        if not cached:
-            raise
-        log.warning("%s: using cached %s %s: %s", spec.text, cached[0].package, cached[0].version, err)
-        return kernel_from_entry(cached[0].entry, spec.text)
-
-
-def _fetch_updating(spec: DebianSpec, downloader: Downloader) -> Path:
-    """Fetch ``spec``'s package, running ``apt-get update`` once if the lists lack or
-    misstate it (a superseded version gives 404)."""
-    pkg = archive_package(spec)
-    if pkg is not None:
         try:
-            return fetch_package(pkg, downloader)
-        except InfrastructureError as err:
-            log.info("%s: retrying after apt-get update: %s", spec.text, err)
-    _run(["apt-get", "update"])
-    pkg = archive_package(spec)
-    if pkg is None:
-        raise InfrastructureError(f"{spec.text}: no matching package in the apt lists "
-                                  f"(pattern {PACKAGE_PATTERNS[spec.series]})")
-    return fetch_package(pkg, downloader)
+            entry = fetch_build(catalog(archive).pick(spec), archive)
+        except NotInArchive as err:  # superseded since the cached index: ask again
+            log.info("%s: %s; reading the archive's indexes again", spec.text, err)
+            archive.refresh()
+            entry = fetch_build(catalog(archive).pick(spec), archive)
+    except ArchiveUnreachable as err:
+        cached = cached_for(spec)
+        if cached is None:
+            raise ArchiveUnreachable(f"kernel {spec.text}: Debian's archive unreachable and no cached "
+                                     f"kernel fits: {err}") from err
+        log.warning("%s: Debian's archive unreachable, using the cached %s (%s): %s",
+                    spec.text, cached.release, cached.version, err)
+        entry = cached.entry
+    return kernel_from_entry(entry, spec.text)
+
+
+def _build_of(kernel: Kernel, meta: dict[str, object], archive: Archive) -> Build:
+    """The build a cached kernel came from: recorded in its entry, or (entries made before
+    that was recorded) looked up in the catalog."""
+    packages = meta.get("packages")
+    if isinstance(packages, list):
+        pkgs = tuple(Package(**p) for p in packages)
+        upstream = _UPSTREAM.match(kernel.package_version or "")
+        nums = (int(upstream[1]), int(upstream[2]), int(upstream[3])) if upstream else (0, 0, 0)
+        return Build(kernel.release, nums, Layout[str(meta["layout"])], pkgs)
+    found = [b for b in catalog(archive).builds
+             if b.release == kernel.release and b.version == kernel.package_version]
+    if not found:
+        raise InfrastructureError(f"kernel {kernel.spec}: {kernel.release} {kernel.package_version} "
+                                  "is no longer in Debian's archive: its modules cannot be fetched")
+    return found[-1]
+
+
+def fetch_modules(kernel: Kernel, archive: Archive | None = None) -> ModuleTree:
+    """The kept modules of a cached Debian kernel, downloading its packages once if the
+    cache does not hold them (or holds fewer than ``KEPT_MODULES``)."""
+    meta = json.loads((kernel.bzimage.parent / cache.META).read_text())
+    modules_package = meta["packages"][-1]["name"] if "packages" in meta else meta["package"]
+    entry = module_entry(modules_package, str(meta["version"]))
+    with cache.entry_lock(entry):
+        if entry_covers(entry, KEPT_MODULES):
+            return ModuleTree.read(entry)
+        archive = archive or default_archive()
+        try:
+            build = _build_of(kernel, meta, archive)
+            with tempfile.TemporaryDirectory(dir=cache.cache_root(), prefix=".debs-") as dl:
+                debs = [archive.download(p, Path(dl)) for p in build.module_list_packages]
+                return store_modules(entry, kernel.release, debs, KEPT_MODULES,
+                                     {"package": modules_package, "version": str(meta["version"])})
+        except ArchiveUnreachable as err:
+            if not cache.is_complete(entry):
+                raise
+            log.warning("%s: Debian's archive unreachable, using the modules cached before "
+                        "more were kept (%s): %s", kernel.spec, entry, err)
+            return ModuleTree.read(entry)

@@ -2,85 +2,95 @@
 
 Kept beside, not inside, the kernel's entry: an entry fetched before modules were kept
 stays valid, and a run that needs no module never downloads the package again. The
-entry holds ``modules.order``, ``modules.builtin`` and the files of ``KEPT_MODULES``
-and their dependencies, at their paths under ``lib/modules/<release>/``, as packaged.
+entry holds ``modules.order``, ``modules.builtin`` and the files of the wanted modules
+and their dependencies, at their paths under ``[usr/]lib/modules/<release>/``, as
+packaged. ``<package>`` is the package with the ``.ko`` files (``linux-image-…`` or, from
+7.x, ``linux-modules-…``, whose module lists are in ``linux-base-…``: both are read).
+An entry made for fewer modules than now wanted is made again.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tarfile
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
+from debarchive import stream_deb
 from harness.errors import InfrastructureError
 from kernels import cache
-from kernels.debian import DebianPackage, Downloader, apt_download, stream_deb
-from kernels.modules import BUILTIN, KEPT_MODULES, ORDER, SUFFIXES, ModuleTree, load_module, module_name
+from kernels.modules import BUILTIN, ORDER, SUFFIXES, ModuleTree, load_module, module_name
 
 log = logging.getLogger(__name__)
 
+# Where a package puts a release's modules: Debian 12's packages under lib/, merged-/usr
+# ones (trixie and later) under usr/lib/.
+MODULE_DIRS = ("./lib/modules/{}/", "./usr/lib/modules/{}/")
 
-def module_entry(pkg: DebianPackage) -> Path:
-    return cache.cache_root() / "modules" / f"{pkg.package}_{pkg.version}"
+
+def module_entry(package: str, version: str) -> Path:
+    return cache.cache_root() / "modules" / f"{package}_{version}"
 
 
-def fetch_module_tree(pkg: DebianPackage, downloader: Downloader = apt_download) -> ModuleTree:
-    """The package's kept modules, downloading the package once if they are not cached."""
-    entry = module_entry(pkg)
-    with cache.entry_lock(entry):
-        if not cache.is_complete(entry) or _kept_before(entry):
-            _retire(entry)
-            with cache.staging(entry) as tmp, tempfile.TemporaryDirectory(dir=tmp) as dl:
-                deb = downloader(pkg.package, pkg.version, Path(dl))
-                kept = extract_modules(deb, pkg.release, tmp, KEPT_MODULES)
-                meta = {"package": pkg.package, "version": pkg.version, "release": pkg.release,
-                        "deb_sha256": cache.sha256_file(deb), "modules": sorted(kept),
-                        "wanted": sorted(KEPT_MODULES)}
-                (tmp / cache.META).write_text(json.dumps(meta, indent=2) + "\n")
-            log.info("cached modules of %s %s in %s", pkg.package, pkg.version, entry)
+def entry_covers(entry: Path, wanted: Iterable[str]) -> bool:
+    """A complete entry made for at least ``wanted`` (entries before ``wanted`` was recorded
+    were made for virtio_mem and virtio_pci)."""
+    if not cache.is_complete(entry):
+        return False
+    meta = json.loads((entry / cache.META).read_text())
+    made_for = set(meta.get("wanted", ("virtio_mem", "virtio_pci")))
+    return set(wanted) <= made_for
+
+
+def store_modules(entry: Path, release: str, debs: Sequence[Path], wanted: Iterable[str],
+                  meta: dict[str, object]) -> ModuleTree:
+    """Make ``entry`` from ``debs`` unless it already covers ``wanted``; its module tree.
+
+    The caller holds ``cache.entry_lock(entry)``.
+    """
+    wanted = sorted(set(wanted))
+    if entry_covers(entry, wanted):
+        return ModuleTree.read(entry)
+    old = entry.with_name(f".{entry.name}.old")
+    with cache.staging(entry) as tmp:
+        kept = extract_modules(debs, release, tmp, wanted)
+        full = {**meta, "release": release, "wanted": wanted, "modules": sorted(kept)}
+        (tmp / cache.META).write_text(json.dumps(full, indent=2) + "\n")
+        if entry.exists():  # made for fewer modules: replaced whole
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(entry, old)
+    shutil.rmtree(old, ignore_errors=True)
+    log.info("cached modules of %s in %s", release, entry)
     return ModuleTree.read(entry)
 
 
-def _kept_before(entry: Path) -> bool:
-    """An entry made when memhp kept fewer modules (its meta's ``wanted`` lacks some, or
-    predates the key): fetched again, so a newly needed module is never just missing."""
-    meta = json.loads((entry / cache.META).read_text())
-    return not set(KEPT_MODULES) <= set(meta.get("wanted", ()))
-
-
-def _retire(entry: Path) -> None:
-    """Move an old entry aside (one rename: a reader holding its files keeps them) and drop it."""
-    if entry.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{entry.name}.old.", dir=entry.parent))
-        entry.rename(old / entry.name)
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _safe_relative(name: str, prefix: str) -> str | None:
-    """``name`` below ``prefix`` as a relative path, None if outside it or climbing out."""
-    if not name.startswith(prefix):
+def _safe_relative(name: str, prefixes: Sequence[str]) -> str | None:
+    """``name`` below one of ``prefixes`` as a relative path, None if outside or climbing out."""
+    prefix = next((p for p in prefixes if name.startswith(p)), None)
+    if prefix is None:
         return None
     rel = PurePosixPath(name[len(prefix):])
     return None if rel.is_absolute() or ".." in rel.parts or not rel.parts else str(rel)
 
 
-def extract_modules(deb: Path, release: str, dest: Path, wanted: Iterable[str]) -> set[str]:
+def extract_modules(debs: Sequence[Path], release: str, dest: Path, wanted: Iterable[str]) -> set[str]:
     """Write ``modules.order``, ``modules.builtin`` and the wanted modules with their
-    dependencies from ``deb`` under ``dest``; the names written.
+    dependencies from ``debs`` under ``dest``; the names written.
 
-    Dependencies are known only once a module is read, so the archive is streamed again
-    (about 2 s) while a pass finds new ones.
+    Dependencies are known only once a module is read, so the archives are streamed again
+    (seconds each) while a pass finds new ones.
     """
-    prefix = f"./lib/modules/{release}/"
+    prefixes = [d.format(release) for d in MODULE_DIRS]
     want, found = set(wanted), set[str]()
     while True:
-        written = _one_pass(deb, prefix, dest, want - found)
+        written: dict[str, Path] = {}
+        for deb in debs:
+            written |= _one_pass(deb, prefixes, dest, want - found)
         found |= set(written)
         if not (dest / BUILTIN).is_file():
-            raise InfrastructureError(f"{deb}: no lib/modules/{release}/{BUILTIN}")
+            raise InfrastructureError(f"{', '.join(map(str, debs))}: no lib/modules/{release}/{BUILTIN}")
         builtin = ModuleTree.read(dest).builtin
         deps = {dep for path in written.values() for dep in load_module(path).depends}
         new = deps - builtin - found - want
@@ -89,11 +99,11 @@ def extract_modules(deb: Path, release: str, dest: Path, wanted: Iterable[str]) 
         want |= new
 
 
-def _one_pass(deb: Path, prefix: str, dest: Path, names: set[str]) -> dict[str, Path]:
+def _one_pass(deb: Path, prefixes: Sequence[str], dest: Path, names: set[str]) -> dict[str, Path]:
     written: dict[str, Path] = {}
 
     def take(member: tarfile.TarInfo, read: Callable[[], bytes]) -> None:
-        rel = _safe_relative(member.name, prefix)
+        rel = _safe_relative(member.name, prefixes)
         if rel is None or not member.isfile():
             return
         is_index = rel in (ORDER, BUILTIN)

@@ -23,7 +23,9 @@ from elftools.elf.elffile import ELFFile
 
 from harness.errors import BadInputError, ParseError
 
-# What memhp guests may need; a Debian kernel's cache keeps these and their dependencies.
+# What memhp guests may need; a Debian kernel's cache keeps these and their dependencies:
+# virtio-mem, and CXL memory (the bus, port and memdev drivers, and the DAX path that
+# onlines it as system RAM: drivers/cxl/, drivers/dax/).
 KEPT_MODULES = ("virtio_mem", "virtio_pci",
                 "cxl_acpi", "cxl_pci", "cxl_mem", "device_dax", "kmem", "dax_cxl", "dax_hmem")
 # kbuild's compressed module suffixes (scripts/Makefile.modinst); the plain .ko last.

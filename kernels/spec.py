@@ -1,4 +1,12 @@
-"""Kernel SPEC strings: ``debian:6.1`` (default), ``debian:6.12``, ``debian:<release>``, or a bzImage path.
+"""Kernel SPEC strings: a Debian kernel by name (``kernels.debian`` resolves it against the
+archive) or a bzImage path.
+
+Debian names: ``debian:SERIES`` (``debian:6.1``, the default, ``debian:7.3``: the newest
+build of that series), ``debian:SERIES.PATCH`` (``debian:6.12.118``: the newest build of
+that upstream release), ``debian:RELEASE`` (``debian:7.3.4+deb13-amd64``: exactly that),
+``debian:lts`` (the newest kernel.org longterm series the archive has) and
+``debian:latest`` (the newest series it has). Which series exist is the archive's to
+say, so a syntactically valid name of a series it lacks is refused at resolution.
 
 A path may carry explicit companions: ``PATH[,system_map=P][,config=P][,vmlinux=P][,modules=DIR]``.
 Companions not given are looked for beside the image: in a build tree
@@ -10,6 +18,7 @@ to the build tree's root when it has a ``modules.builtin``.
 """
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,21 +26,43 @@ from pathlib import Path
 from harness.errors import BadInputError
 
 DEFAULT_SPEC = "debian:6.1"
-DEBIAN_SERIES = ("6.1", "6.12")
-VALID_FORMS = ("debian:6.1 (default)", "debian:6.12",
-               "debian:<release> (e.g. debian:6.1.0-47-amd64)",
+VALID_FORMS = ("debian:SERIES (e.g. debian:6.1, the default; debian:7.3)",
+               "debian:SERIES.PATCH (e.g. debian:6.12.118)",
+               "debian:RELEASE (e.g. debian:6.1.0-57-amd64, debian:7.3.4+deb13-amd64)",
+               "debian:lts", "debian:latest",
                "PATH/TO/bzImage[,system_map=P][,config=P][,vmlinux=P][,modules=DIR]")
 _COMPANIONS = ("system_map", "config", "vmlinux")
-_DEBIAN_RELEASE = re.compile(r"^(\d+\.\d+)[.\d]*(?:-\d+|\+deb\d+)-amd64$")
+_SERIES = re.compile(r"^(\d+)\.(\d+)$")
+_PATCH = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+# uname -r of Debian's generic amd64 flavour: 6.1.0-57-amd64, 6.12.90+deb12.1-amd64, 7.3.4+deb13-amd64.
+DEBIAN_RELEASE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-\d+)?(?:\+deb\d+(?:\.\d+)?)?-amd64$")
+
+
+class Pick(enum.Enum):
+    """What a Debian name selects."""
+
+    SERIES = "series"    # the newest build of a MAJOR.MINOR series
+    PATCH = "patch"      # the newest build of one upstream release MAJOR.MINOR.PATCH
+    RELEASE = "release"  # exactly one uname -r
+    LTS = "lts"          # the newest longterm series the archive has
+    LATEST = "latest"    # the newest series the archive has
 
 
 @dataclass(frozen=True)
 class DebianSpec:
-    """A Debian kernel: the newest of ``series``, or exactly ``release`` when pinned."""
+    """A Debian kernel name: ``pick`` says what ``value`` is (a series such as ``"7.3"``,
+    an upstream release ``"6.12.118"``, a uname -r, or ``""`` for lts/latest)."""
 
     text: str
-    series: str
-    release: str | None = None
+    pick: Pick
+    value: str = ""
+
+    @property
+    def series(self) -> str | None:
+        """``MAJOR.MINOR`` when the name fixes it (not for lts/latest)."""
+        if self.pick in (Pick.LTS, Pick.LATEST):
+            return None
+        return ".".join(self.value.split(".")[:2])
 
 
 @dataclass(frozen=True)
@@ -63,12 +94,12 @@ def parse_spec(text: str) -> DebianSpec | LocalSpec:
 
 def _parse_debian(text: str) -> DebianSpec:
     name = text.removeprefix("debian:")
-    if name in DEBIAN_SERIES:
-        return DebianSpec(text, name)
-    match = _DEBIAN_RELEASE.match(name)
-    if match is None or match.group(1) not in DEBIAN_SERIES:
-        raise _unknown(text)
-    return DebianSpec(text, match.group(1), name)
+    if name in ("lts", "latest"):
+        return DebianSpec(text, Pick(name))
+    for pick, pattern in ((Pick.SERIES, _SERIES), (Pick.PATCH, _PATCH), (Pick.RELEASE, DEBIAN_RELEASE)):
+        if pattern.match(name):
+            return DebianSpec(text, pick, name)
+    raise _unknown(text)
 
 
 def _parse_local(text: str) -> LocalSpec:

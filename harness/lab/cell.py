@@ -56,7 +56,10 @@ def record_from_result(run: RunSpec, result: ResultFile, seconds: float) -> RunR
                      result.verdict, result.release, failed, reason,
                      1, seconds, boot_seconds=result.info.boot_seconds,
                      action_seconds=result.info.action_seconds, false_claims=run.false_claims,
-                     repeat=_repeat_words(result))
+                     repeat=_repeat_words(result), qemu=run.qemu,
+                     qemu_version=None if result.info.qemu is None else result.info.qemu.label,
+                     machine=None if result.info.qemu is None else result.info.qemu.machine,
+                     accel=result.info.accel)
 
 
 def _repeat_words(result: ResultFile) -> str | None:
@@ -68,7 +71,8 @@ def _repeat_words(result: ResultFile) -> str | None:
 def error_record(run: RunSpec, reason: str, seconds: float,
                  status: CellStatus = CellStatus.FINISHED) -> RunRecord:
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
-                     Verdict.ERROR, None, (), reason, 1, seconds, status, false_claims=run.false_claims)
+                     Verdict.ERROR, None, (), reason, 1, seconds, status, false_claims=run.false_claims,
+                     qemu=run.qemu)
 
 
 def not_run_record(run: RunSpec) -> RunRecord:

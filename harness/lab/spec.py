@@ -4,7 +4,7 @@ A matrix file (TOML)::
 
     name = "nightly"
     kernels = ["debian:6.1", "debian:6.12"]
-    qemus = ["system", "/path/to/qemu-10"]      # QEMUs (memhp run --qemu); default ["system"]
+    qemus = ["system", "debian:10.0"]          # QEMUs (memhp run --qemu); default ["system"]
     scenarios = ["../scenarios/*.toml"]            # globs, relative to the matrix file
     must_fail = ["../scenarios/must-fail/*.toml"]  # their verdict must be FAIL
     timeout = 600        # seconds per attempt; then the run is stopped (could not test)

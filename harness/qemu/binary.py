@@ -30,7 +30,7 @@ class QemuBinary:
     spec: str                      # as the user gave it: "system", a path, "debian:10.0"
     path: Path                     # the executable (a bare name is looked up on PATH)
     root: Path | None = None       # the private tree it came from, if any
-    package: str | None = None     # "qemu-system-x86 1:10.0.2+ds-1~bpo12+1" when from the archive
+    package: str | None = None     # "qemu-system-x86 1:10.0.2+ds-… (bookworm-backports)" from the archive
 
     @property
     def data_dir(self) -> Path | None:
@@ -38,7 +38,8 @@ class QemuBinary:
 
     @property
     def module_dir(self) -> Path | None:
-        return self.root / _MODULES if self.root is not None and (self.root / _MODULES).is_dir() else None
+        # Set even when the tree has no modules: QEMU must never load the host QEMU's.
+        return self.root / _MODULES if self.root is not None else None
 
     def argv(self) -> list[str]:
         """The start of every command line of this QEMU."""
@@ -95,6 +96,3 @@ def from_path(spec: str) -> QemuBinary:
     return QemuBinary(spec, path, _tree_root(path))
 
 
-def resolve_qemu(spec: str = SYSTEM) -> QemuBinary:
-    """``system`` or a path."""
-    return system_qemu() if spec == SYSTEM else from_path(spec)

@@ -156,18 +156,6 @@ class QmpSession:
         self._client().send_fd_scm(fd)
         self.command("getfd", fdname=name)
 
-    def migrate_to(self, fd: int, timeout: float) -> dict[str, Any]:
-        """Migrate the (stopped) guest into ``fd``; QEMU's final ``query-migrate`` answer.
-
-        QEMU 7.2 has no ``file:`` URI ("unknown migration protocol" here): ``fd:`` writes
-        the same stream.
-        The default 32 MiB/s bandwidth cap would make a 4 GiB guest take seconds for nothing.
-        """
-        self.send_fd(fd, "memhp-state")
-        self.command("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
-        self.command("migrate", uri="fd:memhp-state")
-        return self.wait_migration(timeout)
-
     def wait_migration(self, timeout: float) -> dict[str, Any]:
         """Poll ``query-migrate`` (either side) until the migration ended; its last answer."""
         deadline = time.monotonic() + timeout

@@ -37,7 +37,8 @@ from harness.logparse import load_boot_log
 from harness.logparse.describe import suspicious_lines
 from harness.paths import cache_dir
 from harness.qemu.accel import Accel, check_address_space, choose_accel
-from harness.qemu.binary import SYSTEM, QemuBinary, resolve_qemu
+from harness.qemu.binary import SYSTEM, QemuBinary
+from harness.qemu.resolve import resolve_qemu
 from harness.qemu.facts import QemuFacts
 from harness.qemu.probe import probe
 from harness.qemu.cmdline import build_command
@@ -240,15 +241,17 @@ class Prepared:
 
     def qemu_info(self) -> QemuInfo:
         return QemuInfo(spec=self.qemu.spec, path=str(self.qemu.resolved()), version=self.facts.version,
-                        package=self.facts.package, machine=self.facts.machine_type(self.scenario.machine.type))
+                        package=self.facts.package, machine=self.facts.machine_type(self.scenario.machine.type),
+                        archive=self.qemu.package)
 
-    def machine(self, out_dir: Path, incoming: int | None = None) -> Machine:
-        """``incoming``: an open saved-guest file that QEMU restores instead of booting
-        (harness.run.repeat); the command line is otherwise the same, as migration needs."""
-        extra = [] if incoming is None else ["-incoming", f"fd:{incoming}"]
+    def machine(self, out_dir: Path, incoming: list[str] | None = None,
+                pass_fds: tuple[int, ...] = ()) -> Machine:
+        """``incoming``: the ``-incoming`` of a QEMU that restores a saved guest instead of
+        booting (harness.run.repeat, ``pass_fds`` its open state file); the command line is
+        otherwise the same, as migration needs."""
         return Machine(lambda socks: build_command(self.scenario, self.boot_image, self.initrd,
-                                                   socks, self.accel, self.qemu) + extra,
-                       out_dir, pass_fds=() if incoming is None else (incoming,), env=self.qemu.env())
+                                                   socks, self.accel, self.qemu) + (incoming or []),
+                       out_dir, pass_fds=pass_fds, env=self.qemu.env())
 
 
 def prepare(path: Path, options: RunOptions) -> Prepared:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("harness", "acpi_tables", "kernels")
+PACKAGES = ("harness", "acpi_tables", "kernels", "debarchive")
 
 # Lowest first; a module may import its own layer and the layers below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.errors", "harness.units", "harness.paths"),
-    ("acpi_tables", "kernels"),
+    ("acpi_tables", "kernels", "debarchive"),
     ("harness.memblock",),
     ("harness.logparse",),
     # What memhp knows of QEMU, and asking a binary: below the scenario, which asks them.

@@ -4,32 +4,68 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.errors import BadInputError
-from kernels.spec import DebianSpec, LocalSpec, parse_spec
+from kernels.spec import DebianSpec, LocalSpec, Pick, parse_spec
 
 
-@pytest.mark.parametrize(("text", "series", "release"), [
-    ("debian:6.1", "6.1", None),
-    ("debian:6.12", "6.12", None),
-    ("", "6.1", None),
-    ("debian:6.1.0-47-amd64", "6.1", "6.1.0-47-amd64"),
-    ("debian:6.12.117+deb12-amd64", "6.12", "6.12.117+deb12-amd64"),
+@pytest.mark.parametrize(("text", "pick", "value", "series"), [
+    ("debian:6.1", Pick.SERIES, "6.1", "6.1"),
+    ("debian:7.3", Pick.SERIES, "7.3", "7.3"),
+    ("", Pick.SERIES, "6.1", "6.1"),
+    ("debian:6.12.118", Pick.PATCH, "6.12.118", "6.12"),
+    ("debian:6.1.0-47-amd64", Pick.RELEASE, "6.1.0-47-amd64", "6.1"),
+    ("debian:6.12.117+deb12-amd64", Pick.RELEASE, "6.12.117+deb12-amd64", "6.12"),
+    ("debian:6.12.90+deb12.1-amd64", Pick.RELEASE, "6.12.90+deb12.1-amd64", "6.12"),
+    ("debian:7.3.4+deb13-amd64", Pick.RELEASE, "7.3.4+deb13-amd64", "7.3"),
+    ("debian:lts", Pick.LTS, "", None),
+    ("debian:latest", Pick.LATEST, "", None),
 ])
-def test_debian_forms(text: str, series: str, release: str | None) -> None:
+def test_debian_forms(text: str, pick: Pick, value: str, series: str | None) -> None:
     spec = parse_spec(text)
     assert isinstance(spec, DebianSpec)
-    assert (spec.series, spec.release) == (series, release)
+    assert (spec.pick, spec.value, spec.series) == (pick, value, series)
 
 
-@pytest.mark.parametrize("text", ["debian:5.10", "debian:6.1.0-47-arm64", "linux-6.1", "debian:"])
+@pytest.mark.parametrize("text", ["debian:6", "debian:6.1.0-47-arm64", "debian:7.3.4+deb13-cloud-amd64",
+                                  "linux-6.1", "debian:", "debian:LTS", "debian:6.1.x"])
 def test_unknown_spec_lists_valid_forms(text: str) -> None:
     with pytest.raises(BadInputError) as info:
         parse_spec(text)
     message = str(info.value)
     assert message.startswith(f"unknown kernel spec {text!r}")
-    for form in ("debian:6.1 (default)", "debian:6.12", "debian:<release>", "bzImage"):
+    for form in ("debian:SERIES", "debian:SERIES.PATCH", "debian:RELEASE", "debian:lts", "debian:latest", "bzImage"):
         assert form in message
+
+
+NUM = st.integers(min_value=0, max_value=999).map(str)
+
+
+@given(major=NUM, minor=NUM, patch=NUM, abi=st.none() | NUM, deb=st.none() | st.sampled_from(["+deb12", "+deb13.1"]))
+def test_every_debian_release_form_parses_to_its_series(major: str, minor: str, patch: str, abi: str | None,
+                                                        deb: str | None) -> None:
+    release = f"{major}.{minor}.{patch}" + (f"-{abi}" if abi else "") + (deb or "") + "-amd64"
+    spec = parse_spec(f"debian:{release}")
+    assert isinstance(spec, DebianSpec)
+    assert (spec.pick, spec.value, spec.series, spec.text) == (Pick.RELEASE, release, f"{major}.{minor}",
+                                                               f"debian:{release}")
+    patch_spec = parse_spec(f"debian:{major}.{minor}.{patch}")
+    series_spec = parse_spec(f"debian:{major}.{minor}")
+    assert isinstance(patch_spec, DebianSpec) and isinstance(series_spec, DebianSpec)
+    assert (patch_spec.pick, series_spec.pick) == (Pick.PATCH, Pick.SERIES)
+    assert patch_spec.series == series_spec.series == f"{major}.{minor}"
+
+
+@given(name=st.text(max_size=40))
+def test_any_debian_name_parses_or_is_bad_input(name: str) -> None:
+    try:
+        spec = parse_spec(f"debian:{name}")
+    except BadInputError as err:
+        assert "\n" not in str(err)
+        return
+    assert isinstance(spec, DebianSpec) and spec.text == f"debian:{name}".strip()
 
 
 def _touch(path: Path) -> Path:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInputError
-from harness.qemu.binary import QEMU_BINARY, resolve_qemu
+from harness.qemu.binary import QEMU_BINARY
+from harness.qemu.resolve import resolve_qemu
 
 
 def _tree(root: Path, modules: bool = True) -> Path:
@@ -34,10 +35,10 @@ def test_a_private_tree_gets_its_data_and_modules(tmp_path: Path, given: str) ->
     assert env is not None and env["QEMU_MODULE_DIR"] == str(tmp_path / "q/usr/lib/x86_64-linux-gnu/qemu")
 
 
-def test_a_tree_without_modules_sets_no_module_dir(tmp_path: Path) -> None:
+def test_a_tree_without_modules_still_keeps_the_host_s_modules_away(tmp_path: Path) -> None:
     _tree(tmp_path / "q", modules=False)
     env = resolve_qemu(str(tmp_path / "q")).env()
-    assert env is not None and "QEMU_MODULE_DIR" not in env
+    assert env is not None and env["QEMU_MODULE_DIR"] == str(tmp_path / "q/usr/lib/x86_64-linux-gnu/qemu")
 
 
 def test_the_host_s_own_binary_by_path_runs_as_the_system_s() -> None:
