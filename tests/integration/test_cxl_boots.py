@@ -1,15 +1,17 @@
-"""CXL type-3 memory on real boots: debian:6.12 (its own CXL modules) under a QEMU with
-volatile type-3 devices (>= 8.0; measured on 10.0.2 from bookworm-backports).
+"""CXL type-3 memory on real boots: debian:6.12 and debian:7.3 (their own CXL modules)
+under a QEMU with volatile type-3 devices (>= 8.0; measured on 10.0.2 from bookworm-backports).
 
 The QEMU is the session's ``--memhp-qemu`` when one is given, else ``CXL_QEMU``: the
 archive spec harness.qemu.binary resolves (the host's own QEMU 7.2 lacks
-``volatile-memdev``, which memhp refuses as bad input, exit 2). Four boots: each pass
-scenario and its must-fail sibling, which must fail on exactly its false claims.
+``volatile-memdev``, which memhp refuses as bad input, exit 2). Six boots: each pass
+scenario on both kernels, and its must-fail sibling (on 6.12), which must fail on exactly
+its false claims.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from must_fail_claims import MUST_FAIL
@@ -21,7 +23,7 @@ from harness.run.verdict import RunResult, Verdict
 pytestmark = pytest.mark.integration
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
-CXL_KERNEL = "debian:6.12"
+CXL_KERNELS = ("debian:6.12", "debian:7.3")
 CXL_QEMU = "debian:10.0"
 
 
@@ -29,13 +31,13 @@ CXL_QEMU = "debian:10.0"
 def cxl_run(memhp_run, memhp_options: RunOptions):  # type: ignore[no-untyped-def]
     qemu = memhp_options.qemu if memhp_options.qemu != SYSTEM else CXL_QEMU
 
-    def run(path: Path) -> RunResult:
-        result: RunResult = memhp_run(path, kernel=CXL_KERNEL, qemu=qemu)
+    def run(path: Path, kernel: str = CXL_KERNELS[0]) -> RunResult:
+        result: RunResult = memhp_run(path, kernel=kernel, qemu=qemu)
         return result
     return run
 
 
-def _actions(result: RunResult) -> dict[str, dict]:
+def _actions(result: RunResult) -> dict[str, dict[str, Any]]:
     out = Path(result.info.out_dir or "")
     return {a["id"]: a for a in json.loads((out / "model.json").read_text())["actions"]}
 
@@ -44,8 +46,9 @@ def _failed(result: RunResult) -> set[str]:
     return {c.name for c in result.checks if not c.ok}
 
 
-def test_movable_cxl_memory_offlines_with_its_data_and_the_device_leaves(cxl_run) -> None:  # type: ignore[no-untyped-def]
-    result = cxl_run(SCENARIOS / "one-node-cxl-movable.toml")
+@pytest.mark.parametrize("kernel", CXL_KERNELS)
+def test_movable_cxl_memory_offlines_with_its_data_and_the_device_leaves(cxl_run, kernel: str) -> None:  # type: ignore[no-untyped-def]
+    result = cxl_run(SCENARIOS / "one-node-cxl-movable.toml", kernel)
     assert result.verdict is Verdict.PASS, result.summary()
     actions = _actions(result)
     region = actions["region"]["cxl"]
@@ -58,8 +61,9 @@ def test_movable_cxl_memory_offlines_with_its_data_and_the_device_leaves(cxl_run
     assert any(c.name.startswith("model agrees: CXL") and c.ok for c in result.model_checks)
 
 
-def test_slab_pinned_normal_cxl_memory_refuses_offline_and_is_never_torn_down(cxl_run) -> None:  # type: ignore[no-untyped-def]
-    result = cxl_run(SCENARIOS / "one-node-cxl-slab-refused.toml")
+@pytest.mark.parametrize("kernel", CXL_KERNELS)
+def test_slab_pinned_normal_cxl_memory_refuses_offline_and_is_never_torn_down(cxl_run, kernel: str) -> None:  # type: ignore[no-untyped-def]
+    result = cxl_run(SCENARIOS / "one-node-cxl-slab-refused.toml", kernel)
     assert result.verdict is Verdict.PASS, result.summary()
     actions = _actions(result)
     refused = [b for b in actions["offline"]["blocks"] if not b["ok"]]
