@@ -290,6 +290,7 @@ def _cxl_region(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: C
         blocks = vm.blocks_in(win.start, end)
     seen.seconds["blocks"] = round(time.monotonic() - began - seen.seconds["region"], 3)
     seen.blocks, seen.zone = cxl_actions.block_words(blocks), dimm_zone_words(blocks)
+    seen.guest_node = next((b.node for b in blocks), None)
     refused = [b for b in result.blocks if not b.ok]
     result.succeeded = bool(blocks) and not refused
     result.reason = (f"{seen.region['region']} bound at {win.start:#x} on node {win.node}, "

@@ -33,6 +33,7 @@ class CxlOutcome:
     region: dict[str, str] = field(default_factory=dict)
     blocks: list[str] = field(default_factory=list)
     zone: str = ""
+    guest_node: int | None = None  # the node of the region's memory blocks, as sysfs links them
     data_md5: tuple[str, ...] = ()
     present: dict[str, bool] = field(default_factory=dict)  # cxl_remove: {"qemu": …, "guest": …}
     # Host seconds of each step (region: create→bound, blocks: kmem's blocks seen and

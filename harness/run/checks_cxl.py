@@ -1,10 +1,11 @@
-"""CXL checks: each device's window where the layout put it (the kernel's own iomem
-line is not read: the node the kernel made for it is), and the zone each cxl_region's
-memory went to against the scenario's claim."""
+"""CXL checks: each region where the layout put its device's window (the region's start
+in sysfs, the node its blocks are on), and the zone each cxl_region's memory went to
+against the scenario's claim."""
 from __future__ import annotations
 
 from harness.guest.actions import ActionResult
 from harness.run.verdict import RunResult
+from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import CxlRegion, Scenario
 
 # A QEMU 10.0.2 TCG guest whose ordinary process memory lands in CXL memory crashes QEMU
@@ -14,13 +15,21 @@ KNOWN_CRASH = ("known cause: QEMU 10.0 under TCG segfaults (access_stw) when pro
                "memory lands in CXL memory; keep data bound to the node (mpol=bind)")
 
 
-def evaluate(result: RunResult, scenario: Scenario, actions: list[ActionResult]) -> None:
+def evaluate(result: RunResult, scenario: Scenario, layout: MemoryLayout, actions: list[ActionResult]) -> None:
     done = {a.id: a for a in actions}
     for action in scenario.actions:
-        if not isinstance(action, CxlRegion) or action.zone is None:
+        if not isinstance(action, CxlRegion):
             continue
         res = done.get(action.id)
         seen = res.cxl if res is not None else None
+        if seen is not None and "start" in seen.region:
+            win = layout.cxl_window(action.device)
+            result.add(f"CXL {action.device} region where the layout put its window",
+                       f"start {win.start:#x}, node {win.node}",
+                       f"start {int(seen.region['start'], 16):#x}, node {seen.guest_node}",
+                       f"{seen.region['region']} under decoder0.{win.window}, its blocks' node in sysfs")
+        if action.zone is None:
+            continue
         observed = "not run" if seen is None else seen.zone or "no blocks seen"
         why = "" if seen is None else f"node {seen.node}: " + ", ".join(seen.blocks)
         result.add(f"CXL {action.device} memory onlined to", action.zone, observed, why)

@@ -375,7 +375,7 @@ def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: ch
     checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error,
                     seen.in_action)
     checks_virtio_mem.evaluate(result, scenario, layout, facts.log, seen.actions or [])
-    checks_cxl.evaluate(result, scenario, seen.actions or [])
+    checks_cxl.evaluate(result, scenario, layout, seen.actions or [])
     witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)
     for seen_dimm in witnesses:
         result.add(f"boot-RAM DIMM {seen_dimm.dimm.id} where the kernel booted with it",

@@ -10,11 +10,14 @@ import pytest
 
 from harness.analysis.simulate import simulate
 from harness.errors import BadInputError
-from harness.guest.cxl_actions import parse_region
+from harness.guest.actions import ActionResult
+from harness.guest.cxl_actions import CxlOutcome, parse_region
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import qemu_needs
 from harness.qemu.facts import Need
 from harness.qemu.machine import Channels
+from harness.run import checks_cxl
+from harness.run.verdict import RunResult
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import load_scenario, parse_scenario
 
@@ -108,3 +111,26 @@ def test_auto_movable_without_numa_awareness_would_go_movable() -> None:
     scenario = load_scenario(SCENARIOS / "one-node-cxl-auto-online.toml")
     (predicted,) = simulate(scenario, "debian:6.12", "memory_hotplug.auto_movable_numa_aware=0").cxl
     assert predicted.zone == "Movable"
+
+
+def _region_result(start: str, node: int, zone: str) -> ActionResult:
+    """A cxl_region's record as the 6.12 boot of one-node-cxl-movable wrote it."""
+    seen = CxlOutcome("cxl-vmem0", 1, (0x350000000, 0x450000000),
+                      region={"region": "region0", "start": start, "size": "0x10000000",
+                              "endpoint": "decoder2.0", "dax": "dax0.0", "dax_driver": "kmem"},
+                      blocks=[f"memory106 online {zone}", f"memory107 online {zone}"], zone=zone,
+                      guest_node=node)
+    return ActionResult("region", "cxl_region", "success", True, "", cxl=seen)
+
+
+@pytest.mark.parametrize(("start", "node", "zone", "failed"), [
+    ("0x350000000", 1, "Movable", set()),
+    ("0x360000000", 1, "Movable", {"CXL cxl-vmem0 region where the layout put its window"}),
+    ("0x350000000", 0, "Movable", {"CXL cxl-vmem0 region where the layout put its window"}),
+    ("0x350000000", 1, "Normal", {"CXL cxl-vmem0 memory onlined to"}),
+])
+def test_region_checks_tell_place_node_and_zone_apart(start: str, node: int, zone: str, failed: set[str]) -> None:
+    scenario = load_scenario(MOVABLE)
+    result = RunResult("s", "k")
+    checks_cxl.evaluate(result, scenario, compute_layout(scenario), [_region_result(start, node, zone)])
+    assert len(result.checks) == 2 and {c.name for c in result.checks if not c.ok} == failed
