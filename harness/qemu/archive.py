@@ -32,6 +32,9 @@ PACKAGES = ("qemu-system-x86", "qemu-system-data", "qemu-system-common")
 HOST_SUITES = {"12": ("bookworm", "bookworm-security", "bookworm-backports"),
                "13": ("trixie", "trixie-security", "trixie-backports")}
 _DONE = ".memhp-unpacked"  # written last: a tree without it is a torn unpack
+# The newer QEMU a lab on each release installs beside its own: its backports' (10.0 on
+# Debian 12, 11.1 on Debian 13); CI runs a slice of the suite on it (tests/integration/test_second_qemu.py).
+BACKPORTS = {"12": "debian:bookworm-backports", "13": "debian:trixie-backports"}
 
 
 def host_release(os_release: Path = Path("/etc/os-release")) -> str | None:

@@ -111,7 +111,7 @@ def _restore_and_drive(prep: Prepared, saved: SavedGuest, rep_dir: Path,
             seen.guest_error = str(err)
         except GuestError as err:
             seen.guest_error = f"guest error: {err}"
-        seen.qemu_crash = vm.qemu_crash()
+    seen.qemu_crash = vm.qemu_crash()  # after the shutdown reaped QEMU (runner.boot_and_observe)
     return seen, identity
 
 

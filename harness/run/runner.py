@@ -195,7 +195,9 @@ def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float) -> Observa
             seen.guest_error = str(err)
         except GuestError as err:
             seen.guest_error = f"guest error: {err}"
-        seen.qemu_crash = vm.qemu_crash()
+    # After the shutdown, which reaps QEMU: a QEMU dying when the agent channel closed may
+    # not have been reaped yet then (seen: 7.2's heap corruption, agent EOF first).
+    seen.qemu_crash = vm.qemu_crash()
     # The watcher read the console to its end on shutdown: did the kernel print its banner?
     watcher = vm.machine.console
     seen.kernel_ran = seen.kernel_ran or (watcher is not None and watcher.kernel_release is not None)
