@@ -1,9 +1,10 @@
 """CXL type-3 memory on real boots: debian:6.12 and debian:7.3 (their own CXL modules)
 under a QEMU with volatile type-3 devices (>= 8.0; measured on 10.0.2 from bookworm-backports).
 
-The QEMU is the session's ``--memhp-qemu`` when one is given, else ``CXL_QEMU``: the
-archive spec harness.qemu.binary resolves (the host's own QEMU 7.2 lacks
-``volatile-memdev``, which memhp refuses as bad input, exit 2). Six boots: each pass
+The QEMU is the session's ``--memhp-qemu`` when one is given, else the host release's
+backports QEMU from Debian's archive (harness.qemu.archive.BACKPORTS: 10.0 on Debian 12,
+11.1 on Debian 13); the host's own QEMU 7.2 lacks ``volatile-memdev``, which memhp
+refuses as bad input, exit 2. Six boots: each pass
 scenario on both kernels, and its must-fail sibling (on 6.12), which must fail on exactly
 its false claims.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from must_fail_claims import MUST_FAIL
 
+from harness.qemu.archive import BACKPORTS, host_release
 from harness.qemu.binary import SYSTEM
 from harness.run.runner import RunOptions
 from harness.run.verdict import RunResult, Verdict
@@ -24,12 +26,13 @@ pytestmark = pytest.mark.integration
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 CXL_KERNELS = ("debian:6.12", "debian:7.3")
-CXL_QEMU = "debian:10.0"
 
 
 @pytest.fixture
 def cxl_run(memhp_run, memhp_options: RunOptions):  # type: ignore[no-untyped-def]
-    qemu = memhp_options.qemu if memhp_options.qemu != SYSTEM else CXL_QEMU
+    qemu = memhp_options.qemu if memhp_options.qemu != SYSTEM else BACKPORTS.get(host_release() or "")
+    if qemu is None:
+        pytest.fail("no QEMU with CXL type-3 memory for this host (Debian 12 or 13): give --memhp-qemu")
 
     def run(path: Path, kernel: str = CXL_KERNELS[0]) -> RunResult:
         result: RunResult = memhp_run(path, kernel=kernel, qemu=qemu)
