@@ -35,11 +35,14 @@ def test_what_changed_from_7_2_to_10_0_is_asked_not_assumed() -> None:
 
 
 def test_every_shipped_scenario_runs_on_both_recorded_qemus() -> None:
+    """CXL scenarios aside: 7.2 has cxl-type3 without volatile memory (added in 8.0), so
+    memhp refuses them there, naming the property."""
     for path in sorted((ROOT / "fixtures/scenarios").glob("*.toml")):
         scenario = load_scenario(path)
         needs = qemu_needs(scenario, compute_layout(scenario))
-        for version in ("7.2.22", "10.0.2"):
-            assert _recorded(version).missing(needs) == [], (path.name, version)
+        assert _recorded("10.0.2").missing(needs) == [], path.name
+        old = _recorded("7.2.22").missing(needs)
+        assert old == (["property 'volatile-memdev' of cxl-type3"] if scenario.cxl else []), (path.name, old)
 
 
 def test_a_property_the_qemu_lacks_is_named() -> None:
