@@ -134,3 +134,23 @@ def test_region_checks_tell_place_node_and_zone_apart(start: str, node: int, zon
     result = RunResult("s", "k")
     checks_cxl.evaluate(result, scenario, compute_layout(scenario), [_region_result(start, node, zone)])
     assert len(result.checks) == 2 and {c.name for c in result.checks if not c.ok} == failed
+
+
+@pytest.mark.parametrize(("online_type", "pin", "expected"), [
+    # ZONE_MOVABLE: offline, then teardown and device_del follow
+    ("online_movable", False, ["success", "success", "success", "success"]),
+    # ZONE_NORMAL with slab bound there: refused, so memhp refuses the teardown; a device_del
+    # with the region up is not modelled
+    ("online_kernel", True, ["success", "failure", "failure", "uncertain"]),
+    # ZONE_NORMAL without a pin: whatever the kernel put there decides
+    ("online_kernel", False, ["success", "uncertain", "uncertain", "uncertain"]),
+])
+def test_model_outcomes_follow_the_zone_and_the_pin(online_type: str, pin: bool, expected: list[str]) -> None:
+    actions: list[dict[str, Any]] = [{"id": "region", "do": "cxl_region", "device": "c0", "online_type": online_type}]
+    if pin:
+        actions.append({"id": "pin", "do": "slab_pin", "node": 1, "files": 10})
+    actions += [{"id": i, "do": f"cxl_{i}", "device": "c0"} for i in ("offline", "teardown", "remove")]
+    data = _scenario()
+    data["actions"] = actions
+    predicted = {a.id: a.outcome for a in simulate(parse_scenario(data, "x.toml"), "debian:6.12").actions}
+    assert [predicted[i] for i in ("region", "offline", "teardown", "remove")] == expected
