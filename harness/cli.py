@@ -43,7 +43,8 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
     if args.show_command:
         return show_command(args)
     options = RunOptions(kernel=args.kernel, out_dir=args.out or Path("out") / args.scenario.stem,
-                         accel=args.accel, boot_timeout=args.boot_timeout, boot=args.boot)
+                         accel=args.accel, boot_timeout=args.boot_timeout, boot=args.boot,
+                         qemu=args.qemu)
     # First, so that an unusable --out is one line (no result.json can go there).
     ensure_out_dir(options.out_dir)
     try:
@@ -94,6 +95,7 @@ def _show_result(args: argparse.Namespace, result: RunResult, out_dir: Path) -> 
 
 def show_command(args: argparse.Namespace) -> ExitCode:
     from harness.qemu.accel import choose_accel
+    from harness.qemu.resolve import resolve_qemu
     from harness.qemu.cmdline import build_command
     from harness.qemu.machine import Channels
     import kernels
@@ -101,9 +103,10 @@ def show_command(args: argparse.Namespace) -> ExitCode:
 
     planned = plan(args.scenario, args.kernel)  # validates the scenario as a run would
     sock = Path("<private-dir>")
+    qemu = resolve_qemu(args.qemu)
     argv = build_command(planned.scenario, kernels.boot_image(planned.kernel, args.boot), Path("<out>/initrd.img"),
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
-                         choose_accel(args.accel, planned.kernel.bzimage))
+                         choose_accel(args.accel, planned.kernel.bzimage, qemu), qemu)
     print(shlex.join(argv))
     return ExitCode.PASS
 
@@ -214,10 +217,13 @@ def cmd_kernels_source(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness.run.compare import run_and_compare
 
-    if len(args.kernel) != 2:
-        raise BadInputError("compare: give --kernel exactly twice (A, then B)")
+    kernels, qemus = args.kernel or ["debian:6.1"], args.qemu or ["system"]
+    if len(kernels) > 2 or len(qemus) > 2 or len(kernels) * len(qemus) != 2:
+        raise BadInputError("compare: give --kernel twice (A, then B) or --qemu twice "
+                            "(A, then B, on one kernel)")
     out = args.out or Path("out") / f"compare-{args.scenario.stem}"
-    comparison = run_and_compare(args.scenario, args.kernel[0], args.kernel[1], out, args.accel)
+    comparison = run_and_compare(args.scenario, (kernels[0], qemus[0]), (kernels[-1], qemus[-1]),
+                                 out, args.accel)
     if args.json:
         _print_json(comparison.to_json())
     else:
@@ -230,7 +236,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from harness.lab.results import DEFAULT_HISTORY
 
     result = run_matrix(args.matrix, args.out, args.workers, args.scheduler,
-                        args.db or DEFAULT_HISTORY)
+                        args.db or DEFAULT_HISTORY, qemus=tuple(args.qemu))
     print(summary_text(result))
     if result.interrupted:  # the partial reports and the history are written by now
         print("memhp: interrupted", file=sys.stderr)
@@ -271,6 +277,12 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 1, not {text!r}") from err
 
 
+_QEMU_HELP = ("system (default: qemu-system-x86_64 on PATH); debian:<version> (debian:10.0: the "
+              "host release's build if any) or debian:<suite> (debian:bookworm-backports), "
+              "fetched from Debian's archive, verified and unpacked into the cache; a QEMU "
+              "binary; or the root of an unpacked QEMU tree (run with its own -L data and modules)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memhp", description="Linux memory hotplug verifier",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -297,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="for git bisect run: 0 good, 1 bad, 125 skip; bad input exits 128 "
                           "so the bisection stops instead of marking the commit bad")
     run.add_argument("--show-command", action="store_true", help="print the QEMU command line and exit")
+    run.add_argument("--qemu", default="system", metavar="PATH|SPEC", help=_QEMU_HELP)
     run.set_defaults(func=cmd_run)
 
     parse = sub.add_parser("parse", help="parse a saved boot log and judge its hotplug ranges: exit 0 "
@@ -338,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--out", type=Path, help="artifacts (default out/compare-<scenario>/{a,b})")
     comp.add_argument("--json", action="store_true")
     comp.add_argument("--accel", default="auto")
+    comp.add_argument("--qemu", action="append", default=[], metavar="PATH|SPEC",
+                      help="once: both sides; twice: A then B on one --kernel. " + _QEMU_HELP)
     comp.set_defaults(func=cmd_compare)
 
     matrix = sub.add_parser("matrix", help="run kernels x scenarios x cmdline variants, "
@@ -348,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--out", type=Path, help="output folder (default out/matrix/<name>)")
     matrix.add_argument("--scheduler", help="tcp://HOST:PORT of a Dask scheduler to run on")
     matrix.add_argument("--db", type=Path, help="history database (default out/history.sqlite)")
+    matrix.add_argument("--qemu", action="append", default=[], metavar="PATH|SPEC",
+                        help="run every cell on this QEMU (give it again for more: replaces the "
+                             "file's qemus axis). " + _QEMU_HELP)
     matrix.set_defaults(func=cmd_matrix)
     history = sub.add_parser("history", help="trends, first failing kernel, flaky runs")
     history.add_argument("--db", type=Path, help="history database (default out/history.sqlite)")

@@ -2,7 +2,9 @@
 
 Options have ini twins; precedence is command line > environment > ini:
 ``--memhp-kernel`` / ``MEMHP_KERNEL`` / ``memhp_kernel`` (default ``debian:6.1``) and
-``--memhp-accel`` / ``MEMHP_ACCEL`` / ``memhp_accel`` (default ``auto``).
+``--memhp-accel`` / ``MEMHP_ACCEL`` / ``memhp_accel`` (default ``auto``),
+``--memhp-qemu`` / ``MEMHP_QEMU`` / ``memhp_qemu`` (default ``system``; a path or spec as
+``memhp run --qemu``).
 
 Fixtures (thin wrappers over ``harness.run.runner``):
 - ``memhp_options``: the ``RunOptions`` for this session (kernel, accel), out dir per test.
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 
 _OPTIONS = (("kernel", "debian:6.1", "kernel SPEC for memhp fixtures"),
             ("accel", "auto", "accelerator for memhp fixtures: auto, tcg or kvm"),
-            ("boot", "bzimage", "how memhp fixtures boot the kernel: bzimage, or pvh (its vmlinux)"))
+            ("boot", "bzimage", "how memhp fixtures boot the kernel: bzimage, or pvh (its vmlinux)"),
+            ("qemu", "system", "QEMU for memhp fixtures: system, a binary, or an unpacked package's root"))
 _STASH = pytest.StashKey[dict[str, str]]()
 
 
@@ -58,7 +61,7 @@ def memhp_options(request: pytest.FixtureRequest, tmp_path: Path) -> "RunOptions
 
     settings = request.config.stash[_STASH]
     return RunOptions(kernel=settings["kernel"], accel=settings["accel"], boot=settings["boot"],
-                      out_dir=tmp_path / "run")
+                      qemu=settings["qemu"], out_dir=tmp_path / "run")
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.logparse.setup import Crashkernel
-from harness.memblock.model import KernelVersion
 from harness.memblock.sim import MemblockSim
 from harness.units import memparse, option_values, strtoull
+from kernels.profile import CrashkernelParse, CrashkernelRules
 
 MiB = 1 << 20
 CRASH_ALIGN = 16 * MiB  # arch/x86 (6.1 setup.c, 6.12 asm/crash_reserve.h)
@@ -107,14 +107,14 @@ def _plain(text: str, system_ram: int) -> tuple[int, int] | None:
     return _ranges(text, system_ram) if ":" in text else _simple(text)
 
 
-def crash_request(cmdline: str, system_ram: int, version: KernelVersion) -> CrashRequest | None:
+def crash_request(cmdline: str, system_ram: int, rules: CrashkernelRules) -> CrashRequest | None:
     """What the kernel asks memblock for, or None when it reserves nothing (the kernel
     warns about a value it cannot parse)."""
     low = _last(cmdline, ",low")
     low_size = None if low is None else _suffixed(low, ",low")
     plain = _last(cmdline, None)
     parsed = None if plain is None else _plain(plain, system_ram)
-    if version is KernelVersion.V6_1:
+    if rules.parse is CrashkernelParse.ARCH_X86:
         # reserve_crashkernel: a plain value that fails or reads 0 gives way to ,high
         if parsed is not None and parsed[0]:
             return CrashRequest(parsed[0], parsed[1], False, low_size)
@@ -127,7 +127,7 @@ def crash_request(cmdline: str, system_ram: int, version: KernelVersion) -> Cras
     size = None if high is None else _suffixed(high, ",high")
     if not size:
         return None
-    if version is KernelVersion.V6_12 and (size >= system_ram or (low is not None and low_size is None)):
+    if rules.parse is CrashkernelParse.GENERIC and (size >= system_ram or (low is not None and low_size is None)):
         return None  # a ,low given but unreadable fails the whole parse in 6.12
     return CrashRequest(size, 0, True, low_size)
 
@@ -163,13 +163,13 @@ def _with_low(sim: MemblockSim, base: int, size: int, low_size: int) -> list[tup
     return out + [(low, low + low_size, CALLER_LOW)]
 
 
-def reserve_crashkernel(sim: MemblockSim, cmdline: str) -> list[tuple[int, int, str]]:
-    """Reserve on ``sim`` what its kernel version would; the (start, end, caller) reserved."""
+def reserve_crashkernel(sim: MemblockSim, cmdline: str, rules: CrashkernelRules) -> list[tuple[int, int, str]]:
+    """Reserve on ``sim`` what a kernel with ``rules`` would; the (start, end, caller) reserved."""
     system_ram = sum(r.size for r in sim.memblock.memory.regions)  # memblock_phys_mem_size
-    request = crash_request(cmdline, system_ram, sim.version)
+    request = crash_request(cmdline, system_ram, rules)
     if request is None:
         return []
-    if sim.version is KernelVersion.V6_1:
+    if rules.parse is CrashkernelParse.ARCH_X86:
         return _reserve_61(sim, request, cmdline)
     return _reserve_612(sim, request, cmdline)
 

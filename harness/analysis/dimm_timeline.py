@@ -17,14 +17,13 @@ from harness.analysis.online_policy import (
     DMA32_END,
     PAGE_SIZE,
     HotplugConfig,
-    OnlineType,
     ZonePages,
     ZoneSpan,
     vmemmap_pages_per_block,
     zone_for_dimm,
 )
-from harness.memblock.model import KernelVersion
 from harness.scenario.schema import MEMORY_BLOCK_SIZE, Dimm
+from kernels.profile import OnlineType
 
 MEMMAP_SELF = "itself"
 
@@ -55,7 +54,6 @@ def _boot_normal_nodes(ranges: dict[int, list[tuple[int, int]]], movable: dict[i
 @dataclass
 class DimmTimeline:
     config: HotplugConfig
-    version: KernelVersion
     stats: dict[int, ZonePages]
     boot_normal: set[int]
     window: tuple[int, int]  # QEMU's device-memory window [base, end)
@@ -66,10 +64,10 @@ class DimmTimeline:
     maybe_gone: set[str] = field(default_factory=set)  # an eject predicted uncertain
 
     @classmethod
-    def of(cls, config: HotplugConfig, version: KernelVersion, stats: dict[int, ZonePages],
+    def of(cls, config: HotplugConfig, stats: dict[int, ZonePages],
            ranges: dict[int, list[tuple[int, int]]], movable: dict[int, int],
            window: tuple[int, int], taken: tuple[tuple[int, int], ...] = ()) -> DimmTimeline:
-        return cls(config, version, dict(stats), _boot_normal_nodes(ranges, movable), window, taken)
+        return cls(config, dict(stats), _boot_normal_nodes(ranges, movable), window, taken)
 
     def set_online_type(self, value: str) -> None:
         """A write to /sys/devices/system/memory/auto_online_blocks
@@ -97,7 +95,7 @@ class DimmTimeline:
     def add(self, dimm: Dimm) -> DimmOnline:
         start = self._free_address(dimm.size)
         zone = zone_for_dimm(self.config, self.stats, self.spans, dimm.node, start, dimm.size)
-        per_block = vmemmap_pages_per_block(self.config, self.version, dimm.size, MEMORY_BLOCK_SIZE)
+        per_block = vmemmap_pages_per_block(self.config, dimm.size, MEMORY_BLOCK_SIZE)
         host = MEMMAP_SELF if per_block else self._memmap_host(dimm.node)
         placed = DimmOnline(dimm.id, dimm.node, start, dimm.size, zone, per_block, host)
         self.present[dimm.id] = placed

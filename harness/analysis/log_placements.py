@@ -62,7 +62,7 @@ def boot_ram(log: BootLog) -> list[tuple[int, int]]:
         return [(r.base, r.end) for r in dump.memory]
     if log.early_node_ranges:
         return [(r.start, r.end) for r in log.early_node_ranges]
-    return [(e.start, e.end) for e in log.e820 if e.type == "usable"]
+    return [(e.start, e.end) for e in log.e820 if e.is_ram]
 
 
 def node_at(log: BootLog, address: int) -> int | None:

@@ -258,7 +258,7 @@ def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[RangeStatus, tuple[P
     # Allocations after the last dump (sparse, percpu, ...) are in the trace, not the dump.
     for op in log.memblock_allocs:
         if op.line > dump.line and op.result is not None and srat.range.overlaps(op.result.start, op.result.end):
-            inside.append(Placement(op.caller_function, srat.node, op.line, Evidence.MEMBLOCK_DEBUG, False,
+            inside.append(Placement(op.requester, srat.node, op.line, Evidence.MEMBLOCK_DEBUG, False,
                                     op.result.start, op.result.end))
     return status, pinned, tuple(inside)
 

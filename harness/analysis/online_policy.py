@@ -1,4 +1,5 @@
-"""Which zone a hot-added DIMM is onlined to, and where its memmap goes.
+"""Which zone hot-added memory is onlined to (every device kind: pc-dimm, virtio-mem,
+CXL, through :func:`zone_for_pfn_range`), and where a DIMM's memmap goes.
 
 A port of mm/memory_hotplug.c (6.1 and 6.12): ``zone_for_pfn_range`` with
 ``default_zone_for_pfn`` (``online_policy=contig-zones``) and ``auto_movable_zone_for_pfn`` /
@@ -12,10 +13,11 @@ is kernel.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from harness.memblock.model import KernelVersion
 from harness.units import has_flag, option_values
+from kernels.profile import HotplugRules, MemmapOnMemory, OnlineType
 
 PAGE_SIZE = 4096
 SIZEOF_STRUCT_PAGE = 64  # x86-64 struct page
@@ -23,15 +25,6 @@ PMD_SIZE = 2 << 20
 PAGEBLOCK_PAGES = 512  # pageblock_order 9 on x86-64 (HUGETLB_PAGE_ORDER)
 DMA32_END = 1 << 32
 AUTO_MOVABLE_RATIO = 301  # mm/memory_hotplug.c: auto_movable_ratio's default
-
-
-class OnlineType(str, enum.Enum):
-    """include/linux/memory_hotplug.h ``enum mmop``, spelled as mhp_online_type_from_str reads it."""
-
-    OFFLINE = "offline"
-    ONLINE = "online"
-    ONLINE_KERNEL = "online_kernel"
-    ONLINE_MOVABLE = "online_movable"
 
 
 class OnlinePolicy(str, enum.Enum):
@@ -47,12 +40,6 @@ class MemmapMode(str, enum.Enum):
     DISABLE = "disable"
     ENABLE = "enable"
     FORCE = "force"
-
-
-# The Debian configs: 6.1 "# CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE is not set" (so
-# memhp_default_online_type starts MMOP_OFFLINE), 6.12 CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO=y
-# (mhp_get_default_online_type: MMOP_ONLINE). Read from the packages' /boot/config files.
-DEBIAN_DEFAULT_ONLINE = {KernelVersion.V6_1: OnlineType.OFFLINE, KernelVersion.V6_12: OnlineType.ONLINE}
 
 
 def kstrtobool(text: str) -> bool | None:
@@ -77,24 +64,25 @@ class HotplugConfig:
     auto_movable_numa_aware: bool
     memmap_mode: MemmapMode
     movable_node: bool
+    memmap_on_memory: MemmapOnMemory  # the kernel's rules for where a DIMM's memmap may go
 
     @property
     def auto_online(self) -> bool:
         return self.default_online_type is not OnlineType.OFFLINE
 
 
-def _memmap_mode(values: list[str], version: KernelVersion) -> MemmapMode:
+def _memmap_mode(values: list[str], rules: MemmapOnMemory) -> MemmapMode:
     """6.12 set_memmap_mode takes "force" or a bool; 6.1's bool parameter refuses "force"."""
     mode = MemmapMode.DISABLE
     for value in values:
-        if version is KernelVersion.V6_12 and value.lower() == "force":
+        if rules is MemmapOnMemory.PER_BLOCK and value.lower() == "force":
             mode = MemmapMode.FORCE
         elif (flag := kstrtobool(value)) is not None:
             mode = MemmapMode.ENABLE if flag else MemmapMode.DISABLE
     return mode
 
 
-def hotplug_config(cmdline: str, version: KernelVersion) -> HotplugConfig:
+def hotplug_config(cmdline: str, rules: HotplugRules) -> HotplugConfig:
     """Each parameter's handler runs once per occurrence, so the last valid value counts
     (setup_memhp_default_state ignores an unknown state; set_online_policy an unknown policy)."""
     states = [OnlineType(v) for v in option_values(cmdline, "memhp_default_state")
@@ -105,16 +93,16 @@ def hotplug_config(cmdline: str, version: KernelVersion) -> HotplugConfig:
     aware = [b for v in option_values(cmdline, "memory_hotplug.auto_movable_numa_aware")
              if (b := kstrtobool(v)) is not None]
     return HotplugConfig(
-        default_online_type=(states or [DEBIAN_DEFAULT_ONLINE[version]])[-1],
+        default_online_type=(states or [rules.default_online])[-1],
         online_policy=(policies or [OnlinePolicy.CONTIG_ZONES])[-1],
         auto_movable_ratio=(ratios or [AUTO_MOVABLE_RATIO])[-1],
         auto_movable_numa_aware=(aware or [True])[-1],
-        memmap_mode=_memmap_mode(option_values(cmdline, "memory_hotplug.memmap_on_memory"), version),
-        movable_node=has_flag(cmdline, "movable_node"))
+        memmap_mode=_memmap_mode(option_values(cmdline, "memory_hotplug.memmap_on_memory"),
+                                 rules.memmap_on_memory),
+        movable_node=has_flag(cmdline, "movable_node"), memmap_on_memory=rules.memmap_on_memory)
 
 
-def vmemmap_pages_per_block(config: HotplugConfig, version: KernelVersion, dimm_size: int,
-                            block_size: int) -> int:
+def vmemmap_pages_per_block(config: HotplugConfig, dimm_size: int, block_size: int) -> int:
     """The pages at the start of each of the DIMM's memory blocks that hold its own memmap
     (``memory_block.nr_vmemmap_pages``; 6.12 ``mem->altmap->free``), 0 if it goes elsewhere.
 
@@ -127,7 +115,7 @@ def vmemmap_pages_per_block(config: HotplugConfig, version: KernelVersion, dimm_
         return 0
     vmemmap = block_size // PAGE_SIZE * SIZEOF_STRUCT_PAGE
     pages = -(-vmemmap // PAGE_SIZE)
-    if version is KernelVersion.V6_1:
+    if config.memmap_on_memory is MemmapOnMemory.SINGLE_BLOCK:
         fits = (dimm_size == block_size and vmemmap % PMD_SIZE == 0
                 and (block_size - vmemmap) % (PAGEBLOCK_PAGES * PAGE_SIZE) == 0)
         return pages if fits else 0
@@ -185,18 +173,21 @@ class ZoneSpan:
     end: int
 
 
-def _intersects(spans: list[ZoneSpan], nid: int, zone: str, start: int, end: int) -> bool:
+def _intersects(spans: Sequence[ZoneSpan], nid: int, zone: str, start: int, end: int) -> bool:
     """mm/memory_hotplug.c zone_intersects: against the zone's whole span, which grows
     over every range onlined to it (resize_zone_range), gaps and other zones included."""
     mine = [s for s in spans if s.nid == nid and s.zone == zone]
     return bool(mine) and start < max(s.end for s in mine) and min(s.start for s in mine) < end
 
 
-def zone_for_dimm(config: HotplugConfig, stats: dict[int, ZonePages], spans: list[ZoneSpan],
-                  nid: int, start: int, size: int) -> str:
-    """zone_for_pfn_range for a DIMM onlined by the default online type (the blocks are
-    onlined one by one, but a static group keeps them in one zone). A DIMM sits above 4G
-    (QEMU's device-memory window), so the kernel zone is ZONE_NORMAL
+def zone_for_pfn_range(config: HotplugConfig, nid: int, start: int, size: int,
+                       movable_fits: Callable[[int | None], bool],
+                       spans: Sequence[ZoneSpan] = ()) -> str:
+    """mm/memory_hotplug.c zone_for_pfn_range for memory onlined by the default online
+    type: the one zone choice every memory device kind asks (pc-dimm, virtio-mem, CXL).
+    The kinds differ only in their memory group, so each passes its own
+    auto_movable_can_online_movable as ``movable_fits(node)`` (None: NUMA_NO_NODE, the
+    whole system). Device memory sits above 4G, so the kernel zone is ZONE_NORMAL
     (default_kernel_zone_for_pfn). "offline" when nothing onlines it."""
     online = config.default_online_type
     if online is OnlineType.OFFLINE:
@@ -207,9 +198,8 @@ def zone_for_dimm(config: HotplugConfig, stats: dict[int, ZonePages], spans: lis
     if online is OnlineType.ONLINE_MOVABLE:
         return "Movable"
     if config.online_policy is OnlinePolicy.AUTO_MOVABLE:
-        pages = size // PAGE_SIZE
-        fits = (config.auto_movable_ratio > 0 and can_online_movable(config, stats, None, pages)
-                and (not config.auto_movable_numa_aware or can_online_movable(config, stats, nid, pages)))
+        fits = (config.auto_movable_ratio > 0 and movable_fits(None)
+                and (not config.auto_movable_numa_aware or movable_fits(nid)))
         return "Movable" if fits else kernel
     # default_zone_for_pfn: inherit the one zone the range intersects, else movable_node decides.
     in_kernel = _intersects(spans, nid, kernel, start, start + size)
@@ -217,3 +207,13 @@ def zone_for_dimm(config: HotplugConfig, stats: dict[int, ZonePages], spans: lis
     if in_kernel != in_movable:
         return kernel if in_kernel else "Movable"
     return "Movable" if config.movable_node else kernel
+
+
+def zone_for_dimm(config: HotplugConfig, stats: dict[int, ZonePages], spans: list[ZoneSpan],
+                  nid: int, start: int, size: int) -> str:
+    """A static memory group's zone (a pc-dimm's ACPI memory device, a CXL region's kmem
+    dax device): decided once for the whole group (its blocks are onlined one by one,
+    but a static group keeps them in one zone)."""
+    pages = size // PAGE_SIZE
+    return zone_for_pfn_range(config, nid, start, size,
+                              lambda node: can_online_movable(config, stats, node, pages), spans)

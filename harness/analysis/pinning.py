@@ -176,7 +176,7 @@ def _logged_causes(log: BootLog, before: int | None) -> list[ReservationCause]:
             causes = _subtract(causes, op.base, op.end)
         elif isinstance(op, MemblockAlloc) and op.result is not None:
             r = op.result
-            causes.append(ReservationCause(CauseKind.MEMBLOCK_ALLOC, op.caller_function, r.start, r.end, op.line))
+            causes.append(ReservationCause(CauseKind.MEMBLOCK_ALLOC, op.requester, r.start, r.end, op.line))
     if log.ramdisk is not None:
         causes.append(ReservationCause(CauseKind.INITRD, "initrd", log.ramdisk.start, log.ramdisk.end, None))
     for t in log.acpi_table_reservations:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, assert_never
 
+from harness.analysis.kernel_profile import profile_of_log, source_series
 from harness.analysis.replay_steps import (
     NODE_DATA_FUNC,
     Allocate,
@@ -31,10 +32,11 @@ from harness.analysis.replay_steps import (
 from harness.errors import BadInputError
 from harness.logparse import BootLog, MemblockAlloc, MemblockDump, MemblockEvent
 from harness.memblock.engines import KernelEngine, python_engine
-from harness.memblock.model import MAX_NUMNODES, KernelVersion, MemblockRegion, nid_is_valid
+from harness.memblock.model import MAX_NUMNODES, NUMA_NO_NODE, MemblockRegion, nid_is_valid
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.ops import Engine
 from harness.units import has_flag, optional_hex
+from kernels.profile import MemblockRules, ProfileChoice
 
 ENGINES = ("python", "kernel")
 
@@ -74,7 +76,7 @@ class ReplayResult:
     """What the replay found; ``inferred`` lists the state the log cannot show."""
 
     source: str
-    kernel_version: str
+    kernel_version: str  # the profile's series the log was replayed as
     engine: str
     allocations: int
     matched: int
@@ -83,6 +85,7 @@ class ReplayResult:
     dump_check: tuple[DumpDifference, ...]
     dumps_checked: int
     pinned_nodes: tuple[int, ...] = field(default=())
+    profile_note: str = ""  # kernels.profile: the release has no profile row of its own
 
     @property
     def ok(self) -> bool:
@@ -94,15 +97,7 @@ class ReplayResult:
                 "matched": self.matched, "mismatches": [m.to_json() for m in self.mismatches],
                 "inferred": self.inferred, "dumps_checked": self.dumps_checked,
                 "dump_check": [d.to_json() for d in self.dump_check],
-                "pinned_nodes": list(self.pinned_nodes)}
-
-
-def kernel_version_of(log: BootLog) -> KernelVersion:
-    release = log.kernel_release or ""
-    for version in sorted(KernelVersion, key=lambda v: -len(v.value)):
-        if release.startswith(version.value + ".") or release.startswith(version.value + "-"):
-            return version
-    raise BadInputError(f"{log.source}: kernel release {release!r} is neither 6.1 nor 6.12")
+                "pinned_nodes": list(self.pinned_nodes), "profile_note": self.profile_note}
 
 
 def movable_node_of(log: BootLog) -> bool:
@@ -110,28 +105,32 @@ def movable_node_of(log: BootLog) -> bool:
 
 
 @contextlib.contextmanager
-def open_engine(name: str, version: KernelVersion, movable_node: bool,
+def open_engine(name: str, choice: ProfileChoice, movable_node: bool,
                 tree: Path | None = None) -> Iterator[Engine]:
     """``tree``: a kernel source tree (a patched one, for patch validation) whose own
-    mm/memblock.c the kernel engine runs; default: Debian's source of ``version``."""
+    mm/memblock.c the kernel engine runs; default: Debian's source of the release's series."""
     if tree is not None and name != "kernel":
         raise BadInputError("--tree is the kernel engine's source tree: use it with --engine kernel")
     if name == "python":
-        yield python_engine(version, movable_node=movable_node)
+        yield python_engine(choice.profile.memblock, movable_node=movable_node)
     elif name == "kernel":
-        with KernelEngine(version, movable_node=movable_node, tree=tree) as engine:
+        with KernelEngine(source_series(choice), movable_node=movable_node, tree=tree) as engine:
             yield engine
     else:
         raise BadInputError(f"engine must be one of {', '.join(ENGINES)}, not {name!r}")
 
 
-def load_dump(engine: Engine, dump: MemblockDump) -> None:
-    """Rebuild a dump's arrays through ordinary ops (works for both engines)."""
+def load_dump(engine: Engine, dump: MemblockDump, rules: MemblockRules) -> None:
+    """Rebuild a dump's arrays through ordinary ops (works for both engines); from 6.18
+    reserved regions carry their flags (MEMBLOCK_RSRV_KERN) and nid into merging."""
     for region in dump.memory:
         if region.size:
             engine.add_node(region.base, region.size, region.nid, region.flags)
     for region in dump.reserved:
-        if region.size:
+        if region.size and rules.reserve_nid_flags:
+            nid = region.nid if nid_is_valid(region.nid) else NUMA_NO_NODE
+            engine.reserve_nid(region.base, region.size, nid, region.flags)
+        elif region.size:
             engine.reserve(region.base, region.size)
             if region.nid != MAX_NUMNODES:
                 engine.set_node(region.base, region.size, "reserved", region.nid)
@@ -150,14 +149,25 @@ def predict(engine: Engine, alloc: MemblockAlloc) -> int | None:
     nid = -1 if alloc.nid is None else alloc.nid
     if alloc.func == NODE_DATA_FUNC:
         return engine.alloc_range_nid(alloc.size, alloc.align, 0, 0, nid, False)
-    if alloc.func == "memblock_alloc_exact_nid_raw":
+    if alloc.func in ("memblock_alloc_exact_nid_raw", "memblock_alloc_hugetlb_exact"):
         return engine.alloc_exact_nid_raw(alloc.size, alloc.align, alloc.min_addr,
                                           alloc.max_addr, nid)
     return engine.alloc_try_nid(alloc.size, alloc.align, alloc.min_addr, alloc.max_addr, nid)
 
 
-def apply_event(engine: Engine, event: MemblockEvent) -> None:
+# arch/x86/realmode/init.c reserve_real_mode (6.18 on): memblock_reserve(0, SZ_1M) then the
+# unlogged memblock_clear_kho_scratch(0, SZ_1M) that e820__memblock_setup's mark asked for.
+REAL_MODE = "reserve_real_mode"
+ISA_END = 1 << 20
+
+
+def apply_event(engine: Engine, event: MemblockEvent, rules: MemblockRules) -> None:
     """A logged change; memblock_free_late runs after memblock is gone and changes nothing."""
+    if event.func == "memblock_reserve" and event.nid is not None:
+        engine.reserve_nid(event.base, event.size, event.nid, event.flags or 0)
+        if rules.kho_scratch and event.caller_function == REAL_MODE and (event.base, event.end) == (0, ISA_END):
+            engine.clear_kho_scratch(0, ISA_END)
+        return
     if event.func == "memblock_add":
         engine.add(event.base, event.size)
     elif event.func == "memblock_add_node":
@@ -195,7 +205,7 @@ def _key(region: MemblockRegion) -> tuple[int, int]:
 class _Replayer:
     """Walks the planned steps with one engine, collecting matches and differences."""
 
-    def __init__(self, log: BootLog, engine: Engine, version: KernelVersion) -> None:
+    def __init__(self, log: BootLog, engine: Engine, version: MemblockRules) -> None:
         self.log, self.engine, self.version = log, engine, version
         self.allocations = self.matched = 0
         self.mismatches: list[Mismatch] = []
@@ -224,7 +234,7 @@ class _Replayer:
                 self.dumps_checked += 1
                 self.diffs += check_dump(engine, dump)
             case ApplyEvent(event=event):
-                apply_event(engine, event)
+                apply_event(engine, event, self.version)
             case Allocate(alloc=alloc, inferred=inferred):
                 self.allocate(alloc, inferred)
             case _:
@@ -257,20 +267,21 @@ def replay(log: BootLog, engine: str = "python", tree: Path | None = None) -> Re
     """Rebuild memblock from ``log`` and compare every allocation with the kernel's."""
     if not log.memblock_debug or not log.memblock_dumps:
         raise BadInputError(f"{log.source}: no memblock=debug output to replay")
-    version = kernel_version_of(log)
+    choice = profile_of_log(log)
+    version = choice.profile.memblock
     movable_node = movable_node_of(log)
-    steps, inferred = plan_steps(log, version)
-    with open_engine(engine, version, movable_node, tree) as eng:
-        load_dump(eng, log.memblock_dumps[0])
+    steps, inferred = plan_steps(log)
+    with open_engine(engine, choice, movable_node, tree) as eng:
+        load_dump(eng, log.memblock_dumps[0], version)
         eng.set_bottom_up(movable_node)
         eng.set_current_limit(1 << 20)
         replayer = _Replayer(log, eng, version)
         replayer.run(steps)
     inferred = {"bottom_up": movable_node, **inferred, "numa_meminfo": [
         {"start": f"{b.start:#x}", "end": f"{b.end:#x}", "nid": b.nid} for b in replayer.blocks]}
-    return ReplayResult(log.source, version.value, engine, replayer.allocations, replayer.matched,
+    return ReplayResult(log.source, choice.profile.series, engine, replayer.allocations, replayer.matched,
                         tuple(replayer.mismatches), inferred, tuple(replayer.diffs),
-                        replayer.dumps_checked, tuple(sorted(replayer.pinned)))
+                        replayer.dumps_checked, tuple(sorted(replayer.pinned)), choice.note)
 
 
 __all__ = ["ReplayResult", "Mismatch", "DumpDifference", "replay", "describe_replay"]
@@ -281,6 +292,8 @@ def describe_replay(result: ReplayResult) -> str:
     lines = [f"{result.source}: {result.matched}/{result.allocations} allocations predicted "
              f"(kernel {result.kernel_version}, {result.engine} engine, "
              f"{result.dumps_checked} later dumps checked, {len(result.dump_check)} differences)"]
+    if result.profile_note:
+        lines.append(f"  profile: {result.profile_note}")
     lines += [f"  line {m.line}: {m.request}: predicted {optional_hex(m.predicted)}, "
               f"actual {optional_hex(m.actual)} ({m.reason})" for m in result.mismatches]
     lines += [f"  dump line {d.dump_line} {d.type_name}: model {d.model}, dump {d.dump}"

@@ -13,7 +13,6 @@ from harness.logparse import BootLog, MemblockAlloc, MemblockEvent
 from harness.logparse.common import AddressRange
 from harness.logparse.memblock_debug import ALLOC_RESULT_CALLER
 from harness.logparse.memblock_dump import MemblockDump
-from harness.memblock.model import KernelVersion
 from harness.memblock.numa import SratMemory
 
 # memblock_phys_alloc_try_nid prints no request line; alloc_node_data uses SMP_CACHE_BYTES.
@@ -118,7 +117,7 @@ def _op_steps(log: BootLog, after: int) -> tuple[list[Step], list[dict[str, Any]
     return steps, unlogged
 
 
-def plan_steps(log: BootLog, version: KernelVersion) -> tuple[list[Step], dict[str, Any]]:
+def plan_steps(log: BootLog) -> tuple[list[Step], dict[str, Any]]:
     """All steps after the first dump, in log order, and what was inferred."""
     first = log.memblock_dumps[0]
     steps, node_data = _op_steps(log, first.line)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.analysis.crashkernel import CRASH_CALLERS
+from harness.analysis.cxl_model import CxlZonePrediction, cxl_outcomes, predict_cxl
 from harness.analysis.dimm_timeline import DimmOnline, DimmTimeline
 from harness.analysis.online_policy import boot_zone_pages, hotplug_config
 from harness.analysis.simulate_boot import (
@@ -21,7 +22,7 @@ from harness.analysis.simulate_boot import (
 )
 from harness.analysis.virtio_mem_model import ResizePrediction, boot_zones, predict_virtio_mem, zone_words
 from harness.errors import BadInputError
-from harness.memblock.model import KernelVersion
+from harness.analysis.kernel_profile import profile_of_spec
 from harness.memblock.movable_zone import MIRROR_NEEDS, core_request, movable_zone, node_ranges
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
@@ -36,6 +37,7 @@ from harness.scenario.schema import (
     Scenario,
 )
 from harness.units import has_flag, hex_range, optional_hex
+from kernels.profile import KernelProfile, ProfileChoice
 
 BLOCK_SIZE = MEMORY_BLOCK_SIZE
 FREED_AFTER_BOOT = ("initrd",)
@@ -90,6 +92,8 @@ class Prediction:
     dimms: tuple[DimmOnline, ...] = ()  # hot-added DIMMs in the order they were added
     virtio_mem: tuple[ResizePrediction, ...] = ()  # each virtio_mem_resize: outcome and zones
     crashkernel: tuple[Reservation, ...] = ()  # what crashkernel= reserved, low part included
+    cxl: tuple[CxlZonePrediction, ...] = ()  # each cxl_region: the zone of its memory
+    profile_note: str = ""  # kernels.profile: the release has no profile row of its own
 
     def node(self, nid: int) -> NodePrediction:
         return next(n for n in self.nodes if n.node == nid)
@@ -98,14 +102,9 @@ class Prediction:
         return asdict(self)
 
 
-def parse_kernel_version(text: str | KernelVersion) -> KernelVersion:
-    """``debian:6.1``, ``6.12`` or a KernelVersion."""
-    if isinstance(text, KernelVersion):
-        return text
-    try:
-        return KernelVersion.parse(text.split(":", 1)[-1])
-    except ValueError as err:
-        raise BadInputError(f"--kernel {text!r}: {err}") from err
+def kernel_choice(kernel: str | ProfileChoice) -> ProfileChoice:
+    """``debian:6.1``, ``6.12``, a release, or a profile already chosen (a run's, from its log)."""
+    return kernel if isinstance(kernel, ProfileChoice) else profile_of_spec(kernel)
 
 
 def _node_of(boot: EarlyBoot, start: int, end: int) -> int | None:
@@ -188,7 +187,8 @@ EJECT_PROFILES = {"acpi_memory_hotplug_enabled": "memory", "acpi_processor_hotpl
 
 
 def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
-             hot: DimmTimeline, resizes: dict[str, ResizePrediction]) -> list[ActionPrediction]:
+             hot: DimmTimeline, resizes: dict[str, ResizePrediction],
+             cxl: dict[str, tuple[str, str]]) -> list[ActionPrediction]:
     out: list[ActionPrediction] = []
     disabled: set[str] = set()
     for dimm in (d for d in scenario.dimms if d.at_boot and not d.boot_ram):
@@ -196,6 +196,8 @@ def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPredict
     for action in scenario.actions:
         if (resize := resizes.get(action.id)) is not None:
             out.append(ActionPrediction(action.id, action.do, resize.outcome, resize.reason))
+        elif action.id in cxl:
+            out.append(ActionPrediction(action.id, action.do, *cxl[action.id]))
         elif isinstance(action, OfflineNode):
             out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
         elif isinstance(action, BlockRangeAction) and action.do == "offline_range":
@@ -242,34 +244,38 @@ def _nodes(scenario: Scenario, layout: MemoryLayout, boot: EarlyBoot,
     return out
 
 
-def _timeline(cmdline: str, version: KernelVersion, boot: EarlyBoot, movable: dict[int, int],
+def _timeline(cmdline: str, profile: KernelProfile, boot: EarlyBoot, movable: dict[int, int],
               layout: MemoryLayout) -> DimmTimeline:
     """The hot-added DIMMs' onlining, from the boot's zones and the hotplug options."""
     ranges = node_ranges(boot.state)
-    return DimmTimeline.of(hotplug_config(cmdline, version), version, boot_zone_pages(ranges, movable),
+    return DimmTimeline.of(hotplug_config(cmdline, profile.hotplug), boot_zone_pages(ranges, movable),
                            ranges, movable, (layout.device_base, layout.device_base + layout.device_size),
                            tuple((d.start, d.end) for d in layout.boot_dimms))
 
 
-def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6.1",
+def simulate(scenario: Scenario, kernel: str | ProfileChoice = "debian:6.1",
              cmdline_extra: str = "", layout: MemoryLayout | None = None) -> Prediction:
     """The predicted boot of ``scenario``; ``cmdline_extra`` is appended (what-if variants).
     ``layout``: the scenario's, when the caller (a run) has already computed it."""
-    version = parse_kernel_version(kernel_version)
+    choice = kernel_choice(kernel)
+    profile = choice.profile
+    version = profile.memblock
     layout = compute_layout(scenario) if layout is None else layout
     cmdline = f"{kernel_cmdline(scenario, layout)} {cmdline_extra}".strip()
     movable_node = has_flag(cmdline, "movable_node")
-    template = find_template(version, movable_node)
-    boot = simulate_early_boot(layout, version, movable_node, template, cmdline)
+    template = find_template(profile, movable_node)
+    boot = simulate_early_boot(layout, profile, movable_node, template, cmdline)
     zones = movable_zone(boot.state, cmdline, version)
     movable = zones.starts
     hot = [(r.start, r.end) for r in layout.node_ranges if r.hotplug]
     in_hot = tuple(r for r in _reservations(boot, boot.callers)
                    if any(r.start < e and s < r.end for s, e in hot))
     blocks = _blocks(boot, movable)
-    timeline = _timeline(cmdline, version, boot, movable, layout)
-    resizes = predict_virtio_mem(scenario, cmdline, version, boot_zones(boot.state, movable))
-    actions = tuple(_actions(scenario, layout, blocks, timeline, resizes))
+    timeline = _timeline(cmdline, profile, boot, movable, layout)
+    cxl = predict_cxl(scenario, layout, hotplug_config(cmdline, profile.hotplug),
+                      boot_zone_pages(node_ranges(boot.state), movable)) if scenario.cxl else ()
+    resizes = predict_virtio_mem(scenario, cmdline, profile.hotplug, boot_zones(boot.state, movable))
+    actions = tuple(_actions(scenario, layout, blocks, timeline, resizes, cxl_outcomes(scenario, cxl)))
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
                 "numa_meminfo": [asdict(b) for b in boot.blocks],
@@ -277,14 +283,17 @@ def simulate(scenario: Scenario, kernel_version: str | KernelVersion = "debian:6
     if core_request(cmdline).mirrored_kernelcore:
         inferred["kernelcore_mirror"] = MIRROR_NEEDS
     crash = tuple(r for r in _reservations(boot, boot.callers) if r.caller in CRASH_CALLERS)
-    return Prediction(scenario.name, version.value, cmdline, template.source,
+    return Prediction(scenario.name, profile.series, cmdline, template.source,
                       tuple(_nodes(scenario, layout, boot, movable)), in_hot, tuple(blocks),
-                      actions, inferred, tuple(timeline.added), tuple(resizes.values()), crash)
+                      actions, inferred, tuple(timeline.added), tuple(resizes.values()), crash,
+                      cxl, choice.note)
 
 
 def describe_prediction(p: Prediction) -> str:
     """Per node: hotplug mark, ZONE_MOVABLE start and pinning callers; then each action."""
     lines = [f"{p.scenario} on {p.kernel_version} ({p.cmdline}); sizes from {p.template}"]
+    if p.profile_note:
+        lines.append(f"  profile: {p.profile_note}")
     for n in p.nodes:
         start = optional_hex(n.movable_start, "none")
         mark = ("not marked" if n.hotplug_honoured is None else

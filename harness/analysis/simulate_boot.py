@@ -7,8 +7,8 @@ e820 RAM: fixed low reservations, the kernel image at 16 MiB (nokaslr), QEMU's i
 at the top of RAM below 4 GiB minus 128 KiB of ACPI tables, the firmware ACPI tables
 there, the real-mode trampoline, early page tables (top-down only), the log buffer,
 then numa_init, the NODE_DATA, ``crashkernel=`` (harness.analysis.crashkernel) and the
-per-node memmap buffers.  Sizes come from the
-template log of the same kernel version; the template's own addresses are never reused.
+memmap (per node, or per 2 MiB block: the profile's ``boot.sparse_buffer``).  Sizes come from
+the template log of the same profile series; the template's own addresses are never reused.
 """
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from pathlib import Path
 from harness.analysis.crashkernel import reserve_crashkernel
 from harness.errors import BadInputError
 from harness.logparse import BootLog, MemblockAlloc
-from harness.memblock.model import KernelVersion, Memblock
+from harness.memblock.model import Memblock
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.sim import MemblockSim
 from harness.scenario.layout import MemoryLayout
 from harness.units import memparse, option_values
+from kernels.profile import KernelProfile
 
 MiB = 1 << 20
 FOUR_GIB = 1 << 32
@@ -95,13 +96,14 @@ def template_from_log(log: BootLog) -> Template:
                     tuple(a.size for a in _allocs(log, "setup_log_buf")), acpi, node_data)
 
 
-def find_template(version: KernelVersion, movable_node: bool) -> Template:
-    """The recorded QEMU boot of this version (from templates.json), same direction preferred."""
+def find_template(profile: KernelProfile, movable_node: bool) -> Template:
+    """The recorded QEMU boot of this profile's series (from templates.json), same direction
+    preferred."""
     entries = [e for e in json.loads(TEMPLATES.read_text())["templates"]
-               if e["version"] == version.value]
+               if e["version"] == profile.series]
     if not entries:
-        raise BadInputError(f"{TEMPLATES}: no template for kernel {version.value} (record "
-                            f"fixtures/logs/qemu-{version.value}-three-node.log, then run "
+        raise BadInputError(f"{TEMPLATES}: no template for kernel {profile.series} (record "
+                            f"fixtures/logs/qemu-{profile.series}-three-node.log, then run "
                             "python -m harness.analysis.templates)")
     entry = next((e for e in entries if e["movable_node"] == movable_node), entries[0])["template"]
     return Template(**entry | {"log_buf_sizes": tuple(entry["log_buf_sizes"]),
@@ -158,27 +160,35 @@ def _early(boot: _Boot, t: Template, layout: MemoryLayout, log_buf_len: int) -> 
         boot.reserve(low_top + QEMU_ACPI_BYTES - below, size, "acpi_reserve_initial_tables")
 
 
-def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk], cmdline: str) -> None:
-    """alloc_node_data, crashkernel=, then sparse_init's per-node memmap buffer (exact
-    node, 16M up)."""
+def _late(boot: _Boot, t: Template, blocks: list[NumaMemblk], cmdline: str, profile: KernelProfile) -> None:
+    """alloc_node_data, crashkernel=, then sparse_init's memmap: mm/sparse.c
+    sparse_buffer_init's exact-node buffer (16M up), or from 7.2 one
+    memblock_alloc_try_nid_raw per 2 MiB block (mm/sparse-vmemmap.c vmemmap_populate_hugepages
+    via memmap_alloc: any node as fallback, max_addr NOLEAKTRACE)."""
     sim = boot.sim
     nodes = sorted({b.nid for b in blocks})
     for nid in nodes:
         boot.note(sim.alloc_range_nid(t.node_data_size, 64, 0, 0, nid, False),
                   t.node_data_size, f"NODE_DATA({nid})")
-    boot.callers += reserve_crashkernel(sim, cmdline)
+    boot.callers += reserve_crashkernel(sim, cmdline, profile.crashkernel)
     for nid in nodes:
         sections = {s for r in sim.memblock.memory.regions if r.nid == nid and r.size
                     for s in range(r.base // SECTION, (r.end - 1) // SECTION + 1)}
-        size = len(sections) * MEMMAP_PER_SECTION
-        boot.note(sim.alloc_exact_nid_raw(size, 2 * MiB, KERNEL_START, 0, nid), size,
-                  "sparse_init_nid (memmap)")
+        if profile.boot.sparse_buffer:
+            size = len(sections) * MEMMAP_PER_SECTION
+            boot.note(sim.alloc_exact_nid_raw(size, 2 * MiB, KERNEL_START, 0, nid), size,
+                      "sparse_init_nid (memmap)")
+            continue
+        for _ in sorted(sections):
+            boot.note(sim.alloc_try_nid(MEMMAP_PER_SECTION, 2 * MiB, KERNEL_START, 1, nid),
+                      MEMMAP_PER_SECTION, "vmemmap_populate_hugepages (memmap)")
 
 
-def simulate_early_boot(layout: MemoryLayout, version: KernelVersion, movable_node: bool,
+def simulate_early_boot(layout: MemoryLayout, profile: KernelProfile, movable_node: bool,
                         template: Template, cmdline: str) -> EarlyBoot:
     """``cmdline``: for the log buffer it asks for (``log_buf_len=``, else the template's)
     and what it reserves after NUMA init (``crashkernel=``)."""
+    version = profile.memblock
     log_buf_len = _log_buf_len(cmdline) or template.log_buf_len
     sim = MemblockSim(version, movable_node=movable_node)
     for start, end in e820_ram(layout):
@@ -194,5 +204,5 @@ def simulate_early_boot(layout: MemoryLayout, version: KernelVersion, movable_no
     blocks = cleanup_meminfo(layout.node_ranges, sim.state(), version)
     pinned = numa_register(sim, blocks, version)
     registered_at = len(boot.callers)
-    _late(boot, template, blocks, cmdline)
+    _late(boot, template, blocks, cmdline, profile)
     return EarlyBoot(sim.state(), blocks, pinned, boot.callers, registered_at)

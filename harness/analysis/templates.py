@@ -2,8 +2,8 @@
 
     python -m harness.analysis.templates [OUT]      # default: the shipped templates.json
 
-One entry per recorded QEMU three-node boot, ``fixtures/logs/qemu-<version>-three-node*.log``:
-its kernel version, its direction (``movable_node``) and the facts ``template_from_log``
+One entry per recorded QEMU three-node boot, ``fixtures/logs/qemu-<series>-three-node*.log``
+for each profile series of kernels.profile that has one (the oldest must): its series, its direction (``movable_node``) and the facts ``template_from_log``
 reads from it.  A wheel has no fixtures/, so the facts travel as package data;
 tests/unit/test_simulate_templates.py checks that the shipped file equals what the logs give.
 """
@@ -19,7 +19,7 @@ from harness.analysis.replay import movable_node_of
 from harness.analysis.simulate_boot import TEMPLATES, template_from_log
 from harness.errors import BadInputError, MemhpError
 from harness.logparse import load_boot_log
-from harness.memblock.model import KernelVersion
+from kernels.profile import PROFILES
 
 LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
 COMMAND = "python -m harness.analysis.templates"
@@ -29,15 +29,15 @@ def templates_from_logs() -> dict[str, Any]:
     """What templates.json must hold; sources are named from the checkout's root, so the
     file does not depend on where the tree is."""
     entries = []
-    for version in KernelVersion:
-        pattern = f"qemu-{version.value}-three-node*.log"
+    for profile in PROFILES:
+        pattern = f"qemu-{profile.series}-three-node*.log"
         paths = sorted(LOGS.glob(pattern))
-        if not paths:
+        if not paths and profile is PROFILES[0]:
             raise BadInputError(f"{LOGS}: no {pattern} (the templates come from a checkout's logs)")
         for path in paths:
             log = load_boot_log(path)
             template = dataclasses.replace(template_from_log(log), source=f"fixtures/logs/{path.name}")
-            entries.append({"version": version.value, "movable_node": movable_node_of(log),
+            entries.append({"version": profile.series, "movable_node": movable_node_of(log),
                             "template": dataclasses.asdict(template)})
     return {"generated_by": COMMAND, "templates": entries}
 

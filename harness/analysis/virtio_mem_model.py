@@ -16,45 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.memblock.model import KernelVersion, Memblock
+from harness.analysis.online_policy import HotplugConfig, hotplug_config, zone_for_pfn_range
+from harness.memblock.model import Memblock
 from harness.scenario.fields import MEMORY_BLOCK_SIZE
 from harness.scenario.schema import Scenario, SlabPin, VirtioMemResize
-from harness.units import has_flag, option_values
+from kernels.profile import HotplugRules, OnlineType
 
 PAGE = 4096
 BLOCK_PAGES = MEMORY_BLOCK_SIZE // PAGE
-ONLINE_TYPES = ("offline", "online", "online_kernel", "online_movable")
-# Without memhp_default_state: Debian 6.1 has CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE unset
-# (offline), Debian 6.12 CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO=y (mm/memory_hotplug.c
-# mhp_get_default_online_type).
-DEBIAN_DEFAULT_ONLINE = {KernelVersion.V6_1: "offline", KernelVersion.V6_12: "online"}
-DEFAULT_RATIO = 301  # mm/memory_hotplug.c auto_movable_ratio
-
-
-def _kstrtobool(text: str) -> bool:
-    """lib/kstrtox.c:kstrtobool for a bool module parameter: y/t/1/on, else false."""
-    return text[:1] in ("y", "Y", "t", "T", "1") or text.lower() == "on"
-
-
-@dataclass(frozen=True)
-class OnlinePolicy:
-    """memhp_default_state and the memory_hotplug.* parameters from the command line."""
-
-    online_type: str
-    auto_movable: bool
-    ratio: int
-    numa_aware: bool
-    movable_node: bool
-
-    @classmethod
-    def of(cls, cmdline: str, version: KernelVersion) -> OnlinePolicy:
-        states = [v for v in option_values(cmdline, "memhp_default_state") if v in ONLINE_TYPES]
-        policy = option_values(cmdline, "memory_hotplug.online_policy")
-        ratio = [v for v in option_values(cmdline, "memory_hotplug.auto_movable_ratio") if v.isdigit()]
-        aware = option_values(cmdline, "memory_hotplug.auto_movable_numa_aware")
-        return cls(states[-1] if states else DEBIAN_DEFAULT_ONLINE[version],
-                   policy[-1:] == ["auto-movable"], int(ratio[-1]) if ratio else DEFAULT_RATIO,
-                   not aware or _kstrtobool(aware[-1]), has_flag(cmdline, "movable_node"))
 
 
 @dataclass
@@ -100,7 +69,7 @@ def boot_zones(state: Memblock, movable_starts: dict[int, int]) -> _Zones:
     return zones
 
 
-def _can_online_movable(policy: OnlinePolicy, zones: _Zones, devices: dict[str, _Device],
+def _can_online_movable(policy: HotplugConfig, zones: _Zones, devices: dict[str, _Device],
                         this: str, node: int | None, nr_pages: int) -> bool:
     """auto_movable_can_online_movable; ``node`` None is NUMA_NO_NODE (the whole system).
     Zone stats count every device's ZONE_MOVABLE pages; walk_dynamic_memory_groups then
@@ -112,29 +81,21 @@ def _can_online_movable(policy: OnlinePolicy, zones: _Zones, devices: dict[str, 
     required = 0
     for key, device in scope:
         if key != this:
-            required += max(0, device.pages("Movable") * 100 // policy.ratio - device.pages("Normal"))
+            required += max(0, device.pages("Movable") * 100 // policy.auto_movable_ratio - device.pages("Normal"))
             movable -= device.pages("Movable")
     if kernel <= required:
         return False
     kernel += devices[this].pages("Normal") - required  # the group's own kernel pages count
-    return movable + nr_pages <= policy.ratio * kernel // 100
+    return movable + nr_pages <= policy.auto_movable_ratio * kernel // 100
 
 
-def _zone_for_block(policy: OnlinePolicy, zones: _Zones, devices: dict[str, _Device], this: str) -> str:
-    if policy.online_type == "offline":
-        return "offline"
-    if policy.online_type == "online_movable":
-        return "Movable"
-    if policy.online_type == "online_kernel":
-        return "Normal"
-    if not policy.auto_movable:
-        return "Movable" if policy.movable_node else "Normal"
-    if not policy.ratio:
-        return "Normal"
-    node = devices[this].node
-    ok = _can_online_movable(policy, zones, devices, this, None, BLOCK_PAGES) and (
-        not policy.numa_aware or _can_online_movable(policy, zones, devices, this, node, BLOCK_PAGES))
-    return "Movable" if ok else "Normal"
+def _zone_for_block(policy: HotplugConfig, zones: _Zones, devices: dict[str, _Device], this: str) -> str:
+    """The next memory block's zone, by the zone choice every device kind shares
+    (online_policy.zone_for_pfn_range), with this dynamic group's movable check. A fresh
+    block lies above every zone the driver made so far: no span to inherit from."""
+    return zone_for_pfn_range(
+        policy, devices[this].node, 1 << 32, MEMORY_BLOCK_SIZE,
+        lambda node: _can_online_movable(policy, zones, devices, this, node, BLOCK_PAGES))
 
 
 def _blocks_for(size: int) -> int:
@@ -149,7 +110,7 @@ def _zone_bytes(device: _Device) -> dict[str, int]:
     return out
 
 
-def _plug(policy: OnlinePolicy, zones: _Zones, devices: dict[str, _Device], key: str, size: int) -> None:
+def _plug(policy: HotplugConfig, zones: _Zones, devices: dict[str, _Device], key: str, size: int) -> None:
     while len(devices[key].blocks) < _blocks_for(size):
         devices[key].blocks.append(_zone_for_block(policy, zones, devices, key))
 
@@ -169,17 +130,17 @@ def _unplug(device: _Device, size: int, pinned: bool) -> tuple[str, str]:
     return "success", f"{going} blocks to unplug, none in a kernel zone"
 
 
-def predict_virtio_mem(scenario: Scenario, cmdline: str, version: KernelVersion,
+def predict_virtio_mem(scenario: Scenario, cmdline: str, rules: HotplugRules,
                        zones: _Zones) -> dict[str, ResizePrediction]:
     """Each virtio_mem_resize action's outcome and zones, the devices plugged at boot first."""
-    policy = OnlinePolicy.of(cmdline, version)
+    policy = hotplug_config(cmdline, rules)
     devices = {d.id: _Device(d.node) for d in scenario.virtio_mem}
     for spec in scenario.virtio_mem:
         _plug(policy, zones, devices, spec.id, spec.requested_size)
     pinned: set[int] = set()  # nodes whose kernel-zone virtio-mem blocks hold pinned slab
     out: dict[str, ResizePrediction] = {}
     for action in scenario.actions:
-        if isinstance(action, SlabPin):
+        if isinstance(action, SlabPin) and action.cpu is not None:  # a node pin is CXL's
             node = next(n for n, spec in enumerate(scenario.machine.nodes) if action.cpu in spec.cpus)
             if any(d.node == node and "Normal" in d.blocks for d in devices.values()):
                 pinned.add(node)
@@ -193,8 +154,8 @@ def predict_virtio_mem(scenario: Scenario, cmdline: str, version: KernelVersion,
             continue
         if _blocks_for(action.requested_size) >= len(device.blocks):
             _plug(policy, zones, devices, action.device, action.requested_size)
-            outcome = "uncertain" if policy.online_type == "offline" else "success"
-            reason = f"online type {policy.online_type}: {len(device.blocks)} blocks plugged"
+            outcome = "uncertain" if policy.default_online_type is OnlineType.OFFLINE else "success"
+            reason = f"online type {policy.default_online_type.value}: {len(device.blocks)} blocks plugged"
         else:
             outcome, reason = _unplug(device, action.requested_size, device.node in pinned)
         out[action.id] = ResizePrediction(action.id, outcome, reason,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import GuestError
-from harness.guest import node_removal, virtio_mem_actions
+from harness.guest import cxl_actions, node_removal, virtio_mem_actions
 from harness.guest.agent import GuestGone
 from harness.guest.state import MemoryBlock
 from harness.guest.selftest import run_selftest
@@ -20,6 +20,11 @@ from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import (
     Action,
     BlockRangeAction,
+    CxlAction,
+    CxlOffline,
+    CxlRegion,
+    CxlRemove,
+    CxlTeardown,
     DimmAdd,
     DimmRemove,
     GuestWrite,
@@ -64,6 +69,7 @@ class ActionResult:
     node: dict[str, Any] | None = None  # node_remove: CPUs, DIMMs, node states, health
     command: dict[str, Any] | None = None  # run: CommandResult.to_json() + its output files
     virtio_mem: virtio_mem_actions.ResizeOutcome | None = None  # virtio_mem_resize
+    cxl: cxl_actions.CxlOutcome | None = None  # cxl_*
 
     @property
     def matched(self) -> bool:
@@ -82,6 +88,7 @@ class ActionResult:
             "node": self.node,
             "command": self.command,
             "virtio_mem": self.virtio_mem.to_json() if self.virtio_mem else None,
+            "cxl": self.cxl.to_json() if self.cxl else None,
         }
 
 
@@ -261,6 +268,113 @@ def _remove_node(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark: int,
                             f"{len(node['dimms'])} DIMMs); the guest still allocates")
 
 
+def _cxl_region(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: CxlRegion,
+                result: ActionResult, seen: cxl_actions.CxlOutcome) -> None:
+    """Region up, kmem's blocks onlined as asked (or as the kernel's policy did), data filled."""
+    index, win = cxl_actions.placement(scenario, layout, action)
+    auto = vm.hotplug_params().auto_online
+    began = time.monotonic()
+    ok, why, seen.region = cxl_actions.create_region(vm, index, win.window, action.timeout)
+    seen.seconds["region"] = round(time.monotonic() - began, 3)
+    if not ok:
+        result.reason = f"region not created: {why}"
+        return
+    end = win.start + int(seen.region["size"], 16)
+    blocks = _wait_dimm_blocks(vm, win.start, end, action.timeout, auto)
+    early = ""
+    if action.online_type != "auto":
+        offline = [b.index for b in blocks if b.state == "offline"]
+        if len(offline) < len(blocks):  # the kernel's auto-online came first: its zone stands
+            early = f"; {len(blocks) - len(offline)} blocks already onlined by auto_online_blocks"
+        result.blocks = _set_blocks(vm, offline, action.online_type, action.timeout, vm.block_size)
+        blocks = vm.blocks_in(win.start, end)
+    seen.seconds["blocks"] = round(time.monotonic() - began - seen.seconds["region"], 3)
+    seen.blocks, seen.zone = cxl_actions.block_words(blocks), dimm_zone_words(blocks)
+    seen.guest_node = next((b.node for b in blocks), None)
+    refused = [b for b in result.blocks if not b.ok]
+    result.succeeded = bool(blocks) and not refused
+    result.reason = (f"{seen.region['region']} bound at {win.start:#x} on node {win.node}, "
+                     f"{len(blocks)} blocks: {seen.zone}{early}" if blocks else "kmem added no memory block")
+    if refused:
+        result.reason += "; " + "; ".join(f"memory{b.block}: {b.error}" for b in refused)
+    if result.succeeded and action.fill:
+        began = time.monotonic()
+        md5 = cxl_actions.fill(vm, win.node, action.fill, action.timeout)
+        seen.seconds["fill"] = round(time.monotonic() - began, 3)
+        seen.data_md5 = (md5,) if md5 else ()
+        result.succeeded = md5 is not None
+        result.reason += f"; {action.fill} MiB bound to node {win.node}" + ("" if md5 else ": refused")
+
+
+def _cxl_offline(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: CxlOffline,
+                 result: ActionResult, seen: cxl_actions.CxlOutcome) -> None:
+    _, win = cxl_actions.placement(scenario, layout, action)
+    before = cxl_actions.data_sum(vm, win.node, action.timeout)
+    online = [b.index for b in vm.blocks_in(win.start, win.end) if b.state == "online"]
+    began = time.monotonic()
+    result.blocks = _set_blocks(vm, online, "offline", action.timeout, vm.block_size)
+    seen.seconds["offline"] = round(time.monotonic() - began, 3)
+    seen.blocks = cxl_actions.block_words(vm.blocks_in(win.start, win.end))
+    failed = [b for b in result.blocks if not b.ok]
+    result.succeeded = bool(online) and not failed
+    result.reason = ("no online block in the window" if not online else
+                     "; ".join(f"memory{b.block} ({b.start:#x}): {b.error}" for b in failed)
+                     or f"{len(online)} blocks offline")
+    if before is not None:
+        after = cxl_actions.data_sum(vm, win.node, action.timeout)
+        seen.data_md5 = (before, after or "unreadable")
+        if after != before:
+            result.succeeded = False
+            result.reason += f"; data bound to node {win.node} changed: md5 {before} -> {after}"
+        else:
+            result.reason += "; the node's data read back intact"
+
+
+def _cxl_teardown(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: CxlTeardown,
+                  result: ActionResult, seen: cxl_actions.CxlOutcome) -> None:
+    index, win = cxl_actions.placement(scenario, layout, action)
+    blocks = vm.blocks_in(win.start, win.end)
+    seen.blocks = cxl_actions.block_words(blocks)
+    if online := [b.index for b in blocks if b.state == "online"]:
+        result.reason = (f"not torn down (memhp refuses): memory{online[0]} and {len(online) - 1} more "
+                         "still online; sysfs would unbind the region anyway and the guest dies")
+        return
+    region = cxl_actions.region_of(vm, win.window)
+    if region is None:
+        result.reason = f"no region under decoder0.{win.window}"
+        return
+    ok, why = cxl_actions.teardown(vm, index, win.window, region, action.timeout)
+    left = vm.blocks_in(win.start, win.end)
+    result.succeeded = ok and not left
+    result.reason = (f"{region} torn down, its {len(blocks)} blocks removed" if result.succeeded
+                     else why or f"{len(left)} blocks still listed")
+
+
+def _cxl_remove(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: CxlRemove,
+                result: ActionResult, seen: cxl_actions.CxlOutcome) -> None:
+    index, _ = cxl_actions.placement(scenario, layout, action)
+    result.unplug, seen.present = cxl_actions.remove(vm, action.device, index, action.timeout)
+    gone = not seen.present["qemu"] and not seen.present["guest"]
+    result.succeeded = result.unplug.deleted or gone
+    where = ", ".join(k for k, v in seen.present.items() if v) or "neither QEMU nor the guest"
+    result.reason = (f"{result.unplug.reason}; still in: {where}" if result.unplug.deleted else
+                     f"{result.unplug.reason} (QEMU sends none for cxl-type3): judged by presence, "
+                     f"still in: {where}")
+
+
+def _cxl(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: CxlAction,
+         result: ActionResult) -> None:
+    result.cxl = seen = cxl_actions.outcome(scenario, layout, action)
+    if isinstance(action, CxlRegion):
+        _cxl_region(vm, scenario, layout, action, result, seen)
+    elif isinstance(action, CxlOffline):
+        _cxl_offline(vm, scenario, layout, action, result, seen)
+    elif isinstance(action, CxlTeardown):
+        _cxl_teardown(vm, scenario, layout, action, result, seen)
+    elif isinstance(action, CxlRemove):
+        _cxl_remove(vm, scenario, layout, action, result, seen)
+
+
 def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Action) -> ActionResult:
     start = time.monotonic()
     mark = vm.console.mark()
@@ -304,6 +418,8 @@ def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Ac
         result.reason = virtio_mem_actions.resize_words(result.virtio_mem)
     elif isinstance(action, SlabPin):
         result.succeeded, result.reason = virtio_mem_actions.slab_pin(vm, action)
+    elif isinstance(action, CxlAction):
+        _cxl(vm, scenario, layout, action, result)
     elif isinstance(action, InjectFault):
         reply = vm.inject_fault(action.fault, action.timeout)
         result.succeeded = reply.ok

@@ -50,6 +50,67 @@ slabpin() {  # CPU FILES: empty tmpfs files made by xargs/touch bound to CPU: th
     grep -E '^(SReclaimable|SUnreclaim)' /proc/meminfo
 }
 
+slabpinnode() {  # NODE FILES: as slabpin, made by a process whose memory policy binds NODE
+    (mkdir -p /tmp/memhp-pin$id && cd /tmp/memhp-pin$id && seq "$2" | $STATE membind "$1" xargs touch) || return 1
+    grep -E '^(SReclaimable|SUnreclaim)' /proc/meminfo
+}
+
+# CXL memory through sysfs (Documentation/ABI/testing/sysfs-bus-cxl; what cxl-cli does):
+# a RAM region over memdev mem$2 in root decoder decoder0.$1 (the fixed window), its
+# endpoint decoder decoderK.0 of the memdev's port endpointK.
+CXL=/sys/bus/cxl/devices
+cxlendpoint() {  # MEMDEV -> ed=the endpoint decoder's directory
+    for e in $CXL/endpoint*; do
+        [ "$(readlink -f $e/uport)" = "$(readlink -f $CXL/mem$1)" ] && ed=$CXL/decoder${e##*/endpoint}.0
+    done
+    [ -n "$ed" ] || { echo "no endpoint port for mem$1"; return 1; }
+}
+cxlw() {  # VALUE FILE: one sysfs write, named in the reply when the kernel refuses it
+    echo "$1" > "$2" || { echo "refused: $1 > ${2#$CXL/}"; return 1; }
+}
+cxlregion() {  # WINDOW MEMDEV: create, configure, commit and bind; print what came up
+    root=$CXL/decoder0.$1; ed=
+    cxlendpoint "$2" || return 1
+    read -r size < $CXL/mem$2/ram/size
+    read -r gran < $root/interleave_granularity
+    read -r region < $root/create_ram_region
+    cxlw "$region" $root/create_ram_region || return 1
+    r=$CXL/$region
+    cxlw "$gran" $r/interleave_granularity && cxlw 1 $r/interleave_ways && cxlw "$size" $r/size &&
+        cxlw ram $ed/mode && cxlw "$size" $ed/dpa_size && cxlw "${ed##*/}" $r/target0 &&
+        cxlw 1 $r/commit || return 1
+    # commit leaves the region unbound (drivers/cxl/core/region.c): bind probes cxl_dax_region
+    cxlw "$region" /sys/bus/cxl/drivers/cxl_region/bind || return 1
+    read -r start < $r/resource
+    echo "region $region start $start size $size endpoint ${ed##*/}"
+    # 6.12 registers the dax device within bind, 7.3 a moment later: wait up to 10 s
+    tries=0
+    while [ $tries -lt 10 ]; do
+        for d in $r/dax_region*/dax[0-9]*; do
+            if [ -e "$d/driver" ]; then echo "dax ${d##*/} driver $(basename "$(readlink -f $d/driver)")"; return 0; fi
+        done
+        tries=$((tries + 1)); sleep 1
+    done
+    echo "no dax device bound under $region after 10 s"
+}
+cxldown() {  # WINDOW MEMDEV REGION: the reverse, dpa_size=0 last (else the decoder keeps it)
+    root=$CXL/decoder0.$1; ed=; r=$CXL/$3
+    cxlendpoint "$2" || return 1
+    for d in $r/dax_region*/dax[0-9]*; do
+        if [ -e "$d/driver" ]; then cxlw "${d##*/}" $d/driver/unbind || return 1; fi
+    done
+    cxlw "$3" /sys/bus/cxl/drivers/cxl_region/unbind && cxlw 0 $r/commit &&
+        cxlw "$3" $root/delete_region && cxlw 0 $ed/dpa_size
+}
+cxlfill() {  # NODE MIB: data in a tmpfs whose pages the node must hold (mpol=bind)
+    d=/tmp/memhp-cxl$1; mkdir -p $d
+    mount -t tmpfs -o "mpol=bind:$1,size=$(($2 + 1))m" memhp-cxl $d || return 1
+    dd if=/dev/urandom of=$d/data bs=1048576 count="$2" 2>/dev/null && md5sum $d/data
+}
+cxlsum() {  # NODE: the data's checksum now
+    md5sum /tmp/memhp-cxl$1/data
+}
+
 setting() {
     case "$1" in
         acpi_memory_hotplug_enabled) echo "$2" > /sys/firmware/acpi/hotplug/memory/enabled ;;
@@ -129,6 +190,11 @@ while IFS= read -r line; do
         alloc) alloc "$1" ;;
         run) runcmd "$@" ;;
         slabpin) slabpin "$1" "$2" ;;
+        slabpinnode) slabpinnode "$1" "$2" ;;
+        cxlregion) cxlregion "$1" "$2" ;;
+        cxldown) cxldown "$1" "$2" "$3" ;;
+        cxlfill) cxlfill "$1" "$2" ;;
+        cxlsum) cxlsum "$1" ;;
         poweroff) echo bye; echo "@@END $id 0"; poweroff -f ;;
         panic) echo c > /proc/sysrq-trigger ;;  # fault injection: the kernel panics, no reply
         hang) while :; do sleep 3600; done ;;   # fault injection: the agent never answers

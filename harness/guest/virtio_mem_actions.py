@@ -150,8 +150,11 @@ def resize_words(outcome: ResizeOutcome) -> str:
 
 
 def slab_pin(vm: GuestVM, action: SlabPin) -> tuple[bool, str]:
-    reply = vm.call("slabpin", action.cpu, action.files, timeout=action.timeout)
+    if action.node is not None:  # a CXL node: no CPU of its own, a bound memory policy
+        reply, where = vm.call("slabpinnode", action.node, action.files, timeout=action.timeout), f"bound to node {action.node}"
+    else:
+        reply, where = vm.call("slabpin", action.cpu, action.files, timeout=action.timeout), f"on cpu {action.cpu}"
     said = "; ".join(" ".join(line.split()) for line in reply.lines)
     if not reply.ok:
         return False, reply.text or f"exit status {reply.status}"
-    return True, f"{action.files} files made on cpu {action.cpu}; {said}"
+    return True, f"{action.files} files made {where}; {said}"

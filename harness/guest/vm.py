@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -90,13 +90,16 @@ class GuestVM:
         except OSError as err:
             raise self._channel_lost("boot", err) from err
 
-    def resume(self, timeout: float) -> None:
-        """Start a QEMU that restores a saved guest (``-incoming``) and reach its agent.
+    def resume(self, timeout: float, incoming: Callable[[QmpSession], None] | None = None) -> None:
+        """Start a QEMU that restores a saved guest (``-incoming``) and reach its agent;
+        ``incoming``: what starts the restore once QMP is up (``-incoming defer``).
 
         The guest said hello long ago, in the booted QEMU: its agent sits waiting for the
         next request, so a ping on the new channel is the proof it runs again.
         """
         self.machine.start()
+        if incoming is not None:
+            incoming(self.qmp)
         # A guest saved stopped stays paused after the restore whatever ``cont`` said during
         # it (QEMU migration/migration.c process_incoming_migration_bh): resume it now.
         status = self.qmp.wait_migration(timeout)

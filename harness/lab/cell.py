@@ -57,7 +57,10 @@ def record_from_result(run: RunSpec, result: ResultFile, seconds: float) -> RunR
                      result.verdict, result.release, failed, reason,
                      1, seconds, boot_seconds=result.info.boot_seconds,
                      action_seconds=result.info.action_seconds, false_claims=run.false_claims,
-                     repeat=_repeat_words(result))
+                     repeat=_repeat_words(result), qemu=run.qemu,
+                     qemu_version=None if result.info.qemu is None else result.info.qemu.label,
+                     machine=None if result.info.qemu is None else result.info.qemu.machine,
+                     accel=result.info.accel)
 
 
 def _repeat_words(result: ResultFile) -> str | None:
@@ -69,7 +72,8 @@ def _repeat_words(result: ResultFile) -> str | None:
 def error_record(run: RunSpec, reason: str, seconds: float,
                  status: CellStatus = CellStatus.FINISHED) -> RunRecord:
     return RunRecord(run.run_id, run.kernel, run.scenario_name, run.variant.name, run.expect,
-                     Verdict.ERROR, None, (), reason, 1, seconds, status, false_claims=run.false_claims)
+                     Verdict.ERROR, None, (), reason, 1, seconds, status, false_claims=run.false_claims,
+                     qemu=run.qemu)
 
 
 def not_run_record(run: RunSpec) -> RunRecord:
@@ -118,7 +122,8 @@ def run_argv(run: RunSpec, out_dir: Path, settings: RunSettings) -> list[str]:
     """The ``memhp run`` of one attempt (``--repeat`` when the matrix repeats its cells)."""
     argv = [sys.executable, "-m", "harness.cli", "run", str(scenario_for(run, out_dir)),
             "--kernel", run.kernel, "--out", str(out_dir), "--accel", settings.accel,
-            "--boot-timeout", str(settings.boot_timeout), "--boot", settings.boot]
+            "--boot-timeout", str(settings.boot_timeout), "--boot", settings.boot,
+            "--qemu", run.qemu]
     return argv + (["--repeat", str(settings.repeat)] if settings.repeat > 1 else [])
 
 

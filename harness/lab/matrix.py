@@ -154,9 +154,10 @@ def write_reports(result: MatrixResult, out_dir: Path, db: Path | None) -> None:
 def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,
                workers: int | None = None, scheduler: str | None = None,
                db: Path | None = DEFAULT_HISTORY, progress: bool = True,
-               run_fn: RunFn = run_in_subprocess) -> MatrixResult:
-    """Load, run, report and record a matrix (``db=None``: no history); ``memhp matrix``."""
-    spec = load_matrix(matrix or default_matrix())
+               run_fn: RunFn = run_in_subprocess, qemus: tuple[str, ...] = ()) -> MatrixResult:
+    """Load, run, report and record a matrix (``db=None``: no history); ``memhp matrix``
+    (``qemus``: its ``--qemu``, replacing the file's axis)."""
+    spec = load_matrix(matrix or default_matrix(), qemus)
     out = ensure_out_dir(out_dir or Path("out") / "matrix" / spec.name)
     if db is not None:  # a database memhp cannot use is found before the first cell runs
         History(db).close()

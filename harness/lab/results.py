@@ -46,6 +46,17 @@ class RunRecord:
     action_seconds: float | None = None  # the scenario's actions
     false_claims: tuple[str, ...] = ()  # a must-fail cell: the checks it must fail, exactly
     repeat: str | None = None  # memhp run --repeat: "K pass, M fail of N; refusals"
+    qemu: str = "system"  # the cell's --qemu
+    # From result.json: the QEMU that ran ("QEMU 10.0.2 (Debian 1:10.0.2+ds-…)"), the machine
+    # type ``pc`` resolved to, and the accelerator; None when the run ended before QEMU ran.
+    qemu_version: str | None = None
+    machine: str | None = None
+    accel: str | None = None
+
+    @property
+    def qemu_shown(self) -> str:
+        """The QEMU as the reports and the history name it: what ran, else what was asked."""
+        return self.qemu_version or (f"QEMU {self.qemu}" if self.qemu != "system" else "system QEMU")
 
     @property
     def ok(self) -> bool:
@@ -68,7 +79,9 @@ class RunRecord:
                 "attempts": self.attempts, "seconds": round(self.seconds, 2),
                 "status": self.status.value, "boot_seconds": _rounded(self.boot_seconds),
                 "action_seconds": _rounded(self.action_seconds),
-                "false_claims": list(self.false_claims), "repeat": self.repeat}
+                "false_claims": list(self.false_claims), "repeat": self.repeat,
+                "qemu": self.qemu, "qemu_version": self.qemu_version, "machine": self.machine,
+                "accel": self.accel}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunRecord":
@@ -77,7 +90,8 @@ class RunRecord:
                    tuple(data["failed_checks"]), data["reason"], data["attempts"],
                    data["seconds"], CellStatus(data.get("status", CellStatus.FINISHED.value)),
                    data.get("boot_seconds"), data.get("action_seconds"),
-                   tuple(data.get("false_claims", ())), data.get("repeat"))
+                   tuple(data.get("false_claims", ())), data.get("repeat"), data.get("qemu", "system"),
+                   data.get("qemu_version"), data.get("machine"), data.get("accel"))
 
 
 def _rounded(seconds: float | None) -> float | None:

@@ -4,6 +4,7 @@ A matrix file (TOML)::
 
     name = "nightly"
     kernels = ["debian:6.1", "debian:6.12"]
+    qemus = ["system", "debian:10.0"]          # QEMUs (memhp run --qemu); default ["system"]
     scenarios = ["../scenarios/*.toml"]            # globs, relative to the matrix file
     must_fail = ["../scenarios/must-fail/*.toml"]  # their verdict must be FAIL
     timeout = 600        # seconds per attempt; then the run is stopped (could not test)
@@ -18,7 +19,7 @@ A matrix file (TOML)::
     cmdline = ""
     only_with = ""       # a kernel option: the variant runs only where the scenario's
                          # own command line has it (e.g. "movable_node")
-    [[exclude]]          # any subset of kernel / scenario / variant
+    [[exclude]]          # any subset of kernel / qemu / scenario / variant
     kernel = "debian:6.12"
     scenario = "two-node-initrd-pinned"
 """
@@ -39,7 +40,7 @@ from harness.userinput import MATRIX, load_toml, number
 from harness.userinput import name as plain_name
 from kernels.kernel import BOOT_MODES
 
-_KEYS = {"name", "kernels", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
+_KEYS = {"name", "kernels", "qemus", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
          "accel", "variants", "exclude", "repeat", "boot"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_RETRIES = 10
@@ -64,12 +65,15 @@ class RunSpec:
     variant: Variant
     expect: Verdict
     false_claims: tuple[str, ...] = ()  # a must-fail cell: the checks it must fail, exactly
+    qemu: str = "system"  # memhp run --qemu
 
     @property
     def run_id(self) -> str:
-        """A folder name unique in the matrix, e.g. ``two-node-dimms@debian-6.1+default``."""
+        """A folder name unique in the matrix, e.g. ``two-node-dimms@debian-6.1+default``
+        (``…+default+qemu-debian-10.0`` on a QEMU other than the system's)."""
         kernel = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.kernel).strip("-")
-        return f"{self.scenario_name}@{kernel}+{self.variant.name}"
+        qemu = "" if self.qemu == "system" else "+qemu-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", self.qemu).strip("-")
+        return f"{self.scenario_name}@{kernel}+{self.variant.name}{qemu}"
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,8 @@ def _false_claims(scenario: Path, where: str) -> tuple[str, ...]:
 
 
 def _excluded(run: RunSpec, excludes: list[dict[str, str]]) -> bool:
-    fields = {"kernel": run.kernel, "scenario": run.scenario_name, "variant": run.variant.name}
+    fields = {"kernel": run.kernel, "qemu": run.qemu, "scenario": run.scenario_name,
+              "variant": run.variant.name}
     return any(all(fields[k] == v for k, v in ex.items()) for ex in excludes)
 
 
@@ -155,9 +160,9 @@ def _excludes(raw: Any, where: str) -> list[dict[str, str]]:
         raise BadInputError(f"{where}: exclude: expected an array of tables")
     for i, item in enumerate(raw):
         if (not isinstance(item, dict) or not item
-                or set(item) - {"kernel", "scenario", "variant"}
+                or set(item) - {"kernel", "qemu", "scenario", "variant"}
                 or not all(isinstance(v, str) for v in item.values())):
-            raise BadInputError(f"{where}: exclude[{i}]: expected strings under kernel, "
+            raise BadInputError(f"{where}: exclude[{i}]: expected strings under kernel, qemu, "
                                 "scenario and/or variant")
     return raw
 
@@ -184,8 +189,9 @@ def _settings(data: dict[str, Any], where: str) -> RunSettings:
                        repeat=repeat, boot=boot)
 
 
-def load_matrix(path: Path) -> MatrixSpec:
-    """Read a matrix file; every mistake is one ``BadInputError`` naming the file and key."""
+def load_matrix(path: Path, qemus: tuple[str, ...] = ()) -> MatrixSpec:
+    """Read a matrix file; every mistake is one ``BadInputError`` naming the file and key.
+    ``qemus`` (``memhp matrix --qemu``) replaces the file's ``qemus`` axis."""
     where = str(path)
     data = load_toml(path, MATRIX)
     unknown = set(data) - _KEYS
@@ -194,6 +200,11 @@ def load_matrix(path: Path) -> MatrixSpec:
     kernels = data.get("kernels")
     if not isinstance(kernels, list) or not kernels or not all(isinstance(k, str) for k in kernels):
         raise BadInputError(f"{where}: kernels: expected a non-empty list of kernel specs")
+    qemu_axis = list(qemus) or data.get("qemus", ["system"])
+    if (not isinstance(qemu_axis, list) or not qemu_axis or not all(isinstance(q, str) and q for q in qemu_axis)
+            or len(set(qemu_axis)) != len(qemu_axis)):
+        raise BadInputError(f"{where}: qemus: expected a non-empty list of distinct QEMU specs "
+                            "(system, a path, debian:…)")
     base = path.parent
     cells = [(p, Verdict.PASS) for p in _expand(base, data.get("scenarios", []), "scenarios", where)]
     cells += [(p, Verdict.FAIL) for p in _expand(base, data.get("must_fail", []), "must_fail", where)]
@@ -202,8 +213,8 @@ def load_matrix(path: Path) -> MatrixSpec:
     variants, excludes = _variants(data.get("variants"), where), _excludes(data.get("exclude"), where)
     claims = {p: _false_claims(p, where) for p, expect in cells if expect is Verdict.FAIL}
     cmdlines: dict[Path, str] = {}
-    runs = [RunSpec(k, p.resolve(), p.stem, v, expect, claims.get(p, ()))
-            for k in kernels for p, expect in cells for v in variants
+    runs = [RunSpec(k, p.resolve(), p.stem, v, expect, claims.get(p, ()), q)
+            for q in qemu_axis for k in kernels for p, expect in cells for v in variants
             if _applies(v, p.resolve(), cmdlines)]
     runs = [r for r in runs if not _excluded(r, excludes)]
     if too_long := next((r.run_id for r in runs if len(r.run_id.encode()) > NAME_MAX), None):

@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.logparse.acpi import AcpiOverrideError, InitrdTable, PxmApic, SratMemoryLine, TableUpgrade
 from harness.logparse.bootlog import BootLog
 from harness.logparse.common import AddressRange
-from harness.logparse.e820 import E820Entry
+from harness.logparse.e820 import E820Entry, E820Gap, E820Type
 from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops
 from harness.logparse.lines import decode_log
 from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent, MemblockOp
@@ -30,7 +30,8 @@ def load_boot_log(path: Path) -> BootLog:
 
 
 __all__ = [
-    "AcpiOverrideError", "AddressRange", "BootLog", "E820Entry", "EarlyNodeRange", "InitrdTable",
+    "AcpiOverrideError", "AddressRange", "BootLog", "E820Entry", "E820Gap", "E820Type", "EarlyNodeRange",
+    "InitrdTable",
     "MemblockAlloc", "MemblockDoubled", "MemblockDump", "MemblockEvent", "MemblockOp", "NumaMerge",
     "OfflineFailure", "OfflineFailureKind", "Oops", "PxmApic", "SratMemoryLine", "TableUpgrade",
     "VirtioMemDevice", "VirtioMemField", "VirtioMemLine", "VirtioMemRequest", "ZoneRange", "load_boot_log",

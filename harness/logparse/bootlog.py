@@ -13,7 +13,7 @@ from harness.logparse.acpi import (
     TableUpgrade,
 )
 from harness.logparse.common import AddressRange, JsonMixin
-from harness.logparse.e820 import E820Entry
+from harness.logparse.e820 import E820Entry, E820Gap
 from harness.logparse.failures import OfflineFailure, Oops
 from harness.logparse.memblock_debug import MemblockAlloc, MemblockEvent, MemblockOp
 from harness.logparse.memblock_dump import MemblockDump
@@ -38,6 +38,7 @@ class BootLog(JsonMixin):
     e820: tuple[E820Entry, ...] = ()
     e820_modified: tuple[E820Entry, ...] = ()
     e820_user: tuple[E820Entry, ...] = ()  # "user-defined physical RAM map" (memmap=)
+    e820_gaps: tuple[E820Gap, ...] = ()  # 7.2 on: the holes each table prints between entries
     srat_memory: tuple[SratMemoryLine, ...] = ()
     pxm_apic: tuple[PxmApic, ...] = ()
     pxm_to_node: dict[int, int] = field(default_factory=dict)
@@ -71,6 +72,8 @@ class BootLog(JsonMixin):
     virtio_mem: tuple[VirtioMemLine, ...] = ()
     oom_kills: tuple[OomKill, ...] = ()
     unparsed_suspicious: int = 0
+    # The first few such lines ("line N: text"), to show where a format changed.
+    suspicious_examples: tuple[str, ...] = ()
 
     @property
     def cut_dump(self) -> MemblockDump | None:

@@ -3,10 +3,34 @@ from __future__ import annotations
 
 from harness.logparse import BootLog
 from harness.units import format_size, hex_range
+from kernels.profile import profile_for
+
+
+def profile_line(log: BootLog) -> str | None:
+    """What ``parse`` says about the kernel profile the log is read with, if anything."""
+    if not log.kernel_release:
+        return None
+    try:
+        choice = profile_for(log.kernel_release)
+    except ValueError as err:
+        return f"profile: none ({err})"
+    return f"profile: {choice.note}" if choice.note else None
+
+
+def suspicious_lines(log: BootLog) -> list[str]:
+    """Lines a known trigger claimed but no pattern read: a format the parser does not know."""
+    if not log.unparsed_suspicious:
+        return []
+    head = (f"{log.unparsed_suspicious} line(s) look like known lines but were not read "
+            f"(a changed format?); first: ")
+    return [head + "; ".join(log.suspicious_examples)]
 
 
 def describe_boot_log(log: BootLog) -> str:
     lines = [f"{log.source}: kernel {log.kernel_release or 'unknown'}"]
+    if (profile := profile_line(log)) is not None:
+        lines.append(f"  {profile}")
+    lines += [f"  {text}" for text in suspicious_lines(log)]
     if log.command_line:
         lines.append(f"  command line: {log.command_line}")
     for srat in log.srat_memory:

@@ -14,9 +14,18 @@ _CALLER = r"(?P<caller>\S+(?: \[\S+\])?)"
 ALLOC_RESULT_CALLER = "memblock_alloc_range_nid"
 
 
+# Callers converted to memblock_alloc_or_panic() (6.18 on) print this wrapper instead of
+# themselves: the log does not name them.
+HIDDEN_CALLER = "__memblock_alloc_or_panic"
+
+
 @dataclass(frozen=True)
 class MemblockEvent(JsonMixin):
-    """``memblock_reserve: [0x…-0x…] setup_arch+0x797/0xd4f`` and its siblings; end exclusive."""
+    """``memblock_reserve: [0x…-0x…] setup_arch+0x797/0xd4f`` and its siblings; end exclusive.
+
+    From 6.18 every reservation prints ``__memblock_reserve: [a-b] nid=N flags=X caller``
+    (mm/memblock.c __memblock_reserve): it is a ``memblock_reserve`` event with ``nid`` and
+    ``flags`` (MEMBLOCK_RSRV_KERN 0x20 on every allocation) set."""
 
     line: int
     func: str
@@ -32,6 +41,10 @@ class MemblockEvent(JsonMixin):
         return self.end - self.base
 
 
+MEMBLOCK_RESERVE_RE = re.compile(
+    rf"(?:__)?(?P<func>memblock_reserve): \[(?P<start>{HEX})-(?P<last>{HEX})\] "
+    rf"(?:nid=(?P<nid>-?\d+) flags=(?P<flags>(?:0x)?[0-9a-fA-F]+) )?{_CALLER}\s*$"
+)
 MEMBLOCK_EVENT_RE = re.compile(
     r"(?P<func>memblock_(?:add|remove|reserve|phys_free|free_late|free)): "
     rf"\[(?P<start>{HEX})-(?P<last>{HEX})\] {_CALLER}\s*$"
@@ -43,8 +56,9 @@ MEMBLOCK_ADD_NODE_RE = re.compile(
 
 
 def _event(m: re.Match[str], line: int) -> MemblockEvent:
-    nid = int(m["nid"]) if "nid" in m.re.groupindex else None
-    flags = int(m["flags"], 16) if "flags" in m.re.groupindex else None
+    groups = m.groupdict()
+    nid = int(groups["nid"]) if groups.get("nid") is not None else None
+    flags = int(groups["flags"], 16) if groups.get("flags") is not None else None
     return MemblockEvent(
         line, m["func"], hex_int(m["start"]), hex_int(m["last"]) + 1,
         m["caller"], caller_function(m["caller"]), nid, flags,
@@ -71,6 +85,14 @@ class MemblockAlloc(JsonMixin):
     result: AddressRange | None = None
     result_line: int | None = None
 
+    @property
+    def requester(self) -> str:
+        """Who asked, for reports: the caller's function, or that the log does not name it
+        (memblock_alloc_or_panic's wrapper is printed instead)."""
+        if self.caller_function == HIDDEN_CALLER:
+            return f"{HIDDEN_CALLER} (the log does not name the caller)"
+        return self.caller_function
+
 
 MEMBLOCK_PHYS_ALLOC_RE = re.compile(
     rf"(?P<func>memblock_phys_alloc_range): (?P<size>\d+) bytes align=(?P<align>{HEX}) "
@@ -81,6 +103,20 @@ MEMBLOCK_ALLOC_NID_RE = re.compile(
     rf"align=(?P<align>{HEX}) nid=(?P<nid>-?\d+) from=(?P<min>{HEX}) max_addr=(?P<max>{HEX}) "
     rf"{_CALLER}\s*$"
 )
+
+
+# mm/memblock.c memblock_alloc_hugetlb (7.3): align = size, anywhere accessible, the
+# requested node or (unless exact_nid) any; it reserves itself, flags RSRV_KERN|RSRV_HUGETLB.
+MEMBLOCK_ALLOC_HUGETLB_RE = re.compile(
+    r"(?P<func>memblock_alloc_hugetlb): (?P<size>\d+) bytes, nid=(?P<nid>-?\d+), "
+    rf"exact_nid=(?P<exact>[01]) {_CALLER}\s*$"
+)
+
+
+def _alloc_hugetlb(m: re.Match[str], line: int) -> MemblockAlloc:
+    func = "memblock_alloc_hugetlb_exact" if m["exact"] == "1" else m["func"]
+    return MemblockAlloc(line, func, int(m["size"]), int(m["size"]), int(m["nid"]), 0, 0,
+                         m["caller"], caller_function(m["caller"]))
 
 
 def _alloc(m: re.Match[str], line: int) -> MemblockAlloc:
@@ -120,7 +156,7 @@ KINDS: tuple[LineKind[object], ...] = (
     LineKind("memblock_add_node", "memblock_add_node: ", MEMBLOCK_ADD_NODE_RE, _event, OP),
     LineKind("memblock_add", "memblock_add: ", MEMBLOCK_EVENT_RE, _event, OP),
     LineKind("memblock_remove", "memblock_remove: ", MEMBLOCK_EVENT_RE, _event, OP),
-    LineKind("memblock_reserve", "memblock_reserve: ", MEMBLOCK_EVENT_RE, _event, OP),
+    LineKind("memblock_reserve", "memblock_reserve: ", MEMBLOCK_RESERVE_RE, _event, OP),
     LineKind("memblock_phys_free", "memblock_phys_free: ", MEMBLOCK_EVENT_RE, _event, OP),
     LineKind("memblock_free_late", "memblock_free_late: ", MEMBLOCK_EVENT_RE, _event, OP),
     LineKind("memblock_free", "memblock_free: ", MEMBLOCK_EVENT_RE, _event, OP),
@@ -129,4 +165,5 @@ KINDS: tuple[LineKind[object], ...] = (
     LineKind("memblock_alloc_try_nid", "memblock_alloc_try_nid: ", MEMBLOCK_ALLOC_NID_RE, _alloc, OP),
     LineKind("memblock_alloc_try_nid_raw", "memblock_alloc_try_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc, OP),
     LineKind("memblock_alloc_exact_nid_raw", "memblock_alloc_exact_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc, OP),
+    LineKind("memblock_alloc_hugetlb", "memblock_alloc_hugetlb: ", MEMBLOCK_ALLOC_HUGETLB_RE, _alloc_hugetlb, OP),
 )

@@ -24,7 +24,7 @@ def parse_boot_log(text: str, source: str = "<log>") -> BootLog:
     for number, raw in enumerate(raws, start=1):
         for kind, item in reader.read(number, raw, terminated=number < len(raws)):
             builder.add(kind.into, item)
-    return builder.finish(source, reader.suspicious)
+    return builder.finish(source, reader.suspicious, tuple(reader.examples))
 
 
 class _Builder:
@@ -89,12 +89,13 @@ class _Builder:
         leaves a size that does not match."""
         if self.pending_alloc is None or event.func != "memblock_reserve":
             return False
-        if event.caller_function != ALLOC_RESULT_CALLER:
-            return False
         request = self.ops[self.pending_alloc]
+        # memblock_alloc_hugetlb reserves itself, not through memblock_alloc_range_nid.
+        if event.caller_function not in (ALLOC_RESULT_CALLER, "memblock_alloc_hugetlb"):
+            return False
         return isinstance(request, MemblockAlloc) and request.size == event.size
 
-    def finish(self, source: str, suspicious: int) -> BootLog:
+    def finish(self, source: str, suspicious: int, examples: tuple[str, ...]) -> BootLog:
         dumps = self.dumps.finish()
         pxm_to_node = {p.pxm: p.node for p in self.lists.get("pxm_apic", [])}
         for srat in self.lists.get("srat_memory", []):
@@ -111,5 +112,6 @@ class _Builder:
             memblock_ops=tuple(self.ops),
             memblock_dumps=dumps,
             unparsed_suspicious=suspicious,
+            suspicious_examples=examples,
             **values,
         )

@@ -43,9 +43,12 @@ class LineReader:
     not match (garbled), or the line is unterminated (see :meth:`read`).
     """
 
+    EXAMPLES = 5  # suspicious lines kept as text, to show what a changed format looks like
+
     def __init__(self) -> None:
         self.section: str | None = None
         self.suspicious = 0
+        self.examples: list[str] = []
 
     def read(self, number: int, raw: str, *, terminated: bool = True) -> list[Parsed]:
         """What the kinds make of one physical line (``raw`` without its ``\\n``), in order;
@@ -67,10 +70,16 @@ class LineReader:
                     self.section = item.name
                 out.append((kind, item))
         if terminated:
+            self._note(number, raw, claimed)
             return out
         if out or self.suspicious > claimed:
             self.suspicious = claimed + 1
+            self._note(number, raw, claimed)
         return []
+
+    def _note(self, number: int, raw: str, claimed: int) -> None:
+        if self.suspicious > claimed and len(self.examples) < self.EXAMPLES:
+            self.examples.append(f"line {number}: {raw.strip()[:200]}")
 
     def _dispatch(self, number: int, message: str) -> tuple[LineKind[object], object, str] | None:
         garbled = False  # a section kind's trigger matched, its pattern did not

@@ -119,15 +119,20 @@ PERCPU_RE = re.compile(r"percpu: Embedded \d+ pages/cpu s\d+ r\d+ d\d+ u(?P<unit
 
 @dataclass(frozen=True)
 class LogBuffer(JsonMixin):
-    """``printk: log_buf_len: 1048576 bytes`` (kernel/printk/printk.c:setup_log_buf).  Printed
-    by the early call in setup_arch (before SRAT is parsed) when ``log_buf_len=`` asks for
-    more, or by the late one in start_kernel; the line's place in the log says which."""
+    """``printk: log_buf_len: 1048576 bytes`` or, from 6.18 (print_log_buf_usage_stats),
+    ``printk: log buffer data + meta data: A + B = C bytes`` (kernel/printk/printk.c:setup_log_buf).
+    Printed by the early call in setup_arch (before SRAT is parsed) when ``log_buf_len=`` asks
+    for more, or by the late one in start_kernel; the line's place in the log says which.
+    ``size`` is the text buffer; ``meta`` the descriptors and infos beside it (None: not printed)."""
 
     line: int
     size: int
+    meta: int | None = None
 
 
 LOG_BUF_RE = re.compile(r"log_buf_len: (?P<size>\d+) bytes\s*$")
+LOG_BUF_META_RE = re.compile(
+    r"log buffer data \+ meta data: (?P<size>\d+) \+ (?P<meta>\d+) = (?P<total>\d+) bytes\s*$")
 
 
 KINDS: tuple[LineKind[object], ...] = (
@@ -160,4 +165,6 @@ KINDS: tuple[LineKind[object], ...] = (
         First("percpu"),
     ),
     LineKind("log_buf_len", "log_buf_len: ", LOG_BUF_RE, lambda m, n: LogBuffer(n, int(m["size"])), First("log_buf")),
+    LineKind("log_buf_meta", "log buffer data + meta data: ", LOG_BUF_META_RE,
+             lambda m, n: LogBuffer(n, int(m["size"]), int(m["meta"])), First("log_buf")),
 )

@@ -14,7 +14,8 @@ from harness.userinput import SYMBOLS, check_file
 from kernels.elfinfo import SymbolTable, load_symbols, read_system_map
 
 # A memblock debug line whose %pS came out as an address: "... [a-b] ffffffff81234567".
-_RAW_CALLER = re.compile(r"^(?P<head>.*\bmemblock_\w+: .*[ \]]) ?(?:0x)?(?P<addr>ffffffff[0-9a-f]{8})(?P<end>\r?)$",
+# (?<![a-z]) not \b: "__memblock_reserve" (6.18 on) has no word boundary before "memblock_".
+_RAW_CALLER = re.compile(r"^(?P<head>.*(?<![a-z])memblock_\w+: .*[ \]]) ?(?:0x)?(?P<addr>ffffffff[0-9a-f]{8})(?P<end>\r?)$",
                          re.MULTILINE)
 
 

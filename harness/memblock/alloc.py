@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from harness.memblock.model import (
     NUMA_NO_NODE,
     PAGE_SIZE,
-    KernelVersion,
     Memblock,
     MemblockRegion,
     RegionFlags,
@@ -26,6 +25,7 @@ from harness.memblock.regions import (
     count_starting_below,
     first_ending_after,
 )
+from kernels.profile import MemblockRules
 
 MEMBLOCK_ALLOC_ACCESSIBLE = 0
 MEMBLOCK_ALLOC_NOLEAKTRACE = 1
@@ -34,19 +34,20 @@ _HOTPLUG = int(RegionFlags.HOTPLUG)
 _MIRROR = int(RegionFlags.MIRROR)
 _NOMAP = int(RegionFlags.NOMAP)
 _DRIVER_MANAGED = int(RegionFlags.DRIVER_MANAGED)
+_KHO_SCRATCH = int(RegionFlags.KHO_SCRATCH)
 
 
 @dataclass(frozen=True)
 class SearchPolicy:
     """What decides which memory regions a search may use."""
 
-    version: KernelVersion
+    rules: MemblockRules
     max_numnodes: int
     movable_node: bool
 
     def node_filter(self, nid: int) -> bool:
         """Whether ``nid`` restricts the search (6.1: != NUMA_NO_NODE; 6.12: numa_valid_node)."""
-        if self.version is KernelVersion.V6_1:
+        if not self.rules.numa_valid_node:
             return nid != NUMA_NO_NODE and nid != self.max_numnodes
         return 0 <= nid < self.max_numnodes
 
@@ -61,7 +62,9 @@ class SearchPolicy:
             return True
         if not flags & _NOMAP and rflags & _NOMAP:
             return True
-        return bool(not flags & _DRIVER_MANAGED and rflags & _DRIVER_MANAGED)
+        if not flags & _DRIVER_MANAGED and rflags & _DRIVER_MANAGED:
+            return True
+        return bool(self.rules.kho_scratch and flags & _KHO_SCRATCH and not rflags & _KHO_SCRATCH)
 
 
 def _gap(reserved: list[MemblockRegion], j: int) -> tuple[int, int]:

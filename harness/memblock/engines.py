@@ -13,18 +13,27 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-from harness.errors import InfrastructureError
+from harness.errors import BadInputError, InfrastructureError
 from harness.memblock import ops as ops
-from harness.memblock.kernel_engine.build import build_replay_driver
+from harness.memblock.kernel_engine.build import TreeApi, build_replay_driver, tree_api
 from harness.memblock.model import KernelVersion, Memblock, MemblockRegion, MemblockType
-from harness.memblock.ops import ALLOCATING_OPS, Op, to_line
+from harness.memblock.ops import ALLOCATING_OPS, Op, op_name, to_line
 from harness.memblock.sim import MemblockSim
+from kernels.profile import MemblockRules
 from kernels.source import source_tree
 
 
-def python_engine(version: KernelVersion, max_numnodes: int = 1024, movable_node: bool = False,
-                  mirrored_kernelcore: bool = False) -> MemblockSim:
-    return MemblockSim(version, max_numnodes, movable_node, mirrored_kernelcore)
+def python_engine(kernel: MemblockRules | KernelVersion | str, max_numnodes: int = 1024,
+                  movable_node: bool = False, mirrored_kernelcore: bool = False) -> MemblockSim:
+    return MemblockSim(kernel, max_numnodes, movable_node, mirrored_kernelcore)
+
+
+# ops a tree may lack → the TreeApi field that says it has them
+_API_OF: dict[type, str] = {
+    ops.ReserveNid: "reserve_nid", ops.ReserveKern: "reserve_nid",
+    ops.MarkKhoScratch: "kho_scratch", ops.ClearKhoScratch: "kho_scratch",
+    ops.AllocHugetlb: "alloc_hugetlb",
+}
 
 
 def nodes_shift_for(max_numnodes: int) -> int:
@@ -36,17 +45,22 @@ def nodes_shift_for(max_numnodes: int) -> int:
 
 
 class KernelEngine:
-    """mm/memblock.c of ``tree`` (default: Debian's linux-source-<version>) behind a pipe.
+    """mm/memblock.c of ``tree`` (default: Debian's linux-source-<series>) behind a pipe.
 
-    A context manager; ``close()`` is safe to call twice.
+    The tree alone decides the behaviour, and ``api`` what it can be asked; ``series``
+    only finds the default tree. A context manager; ``close()`` is safe to call twice.
     """
 
-    def __init__(self, version: KernelVersion, max_numnodes: int = 1024,
+    def __init__(self, series: KernelVersion | str | None = None, max_numnodes: int = 1024,
                  movable_node: bool = False, mirrored_kernelcore: bool = False,
                  tree: Path | None = None) -> None:
-        self.version = version
-        binary = build_replay_driver(tree or source_tree(version.value),
-                                     nodes_shift_for(max_numnodes))
+        if tree is None:
+            if series is None:
+                raise ValueError("KernelEngine needs a kernel series or a tree")
+            tree = source_tree(series.value if isinstance(series, KernelVersion) else series)
+        self.tree = tree
+        self.api: TreeApi = tree_api(tree)
+        binary = build_replay_driver(tree, nodes_shift_for(max_numnodes))
         try:
             self._proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, text=True, bufsize=1)
@@ -88,8 +102,15 @@ class KernelEngine:
         self._proc.stdin.write(line + "\n")
         return self._read_result(line)[1]
 
+    def _check_api(self, op: Op) -> None:
+        need = _API_OF.get(type(op))
+        if need and not getattr(self.api, need):
+            raise BadInputError(f"{self.tree}: mm/memblock.c has no {op_name(op)} "
+                                f"(the trace is for another kernel)")
+
     def run(self, op: Op) -> int | None:
         """One op; allocations and searches map the kernel's 0 to None."""
+        self._check_api(op)
         value = self._command(to_line(op))
         if not value:
             return None
@@ -101,6 +122,8 @@ class KernelEngine:
     def run_batch(self, ops: Iterable[Op]) -> list[int | None]:
         """Many ops through the pipe at once (the driver answers in order)."""
         ops = list(ops)
+        for op in ops:
+            self._check_api(op)
         stdin = self._proc.stdin
         assert stdin is not None
         text = "".join(to_line(op) + "\n" for op in ops)
@@ -145,6 +168,21 @@ class KernelEngine:
 
     def reserve(self, base: int, size: int) -> int:
         return self._code(ops.Reserve(base, size))
+
+    def reserve_nid(self, base: int, size: int, nid: int, flags: int) -> int:
+        return self._code(ops.ReserveNid(base, size, nid, flags))
+
+    def reserve_kern(self, base: int, size: int) -> int:
+        return self._code(ops.ReserveKern(base, size))
+
+    def mark_kho_scratch(self, base: int, size: int) -> int:
+        return self._code(ops.MarkKhoScratch(base, size))
+
+    def clear_kho_scratch(self, base: int, size: int) -> int:
+        return self._code(ops.ClearKhoScratch(base, size))
+
+    def alloc_hugetlb(self, size: int, nid: int, exact_nid: bool) -> int | None:
+        return self.run(ops.AllocHugetlb(size, nid, exact_nid))
 
     def remove(self, base: int, size: int) -> int:
         return self._code(ops.Remove(base, size))

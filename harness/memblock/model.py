@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernels.profile import MemblockRules, profile_for
+
 # Debian amd64 kernels have CONFIG_NODES_SHIFT=10; memblock_add/reserve store
 # MAX_NUMNODES as "no node" and 6.12's numa init resets to NUMA_NO_NODE.
 MAX_NUMNODES = 1024
@@ -40,8 +42,21 @@ class KernelVersion(enum.Enum):
         raise ValueError(f"unknown kernel version {text!r} (known: 6.1, 6.12)")
 
 
+def memblock_rules(kernel: MemblockRules | KernelVersion | str) -> MemblockRules:
+    """The memblock rules of ``kernel``: the rules themselves, or a release's profile row.
+
+    Accepting a KernelVersion keeps callers that still pass one working until they ask
+    ``kernels.profile`` themselves.
+    """
+    if isinstance(kernel, MemblockRules):
+        return kernel
+    release = kernel.value if isinstance(kernel, KernelVersion) else kernel
+    return profile_for(release).profile.memblock
+
+
 class RegionFlags(enum.IntFlag):
-    """``enum memblock_flags``; RSRV_NOINIT exists from 6.12 on (reserved only)."""
+    """``enum memblock_flags``; RSRV_NOINIT exists from 6.12 on (reserved only), RSRV_KERN,
+    KHO_SCRATCH (memory only) and RSRV_HUGETLB where ``MemblockRules.reserve_nid_flags``."""
 
     NONE = 0
     HOTPLUG = 0x1
@@ -49,6 +64,9 @@ class RegionFlags(enum.IntFlag):
     NOMAP = 0x4
     DRIVER_MANAGED = 0x8
     RSRV_NOINIT = 0x10
+    RSRV_KERN = 0x20
+    KHO_SCRATCH = 0x40
+    RSRV_HUGETLB = 0x80
 
 
 def nid_is_valid(nid: int, max_numnodes: int = MAX_NUMNODES) -> bool:

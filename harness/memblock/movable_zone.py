@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.memblock.model import KernelVersion, Memblock, MemblockRegion, RegionFlags
+from harness.memblock.model import KernelVersion, Memblock, MemblockRegion, RegionFlags, memblock_rules
+from kernels.profile import MemblockRules
 from harness.units import has_flag, memparse, option_values, parse_percent
 
 PAGE_SHIFT = 12
@@ -115,20 +116,20 @@ def _usable_startpfn(memory: Sequence[MemblockRegion], ranges: list[tuple[int, i
     return found
 
 
-def _hotplug_pfns(memory: Sequence[MemblockRegion], version: KernelVersion) -> dict[int, int]:
+def _hotplug_pfns(memory: Sequence[MemblockRegion], rules: MemblockRules) -> dict[int, int]:
     """The movable_node branch: per node, the lowest base pfn of its HOTPLUG regions."""
     out: dict[int, int] = {}
     for r in memory:
         if not r.flags & RegionFlags.HOTPLUG:
             continue
-        pfn = r.base >> PAGE_SHIFT if version is KernelVersion.V6_1 else -(-r.base >> PAGE_SHIFT)
+        pfn = -(-r.base >> PAGE_SHIFT) if rules.movable_pfn_up else r.base >> PAGE_SHIFT
         out[r.nid] = min(pfn, out[r.nid]) if out.get(r.nid) else pfn
     return out
 
 
-def _mirror(memory: Sequence[MemblockRegion], version: KernelVersion) -> tuple[dict[int, int] | None, list[str]]:
+def _mirror(memory: Sequence[MemblockRegion], rules: MemblockRules) -> tuple[dict[int, int] | None, list[str]]:
     """The kernelcore=mirror branch; None when 6.12 ignores the option."""
-    if version is KernelVersion.V6_12 and not any(r.flags & RegionFlags.MIRROR for r in memory):
+    if rules.mirror_needs_mirror and not any(r.flags & RegionFlags.MIRROR for r in memory):
         return None, [NO_MIRROR_WARNING]
     starts: dict[int, int] = {}
     below_4g = False
@@ -205,17 +206,18 @@ def _align(zone_movable_pfn: dict[int, int], ranges: list[tuple[int, int, int]])
 
 
 def find_zone_movable_pfns_for_nodes(memory: Sequence[MemblockRegion], request: CoreRequest,
-                                     version: KernelVersion) -> MovableZone:
+                                     kernel: MemblockRules | KernelVersion | str) -> MovableZone:
     """The kernel's function on ``memblock.memory`` as numa init left it."""
+    rules = memblock_rules(kernel)
     ranges = _pfn_ranges(memory)
     if not ranges:
         return MovableZone({}, ZONES[0])
     movable_zone, usable_startpfn = _usable_startpfn(memory, ranges)
     if request.movable_node:  # kernelcore= and movablecore= are ignored
-        return MovableZone(_align(_hotplug_pfns(memory, version), ranges),
+        return MovableZone(_align(_hotplug_pfns(memory, rules), ranges),
                            movable_zone)
     if request.mirrored_kernelcore:  # movablecore= is ignored
-        starts, warnings = _mirror(memory, version)
+        starts, warnings = _mirror(memory, rules)
         found = {} if starts is None else _align(starts, ranges)
         return MovableZone(found, movable_zone, tuple(warnings))
     totalpages = sum(e - s for s, e, _ in ranges)
@@ -226,14 +228,16 @@ def find_zone_movable_pfns_for_nodes(memory: Sequence[MemblockRegion], request: 
                        movable_zone)
 
 
-def movable_zone(state: Memblock, cmdline: str, version: KernelVersion) -> MovableZone:
+def movable_zone(state: Memblock, cmdline: str,
+                 kernel: MemblockRules | KernelVersion | str) -> MovableZone:
     """ZONE_MOVABLE of ``state`` (memblock after numa init) booted with ``cmdline``."""
-    return find_zone_movable_pfns_for_nodes(state.memory.regions, core_request(cmdline), version)
+    return find_zone_movable_pfns_for_nodes(state.memory.regions, core_request(cmdline), kernel)
 
 
-def movable_starts(state: Memblock, cmdline: str, version: KernelVersion) -> dict[int, int]:
+def movable_starts(state: Memblock, cmdline: str,
+                   kernel: MemblockRules | KernelVersion | str) -> dict[int, int]:
     """Node → ZONE_MOVABLE start in bytes (nodes without one are absent)."""
-    return movable_zone(state, cmdline, version).starts
+    return movable_zone(state, cmdline, kernel).starts
 
 
 def node_ranges(state: Memblock) -> dict[int, list[tuple[int, int]]]:

@@ -12,8 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.memblock.model import MAX_NUMNODES, NUMA_NO_NODE, KernelVersion, Memblock, nid_is_valid
+from harness.memblock.model import (
+    MAX_NUMNODES,
+    NUMA_NO_NODE,
+    KernelVersion,
+    Memblock,
+    memblock_rules,
+    nid_is_valid,
+)
 from harness.memblock.ops import Engine
+from kernels.profile import MemblockRules
 
 U64_MAX = (1 << 64) - 1
 
@@ -68,11 +76,11 @@ def _merge_same_nid(blks: list[NumaMemblk]) -> list[NumaMemblk]:
 
 
 def cleanup_meminfo(srat: Sequence[SratMemory], state: Memblock,
-                    version: KernelVersion) -> list[NumaMemblk]:
+                    kernel: MemblockRules | KernelVersion | str) -> list[NumaMemblk]:
     """``numa_cleanup_meminfo``: drop blocks without RAM, trim to DRAM, merge same nodes."""
     memory = [r for r in state.memory.regions if r.size]
     # 6.1 trims to [0, max_pfn); 6.12 to [start, end) of DRAM.
-    low = memory[0].base if memory and version is KernelVersion.V6_12 else 0
+    low = memory[0].base if memory and memblock_rules(kernel).numa_memblks else 0
     high = max((r.end for r in memory), default=0)
     blks: list[NumaMemblk] = []
     for line in srat:
@@ -84,27 +92,29 @@ def cleanup_meminfo(srat: Sequence[SratMemory], state: Memblock,
     return _merge_same_nid(blks)
 
 
-def numa_reset(engine: Engine, version: KernelVersion) -> None:
+def numa_reset(engine: Engine, kernel: MemblockRules | KernelVersion | str) -> None:
     """numa_init's first step: every region loses its node, nothing is hotpluggable."""
-    nid = MAX_NUMNODES if version is KernelVersion.V6_1 else NUMA_NO_NODE
+    nid = NUMA_NO_NODE if memblock_rules(kernel).numa_memblks else MAX_NUMNODES
     engine.set_node(0, U64_MAX, "memory", nid)
     engine.set_node(0, U64_MAX, "reserved", nid)
     engine.clear_hotplug(0, U64_MAX)
 
 
-def _mask_nid(nid: int, version: KernelVersion) -> bool:
+def _mask_nid(nid: int, rules: MemblockRules) -> bool:
     # 6.1 tests nid != MAX_NUMNODES; 6.12 numa_valid_node().
-    return nid != MAX_NUMNODES if version is KernelVersion.V6_1 else nid_is_valid(nid)
+    return nid_is_valid(nid) if rules.numa_valid_node else nid != MAX_NUMNODES
 
 
-def numa_register(engine: Engine, blks: Sequence[NumaMemblk], version: KernelVersion) -> set[int]:
+def numa_register(engine: Engine, blks: Sequence[NumaMemblk],
+                  kernel: MemblockRules | KernelVersion | str) -> set[int]:
     """Top-down again, set_node per block, numa_clear_kernel_node_hotplug; the pinned nodes."""
     engine.set_bottom_up(False)
     for blk in blks:
         engine.set_node(blk.start, blk.end - blk.start, "memory", blk.nid)
     for blk in blks:
         engine.set_node(blk.start, blk.end - blk.start, "reserved", blk.nid)
-    pinned = {r.nid for r in engine.state().reserved.regions if _mask_nid(r.nid, version)}
+    rules = memblock_rules(kernel)
+    pinned = {r.nid for r in engine.state().reserved.regions if _mask_nid(r.nid, rules)}
     for blk in blks:
         if blk.nid in pinned:
             engine.clear_hotplug(blk.start, blk.end - blk.start)

@@ -20,12 +20,16 @@ class Engine(Protocol):
     def add(self, base: int, size: int) -> int: ...
     def add_node(self, base: int, size: int, nid: int, flags: int) -> int: ...
     def reserve(self, base: int, size: int) -> int: ...
+    def reserve_nid(self, base: int, size: int, nid: int, flags: int) -> int: ...
+    def reserve_kern(self, base: int, size: int) -> int: ...
     def remove(self, base: int, size: int) -> int: ...
     def phys_free(self, base: int, size: int) -> int: ...
     def mark_hotplug(self, base: int, size: int) -> int: ...
     def clear_hotplug(self, base: int, size: int) -> int: ...
     def mark_mirror(self, base: int, size: int) -> int: ...
     def mark_nomap(self, base: int, size: int) -> int: ...
+    def mark_kho_scratch(self, base: int, size: int) -> int: ...
+    def clear_kho_scratch(self, base: int, size: int) -> int: ...
     def set_node(self, base: int, size: int, type: str, nid: int) -> int: ...
     def set_bottom_up(self, enable: bool) -> None: ...
     def set_current_limit(self, limit: int) -> None: ...
@@ -36,6 +40,7 @@ class Engine(Protocol):
                       nid: int) -> int | None: ...
     def alloc_exact_nid_raw(self, size: int, align: int, min_addr: int, max_addr: int,
                             nid: int) -> int | None: ...
+    def alloc_hugetlb(self, size: int, nid: int, exact_nid: bool) -> int | None: ...
     def find_in_range_node(self, size: int, align: int, start: int, end: int, nid: int,
                            flags: int = 0) -> int | None: ...
     def state(self) -> Memblock: ...
@@ -62,7 +67,21 @@ class AddNode:
 
 
 class Reserve(_Range):
-    """memblock_reserve"""
+    """memblock_reserve (7.3: __memblock_reserve(base, size, NUMA_NO_NODE, 0))"""
+
+
+@dataclass(frozen=True)
+class ReserveNid:
+    """__memblock_reserve(base, size, nid, flags): 7.3's reserve with a node and flags"""
+
+    base: int
+    size: int
+    nid: int
+    flags: int
+
+
+class ReserveKern(_Range):
+    """memblock_reserve_kern: NUMA_NO_NODE, MEMBLOCK_RSRV_KERN"""
 
 
 class Remove(_Range):
@@ -87,6 +106,14 @@ class MarkMirror(_Range):
 
 class MarkNomap(_Range):
     """memblock_mark_nomap"""
+
+
+class MarkKhoScratch(_Range):
+    """memblock_mark_kho_scratch"""
+
+
+class ClearKhoScratch(_Range):
+    """memblock_clear_kho_scratch"""
 
 
 @dataclass(frozen=True)
@@ -145,6 +172,15 @@ class AllocExactNidRaw(_NidAlloc):
 
 
 @dataclass(frozen=True)
+class AllocHugetlb:
+    """memblock_alloc_hugetlb: aligned to size, reserved RSRV_KERN | RSRV_HUGETLB"""
+
+    size: int
+    nid: int
+    exact_nid: bool
+
+
+@dataclass(frozen=True)
 class FindInRangeNode:
     size: int
     align: int
@@ -154,28 +190,33 @@ class FindInRangeNode:
     flags: int = 0
 
 
-Op = Union[Add, AddNode, Reserve, Remove, PhysFree, MarkHotplug, ClearHotplug, MarkMirror,
-           MarkNomap, SetNode, SetBottomUp, SetCurrentLimit, PhysAllocRange, AllocRangeNid,
-           AllocTryNid, AllocExactNidRaw, FindInRangeNode]
+Op = Union[Add, AddNode, Reserve, ReserveNid, ReserveKern, Remove, PhysFree, MarkHotplug,
+           ClearHotplug, MarkMirror, MarkNomap, MarkKhoScratch, ClearKhoScratch, SetNode,
+           SetBottomUp, SetCurrentLimit, PhysAllocRange, AllocRangeNid, AllocTryNid,
+           AllocExactNidRaw, AllocHugetlb, FindInRangeNode]
 
 # op class → (engine method, name in JSON and in the driver's line format)
 _NAMES: dict[type, tuple[str, str]] = {
     Add: ("add", "add"), AddNode: ("add_node", "add_node"), Reserve: ("reserve", "reserve"),
+    ReserveNid: ("reserve_nid", "reserve_nid"), ReserveKern: ("reserve_kern", "reserve_kern"),
     Remove: ("remove", "remove"), PhysFree: ("phys_free", "phys_free"),
     MarkHotplug: ("mark_hotplug", "mark_hotplug"),
     ClearHotplug: ("clear_hotplug", "clear_hotplug"),
     MarkMirror: ("mark_mirror", "mark_mirror"), MarkNomap: ("mark_nomap", "mark_nomap"),
+    MarkKhoScratch: ("mark_kho_scratch", "mark_kho_scratch"),
+    ClearKhoScratch: ("clear_kho_scratch", "clear_kho_scratch"),
     SetNode: ("set_node", "set_node"), SetBottomUp: ("set_bottom_up", "bottom_up"),
     SetCurrentLimit: ("set_current_limit", "current_limit"),
     PhysAllocRange: ("phys_alloc_range", "phys_alloc_range"),
     AllocRangeNid: ("alloc_range_nid", "alloc_range_nid"),
     AllocTryNid: ("alloc_try_nid", "alloc_try_nid"),
     AllocExactNidRaw: ("alloc_exact_nid_raw", "alloc_exact_nid"),
+    AllocHugetlb: ("alloc_hugetlb", "alloc_hugetlb"),
     FindInRangeNode: ("find_in_range_node", "find_in_range_node"),
 }
 _BY_NAME: dict[str, type] = {name: cls for cls, (_, name) in _NAMES.items()}
 ALLOCATING_OPS: tuple[type, ...] = (PhysAllocRange, AllocRangeNid, AllocTryNid,
-                                    AllocExactNidRaw, FindInRangeNode)
+                                    AllocExactNidRaw, AllocHugetlb, FindInRangeNode)
 
 
 def apply(engine: Engine, op: Op) -> int | None:

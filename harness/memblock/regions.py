@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
-from harness.memblock.model import KernelVersion, MemblockRegion, MemblockType
+from harness.memblock.model import MemblockRegion, MemblockType
+from kernels.profile import MemblockRules
 
 U64_MAX = (1 << 64) - 1
 PHYS_ADDR_MAX = U64_MAX
@@ -59,10 +60,10 @@ def is_empty(memblock_type: MemblockType) -> bool:
 
 
 def remove_regions(memblock_type: MemblockType, start: int, end: int,
-                   version: KernelVersion, max_numnodes: int) -> None:
+                   rules: MemblockRules, max_numnodes: int) -> None:
     """``memblock_remove_region`` for indices [start, end); 6.1 leaves its dummy entry."""
     del memblock_type.regions[start:end]
-    if not memblock_type.regions and version is KernelVersion.V6_1:
+    if not memblock_type.regions and rules.dummy_entry:
         memblock_type.regions.append(empty_dummy(max_numnodes))
 
 

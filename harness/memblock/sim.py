@@ -1,9 +1,11 @@
-"""A Python port of the boot memory allocator (mm/memblock.c of Debian 6.1 and 6.12).
+"""A Python port of the boot memory allocator (mm/memblock.c of Debian 6.1, 6.12 and 7.3).
 
 ``MemblockSim`` mirrors the kernel functions one to one, on x86's terms: the arrays
 may be resized (memblock_allow_resize runs before any logged operation), slab is
-never up, SMP_CACHE_BYTES is 64. Results use the kernel's conventions except that a
-failed allocation or search returns ``None`` instead of 0.
+never up, SMP_CACHE_BYTES is 64, KHO is off (kho_scratch_only false, no scratch
+overlap). Where the kernels differ, the release's ``MemblockRules`` (kernels.profile)
+decide. Results use the kernel's conventions except that a failed allocation or search
+returns ``None`` instead of 0.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from harness.memblock.model import (
     MemblockRegion,
     MemblockType,
     RegionFlags,
+    memblock_rules,
 )
 from harness.memblock.regions import (
     INIT_MEMBLOCK_REGIONS,
@@ -31,36 +34,48 @@ from harness.memblock.regions import (
     merge_window,
     remove_regions,
 )
+from kernels.profile import MemblockRules
 
 ENOMEM = 12
 SMP_CACHE_BYTES = 64
 _MIRROR = int(RegionFlags.MIRROR)
+_RSRV_KERN = int(RegionFlags.RSRV_KERN)
+_KHO_SCRATCH = int(RegionFlags.KHO_SCRATCH)
+_RSRV_HUGETLB = int(RegionFlags.RSRV_HUGETLB)
 
 
 def _page_align(size: int) -> int:
     return (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
 
 
-def _initial_type(name: str, version: KernelVersion) -> MemblockType:
+def _initial_type(name: str, rules: MemblockRules) -> MemblockType:
     # 6.1's static arrays start with cnt = 1: a zeroed entry, so nid 0.
-    regions = [MemblockRegion(0, 0, 0, 0)] if version is KernelVersion.V6_1 else []
+    regions = [MemblockRegion(0, 0, 0, 0)] if rules.dummy_entry else []
     return MemblockType(name, regions, INIT_MEMBLOCK_REGIONS)
 
 
 class MemblockSim:
     """``struct memblock`` plus the functions of mm/memblock.c that change or search it."""
 
-    def __init__(self, version: KernelVersion, max_numnodes: int = 1024,
+    def __init__(self, kernel: MemblockRules | KernelVersion | str, max_numnodes: int = 1024,
                  movable_node: bool = False, mirrored_kernelcore: bool = False) -> None:
-        self.version = version
+        self.rules = memblock_rules(kernel)
+        self._version = kernel if isinstance(kernel, KernelVersion) else None
         self.max_numnodes = max_numnodes
-        self.policy = SearchPolicy(version, max_numnodes, movable_node)
+        self.policy = SearchPolicy(self.rules, max_numnodes, movable_node)
         self.mirrored_kernelcore = mirrored_kernelcore
         self.system_has_some_mirror = False
-        self.memblock = Memblock(memory=_initial_type("memory", version),
-                                 reserved=_initial_type("reserved", version))
+        self.memblock = Memblock(memory=_initial_type("memory", self.rules),
+                                 reserved=_initial_type("reserved", self.rules))
         # Physical address of each array once doubled (None: the static __initdata one).
         self._array_addr: dict[str, int | None] = {"memory": None, "reserved": None}
+
+    @property
+    def version(self) -> KernelVersion:
+        """The KernelVersion this sim was made from, for callers not yet on kernels.profile."""
+        if self._version is None:
+            raise ValueError("this MemblockSim was made from MemblockRules, not a KernelVersion")
+        return self._version
 
     def state(self) -> Memblock:
         return copy.deepcopy(self.memblock)
@@ -108,10 +123,10 @@ class MemblockSim:
             memblock_type.regions[:] = [MemblockRegion(base, size, flags, nid)]
             return 0
         cnt = memblock_type.cnt
-        if self.version is KernelVersion.V6_1:
-            insert = cnt * 2 + 1 < memblock_type.max
-        else:
+        if self.rules.add_range_room_inclusive:
             insert = cnt * 2 + 1 <= memblock_type.max
+        else:
+            insert = cnt * 2 + 1 < memblock_type.max
         while True:
             pieces = self._uncovered(memblock_type, base, base + size)
             if not pieces:
@@ -164,7 +179,7 @@ class MemblockSim:
         if ret:
             return ret
         if end_rgn > start_rgn:
-            remove_regions(memblock_type, start_rgn, end_rgn, self.version, self.max_numnodes)
+            remove_regions(memblock_type, start_rgn, end_rgn, self.rules, self.max_numnodes)
         return 0
 
     def _double_array(self, memblock_type: MemblockType, new_area_start: int,
@@ -186,7 +201,9 @@ class MemblockSim:
         memblock_type.max *= 2
         if old_addr is not None:
             self.phys_free(old_addr, old_alloc_size)
-        if self.reserve(addr, new_alloc_size):
+        # 7.3 reserves the new array with memblock_reserve_kern()
+        reserve = self.reserve_kern if self.rules.reserve_nid_flags else self.reserve
+        if reserve(addr, new_alloc_size):
             raise AssertionError("memblock_double_array: reserving the new array failed (BUG_ON)")
         return 0
 
@@ -211,7 +228,30 @@ class MemblockSim:
         return self._add_range(self.memblock.memory, base, size, nid, flags)
 
     def reserve(self, base: int, size: int) -> int:
-        return self._add_range(self.memblock.reserved, base, size, self.max_numnodes, 0)
+        """``memblock_reserve``: MAX_NUMNODES, or 7.3's ``__memblock_reserve(.., NUMA_NO_NODE, 0)``."""
+        nid = NUMA_NO_NODE if self.rules.reserve_nid_flags else self.max_numnodes
+        return self._add_range(self.memblock.reserved, base, size, nid, 0)
+
+    def _require(self, has: bool, function: str) -> None:
+        if not has:
+            raise BadInputError(f"{function}() is not in this kernel's mm/memblock.c")
+
+    def reserve_nid(self, base: int, size: int, nid: int, flags: int) -> int:
+        """``__memblock_reserve(base, size, nid, flags)``."""
+        self._require(self.rules.reserve_nid_flags, "__memblock_reserve")
+        return self._add_range(self.memblock.reserved, base, size, nid, flags)
+
+    def reserve_kern(self, base: int, size: int) -> int:
+        """``memblock_reserve_kern``: NUMA_NO_NODE, MEMBLOCK_RSRV_KERN."""
+        return self.reserve_nid(base, size, NUMA_NO_NODE, _RSRV_KERN)
+
+    def mark_kho_scratch(self, base: int, size: int) -> int:
+        self._require(self.rules.kho_scratch, "memblock_mark_kho_scratch")
+        return self._setclr_flag(base, size, _KHO_SCRATCH, True)
+
+    def clear_kho_scratch(self, base: int, size: int) -> int:
+        self._require(self.rules.kho_scratch, "memblock_clear_kho_scratch")
+        return self._setclr_flag(base, size, _KHO_SCRATCH, False)
 
     def remove(self, base: int, size: int) -> int:
         return self._remove_range(self.memblock.memory, base, size)
@@ -268,14 +308,19 @@ class MemblockSim:
                 return found
             flags &= ~_MIRROR
 
-    def _try_reserve(self, found: int, size: int) -> bool:
-        return bool(found) and not self.reserve(found, size)
+    def _try_reserve(self, found: int, size: int, nid: int) -> bool:
+        """The allocation's reservation: 7.3 ``__memblock_reserve(found, size, nid, RSRV_KERN)``."""
+        if not found:
+            return False
+        if self.rules.reserve_nid_flags:
+            return not self.reserve_nid(found, size, nid, _RSRV_KERN)
+        return not self.reserve(found, size)
 
     def alloc_range_nid(self, size: int, align: int, start: int, end: int, nid: int,
                         exact_nid: bool) -> int | None:
         """``memblock_alloc_range_nid``: node, then (unless exact) any node, then non-mirror."""
         flags = _MIRROR if self.system_has_some_mirror else 0
-        if self.version is KernelVersion.V6_1 and nid == self.max_numnodes:
+        if not self.rules.numa_valid_node and nid == self.max_numnodes:
             nid = NUMA_NO_NODE
         if not align:
             align = SMP_CACHE_BYTES
@@ -283,12 +328,12 @@ class MemblockSim:
         while True:
             found = find_in_range_node(self.memblock, self.policy, size, align, start, end,
                                        nid, flags)
-            if self._try_reserve(found, size):
+            if self._try_reserve(found, size, nid):
                 return found
             if fallback:
                 found = find_in_range_node(self.memblock, self.policy, size, align, start,
                                            end, NUMA_NO_NODE, flags)
-                if self._try_reserve(found, size):
+                if self._try_reserve(found, size, NUMA_NO_NODE):
                     return found
             if not flags & _MIRROR:
                 return None
@@ -314,6 +359,19 @@ class MemblockSim:
     def alloc_exact_nid_raw(self, size: int, align: int, min_addr: int, max_addr: int,
                             nid: int) -> int | None:
         return self._alloc_internal(size, align, min_addr, max_addr, nid, True)
+
+    def alloc_hugetlb(self, size: int, nid: int, exact_nid: bool) -> int | None:
+        """``memblock_alloc_hugetlb``: aligned to its size, never mirrored memory, then any node
+        unless exact; reserved RSRV_KERN | RSRV_HUGETLB with the nid that found it."""
+        self._require(self.rules.alloc_hugetlb, "memblock_alloc_hugetlb")
+        while True:
+            found = find_in_range_node(self.memblock, self.policy, size, size, 0, 0, nid, 0)
+            if found or not (self.policy.node_filter(nid) and not exact_nid):
+                break
+            nid = NUMA_NO_NODE
+        if not found or self.reserve_nid(found, size, nid, _RSRV_KERN | _RSRV_HUGETLB):
+            return None
+        return found
 
 
 __all__ = ["MemblockSim", "PHYS_ADDR_MAX"]

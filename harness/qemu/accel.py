@@ -18,9 +18,9 @@ from pathlib import Path
 
 from harness.errors import BadInputError
 from harness.paths import cache_dir
+from harness.qemu.binary import QemuBinary, system_qemu
+from harness.qemu.facts import AMD_HT_START
 from harness.scenario.layout import MemoryLayout
-
-QEMU_BINARY = "qemu-system-x86_64"
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,6 @@ class Accel:
 TCG = Accel("tcg", "max")
 KVM = Accel("kvm", "max")
 
-# hw/i386/pc.c:pc_memory_init (QEMU 7.2): an AMD vCPU, as TCG's "max" is, whose highest
-# address would reach the HyperTransport hole below 1 TiB gets its RAM above 4 GiB moved
-# to 1 TiB, past that CPU's 40 physical address bits: QEMU then refuses to start.
-AMD_HT_START = 0xFD00000000
 
 
 def check_address_space(layout: MemoryLayout, accel: Accel) -> None:
@@ -49,23 +45,23 @@ def check_address_space(layout: MemoryLayout, accel: Accel) -> None:
 PROBE_SECONDS = 15.0
 
 
-def _probe_key(qemu: str) -> str:
-    binary = shutil.which(qemu) or qemu
+def _probe_key(qemu: QemuBinary) -> str:
+    binary = shutil.which(str(qemu.path)) or str(qemu.path)
     stamp = os.stat(binary).st_mtime_ns if os.path.exists(binary) else 0
-    return f"{platform.release()}-{Path(binary).name}-{stamp}"
+    return f"{platform.release()}-{binary}-{stamp}"
 
 
-def probe_kvm(kernel: Path, qemu: str = QEMU_BINARY) -> bool:
+def probe_kvm(kernel: Path, qemu: QemuBinary) -> bool:
     """Boot ``kernel`` under KVM briefly; True only if it printed its first line."""
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
     with tempfile.TemporaryDirectory(prefix="memhp-kvm-probe-") as tmp:
         serial = Path(tmp) / "serial.log"
-        argv = [qemu, "-M", "pc", "-accel", "kvm", "-cpu", KVM.cpu, "-m", "256M",
+        argv = [*qemu.argv(), "-M", "pc", "-accel", "kvm", "-cpu", KVM.cpu, "-m", "256M",
                 "-nodefaults", "-display", "none", "-no-reboot", "-kernel", str(kernel),
                 "-append", "console=ttyS0 panic=-1", "-serial", f"file:{serial}"]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+                                stderr=subprocess.DEVNULL, start_new_session=True, env=qemu.env())
         try:
             deadline = time.monotonic() + PROBE_SECONDS
             while time.monotonic() < deadline and proc.poll() is None:
@@ -79,8 +75,8 @@ def probe_kvm(kernel: Path, qemu: str = QEMU_BINARY) -> bool:
             proc.wait()
 
 
-def choose_accel(name: str, kernel: Path) -> Accel:
-    """``tcg``, ``kvm`` (as asked) or ``auto`` (probe once, cached)."""
+def choose_accel(name: str, kernel: Path, qemu: QemuBinary | None = None) -> Accel:
+    """``tcg``, ``kvm`` (as asked) or ``auto`` (probe once per host kernel and QEMU, cached)."""
     if name == "tcg":
         return TCG
     if name == "kvm":
@@ -88,9 +84,10 @@ def choose_accel(name: str, kernel: Path) -> Accel:
     if name != "auto":
         raise BadInputError(f"--accel: expected auto, tcg or kvm, not {name!r}")
     cache = cache_dir("probes") / "kvm.json"
-    key = _probe_key(QEMU_BINARY)
+    qemu = qemu or system_qemu()
+    key = _probe_key(qemu)
     known = json.loads(cache.read_text()) if cache.exists() else {}
     if key not in known:
-        known[key] = probe_kvm(kernel)
+        known[key] = probe_kvm(kernel, qemu)
         cache.write_text(json.dumps(known))
     return KVM if known[key] else TCG

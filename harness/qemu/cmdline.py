@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.qemu.accel import QEMU_BINARY, TCG, Accel
-from harness.qemu.devices import command_line, dimm_args, scenario_virtio_mem_args
+from harness.qemu.accel import TCG, Accel
+from harness.qemu.binary import QemuBinary, system_qemu
+from harness.qemu.devices import CXL_CPU_FLAGS, command_line, cxl_args, dimm_args, scenario_virtio_mem_args
 from harness.qemu.machine import Channels
 from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import compute_layout
@@ -50,14 +51,16 @@ def build_command(
     initrd: Path,
     channels: Channels,
     accel: Accel = TCG,
-    qemu: str = QEMU_BINARY,
+    qemu: QemuBinary | None = None,
 ) -> list[str]:
     m = scenario.machine
     mem = f"{format_size(m.ram_size)}"
     if m.maxmem is not None and m.maxmem > m.ram_size:
         mem += f",slots={m.slots},maxmem={format_size(m.maxmem)}"
+    cxl = bool(scenario.cxl)
     argv = [
-        qemu, "-M", m.type, "-accel", accel.name, "-cpu", accel.cpu,
+        *(qemu or system_qemu()).argv(), "-M", f"{m.type},cxl=on" if cxl else m.type,
+        "-accel", accel.name, "-cpu", accel.cpu + (CXL_CPU_FLAGS if cxl else ""),
         "-smp", _smp(scenario), "-m", mem,
         "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
         "-no-reboot", "-S",
@@ -76,6 +79,8 @@ def build_command(
                                                       if k != "driver")]
     for vmem in scenario.virtio_mem:  # after the coldplugged DIMMs: the layout's order
         argv += command_line(*scenario_virtio_mem_args(vmem, layout))
+    for index, cxl_device in enumerate(scenario.cxl):
+        argv += cxl_args(cxl_device, index)
     argv += [
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", kernel_cmdline(scenario, layout),
         "-chardev", f"file,id=console,path={_opt(channels.console_log)}",

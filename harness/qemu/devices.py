@@ -7,12 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from harness.qemu.facts import Need
 from harness.scenario.layout import MemoryLayout
-from harness.scenario.schema import Dimm, VirtioMem
+from harness.scenario.schema import Cxl, Dimm, Scenario, VirtioMem
 
 # The guest side of virtio-mem-pci (drivers/virtio/virtio_mem.c) on Debian kernels: a
 # module on 6.1 and 6.12, needing virtio_pci, which 6.1 also builds as a module.
 VIRTIO_MEM_MODULES = ("virtio_pci", "virtio_mem")
+# The guest side of CXL memory on Debian's 6.12 (cxl_core and cxl_port built in): the
+# ACPI root (CEDT), the PCI endpoint, the memdev, and dax with kmem, which adds a region's
+# memory as System RAM (drivers/dax/kmem.c). dax_hmem, device_dax: dax_cxl's dependencies.
+CXL_MODULES = ("cxl_acpi", "cxl_pci", "cxl_mem", "device_dax", "kmem", "dax_cxl", "dax_hmem")
+# drivers/cxl/core/region.c cxl_region_invalidate_memregion: without
+# CONFIG_CXL_REGION_INVALIDATION_TEST (Debian's kernels lack it) commit fails ("Failed to
+# synchronize CPU cache state") when cpu_cache_has_invalidate_memregion() is false, which
+# arch/x86 says whenever the CPU reports X86_FEATURE_HYPERVISOR: the vCPU must hide it.
+CXL_CPU_FLAGS = ",-hypervisor"
+# QEMU's docs/system/devices/cxl.rst example numbers the first pxb-cxl's bus 12; each
+# further host bridge leaves room for its root port's bus.
+CXL_FIRST_BUS, CXL_BUS_STEP = 12, 10
 
 
 def dimm_backend_id(dimm: Dimm) -> str:
@@ -65,3 +78,43 @@ def command_line(backend: Mapping[str, object], device: Mapping[str, object]) ->
     obj = ",".join([str(backend["qom-type"])] + [f"{k}={v}" for k, v in backend.items() if k != "qom-type"])
     dev = ",".join([str(device["driver"])] + [f"{k}={v}" for k, v in device.items() if k != "driver"])
     return ["-object", obj, "-device", dev]
+
+
+# device_add's own arguments, no device property (device-list-properties does not list them).
+_QDEV_OWN = ("driver", "id")
+
+
+def qemu_needs(scenario: Scenario, layout: MemoryLayout) -> tuple[Need, ...]:
+    """What the scenario asks of QEMU, from the very arguments its devices get (boot and
+    hot-add alike): the machine type, each device type and each property it sets."""
+    needs = [Need("machine", scenario.machine.type)]
+    backends: list[dict[str, object]] = []
+    for dimm in scenario.dimms:
+        backend, device = dimm_args(dimm, layout)
+        backends.append(backend)
+        needs += [Need("pc-dimm")] + [Need("pc-dimm", k) for k in device if k not in _QDEV_OWN]
+    for vmem in scenario.virtio_mem:
+        backend, device = scenario_virtio_mem_args(vmem, layout)
+        backends.append(backend)
+        needs += [Need("virtio-mem-pci")] + [Need("virtio-mem-pci", k) for k in device if k not in _QDEV_OWN]
+    if scenario.cxl:  # cxl_args: the type-3 device with a volatile backend (QEMU 8.0 on)
+        needs += [Need("cxl-type3"), Need("cxl-type3", "volatile-memdev"), Need("memory-backend-ram", "share")]
+    if not scenario.machine.reserve:  # -object memory-backend-ram,…,reserve=off (harness.qemu.cmdline)
+        needs.append(Need("memory-backend-ram", "reserve"))
+    needs += [Need("memory-backend-ram", k) for b in backends for k in b if k not in ("qom-type", "id")]
+    return tuple(needs)
+
+
+def cxl_args(device: Cxl, index: int) -> list[str]:
+    """One CXL device's backend, host bridge, root port and type-3 device, and its fixed
+    memory window (hw/cxl/cxl-host.c: ``-M cxl-fmw.N.targets.0=`` the host bridge)."""
+    bridge, port = f"cxl-hb{index}", f"cxl-rp{index}"
+    window = f"cxl-fmw.{index}"
+    return [
+        "-object", f"memory-backend-ram,id=cxl-mem-{device.id},share=on,size={device.size}",
+        "-device", f"pxb-cxl,bus_nr={CXL_FIRST_BUS + CXL_BUS_STEP * index},bus=pcie.0,id={bridge}",
+        "-device", f"cxl-rp,port=0,bus={bridge},id={port},chassis=0,slot={2 + index}",
+        "-device", f"cxl-type3,bus={port},volatile-memdev=cxl-mem-{device.id},id={device.id}",
+        "-M", f"{window}.targets.0={bridge},{window}.size={device.window},"
+              f"{window}.interleave-granularity={device.interleave_granularity}",
+    ]

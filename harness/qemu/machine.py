@@ -71,8 +71,9 @@ class Machine:
     """One QEMU guest. Use as a context manager."""
 
     def __init__(self, argv_for: Callable[[Channels], list[str]], out_dir: Path, name: str = "vm",
-                 pass_fds: tuple[int, ...] = ()) -> None:
+                 pass_fds: tuple[int, ...] = (), env: dict[str, str] | None = None) -> None:
         self.out_dir = out_dir
+        self.env = env  # a private QEMU's module folder (harness.qemu.binary), else inherited
         self.pass_fds = pass_fds  # e.g. the saved guest state for ``-incoming fd:N``
         self.log = log.getChild(name)
         self._sock_dir = Path(tempfile.mkdtemp(prefix="memhp-"))  # mkdtemp makes it 0700
@@ -136,6 +137,7 @@ class Machine:
             self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
                 self.argv, stdin=subprocess.DEVNULL, stdout=qemu_log.fileno(), stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=die_with_parent(), pass_fds=self.pass_fds,
+                env=self.env,
             )
         self.console = ConsoleWatcher(self.channels.console_log)
         # QEMU connects its socket chardevs in command-line order: the agent, then the monitor.

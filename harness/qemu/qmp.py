@@ -22,6 +22,7 @@ from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from harness.errors import GuestError, InfrastructureError
 from harness.paths import RunFile
+from harness.qemu.facts import UNPLUG_ERROR_EVENTS
 
 # ACPI _OST source events and status codes (ACPI spec 6.3.5; include/acpi/actypes.h).
 OST_EVENTS = {0x01: "device check", 0x03: "eject request", 0x100: "ospm shutdown",
@@ -71,9 +72,10 @@ class UnplugOutcome:
 
 
 def _deleted(data: dict[str, Any], device: str, cpu: bool) -> bool:
-    if not cpu:
-        return bool(data.get("device") == device)
     path = str(data.get("path", ""))
+    if not cpu:
+        # ``device`` is deprecated since QEMU 8.0 (qapi/qdev.json): ``path`` says the same.
+        return data.get("device") == device or path == f"/machine/peripheral/{device}"
     return path == device or path.startswith(device + "/")
 
 
@@ -154,18 +156,6 @@ class QmpSession:
         self._client().send_fd_scm(fd)
         self.command("getfd", fdname=name)
 
-    def migrate_to(self, fd: int, timeout: float) -> dict[str, Any]:
-        """Migrate the (stopped) guest into ``fd``; QEMU's final ``query-migrate`` answer.
-
-        QEMU 7.2 has no ``file:`` URI ("unknown migration protocol" here): ``fd:`` writes
-        the same stream.
-        The default 32 MiB/s bandwidth cap would make a 4 GiB guest take seconds for nothing.
-        """
-        self.send_fd(fd, "memhp-state")
-        self.command("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
-        self.command("migrate", uri="fd:memhp-state")
-        return self.wait_migration(timeout)
-
     def wait_migration(self, timeout: float) -> dict[str, Any]:
         """Poll ``query-migrate`` (either side) until the migration ended; its last answer."""
         deadline = time.monotonic() + timeout
@@ -192,7 +182,9 @@ class QmpSession:
         return events
 
     def device_del(self, device: str, timeout: float, cpu: bool = False) -> UnplugOutcome:
-        """Ask for an unplug and wait for DEVICE_DELETED, a final _OST refusal, or the timeout.
+        """Ask for an unplug and wait for DEVICE_DELETED, a final _OST refusal, QEMU's own
+        unplug-error event (either of :data:`UNPLUG_ERROR_EVENTS`: which one depends on the
+        QEMU release), or the timeout.
 
         ``cpu``: ``device`` is a CPU's QOM path (query-hotpluggable-cpus). QEMU 7.2 then
         sends ``DEVICE_DELETED`` for the child ``<path>/lapic`` and ``_OST`` with slot-type
@@ -203,8 +195,11 @@ class QmpSession:
         self.command("device_del", id=device)
         ost: list[OstEvent] = []
         while (elapsed := time.monotonic() - start) < timeout:
+            refused: str | None = None  # an unplug-error event, judged after its batch's _OST
             for event in self.take_events(wait=min(1.0, max(0.05, timeout - elapsed))):
                 name, data = event.get("event"), event.get("data", {})
+                if name in UNPLUG_ERROR_EVENTS and not cpu and _deleted(data, device, cpu):
+                    refused = refused or str(name)
                 if name == "DEVICE_DELETED" and _deleted(data, device, cpu):
                     return UnplugOutcome(device, True, time.monotonic() - start, tuple(ost),
                                          f"DEVICE_DELETED {data.get('device') or data.get('path')}")
@@ -218,6 +213,9 @@ class QmpSession:
                     if ev.status in OST_FINAL_FAILURES:
                         return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
                                              f"guest refused: {ev.words}")
+            if refused is not None:  # QEMU said so, though no _OST status was final
+                return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
+                                     f"guest refused: {refused}")
         last = f"; last _OST: {ost[-1].words}" if ost else "; no _OST event"
         return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
                              f"no DEVICE_DELETED within {timeout:.0f} s{last}")

@@ -23,6 +23,7 @@ from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
 from harness.errors import BadInputError, ExitCode, Verdict
 from harness.guest.command import CommandRecord
 from harness.guest.state import GuestSnapshot, HotplugParams, PageFlagSummary, ZoneInfo
+from harness.guest.cxl_actions import CxlOutcome
 from harness.guest.virtio_mem_actions import ResizeOutcome
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
@@ -162,11 +163,40 @@ class ModelAgreement:
     block_disagreements: tuple[str, ...]
     skipped: str | None
     error: str | None
+    profile_note: str = ""  # kernels.profile: the release has no profile row of its own
 
     @classmethod
     def not_run(cls, *, skipped: str | None = None, error: str | None = None) -> ModelAgreement:
         return cls(template=None, reservations_in_hotplug_ranges=(), block_disagreements=(),
                    skipped=skipped, error=error)
+
+    def summary_lines(self) -> list[tuple[str, str]]:
+        """What the printed summary must say about the model: why it did not run, or the
+        profile a release without its own was modelled with."""
+        out = []
+        if self.skipped:
+            out.append(("not run", self.skipped))
+        if self.error:
+            out.append(("failed", self.error))
+        if self.profile_note:
+            out.append(("profile", self.profile_note))
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class QemuInfo:
+    """The QEMU that ran (its own ``query-version`` and ``query-machines`` answers)."""
+
+    spec: str      # --qemu as given: system, a path, debian:…
+    path: str      # the binary
+    version: str   # 10.0.2
+    package: str   # QEMU's package string, e.g. "Debian 1:10.0.2+ds-2+deb13u1~bpo12+1"; "" if none
+    machine: str   # the machine type -M resolved to: pc → pc-i440fx-10.0
+    archive: str | None = None  # from Debian's archive: "qemu-system-x86 <version> (<suite>)"
+
+    @property
+    def label(self) -> str:
+        return f"QEMU {self.version}" + (f" ({self.package})" if self.package else "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,6 +214,8 @@ class RunInfo:
     virtio_mem: tuple[str, ...] = ()  # the virtio-mem driver's own lines, quoted
     repeat: RepeatInfo | None = None  # memhp run --repeat: every repetition and the totals
     boot: str = "bzimage"  # how QEMU entered the kernel: bzimage, or pvh (memhp run --boot)
+    qemu: QemuInfo | None = None  # None: the run ended before QEMU was chosen
+    unread_lines: tuple[str, ...] = ()  # console lines a known trigger claimed but no pattern read
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)
@@ -360,6 +392,7 @@ class ActionRecord:
     node: NodeRemovalRecord | None = None  # node_remove only
     command: CommandRecord | None = None  # run only
     virtio_mem: ResizeOutcome | None = None  # virtio_mem_resize only
+    cxl: CxlOutcome | None = None  # cxl_* only
 
     @classmethod
     def of(cls, written: dict[str, Any]) -> ActionRecord:

@@ -62,7 +62,7 @@ def _e820_words(dimm: BootDimm, log: BootLog) -> tuple[str, bool]:
     if not covering:
         return "no 'user:' entry covers it (memmap= not applied)", False
     entry = covering[0]
-    return f"user [{hex_range(entry.start, entry.end)}] {entry.type}", entry.type == "usable"
+    return f"user [{hex_range(entry.start, entry.end)}] {entry.name}", entry.is_ram
 
 
 def _srat_words(dimm: BootDimm, log: BootLog, pxm: int, hotplug: bool) -> tuple[str, bool]:

@@ -129,18 +129,20 @@ def _action_checks(result: RunResult, scenario: Scenario, log: BootLog,
     done = {a.id: a for a in actions}
     for action in scenario.actions:
         res = done.get(action.id)
+        # One name whatever happened, so that memhp compare sets a crash beside a pass.
+        name = f"action {action.id} ({action.do})"
         if res is None:
             if action.id == interrupted:  # the guest or QEMU died while this action ran
-                result.add(f"action {action.id}", action.expect.value, "interrupted",
+                result.add(name, action.expect.value, "interrupted",
                            f"during this action: {guest_error}", ok=False)
             else:
-                result.add(f"action {action.id}", action.expect.value, "not run",
+                result.add(name, action.expect.value, "not run",
                            "the guest was gone before this action", ok=False)
             continue
         reason = res.reason
         if not res.succeeded and res.unplug is not None and not res.unplug.deleted:
             reason = f"{res.reason}; {eject_refusal_words(res, log)}"
-        result.add(f"action {action.id} ({action.do})", res.expected,
+        result.add(name, res.expected,
                    "success" if res.succeeded else "failure", reason, ok=res.matched)
 
 

@@ -1,7 +1,9 @@
 """``memhp compare``: one scenario on kernel A and kernel B, and what changed between them.
 
 It compares the artifacts two runs wrote (``result.json``, ``model.json``), so it also
-works on runs made earlier. B *regresses* when a check that passed on A fails on B.
+works on runs made earlier. B *regresses* when a check that passed on A fails on B. A and
+B may be two QEMUs on one kernel release: then what changed is QEMU's doing (``cause``
+``qemu``), not a kernel regression, and the text says so.
 """
 from __future__ import annotations
 
@@ -26,13 +28,16 @@ class Comparison:
     allocations_moved: list[dict[str, Any]] = field(default_factory=list)
     allocation_counts: list[dict[str, Any]] = field(default_factory=list)
     init_times: list[dict[str, Any]] = field(default_factory=list)  # informational
+    verdicts: dict[str, str] = field(default_factory=dict)  # a, b: verdict and error, in words
+    cause: str = "kernel"  # "qemu": one kernel release on two QEMUs
 
     @property
     def regressions(self) -> list[dict[str, Any]]:
         return [o for o in self.outcomes if o["a_ok"] and not o["b_ok"]]
 
     def to_json(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "regressed": bool(self.regressions),
+        return {"a": self.a, "b": self.b, "cause": self.cause, "verdicts": self.verdicts,
+                "regressed": bool(self.regressions),
                 "regressions": self.regressions, "outcomes": self.outcomes, "zones": self.zones,
                 "hotplug_reservations": self.hotplug_reservations,
                 "allocations_moved": self.allocations_moved,
@@ -40,9 +45,12 @@ class Comparison:
 
     def text(self) -> str:
         out = [f"A = {self.a}", f"B = {self.b}"]
+        if self.verdicts and self.verdicts["a"] != self.verdicts["b"]:
+            out.append(f"  verdict: A {self.verdicts['a']} → B {self.verdicts['b']}")
+        regression = "QEMU REGRESSION" if self.cause == "qemu" else "REGRESSION"
         for o in self.outcomes:
             if o["a"] != o["b"] or o["a_ok"] != o["b_ok"]:
-                tag = "REGRESSION" if o["a_ok"] and not o["b_ok"] else "changed"
+                tag = regression if o["a_ok"] and not o["b_ok"] else "changed"
                 out.append(f"  {tag}: {o['check']}: A {o['a']!r} ({'ok' if o['a_ok'] else 'FAIL'})"
                            f" → B {o['b']!r} ({'ok' if o['b_ok'] else 'FAIL'})")
         for z in self.zones:
@@ -61,6 +69,9 @@ class Comparison:
             out.append(f"  allocation requests by {c['caller']}: {c['a']} → {c['b']}")
         if len(out) == 2:
             out.append("  no differences")
+        elif self.cause == "qemu":
+            out.insert(2, "  the same kernel release on two QEMUs: what differs is QEMU's doing, "
+                          "not a kernel regression")
         return "\n".join(out[:2] + self._init_lines() + out[2:])
 
     def _init_lines(self) -> list[str]:
@@ -147,21 +158,35 @@ def _models(cmp: Comparison, ma: ModelFile, mb: ModelFile) -> None:
                              for c in sorted(count_a.keys() | count_b.keys()) if count_a[c] != count_b[c]]
 
 
+def _label(name: str, result: ResultFile) -> str:
+    qemu = result.info.qemu
+    return (f"{name} ({kernel_label(result.kernel, result.release)}"
+            + ("" if qemu is None else f", {qemu.label}, machine {qemu.machine}") + ")")
+
+
+def _verdict(result: ResultFile) -> str:
+    return result.verdict.value + (f" ({result.error})" if result.error else "")
+
+
 def compare_runs(a_dir: Path, b_dir: Path, a_name: str = "A", b_name: str = "B") -> Comparison:
     ra, rb = ResultFile.read(a_dir / "result.json"), ResultFile.read(b_dir / "result.json")
-    cmp = Comparison(f"{a_name} ({kernel_label(ra.kernel, ra.release)})",
-                     f"{b_name} ({kernel_label(rb.kernel, rb.release)})", _outcomes(ra, rb))
+    qa, qb = ra.info.qemu, rb.info.qemu
+    two_qemus = qa is not None and qb is not None and (qa.path, qa.version) != (qb.path, qb.version)
+    cmp = Comparison(_label(a_name, ra), _label(b_name, rb), _outcomes(ra, rb),
+                     verdicts={"a": _verdict(ra), "b": _verdict(rb)},
+                     cause="qemu" if two_qemus and ra.release == rb.release else "kernel")
     # A run that ended before the boot was parsed has no model.json: checks only.
     if (a_dir / "model.json").exists() and (b_dir / "model.json").exists():
         _models(cmp, ModelFile.read(a_dir / "model.json"), ModelFile.read(b_dir / "model.json"))
     return cmp
 
 
-def run_and_compare(scenario: Path, kernel_a: str, kernel_b: str, out: Path,
+def run_and_compare(scenario: Path, a: tuple[str, str], b: tuple[str, str], out: Path,
                     accel: str = "auto") -> Comparison:
-    """Run ``scenario`` on both kernels (artifacts in ``out/a``, ``out/b``) and compare."""
+    """Run ``scenario`` on A and B, each a (kernel, QEMU) pair (artifacts in ``out/a``,
+    ``out/b``), and compare."""
     from harness.run.runner import RunOptions, run_scenario
 
-    for side, kernel in (("a", kernel_a), ("b", kernel_b)):
-        run_scenario(scenario, RunOptions(kernel=kernel, out_dir=out / side, accel=accel))
-    return compare_runs(out / "a", out / "b", kernel_a, kernel_b)
+    for side, (kernel, qemu) in (("a", a), ("b", b)):
+        run_scenario(scenario, RunOptions(kernel=kernel, out_dir=out / side, accel=accel, qemu=qemu))
+    return compare_runs(out / "a", out / "b", a[0], b[0])

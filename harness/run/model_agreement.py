@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.analysis.crashkernel import logged_caller
 from harness.analysis.pinning import HotplugStatus
-from harness.analysis.replay import kernel_version_of
+from harness.analysis.kernel_profile import profile_of_log
 from harness.analysis.simulate import BLOCK_SIZE, Prediction, simulate
 from harness.analysis.virtio_mem_model import zone_words
 from harness.errors import BadInputError
@@ -23,6 +23,7 @@ from harness.run.verdict import MODEL_PREFIX, RunResult
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import Scenario
 from harness.units import hex_range, option_values
+from kernels.config import KernelConfig
 
 
 def _pageflags(actions: list[ActionResult]) -> dict[int, dict[str, Any]]:
@@ -112,14 +113,15 @@ def _crashkernel_check(result: RunResult, prediction: Prediction, log: BootLog) 
 
 
 def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: BootFacts,
-                    actions: list[ActionResult]) -> ModelAgreement:
-    """Add ``model agrees: …`` model checks (informational) to ``result``; return the details."""
+                    actions: list[ActionResult], config: KernelConfig | None = None) -> ModelAgreement:
+    """Add ``model agrees: …`` model checks (informational) to ``result``; return the details.
+    ``config``: the booted kernel's .config, which decides some of its profile."""
     log = facts.log
     try:
-        version = kernel_version_of(log)
-    except BadInputError as err:  # a kernel the simulator has no model of
+        choice = profile_of_log(log, config)
+        prediction = simulate(scenario, choice, layout=layout)
+    except BadInputError as err:  # a kernel the simulator has no profile or template of
         return ModelAgreement.not_run(skipped=str(err))
-    prediction = simulate(scenario, version, layout=layout)
     for node in prediction.nodes:
         seen = log.movable_zone_start.get(node.node)
         result.add_model(f"{MODEL_PREFIX}ZONE_MOVABLE of node {node.node}",
@@ -142,6 +144,10 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
             continue
         result.add_model(f"{MODEL_PREFIX}action {action.id}", action.outcome,
                          "success" if res.succeeded else "failure", action.reason)
+    for cxl in prediction.cxl:
+        res = done.get(cxl.id)
+        if res is not None and res.cxl is not None and res.cxl.zone:
+            result.add_model(f"{MODEL_PREFIX}CXL {cxl.device} memory onlined to", cxl.zone, res.cxl.zone, cxl.reason)
     for resize in prediction.virtio_mem:
         res = done.get(resize.id)
         if res is not None and res.virtio_mem is not None and resize.zones is not None:
@@ -150,4 +156,4 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
     return ModelAgreement(template=prediction.template,
                           reservations_in_hotplug_ranges=_reservations(prediction, _pageflags(actions)),
                           block_disagreements=tuple(_block_disagreements(prediction, actions)),
-                          skipped=None, error=None)
+                          skipped=None, error=None, profile_note=choice.note)

@@ -1,9 +1,10 @@
 """``memhp run --repeat N``: boot once, save the guest, restore a fresh QEMU per repetition.
 
 The guest has no disk, so QEMU's migration stream is its whole state. The booted guest is
-stopped and migrated into ``state.bin`` (QMP ``migrate`` to ``fd:``, the file handed over
-the monitor socket: no shell); each repetition starts QEMU with the same command line plus
-``-incoming fd:N`` (the file inherited, read-only), reconnects QMP and the agent in its own
+stopped and migrated into ``state.bin`` (harness.qemu.migration: a stream to ``fd:``, the
+file handed over the monitor socket, or ``file:`` with ``mapped-ram`` where QEMU has it);
+each repetition starts QEMU with the same command line plus its ``-incoming`` (the file
+inherited read-only, or named to ``migrate-incoming``), reconnects QMP and the agent in its own
 folder ``rep-NN/`` (fresh console.log, so the console watcher starts at offset 0 of what
 the restored guest prints), proves it is the booted guest (boot_id, zones, QEMU's memory
 devices and backends), runs the scenario's actions and is judged like a run of its own.
@@ -28,6 +29,7 @@ from harness.logparse import load_boot_log
 from harness.run import checks
 from harness.run.artifact_io import artifact_writes
 from harness.run.artifacts import NO_INFO, ModelFile, ensure_out_dir
+from harness.qemu.migration import SaveFormat, save_format
 from harness.run.repeat_info import RepeatInfo, Repetition
 from harness.run.runner import (
     Observation,
@@ -61,10 +63,11 @@ class SavedGuest:
     memdevs: tuple[dict[str, Any], ...]  # QMP query-memdev: the backends
     boot_seconds: float
     save_seconds: float
-    state_bytes: int
+    state_bytes: int  # what the file holds (mapped-ram's is sparse: its blocks on disk)
+    form: SaveFormat
 
 
-def save_booted(prep: Prepared, out: Path, timeout: float) -> SavedGuest:
+def save_booted(prep: Prepared, out: Path, timeout: float, form: SaveFormat) -> SavedGuest:
     """Boot the scenario's guest in ``out/boot`` and migrate it, stopped, into ``out/state.bin``."""
     with GuestVM(prep.machine(ensure_out_dir(out / "boot"))) as vm:
         begin = time.monotonic()
@@ -74,13 +77,13 @@ def save_booted(prep: Prepared, out: Path, timeout: float) -> SavedGuest:
         devices, memdevs = vm.memory_devices(), vm.qmp.command("query-memdev")
         begin = time.monotonic()
         vm.qmp.command("stop")  # one pass: no page is dirtied while the stream is written
-        with open(out / STATE, "wb") as state:
-            status = vm.qmp.migrate_to(state.fileno(), SAVE_TIMEOUT)
+        status = form.save(vm.qmp, out / STATE, SAVE_TIMEOUT)
         if status.get("status") != "completed":
-            raise InfrastructureError(f"saving the booted guest failed: "
+            raise InfrastructureError(f"saving the booted guest failed ({form.name}): "
                                       f"{status.get('error-desc', status.get('status'))}")
         return SavedGuest(out / STATE, release, boot_id, snapshot, tuple(devices), tuple(memdevs),
-                          boot_seconds, time.monotonic() - begin, (out / STATE).stat().st_size)
+                          boot_seconds, time.monotonic() - begin, (out / STATE).stat().st_blocks * 512,
+                          form)
 
 
 Identity = list[tuple[str, str, str]]  # (check, expected, observed) before the actions
@@ -90,10 +93,12 @@ def _restore_and_drive(prep: Prepared, saved: SavedGuest, rep_dir: Path,
                        timeout: float) -> tuple[Observation, Identity]:
     seen = Observation(release=saved.release, kernel_ran=True)
     identity: Identity = []
-    with open(saved.state, "rb") as state, GuestVM(prep.machine(rep_dir, state.fileno())) as vm:
+    form = saved.form
+    with open(saved.state, "rb") as state, \
+            GuestVM(prep.machine(rep_dir, form.incoming_args(state.fileno()), (state.fileno(),))) as vm:
         begin = time.monotonic()
         try:
-            vm.resume(timeout)
+            vm.resume(timeout, lambda qmp: form.start_incoming(qmp, saved.state))
         except GuestError as err:  # the saved guest answered once: QEMU or the state failed
             raise InfrastructureError(f"the restored guest did not answer: {err}") from err
         seen.boot_seconds = time.monotonic() - begin
@@ -106,7 +111,7 @@ def _restore_and_drive(prep: Prepared, saved: SavedGuest, rep_dir: Path,
             seen.guest_error = str(err)
         except GuestError as err:
             seen.guest_error = f"guest error: {err}"
-        seen.qemu_crash = vm.qemu_crash()
+    seen.qemu_crash = vm.qemu_crash()  # after the shutdown reaped QEMU (runner.boot_and_observe)
     return seen, identity
 
 
@@ -184,12 +189,14 @@ def overall(scenario: Scenario, kernel: str, saved: SavedGuest, info: RepeatInfo
     return result
 
 
-def run_repeated(path: Path, options: RunOptions, count: int) -> RunResult:
-    """Boot once, then ``count`` restored repetitions, each judged; result.json has them all."""
+def run_repeated(path: Path, options: RunOptions, count: int, migration: str | None = None) -> RunResult:
+    """Boot once, then ``count`` restored repetitions, each judged; result.json has them all.
+    ``migration``: stream or mapped-ram (scripts/bench-repeat), else the preferred one this
+    QEMU has."""
     out = options.out_dir
     with artifact_writes(out, "boot/console.log"):
         prep = prepare(path, options)
-        saved = save_booted(prep, out, options.boot_timeout)
+        saved = save_booted(prep, out, options.boot_timeout, save_format(prep.facts, migration))
         try:
             facts = checks.BootFacts.of(load_boot_log(out / "boot" / "console.log"))
             reps = [_one(prep, facts, saved, out, index, options) for index in range(1, count + 1)]
@@ -197,10 +204,10 @@ def run_repeated(path: Path, options: RunOptions, count: int) -> RunResult:
             saved.state.unlink(missing_ok=True)
     info = RepeatInfo(count=count, boot_seconds=saved.boot_seconds, save_seconds=saved.save_seconds,
                       state_bytes=saved.state_bytes, repetitions=tuple(r for r, _ in reps),
-                      refusals=refusal_totals(prep.scenario, reps))
+                      refusals=refusal_totals(prep.scenario, reps), migration=saved.form.name)
     result = overall(prep.scenario, options.kernel, saved, info)
     result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), repeat=info,
-                          boot_seconds=saved.boot_seconds, boot=options.boot)
+                          boot_seconds=saved.boot_seconds, boot=options.boot, qemu=prep.qemu_info())
     # The top model.json is the boot as saved (its log, layout, the guest at save), for the
     # reports' memory map; each repetition's has its own actions.
     at_save = Observation(release=saved.release, before=saved.snapshot, kernel_ran=True,
@@ -233,6 +240,7 @@ def _one(prep: Prepared, facts: checks.BootFacts, saved: SavedGuest, out: Path, 
         seen, result = Observation(), RunResult(prep.scenario.name, options.kernel, saved.release,
                                                 error=str(err), error_verdict=Verdict.for_error(err))
     result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(rep_dir), boot=options.boot,
-                          boot_seconds=seen.boot_seconds, action_seconds=seen.action_seconds)
+                          boot_seconds=seen.boot_seconds, action_seconds=seen.action_seconds,
+                          qemu=prep.qemu_info())
     write_summaries(result, rep_dir, seen, _model(result, prep, facts, seen))
     return _repetition(index, result, seen), seen

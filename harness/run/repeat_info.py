@@ -30,6 +30,7 @@ class RepeatInfo:
     repetitions: tuple[Repetition, ...]
     # Per action that did not succeed in some repetition: "ID refused in K of N: reason ×k; …"
     refusals: tuple[str, ...]
+    migration: str = "stream"  # how the guest was saved and restored (harness.qemu.migration)
 
     def totals(self) -> str:
         counts = {v: sum(r.verdict is v for r in self.repetitions) for v in Verdict}

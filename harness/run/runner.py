@@ -34,12 +34,17 @@ from harness.guest.unmovable import helper_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
+from harness.logparse.describe import suspicious_lines
 from harness.paths import ArtifactWriteError, cache_dir, write_file
 from harness.qemu.accel import Accel, check_address_space, choose_accel
+from harness.qemu.binary import SYSTEM, QemuBinary
+from harness.qemu.resolve import resolve_qemu
+from harness.qemu.facts import QemuFacts
+from harness.qemu.probe import probe
 from harness.qemu.cmdline import build_command
-from harness.qemu.devices import VIRTIO_MEM_MODULES
+from harness.qemu.devices import CXL_MODULES, VIRTIO_MEM_MODULES, qemu_needs
 from harness.qemu.machine import Machine, tail_lines
-from harness.run import checks, checks_virtio_mem
+from harness.run import checks, checks_cxl, checks_virtio_mem
 from harness.run.artifact_io import artifact_writes
 from harness.run.artifacts import (
     NO_INFO,
@@ -49,6 +54,7 @@ from harness.run.artifacts import (
     MemoryDevices,
     ModelAgreement,
     ModelFile,
+    QemuInfo,
     ensure_out_dir,
     warm_adapters,
 )
@@ -59,9 +65,10 @@ from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.guest_files import GuestFile
 from harness.scenario.schema import Scenario, Selftest, SratSource, Unmovable, load_scenario
-from harness.scenario.tables import QEMU_SRAT_HEADER, slit_bytes, srat_bytes
+from harness.qemu.facts import QEMU_SRAT_HEADER
+from harness.scenario.tables import slit_bytes, srat_bytes
 from kernels.profile import PROFILES, profile_for
-from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel
+from kernels.config import REQUIRED_FOR_HOTPLUG, check_kernel, kernel_config
 
 log = logging.getLogger("memhp.run")
 
@@ -82,6 +89,7 @@ class RunOptions:
     boot_timeout: float = 180.0
     boot: str = "bzimage"  # or "pvh": the vmlinux at its PVH entry (kernels.pvh)
     files: tuple[GuestFile, ...] = ()  # added to the scenario's [[files]] (the pytest plugin)
+    qemu: str = SYSTEM  # --qemu PATH|SPEC (harness.qemu.binary)
 
 
 @dataclass
@@ -189,7 +197,9 @@ def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float) -> Observa
             seen.guest_error = str(err)
         except GuestError as err:
             seen.guest_error = f"guest error: {err}"
-        seen.qemu_crash = vm.qemu_crash()
+    # After the shutdown, which reaps QEMU: a QEMU dying when the agent channel closed may
+    # not have been reaped yet then (seen: 7.2's heap corruption, agent EOF first).
+    seen.qemu_crash = vm.qemu_crash()
     # The watcher read the console to its end on shutdown: did the kernel print its banner?
     watcher = vm.machine.console
     seen.kernel_ran = seen.kernel_ran or (watcher is not None and watcher.kernel_release is not None)
@@ -245,14 +255,22 @@ class Prepared:
     initrd: Path
     accel: Accel
     boot_image: Path  # what -kernel gets: the bzImage, or the vmlinux for a PVH boot
+    qemu: QemuBinary
+    facts: QemuFacts  # what that QEMU answered when probed
 
-    def machine(self, out_dir: Path, incoming: int | None = None) -> Machine:
-        """``incoming``: an open saved-guest file that QEMU restores instead of booting
-        (harness.run.repeat); the command line is otherwise the same, as migration needs."""
-        extra = [] if incoming is None else ["-incoming", f"fd:{incoming}"]
+    def qemu_info(self) -> QemuInfo:
+        return QemuInfo(spec=self.qemu.spec, path=str(self.qemu.resolved()), version=self.facts.version,
+                        package=self.facts.package, machine=self.facts.machine_type(self.scenario.machine.type),
+                        archive=self.qemu.package)
+
+    def machine(self, out_dir: Path, incoming: list[str] | None = None,
+                pass_fds: tuple[int, ...] = ()) -> Machine:
+        """``incoming``: the ``-incoming`` of a QEMU that restores a saved guest instead of
+        booting (harness.run.repeat, ``pass_fds`` its open state file); the command line is
+        otherwise the same, as migration needs."""
         return Machine(lambda socks: build_command(self.scenario, self.boot_image, self.initrd,
-                                                   socks, self.accel) + extra,
-                       out_dir, pass_fds=() if incoming is None else (incoming,))
+                                                   socks, self.accel, self.qemu) + (incoming or []),
+                       out_dir, pass_fds=pass_fds, env=self.qemu.env())
 
 
 def prepare(path: Path, options: RunOptions) -> Prepared:
@@ -260,17 +278,31 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
     image = kernels.boot_image(kernel, options.boot)
-    accel = choose_accel(options.accel, kernel.bzimage)
+    qemu = resolve_qemu(options.qemu)
+    facts = check_qemu(path, scenario, layout, qemu)
+    accel = choose_accel(options.accel, kernel.bzimage, qemu)
     try:
         check_address_space(layout, accel)
     except BadInputError as err:
         raise BadInputError(f"{path}: {err}") from None
     helpers = helper_files() if any(isinstance(a, Unmovable) for a in scenario.actions) else ()
     # virtio-mem's driver is a module on Debian's kernels: from the same kernel, or refused.
-    modules = kernels.needed_modules(kernel, VIRTIO_MEM_MODULES) if scenario.virtio_mem else ()
+    # So are CXL's (cxl_acpi … kmem).
+    wanted = (VIRTIO_MEM_MODULES if scenario.virtio_mem else ()) + (CXL_MODULES if scenario.cxl else ())
+    modules = kernels.needed_modules(kernel, wanted)
     initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
                             _selftest_files(scenario, kernel) + helpers + module_entries(modules))
-    return Prepared(scenario, layout, kernel, initrd, accel, image)
+    return Prepared(scenario, layout, kernel, initrd, accel, image, qemu, facts)
+
+
+def check_qemu(path: Path, scenario: Scenario, layout: MemoryLayout, qemu: QemuBinary) -> QemuFacts:
+    """This QEMU's facts; a scenario it cannot run (a machine, device or property it lacks)
+    is bad input, before anything boots."""
+    facts = probe(qemu)
+    if missing := facts.missing(qemu_needs(scenario, layout)):
+        raise BadInputError(f"{path}: {facts.label} ({qemu.resolved()}) cannot run it: "
+                            f"no {', no '.join(missing)}")
+    return facts
 
 
 def _selftest_files(scenario: Scenario, kernel: kernels.Kernel) -> tuple[FileEntry, ...]:
@@ -300,7 +332,8 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         prep = prepare(path, options)
         scenario, layout = prep.scenario, prep.layout
         result = RunResult(scenario.name, options.kernel, prep.kernel.release)
-        result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), boot=options.boot)
+        result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), boot=options.boot,
+                              qemu=prep.qemu_info())
         threading.Thread(target=warm_adapters, name="memhp-warm", daemon=True).start()
         seen = boot_and_observe(prep, out, options.boot_timeout)
         result.info = replace(result.info, boot_seconds=seen.boot_seconds,
@@ -320,7 +353,8 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         raise wrapped from err
     result.info = replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
                           virtio_mem=tuple(q for d in facts.log.virtio_mem_devices for q in d.quotes()),
-                          model_agreement=_agreement(result, prep, facts, seen))
+                          model_agreement=_agreement(result, prep, facts, seen),
+                          unread_lines=tuple(suspicious_lines(facts.log)))
     write_summaries(result, out, seen, model)
     return result
 
@@ -360,6 +394,7 @@ def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: ch
     checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error,
                     seen.in_action)
     checks_virtio_mem.evaluate(result, scenario, layout, facts.log, seen.actions or [])
+    checks_cxl.evaluate(result, scenario, layout, seen.actions or [])
     witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)
     for seen_dimm in witnesses:
         result.add(f"boot-RAM DIMM {seen_dimm.dimm.id} where the kernel booted with it",
@@ -370,6 +405,8 @@ def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: ch
     if seen.qemu_crash is not None:
         during = f" during action {seen.in_action}" if seen.in_action else ""
         result.error = f"QEMU crashed ({seen.qemu_crash}){during}: the kernel was not judged"
+        if scenario.cxl:
+            result.error += f"; {checks_cxl.KNOWN_CRASH}"
         result.error_verdict = Verdict.ERROR
     if scenario.expect.distances is not None:
         checks.distances(result, scenario.expect.distances, seen.distances)
@@ -381,9 +418,11 @@ def _agreement(result: RunResult, prep: Prepared, facts: checks.BootFacts,
                seen: Observation) -> ModelAgreement | None:
     """The simulator against the boot, when the log has the MEMBLOCK dumps it needs."""
     if not facts.log.memblock_dumps:
-        return None
+        return ModelAgreement.not_run(skipped="the console has no MEMBLOCK configuration dump "
+                                              "(memblock=debug) to model the boot from")
     try:
-        return model_agreement(result, prep.scenario, prep.layout, facts, seen.actions or [])
+        return model_agreement(result, prep.scenario, prep.layout, facts, seen.actions or [],
+                               kernel_config(prep.kernel))
     except Exception as err:  # the model is informational: its failure is reported, the verdict stands
         return ModelAgreement.not_run(error=f"simulator failed: {err!r}")
 

@@ -76,11 +76,16 @@ class RunResult:
         lines += [f"  virtio-mem: {line}" for line in self.info.virtio_mem]
         if (repeat := self.info.repeat) is not None:
             lines.append(f"  repetitions: {repeat.totals()} (boot {repeat.boot_seconds:.1f} s, "
-                         f"save {repeat.save_seconds:.1f} s, {repeat.state_bytes >> 20} MiB)")
+                         f"save {repeat.save_seconds:.1f} s, {repeat.state_bytes >> 20} MiB, {repeat.migration})")
             lines += [f"  refused: {line}" for line in repeat.refusals]
         # "model ok   ZONE_MOVABLE of node 2": the mark already says whose check it is.
         lines += [_line("model " + ("ok  " if c.ok else "DIFF"), c, "predicted", MODEL_PREFIX)
                   for c in self.model_checks]
+        lines += [f"  console: {line}" for line in self.info.unread_lines]
+        if (model := self.info.model_agreement) is not None:
+            lines += [f"  model {what}: {text}" for what, text in model.summary_lines()]
+        if (qemu := self.info.qemu) is not None:
+            lines.append(f"  ran on {qemu.label}, machine {qemu.machine}, {self.info.accel}")
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)

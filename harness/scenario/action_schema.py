@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.scenario.fields import Size
 from harness.scenario.fields import Strict as _Strict
@@ -112,16 +112,66 @@ class VirtioMemResize(_Action):
 class SlabPin(_Action):
     """Unmovable kernel memory on purpose: ``files`` empty tmpfs files created by a process
     bound to ``cpu``, whose inodes and dentries (slab) the kernel takes from that CPU's node,
-    its highest zone first (mm/page_alloc.c: the node's zonelist)."""
+    its highest zone first (mm/page_alloc.c: the node's zonelist); or, with ``node``, by a
+    process whose memory policy binds that node (a CXL node has no CPU to run on)."""
 
     do: Literal["slab_pin"]
-    cpu: int = Field(ge=0)
+    cpu: int | None = Field(None, ge=0)
+    node: int | None = Field(None, ge=0)
     files: int = Field(ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SlabPin:
+        if (self.cpu is None) == (self.node is None):
+            raise ValueError("slab_pin: give exactly one of cpu and node")
+        return self
+
+
+class CxlAction(_Action):
+    """An action on one ``[[cxl]]`` device (harness/guest/cxl_actions.py)."""
+
+    device: str
+
+
+class CxlRegion(CxlAction):
+    """Create, commit and bind a RAM region over the whole device through sysfs; its dax
+    device comes up under kmem, whose blocks are onlined as ``online_type`` says, or left
+    to the kernel's auto-online policy (``auto``). ``fill`` MiB of data then go into a
+    tmpfs bound to the region's node (mpol=bind), checksummed for cxl_offline to compare.
+    ``zone``: the zone every block must be in afterwards."""
+
+    do: Literal["cxl_region"]
+    online_type: Literal["online_movable", "online_kernel", "auto"] = "online_movable"
+    fill: int = Field(0, ge=0, le=4096)
+    zone: Literal["Movable", "Normal", "offline"] | None = None
+
+
+class CxlOffline(CxlAction):
+    """Offline the region's blocks (refusals with page flags); data a ``fill`` left must
+    read back the same after the migration."""
+
+    do: Literal["cxl_offline"]
+
+
+class CxlTeardown(CxlAction):
+    """Unbind kmem and the region, uncommit and delete it, free the endpoint's DPA, in
+    that order; refused without touching sysfs while any block is online (sysfs would
+    let it go on, and the guest dies: a finding memhp never triggers)."""
+
+    do: Literal["cxl_teardown"]
+
+
+class CxlRemove(CxlAction):
+    """``device_del`` of the cxl-type3: judged by the guest and QEMU, since QEMU 10.0
+    sends no DEVICE_DELETED for it (pciehp powers the slot off)."""
+
+    do: Literal["cxl_remove"]
 
 
 Action = Annotated[
     Union[OfflineNode, BlockRangeAction, DimmAdd, DimmRemove, NodeRemove, GuestWrite,
-          InjectFault, RunCommand, Selftest, Unmovable, VirtioMemResize, SlabPin],
+          InjectFault, RunCommand, Selftest, Unmovable, VirtioMemResize, SlabPin,
+          CxlRegion, CxlOffline, CxlTeardown, CxlRemove],
     Field(discriminator="do"),
 ]
 
@@ -129,4 +179,5 @@ Action = Annotated[
 # The discriminator's tags: not keys a person wrote in the file.
 ACTION_TAGS = frozenset({"offline_node", "offline_range", "online_range", "dimm_add",
                          "dimm_remove", "node_remove", "guest_setting", "inject_fault",
-                         "run", "selftest", "unmovable", "virtio_mem_resize", "slab_pin"})
+                         "run", "selftest", "unmovable", "virtio_mem_resize", "slab_pin",
+                         "cxl_region", "cxl_offline", "cxl_teardown", "cxl_remove"})

@@ -64,7 +64,7 @@ class FieldImport:
 
 
 def _ram(log: BootLog | None, srat: Sequence[SratMemory]) -> tuple[list[tuple[int, int]], str]:
-    if log and (usable := [(e.start, e.end) for e in log.e820 if e.type == "usable"]):
+    if log and (usable := [(e.start, e.end) for e in log.e820 if e.is_ram]):
         return usable, "e820"
     if log and log.early_node_ranges:
         return [(r.start, r.end) for r in log.early_node_ranges], "early memory node ranges"

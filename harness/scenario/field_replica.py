@@ -91,7 +91,7 @@ def plan_replica(log: BootLog | None, srat: Sequence[SratMemory], windows: int, 
         return _refuse("the log shows no e820 map, so the field's addresses are unknown")
     if windows:
         return _refuse("hotplug-only SRAT ranges would have to lie in QEMU's device-memory area")
-    ram = _merged([(e.start, e.end) for e in log.e820 if e.type == "usable"])
+    ram = _merged([(e.start, e.end) for e in log.e820 if e.is_ram])
     low_top = max((e for _, e in ram if e <= FOUR_GIB), default=0)
     if low_top > LOW_RAM:
         return _refuse(f"field RAM below 4 GiB reaches {low_top:#x}, above QEMU pc's "

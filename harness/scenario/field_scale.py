@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 
 from harness.errors import BadInputError
 from harness.memblock.numa import SratMemory
-from harness.scenario.layout import FOUR_GIB, PROFILES
+from harness.qemu.facts import PROFILES
+from harness.scenario.layout import FOUR_GIB
 from harness.scenario.schema import MEMORY_BLOCK_SIZE
 from harness.units import MiB
 

@@ -1,8 +1,9 @@
 """Where QEMU puts a scenario's RAM: the low/high split, the device-memory window, SRAT ranges.
 
-Mirrors QEMU 7.2 (hw/i386/pc_piix.c RAM split, pc_memory_init's device-memory window,
+Mirrors QEMU (hw/i386/pc_piix.c RAM split, pc_memory_init's device-memory window,
 hw/i386/acpi-build.c build_srat's per-node ranges) so the override SRAT can describe
-the same memory the firmware SRAT does, with hotplug marks where the scenario wants.
+the same memory the firmware SRAT does, with hotplug marks where the scenario wants. The
+machine's own numbers are QEMU facts (:mod:`harness.qemu.facts`).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass, replace
 
 from harness.errors import BadInputError
 from harness.memblock.numa import SratMemory
+from harness.qemu.facts import CXL_HOST_REG_SIZE, CXL_WINDOW_ALIGN, profile
+from harness.scenario.cxl_schema import guest_node
 from harness.scenario.fields import MEMORY_BLOCK_SIZE
 from harness.scenario.schema import Scenario, SratRange
 from harness.units import GiB
@@ -17,34 +20,6 @@ from harness.units import GiB
 HOLE_640K_START = 0xA0000
 HOLE_640K_END = 0x100000
 FOUR_GIB = 1 << 32
-
-
-@dataclass(frozen=True)
-class MachineProfile:
-    """Per-machine-type RAM split rules (QEMU keeps them in code; we keep them as data)."""
-
-    name: str
-    lowmem_default: int
-    lowmem_when_split: int
-    # enforce_aligned_dimm: the device window reserves 1 GiB of alignment per slot.
-    align_per_slot: int
-    # The 64-bit PCI hole above RAM and device memory (hw/pci-host/i440fx.c:
-    # I440FX_HOST_PROP_PCI_HOLE64_SIZE's default).
-    pci_hole64_size: int
-
-
-PROFILES: dict[str, MachineProfile] = {
-    "pc": MachineProfile("pc", 0xE0000000, 0xC0000000, GiB, 2 * GiB),
-}
-
-
-def profile(name: str) -> MachineProfile:
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise BadInputError(
-            f"machine.type: unknown machine {name!r}; known: {', '.join(sorted(PROFILES))}"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -78,6 +53,18 @@ class VirtioMemPlacement:
 
 
 @dataclass(frozen=True)
+class CxlPlacement:
+    """A ``[[cxl]]`` device's fixed memory window (``CXL Window N`` in /proc/iomem) and
+    the node the guest makes for it; its region starts at the window's base."""
+
+    id: str
+    window: int  # the CFMWS index: -M cxl-fmw.N, the root decoder decoder0.N
+    start: int
+    end: int
+    node: int
+
+
+@dataclass(frozen=True)
 class MemoryLayout:
     below_4g: int
     above_4g: int
@@ -92,6 +79,10 @@ class MemoryLayout:
     # aligned after device memory (hw/i386/pc.c: pc_pci_hole64_start, pc_max_used_gpa).
     address_space_end: int = 0
     virtio_mem: tuple[VirtioMemPlacement, ...] = ()
+    cxl: tuple[CxlPlacement, ...] = ()
+
+    def cxl_window(self, device_id: str) -> CxlPlacement:
+        return next(p for p in self.cxl if p.id == device_id)
 
     def virtio_mem_region(self, device_id: str) -> VirtioMemPlacement:
         return next(p for p in self.virtio_mem if p.id == device_id)
@@ -240,7 +231,24 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
     ranges += _boot_dimm_ranges(scenario, dimms, ranges)
     ranges = [replace(r, pxm=scenario.srat.pxm_of(r.node)) for r in ranges]
     used = device_base + device_size if device_size else FOUR_GIB + above
+    cxl = _cxl_windows(scenario, used)
+    if cxl:  # pc_pci_hole64_start: after the CXL range when CXL is on
+        used = cxl[-1].end
     hole64 = -(-used // GiB) * GiB
     return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms, windowed,
                         address_space_end=hole64 + prof.pci_hole64_size,
-                        virtio_mem=_virtio_mem(scenario, device_base, device_size))
+                        virtio_mem=_virtio_mem(scenario, device_base, device_size), cxl=cxl)
+
+
+def _cxl_windows(scenario: Scenario, base: int) -> tuple[CxlPlacement, ...]:
+    """pc_get_cxl_range_start/end: the host registers at ``base`` (the end of device
+    memory, else of RAM above 4G), the windows after them in -M cxl-fmw order."""
+    if not scenario.cxl:
+        return ()
+    start = -(-(base + CXL_HOST_REG_SIZE) // CXL_WINDOW_ALIGN) * CXL_WINDOW_ALIGN
+    out = []
+    for index, device in enumerate(scenario.cxl):
+        node = guest_node(len(scenario.machine.nodes), index)
+        out.append(CxlPlacement(device.id, index, start, start + device.window, node))
+        start += device.window
+    return tuple(out)

@@ -37,6 +37,15 @@ from harness.scenario.action_schema import (
 from harness.scenario.action_schema import (
     VirtioMemResize as VirtioMemResize,
 )
+from harness.scenario.action_schema import (  # re-exported, as above
+    CxlAction as CxlAction,
+    CxlOffline as CxlOffline,
+    CxlRegion as CxlRegion,
+    CxlRemove as CxlRemove,
+    CxlTeardown as CxlTeardown,
+)
+from harness.scenario.cxl_schema import Cxl as Cxl
+from harness.scenario.cxl_schema import check_cxl
 from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
 from harness.scenario.fields import BlockSize, NodeSize, Size
 from harness.scenario.fields import Strict as _Strict
@@ -213,6 +222,7 @@ class Scenario(_Strict):
     machine: Machine
     dimms: tuple[Dimm, ...] = ()
     virtio_mem: tuple[VirtioMem, ...] = ()
+    cxl: tuple[Cxl, ...] = ()
     srat: Srat = Srat()
     slit: Slit | None = None
     kernel: KernelOptions = KernelOptions()
@@ -255,6 +265,7 @@ class Scenario(_Strict):
             if rng.node >= nodes:
                 raise ValueError(f"srat.ranges[{i}]: node {rng.node} does not exist")
         check_virtio_mem_actions(self.actions, self.virtio_mem, self.machine.cpus)
+        check_cxl(self.cxl, self.machine.type, nodes, ids + [v.id for v in self.virtio_mem], self.actions)
         action_ids = [a.id for a in self.actions]
         if len(set(action_ids)) != len(action_ids):
             raise ValueError("actions: ids must be unique")
@@ -338,6 +349,9 @@ class Scenario(_Strict):
 
     def virtio_mem_device(self, device_id: str) -> VirtioMem:
         return next(d for d in self.virtio_mem if d.id == device_id)
+
+    def cxl_device(self, device_id: str) -> Cxl:
+        return next(d for d in self.cxl if d.id == device_id)
 
 
 def _unique(key: str, values: list[object], what: str) -> None:

@@ -7,17 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from acpi_tables.header import AcpiTableHeader
 from acpi_tables.slit import Slit, encode_slit
 from acpi_tables.srat import MemoryAffinity, ProcessorLocalApicAffinity, Srat, Subtable, encode_srat
+from harness.qemu.facts import QEMU_SRAT_HEADER
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import Scenario
-
-# QEMU 7.2's SRAT header (hw/i386/acpi-build.c build_srat, include/hw/acpi/aml-build.h).
-QEMU_SRAT_HEADER = AcpiTableHeader(
-    signature="SRAT", length=0, revision=1, checksum=0, oem_id="BOCHS ",
-    oem_table_id="BXPC    ", oem_revision=1, asl_compiler_id="BXPC", asl_compiler_revision=1,
-)
 
 
 def _cpu_node(scenario: Scenario, cpu: int) -> int:

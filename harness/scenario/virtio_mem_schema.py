@@ -11,14 +11,11 @@ from pydantic import Field, model_validator
 
 from collections.abc import Sequence
 
+from harness.qemu.facts import VIRTIO_MEM_DEFAULT_BLOCK_SIZE as DEFAULT_BLOCK_SIZE
+from harness.qemu.facts import VIRTIO_MEM_MIN_BLOCK_SIZE as MIN_BLOCK_SIZE
 from harness.scenario.action_schema import Action, SlabPin, VirtioMemResize
 from harness.scenario.fields import BlockSize, Size
 from harness.scenario.fields import Strict as _Strict
-
-# QEMU 7.2 hw/virtio/virtio-mem.c: VIRTIO_MEM_MIN_BLOCK_SIZE and the default on x86-64
-# (virtio_mem_default_block_size: the transparent huge page size).
-MIN_BLOCK_SIZE = 1 << 20
-DEFAULT_BLOCK_SIZE = 2 << 20
 
 
 class VirtioMem(_Strict):
@@ -77,5 +74,5 @@ def check_virtio_mem_actions(actions: Sequence[Action], devices: tuple[VirtioMem
             if action.requested_size > device.size or action.requested_size % device.device_block_size:
                 raise ValueError(f"action {action.id}: requested_size {action.requested_size:#x} is "
                                  f"not a multiple of {device.device_block_size:#x} up to {device.size:#x}")
-        if isinstance(action, SlabPin) and action.cpu >= cpus:
+        if isinstance(action, SlabPin) and action.cpu is not None and action.cpu >= cpus:
             raise ValueError(f"action {action.id}: cpu {action.cpu} is not below machine.cpus = {cpus}")

@@ -13,7 +13,7 @@ from harness.analysis.pinning import (
     ReservationCause,
 )
 from harness.lab.results import MatrixResult, RunRecord
-from harness.logparse import AddressRange, BootLog, E820Entry, SratMemoryLine, ZoneRange
+from harness.logparse import AddressRange, BootLog, E820Entry, E820Type, SratMemoryLine, ZoneRange
 from harness.memblock.model import MemblockRegion
 from harness.run.artifacts import (
     ActionRecord,
@@ -63,7 +63,7 @@ def model() -> ModelFile:
         srat_memory=(SratMemoryLine(line=1, node=0, pxm=0, start=0, end=640 * K),
                      SratMemoryLine(line=2, node=0, pxm=0, start=M, end=3 * G),
                      SratMemoryLine(line=3, node=1, pxm=1, start=4 * G, end=6 * G, hotplug=True)),
-        e820=(E820Entry(0, 639 * K, "usable"), E820Entry(4 * G, 6 * G, "usable")),
+        e820=(E820Entry(0, 639 * K, E820Type.RAM, "usable"), E820Entry(4 * G, 6 * G, E820Type.RAM, "usable")),
         zone_ranges=(ZoneRange("DMA", 4 * K, 16 * M), ZoneRange("Normal", 4 * G, 6 * G),
                      ZoneRange("Device", None, None)),
         movable_zone_start={1: 5 * G},

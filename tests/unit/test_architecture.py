@@ -19,6 +19,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("acpi_tables", "kernels", "debarchive"),
     ("harness.memblock",),
     ("harness.logparse",),
+    # What memhp knows of QEMU, and asking a binary: below the scenario, which asks them.
+    ("harness.qemu.binary", "harness.qemu.facts", "harness.qemu.probe"),
     ("harness.scenario",),
     ("harness.analysis",),
     ("harness.qemu",),

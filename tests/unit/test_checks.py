@@ -53,7 +53,7 @@ def test_a_clean_boot_reads_as_what_was_seen() -> None:
     assert "  ok   SRAT hotplug mark of node 2 honoured: honoured" in lines
     assert any(line.startswith("  ok   SRAT override took effect: 'override [SRAT-BOCHS -BXPC    ]' at line ")
                for line in lines), lines
-    assert "  FAIL action offline-node2: not run (expected: success) — the guest was gone before this action" in lines
+    assert "  FAIL action offline-node2 (offline_node): not run (expected: success) — the guest was gone before this action" in lines
 
 
 def test_a_panic_and_a_lost_guest_say_what_happened() -> None:

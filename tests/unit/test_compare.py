@@ -73,3 +73,26 @@ def test_memory_init_time_per_node_shown_a_b_with_ratio_but_never_a_difference(t
     text = cmp.text()
     assert "    node 0: A 188 → B 284 (B/A x1.51)" in text and not cmp.regressions
     assert cmp.to_json()["init_times"] == cmp.init_times
+
+
+def test_one_kernel_release_on_two_qemus_is_a_qemu_difference(tmp_path: Path) -> None:
+    """The reproducer's shape: QEMU 7.2 crashed during the action, 10.0 passed, same kernel."""
+    import dataclasses
+    import json
+
+    from harness.run.artifacts import QemuInfo
+
+    log = "qemu-6.1-three-node-movable-node.log"
+    a = _run_dir(tmp_path, "a", log, [("action rm (node_remove)", "interrupted", False)])
+    b = _run_dir(tmp_path, "b", log, [("action rm (node_remove)", "success", True)])
+    for side, version in ((a, "7.2.22"), (b, "10.0.2")):
+        data = json.loads((side / "result.json").read_text())
+        data["info"]["qemu"] = dataclasses.asdict(QemuInfo(
+            spec="system", path=f"/q{version}", version=version, package="", machine="pc-i440fx"))
+        (side / "result.json").write_text(json.dumps(data))
+    cmp = compare_runs(a, b, "6.1", "6.1")
+    assert cmp.cause == "qemu" and "QEMU 7.2.22" in cmp.a and "QEMU 10.0.2" in cmp.b
+    assert "not a kernel regression" in cmp.text()
+    backwards = compare_runs(b, a, "6.1", "6.1")
+    assert [r["check"] for r in backwards.regressions] == ["action rm (node_remove)"]
+    assert "QEMU REGRESSION: action rm (node_remove)" in backwards.text()

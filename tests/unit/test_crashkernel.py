@@ -10,14 +10,14 @@ import pytest
 from harness.analysis.crashkernel import CALLER, CALLER_LOW, CrashRequest, crash_request, logged_caller
 from harness.analysis.simulate import simulate
 from harness.logparse import load_boot_log
-from harness.memblock.model import KernelVersion
 from harness.run.model_agreement import _crashkernel_check
 from harness.run.verdict import RunResult
 from harness.scenario.schema import load_scenario
+from kernels.profile import profile_for
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "crashkernel"
 M, G = 1 << 20, 1 << 30
-V61, V612 = KernelVersion.V6_1, KernelVersion.V6_12
+V61, V612 = profile_for("6.1").profile.crashkernel, profile_for("6.12").profile.crashkernel
 
 
 @pytest.mark.parametrize(("cmdline", "ram", "v61", "v612"), [

@@ -53,7 +53,8 @@ def _contradictions(part: BootLog, whole: BootLog) -> list[str]:
     out = []
     for f in dataclasses.fields(BootLog):
         mine, theirs = getattr(part, f.name), getattr(whole, f.name)
-        if f.name in {"memblock_ops", "memblock_dumps", "memblock_debug", "unparsed_suspicious"}:
+        if f.name in {"memblock_ops", "memblock_dumps", "memblock_debug", "unparsed_suspicious",
+                      "suspicious_examples"}:
             continue  # below: what a cut may leave open
         if isinstance(mine, tuple) and not _is_prefix(mine, theirs):
             out.append(f.name)

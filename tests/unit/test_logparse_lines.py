@@ -22,7 +22,7 @@ from harness.logparse.acpi import (
     TableUpgrade,
 )
 from harness.logparse.common import AddressRange, Append, ByKey, First, LineKind, Special
-from harness.logparse.e820 import E820Entry, E820Line
+from harness.logparse.e820 import E820Entry, E820Gap, E820Line, E820Type
 from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops, PageFlags, PageHeader, Panic
 from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent
 from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, DumpSizes
@@ -110,6 +110,11 @@ EXAMPLES: dict[str, tuple[str, object]] = {
         MemblockAlloc(L, "memblock_alloc_try_nid_raw", 4096, 0x1000, 0, 0x1000000, 0,
                       "vmemmap_alloc_block_zero.constprop.0+0xc/0x28", "vmemmap_alloc_block_zero"),
     ),
+    "memblock_alloc_hugetlb": (  # 7.3 mm/memblock.c memblock_alloc_hugetlb: align = size
+        "memblock_alloc_hugetlb: 1073741824 bytes, nid=1, exact_nid=0 alloc_bootmem+0x5b/0x120",
+        MemblockAlloc(L, "memblock_alloc_hugetlb", 1 << 30, 1 << 30, 1, 0, 0, "alloc_bootmem+0x5b/0x120",
+                      "alloc_bootmem"),
+    ),
     "memblock_alloc_exact_nid_raw": (
         "memblock_alloc_exact_nid_raw: 16777216 bytes align=0x200000 nid=1 from=0x0000000001000000 "
         "max_addr=0x0000000000000000 sparse_init_nid+0x11f/0x34d",
@@ -132,15 +137,19 @@ EXAMPLES: dict[str, tuple[str, object]] = {
     ),
     "e820": (
         "BIOS-e820: [mem 0x0000000000100000-0x00000000bffdffff] usable",
-        E820Line(L, "BIOS-e820", E820Entry(0x100000, 0xBFFE0000, "usable")),
+        E820Line(L, "BIOS-e820", E820Entry(0x100000, 0xBFFE0000, E820Type.RAM, "usable")),
     ),
     "e820_modified": (
         "modified: [mem 0x00000000bfee3000-0x00000000bfee3fff] ACPI NVS",
-        E820Line(L, "modified", E820Entry(0xBFEE3000, 0xBFEE4000, "ACPI NVS")),
+        E820Line(L, "modified", E820Entry(0xBFEE3000, 0xBFEE4000, E820Type.NVS, "ACPI NVS")),
+    ),
+    "e820_gap": (  # 7.2 on: arch/x86/kernel/e820.c e820__print_table
+        "BIOS-e820: [gap 0x00000000000a0000-0x00000000000effff]",
+        E820Gap(L, "BIOS-e820", 0xA0000, 0xF0000),
     ),
     "e820_user": (
         "user: [mem 0x0000000100000000-0x000000013fffffff] usable",
-        E820Line(L, "user", E820Entry(0x100000000, 0x140000000, "usable")),
+        E820Line(L, "user", E820Entry(0x100000000, 0x140000000, E820Type.RAM, "usable")),
     ),
     "srat_memory": (
         "ACPI: SRAT: Node 2 PXM 2 [mem 0x140000000-0x33fffffff] hotplug",
@@ -231,6 +240,9 @@ EXAMPLES: dict[str, tuple[str, object]] = {
         "percpu: Embedded 62 pages/cpu s217088 r8192 d28672 u2097152", PercpuEmbedded(L, 2097152),
     ),
     "log_buf_len": ("printk: log_buf_len: 8388608 bytes", LogBuffer(L, 8388608)),  # qemu-6.1-three-node.log
+    # 6.18 on (kernel/printk/printk.c print_log_buf_usage_stats); memhp-7.3-three-node-boot-dimm-movable.log
+    "log_buf_meta": ("printk: log buffer data + meta data: 16777216 + 71303168 = 88080384 bytes",
+                     LogBuffer(L, 16777216, 71303168)),
     # No recording reserves a crash kernel: built from 6.1 arch/x86/kernel/setup.c:reserve_crashkernel
     # and 6.12 kernel/crash_reserve.c:reserve_crashkernel_generic (end printed exclusive).
     "crashkernel_61": (
@@ -390,7 +402,7 @@ def test_truncated_last_line_states_nothing_and_is_suspicious(name: str) -> None
     line = EXAMPLES[name][0]
     cut = line.rfind("0x")
     log = parse_boot_log("\n".join([*_before(name), line[: cut + 3]]))
-    assert _changed(log) == {"unparsed_suspicious"}
+    assert _changed(log) == {"unparsed_suspicious", "suspicious_examples"}
     assert log.unparsed_suspicious == 1
 
 
@@ -399,7 +411,7 @@ def test_complete_last_line_without_newline_is_unproven(name: str) -> None:
     """The whole example as the last line, without its newline: also unproven (the cut
     may have fallen right after a digit), so it too is suspicious instead of a fact."""
     log = parse_boot_log("\n".join([*_before(name), EXAMPLES[name][0]]))
-    assert _changed(log) == {"unparsed_suspicious"}
+    assert _changed(log) == {"unparsed_suspicious", "suspicious_examples"}
     assert log.unparsed_suspicious == 1
 
 
@@ -432,3 +444,37 @@ def test_example_lands_where_its_kind_says(name: str) -> None:
     assert _changed(log) == fields, "nothing else in the BootLog, and nothing counted suspicious"
     for field in fields:  # and what landed has the field's type (no ZoneRange among early node ranges)
         TypeAdapter(_HINTS[field]).validate_python(getattr(log, field), strict=True)
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    # 7.2 on: " System RAM" / " device reserved" after "] " (two spaces), in every table.
+    ("user: [mem 0x0000000140000000-0x000000017fffffff]  System RAM",
+     E820Line(L, "user", E820Entry(0x140000000, 0x180000000, E820Type.RAM, "System RAM"))),
+    ("BIOS-e820: [mem 0x000000fd00000000-0x000000ffffffffff]  device reserved",
+     E820Line(L, "BIOS-e820", E820Entry(0xFD00000000, 0x10000000000, E820Type.RESERVED, "device reserved"))),
+    ("modified: [mem 0x0000000000000000-0x0000000000000fff]  persistent RAM (type 12)",
+     E820Line(L, "modified", E820Entry(0, 0x1000, E820Type.PERSISTENT, "persistent RAM (type 12)"))),
+])
+def test_e820_lines_of_7_x_read_as_the_same_types(line: str, expected: E820Line) -> None:
+    kind = next(k for k in reader.KINDS if k.trigger in line)
+    parsed = kind.parse(line, L)
+    assert parsed is not None and parsed[0] == expected
+
+
+def test_reserve_line_of_6_18_on_carries_nid_and_flags() -> None:
+    """mm/memblock.c __memblock_reserve: "%s: [%pa-%pa] nid=%d flags=%x %pS" (flags without 0x)."""
+    line = ("__memblock_reserve: [0x000000017abd2f40-0x000000017abfdfff] nid=2 flags=20 "
+            "memblock_alloc_range_nid+0xe7/0x190")
+    kind = next(k for k in reader.KINDS if k.trigger in line)
+    parsed = kind.parse(line, L)
+    assert parsed is not None and parsed[0] == MemblockEvent(
+        L, "memblock_reserve", 0x17ABD2F40, 0x17ABFE000, "memblock_alloc_range_nid+0xe7/0x190",
+        "memblock_alloc_range_nid", 2, 0x20)
+
+
+def test_an_unknown_e820_type_name_is_suspicious_and_shown() -> None:
+    from harness.logparse import parse_boot_log
+
+    log = parse_boot_log("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff]  Sytem RAM\n")
+    assert log.unparsed_suspicious == 1 and log.e820 == ()
+    assert log.suspicious_examples == ("line 1: BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff]  Sytem RAM",)

@@ -231,6 +231,27 @@ def test_the_reports_show_boot_and_action_time_apart(tmp_path: Path) -> None:
     assert case is not None and "boot 7.00 s; actions 1.50 s" in (case.text or "")
 
 
+def test_both_reports_name_the_qemu_that_ran_and_keep_two_qemus_apart(tmp_path: Path) -> None:
+    from harness.run.artifacts import QemuInfo
+
+    result = RunResult("x", "debian:6.1", "6.1.0-57-amd64")
+    result.add("a check", "ok", "ok")
+    result.info = replace(result.info, accel="tcg", qemu=QemuInfo(
+        spec="/opt/q10", path="/opt/q10/usr/bin/qemu-system-x86_64", version="10.0.2",
+        package="Debian 1:10.0.2+ds-2+deb13u1~bpo12+1", machine="pc-i440fx-10.0"))
+    on10 = record_from_result(replace(_spec("x"), qemu="/opt/q10"), ResultFile.from_json(result.artifact().to_json()), 9.0)
+    assert RunRecord.from_json(on10.to_json()) == on10
+    on72 = record_from_result(_spec("x"), ResultFile.from_json(RunResult("x", "debian:6.1", "6.1.0-57-amd64")
+                                                              .artifact().to_json()), 9.0)
+    matrix = MatrixResult("t", "t-1", "2026-01-01T00:00:00", 9.0, (on72, on10))
+    html = render_html(matrix, tmp_path, None)
+    assert "<td>QEMU 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)<br>pc-i440fx-10.0, tcg</td>" in html
+    cases = junit_xml(matrix, tmp_path).findall("testsuite/testcase")
+    assert [c.get("classname") for c in cases] == ["debian:6.1.default", "debian:6.1.default.qemu-/opt/q10"]
+    out = cases[1].find("system-out")
+    assert out is not None and "QEMU 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1), machine pc-i440fx-10.0, tcg" in (out.text or "")
+
+
 def test_a_repeated_cell_shows_its_repetition_totals_in_both_reports(tmp_path: Path) -> None:
     from harness.run.repeat_info import RepeatInfo, Repetition
 
@@ -257,6 +278,15 @@ def test_a_repeating_matrix_runs_each_cell_with_repeat(tmp_path: Path) -> None:
     once = run_argv(_spec("x"), tmp_path, RunSettings())
     assert "--repeat" not in once
     assert run_argv(_spec("x"), tmp_path, RunSettings(repeat=20))[-2:] == ["--repeat", "20"]
+
+
+def test_each_cell_runs_on_its_own_qemu(tmp_path: Path) -> None:
+    from harness.lab.cell import run_argv
+
+    argv = run_argv(replace(_spec("x"), qemu="/opt/qemu-10"), tmp_path, RunSettings())
+    assert argv[argv.index("--qemu") + 1] == "/opt/qemu-10"
+    default = run_argv(_spec("x"), tmp_path, RunSettings())
+    assert default[default.index("--qemu") + 1] == "system"
 
 
 def test_a_pvh_matrix_boots_each_cell_pvh(tmp_path: Path) -> None:

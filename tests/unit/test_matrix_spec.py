@@ -34,8 +34,12 @@ def _write(tmp_path: Path, body: str, claims: str = 'false_claims = ["node dista
 def test_nightly_is_both_kernels_times_every_shipped_scenario() -> None:
     spec = load_matrix(NIGHTLY)
     scenarios = Path(NIGHTLY).parents[1] / "scenarios"
-    shipped = len(list(scenarios.glob("*.toml"))) + len(list(scenarios.glob("must-fail/*.toml")))
-    assert len([r for r in spec.runs if r.variant.name == "default"]) == 2 * shipped
+    every = list(scenarios.glob("*.toml")) + list(scenarios.glob("must-fail/*.toml"))
+    # CXL's need a newer QEMU than the host's: their own matrix (fixtures/matrix/cxl.toml).
+    cxl = [p for p in every if load_scenario(p).cxl]
+    assert len([r for r in spec.runs if r.variant.name == "default"]) == 2 * (len(every) - len(cxl))
+    cxl_spec = load_matrix(Path(NIGHTLY).parent / "cxl.toml")
+    assert sorted({r.scenario.resolve() for r in cxl_spec.runs}) == sorted(p.resolve() for p in cxl)
     assert {r.kernel for r in spec.runs} == {"debian:6.1", "debian:6.12"}
     assert all(r.expect is Verdict.FAIL for r in spec.runs if "must-fail" in str(r.scenario))
     # A sibling's FAIL means something only next to its pass scenario on the same kernel and
@@ -89,6 +93,23 @@ scenario = "b"
     assert load_matrix(_write(tmp_path, 'boot = "pvh"\n' + path.read_text())).settings.boot == "pvh"
 
 
+def test_qemus_axis_multiplies_the_cells_and_command_line_replaces_it(tmp_path: Path) -> None:
+    path = _write(tmp_path, """
+kernels = ["debian:6.1"]
+qemus = ["system", "/opt/qemu-10"]
+scenarios = ["s/*.toml"]
+must_fail = ["s/bad/*.toml"]
+[[exclude]]
+qemu = "/opt/qemu-10"
+scenario = "a-claims"
+""")
+    ids = {r.run_id for r in load_matrix(path).runs}
+    assert ids == {"a@debian-6.1+default", "b@debian-6.1+default", "a-claims@debian-6.1+default",
+                   "a@debian-6.1+default+qemu-opt-qemu-10", "b@debian-6.1+default+qemu-opt-qemu-10"}
+    only = load_matrix(path, ("debian:10.0",)).runs
+    assert {r.qemu for r in only} == {"debian:10.0"} and len(only) == 3
+
+
 def test_a_must_fail_cell_without_false_claims_is_bad_input(tmp_path: Path) -> None:
     """Else a sibling failing for any reason would count as the expected FAIL."""
     path = _write(tmp_path, 'kernels = ["k"]\nscenarios = ["s/a.toml"]\nmust_fail = ["s/bad/*.toml"]\n',
@@ -111,6 +132,8 @@ def test_a_must_fail_cell_without_false_claims_is_bad_input(tmp_path: Path) -> N
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\nrepeat = 0\n', "repeat: expected a positive integer"),
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\nrepeat = 2.5\n', "repeat: expected a positive integer"),
     ('kernels = ["k"]\nscenarios = ["s/*.toml"]\nboot = "efi"\n', "boot: expected bzimage or pvh"),
+    ('kernels = ["k"]\nqemus = ["a", "a"]\nscenarios = ["s/*.toml"]\n', "qemus: expected a non-empty list"),
+    ('kernels = ["k"]\nqemus = "system"\nscenarios = ["s/*.toml"]\n', "qemus: expected a non-empty list"),
 ])
 def test_bad_matrix_is_one_line_naming_file_and_key(tmp_path: Path, body: str, message: str) -> None:
     path = _write(tmp_path, body)

@@ -12,7 +12,6 @@ from harness.analysis.online_policy import (
     HotplugConfig,
     MemmapMode,
     OnlinePolicy,
-    OnlineType,
     ZonePages,
     boot_zone_pages,
     can_online_movable,
@@ -23,12 +22,12 @@ from harness.analysis.online_policy import (
 )
 from harness.analysis.simulate import simulate
 from harness.errors import BadInputError
-from harness.memblock.model import KernelVersion
 from harness.scenario.schema import Dimm, load_scenario
+from kernels.profile import HotplugRules, MemmapOnMemory, OnlineType, profile_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "fixtures" / "scenarios"
-V61, V612 = KernelVersion.V6_1, KernelVersion.V6_12
+V61, V612 = profile_for("6.1").profile.hotplug, profile_for("6.12").profile.hotplug
 MIB = 1 << 20
 # What the guest's /proc/zoneinfo showed before any DIMM: node 0 DMA 3998 + DMA32 258048,
 # node 1 DMA32 131040 present pages (the top 128K below 4G is e820-reserved).
@@ -43,7 +42,7 @@ def test_the_last_valid_value_of_each_parameter_counts() -> None:
         "memory_hotplug.auto_movable_ratio=150 memory_hotplug.auto_movable_ratio=-1 "
         "memory_hotplug.auto_movable_numa_aware=off movable_node", V61)
     assert config == HotplugConfig(OnlineType.ONLINE_MOVABLE, OnlinePolicy.AUTO_MOVABLE, 150, False,
-                                   MemmapMode.DISABLE, True)
+                                   MemmapMode.DISABLE, True, MemmapOnMemory.SINGLE_BLOCK)
 
 
 def test_debian_default_online_differs_between_6_1_and_6_12() -> None:
@@ -78,9 +77,9 @@ def test_kstrtobool_reads_the_kernel_s_spellings() -> None:
     ("force", V612, 128 * MIB, 512),  # pageblock_align(512) adds nothing at 128 MiB blocks
     ("0", V612, 128 * MIB, 0),
 ])
-def test_vmemmap_pages_per_block(mode: str, version: KernelVersion, size: int, pages: int) -> None:
+def test_vmemmap_pages_per_block(mode: str, version: HotplugRules, size: int, pages: int) -> None:
     config = hotplug_config(f"memory_hotplug.memmap_on_memory={mode}", version)
-    assert vmemmap_pages_per_block(config, version, size, 128 * MIB) == pages
+    assert vmemmap_pages_per_block(config, size, 128 * MIB) == pages
 
 
 def test_boot_present_pages_round_inwards_and_split_at_zone_movable() -> None:
@@ -106,7 +105,7 @@ def test_the_ratio_is_checked_against_all_nodes_then_the_dimm_s_node() -> None:
     ("memory_hotplug.auto_movable_ratio=100", ["Normal", "Normal", "Movable"]),
 ])
 def test_auto_movable_decides_per_dimm(extra: str, zones: list[str]) -> None:
-    timeline = DimmTimeline.of(hotplug_config(f"{AUTO} {extra}", V612), V612, STATS, {}, {},
+    timeline = DimmTimeline.of(hotplug_config(f"{AUTO} {extra}", V612), STATS, {}, {},
                                (0x100000000, 0x300000000))
     dimms = [Dimm(id="d0", size="1G", node=1), Dimm(id="d1", size="1G", node=1),
              Dimm(id="d2", size="128M", node=1)]
@@ -126,7 +125,7 @@ def test_contig_zones_and_the_explicit_online_types(cmdline: str, zone: str) -> 
 
 
 def test_a_lone_normal_dimm_holds_a_later_dimm_s_memmap_until_it_goes() -> None:
-    timeline = DimmTimeline.of(hotplug_config(AUTO, V61), V61, STATS, {}, {}, (0x100000000, 0x300000000))
+    timeline = DimmTimeline.of(hotplug_config(AUTO, V61), STATS, {}, {}, (0x100000000, 0x300000000))
     d0, d1, d2 = (timeline.add(Dimm(id=i, size=s, node=1)) for i, s in (("d0", "1G"), ("d1", "1G"), ("d2", "256M")))
     assert [d.start for d in (d0, d1, d2)] == [0x100000000, 0x140000000, 0x180000000]
     assert (d0.memmap_in, d1.memmap_in, d2.memmap_in) == ("node 1 kernel memory",) * 2 + ("d1",)
@@ -138,7 +137,7 @@ def test_a_lone_normal_dimm_holds_a_later_dimm_s_memmap_until_it_goes() -> None:
 
 
 def test_memmap_on_memory_frees_the_normal_dimm() -> None:
-    timeline = DimmTimeline.of(hotplug_config(f"{AUTO} memory_hotplug.memmap_on_memory=1", V61), V61,
+    timeline = DimmTimeline.of(hotplug_config(f"{AUTO} memory_hotplug.memmap_on_memory=1", V61),
                                STATS, {}, {}, (0x100000000, 0x300000000))
     placed = [timeline.add(Dimm(id=i, size=s, node=1)) for i, s in (("d0", "1G"), ("d1", "1G"), ("d2", "128M"))]
     assert [d.memmap_in for d in placed] == ["node 1 kernel memory", "node 1 kernel memory", MEMMAP_SELF]
@@ -193,3 +192,16 @@ def test_a_guest_write_to_auto_online_blocks_changes_the_next_dimm_s_zone(tmp_pa
     prediction = simulate(load_scenario(path), "debian:6.12")
     assert [d.zone for d in prediction.dimms] == ["Movable", "offline", "offline"]
     assert [d.zone for d in simulate(scenario, "debian:6.12").dimms] == ["Movable", "Normal", "Movable"]
+
+
+def test_the_kernels_own_config_decides_the_default_online_type() -> None:
+    """CONFIG_MHP_DEFAULT_ONLINE_TYPE_* (6.12 on), CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE (6.1)."""
+    from kernels.config import parse_config
+
+    movable = parse_config("CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_MOVABLE=y\n", "t")
+    old_online = parse_config("CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE=y\n", "t")
+    offline = parse_config("# CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO is not set\n", "t")
+    assert hotplug_config("", profile_for("7.3.4", movable).profile.hotplug).default_online_type \
+        is OnlineType.ONLINE_MOVABLE
+    assert profile_for("6.1.0", old_online).profile.hotplug.default_online is OnlineType.ONLINE
+    assert profile_for("6.12.1", offline).profile.hotplug.default_online is OnlineType.OFFLINE

@@ -14,6 +14,7 @@ from harness.errors import ExitCode, Verdict
 from harness.guest.actions import ActionResult
 from harness.guest.state import GuestSnapshot, ZoneInfo
 from harness.logparse import load_boot_log
+from harness.qemu.migration import STREAM, SaveFormat
 from harness.run.artifacts import ResultFile
 from harness.run.checks import BootFacts
 from harness.run.repeat import SavedGuest, judge_repetition, overall, refusal_totals
@@ -33,7 +34,7 @@ def _saved() -> SavedGuest:
     return SavedGuest(Path("state.bin"), "6.1.0-57-amd64", SAVED_ANSWERS["boot_id"],
                       GuestSnapshot(128 << 20, (), ZONES, 2 << 20),
                       tuple(SAVED_ANSWERS["query-memory-devices"]), tuple(SAVED_ANSWERS["query-memdev"]),
-                      6.0, 0.4, 104 << 20)
+                      6.0, 0.4, 104 << 20, SaveFormat(STREAM))
 
 
 def _seen(zones: tuple[ZoneInfo, ...] = ZONES, devices: list[dict[str, Any]] | None = None,

@@ -20,6 +20,9 @@ PINNED = {
     "qemu-6.1-three-node.log": (0, 1, 2),
     "qemu-6.12-three-node-movable-node.log": (0, 1),
     "qemu-6.12-three-node.log": (0, 1, 2),
+    # 6.18 / 7.2 / 7.3 (Debian's, recorded the same way): the same nodes as 6.12.
+    **{f"qemu-{k}-three-node.log": (0, 1, 2) for k in ("6.18", "7.2", "7.3")},
+    **{f"qemu-{k}-three-node-movable-node.log": (0, 1) for k in ("6.18", "7.3")},
     # memhp's own scenario runs: only without movable_node does node 2 lose its mark.
     **{f"memhp-{k}-{s}.log": (0, 1) for k in ("6.1", "6.12") for s in (
         "three-node-movable", "two-node-initrd-pinned", "two-node-dimms", "two-node-dimm-refused")},

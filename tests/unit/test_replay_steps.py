@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.replay import kernel_version_of
 from harness.analysis.replay_steps import (
     NODE_DATA_FUNC,
     Allocate,
@@ -25,7 +24,7 @@ LOGS = sorted((Path(__file__).parents[2] / "fixtures/logs").rglob("*.log"))
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.stem)
 def test_every_op_after_the_first_dump_becomes_its_step(path: Path) -> None:
     log = load_boot_log(path)
-    steps, _ = plan_steps(log, kernel_version_of(log))
+    steps, _ = plan_steps(log)
     after = [op for op in log.memblock_ops if op.line > log.memblock_dumps[0].line]
     logged = [s.alloc for s in steps if isinstance(s, Allocate) and not s.inferred]
     assert logged == [op for op in after if isinstance(op, MemblockAlloc)]
@@ -38,7 +37,7 @@ def test_every_op_after_the_first_dump_becomes_its_step(path: Path) -> None:
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.stem)
 def test_the_unlogged_numa_init_and_limit_steps_are_placed_once_and_in_order(path: Path) -> None:
     log = load_boot_log(path)
-    steps, inferred = plan_steps(log, kernel_version_of(log))
+    steps, inferred = plan_steps(log)
     kinds = [type(s) for s in steps]
     assert kinds.count(NumaReset) == kinds.count(NumaRegister) == kinds.count(SetLimit) == 1
     reset, register = kinds.index(NumaReset), kinds.index(NumaRegister)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.virtio_mem_model import OnlinePolicy, _Zones, predict_virtio_mem, zone_words
-from harness.memblock.model import KernelVersion
+from harness.analysis.virtio_mem_model import _Zones, predict_virtio_mem, zone_words
 from harness.scenario.schema import load_scenario
+from kernels.profile import HotplugRules, profile_for
 
 M = 1 << 20
 GIB_PAGES = (1 << 30) // 4096
@@ -45,7 +45,7 @@ requested_size = "{size}"
 """
 
 
-def _predict(tmp_path: Path, cmdline: str, more: str = "", version: KernelVersion = KernelVersion.V6_1,
+def _predict(tmp_path: Path, cmdline: str, more: str = "", version: HotplugRules = profile_for("6.1").profile.hotplug,
              ) -> dict[str, tuple[str, str]]:
     (tmp_path / "s.toml").write_text(SCENARIO.format(cmdline=cmdline, more=more))
     zones = _Zones({0: GIB_PAGES, 1: GIB_PAGES}, {})
@@ -53,12 +53,21 @@ def _predict(tmp_path: Path, cmdline: str, more: str = "", version: KernelVersio
     return {k: (p.outcome, zone_words(p.zones)) for k, p in out.items()}
 
 
-def test_the_kernels_defaults_without_memhp_default_state() -> None:
-    assert OnlinePolicy.of("", KernelVersion.V6_1).online_type == "offline"
-    assert OnlinePolicy.of("", KernelVersion.V6_12).online_type == "online"
+def test_the_kernels_defaults_without_memhp_default_state(tmp_path: Path) -> None:
+    """The command line is read by the one port DIMMs and CXL use (online_policy.hotplug_config)."""
+    assert _predict(tmp_path, "")["plug"] == ("uncertain", "no online block")  # 6.1: offline
+    assert _predict(tmp_path, "", version=profile_for("6.12").profile.hotplug)["plug"][1] == f"Normal {1536 * M:#x}"
     # setup_memhp_default_state: each occurrence overrides; a bad value is ignored.
-    assert OnlinePolicy.of("memhp_default_state=online_movable memhp_default_state=bogus",
-                           KernelVersion.V6_1).online_type == "online_movable"
+    bad_last = "memhp_default_state=online_movable memhp_default_state=bogus"
+    assert _predict(tmp_path, bad_last)["plug"][1] == f"Movable {1536 * M:#x}"
+
+
+def test_an_invalid_boolean_leaves_numa_awareness_on(tmp_path: Path) -> None:
+    """kernel/params.c param_set_bool: kstrtobool's -EINVAL keeps the default (true), as
+    for DIMMs; virtio-mem's own parser once read it as false."""
+    cmdline = "memhp_default_state=online memory_hotplug.online_policy=auto-movable memory_hotplug.auto_movable_ratio=100"
+    assert _predict(tmp_path, cmdline + " memory_hotplug.auto_movable_numa_aware=bogus")["plug"] == \
+        _predict(tmp_path, cmdline)["plug"]
 
 
 @pytest.mark.parametrize(("cmdline", "zones"), [
@@ -99,5 +108,5 @@ def test_big_block_mode_is_not_guessed(tmp_path: Path) -> None:
     (tmp_path / "s.toml").write_text(SCENARIO.format(cmdline="memhp_default_state=online_movable", more="")
                                      .replace('size = "2G"', 'size = "2G"\nblock_size = "256M"'))
     zones = _Zones({0: GIB_PAGES, 1: GIB_PAGES}, {})
-    (prediction,) = predict_virtio_mem(load_scenario(tmp_path / "s.toml"), "", KernelVersion.V6_1, zones).values()
+    (prediction,) = predict_virtio_mem(load_scenario(tmp_path / "s.toml"), "", profile_for("6.1").profile.hotplug, zones).values()
     assert (prediction.outcome, prediction.zones) == ("uncertain", None)

@@ -43,7 +43,7 @@ def _links(run_dir: Path, rel: str) -> str:
 def _row(record: RunRecord, runs_dir: Path) -> str:
     cls = "" if record.ok else ' class="unexpected"'
     cells = [f'<a href="#{escape(record.run_id)}">{escape(record.scenario)}</a>',
-             escape(record.kernel), escape(record.release or "?"), escape(record.variant),
+             escape(record.kernel), escape(record.release or "?"), _qemu(record), escape(record.variant),
              record.expect.value, _verdict(record.verdict) + _status(record),
              "yes" if record.ok else "<b>NO</b>",
              escape(record.reason) + (f"<br>repetitions: {escape(record.repeat)}" if record.repeat else ""),
@@ -51,6 +51,11 @@ def _row(record: RunRecord, runs_dir: Path) -> str:
              f"{record.seconds:.0f}", str(record.attempts),
              _links(runs_dir / record.run_id, f"runs/{record.run_id}")]
     return f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _qemu(record: RunRecord) -> str:
+    machine = f"<br>{escape(record.machine)}, {escape(record.accel or '?')}" if record.machine else ""
+    return escape(record.qemu_shown) + machine
 
 
 def _memmap_body(run_dir: Path) -> str:
@@ -78,16 +83,16 @@ def _trends(trends: list[Trend]) -> str:
             f'title="{escape(o.date[:16])} {escape(o.release or "?")}: {o.verdict.value}'
             f'{"" if o.ok else " (unexpected)"}"></span>' for o in t.outcomes)
         rows.append(f"<tr><td>{escape(t.scenario)}</td><td>{escape(t.kernel)}</td>"
-                    f"<td>{escape(t.variant)}</td><td>{squares}</td></tr>")
+                    f"<td>{escape(t.qemu)}</td><td>{escape(t.variant)}</td><td>{squares}</td></tr>")
     return ("<h2>Trend</h2><p>oldest → newest; faded = the expected verdict</p><table>"
-            "<tr><th>scenario</th><th>kernel</th><th>variant</th><th>history</th></tr>"
+            "<tr><th>scenario</th><th>kernel</th><th>QEMU</th><th>variant</th><th>history</th></tr>"
             + "".join(rows) + "</table>")
 
 
 def render_html(result: MatrixResult, runs_dir: Path, trends: list[Trend] | None) -> str:
     bad = sum(not r.ok for r in result.records)
     head = ("<tr>" + "".join(f"<th>{h}</th>" for h in (
-        "scenario", "kernel", "release", "variant", "expected", "verdict", "as expected",
+        "scenario", "kernel", "release", "QEMU", "variant", "expected", "verdict", "as expected",
         "reason", "boot s", "actions s", "cell s", "attempts", "artifacts")) + "</tr>")
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',

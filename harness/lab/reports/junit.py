@@ -1,4 +1,5 @@
-"""JUnit XML of a matrix: one testcase per cell, classname ``<kernel>.<variant>``.
+"""JUnit XML of a matrix: one testcase per cell, classname ``<kernel>.<variant>`` (and
+``.qemu-<spec>`` on a QEMU other than the system's: the cells of two QEMUs stay apart).
 
 A cell whose verdict is not the expected one is a ``<failure>`` (wrong outcome) or an
 ``<error>`` (could not test, bad input), with the reason and the console's last lines; a
@@ -27,7 +28,8 @@ def _s(seconds: float | None) -> str:
 
 
 def _testcase(record: RunRecord, folder: Path) -> ET.Element:
-    case = ET.Element("testcase", classname=f"{record.kernel}.{record.variant}",
+    qemu = "" if record.qemu == "system" else f".qemu-{record.qemu}"
+    case = ET.Element("testcase", classname=f"{record.kernel}.{record.variant}{qemu}",
                       name=record.scenario, time=f"{record.seconds:.2f}")
     if record.status is not CellStatus.FINISHED:
         ET.SubElement(case, "skipped", message=f"{record.status.value}: {record.reason}")
@@ -38,7 +40,9 @@ def _testcase(record: RunRecord, folder: Path) -> ET.Element:
         node = ET.SubElement(case, tag, message=message, type=record.verdict.value)
         node.text = f"{message}\n\nconsole tail ({folder / 'console.log'}):\n{console_tail(folder)}"
     ET.SubElement(case, "system-out").text = (
-        f"release {record.release or '?'}; attempts {record.attempts}; boot {_s(record.boot_seconds)}; "
+        f"release {record.release or '?'}; {record.qemu_shown}"
+        + (f", machine {record.machine}, {record.accel}" if record.machine else "")
+        + f"; attempts {record.attempts}; boot {_s(record.boot_seconds)}; "
         f"actions {_s(record.action_seconds)}; artifacts {folder}"
         + (f"; repetitions: {record.repeat}" if record.repeat else ""))
     return case

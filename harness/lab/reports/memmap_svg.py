@@ -71,7 +71,7 @@ def _zones(boot: BootLog) -> list[Lane]:
                     for n, start in boot.movable_zone_start.items()
                     if n in ends and start < ends[n])
     e820 = tuple(Band(e.start, e.end, "RAM", "#e9ecef", "e820 usable " + _span(e.start, e.end))
-                 for e in boot.e820 if e.type == "usable" and e.start < 1 << 40)
+                 for e in boot.e820 if e.is_ram and e.start < 1 << 40)
     return [Lane("e820 RAM", e820), Lane("zones", zones), Lane("ZONE_MOVABLE", movable)]
 
 

@@ -3,15 +3,20 @@
 The recipe is tools/testing/memblock/Makefile's: mm/memblock.c is compiled through
 a symlink next to the simulator's stub internal.h, with the simulator's and
 tools/include headers, and linked with its DEP_OFILES (the stub lib/slab.o and
-mmzone.o, tools/lib/slab.o; 6.12 also tools/lib/cmdline.o). The build
+mmzone.o, tools/lib/slab.o; 6.12 on also tools/lib/cmdline.o). The build
 lives in ``<cache>/kernel-engine/<hash>/``, keyed by the sources that go in.
+
+What the driver can call is read from the tree, not from a version number, because
+a patched tree is what a patch validator gives (``tree_api``).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BadInputError, InfrastructureError
@@ -42,11 +47,48 @@ def check_user_tree(tree: Path) -> None:
                             f"missing {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}")
 
 
-def _check_tree(tree: Path) -> None:
+@dataclass(frozen=True)
+class TreeApi:
+    """The memblock functions a tree's include/linux/memblock.h declares beyond 6.1's."""
+
+    # __memblock_reserve(base, size, nid, flags) and memblock_reserve_kern()
+    reserve_nid: bool
+    # memblock_mark_kho_scratch() / memblock_clear_kho_scratch()
+    kho_scratch: bool
+    # memblock_alloc_hugetlb(size, nid, exact_nid)
+    alloc_hugetlb: bool
+
+    def defines(self) -> list[str]:
+        """The driver's -D switches for the calls it may compile."""
+        return [f"-DMEMHP_{name.upper()}" for name, present in vars(self).items() if present]
+
+
+_RESERVE_NID = re.compile(r"\bint\s+__memblock_reserve\s*\([^)]*\bint\s+nid\b[^)]*\bflags\b")
+_RESERVE_KERN = re.compile(r"\bmemblock_reserve_kern\s*\(")
+_KHO_SCRATCH = re.compile(r"\bint\s+memblock_mark_kho_scratch\s*\(")
+_ALLOC_HUGETLB = re.compile(r"\bmemblock_alloc_hugetlb\s*\(\s*phys_addr_t\s+\w+\s*,\s*int\s+nid")
+
+
+def tree_api(tree: Path) -> TreeApi:
+    """What ``tree``'s memblock.h offers (a bad tree is bad input, naming it)."""
+    _check_kernel_tree(tree)
+    header = (tree / "include/linux/memblock.h").read_text(errors="replace")
+    return TreeApi(
+        reserve_nid=bool(_RESERVE_NID.search(header) and _RESERVE_KERN.search(header)),
+        kho_scratch=bool(_KHO_SCRATCH.search(header)),
+        alloc_hugetlb=bool(_ALLOC_HUGETLB.search(header)),
+    )
+
+
+def _check_kernel_tree(tree: Path) -> None:
     missing = [rel for rel in _TREE_INPUTS if not (tree / rel).is_file()]
     if missing:
-        raise InfrastructureError(f"{tree} is not a kernel tree with tools/testing/memblock: "
-                                  f"missing {', '.join(missing)}")
+        raise BadInputError(f"{tree}: not a kernel tree with tools/testing/memblock "
+                            f"(missing {', '.join(missing)})")
+
+
+def _check_tree(tree: Path) -> None:
+    _check_kernel_tree(tree)
     if not any(header.is_file() for header in URCU_HEADERS):
         raise InfrastructureError("urcu/uatomic.h missing: apt-get install liburcu-dev "
                                   "(tools/lib/slab.c needs it)")
@@ -84,11 +126,13 @@ def _compile(tree: Path, work: Path, nodes_shift: int) -> None:
     sim = tree / "tools/testing/memblock"
     cflags = ["-O2", "-w", f"-I{work}", f"-I{sim}", f"-I{tree / 'tools/include'}",
               "-DCONFIG_PHYS_ADDR_T_64BIT", "-DCONFIG_NUMA", f"-DCONFIG_NODES_SHIFT={nodes_shift}"]
+    driver_flags = tree_api(tree).defines()
     units = {"replay_driver.o": work / "replay_driver.c", "sim_slab.o": sim / "lib/slab.c",
              "mmzone.o": sim / "mmzone.c", "slab.o": tree / "tools/lib/slab.c"}
     if (tree / "tools/lib/cmdline.c").is_file():
         units["cmdline.o"] = tree / "tools/lib/cmdline.c"
-    commands = [["gcc", *cflags, "-c", str(src), "-o", str(work / obj)]
+    commands = [["gcc", *cflags, *(driver_flags if obj == "replay_driver.o" else []),
+                 "-c", str(src), "-o", str(work / obj)]
                 for obj, src in units.items()]
     commands.append(["gcc", "-o", str(work / "replay_driver"), *(str(work / o) for o in units)])
     for command in commands:

@@ -15,9 +15,14 @@
  *   alloc_try_nid SIZE ALIGN MIN MAX NID | alloc_exact_nid SIZE ALIGN MIN MAX NID
  *   find_in_range_node SIZE ALIGN START END NID FLAGS
  *   movable_node 0|1 | mirrored_kernelcore 0|1 | dump | time
+ * and where the tree has them (build.py passes -DMEMHP_* after reading memblock.h):
+ *   reserve_nid B S NID FLAGS | reserve_kern B S          (MEMHP_RESERVE_NID)
+ *   mark_kho_scratch B S | clear_kho_scratch B S         (MEMHP_KHO_SCRATCH)
+ *   alloc_hugetlb SIZE NID EXACT                         (MEMHP_ALLOC_HUGETLB)
  * Output: "= <int>" for every command that returns a value (allocations print
  * the physical address, 0 on failure), "=" for the others, "! <msg>" for bad
- * input; dump prints the two arrays; time prints nanoseconds spent in memblock.
+ * input or a call the tree lacks; dump prints the two arrays; time prints
+ * nanoseconds spent in memblock.
  */
 #include "memblock.c"
 
@@ -127,7 +132,24 @@ struct command {
 	const char *name;
 	int nargs;
 	int has_result;	/* 1: signed return code, 2: physical address */
+	int absent;	/* the tree's mm/memblock.c lacks the call */
 };
+
+#ifdef MEMHP_RESERVE_NID
+#define NO_RESERVE_NID 0
+#else
+#define NO_RESERVE_NID 1
+#endif
+#ifdef MEMHP_KHO_SCRATCH
+#define NO_KHO_SCRATCH 0
+#else
+#define NO_KHO_SCRATCH 1
+#endif
+#ifdef MEMHP_ALLOC_HUGETLB
+#define NO_ALLOC_HUGETLB 0
+#else
+#define NO_ALLOC_HUGETLB 1
+#endif
 
 static const struct command commands[] = {
 	{ "add", 2, 1 }, { "add_node", 4, 1 }, { "reserve", 2, 1 },
@@ -138,6 +160,10 @@ static const struct command commands[] = {
 	{ "alloc_try_nid", 5, 2 }, { "alloc_exact_nid", 5, 2 },
 	{ "find_in_range_node", 6, 2 }, { "movable_node", 1, 0 },
 	{ "mirrored_kernelcore", 1, 0 }, { "dump", 0, 0 }, { "time", 0, 0 },
+	{ "reserve_nid", 4, 1, NO_RESERVE_NID }, { "reserve_kern", 2, 1, NO_RESERVE_NID },
+	{ "mark_kho_scratch", 2, 1, NO_KHO_SCRATCH },
+	{ "clear_kho_scratch", 2, 1, NO_KHO_SCRATCH },
+	{ "alloc_hugetlb", 3, 2, NO_ALLOC_HUGETLB },
 };
 
 static long long run(int c, unsigned long long *a)
@@ -167,6 +193,19 @@ static long long run(int c, unsigned long long *a)
 						    (enum memblock_flags)a[5]);
 	case 17: movable_node_enabled = a[0] != 0; return 0;
 	case 18: mirrored_kernelcore = a[0] != 0; return 0;
+#ifdef MEMHP_RESERVE_NID
+	case 21: return __memblock_reserve(a[0], a[1], (int)a[2], (enum memblock_flags)a[3]);
+	case 22: return memblock_reserve_kern(a[0], a[1]);
+#endif
+#ifdef MEMHP_KHO_SCRATCH
+	case 23: return memblock_mark_kho_scratch(a[0], a[1]);
+	case 24: return memblock_clear_kho_scratch(a[0], a[1]);
+#endif
+#ifdef MEMHP_ALLOC_HUGETLB
+	/* phys_to_virt() of the simulator's mm.h is the identity: the address comes back */
+	case 25: return (long long)(unsigned long)
+		memblock_alloc_hugetlb(a[0], (int)a[1], a[2] != 0);
+#endif
 	}
 	return 0;
 }
@@ -194,6 +233,11 @@ int main(void)
 		n = c < ncmd ? parse_args(rest, arg) : -1;
 		if (n != (c < ncmd ? commands[c].nargs : 0) || c == ncmd) {
 			printf("! line %lu: bad command or arguments\n", lineno);
+			fflush(stdout);
+			continue;
+		}
+		if (commands[c].absent) {
+			printf("! line %lu: %s is not in this tree's mm/memblock.c\n", lineno, name);
 			fflush(stdout);
 			continue;
 		}
