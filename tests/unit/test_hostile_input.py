@@ -291,7 +291,8 @@ def _db_variant(path: Path, variant: str, seed: bytes) -> None:
     elif variant in ("bad-verdict", "cut"):
         History(path).__exit__(None, None, None)
     if variant == "bad-verdict":
-        db.execute("INSERT INTO runs VALUES ('r','m','d','id','k','rel','s','v','pass',?,1,'[]')",
+        db.execute("INSERT INTO runs (matrix_run, matrix, date, run_id, kernel, release, scenario, variant, expect,"
+                   " verdict, ok, failed_checks) VALUES ('r','m','d','id','k','rel','s','v','pass',?,1,'[]')",
                    (seed.hex() or "x",))
     db.commit()
     db.close()
