@@ -42,7 +42,7 @@ PINNED = {
     # log buffer land in it top-down, so that node is pinned too (its second dump tags them
     # "on node 2" / "on node 1"). With movable_node the allocations stay bottom-up, out of
     # the DIMM: node 1 of the two-node machine has no other RAM, so only node 0 is pinned.
-    **{f"memhp-{k}-{s}.log": nodes for k in ("6.1", "6.12") for s, nodes in (
+    **{f"memhp-{k}-{s}.log": nodes for k in ("6.1", "6.12", "6.18", "7.3") for s, nodes in (
         ("three-node-boot-dimm-refused", (0, 1, 2)), ("three-node-boot-dimm-movable", (0, 1)),
         ("three-node-boot-dimm-crashkernel", (0, 1, 2)),
         ("two-node-remove-refused", (0, 1)), ("two-node-remove-movable", (0,)),
