@@ -56,7 +56,8 @@ def field_compare(field: Path, replica: Path, as_json: bool) -> int:
 
 
 def replay_log(log: Path, engine: str, tree: Path | None, as_json: bool) -> int:
-    """0 when every allocation the log shows is predicted; the hotplug verdict is printed."""
+    """0 when every allocation the log shows is predicted and every later dump agrees; the
+    hotplug verdict is printed."""
     bootlog = load_boot_log(log)
     result = replay(bootlog, engine, tree)
     verdict = hotplug_verdict(bootlog)

@@ -89,7 +89,8 @@ class ReplayResult:
 
     @property
     def ok(self) -> bool:
-        return self.matched == self.allocations
+        """Exact: every allocation placed as the kernel did and every later dump the same."""
+        return self.matched == self.allocations and not self.dump_check
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "kernel_version": self.kernel_version,

@@ -115,6 +115,7 @@ def test_a_wrong_dump_is_reported() -> None:
     shrunk = dataclasses.replace(second, reserved=second.reserved[1:])
     result = replay(dataclasses.replace(log, memblock_dumps=(log.memblock_dumps[0], shrunk)))
     assert [(d.type_name, d.model) for d in result.dump_check] == [("reserved", second.reserved[0])]
+    assert result.matched == result.allocations and not result.ok  # a differing dump is not exact
 
 
 def test_log_without_memblock_debug_is_bad_input() -> None:
