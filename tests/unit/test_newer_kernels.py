@@ -87,3 +87,25 @@ def test_the_summary_says_why_the_model_did_not_run_and_which_profile_it_used() 
         ModelAgreement.not_run(), profile_note="kernel 9.9.1 is newer than every profile: modelled as 7.3"))
     assert "\n  model profile: kernel 9.9.1 is newer than every profile: modelled as 7.3" in result.summary()
     assert result.artifact().to_json()["info"]["model_agreement"]["profile_note"].startswith("kernel 9.9.1")
+
+
+@pytest.mark.parametrize("series", ["6.1", "6.12", "6.18", "7.2", "7.3"])
+def test_the_log_buffer_sizes_follow_from_the_profile(series: str) -> None:
+    """setup_log_buf's text, descriptors and infos (printk_info 88 B, 112 B with Debian 7.x's
+    CONFIG_PRINTK_EXECUTION_CTX), as each recorded boot allocated them for log_buf_len=8M."""
+    from harness.analysis.simulate_boot import log_buffers
+
+    log = load_boot_log(LOGS / f"qemu-{series}-three-node.log")
+    logged = tuple(a.size for a in log.memblock_allocs if a.caller_function == "setup_log_buf")
+    assert log_buffers(8 << 20, profile_for(log.kernel_release or "").profile.printk) == logged
+    if log.log_buf is not None and log.log_buf.meta is not None:  # 6.18 on prints the sum
+        assert log.log_buf.meta == sum(logged[1:])
+
+
+def test_the_kernels_own_config_decides_the_printk_info_size() -> None:
+    from kernels.config import parse_config
+
+    plain = parse_config("# CONFIG_PRINTK_EXECUTION_CTX is not set\n", "t")
+    ctx = parse_config("CONFIG_PRINTK_EXECUTION_CTX=y\n", "t")
+    assert profile_for("7.3.4", plain).profile.printk.printk_info_bytes == 88
+    assert profile_for("6.12.1", ctx).profile.printk.printk_info_bytes == 112
