@@ -128,6 +128,7 @@ def _compare(kernel: Kernel, trace_ops: list[ops.Op], movable_node: bool, mirror
         for op, want, have in zip(trace_ops, expected, got, strict=True):
             assert have == want, f"{kernel.series} {op}: kernel {want}, python {have}"
         assert py.state() == engine.state()
+        assert py.warnings == engine.warnings
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
