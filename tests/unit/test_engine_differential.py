@@ -8,7 +8,6 @@ test runs wherever the archive answers.
 """
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from hypothesis import strategies as st
 from harness.errors import BadInputError
 from harness.memblock import ops as ops
 from harness.memblock.engines import KernelEngine, python_engine
-from harness.memblock.kernel_engine.build import TreeApi, build_replay_driver, debian_tree, tree_api
+from harness.memblock.kernel_engine.build import TreeApi, build_replay_driver, tree_api
 from kernels.profile import MemblockRules, profile_for
+from kernel_trees import source_tree
 
 U = 0x1000  # the op universe is in pages so that ranges collide often
 MAX_NUMNODES = 1024
@@ -39,20 +39,6 @@ ALLOC_SIZE = st.integers(1, 16).map(lambda n: n * U)
 HUGE_SIZE = st.sampled_from([U, 2 * U, 4 * U, 16 * U, 64 * U])
 START = st.sampled_from([0, 0, 32 * U, 128 * U])
 LIMIT = st.sampled_from([0, 1, 96 * U, 200 * U, (1 << 64) - 1])
-
-
-def source_tree(series: str) -> Path:
-    """``kernels.source.source_tree(series)``: Debian's linux-source-SERIES, fetched and verified.
-
-    That function is the archive helper's (issue 23); until the lead merges it, this
-    branch reads the trees debian_tree() finds.
-    """
-    try:
-        module = importlib.import_module("kernels.source")
-    except ModuleNotFoundError:
-        return debian_tree(series)
-    tree: Path = module.source_tree(series)
-    return tree
 
 
 @dataclass(frozen=True)
