@@ -16,7 +16,13 @@ from types import TracebackType
 
 from harness.errors import BadInputError, InfrastructureError
 from harness.memblock import ops as ops
-from harness.memblock.kernel_engine.build import TreeApi, build_replay_driver, debian_tree, tree_api
+from harness.memblock.kernel_engine.build import (
+    TreeApi,
+    build_replay_driver,
+    debian_tree,
+    tree_api,
+    tree_release,
+)
 from harness.memblock.model import KernelVersion, Memblock, MemblockRegion, MemblockType
 from harness.memblock.ops import ALLOCATING_OPS, Op, op_name, to_line
 from harness.memblock.sim import MemblockSim
@@ -63,6 +69,8 @@ class KernelEngine:
             tree = debian_tree(series.value if isinstance(series, KernelVersion) else series)
         self.tree = tree
         self.api: TreeApi = tree_api(tree)
+        # the release whose mm/memblock.c runs, whatever the log says it was
+        self.release = tree_release(tree)
         # The WARN_ONs mm/memblock.c printed, as its source states them, in order.
         self.warnings: list[str] = []
         self._source_lines: list[str] | None = None

@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import BadInputError
 from harness.memblock.engines import KernelEngine
-from harness.memblock.kernel_engine.build import TreeApi, build_replay_driver, tree_api
+from harness.memblock.kernel_engine.build import TreeApi, build_replay_driver, tree_api, tree_release
 from kernel_trees import source_tree
 
 
@@ -22,6 +22,8 @@ def test_a_directory_that_is_no_kernel_tree_is_bad_input(tmp_path: Path) -> None
 
 def _copy_tree(tree: Path, into: Path) -> Path:
     """The files the build reads, so that a test can patch them."""
+    into.mkdir()
+    shutil.copy(tree / "Makefile", into / "Makefile")
     for rel in ("mm", "include/linux", "tools/testing/memblock", "tools/include", "tools/lib",
                 "tools/arch/x86/include"):
         shutil.copytree(tree / rel, into / rel, symlinks=True)
@@ -43,8 +45,17 @@ def test_the_api_comes_from_the_tree_not_its_version(tmp_path: Path) -> None:
     source.write_text(text[:start] + text[end:])
     assert tree_api(tree) == TreeApi(reserve_nid=True, kho_scratch=True, alloc_hugetlb=False)
     with KernelEngine(tree=tree) as engine:
+        assert engine.release == tree_release(source_tree("7.3")) and engine.release.startswith("7.3.")
         assert engine.add(0, 1 << 24) == 0
         with pytest.raises(BadInputError, match="alloc_hugetlb"):
             engine.alloc_hugetlb(1 << 21, 0, False)
         assert engine.reserve_kern(0x1000, 0x1000) == 0
         assert [(r.flags, r.nid) for r in engine.state().reserved.regions] == [(0x20, -1)]
+
+
+def test_the_release_is_the_tree_makefiles(tmp_path: Path) -> None:
+    tree = _copy_tree(source_tree("6.12"), tmp_path / "t")
+    assert tree_release(tree).startswith("6.12.")
+    (tree / "Makefile").write_text("# no version here\n")
+    with pytest.raises(BadInputError, match=f"{tree / 'Makefile'}: no VERSION"):
+        tree_release(tree)

@@ -91,6 +91,19 @@ def tree_api(tree: Path) -> TreeApi:
     )
 
 
+_MAKEFILE_FIELD = re.compile(r"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)\s*$", re.MULTILINE)
+
+
+def tree_release(tree: Path) -> str:
+    """``VERSION.PATCHLEVEL.SUBLEVEL`` from the tree's top Makefile: what a report names."""
+    _check_kernel_tree(tree)
+    makefile = tree / "Makefile"
+    fields = dict(_MAKEFILE_FIELD.findall(makefile.read_text(errors="replace"))) if makefile.is_file() else {}
+    if "VERSION" not in fields or "PATCHLEVEL" not in fields:
+        raise BadInputError(f"{makefile}: no VERSION/PATCHLEVEL lines (not a kernel tree's Makefile)")
+    return ".".join(fields[k] for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL") if k in fields)
+
+
 def _check_kernel_tree(tree: Path) -> None:
     missing = [rel for rel in _TREE_INPUTS if not (tree / rel).is_file()]
     if missing:
