@@ -8,7 +8,13 @@ import pytest
 
 from harness.errors import BadInputError
 from harness.memblock.engines import KernelEngine
-from harness.memblock.kernel_engine.build import TreeApi, build_replay_driver, tree_api, tree_release
+from harness.memblock.kernel_engine.build import (
+    TreeApi,
+    build_key,
+    build_replay_driver,
+    tree_api,
+    tree_release,
+)
 from kernel_trees import source_tree
 
 
@@ -59,3 +65,12 @@ def test_the_release_is_the_tree_makefiles(tmp_path: Path) -> None:
     (tree / "Makefile").write_text("# no version here\n")
     with pytest.raises(BadInputError, match=f"{tree / 'Makefile'}: no VERSION"):
         tree_release(tree)
+
+
+def test_a_patched_stub_header_rebuilds(tmp_path: Path) -> None:
+    """The build key covers the simulator's stub headers, not only memblock.c."""
+    tree = _copy_tree(source_tree("7.3"), tmp_path / "t")
+    before = build_key(tree, 10)
+    stub = tree / "tools/testing/memblock/linux/kexec_handover.h"
+    stub.write_text(stub.read_text() + "\n/* patched */\n")
+    assert build_key(tree, 10) != before
