@@ -103,8 +103,10 @@ class KernelEngine:
         while True:
             line = self._proc.stdout.readline()
             if not line:
+                # its stderr comes down stdout: the last lines say why
+                said = "; ".join(lines[-3:])
                 raise InfrastructureError(f"kernel engine exited (status {self._proc.wait()}) "
-                                          f"after {sent!r}")
+                                          f"after {sent!r}{': ' + said if said else ''}")
             if line.startswith("!"):
                 raise InfrastructureError(f"kernel engine rejected {sent!r}: {line[1:].strip()}")
             if line.startswith("="):
