@@ -70,7 +70,8 @@ def field_compare(field: Path, replica: Path, as_json: bool, boot: int | None = 
 
 
 def replay_log(log: Path, engine: str, tree: Path | None, as_json: bool) -> int:
-    """0 when every allocation the log shows is predicted; the hotplug verdict is printed."""
+    """0 when every allocation the log shows is predicted and every later dump agrees; the
+    hotplug verdict is printed."""
     if tree is not None:
         check_user_tree(tree)
     bootlog = _require_boot_lines(load_field_boot_log(log)[1])

@@ -32,9 +32,10 @@ from harness.analysis.replay_steps import (
 from harness.errors import BadInputError
 from harness.logparse import BootLog, MemblockAlloc, MemblockDump, MemblockEvent
 from harness.memblock.engines import KernelEngine, python_engine
-from harness.memblock.model import MAX_NUMNODES, NUMA_NO_NODE, MemblockRegion, nid_is_valid
+from harness.memblock.model import MAX_NUMNODES, MemblockRegion, nid_is_valid
 from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, numa_reset
 from harness.memblock.ops import Engine
+from harness.memblock.restore import load_regions
 from harness.units import has_flag, optional_hex
 from kernels.profile import MemblockRules, ProfileChoice
 
@@ -89,7 +90,8 @@ class ReplayResult:
 
     @property
     def ok(self) -> bool:
-        return self.matched == self.allocations
+        """Exact: every allocation placed as the kernel did and every later dump the same."""
+        return self.matched == self.allocations and not self.dump_check
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "kernel_version": self.kernel_version,
@@ -121,19 +123,8 @@ def open_engine(name: str, choice: ProfileChoice, movable_node: bool,
 
 
 def load_dump(engine: Engine, dump: MemblockDump, rules: MemblockRules) -> None:
-    """Rebuild a dump's arrays through ordinary ops (works for both engines); from 6.18
-    reserved regions carry their flags (MEMBLOCK_RSRV_KERN) and nid into merging."""
-    for region in dump.memory:
-        if region.size:
-            engine.add_node(region.base, region.size, region.nid, region.flags)
-    for region in dump.reserved:
-        if region.size and rules.reserve_nid_flags:
-            nid = region.nid if nid_is_valid(region.nid) else NUMA_NO_NODE
-            engine.reserve_nid(region.base, region.size, nid, region.flags)
-        elif region.size:
-            engine.reserve(region.base, region.size)
-            if region.nid != MAX_NUMNODES:
-                engine.set_node(region.base, region.size, "reserved", region.nid)
+    """Rebuild a dump's arrays through ordinary ops (works for both engines)."""
+    load_regions(engine, dump.memory, dump.reserved, rules.reserve_nid_flags)
 
 
 def request_text(alloc: MemblockAlloc) -> str:

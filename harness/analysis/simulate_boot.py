@@ -24,7 +24,7 @@ from harness.memblock.numa import NumaMemblk, cleanup_meminfo, numa_register, nu
 from harness.memblock.sim import MemblockSim
 from harness.scenario.layout import MemoryLayout
 from harness.units import memparse, option_values
-from kernels.profile import KernelProfile
+from kernels.profile import KernelProfile, PrintkRules
 
 MiB = 1 << 20
 FOUR_GIB = 1 << 32
@@ -32,8 +32,10 @@ KERNEL_START = 16 * MiB
 QEMU_ACPI_BYTES = 128 * 1024  # QEMU's e820-reserved ACPI area at the top of low RAM
 SECTION = 128 * MiB
 MEMMAP_PER_SECTION = 2 * MiB
-LOG_BUF_LEN = 1 << 17  # __LOG_BUF_LEN: Debian's CONFIG_LOG_BUF_SHIFT=17 (6.1 and 6.12)
+LOG_BUF_LEN = 1 << 17  # __LOG_BUF_LEN: Debian's CONFIG_LOG_BUF_SHIFT=17 (6.1 to 7.3)
 LOG_BUF_LEN_MAX = 1 << 31
+PRB_AVGBITS = 5  # kernel/printk/printk.c: one descriptor per 32 bytes of text
+SIZEOF_PRB_DESC = 24  # struct prb_desc (kernel/printk/printk_ringbuffer.h), the same 6.1 to 7.3
 # Template facts of the recorded boots in fixtures/logs, shipped as package data (a wheel has
 # no fixtures/); regenerate with `python -m harness.analysis.templates`.
 TEMPLATES = Path(__file__).with_name("templates.json")
@@ -49,7 +51,6 @@ class Template:
     real_mode_size: int
     page_table_allocs: int
     log_buf_len: int
-    log_buf_sizes: tuple[int, ...]
     acpi_below_top: tuple[tuple[int, int], ...]  # (offset below low-RAM top, size)
     node_data_size: int
 
@@ -92,8 +93,7 @@ def template_from_log(log: BootLog) -> Template:
     node_data = min(r.size for r in log.node_data.values())
     return Template(log.source, kernel.end, log.ramdisk.size if log.ramdisk else 0,
                     real_mode[0].size if real_mode else 0, len(_allocs(log, "alloc_low_pages")),
-                    _log_buf_len(log.command_line or ""),
-                    tuple(a.size for a in _allocs(log, "setup_log_buf")), acpi, node_data)
+                    _log_buf_len(log.command_line or ""), acpi, node_data)
 
 
 def find_template(profile: KernelProfile, movable_node: bool) -> Template:
@@ -106,8 +106,7 @@ def find_template(profile: KernelProfile, movable_node: bool) -> Template:
                             f"fixtures/logs/qemu-{profile.series}-three-node.log, then run "
                             "python -m harness.analysis.templates)")
     entry = next((e for e in entries if e["movable_node"] == movable_node), entries[0])["template"]
-    return Template(**entry | {"log_buf_sizes": tuple(entry["log_buf_sizes"]),
-                               "acpi_below_top": tuple(tuple(p) for p in entry["acpi_below_top"])})
+    return Template(**entry | {"acpi_below_top": tuple(tuple(p) for p in entry["acpi_below_top"])})
 
 
 def e820_ram(layout: MemoryLayout) -> list[tuple[int, int]]:
@@ -134,7 +133,14 @@ class _Boot:
         return found
 
 
-def _early(boot: _Boot, t: Template, layout: MemoryLayout, log_buf_len: int) -> None:
+def log_buffers(log_buf_len: int, printk: PrintkRules) -> tuple[int, int, int]:
+    """kernel/printk/printk.c setup_log_buf's three memblock_alloc sizes: the text, then one
+    struct prb_desc and one struct printk_info per 2^PRB_AVGBITS bytes of it."""
+    descs = log_buf_len >> PRB_AVGBITS
+    return log_buf_len, descs * SIZEOF_PRB_DESC, descs * printk.printk_info_bytes
+
+
+def _early(boot: _Boot, t: Template, layout: MemoryLayout, log_buf_len: int, printk: PrintkRules) -> None:
     sim, end_of_ram = boot.sim, e820_ram(layout)[-1][1]
     low_top = layout.below_4g - QEMU_ACPI_BYTES
     boot.reserve(0, 0x10000, "early_reserve_memory (first 64K)")
@@ -152,9 +158,7 @@ def _early(boot: _Boot, t: Template, layout: MemoryLayout, log_buf_len: int) -> 
         for _ in range(t.page_table_allocs):
             boot.note(sim.phys_alloc_range(4096, 4096, MiB, end_of_ram), 4096, "alloc_low_pages")
     sim.set_current_limit(end_of_ram)
-    scale = log_buf_len / t.log_buf_len if t.log_buf_len else 1
-    for size in t.log_buf_sizes:
-        size = int(size * scale)
+    for size in log_buffers(log_buf_len, printk) if log_buf_len else ():
         boot.note(sim.alloc_try_nid(size, 8, 0, 0, -1), size, "setup_log_buf")
     for below, size in t.acpi_below_top:
         boot.reserve(low_top + QEMU_ACPI_BYTES - below, size, "acpi_reserve_initial_tables")
@@ -196,7 +200,7 @@ def simulate_early_boot(layout: MemoryLayout, profile: KernelProfile, movable_no
     sim.set_bottom_up(movable_node)
     sim.set_current_limit(MiB)
     boot = _Boot(sim)
-    _early(boot, template, layout, log_buf_len)
+    _early(boot, template, layout, log_buf_len, profile.printk)
     numa_reset(sim, version)
     for srat in layout.node_ranges:
         if srat.hotplug:

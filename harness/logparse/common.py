@@ -110,6 +110,7 @@ class Special(enum.Enum):
     PAGE_HEADER = "page_header"  # dump_page's first line: its pfn belongs to the page_dumped line
     PAGE_DUMPED = "page_dumped"  # an offline failure with the pfn of its header → offline_failures
     NOT_KEPT = "not_kept"  # recognised, not in the BootLog (section headers, console-only lines)
+    CALLER_HINT = "caller_hint"  # a line that names the allocation just before it → memblock_ops
 
 
 Into: TypeAlias = Union[Append, First, ByKey, Special]

@@ -84,14 +84,39 @@ class MemblockAlloc(JsonMixin):
     caller_function: str
     result: AddressRange | None = None
     result_line: int | None = None
+    # For a hidden caller: who asked, as the kernel's next lines show it (see CALLER_HINTS).
+    named_by_next: str | None = None
+
+    @property
+    def caller_hidden(self) -> bool:
+        return self.caller_function == HIDDEN_CALLER
 
     @property
     def requester(self) -> str:
         """Who asked, for reports: the caller's function, or that the log does not name it
-        (memblock_alloc_or_panic's wrapper is printed instead)."""
-        if self.caller_function == HIDDEN_CALLER:
-            return f"{HIDDEN_CALLER} (the log does not name the caller)"
-        return self.caller_function
+        (memblock_alloc_or_panic's wrapper is printed instead) and what the next lines show."""
+        if not self.caller_hidden:
+            return self.caller_function
+        if self.named_by_next:
+            return f"{self.named_by_next} (named by the next line; the log prints {HIDDEN_CALLER})"
+        return f"{HIDDEN_CALLER} (the log does not name the caller)"
+
+
+@dataclass(frozen=True)
+class CallerHint:
+    """A line that says who made the hidden-caller allocation just before it."""
+
+    line: int
+    caller: str
+
+
+# kernel/power/snapshot.c register_nosave_region: memblock_alloc_or_panic(sizeof(struct
+# nosave_region)), then pr_debug("Registered nosave memory: …") for that region.
+NOSAVE_RE = re.compile(r"PM: hibernation: Registered nosave memory: \[mem (?:0x[0-9a-f]+)-(?:0x[0-9a-f]+)\]\s*$")
+# mm/sparse.c memblocks_present: mem_section = memblock_alloc_or_panic(roots), then
+# sparse_index_init → sparse_index_alloc for the first present section.
+MEM_SECTION_ROOTS_NEXT = "sparse_index_alloc"
+MEM_SECTION_ROOTS = "memblocks_present (mem_section roots)"
 
 
 MEMBLOCK_PHYS_ALLOC_RE = re.compile(
@@ -166,4 +191,6 @@ KINDS: tuple[LineKind[object], ...] = (
     LineKind("memblock_alloc_try_nid_raw", "memblock_alloc_try_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc, OP),
     LineKind("memblock_alloc_exact_nid_raw", "memblock_alloc_exact_nid_raw: ", MEMBLOCK_ALLOC_NID_RE, _alloc, OP),
     LineKind("memblock_alloc_hugetlb", "memblock_alloc_hugetlb: ", MEMBLOCK_ALLOC_HUGETLB_RE, _alloc_hugetlb, OP),
+    LineKind("nosave_registered", "Registered nosave memory: ", NOSAVE_RE,
+             lambda m, n: CallerHint(n, "register_nosave_region"), Special.CALLER_HINT),
 )

@@ -11,7 +11,15 @@ from harness.logparse.common import AddressRange, Append, ByKey, First, Into, Sp
 from harness.logparse.dumps import DumpCollector
 from harness.logparse.failures import OfflineFailure, PageHeader
 from harness.logparse.lines import check_text
-from harness.logparse.memblock_debug import ALLOC_RESULT_CALLER, MemblockAlloc, MemblockEvent, MemblockOp
+from harness.logparse.memblock_debug import (
+    ALLOC_RESULT_CALLER,
+    MEM_SECTION_ROOTS,
+    MEM_SECTION_ROOTS_NEXT,
+    CallerHint,
+    MemblockAlloc,
+    MemblockEvent,
+    MemblockOp,
+)
 from harness.logparse.reader import LineReader
 
 
@@ -44,6 +52,7 @@ class _Builder:
             Special.PAGE_HEADER: self._page_header,
             Special.PAGE_DUMPED: self._page_dumped,
             Special.NOT_KEPT: lambda item: None,
+            Special.CALLER_HINT: self._caller_hint,
         }
 
     def add(self, into: Into, item: object) -> None:
@@ -69,8 +78,19 @@ class _Builder:
             self.last_page = None
         self.lists.setdefault("offline_failures", []).append(item)
 
+    def _name_last(self, caller: str) -> None:
+        """Name the hidden caller of the allocation just before (answered, still unnamed)."""
+        last = self.ops[-1] if self.ops else None
+        if isinstance(last, MemblockAlloc) and last.caller_hidden and last.result and not last.named_by_next:
+            self.ops[-1] = dataclasses.replace(last, named_by_next=caller)
+
+    def _caller_hint(self, hint: CallerHint) -> None:
+        self._name_last(hint.caller)
+
     def _add_op(self, op: MemblockOp) -> None:
         if isinstance(op, MemblockAlloc):
+            if op.caller_function == MEM_SECTION_ROOTS_NEXT:
+                self._name_last(MEM_SECTION_ROOTS)
             self.pending_alloc = len(self.ops)
         elif isinstance(op, MemblockEvent) and self._answers_pending(op):
             assert self.pending_alloc is not None

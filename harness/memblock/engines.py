@@ -7,6 +7,7 @@ the port is tested against.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import threading
 from collections.abc import Iterable
@@ -15,7 +16,12 @@ from types import TracebackType
 
 from harness.errors import BadInputError, InfrastructureError
 from harness.memblock import ops as ops
-from harness.memblock.kernel_engine.build import TreeApi, build_replay_driver, tree_api
+from harness.memblock.kernel_engine.build import (
+    TreeApi,
+    build_replay_driver,
+    tree_api,
+    tree_release,
+)
 from harness.memblock.model import KernelVersion, Memblock, MemblockRegion, MemblockType
 from harness.memblock.ops import ALLOCATING_OPS, Op, op_name, to_line
 from harness.memblock.sim import MemblockSim
@@ -27,6 +33,9 @@ def python_engine(kernel: MemblockRules | KernelVersion | str, max_numnodes: int
                   movable_node: bool = False, mirrored_kernelcore: bool = False) -> MemblockSim:
     return MemblockSim(kernel, max_numnodes, movable_node, mirrored_kernelcore)
 
+
+# tools/include/asm/bug.h's WARN_ON; the driver sends stderr down its stdout
+_WARN_LINE = re.compile(r"assertion failed at \S*memblock\.c:(\d+)$")
 
 # ops a tree may lack → the TreeApi field that says it has them
 _API_OF: dict[type, str] = {
@@ -60,6 +69,11 @@ class KernelEngine:
             tree = source_tree(series.value if isinstance(series, KernelVersion) else series)
         self.tree = tree
         self.api: TreeApi = tree_api(tree)
+        # the release whose mm/memblock.c runs, whatever the log says it was
+        self.release = tree_release(tree)
+        # The WARN_ONs mm/memblock.c printed, as its source states them, in order.
+        self.warnings: list[str] = []
+        self._source_lines: list[str] | None = None
         binary = build_replay_driver(tree, nodes_shift_for(max_numnodes))
         try:
             self._proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE,
@@ -89,13 +103,25 @@ class KernelEngine:
         while True:
             line = self._proc.stdout.readline()
             if not line:
+                # its stderr comes down stdout: the last lines say why
+                said = "; ".join(lines[-3:])
                 raise InfrastructureError(f"kernel engine exited (status {self._proc.wait()}) "
-                                          f"after {sent!r}")
+                                          f"after {sent!r}{': ' + said if said else ''}")
             if line.startswith("!"):
                 raise InfrastructureError(f"kernel engine rejected {sent!r}: {line[1:].strip()}")
             if line.startswith("="):
                 return lines, line[1:].strip()
+            warned = _WARN_LINE.match(line)
+            if warned:
+                self.warnings.append(self._warn_source(int(warned.group(1))))
+                continue
             lines.append(line.rstrip("\n"))
+
+    def _warn_source(self, lineno: int) -> str:
+        """The statement at ``lineno`` of the tree's mm/memblock.c (the WARN_ON that fired)."""
+        if self._source_lines is None:
+            self._source_lines = (self.tree / "mm/memblock.c").read_text(errors="replace").splitlines()
+        return self._source_lines[lineno - 1].strip()
 
     def _command(self, line: str) -> str:
         assert self._proc.stdin is not None

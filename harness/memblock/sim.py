@@ -69,6 +69,8 @@ class MemblockSim:
                                  reserved=_initial_type("reserved", self.rules))
         # Physical address of each array once doubled (None: the static __initdata one).
         self._array_addr: dict[str, int | None] = {"memory": None, "reserved": None}
+        # The WARN_ONs the kernel would print, as its source states them, in order.
+        self.warnings: list[str] = []
 
     @property
     def version(self) -> KernelVersion:
@@ -95,9 +97,10 @@ class MemblockSim:
         these ops, which leave it fully merged, so only pairs around the change can merge."""
         merge_window(memblock_type, start_rgn, end_rgn)
 
-    def _uncovered(self, memblock_type: MemblockType, base: int,
-                   end: int) -> list[tuple[int, int, int]]:
-        """The pieces of [base, end) no region covers, as (insert index, base, size)."""
+    def _uncovered(self, memblock_type: MemblockType, base: int, end: int, nid: int,
+                   flags: int) -> list[tuple[int, int, int]]:
+        """The pieces of [base, end) no region covers, as (insert index, base, size);
+        records the WARN_ONs memblock_add_range checks against the region above each piece."""
         pieces: list[tuple[int, int, int]] = []
         regions = memblock_type.regions
         idx = first_ending_after(regions, base)
@@ -106,12 +109,23 @@ class MemblockSim:
             if rbase >= end:
                 break
             if rbase > base:
+                self._warn_overlap(regions[idx], nid, flags)
                 pieces.append((idx + len(pieces), base, rbase - base))
             base = min(rbase + regions[idx].size, end)
             idx += 1
         if base < end:
             pieces.append((idx + len(pieces), base, end - base))
         return pieces
+
+    def _warn_overlap(self, region: MemblockRegion, nid: int, flags: int) -> None:
+        """memblock_add_range's WARN_ONs (CONFIG_NUMA): 7.3 lets MEMBLOCK_NONE cover any flags."""
+        if nid != region.nid:
+            self.warnings.append("WARN_ON(nid != memblock_get_region_node(rgn));")
+        if self.rules.reserve_nid_flags:
+            if flags and flags != region.flags:
+                self.warnings.append("WARN_ON(flags != MEMBLOCK_NONE && flags != rgn->flags);")
+        elif flags != region.flags:
+            self.warnings.append("WARN_ON(flags != rgn->flags);")
 
     def _add_range(self, memblock_type: MemblockType, base: int, size: int, nid: int,
                    flags: int) -> int:
@@ -128,7 +142,7 @@ class MemblockSim:
         else:
             insert = cnt * 2 + 1 < memblock_type.max
         while True:
-            pieces = self._uncovered(memblock_type, base, base + size)
+            pieces = self._uncovered(memblock_type, base, base + size, nid, flags)
             if not pieces:
                 return 0
             if insert:

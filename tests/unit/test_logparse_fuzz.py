@@ -70,6 +70,11 @@ def _contradictions(part: BootLog, whole: BootLog) -> list[str]:
         if not isinstance(last, MemblockAlloc) or dataclasses.replace(last, result=None, result_line=None) != ops[-1]:
             out.append("memblock_ops (open request)")
         ops = ops[:-1]
+    # The line naming a hidden caller (named_by_next) may lie after the cut.
+    last = ops[-1] if ops else None
+    named = whole.memblock_ops[len(ops) - 1] if last is not None and len(whole.memblock_ops) >= len(ops) else None
+    if isinstance(last, MemblockAlloc) and isinstance(named, MemblockAlloc) and last.named_by_next is None:
+        ops = (*ops[:-1], dataclasses.replace(last, named_by_next=named.named_by_next))
     if not _is_prefix(ops, whole.memblock_ops):
         out.append("memblock_ops")
     # A dump cut short lists fewer regions; every complete one is the kernel's whole dump.

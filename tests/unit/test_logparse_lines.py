@@ -24,7 +24,7 @@ from harness.logparse.acpi import (
 from harness.logparse.common import AddressRange, Append, ByKey, First, LineKind, Special
 from harness.logparse.e820 import E820Entry, E820Gap, E820Line, E820Type
 from harness.logparse.failures import OfflineFailure, OfflineFailureKind, Oops, PageFlags, PageHeader, Panic
-from harness.logparse.memblock_debug import MemblockAlloc, MemblockDoubled, MemblockEvent
+from harness.logparse.memblock_debug import CallerHint, MemblockAlloc, MemblockDoubled, MemblockEvent
 from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, DumpSizes
 from harness.logparse.meminit import DeferredInit
 from harness.logparse.numa import NodeData, NodeDataElsewhere, NumaFailure, NumaMerge
@@ -114,6 +114,10 @@ EXAMPLES: dict[str, tuple[str, object]] = {
         "memblock_alloc_hugetlb: 1073741824 bytes, nid=1, exact_nid=0 alloc_bootmem+0x5b/0x120",
         MemblockAlloc(L, "memblock_alloc_hugetlb", 1 << 30, 1 << 30, 1, 0, 0, "alloc_bootmem+0x5b/0x120",
                       "alloc_bootmem"),
+    ),
+    "nosave_registered": (  # names the hidden-caller allocation before it (kernel/power/snapshot.c)
+        "PM: hibernation: Registered nosave memory: [mem 0x00000000-0x00000fff]",
+        CallerHint(L, "register_nosave_region"),
     ),
     "memblock_alloc_exact_nid_raw": (
         "memblock_alloc_exact_nid_raw: 16777216 bytes align=0x200000 nid=1 from=0x0000000001000000 "
@@ -382,6 +386,7 @@ _SPECIAL_FIELDS = {
     Special.PAGE_DUMPED: {"offline_failures"},
     Special.PAGE_HEADER: set(),
     Special.NOT_KEPT: set(),
+    Special.CALLER_HINT: set(),  # alone it names nothing: only an allocation just before it
 }
 
 
@@ -478,3 +483,26 @@ def test_an_unknown_e820_type_name_is_suspicious_and_shown() -> None:
     log = parse_boot_log("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff]  Sytem RAM\n")
     assert log.unparsed_suspicious == 1 and log.e820 == ()
     assert log.suspicious_examples == ("line 1: BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff]  Sytem RAM",)
+
+
+def test_a_hidden_caller_is_named_only_by_the_line_that_follows_it() -> None:
+    """memblock_alloc_or_panic hides the caller; register_nosave_region's own line right after
+    its allocation names it, and sparse_index_alloc's request right after the roots names those."""
+    from harness.logparse import parse_boot_log
+
+    hidden = ("memblock_alloc_try_nid: {size} bytes align=0x40 nid=-1 from=0x0000000000000000 "
+              "max_addr=0x0000000000000000 __memblock_alloc_or_panic+0x24/0x50")
+    reserve = "__memblock_reserve: [{a}-{b}] nid=-1 flags=20 memblock_alloc_range_nid+0xe7/0x190"
+    text = "\n".join([
+        hidden.format(size=32), reserve.format(a="0x000000017abd27c0", b="0x000000017abd27df"),
+        "PM: hibernation: Registered nosave memory: [mem 0x00000000-0x00000fff]",
+        hidden.format(size=73), reserve.format(a="0x000000017abd2ec0", b="0x000000017abd2f08"),
+        "CPU topo: Max. logical packages:   1",
+        hidden.format(size=2097152), reserve.format(a="0x000000017a9d2740", b="0x000000017abd273f"),
+        "memblock_alloc_try_nid: 4096 bytes align=0x40 nid=0 from=0x0000000000000000 "
+        "max_addr=0x0000000000000000 sparse_index_alloc+0x3a/0x80",
+    ]) + "\n"
+    nosave, unnamed, roots, _ = parse_boot_log(text).memblock_allocs
+    assert nosave.requester.startswith("register_nosave_region (named by the next line")
+    assert unnamed.requester == "__memblock_alloc_or_panic (the log does not name the caller)"
+    assert roots.requester.startswith("memblocks_present (mem_section roots)")

@@ -65,7 +65,9 @@ def test_a_scenario_the_qemu_cannot_run_is_one_line_exit_2_before_boot(
     code = cli.main(["run", str(VIRTIO), "--out", str(tmp_path / "out"), "--accel", "tcg"])
     err = capsys.readouterr()
     assert code == 2
-    assert "QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" in err.out and "cannot run it: no virtio-mem-pci" in err.out
+    # bad input is one line on stderr, like every subcommand's
+    assert err.err.count("\n") == 1 and "QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" in err.err
+    assert "no property 'memaddr' of virtio-mem-pci" in err.err, err.err
     assert not (tmp_path / "out" / "console.log").exists()  # nothing booted
 
 

@@ -40,7 +40,7 @@ PINNED = {
     # log buffer land in it top-down, so that node is pinned too (its second dump tags them
     # "on node 2" / "on node 1"). With movable_node the allocations stay bottom-up, out of
     # the DIMM: node 1 of the two-node machine has no other RAM, so only node 0 is pinned.
-    **{f"memhp-{k}-{s}.log": nodes for k in ("6.1", "6.12") for s, nodes in (
+    **{f"memhp-{k}-{s}.log": nodes for k in ("6.1", "6.12", "6.18", "7.3") for s, nodes in (
         ("three-node-boot-dimm-refused", (0, 1, 2)), ("three-node-boot-dimm-movable", (0, 1)),
         ("three-node-boot-dimm-crashkernel", (0, 1, 2)),
         ("two-node-remove-refused", (0, 1)), ("two-node-remove-movable", (0,)),
@@ -74,7 +74,15 @@ def test_python_replay_matches_every_allocation(path: Path) -> None:
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.stem)
 def test_kernel_engine_replay_gives_the_python_result(path: Path) -> None:
     log = load_boot_log(path)
-    ours, theirs = replay(log, "python").to_json(), replay(log, "kernel").to_json()
+    try:
+        theirs = replay(log, "kernel").to_json()
+    except BadInputError as err:
+        # A series whose linux-source Debian's archive lacks (6.18 today) cannot be the
+        # oracle: the refusal names the missing source and what the archive has instead.
+        series = ".".join(log.kernel_release.split(".")[:2])
+        assert f"has no linux-source-{series};" in str(err) and series not in str(err).split("it has ")[-1].split(", ")
+        return
+    ours = replay(log, "python").to_json()
     del ours["engine"], theirs["engine"]
     assert ours == theirs
 
@@ -105,6 +113,7 @@ def test_a_wrong_dump_is_reported() -> None:
     shrunk = dataclasses.replace(second, reserved=second.reserved[1:])
     result = replay(dataclasses.replace(log, memblock_dumps=(log.memblock_dumps[0], shrunk)))
     assert [(d.type_name, d.model) for d in result.dump_check] == [("reserved", second.reserved[0])]
+    assert result.matched == result.allocations and not result.ok  # a differing dump is not exact
 
 
 def test_log_without_memblock_debug_is_bad_input() -> None:

@@ -80,6 +80,19 @@ def tree_api(tree: Path) -> TreeApi:
     )
 
 
+_MAKEFILE_FIELD = re.compile(r"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)\s*$", re.MULTILINE)
+
+
+def tree_release(tree: Path) -> str:
+    """``VERSION.PATCHLEVEL.SUBLEVEL`` from the tree's top Makefile: what a report names."""
+    _check_kernel_tree(tree)
+    makefile = tree / "Makefile"
+    fields = dict(_MAKEFILE_FIELD.findall(makefile.read_text(errors="replace"))) if makefile.is_file() else {}
+    if "VERSION" not in fields or "PATCHLEVEL" not in fields:
+        raise BadInputError(f"{makefile}: no VERSION/PATCHLEVEL lines (not a kernel tree's Makefile)")
+    return ".".join(fields[k] for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL") if k in fields)
+
+
 def _check_kernel_tree(tree: Path) -> None:
     missing = [rel for rel in _TREE_INPUTS if not (tree / rel).is_file()]
     if missing:
@@ -96,10 +109,18 @@ def _check_tree(tree: Path) -> None:
         raise InfrastructureError("gcc not found: the kernel engine is built from C")
 
 
+def _key_inputs(tree: Path) -> list[Path]:
+    """The tree files the build reads: the fixed inputs and every simulator stub header
+    (7.3 added linux/kexec_handover.h, mm_init.h, …; a patched tree may change any)."""
+    sim = tree / "tools/testing/memblock"
+    stubs = sorted(p for p in sim.rglob("*.h") if p.is_file() and "tests" not in p.relative_to(sim).parts)
+    return [tree / rel for rel in _TREE_INPUTS] + [p for p in stubs if p != sim / "internal.h"]
+
+
 def build_key(tree: Path, nodes_shift: int) -> str:
     digest = hashlib.sha256(f"NODES_SHIFT={nodes_shift}\n".encode())
-    for rel in _TREE_INPUTS:
-        digest.update((tree / rel).read_bytes())
+    for path in _key_inputs(tree):
+        digest.update(str(path.relative_to(tree)).encode() + b"\0" + path.read_bytes())
     for name in DRIVER_SOURCES:
         digest.update((HERE / name).read_bytes())
     return digest.hexdigest()[:16]

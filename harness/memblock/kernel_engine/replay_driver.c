@@ -22,7 +22,8 @@
  * Output: "= <int>" for every command that returns a value (allocations print
  * the physical address, 0 on failure), "=" for the others, "! <msg>" for bad
  * input or a call the tree lacks; dump prints the two arrays; time prints
- * nanoseconds spent in memblock.
+ * nanoseconds spent in memblock.  stderr (the stubs' WARN_ON "assertion failed
+ * at memblock.c:N") goes to stdout, before the "=" of the command that warned.
  */
 #include "memblock.c"
 
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 bool movable_node_enabled;
 
@@ -218,6 +220,10 @@ int main(void)
 
 	/* x86 allows resizing at the start of e820__memblock_setup. */
 	memblock_allow_resize();
+	if (dup2(STDOUT_FILENO, STDERR_FILENO) < 0) {
+		perror("replay_driver: dup2");
+		return 3;
+	}
 
 	while (fgets(line, sizeof(line), stdin)) {
 		char *rest, *name = strtok_r(line, " \t\n", &rest);
