@@ -13,7 +13,7 @@ from debarchive.archive import MAX_AGE, Archive, Package
 from debarchive.store import SuiteIndex
 from debarchive.errors import ArchiveUnreachable, NotInArchive, VerificationError
 from debarchive.suites import SUITES, Origin, Suite
-from debarchive.unpack import stream_deb, unpack
+from debarchive.unpack import stream_deb, unpack, unpack_tar
 
 __all__ = ["MAX_AGE", "SUITES", "Archive", "ArchiveUnreachable", "NotInArchive", "Origin", "Package", "Suite",
-           "SuiteIndex", "VerificationError", "stream_deb", "unpack"]
+           "SuiteIndex", "VerificationError", "stream_deb", "unpack", "unpack_tar"]

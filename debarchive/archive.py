@@ -77,6 +77,8 @@ class Archive:
         self.root = root if root is not None else paths.cache_root() / "debian-archive"
         self.max_age = max_age
         self._loaded: dict[str, SuiteIndex | None] = {}
+        # suite -> why it was not read this time (kernels list --available shows it)
+        self.skipped: dict[str, str] = {}
 
     @property
     def mirrors(self) -> dict[Origin, str]:
@@ -117,8 +119,8 @@ class Archive:
             if cached is not None and not force and time.time() - cached.fetched < self.max_age:
                 return cached
             if suite.origin not in self.mirrors:
-                log.warning("%s: no %s configured (set %s); suite not read", suite.name,
-                            suite.origin.value, sources.ENV[suite.origin])
+                self.skipped[suite.name] = f"no {suite.origin.value} configured (set {sources.ENV[suite.origin]})"
+                log.info("%s: %s", suite.name, self.skipped[suite.name])
                 return cached
             try:
                 return self._update(suite, cached, path)
@@ -129,7 +131,8 @@ class Archive:
                             time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(cached.fetched)), err)
                 return cached
             except NotInArchive as err:
-                log.warning("%s: not on this mirror (%s); suite not read", suite.name, err)
+                self.skipped[suite.name] = f"not on this mirror ({err})"
+                log.info("%s: %s", suite.name, self.skipped[suite.name])
                 return cached
 
     def _update(self, suite: Suite, cached: SuiteIndex | None, path: Path) -> SuiteIndex:
@@ -149,8 +152,8 @@ class Archive:
         else:
             result = store.write(path, meta, self._fetch_packages(base, info, signed.text))
         if result.expired:
-            log.warning("%s: the signed index expired %s (the mirror is behind); its packages "
-                        "are still verified", suite.name, result.valid_until)
+            log.info("%s: the signed index expired %s (the mirror is behind); its packages "
+                     "are still verified", suite.name, result.valid_until)
         return result
 
     def _fetch_packages(self, base: str, info: index.ReleaseInfo, release_text: str) -> list[index.Row]:
@@ -181,6 +184,7 @@ class Archive:
         where = self._deb_url(pkg)
         rel = index.pool_path(pkg.filename, where)
         target_dir = directory if directory is not None else _private_dir(self.root / "debs")
+        target_dir.mkdir(parents=True, exist_ok=True)
         dest = target_dir / rel.name
         with FileLock(str(dest) + ".lock"):
             if dest.is_file() and dest.stat().st_size == pkg.size and sha256_of(dest) == pkg.sha256:

@@ -7,6 +7,7 @@ device nodes, no setuid bits.
 """
 from __future__ import annotations
 
+import lzma
 import os
 import shutil
 import subprocess
@@ -54,26 +55,25 @@ def _inside(root: Path, path: Path) -> bool:
     return os.path.commonpath([root, os.path.realpath(path)]) == str(root)
 
 
-def unpack(deb: Path, dest: Path) -> None:
-    """Unpack ``deb``'s files under ``dest`` (created if need be).
+class _Extractor:
+    """Writes members under ``dest`` one at a time; ``where`` names the archive in errors."""
 
-    Absolute symlinks are made relative to ``dest`` (``/usr/lib/x`` → ``dest/usr/lib/x``),
-    so the unpacked tree is whole by itself; a relative one that would point above ``dest``
-    is an ``InfrastructureError`` naming the member, as is any name that climbs out.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    root = Path(os.path.realpath(dest))
+    def __init__(self, dest: Path, where: str) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        self.dest, self.where = dest, where
+        self.root = Path(os.path.realpath(dest))
 
-    def take(member: tarfile.TarInfo, read: Callable[[], bytes]) -> None:
+    def take(self, member: tarfile.TarInfo, read: Callable[[], bytes]) -> None:
+        root, where, dest = self.root, self.where, self.dest
         try:
             rel = member_path(member.name)
         except ValueError:
-            raise InfrastructureError(f"{deb}: member {member.name!r} would land outside {dest}") from None
+            raise InfrastructureError(f"{where}: member {member.name!r} would land outside {dest}") from None
         if rel is None:
             return
         target = root / rel
         if not _inside(root, target.parent):
-            raise InfrastructureError(f"{deb}: member {member.name!r} would be written through a symlink "
+            raise InfrastructureError(f"{where}: member {member.name!r} would be written through a symlink "
                                       f"out of {dest}")
         if target.is_symlink() or (target.exists() and not target.is_dir()):
             target.unlink()
@@ -88,19 +88,39 @@ def unpack(deb: Path, dest: Path) -> None:
             link = PurePosixPath(member.linkname)
             pointed = root / link.relative_to("/") if link.is_absolute() else target.parent / link
             if os.path.commonpath([root, os.path.normpath(pointed)]) != str(root):
-                raise InfrastructureError(f"{deb}: symlink {member.name!r} -> {member.linkname!r} "
+                raise InfrastructureError(f"{where}: symlink {member.name!r} -> {member.linkname!r} "
                                           f"points out of {dest}")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(os.path.relpath(os.path.normpath(pointed), target.parent))
         elif member.islnk():
-            source = root / (member_path(member.linkname) or PurePosixPath("."))
+            try:
+                source = root / (member_path(member.linkname) or PurePosixPath("."))
+            except ValueError:
+                source = root.parent  # outside: refused just below
             if not _inside(root, source) or not source.is_file():
-                raise InfrastructureError(f"{deb}: hard link {member.name!r} -> {member.linkname!r} "
+                raise InfrastructureError(f"{where}: hard link {member.name!r} -> {member.linkname!r} "
                                           f"is not a file inside {dest}")
             shutil.copy2(source, target)
-        # device nodes, fifos: nothing a test needs from a package, and unsafe to create
+        # device nodes, fifos: nothing memhp needs from a package, and unsafe to create
 
+
+def unpack(deb: Path, dest: Path) -> None:
+    """Unpack ``deb``'s files under ``dest`` (created if need be).
+
+    Absolute symlinks are made relative to ``dest`` (``/usr/lib/x`` → ``dest/usr/lib/x``),
+    so the unpacked tree is whole by itself; a relative one that would point above ``dest``
+    is an ``InfrastructureError`` naming the member, as is any name that climbs out.
+    """
+    stream_deb(deb, _Extractor(dest, str(deb)).take)
+
+
+def unpack_tar(tarball: Path, dest: Path) -> None:
+    """Unpack a (compressed) tar file under ``dest`` by ``unpack``'s rules (e.g. the kernel
+    source tarball inside ``linux-source-SERIES``)."""
+    extractor = _Extractor(dest, str(tarball))
     try:
-        stream_deb(deb, take)
-    except ValueError as err:  # member_path of a hard link's target
-        raise InfrastructureError(f"{deb}: member {err} would land outside {dest}") from err
+        with tarfile.open(tarball, mode="r|*") as tar:
+            for member in tar:
+                extractor.take(member, lambda m=member: tar.extractfile(m).read())  # type: ignore[union-attr,misc]
+    except (tarfile.TarError, EOFError, lzma.LZMAError) as err:
+        raise InfrastructureError(f"{tarball}: unreadable tar archive: {err}") from err

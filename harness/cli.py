@@ -199,6 +199,13 @@ def cmd_kernels_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kernels_source(args: argparse.Namespace) -> int:
+    from kernels.source import source_tree
+
+    print(f"linux-source-{args.series}: {source_tree(args.series)}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness.run.compare import run_and_compare
 
@@ -303,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = kern.add_parser("fetch")
     fetch.add_argument("spec")
     fetch.set_defaults(func=cmd_kernels_fetch)
+    source = kern.add_parser("source", help="fetch and unpack Debian's linux-source-SERIES (verified)")
+    source.add_argument("series", help="e.g. 6.12")
+    source.set_defaults(func=cmd_kernels_source)
 
     comp = sub.add_parser("compare", help="run a scenario on kernels A and B and report what "
                           "changed; exit 1 when B regresses")

@@ -6,6 +6,9 @@
      ├── InfrastructureError    cannot test: QEMU missing, kernel not obtainable, QEMU died
      │    │                     before the kernel ran                                 → exit 125
      │    ├── QemuLaunchError   QEMU exited or never connected (harness.qemu.machine)
+     │    ├── VerificationError  a download failed its signature or checksum (debarchive)
+     │    ├── ArchiveUnreachable  Debian's archive cannot be reached (debarchive)
+     │    ├── NotInArchive      the archive lacks a file its index named (debarchive)
      │    └── ArtifactWriteError  an artifact could not be written, e.g. a full disk
      │         │                (harness.run.artifacts)
      │         └── UnrecordedRun  … after the verdict, which it carries (harness.run.runner)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness.errors import BadInputError
-from kernels.debian import cached_kernels, catalog, fetch_modules, kernel_from_entry, resolve_debian
+from kernels import debian
+from kernels.cache import is_complete
+from kernels.debian import cached_kernels, catalog, fetch_modules, kernel_entry, kernel_from_entry, resolve_debian
 from kernels.debian_catalog import Catalog
 from kernels.kernel import Kernel
 from kernels.local import resolve_local
@@ -17,8 +19,8 @@ from kernels.modules import Module, ModuleTree, resolve_modules
 from kernels.pvh import boot_image
 from kernels.spec import DEFAULT_SPEC, DebianSpec, Pick, parse_spec
 
-__all__ = ["DEFAULT_SPEC", "Kernel", "Module", "available", "boot_image", "format_available", "fetch", "list_kernels", "module_tree",
-           "needed_modules", "resolve"]
+__all__ = ["DEFAULT_SPEC", "Kernel", "Module", "available", "boot_image", "format_available", "fetch",
+           "list_kernels", "module_tree", "needed_modules", "resolve", "unread_suites"]
 
 
 def resolve(spec: str = DEFAULT_SPEC) -> Kernel:
@@ -51,19 +53,24 @@ def available() -> Catalog:
     return catalog()
 
 
+def unread_suites() -> dict[str, str]:
+    """The suites the last ``available()`` could not read, and why (empty when all were)."""
+    return dict(debian.default_archive().skipped)
+
+
 def format_available(found: Catalog) -> str:
     """``kernels list --available``: the newest build of each series, and what the
     catalog's aliases name today."""
-    cached = {k.entry.name for k in cached_kernels()}
     lines = [f"{'name':<13} {'newest release':<24} {'package version':<20} {'suite':<19} cached"]
     for series in found.series():
         build = found.newest(series)
         assert build is not None
-        mark = "yes" if f"{build.main.name}_{build.version}" in cached else "no"
+        mark = "yes" if is_complete(kernel_entry(build)) else "no"
         lines.append(f"{'debian:' + series:<13} {build.release:<24} {build.version:<20} {build.suite:<19} {mark}")
     aliases = [f"debian:{pick.value} = debian:{found.resolve_alias(pick)}" for pick in (Pick.LTS, Pick.LATEST)
                if found.resolve_alias(pick)]
-    return "\n".join([*lines, "; ".join(aliases)])
+    unread = [f"{suite}: {why}" for suite, why in unread_suites().items()]
+    return "\n".join([*lines, "; ".join(aliases), *(f"not read: {line}" for line in unread)])
 
 
 def module_tree(kernel: Kernel) -> ModuleTree:

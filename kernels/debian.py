@@ -27,7 +27,7 @@ from pathlib import Path
 from debian.debian_support import Version
 
 from debarchive import Archive, ArchiveUnreachable, NotInArchive, Package, stream_deb
-from harness.errors import InfrastructureError
+from harness.errors import BadInputError, InfrastructureError
 from kernels import cache
 from kernels.bzimage import write_vmlinux
 from kernels.debian_catalog import LONGTERM, PACKAGE_REGEX, Build, Catalog, Layout
@@ -162,15 +162,22 @@ def kernel_from_entry(entry: Path, spec: str) -> Kernel:
 
 def resolve_debian(spec: DebianSpec, archive: Archive | None = None) -> Kernel:
     """Fetch (or reuse) the kernel ``spec`` names; the archive unreachable, the newest
-    cached kernel it could mean, with a line saying so."""
+    cached kernel it could mean, with a line saying so.
+
+    A pinned release in the cache is used as it is (it cannot change), and a series or
+    release the archive has dropped is still served from the cache, with a line.
+    """
+    cached_pin = cached_for(spec) if spec.pick is Pick.RELEASE else None
+    if cached_pin is not None:
+        return kernel_from_entry(cached_pin.entry, spec.text)
     archive = archive or default_archive()
     try:
         try:
-            entry = fetch_build(catalog(archive).pick(spec), archive)
+            entry = _entry_for(spec, archive)
         except NotInArchive as err:  # superseded since the cached index: ask again
             log.info("%s: %s; reading the archive's indexes again", spec.text, err)
             archive.refresh()
-            entry = fetch_build(catalog(archive).pick(spec), archive)
+            entry = _entry_for(spec, archive)
     except ArchiveUnreachable as err:
         cached = cached_for(spec)
         if cached is None:
@@ -180,6 +187,21 @@ def resolve_debian(spec: DebianSpec, archive: Archive | None = None) -> Kernel:
                     spec.text, cached.release, cached.version, err)
         entry = cached.entry
     return kernel_from_entry(entry, spec.text)
+
+
+def _entry_for(spec: DebianSpec, archive: Archive) -> Path:
+    """The cache entry of the build ``spec`` names, fetched if need be; a series or release
+    the archive no longer has comes from the cache if it is there, with a line."""
+    try:
+        build = catalog(archive).pick(spec)
+    except BadInputError:
+        cached = cached_for(spec) if spec.pick not in (Pick.LTS, Pick.LATEST) else None
+        if cached is None:
+            raise
+        log.warning("%s: no longer in Debian's archive, using the cached %s (%s)", spec.text,
+                    cached.release, cached.version)
+        return cached.entry
+    return fetch_build(build, archive)
 
 
 def _build_of(kernel: Kernel, meta: dict[str, object], archive: Archive) -> Build:

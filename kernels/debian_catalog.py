@@ -56,7 +56,7 @@ def series_key(series: str) -> tuple[int, int]:
 _LINES = tuple(dict.fromkeys(s.name.split("-")[0] for s in SUITES))
 
 
-def _line_rank(suite: str) -> int:
+def line_rank(suite: str) -> int:
     return _LINES.index(suite.split("-")[0])
 
 
@@ -103,8 +103,8 @@ class Build:
         return self.packages[1:] if self.layout is Layout.SPLIT else self.packages
 
     def order(self) -> tuple[tuple[int, int, int], int, Version]:
-        """Sort key: newest last (see ``_line_rank`` for ties)."""
-        return self.upstream, -_line_rank(self.suite), Version(self.version)
+        """Sort key: newest last (see ``line_rank`` for ties)."""
+        return self.upstream, -line_rank(self.suite), Version(self.version)
 
 
 def _builds(packages: Iterable[Package]) -> list[Build]:

@@ -21,8 +21,8 @@ from harness.guest.initramfs_files import FileEntry
 from harness.guest.selftest_tap import KSFT_SKIP, selftest_tap, tap_text
 from harness.guest.user_command import keep_output
 from harness.guest.vm import GuestVM
-from harness.memblock.kernel_engine.build import debian_tree
 from harness.scenario.schema import Selftest
+from kernels.source import source_tree
 
 SCRIPT = "tools/testing/selftests/memory-hotplug/mem-on-off-test.sh"
 GUEST_DIR = "/opt/memhp-selftest"
@@ -45,7 +45,7 @@ def _bash_with_libraries() -> list[FileEntry]:
 
 def selftest_files(version: str) -> tuple[FileEntry, ...]:
     """The script from ``linux-source-<version>`` and bash, for the initramfs."""
-    script = debian_tree(version) / SCRIPT
+    script = source_tree(version) / SCRIPT
     if not script.is_file():
         raise InfrastructureError(f"{script} missing from the kernel source tree")
     return (FileEntry(f"{GUEST_DIR}/mem-on-off-test.sh", 0o755, script.read_bytes()),

@@ -15,10 +15,11 @@ from types import TracebackType
 
 from harness.errors import InfrastructureError
 from harness.memblock import ops as ops
-from harness.memblock.kernel_engine.build import build_replay_driver, debian_tree
+from harness.memblock.kernel_engine.build import build_replay_driver
 from harness.memblock.model import KernelVersion, Memblock, MemblockRegion, MemblockType
 from harness.memblock.ops import ALLOCATING_OPS, Op, to_line
 from harness.memblock.sim import MemblockSim
+from kernels.source import source_tree
 
 
 def python_engine(version: KernelVersion, max_numnodes: int = 1024, movable_node: bool = False,
@@ -44,7 +45,7 @@ class KernelEngine:
                  movable_node: bool = False, mirrored_kernelcore: bool = False,
                  tree: Path | None = None) -> None:
         self.version = version
-        binary = build_replay_driver(tree or debian_tree(version.value),
+        binary = build_replay_driver(tree or source_tree(version.value),
                                      nodes_shift_for(max_numnodes))
         try:
             self._proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE,

@@ -34,14 +34,17 @@ class Key:
     keyring: Path
 
 
-def make_key(directory: Path, name: str) -> Key:
-    home = directory / f"gpg-{name}"
-    home.mkdir(mode=0o700, parents=True)
+def make_key(directory: Path, name: str, home: Path | None = None) -> Key:
+    """A new key; in ``home`` beside the keys already there if given (to sign with several),
+    its keyring holding this key alone."""
+    home = home or directory / f"gpg-{name}"
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
     subprocess.run([*gpg, "--quick-gen-key", f"memhp test {name} <{name}@example.org>", "ed25519", "sign", "never"],
                    check=True, capture_output=True)
     keyring = directory / f"{name}.gpg"
-    keyring.write_bytes(subprocess.run([*gpg, "--export"], check=True, capture_output=True).stdout)
+    keyring.write_bytes(subprocess.run([*gpg, "--export", f"<{name}@example.org>"], check=True,
+                                       capture_output=True).stdout)
     return Key(home, keyring)
 
 
@@ -83,8 +86,9 @@ class FakeArchive:
         return deb
 
     def publish(self, suite: str, key: Key, codename: str | None = None,
-                valid_until: datetime | None = None) -> Path:
-        """Write ``suite``'s Packages.xz (plain and by-hash), Release and InRelease."""
+                valid_until: datetime | None = None, signers: tuple[str, ...] = ()) -> Path:
+        """Write ``suite``'s Packages.xz (plain and by-hash), Release and InRelease, signed by
+        ``signers`` (names given to ``make_key`` in ``key``'s home) or by ``key`` alone."""
         dists = self.root / "dists" / suite
         binary = dists / "main" / "binary-amd64"
         binary.mkdir(parents=True, exist_ok=True)
@@ -102,6 +106,7 @@ class FakeArchive:
         (dists / "Release").write_text(release)
         subprocess.run(["gpg", "--homedir", str(key.home), "--batch", "--yes", "--pinentry-mode", "loopback",
                         "--passphrase", "", "--digest-algo", "SHA512", "--clearsign",
+                        *[arg for name in signers for arg in ("--local-user", f"<{name}@example.org>")],
                         "--output", str(dists / "InRelease"), str(dists / "Release")],
                        check=True, capture_output=True)
         return dists / "InRelease"
@@ -109,13 +114,17 @@ class FakeArchive:
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base's name)
-        pass
+        requests = getattr(self.server, "requests", None)
+        if requests is not None:
+            requests.append(self.path)
 
 
 @contextmanager
-def serve(root: Path) -> Iterator[str]:
-    """``root`` over HTTP on 127.0.0.1 (a free port); yields the base URI."""
+def serve(root: Path, requests: list[str] | None = None) -> Iterator[str]:
+    """``root`` over HTTP on 127.0.0.1 (a free port); yields the base URI. The path of
+    each request served is appended to ``requests`` if given."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
+    server.requests = requests  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

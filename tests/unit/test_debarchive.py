@@ -108,6 +108,20 @@ def test_archive_signed_by_another_key_is_refused(tmp_path: Path, fake: FakeArch
     assert cached_files(tmp_path / "cache") == []
 
 
+def test_one_good_signature_of_two_is_enough(tmp_path: Path, fake: FakeArchive) -> None:
+    """Debian signs each suite with two releases' keys; a host's keyring may know only one
+    (a Debian 12 keyring and a key made after it), as apt accepts."""
+    keys = tmp_path / "two"
+    known = make_key(keys, "known", home=keys / "home")
+    make_key(keys, "newer", home=keys / "home")
+    fake.add("sid", "pkg", "1.0")
+    fake.publish("sid", known, signers=("known", "newer"))
+    with serve(fake.root) as uri:
+        (pkg,) = archive(uri, known, tmp_path / "cache", suites=("sid",)).packages("pkg")
+    assert pkg.suite == "sid"
+    stop_agent(known)
+
+
 def test_text_changed_after_signing_is_a_bad_signature(tmp_path: Path, fake: FakeArchive,
                                                        keys: tuple[Key, Key]) -> None:
     fake.add("trixie", "pkg", "1.0")
@@ -264,3 +278,16 @@ def test_no_debian_archive_anywhere_is_one_clear_line(tmp_path: Path, monkeypatc
     monkeypatch.setenv("MEMHP_DEBIAN_MIRROR", "ftp://old.invalid/debian")
     with pytest.raises(BadInputError, match="MEMHP_DEBIAN_MIRROR='ftp://old.invalid/debian': not an http"):
         mirrors(tmp_path)
+
+
+def test_suites_that_cannot_be_read_are_named(tmp_path: Path, fake: FakeArchive, keys: tuple[Key, Key]) -> None:
+    from debarchive import Archive, Suite
+    fake.add("trixie", "pkg", "1.0")
+    fake.publish("trixie", keys[0])
+    with serve(fake.root) as uri:
+        client = Archive(mirrors={Origin.MAIN: uri}, keyring=keys[0].keyring, root=tmp_path / "cache",
+                         suites=[Suite("trixie", Origin.MAIN), Suite("sid", Origin.MAIN),
+                                 Suite("trixie-security", Origin.SECURITY)])
+        assert [p.suite for p in client.packages("pkg")] == ["trixie"]
+    assert client.skipped["sid"].startswith("not on this mirror (") and "dists/sid/InRelease" in client.skipped["sid"]
+    assert client.skipped["trixie-security"] == "no security archive configured (set MEMHP_DEBIAN_SECURITY_MIRROR)"

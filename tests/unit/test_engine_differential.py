@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +14,9 @@ from hypothesis import strategies as st
 
 from harness.memblock import ops as ops
 from harness.memblock.engines import KernelEngine, python_engine
-from harness.memblock.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT, build_replay_driver
+from harness.memblock.kernel_engine.build import build_replay_driver
 from harness.memblock.model import KernelVersion
+from kernels.source import source_tree
 
 U = 0x1000  # the op universe is in pages so that ranges collide often
 MAX_NUMNODES = 1024
@@ -30,19 +30,10 @@ START = st.sampled_from([0, 0, 32 * U, 128 * U])
 LIMIT = st.sampled_from([0, 1, 96 * U, 200 * U, (1 << 64) - 1])
 
 
-def _tree_available(version: KernelVersion) -> bool:
-    tree = SOURCE_ROOT / f"linux-source-{version.value}"
-    return (tree / "mm/memblock.c").is_file() or Path(
-        DEBIAN_TARBALL.format(version=version.value)).is_file()
-
-
 @pytest.fixture(scope="module", params=list(KernelVersion), ids=lambda v: v.value)
 def version(request: pytest.FixtureRequest) -> Iterator[KernelVersion]:
     v: KernelVersion = request.param
-    if not _tree_available(v):
-        pytest.skip(f"linux-source-{v.value} not installed (scripts/setup installs it)")
-    from harness.memblock.kernel_engine.build import debian_tree
-    build_replay_driver(debian_tree(v.value))
+    build_replay_driver(source_tree(v.value))
     yield v
 
 

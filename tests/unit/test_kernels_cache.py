@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import lzma
+import multiprocessing
+import multiprocessing.synchronize
 import os
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from module_fakes import fake_module
 from test_kernels_bzimage import FAKE_ELF, make_bzimage
 
 import kernels
-from debarchive import Archive, ArchiveUnreachable, VerificationError
+from debarchive import Archive, ArchiveUnreachable, Origin, Suite, VerificationError
 from harness.errors import BadInputError
 from kernels import debian
 from kernels.debian_catalog import Layout
@@ -238,3 +241,55 @@ def test_cli_unknown_series_is_one_line_exit_2(fake: FakeArchive, key: Key, cach
     lines = [line for line in proc.stderr.splitlines() if "not in Debian's archive" in line]
     assert len(lines) == 1 and "it has series 6.1, 6.18, 7.3" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def _fetch_in_child(cache_dir: str, uri: str, keyring: str, barrier: multiprocessing.synchronize.Barrier,
+                    results: multiprocessing.Queue[str]) -> None:
+    os.environ["MEMHP_CACHE"] = cache_dir
+    os.environ["MEMHP_DEBIAN_KEYRING"] = keyring
+    client = Archive(mirrors={Origin.MAIN: uri}, keyring=Path(keyring),
+                     suites=[Suite(s, Origin.MAIN) for s in SUITES], root=Path(cache_dir) / "debian-archive")
+    debian.default_archive = lambda: client  # type: ignore[assignment]  # this child's own
+    barrier.wait()
+    results.put(str(kernels.fetch("debian:7.3").bzimage))
+
+
+def test_two_processes_fetch_once(fake: FakeArchive, key: Key, cache: Path) -> None:
+    requests: list[str] = []
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    with serve(fake.root, requests) as uri:
+        args = (str(cache), uri, str(key.keyring), barrier, results)
+        procs = [ctx.Process(target=_fetch_in_child, args=args) for _ in range(2)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(timeout=120)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    assert results.get() == results.get()
+    debs = sorted(urllib.parse.unquote(r.rsplit("/", 1)[-1]) for r in requests if r.endswith(".deb"))
+    assert debs == sorted({d for d in debs})  # each package downloaded once
+    assert len(debs) == 3 and all(SPLIT in d for d in debs)
+    assert sum(r.endswith("/InRelease") for r in requests) == len(SUITES)  # each index read once
+
+
+def test_a_kernel_the_archive_dropped_still_comes_from_the_cache(fake: FakeArchive, key: Key, cache: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    requests: list[str] = []
+    with serve(fake.root, requests) as uri:
+        client = archive(uri, key, cache / "debian-archive", suites=SUITES)
+        monkeypatch.setattr(debian, "default_archive", lambda: client)
+        fetched = kernels.fetch("debian:lts")
+        fake.stanzas["trixie-backports"] = [s for s in fake.stanzas["trixie-backports"] if "6.18" not in s]
+        fake.publish("trixie-backports", key)  # 6.18 leaves the archive
+        client = archive(uri, key, cache / "debian-archive", suites=SUITES, max_age=0)
+        requests.clear()
+        assert kernels.resolve(f"debian:{SIGNED}").bzimage == fetched.bzimage  # a pin in the cache: as it is
+        assert requests == []
+        with caplog.at_level(logging.WARNING):
+            assert kernels.resolve("debian:6.18").bzimage == fetched.bzimage
+        assert f"debian:6.18: no longer in Debian's archive, using the cached {SIGNED}" in caplog.text
+        with pytest.raises(BadInputError, match="debian:6.17: not in Debian's archive; it has series 6.1, 7.3 "):
+            kernels.resolve("debian:6.17")
+        assert kernels.resolve("debian:lts").release == OLD  # lts follows the archive: now 6.1

@@ -7,20 +7,16 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.replay import replay
-from harness.errors import InfrastructureError
 from harness.logparse import load_boot_log
-from harness.memblock.kernel_engine.build import debian_tree
+from kernels.source import source_tree
 
 LOG = Path(__file__).parents[2] / "fixtures/logs/qemu-6.1-three-node.log"  # top-down boot
 
 
 @pytest.fixture(scope="module")
 def stock_tree() -> Path:
-    """Debian's 6.1 tree, unpacked here if no other test has done it yet."""
-    try:
-        return debian_tree("6.1")
-    except InfrastructureError as err:  # neither the tree nor linux-source-6.1's tarball
-        pytest.skip(str(err))
+    """Debian's 6.1 tree, fetched and unpacked here if no other test has done it yet."""
+    return source_tree("6.1")
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.memblock.kernel_engine.build import DEBIAN_TARBALL, SOURCE_ROOT, debian_tree
 from harness.memblock.model import KernelVersion
 from harness.units import kernel_params, memparse, parse_percent
+from kernels.source import source_tree
 
 PRELUDE = r"""
 #include <limits.h>
@@ -108,12 +108,9 @@ class KernelReader:
 @pytest.fixture(scope="module", params=list(KernelVersion), ids=lambda v: v.value)
 def kernel(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelReader]:
     version: KernelVersion = request.param
-    unpacked = (SOURCE_ROOT / f"linux-source-{version.value}" / "lib/cmdline.c").is_file()
-    if not unpacked and not Path(DEBIAN_TARBALL.format(version=version.value)).is_file():
-        pytest.skip(f"linux-source-{version.value} not installed")
     if shutil.which("gcc") is None:
         pytest.skip("gcc not installed")
-    tree = debian_tree(version.value)
+    tree = source_tree(version.value)
     masks = re.findall(r"^#define _[A-Z]+\s+0x[0-9a-f]+.*$", (tree / "include/linux/ctype.h").read_text(), re.M)
     table = _function((tree / "lib/ctype.c").read_text(), r"const unsigned char _ctype\[\] = \{", r"\};")
     parts = ["\n".join(masks), table, CTYPE]

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 import acpi_tables
+import debarchive
 import harness
 import kernels
 from harness import errors
+from debarchive import ArchiveUnreachable, NotInArchive, VerificationError
 from harness.cli import main
 from harness.errors import (
     BadInputError,
@@ -44,6 +46,9 @@ ERRORS: list[tuple[BaseException, ExitCode, Verdict | None]] = [
     (ArtifactWriteError((Path("m.json"),), "full"), ExitCode.CANNOT_TEST, Verdict.ERROR),
     (UnrecordedRun([ArtifactWriteError((Path("m.json"),), "full")], RunResult("s", "k")),
      ExitCode.CANNOT_TEST, Verdict.ERROR),
+    (VerificationError("x"), ExitCode.CANNOT_TEST, Verdict.ERROR),
+    (ArchiveUnreachable("x"), ExitCode.CANNOT_TEST, Verdict.ERROR),
+    (NotInArchive("x"), ExitCode.CANNOT_TEST, Verdict.ERROR),
     (GuestError("x"), ExitCode.FAIL, Verdict.FAIL),
     (GuestGone("x"), ExitCode.FAIL, Verdict.FAIL),
     (RuntimeError("x"), ExitCode.CANNOT_TEST, None),  # a harness bug: could not test
@@ -62,7 +67,7 @@ def test_exceptions_map_to_exit_codes_and_verdicts(exc: BaseException, code: Exi
 
 
 def test_the_mapping_covers_every_error_class_and_the_tree_lists_them() -> None:
-    for package in (harness, acpi_tables, kernels):
+    for package in (harness, acpi_tables, kernels, debarchive):
         for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             importlib.import_module(info.name)
     classes, todo = set(), [MemhpError]

@@ -19,8 +19,6 @@ from harness.paths import cache_dir
 
 HERE = Path(__file__).resolve().parent
 DRIVER_SOURCES = ("replay_driver.c", "va_override.h")
-SOURCE_ROOT = Path.home() / ".cache" / "memhp-src"
-DEBIAN_TARBALL = "/usr/src/linux-source-{version}.tar.xz"
 URCU_HEADERS = (Path("/usr/include/urcu/uatomic.h"),
                 Path("/usr/include/x86_64-linux-gnu/urcu/uatomic.h"))
 
@@ -33,24 +31,6 @@ _TREE_INPUTS = (
     "tools/testing/memblock/mmzone.c",
     "tools/lib/slab.c",
 )
-
-
-def debian_tree(version: str) -> Path:
-    """The unpacked Debian ``linux-source-<version>`` tree, unpacking the tarball on first use."""
-    tree = SOURCE_ROOT / f"linux-source-{version}"
-    if (tree / "mm" / "memblock.c").is_file():
-        return tree
-    tarball = Path(DEBIAN_TARBALL.format(version=version))
-    if not tarball.is_file():
-        raise InfrastructureError(
-            f"kernel source {tarball} missing: apt-get install linux-source-{version}")
-    SOURCE_ROOT.mkdir(parents=True, exist_ok=True)
-    try:
-        subprocess.run(["tar", "-xf", str(tarball), "-C", str(SOURCE_ROOT)], check=True,
-                       capture_output=True, text=True)
-    except subprocess.CalledProcessError as err:
-        raise InfrastructureError(f"unpacking {tarball} failed: {err.stderr.strip()}") from err
-    return tree
 
 
 def _check_tree(tree: Path) -> None:
