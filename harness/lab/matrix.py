@@ -143,12 +143,12 @@ def write_reports(result: MatrixResult, out_dir: Path, db: Path | None) -> None:
     with artifact_writes(out_dir):
         write_atomic(out_dir / "summary.json", (json.dumps(result.to_json(), indent=2) + "\n").encode())
         write_junit(result, out_dir / "runs", out_dir / "junit.xml")
-        trends = None
+        trends = differences = None
         if db is not None:
             with History(db) as history:
                 history.record(result)
-                trends = history.trend_rows()
-        write_html(result, out_dir / "runs", out_dir / "index.html", trends)
+                trends, differences = history.trend_rows(), history.qemu_differences()
+        write_html(result, out_dir / "runs", out_dir / "index.html", trends, differences)
 
 
 def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,

@@ -20,7 +20,6 @@ QEMU_BINARY = "qemu-system-x86_64"
 SYSTEM = "system"
 _DATA = Path("usr/share/qemu")
 _MODULES = Path("usr/lib/x86_64-linux-gnu/qemu")
-_LIBS = Path("usr/lib/x86_64-linux-gnu")
 
 
 @dataclass(frozen=True)
@@ -36,33 +35,18 @@ class QemuBinary:
     def data_dir(self) -> Path | None:
         return self.root / _DATA if self.root is not None and (self.root / _DATA).is_dir() else None
 
-    @property
-    def module_dir(self) -> Path | None:
-        # Set even when the tree has no modules: QEMU must never load the host QEMU's.
-        return self.root / _MODULES if self.root is not None else None
-
     def argv(self) -> list[str]:
         """The start of every command line of this QEMU."""
         data = self.data_dir
         return [str(self.path)] + (["-L", str(data)] if data is not None else [])
 
     def env(self) -> dict[str, str] | None:
-        """The environment QEMU runs in: None (inherit) for the system's QEMU; a private
-        tree's modules, and the libraries its package brought that the host lacks."""
+        """The environment QEMU runs in: None (inherit) for the system's QEMU; for a
+        private tree, its own module folder, even one it lacks: never the host QEMU's
+        modules (the libraries are the host's)."""
         if self.root is None:
             return None
-        env = dict(os.environ)
-        if (modules := self.module_dir) is not None:
-            env["QEMU_MODULE_DIR"] = str(modules)
-        libs = self.root / _LIBS
-        if libs.is_dir() and any(p.name.endswith(".so") or ".so." in p.name for p in libs.iterdir()):
-            env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libs), env.get("LD_LIBRARY_PATH")]))
-        return env
-
-    @property
-    def label(self) -> str:
-        """A short name for reports and folder names."""
-        return self.spec
+        return dict(os.environ, QEMU_MODULE_DIR=str(self.root / _MODULES))
 
     def resolved(self) -> Path:
         """The executable's absolute path (InfrastructureError when there is none)."""

@@ -10,7 +10,7 @@ comparing version numbers.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from acpi_tables.header import AcpiTableHeader
@@ -110,11 +110,9 @@ class QemuFacts:
     version: str                            # "10.0.2"
     package: str                            # QEMU's own "package" string, "" if none
     machines: Mapping[str, str]             # every name and alias → the machine type it is
-    default_machine: str | None
     properties: Mapping[str, frozenset[str]]  # device/object type → its properties (absent: no such type)
     events: frozenset[str]
     migrate_capabilities: frozenset[str]
-    deprecated_machines: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def version_tuple(self) -> tuple[int, ...]:
@@ -156,15 +154,11 @@ class QemuFacts:
 
     def to_json(self) -> dict[str, Any]:
         return {"version": self.version, "package": self.package, "machines": dict(self.machines),
-                "default_machine": self.default_machine,
                 "properties": {k: sorted(v) for k, v in self.properties.items()},
-                "events": sorted(self.events), "migrate_capabilities": sorted(self.migrate_capabilities),
-                "deprecated_machines": sorted(self.deprecated_machines)}
+                "events": sorted(self.events), "migrate_capabilities": sorted(self.migrate_capabilities)}
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> QemuFacts:
         return cls(str(data["version"]), str(data["package"]), dict(data["machines"]),
-                   data.get("default_machine"),
                    {k: frozenset(v) for k, v in data["properties"].items()},
-                   frozenset(data["events"]), frozenset(data["migrate_capabilities"]),
-                   frozenset(data.get("deprecated_machines", ())))
+                   frozenset(data["events"]), frozenset(data["migrate_capabilities"]))

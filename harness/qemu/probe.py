@@ -18,7 +18,7 @@ from harness.qemu.binary import QemuBinary
 from harness.qemu.facts import PROBED_DEVICES, PROBED_OBJECTS, QemuFacts
 
 PROBE_TIMEOUT = 60.0
-_CACHE_FORMAT = 1  # raise when the cached answers change shape
+_CACHE_FORMAT = 2  # raise when the cached answers change shape
 
 
 def _commands() -> list[dict[str, Any]]:
@@ -60,15 +60,10 @@ def _facts(answers: dict[int, dict[str, Any]]) -> QemuFacts:
     version = answers[1]["return"]
     q = version["qemu"]
     machines: dict[str, str] = {}
-    default, deprecated = None, set()
     for m in answers[2].get("return", []):
         machines[m["name"]] = m["name"]
         if m.get("alias"):
             machines[m["alias"]] = m["name"]
-        if m.get("is-default"):
-            default = m["name"]
-        if m.get("deprecated"):
-            deprecated.add(m["name"])
     events = frozenset(e["name"] for e in answers[3].get("return", []) if e.get("meta-type") == "event")
     capabilities = frozenset(c["capability"] for c in answers[4].get("return", []))
     properties: dict[str, frozenset[str]] = {}
@@ -77,7 +72,7 @@ def _facts(answers: dict[int, dict[str, Any]]) -> QemuFacts:
         if "return" in answer:  # an error: QEMU has no such type
             properties[typename] = frozenset(p["name"] for p in answer["return"])
     return QemuFacts(f"{q['major']}.{q['minor']}.{q['micro']}", version.get("package", "").strip(" ()"),
-                     machines, default, properties, events, capabilities, frozenset(deprecated))
+                     machines, properties, events, capabilities)
 
 
 def _key(qemu: QemuBinary) -> str:

@@ -108,3 +108,15 @@ def test_a_history_written_before_qemu_was_recorded_still_opens(tmp_path: Path) 
     with History(db) as history:
         history.record(result((_on(Q10, "q10", record("a@debian-6.1+default", Verdict.PASS, release=OLD)),)))
         assert {t.qemu for t in history.trend_rows()} == {"QEMU not recorded", Q10}
+
+
+def test_the_html_report_lists_qemu_differences(tmp_path: Path) -> None:
+    from harness.lab.reports.html import render_html
+
+    crashed = _on(Q72, "system", record("bug@debian-6.1+default", Verdict.ERROR, release=OLD))
+    passed = _on(Q10, "q10", record("bug@debian-6.1+default", Verdict.PASS, release=OLD))
+    with History(tmp_path / "h.sqlite") as history:
+        history.record(result((crashed, passed)))
+        page = render_html(result((crashed, passed)), tmp_path, history.trend_rows(), history.qemu_differences())
+    assert "<h2>QEMU differences</h2>" in page and f"<td>bug</td><td>{OLD}</td>" in page
+    assert f"{Q72}: " in page and "error</span> (unexpected)" in page

@@ -6,7 +6,7 @@ from html import escape
 from pathlib import Path
 
 from harness.errors import BadInputError, Verdict
-from harness.lab.history import Trend
+from harness.lab.history import QemuDifference, Trend
 from harness.lab.reports.memmap_svg import memmap_svg
 from harness.lab.results import CellStatus, MatrixResult, RunRecord
 from harness.run.artifacts import ModelFile
@@ -89,7 +89,18 @@ def _trends(trends: list[Trend]) -> str:
             + "".join(rows) + "</table>")
 
 
-def render_html(result: MatrixResult, runs_dir: Path, trends: list[Trend] | None) -> str:
+def _differences(found: list[QemuDifference]) -> str:
+    """One kernel release, another outcome on another QEMU: QEMU's doing, not the kernel's."""
+    rows = "".join(f"<tr><td>{escape(d.scenario)}</td><td>{escape(d.release)}</td><td>"
+                   + "<br>".join(f"{escape(q)}: {_verdict(v)}{'' if ok else ' (unexpected)'}"
+                                 for q, v, ok in d.outcomes) + "</td></tr>" for d in found)
+    return ("<h2>QEMU differences</h2><p>the same scenario and kernel release, another outcome "
+            "on another QEMU: not the kernel's doing</p><table><tr><th>scenario</th>"
+            "<th>kernel release</th><th>latest outcome per QEMU</th></tr>" + rows + "</table>")
+
+
+def render_html(result: MatrixResult, runs_dir: Path, trends: list[Trend] | None,
+                differences: list[QemuDifference] | None = None) -> str:
     bad = sum(not r.ok for r in result.records)
     head = ("<tr>" + "".join(f"<th>{h}</th>" for h in (
         "scenario", "kernel", "release", "QEMU", "variant", "expected", "verdict", "as expected",
@@ -104,10 +115,11 @@ def render_html(result: MatrixResult, runs_dir: Path, trends: list[Trend] | None
            "started" if result.interrupted else "") + "</p>",
         "<table>" + head + "".join(_row(r, runs_dir) for r in result.records) + "</table>",
         _trends(trends) if trends else "",
+        _differences(differences) if differences else "",
         "<h2>Memory maps</h2>", *(_memmap(r, runs_dir) for r in result.records),
         "</body></html>"])
 
 
 def write_html(result: MatrixResult, runs_dir: Path, path: Path,
-               trends: list[Trend] | None = None) -> None:
-    path.write_text(render_html(result, runs_dir, trends), encoding="utf-8")
+               trends: list[Trend] | None = None, differences: list[QemuDifference] | None = None) -> None:
+    path.write_text(render_html(result, runs_dir, trends, differences), encoding="utf-8")
