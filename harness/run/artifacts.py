@@ -191,6 +191,9 @@ class RunInfo:
     virtio_mem: tuple[str, ...] = ()  # the virtio-mem driver's own lines, quoted
     repeat: RepeatInfo | None = None  # memhp run --repeat: every repetition and the totals
     boot: str = "bzimage"  # how QEMU entered the kernel: bzimage, or pvh (memhp run --boot)
+    # The run folder whose boot this scenario was judged on (it differs from that run's
+    # scenario only in what it expects: harness.run.runner.judge_on); None: its own boot.
+    judged_on: str | None = None
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

@@ -275,9 +275,26 @@ def booted(path: Path, options: RunOptions) -> Iterator[tuple[Prepared, GuestVM]
         yield prep, vm
 
 
+@dataclass(frozen=True)
+class Observed:
+    """A finished run as a value: its result, what it prepared, what it saw, and its folder
+    (console.log, srat.aml); every scenario of the same boot can be judged on it
+    (:func:`judge_on`) instead of booting again."""
+
+    result: RunResult
+    prepared: Prepared
+    seen: Observation
+    out_dir: Path
+
+
 def run_scenario(path: Path, options: RunOptions) -> RunResult:
     """Run one scenario; never loses artifacts already written. Raises only for exit 2/125
     (:class:`ArtifactWriteError` carries the verdict reached)."""
+    return run_observed(path, options).result
+
+
+def run_observed(path: Path, options: RunOptions) -> Observed:
+    """:func:`run_scenario`, keeping what the run saw for other scenarios of its boot."""
     out = options.out_dir
     with artifact_writes(out):
         prep = prepare(path, options)
@@ -305,6 +322,49 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
                           virtio_mem=tuple(q for d in facts.log.virtio_mem_devices for q in d.quotes()),
                           model_agreement=_agreement(result, prep, facts, seen))
     write_summaries(result, out, seen, model)
+    return Observed(result, prep, seen, out)
+
+
+# What a scenario claims rather than does: two scenarios that differ only here (an action's
+# ``expect`` included) run the same boot, the same actions, on the same machine.
+_CLAIMS = {"name", "description", "expect", "false_claims"}
+
+
+def boot_identity(scenario: Scenario) -> dict[str, Any]:
+    """Everything of ``scenario`` that makes its run: machine, tables, command line, guest
+    files and actions, without its expectations (equal identities, one boot judges both)."""
+    data = scenario.model_dump(mode="json", exclude=_CLAIMS)
+    for action in data["actions"]:
+        del action["expect"]
+    return data
+
+
+def judge_on(path: Path, booted: Observed, out_dir: Path) -> RunResult:
+    """Judge the scenario at ``path`` on another run's boot, without booting: ``booted`` must
+    have run the same boot (:func:`boot_identity`), so only the expectations differ (a
+    must-fail sibling of a pass scenario). result.json and model.json go to ``out_dir``;
+    the boot's own artifacts stay in its folder, which ``info.judged_on`` names."""
+    scenario = load_scenario(path)
+    parent = booted.prepared.scenario
+    if boot_identity(scenario) != boot_identity(parent):
+        raise BadInputError(f"{path}: differs from {parent.name} in more than its expectations: "
+                            "it needs its own boot")
+    claims = {a.id: a.expect.value for a in scenario.actions}
+    # The outcomes are the boot's; what each action was expected to do is this scenario's.
+    seen = replace(booted.seen, actions=None if booted.seen.actions is None else
+                   [replace(a, expected=claims[a.id]) for a in booted.seen.actions])
+    prep = replace(booted.prepared, scenario=scenario)
+    result = RunResult(scenario.name, booted.result.kernel, booted.result.release)
+    result.info = replace(booted.result.info, out_dir=str(out_dir), judged_on=str(booted.out_dir),
+                          model_agreement=None)
+    ensure_out_dir(out_dir)
+    # The boot's console beside this result, as every run folder has one (reports link it).
+    _link(booted.out_dir / "console.log", out_dir / "console.log")
+    facts = checks.BootFacts.of(load_boot_log(booted.out_dir / "console.log"))
+    judge(result, scenario, prep.layout, facts, seen, booted.out_dir / "srat.aml")
+    model = model_file(scenario, prep.layout, facts, seen)
+    result.info = replace(result.info, model_agreement=_agreement(result, prep, facts, seen))
+    write_summaries(result, out_dir, seen, model)
     return result
 
 

@@ -1,0 +1,99 @@
+"""Which runs share a boot, decided from the scenario files (no boot here): a sibling that
+differs from its pass scenario only in what it expects is judged on that boot; one that
+changes the machine, the command line or the actions boots on its own."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from harness.errors import BadInputError
+from harness.lab.sharing import boot_groups
+from harness.lab.spec import load_matrix
+from harness.run.runner import boot_identity, judge_on
+from harness.scenario.schema import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "fixtures" / "scenarios"
+NIGHTLY = ROOT / "fixtures" / "matrix" / "nightly.toml"
+
+# The siblings issue 28 counted as differing from their parent only in [expect].
+EXPECT_ONLY = ["four-node-kernelcore-claims-old-model", "four-node-movablecore-percent-claims-unspread",
+               "three-node-kernelcore-percent-claims-old-model",
+               "three-node-movable-node-movablecore-claims-movablecore-wins",
+               "three-node-movablecore-claims-no-movable", "three-node-slit-override-claims-no-slit",
+               "three-node-slit-qemu-claims-no-slit", "two-node-initrd-pinned-claims-honoured"]
+# Siblings whose actions are not their parent's (other actions, another timeout).
+OTHER_ACTIONS = ["three-node-movable-claims-offline-refused", "two-node-dimms-claims-refused",
+                 "two-node-auto-movable-claims-ratio-ignored", "two-node-memmap-on-memory-claims-pinned"]
+
+
+def _parent(sibling: Path) -> Path:
+    return sibling.parent / tomllib.loads(sibling.read_text())["extends"]
+
+
+@pytest.mark.parametrize("name", EXPECT_ONLY)
+def test_a_sibling_that_only_expects_otherwise_has_its_parent_s_boot(name: str) -> None:
+    sibling = SCENARIOS / "must-fail" / f"{name}.toml"
+    assert boot_identity(load_scenario(sibling)) == boot_identity(load_scenario(_parent(sibling)))
+
+
+def test_an_action_s_expect_is_a_claim_but_its_timeout_is_not() -> None:
+    """three-node-no-movable-node-claims-movable restates offline-node2 expecting success:
+    the same action, judged otherwise. A timeout changed is another run."""
+    sibling = SCENARIOS / "must-fail" / "three-node-no-movable-node-claims-movable.toml"
+    parent = load_scenario(_parent(sibling))
+    assert boot_identity(load_scenario(sibling)) == boot_identity(parent)
+    longer = parent.model_copy(update={"actions": (parent.actions[0].model_copy(update={"timeout": 99.0}),)})
+    assert boot_identity(longer) != boot_identity(parent)
+
+
+@pytest.mark.parametrize("name", OTHER_ACTIONS)
+def test_a_sibling_with_other_actions_boots_on_its_own(name: str) -> None:
+    sibling = SCENARIOS / "must-fail" / f"{name}.toml"
+    assert boot_identity(load_scenario(sibling)) != boot_identity(load_scenario(_parent(sibling)))
+
+
+def test_another_command_line_or_machine_is_another_boot() -> None:
+    parent = load_scenario(SCENARIOS / "three-node-movable.toml")
+    cmdline = parent.model_copy(update={"kernel": parent.kernel.model_copy(update={"cmdline": "quiet"})})
+    machine = parent.model_copy(update={"machine": parent.machine.model_copy(update={"slots": 7})})
+    assert boot_identity(cmdline) != boot_identity(parent) != boot_identity(machine)
+
+
+def test_judging_a_scenario_that_needs_its_own_boot_is_refused(tmp_path: Path) -> None:
+    booted = SimpleNamespace(prepared=SimpleNamespace(scenario=load_scenario(SCENARIOS / "two-node-dimms.toml")))
+    sibling = SCENARIOS / "must-fail" / "two-node-dimms-claims-refused.toml"
+    with pytest.raises(BadInputError, match="differs from two-node-dimms in more than its expectations"):
+        judge_on(sibling, booted, tmp_path / "out")  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()
+
+
+def test_nightly_cells_share_a_boot_only_with_the_same_kernel_variant_and_run() -> None:
+    spec = load_matrix(NIGHTLY)
+    groups = boot_groups(spec.runs, spec.settings)
+    assert sorted(r.run_id for g in groups for r in g.cells) == sorted(r.run_id for r in spec.runs)
+    shared = [g for g in groups if g.judged]
+    assert shared and len(groups) < len(spec.runs)
+    for group in shared:
+        identity = boot_identity(load_scenario(group.boot.scenario))
+        assert group.boot.expect.value == "pass"  # the parent boots, its siblings are judged
+        for cell in group.judged:
+            assert (cell.kernel, cell.variant) == (group.boot.kernel, group.boot.variant)
+            assert boot_identity(load_scenario(cell.scenario)) == identity
+    judged = {r.scenario_name for g in shared for r in g.judged}
+    assert set(EXPECT_ONLY) <= judged and not set(OTHER_ACTIONS) & judged
+
+
+def test_a_matrix_that_shares_nothing_boots_every_cell(tmp_path: Path) -> None:
+    spec = load_matrix(NIGHTLY)
+    for settings in (replace(spec.settings, share=False), replace(spec.settings, repeat=2)):
+        assert all(not g.judged for g in boot_groups(spec.runs, settings))
+    bad = tmp_path / "m.toml"
+    bad.write_text(f'kernels = ["debian:6.1"]\nscenarios = ["{SCENARIOS}/two-node-dimms.toml"]\n'
+                   'share_boots = "yes"\n')
+    with pytest.raises(BadInputError, match=r"m\.toml: share_boots: expected true or false"):
+        load_matrix(bad)
