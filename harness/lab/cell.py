@@ -20,6 +20,7 @@ from pathlib import Path
 
 from harness.errors import BadInputError, ExitCode, Verdict
 from harness.lab.results import CellStatus, RunFn, RunRecord
+from harness.lab.sharing import BootGroup
 from harness.lab.spec import RunSettings, RunSpec
 from harness.qemu.machine import die_with_parent
 from harness.run.artifacts import ResultFile
@@ -121,14 +122,15 @@ def run_argv(run: RunSpec, out_dir: Path, settings: RunSettings) -> list[str]:
     return argv + (["--repeat", str(settings.repeat)] if settings.repeat > 1 else [])
 
 
-def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
-    """One attempt: ``memhp run`` in its own session, stopped after ``settings.timeout`` or
-    when its matrix is stopped."""
+def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings,
+                      argv: list[str] | None = None) -> RunRecord:
+    """One attempt: ``memhp run`` (or ``argv``, which runs the cell into ``out_dir``) in its
+    own session, stopped after ``settings.timeout`` or when its matrix is stopped."""
     if stopping(settings):
         return not_run_record(run)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    argv = run_argv(run, out_dir, settings)
+    argv = argv or run_argv(run, out_dir, settings)
     with open(out_dir / "memhp-run.log", "wb") as log:
         # SIGTERM if this process dies (a killed Dask worker): the run unwinds and kills its QEMU.
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -157,6 +159,50 @@ def read_record(run: RunSpec, out_dir: Path, returncode: int, seconds: float) ->
         # The verdict was reached but its evidence not all written (a full disk): retried.
         return error_record(run, result.error or "memhp run could not test", seconds)
     return record_from_result(run, result, seconds)
+
+
+def shared_boot_argv(group: BootGroup, runs_dir: Path, settings: RunSettings) -> list[str]:
+    """One process that boots the group's boot cell and judges the others on that boot."""
+    argv = [sys.executable, "-m", "harness.lab.shared_boot", "--kernel", group.boot.kernel,
+            "--accel", settings.accel, "--boot-timeout", str(settings.boot_timeout),
+            "--boot", settings.boot]
+    boot_dir = runs_dir / group.boot.run_id
+    argv += [str(scenario_for(group.boot, boot_dir)), str(boot_dir)]
+    for run in group.judged:
+        folder = runs_dir / run.run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        argv += ["--judge", str(scenario_for(run, folder)), str(folder)]
+    return argv
+
+
+def run_group(group: BootGroup, runs_dir: Path, settings: RunSettings) -> list[RunRecord]:
+    """The cells of one boot: the boot cell with its retries, as a cell of its own; each
+    judged cell from its folder, its record saying whose boot it was judged on."""
+    judged: list[RunRecord] = []
+
+    def attempt(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
+        argv = shared_boot_argv(group, runs_dir, settings)
+        record = run_in_subprocess(run, out_dir, settings, argv)
+        judged[:] = [_judged_record(cell, runs_dir / cell.run_id, group.boot, record)
+                     for cell in group.judged]
+        return record
+
+    boot = run_with_retries(group.boot, runs_dir / group.boot.run_id, settings, attempt)
+    if boot.status is CellStatus.NOT_RUN:
+        return [boot, *(not_run_record(cell) for cell in group.judged)]
+    return [boot, *(replace(r, attempts=boot.attempts) for r in judged)]
+
+
+def _judged_record(run: RunSpec, folder: Path, boot: RunSpec, booted: RunRecord) -> RunRecord:
+    words = f"judged on {boot.run_id}'s boot"
+    if booted.status is not CellStatus.FINISHED or not (folder / "result.json").exists():
+        return replace(error_record(run, f"{words}, which ended: {booted.reason}", 0.0, booted.status),
+                       shared=words)
+    try:
+        result = ResultFile.read(folder / "result.json")
+    except BadInputError as err:
+        return replace(error_record(run, str(err), 0.0), shared=words)
+    return replace(record_from_result(run, result, 0.0), shared=words)
 
 
 def run_with_retries(run: RunSpec, out_dir: Path, settings: RunSettings, run_fn: RunFn) -> RunRecord:

@@ -46,6 +46,7 @@ class RunRecord:
     action_seconds: float | None = None  # the scenario's actions
     false_claims: tuple[str, ...] = ()  # a must-fail cell: the checks it must fail, exactly
     repeat: str | None = None  # memhp run --repeat: "K pass, M fail of N; refusals"
+    shared: str | None = None  # a boot not its own: "judged on <run_id>'s boot"
 
     @property
     def ok(self) -> bool:
@@ -68,7 +69,8 @@ class RunRecord:
                 "attempts": self.attempts, "seconds": round(self.seconds, 2),
                 "status": self.status.value, "boot_seconds": _rounded(self.boot_seconds),
                 "action_seconds": _rounded(self.action_seconds),
-                "false_claims": list(self.false_claims), "repeat": self.repeat}
+                "false_claims": list(self.false_claims), "repeat": self.repeat,
+                "shared": self.shared}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunRecord":
@@ -77,7 +79,7 @@ class RunRecord:
                    tuple(data["failed_checks"]), data["reason"], data["attempts"],
                    data["seconds"], CellStatus(data.get("status", CellStatus.FINISHED.value)),
                    data.get("boot_seconds"), data.get("action_seconds"),
-                   tuple(data.get("false_claims", ())), data.get("repeat"))
+                   tuple(data.get("false_claims", ())), data.get("repeat"), data.get("shared"))
 
 
 def _rounded(seconds: float | None) -> float | None:

@@ -13,6 +13,8 @@ A matrix file (TOML)::
     boot_timeout = 180
     accel = "auto"
     boot = "bzimage"     # or "pvh": QEMU enters each kernel's vmlinux (memhp run --boot pvh)
+    share_boots = true   # cells whose scenarios differ only in their expectations share
+                         # one boot (harness.lab.sharing); false: one boot per cell
     [[variants]]         # default: one variant "default" with no extra cmdline
     name = "default"
     cmdline = ""
@@ -39,7 +41,7 @@ from harness.units import has_flag, option_values
 from kernels.kernel import BOOT_MODES
 
 _KEYS = {"name", "kernels", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
-         "accel", "variants", "exclude", "repeat", "boot"}
+         "accel", "variants", "exclude", "repeat", "boot", "share_boots"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -76,6 +78,7 @@ class RunSettings:
     accel: str = "auto"
     repeat: int = 1  # memhp run --repeat, when above 1
     boot: str = "bzimage"  # memhp run --boot
+    share: bool = True  # cells of one boot share it (harness.lab.sharing)
     # Not from the file: this execution of the matrix, set by its driver, so that stopping
     # it (harness.lab.cell.stop_cells) reaches its cells only, also on shared workers.
     matrix_run: str = ""
@@ -175,10 +178,13 @@ def _settings(data: dict[str, Any], where: str) -> RunSettings:
     boot = data.get("boot", "bzimage")
     if boot not in BOOT_MODES:
         raise BadInputError(f"{where}: boot: expected {' or '.join(BOOT_MODES)}")
+    share = data.get("share_boots", True)
+    if not isinstance(share, bool):
+        raise BadInputError(f"{where}: share_boots: expected true or false")
     return RunSettings(timeout=_number(data, "timeout", 600, where),
                        retries=int(_number(data, "retries", 1, where)),
                        boot_timeout=_number(data, "boot_timeout", 180, where), accel=accel,
-                       repeat=repeat, boot=boot)
+                       repeat=repeat, boot=boot, share=share)
 
 
 def load_matrix(path: Path) -> MatrixSpec:

@@ -17,6 +17,7 @@ import pytest
 
 from harness.lab.matrix import execute, run_matrix
 from harness.lab.spec import load_matrix
+from harness.run.artifacts import ResultFile
 from harness.run.verdict import Verdict
 
 pytestmark = pytest.mark.integration
@@ -25,9 +26,16 @@ SMOKE = Path(__file__).resolve().parents[2] / "fixtures" / "matrix" / "smoke.tom
 
 
 def test_smoke_matrix_locally_with_reports_and_history(tmp_path: Path) -> None:
+    """One boot for both cells: the sibling differs from its pass scenario only in what it
+    expects, so it is judged on that boot, and must still fail exactly its false claims."""
     result = run_matrix(SMOKE, tmp_path / "out", workers=2, db=tmp_path / "h.sqlite",
                         progress=False)
     assert [r.verdict for r in result.records] == [Verdict.PASS, Verdict.FAIL], result.to_json()
+    booted, judged = result.records
+    assert booted.shared is None and judged.shared == f"judged on {booted.run_id}'s boot"
+    judged_result = ResultFile.read(tmp_path / "out" / "runs" / judged.run_id / "result.json")
+    assert judged_result.info.judged_on == str(tmp_path / "out" / "runs" / booted.run_id)
+    assert set(judged.failed_checks) == set(judged.false_claims)
     assert result.ok and all(r.release and r.release.startswith("6.1.") for r in result.records)
     for record in result.records:
         folder = tmp_path / "out" / "runs" / record.run_id
@@ -72,9 +80,14 @@ def test_ctrl_c_stops_a_running_matrix_with_its_partial_reports_and_history(tmp_
     """SIGINT to the matrix's process group, as a terminal's Ctrl-C, while the second cell
     boots: exit 130, the first cell recorded, the second interrupted with its console."""
     out, db = tmp_path / "out", tmp_path / "h.sqlite"
-    spec = load_matrix(SMOKE)
+    # The smoke matrix with a boot per cell: its sibling would be judged on the first
+    # cell's boot, and this test stops a second boot.
+    matrix = tmp_path / "smoke.toml"
+    matrix.write_text(SMOKE.read_text().replace("../scenarios/", f"{SMOKE.parent.parent}/scenarios/")
+                      + "share_boots = false\n")
+    spec = load_matrix(matrix)
     first, second = (out / "runs" / run.run_id for run in spec.runs)
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "matrix", str(SMOKE), "--workers", "1",
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "matrix", str(matrix), "--workers", "1",
                              "--out", str(out), "--db", str(db)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

@@ -40,7 +40,8 @@ def _testcase(record: RunRecord, folder: Path) -> ET.Element:
     ET.SubElement(case, "system-out").text = (
         f"release {record.release or '?'}; attempts {record.attempts}; boot {_s(record.boot_seconds)}; "
         f"actions {_s(record.action_seconds)}; artifacts {folder}"
-        + (f"; repetitions: {record.repeat}" if record.repeat else ""))
+        + (f"; repetitions: {record.repeat}" if record.repeat else "")
+        + (f"; {record.shared}" if record.shared else ""))
     return case
 
 
