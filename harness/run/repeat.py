@@ -25,14 +25,18 @@ from harness.guest.agent import GuestGone
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
+from harness.qemu.cmdline import build_command
+from harness.qemu.machine import Channels
 from harness.run import checks
 from harness.run.artifact_io import artifact_writes
 from harness.run.artifacts import NO_INFO, ModelFile, ensure_out_dir
 from harness.run.repeat_info import RepeatInfo, Repetition
 from harness.run.runner import (
     Observation,
+    Observed,
     Prepared,
     RunOptions,
+    boot_info,
     judge,
     model_file,
     observe_actions,
@@ -220,6 +224,42 @@ def _model(result: RunResult, prep: Prepared, facts: checks.BootFacts, seen: Obs
         note = f"model.json not written: {err!r}"
         result.error = f"{result.error}; {note}" if result.error else note
         return None
+
+
+def restorable(prep: Prepared, booted: Prepared) -> bool:
+    """Whether ``prep``'s QEMU can restore the guest ``booted`` saved: the same kernel,
+    accelerator, initrd content and command line (its folder's paths aside), as migration
+    needs; the scenarios may differ in their actions and expectations only."""
+    def machine(p: Prepared) -> list[str]:
+        return build_command(p.scenario, p.boot_image, p.initrd.resolve(), _ANY_CHANNELS, p.accel)
+    return machine(prep) == machine(booted)
+
+
+_ANY_CHANNELS = Channels(Path("console.log"), Path("agent"), Path("qmp"))
+
+
+def run_restored(prep: Prepared, saved: SavedGuest, boot_dir: Path, out: Path,
+                 options: RunOptions) -> Observed:
+    """``prep``'s actions in a QEMU restored from the guest another scenario of the same
+    machine booted and saved (:func:`save_booted` into ``boot_dir``'s parent; check
+    :func:`restorable` first): judged as a run of its own, plus that the restored guest
+    and QEMU are the ones saved; artifacts in ``out``, the boot's console is its boot log."""
+    ensure_out_dir(out)
+    facts = checks.BootFacts.of(load_boot_log(boot_dir / "console.log"))
+    try:
+        seen, identity = _restore_and_drive(prep, saved, out, options.boot_timeout)
+        result = judge_repetition(prep.scenario, prep.layout, options.kernel, facts, saved, seen,
+                                  identity, out / "srat.aml")
+    except MemhpError as err:  # this QEMU could not restore: the run could not test
+        seen, result = Observation(), RunResult(prep.scenario.name, options.kernel, saved.release,
+                                                error=str(err), error_verdict=Verdict.for_error(err))
+    result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), boot=options.boot,
+                          boot_seconds=seen.boot_seconds, action_seconds=seen.action_seconds,
+                          restored_from=str(boot_dir))
+    if seen.kernel_ran:
+        result.info = boot_info(result, prep, facts, seen)
+    write_summaries(result, out, seen, _model(result, prep, facts, seen))
+    return Observed(result, prep, seen, out, boot_dir / "console.log")
 
 
 def _one(prep: Prepared, facts: checks.BootFacts, saved: SavedGuest, out: Path, index: int,

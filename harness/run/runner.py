@@ -49,6 +49,7 @@ from harness.run.artifacts import (
     MemoryDevices,
     ModelAgreement,
     ModelFile,
+    RunInfo,
     ensure_out_dir,
     warm_adapters,
 )
@@ -285,6 +286,11 @@ class Observed:
     prepared: Prepared
     seen: Observation
     out_dir: Path
+    boot_log: Path | None = None  # the console of its boot, if not out_dir's (a restored run)
+
+    @property
+    def console(self) -> Path:
+        return self.boot_log or self.out_dir / "console.log"
 
 
 def run_scenario(path: Path, options: RunOptions) -> RunResult:
@@ -318,11 +324,16 @@ def run_observed(path: Path, options: RunOptions) -> Observed:
         result.error, result.error_verdict = f"internal error: {err!r}", Verdict.for_error(wrapped)
         write_summaries(result, out, seen, None)
         raise wrapped from err
-    result.info = replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
-                          virtio_mem=tuple(q for d in facts.log.virtio_mem_devices for q in d.quotes()),
-                          model_agreement=_agreement(result, prep, facts, seen))
+    result.info = boot_info(result, prep, facts, seen)
     write_summaries(result, out, seen, model)
     return Observed(result, prep, seen, out)
+
+
+def boot_info(result: RunResult, prep: Prepared, facts: checks.BootFacts, seen: Observation) -> RunInfo:
+    """``result.info`` with what the boot log and the simulator add beside the verdict."""
+    return replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
+                   virtio_mem=tuple(q for d in facts.log.virtio_mem_devices for q in d.quotes()),
+                   model_agreement=_agreement(result, prep, facts, seen))
 
 
 # What a scenario claims rather than does: two scenarios that differ only here (an action's
@@ -358,9 +369,12 @@ def judge_on(path: Path, booted: Observed, out_dir: Path) -> RunResult:
     result.info = replace(booted.result.info, out_dir=str(out_dir), judged_on=str(booted.out_dir),
                           model_agreement=None)
     ensure_out_dir(out_dir)
-    # The boot's console beside this result, as every run folder has one (reports link it).
-    _link(booted.out_dir / "console.log", out_dir / "console.log")
-    facts = checks.BootFacts.of(load_boot_log(booted.out_dir / "console.log"))
+    # The boot's console beside this result, as every run folder has one (reports link it);
+    # relative, so that the two folders can travel together (a cluster's tarballs).
+    console = out_dir / "console.log"
+    console.unlink(missing_ok=True)
+    console.symlink_to(os.path.relpath(booted.console, out_dir))
+    facts = checks.BootFacts.of(load_boot_log(booted.console))
     judge(result, scenario, prep.layout, facts, seen, booted.out_dir / "srat.aml")
     model = model_file(scenario, prep.layout, facts, seen)
     result.info = replace(result.info, model_agreement=_agreement(result, prep, facts, seen))
