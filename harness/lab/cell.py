@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.errors import BadInputError, ExitCode, Verdict
-from harness.lab.results import CellStatus, RunFn, RunRecord
+from harness.lab.results import SAVED_BOOT, CellStatus, RunFn, RunRecord
 from harness.lab.sharing import BootGroup
 from harness.lab.spec import RunSettings, RunSpec
 from harness.qemu.machine import die_with_parent
@@ -162,39 +162,47 @@ def read_record(run: RunSpec, out_dir: Path, returncode: int, seconds: float) ->
 
 
 def shared_boot_argv(group: BootGroup, runs_dir: Path, settings: RunSettings) -> list[str]:
-    """One process that boots the group's boot cell and judges the others on that boot."""
-    argv = [sys.executable, "-m", "harness.lab.shared_boot", "--kernel", group.boot.kernel,
-            "--accel", settings.accel, "--boot-timeout", str(settings.boot_timeout),
-            "--boot", settings.boot]
-    boot_dir = runs_dir / group.boot.run_id
-    argv += [str(scenario_for(group.boot, boot_dir)), str(boot_dir)]
-    for run in group.judged:
+    """One process for the group's boot (harness.lab.shared_boot): its plan is written
+    into the boot cell's folder."""
+    def cell(run: RunSpec) -> dict[str, str]:
         folder = runs_dir / run.run_id
         folder.mkdir(parents=True, exist_ok=True)
-        argv += ["--judge", str(scenario_for(run, folder)), str(folder)]
-    return argv
+        return {"scenario": str(scenario_for(run, folder)), "folder": str(folder)}
+
+    plan = {"kernel": group.boot.kernel, "accel": settings.accel, "boot_timeout": settings.boot_timeout,
+            "boot": settings.boot,
+            "runs": [dict(cell(r.cell), judged=[cell(j) for j in r.judged]) for r in group.runs]}
+    path = runs_dir / group.boot.run_id / "shared-boot.json"
+    path.write_text(json.dumps(plan, indent=2) + "\n")
+    return [sys.executable, "-m", "harness.lab.shared_boot", str(path)]
 
 
 def run_group(group: BootGroup, runs_dir: Path, settings: RunSettings) -> list[RunRecord]:
-    """The cells of one boot: the boot cell with its retries, as a cell of its own; each
-    judged cell from its folder, its record saying whose boot it was judged on."""
-    judged: list[RunRecord] = []
+    """The cells of one boot: the boot cell with its retries, as a cell of its own; every
+    other cell from its folder, its record saying whose boot it had."""
+    others: list[RunRecord] = []
 
     def attempt(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
-        argv = shared_boot_argv(group, runs_dir, settings)
-        record = run_in_subprocess(run, out_dir, settings, argv)
-        judged[:] = [_judged_record(cell, runs_dir / cell.run_id, group.boot, record)
-                     for cell in group.judged]
+        record = run_in_subprocess(run, out_dir, settings, shared_boot_argv(group, runs_dir, settings))
+        others[:] = [_shared_record(cell, runs_dir / cell.run_id, words, record)
+                     for cell, words in _sharers(group)]
         return record
 
     boot = run_with_retries(group.boot, runs_dir / group.boot.run_id, settings, attempt)
     if boot.status is CellStatus.NOT_RUN:
-        return [boot, *(not_run_record(cell) for cell in group.judged)]
-    return [boot, *(replace(r, attempts=boot.attempts) for r in judged)]
+        return [boot, *(not_run_record(cell) for cell, _ in _sharers(group))]
+    words = f"{SAVED_BOOT}, restored by {len(group.runs)} runs" if len(group.runs) > 1 else None
+    return [replace(boot, shared=words), *(replace(r, attempts=boot.attempts) for r in others)]
 
 
-def _judged_record(run: RunSpec, folder: Path, boot: RunSpec, booted: RunRecord) -> RunRecord:
-    words = f"judged on {boot.run_id}'s boot"
+def _sharers(group: BootGroup) -> list[tuple[RunSpec, str]]:
+    """Every cell of the group but the boot's, with what it shares."""
+    boot = group.boot.run_id
+    out = [(run.cell, f"restored from {boot}'s saved boot") for run in group.runs[1:]]
+    return out + [(cell, f"judged on {run.cell.run_id}'s boot") for run in group.runs for cell in run.judged]
+
+
+def _shared_record(run: RunSpec, folder: Path, words: str, booted: RunRecord) -> RunRecord:
     if booted.status is not CellStatus.FINISHED or not (folder / "result.json").exists():
         return replace(error_record(run, f"{words}, which ended: {booted.reason}", 0.0, booted.status),
                        shared=words)

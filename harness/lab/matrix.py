@@ -27,7 +27,7 @@ from harness.lab.history import History
 from harness.lab.reports.html import write_html
 from harness.lab.reports.junit import write_junit
 from harness.lab.results import DEFAULT_HISTORY, CellStatus, MatrixResult, RunFn, RunRecord
-from harness.lab.sharing import BootGroup, boot_groups
+from harness.lab.sharing import BootGroup, SharedRun, boot_groups
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, load_matrix
 from harness.run.artifacts import ensure_out_dir
 
@@ -72,9 +72,10 @@ class LocalCells:
         self.settings = settings
         self.pool = ThreadPoolExecutor(max_workers=workers)
         cells = list(runs)
-        groups = boot_groups(cells, settings) if run_fn is run_in_subprocess else [BootGroup(r) for r in cells]
+        groups = (boot_groups(cells, settings) if run_fn is run_in_subprocess
+                  else [BootGroup((SharedRun(r),)) for r in cells])
         self.futures: list[Future[list[RunRecord]]] = [
-            self.pool.submit(run_group, g, runs_dir, settings) if g.judged
+            self.pool.submit(run_group, g, runs_dir, settings) if g.shares
             else self.pool.submit(_one_cell, g.boot, runs_dir, settings, run_fn)
             for g in groups]
 
@@ -172,7 +173,7 @@ def summary_text(result: MatrixResult) -> str:
     lines = [f"{r.run_id:<60} {_shown(r):<11} {'ok' if r.ok else 'UNEXPECTED'}"
              + (f"  {r.shared}" if r.shared else "")
              + (f"  {r.reason}" if not r.ok and r.reason else "") for r in result.records]
-    booted = sum(r.shared is None and r.status is not CellStatus.NOT_RUN for r in result.records)
+    booted = sum(r.booted for r in result.records)
     bad = sum(not r.ok and r.status is CellStatus.FINISHED for r in result.records)
     lines.append(f"{len(result.records)} runs ({booted} booted) in {result.seconds:.0f} s, {bad} unexpected"
                  + (f"; INTERRUPTED: {len(result.with_status(CellStatus.INTERRUPTED))} stopped, "

@@ -15,6 +15,7 @@ from harness.errors import ExitCode, Verdict, overall
 from harness.lab.spec import RunSettings, RunSpec
 
 DEFAULT_HISTORY = Path("out") / "history.sqlite"
+SAVED_BOOT = "its boot saved"  # how the record of a boot that other cells restored starts
 
 
 class CellStatus(str, enum.Enum):
@@ -46,13 +47,21 @@ class RunRecord:
     action_seconds: float | None = None  # the scenario's actions
     false_claims: tuple[str, ...] = ()  # a must-fail cell: the checks it must fail, exactly
     repeat: str | None = None  # memhp run --repeat: "K pass, M fail of N; refusals"
-    shared: str | None = None  # a boot not its own: "judged on <run_id>'s boot"
+    # Whose boot the cell had (harness.lab.sharing): "judged on <run_id>'s boot", "restored
+    # from <run_id>'s saved boot", or the booting cell's "its boot saved, restored by N runs".
+    shared: str | None = None
 
     @property
     def ok(self) -> bool:
         if self.verdict is not self.expect or self.status is not CellStatus.FINISHED:
             return False
         return not self.false_claims or set(self.failed_checks) == set(self.false_claims)
+
+    @property
+    def booted(self) -> bool:
+        """Whether the cell's run booted a kernel of its own (shared with other cells or not)."""
+        return self.status is not CellStatus.NOT_RUN and (
+            self.shared is None or self.shared.startswith(SAVED_BOOT))
 
     @property
     def exit_code(self) -> ExitCode:

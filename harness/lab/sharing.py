@@ -1,10 +1,16 @@
 """Which cells of a matrix share a boot, decided from their scenario files.
 
-Cells on the same kernel and variant whose scenarios differ only in what they expect
-(:func:`harness.run.runner.boot_identity`: ``[expect]``, ``false_claims``, an action's
-``expect``) make the same run: one of them boots (a pass scenario if there is one, the
-parent of its must-fail siblings), the others are judged on its boot and say so. A
-sibling that changes the machine, the command line or the actions boots on its own.
+Two ways, both on the same kernel and variant:
+
+- Cells whose scenarios differ only in what they expect
+  (:func:`harness.run.runner.boot_identity`: ``[expect]``, ``false_claims``, an action's
+  ``expect``) make the same run: one of them runs (a pass scenario if there is one, the
+  parent of its must-fail siblings), the others are judged on that run and say so.
+- Runs whose scenarios differ only in their actions (the same machine, tables, command
+  line and guest files) share one boot: it is saved, and each run's QEMU restores it
+  (``memhp run --repeat``'s migration path, :func:`harness.run.repeat.run_restored`),
+  unless the run's command line or initrd turns out different when prepared; then it
+  boots on its own.
 
 A repeating matrix (``repeat`` > 1) and one with ``share_boots = false`` share nothing.
 """
@@ -13,44 +19,74 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.errors import BadInputError, Verdict
 from harness.lab.spec import RunSettings, RunSpec
 from harness.run.runner import boot_identity
-from harness.scenario.schema import load_scenario
+from harness.scenario.schema import Selftest, Unmovable, load_scenario
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """One run of a cell's scenario and the cells judged on it."""
+
+    cell: RunSpec
+    judged: tuple[RunSpec, ...] = ()
 
 
 @dataclass(frozen=True)
 class BootGroup:
-    """One boot and the cells judged on it."""
+    """Runs of one machine: the first boots; with more than one, the boot is saved before
+    any action and every run (the first too) restores it."""
 
-    boot: RunSpec
-    judged: tuple[RunSpec, ...] = ()
+    runs: tuple[SharedRun, ...]
+
+    @property
+    def boot(self) -> RunSpec:
+        return self.runs[0].cell
 
     @property
     def cells(self) -> tuple[RunSpec, ...]:
-        return (self.boot, *self.judged)
+        return tuple(c for run in self.runs for c in (run.cell, *run.judged))
+
+    @property
+    def shares(self) -> bool:
+        return len(self.cells) > 1
 
 
 def boot_groups(runs: Sequence[RunSpec], settings: RunSettings) -> list[BootGroup]:
     """The cells by the boot they share, in the matrix's order of each group's first cell."""
     if settings.repeat > 1 or not settings.share:
-        return [BootGroup(run) for run in runs]
-    by_key: dict[str, list[RunSpec]] = {}
+        return [BootGroup((SharedRun(run),)) for run in runs]
+    machines: dict[str, dict[str, list[RunSpec]]] = {}
     for run in runs:
-        by_key.setdefault(_boot_key(run), []).append(run)
+        machine, actions = _keys(run)
+        machines.setdefault(machine, {}).setdefault(actions, []).append(run)
     groups = []
-    for cells in by_key.values():
-        boot = next((c for c in cells if c.expect is Verdict.PASS), cells[0])
-        groups.append(BootGroup(boot, tuple(c for c in cells if c is not boot)))
+    for by_actions in machines.values():
+        shared = []
+        for cells in by_actions.values():
+            first = next((c for c in cells if c.expect is Verdict.PASS), cells[0])
+            shared.append(SharedRun(first, tuple(c for c in cells if c is not first)))
+        # A pass scenario's run first: the boot is saved in its folder.
+        shared.sort(key=lambda s: s.cell.expect is not Verdict.PASS)
+        groups.append(BootGroup(tuple(shared)))
     return groups
 
 
-def _boot_key(run: RunSpec) -> str:
-    """What makes the cell's run; a scenario that cannot be read keeps a cell of its own
-    (its run says what is wrong with it)."""
+def _keys(run: RunSpec) -> tuple[str, str]:
+    """(the machine the cell boots, what it does there); a scenario that cannot be read
+    keeps a cell of its own (its run says what is wrong with it)."""
     try:
-        identity = boot_identity(load_scenario(run.scenario))
+        scenario = load_scenario(run.scenario)
     except BadInputError:
-        return f"unreadable {run.run_id}"
-    return json.dumps([run.kernel, run.variant.cmdline, identity], sort_keys=True, default=str)
+        return f"unreadable {run.run_id}", ""
+    identity = boot_identity(scenario)
+    actions = identity.pop("actions")
+    # Actions that bring their own programs into the initramfs make another initrd.
+    guest: dict[str, Any] = {
+        "unmovable": any(isinstance(a, Unmovable) for a in scenario.actions),
+        "selftest": sorted({a.source or "" for a in scenario.actions if isinstance(a, Selftest)})}
+    machine = json.dumps([run.kernel, run.variant.cmdline, identity, guest], sort_keys=True, default=str)
+    return machine, json.dumps(actions, sort_keys=True, default=str)

@@ -116,3 +116,34 @@ def test_ctrl_c_stops_a_running_matrix_with_its_partial_reports_and_history(tmp_
     assert (out / "index.html").exists()
     with sqlite3.connect(db) as history:
         assert history.execute("SELECT run_id, verdict FROM runs").fetchall() == [(first.name, "pass")]
+
+
+def test_cells_of_one_machine_restore_one_saved_boot(tmp_path: Path) -> None:
+    """two-node-dimms and its sibling run other actions on the same machine and command
+    line: one boot, saved before any action, and two restored QEMUs, each judged as a run
+    of its own (the sibling still fails exactly its false claims); the reports say so."""
+    matrix = tmp_path / "m.toml"
+    scenarios = SMOKE.parent.parent / "scenarios"
+    matrix.write_text(f'name = "machine"\nkernels = ["debian:6.1"]\naccel = "tcg"\nretries = 0\n'
+                      f'scenarios = ["{scenarios}/two-node-dimms.toml"]\n'
+                      f'must_fail = ["{scenarios}/must-fail/two-node-dimms-claims-refused.toml"]\n')
+    out = tmp_path / "out"
+    result = run_matrix(matrix, out, workers=2, db=None, progress=False)
+    booted, restored = result.records
+    assert (booted.verdict, restored.verdict) == (Verdict.PASS, Verdict.FAIL) and result.ok, result.to_json()
+    assert booted.shared == "its boot saved, restored by 2 runs" and booted.booted
+    assert restored.shared == f"restored from {booted.run_id}'s saved boot" and not restored.booted
+    assert set(restored.failed_checks) == set(restored.false_claims)
+    boot = out / "runs" / booted.run_id / "boot"
+    assert b"Linux version" in (boot / "console.log").read_bytes()
+    assert not list((out / "runs").glob("*/state.bin")), "the saved guest is deleted"
+    for record in result.records:
+        folder = out / "runs" / record.run_id
+        saved = ResultFile.read(folder / "result.json")
+        assert saved.info.restored_from == str(boot)
+        names = {c.name: c for c in saved.checks}
+        assert names["restored guest is the booted one (boot_id)"].ok
+        # The restored guest printed no new boot: it continued the saved one.
+        assert b"Linux version" not in (folder / "console.log").read_bytes()
+        assert "-incoming fd:" in (folder / "command.txt").read_text()
+    assert "restored from" in (out / "junit.xml").read_text()

@@ -72,26 +72,37 @@ def test_judging_a_scenario_that_needs_its_own_boot_is_refused(tmp_path: Path) -
     assert not (tmp_path / "out").exists()
 
 
-def test_nightly_cells_share_a_boot_only_with_the_same_kernel_variant_and_run() -> None:
+def _without_actions(path: Path) -> dict:
+    identity = boot_identity(load_scenario(path))
+    identity.pop("actions")
+    return identity
+
+
+def test_nightly_cells_share_a_boot_only_with_the_same_kernel_variant_and_machine() -> None:
     spec = load_matrix(NIGHTLY)
     groups = boot_groups(spec.runs, spec.settings)
     assert sorted(r.run_id for g in groups for r in g.cells) == sorted(r.run_id for r in spec.runs)
-    shared = [g for g in groups if g.judged]
-    assert shared and len(groups) < len(spec.runs)
-    for group in shared:
-        identity = boot_identity(load_scenario(group.boot.scenario))
-        assert group.boot.expect.value == "pass"  # the parent boots, its siblings are judged
-        for cell in group.judged:
-            assert (cell.kernel, cell.variant) == (group.boot.kernel, group.boot.variant)
-            assert boot_identity(load_scenario(cell.scenario)) == identity
-    judged = {r.scenario_name for g in shared for r in g.judged}
-    assert set(EXPECT_ONLY) <= judged and not set(OTHER_ACTIONS) & judged
+    assert len(groups) < len(spec.runs)
+    for group in groups:
+        assert len({(c.kernel, c.variant) for c in group.cells}) == 1
+        machine = _without_actions(group.boot.scenario)
+        for run in group.runs:
+            assert _without_actions(run.cell.scenario) == machine
+            identity = boot_identity(load_scenario(run.cell.scenario))
+            assert all(boot_identity(load_scenario(c.scenario)) == identity for c in run.judged)
+            assert not run.judged or run.cell.expect.value == "pass"  # the parent runs
+        actions = [boot_identity(load_scenario(r.cell.scenario))["actions"] for r in group.runs]
+        assert all(a not in actions[:i] for i, a in enumerate(actions))  # one run per action list
+    judged = {c.scenario_name for g in groups for r in g.runs for c in r.judged}
+    restored = {r.cell.scenario_name for g in groups for r in g.runs[1:]}
+    assert set(EXPECT_ONLY) <= judged and set(OTHER_ACTIONS) <= restored
+    assert not set(OTHER_ACTIONS) & judged
 
 
 def test_a_matrix_that_shares_nothing_boots_every_cell(tmp_path: Path) -> None:
     spec = load_matrix(NIGHTLY)
     for settings in (replace(spec.settings, share=False), replace(spec.settings, repeat=2)):
-        assert all(not g.judged for g in boot_groups(spec.runs, settings))
+        assert all(not g.shares for g in boot_groups(spec.runs, settings))
     bad = tmp_path / "m.toml"
     bad.write_text(f'kernels = ["debian:6.1"]\nscenarios = ["{SCENARIOS}/two-node-dimms.toml"]\n'
                    'share_boots = "yes"\n')
