@@ -45,44 +45,81 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
 # ---- boots counted: how many real QEMUs the suite started, printed at its end ----------
 # A benchmark, never a test: the figure the suite's speed is argued with (issue 28).
 
-_QEMU_POLL_SECONDS = 0.25  # a boot takes seconds; a QEMU gone sooner booted no kernel
+_QEMU_POLL_SECONDS = 0.25  # a boot takes seconds
 
 
 class QemuCounter:
-    """Every QEMU with a guest (kernel and initramfs) that this process or its children
-    (memhp run, Dask workers) start, seen by polling /proc, counted as a boot or as a
-    restore of a saved guest (``-incoming``), and put on the test file that was running."""
+    """Every guest that QEMUs of this process or its children (memhp run, Dask workers)
+    ran, seen by polling /proc: a boot once the QEMU's console shows a kernel's banner (a
+    QEMU started paused and quit, or one that died first, booted nothing), or a restore of
+    a saved guest (``-incoming``); each put on the test file that was running."""
 
     def __init__(self) -> None:
         self.current = "(outside tests)"
         self.seen: dict[tuple[int, float], tuple[str, str]] = {}  # (pid, start) → (file, kind)
+        self.pending: dict[tuple[int, float], tuple[str, Path | None]] = {}  # no banner yet
+        self.ignored: set[tuple[int, float]] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="memhp-qemu-count", daemon=True)
         self._thread.start()
 
     def _poll(self) -> None:
-        me = os.getpid()
         while not self._stop.wait(_QEMU_POLL_SECONDS):
+            alive = set()
             for proc in psutil.process_iter(["name", "create_time"]):
+                if not (proc.info["name"] or "").startswith("qemu-system"):
+                    continue
                 key = (proc.pid, proc.info["create_time"] or 0.0)
-                if not (proc.info["name"] or "").startswith("qemu-system") or key in self.seen:
-                    continue
-                try:
-                    mine = any(p.pid == me for p in proc.parents())
-                    argv = proc.cmdline()
-                except psutil.Error:
-                    continue
-                # Every guest of memhp has an initramfs; the accelerator probe's kernel has not.
-                if mine and "-initrd" in argv:
-                    self.seen[key] = (self.current, "restore" if "-incoming" in argv else "boot")
+                alive.add(key)
+                if key not in self.seen and key not in self.pending and key not in self.ignored:
+                    self._first_sight(key, proc)
+            for key in [k for k in self.pending if k not in alive]:
+                self._settle(key)
+            for key in list(self.pending):
+                self._settle(key, final=False)
+
+    def _first_sight(self, key: tuple[int, float], proc: psutil.Process) -> None:
+        try:
+            mine = any(p.pid == os.getpid() for p in proc.parents())
+            argv = proc.cmdline()
+        except psutil.Error:
+            return
+        # Every guest of memhp has an initramfs; the accelerator probe's kernel has not.
+        if not mine or "-initrd" not in argv:
+            self.ignored.add(key)
+        elif "-incoming" in argv:
+            self.seen[key] = (self.current, "restore")
+        else:
+            self.pending[key] = (self.current, _console_of(argv))
+
+    def _settle(self, key: tuple[int, float], final: bool = True) -> None:
+        where, console = self.pending[key]
+        try:
+            booted = console is not None and b"Linux version" in console.read_bytes()[:1 << 16]
+        except OSError:
+            booted = False
+        if booted:
+            self.seen[key] = (where, "boot")
+        if booted or final:
+            del self.pending[key]
 
     def counts(self) -> dict[str, dict[str, int]]:
         self._stop.set()
         self._thread.join()
+        for key in list(self.pending):
+            self._settle(key)
         out: dict[str, dict[str, int]] = {}
         for where, kind in self.seen.values():
             out.setdefault(where, {"boot": 0, "restore": 0})[kind] += 1
         return out
+
+
+def _console_of(argv: list[str]) -> Path | None:
+    """The file QEMU's serial console goes to (harness.qemu.cmdline: a file chardev)."""
+    for arg in argv:
+        if arg.startswith("file,id=console,path="):
+            return Path(arg.removeprefix("file,id=console,path=").replace(",,", ","))
+    return None
 
 
 _COUNTER = pytest.StashKey[QemuCounter]()

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from harness.errors import BadInputError, Verdict
 from harness.lab.spec import RunSettings, RunSpec
 from harness.run.runner import boot_identity
 from harness.scenario.schema import Selftest, Unmovable, load_scenario
+
+
+_SCENARIO_FIELDS = {"scenario", "scenario_name", "expect", "false_claims"}
 
 
 @dataclass(frozen=True)
@@ -88,5 +91,9 @@ def _keys(run: RunSpec) -> tuple[str, str]:
     guest: dict[str, Any] = {
         "unmovable": any(isinstance(a, Unmovable) for a in scenario.actions),
         "selftest": sorted({a.source or "" for a in scenario.actions if isinstance(a, Selftest)})}
-    machine = json.dumps([run.kernel, run.variant.cmdline, identity, guest], sort_keys=True, default=str)
+    # Every dimension of the cell but its scenario and what it expects (kernel, the
+    # variant's command line, and any dimension a matrix gains later).
+    cell = {f.name: getattr(run, f.name) for f in fields(run) if f.name not in _SCENARIO_FIELDS}
+    cell["variant"] = run.variant.cmdline
+    machine = json.dumps([cell, identity, guest], sort_keys=True, default=str)
     return machine, json.dumps(actions, sort_keys=True, default=str)

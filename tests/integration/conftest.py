@@ -47,9 +47,10 @@ class SharedRuns:
         self.judged: dict[tuple[str, Path], RunResult] = {}
 
     def key(self, path: Path, options: RunOptions) -> str:
-        what = {"boot": boot_identity(load_scenario(path)), "kernel": options.kernel,
-                "accel": options.accel, "entry": options.boot, "timeout": options.boot_timeout,
-                "files": [f.model_dump(mode="json") for f in options.files]}
+        # Every run option but the folder, so that an option added later keeps runs apart.
+        what = {"boot": boot_identity(load_scenario(path)),
+                "options": {f.name: getattr(options, f.name) for f in dataclasses.fields(options)
+                            if f.name != "out_dir"}}
         return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def boot(self, key: str, path: Path, options: RunOptions) -> Observed:
