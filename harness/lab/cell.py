@@ -191,7 +191,8 @@ def run_group(group: BootGroup, runs_dir: Path, settings: RunSettings) -> list[R
     boot = run_with_retries(group.boot, runs_dir / group.boot.run_id, settings, attempt)
     if boot.status is CellStatus.NOT_RUN:
         return [boot, *(not_run_record(cell) for cell, _ in _sharers(group))]
-    words = f"{SAVED_BOOT}, restored by {len(group.runs)} runs" if len(group.runs) > 1 else None
+    words = (f"{SAVED_BOOT} before its actions, restored by {len(group.runs) - 1} more run(s)"
+             if len(group.runs) > 1 else None)
     return [replace(boot, shared=words), *(replace(r, attempts=boot.attempts) for r in others)]
 
 

@@ -5,10 +5,11 @@ The plan (written by harness.lab.cell from a :class:`harness.lab.sharing.BootGro
     {"kernel": …, "accel": …, "boot_timeout": …, "boot": …,
      "runs": [{"scenario": PATH, "folder": PATH, "judged": [{"scenario": …, "folder": …}]}]}
 
-One run: it boots as ``memhp run`` does. Several: the first run's scenario boots in
-``<its folder>/boot``, the guest is saved before any action, and each run's QEMU restores
-it (:func:`harness.run.repeat.run_restored`); a run whose prepared command line or initrd
-is not the boot's boots on its own instead. Each judged cell is then judged on its run
+One run: it boots as ``memhp run`` does. Several: the first run boots as ``memhp run``
+does, but its guest is saved before any action (into ``<its folder>/saved``, with the
+console up to then), then goes on with its own actions; each other run's QEMU restores
+the saved guest (:func:`harness.run.repeat.run_restored`); a run whose prepared command
+line or initrd is not the boot's, or whose boot was not saved, boots on its own instead. Each judged cell is then judged on its run
 (:func:`harness.run.runner.judge_on`). Every cell's folder gets a result.json, one that
 says why when its run could not be made. The exit status is the first run's, as
 ``memhp run``'s; SIGTERM unwinds like Ctrl-C, so no QEMU outlives the process.
@@ -24,8 +25,8 @@ from typing import Any
 
 from harness.errors import ExitCode, MemhpError, exit_code_for
 from harness.run.artifacts import ensure_out_dir
-from harness.run.repeat import SavedGuest, restorable, run_restored, save_booted
-from harness.run.runner import Observed, Prepared, RunOptions, error_result, judge_on, prepare, run_observed
+from harness.run.repeat import SavedGuest, restorable, run_restored, run_saving
+from harness.run.runner import Observed, RunOptions, error_result, judge_on, prepare, run_observed
 
 
 @dataclass(frozen=True)
@@ -72,38 +73,47 @@ def _fail_all(run: PlannedRun, kernel: str, err: MemhpError) -> None:
                                   f"({run.cell.scenario.stem}) ended so: {err}")
 
 
-def _one_run(run: PlannedRun, options: RunOptions, booted: tuple[Prepared, SavedGuest, Path] | None) -> ExitCode:
-    """The run (restored when ``booted`` can be), then its judged cells."""
+# Where the first run of several keeps the guest it saved, and the console up to then.
+SAVED = "saved"
+
+
+def _one_run(run: PlannedRun, options: RunOptions, booted: Observed | None = None,
+             saved: SavedGuest | None = None) -> tuple[ExitCode, Observed | None]:
+    """The run (restored from ``saved`` when its machine is ``booted``'s, else booted),
+    then its judged cells."""
     here = replace(options, out_dir=ensure_out_dir(run.cell.folder))
     try:
-        prep = prepare(run.cell.scenario, here) if booted else None
-        if booted and prep and restorable(prep, booted[0]):
-            observed = run_restored(prep, booted[1], booted[2], run.cell.folder, here)
+        prep = prepare(run.cell.scenario, here) if booted and saved else None
+        if booted and saved and prep and restorable(prep, booted.prepared):
+            observed = run_restored(prep, saved, booted.out_dir / SAVED, run.cell.folder, here)
         else:
             observed = run_observed(run.cell.scenario, here)
     except MemhpError as err:
         _fail_all(run, options.kernel, err)
-        return exit_code_for(err)
+        return exit_code_for(err), None
     _judge_all(run, observed, options.kernel)
-    return observed.result.verdict.exit_code
+    return observed.result.verdict.exit_code, observed
 
 
 def share(options: RunOptions, runs: list[PlannedRun]) -> ExitCode:
+    first = runs[0]
     if len(runs) == 1:
-        return _one_run(runs[0], options, None)
-    first = runs[0].cell
+        return _one_run(first, options)[0]
+    here = replace(options, out_dir=ensure_out_dir(first.cell.folder))
     try:
-        prep = prepare(first.scenario, replace(options, out_dir=ensure_out_dir(first.folder)))
-        saved = save_booted(prep, first.folder, options.boot_timeout)
+        booted, saved = run_saving(first.cell.scenario, here, first.cell.folder / SAVED)
     except MemhpError as err:
-        for run in runs:
-            _fail_all(run, options.kernel, err)
-        return exit_code_for(err)
+        _fail_all(first, options.kernel, err)
+        booted, saved = None, None
     try:
-        codes = [_one_run(run, options, (prep, saved, first.folder / "boot")) for run in runs]
+        if booted is not None:
+            _judge_all(first, booted, options.kernel)
+        for run in runs[1:]:
+            _one_run(run, options, booted, saved)
     finally:
-        saved.state.unlink(missing_ok=True)
-    return codes[0]
+        if saved is not None:
+            saved.state.unlink(missing_ok=True)
+    return ExitCode.CANNOT_TEST if booted is None else booted.result.verdict.exit_code
 
 
 def _terminate(signum: int, frame: object) -> None:

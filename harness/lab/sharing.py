@@ -7,10 +7,10 @@ Two ways, both on the same kernel and variant:
   ``expect``) make the same run: one of them runs (a pass scenario if there is one, the
   parent of its must-fail siblings), the others are judged on that run and say so.
 - Runs whose scenarios differ only in their actions (the same machine, tables, command
-  line and guest files) share one boot: it is saved, and each run's QEMU restores it
-  (``memhp run --repeat``'s migration path, :func:`harness.run.repeat.run_restored`),
-  unless the run's command line or initrd turns out different when prepared; then it
-  boots on its own.
+  line and guest files) share one boot: the first run's guest is saved before its
+  actions, and each other run's QEMU restores it (``memhp run --repeat``'s migration path,
+  :func:`harness.run.repeat.run_restored`), unless the run's command line or initrd turns
+  out different when prepared; then it boots on its own.
 
 A repeating matrix (``repeat`` > 1) and one with ``share_boots = false`` share nothing.
 """
@@ -40,8 +40,8 @@ class SharedRun:
 
 @dataclass(frozen=True)
 class BootGroup:
-    """Runs of one machine: the first boots; with more than one, the boot is saved before
-    any action and every run (the first too) restores it."""
+    """Runs of one machine: the first boots; with more than one, its guest is saved before
+    any action and every other run restores it."""
 
     runs: tuple[SharedRun, ...]
 

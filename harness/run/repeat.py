@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,6 +42,7 @@ from harness.run.runner import (
     model_file,
     observe_actions,
     prepare,
+    run_observed,
     write_summaries,
 )
 from harness.run.verdict import RunResult
@@ -73,18 +75,42 @@ def save_booted(prep: Prepared, out: Path, timeout: float) -> SavedGuest:
     with GuestVM(prep.machine(ensure_out_dir(out / "boot"))) as vm:
         begin = time.monotonic()
         release = vm.boot(timeout)
-        boot_seconds = time.monotonic() - begin
-        boot_id, snapshot = vm.boot_id(), vm.snapshot()
-        devices, memdevs = vm.memory_devices(), vm.qmp.command("query-memdev")
-        begin = time.monotonic()
-        vm.qmp.command("stop")  # one pass: no page is dirtied while the stream is written
-        with open(out / STATE, "wb") as state:
-            status = vm.qmp.migrate_to(state.fileno(), SAVE_TIMEOUT)
-        if status.get("status") != "completed":
-            raise InfrastructureError(f"saving the booted guest failed: "
-                                      f"{status.get('error-desc', status.get('status'))}")
-        return SavedGuest(out / STATE, release, boot_id, snapshot, tuple(devices), tuple(memdevs),
-                          boot_seconds, time.monotonic() - begin, (out / STATE).stat().st_size)
+        return save_guest(vm, out / STATE, release, time.monotonic() - begin)
+
+
+def save_guest(vm: GuestVM, path: Path, release: str, boot_seconds: float) -> SavedGuest:
+    """Migrate the booted guest, stopped, into ``path``; the QEMU stays (paused, its
+    guest intact: QMP ``cont`` runs it on)."""
+    boot_id, snapshot = vm.boot_id(), vm.snapshot()
+    devices, memdevs = vm.memory_devices(), vm.qmp.command("query-memdev")
+    begin = time.monotonic()
+    vm.qmp.command("stop")  # one pass: no page is dirtied while the stream is written
+    with open(path, "wb") as state:
+        status = vm.qmp.migrate_to(state.fileno(), SAVE_TIMEOUT)
+    if status.get("status") != "completed":
+        raise InfrastructureError(f"saving the booted guest failed: "
+                                  f"{status.get('error-desc', status.get('status'))}")
+    return SavedGuest(path, release, boot_id, snapshot, tuple(devices), tuple(memdevs),
+                      boot_seconds, time.monotonic() - begin, path.stat().st_size)
+
+
+def run_saving(path: Path, options: RunOptions, saved_dir: Path) -> tuple[Observed, SavedGuest | None]:
+    """A run of the scenario at ``path`` (as ``memhp run``) whose guest is saved once booted,
+    before any action, into ``saved_dir`` (the state and the console up to then, the boot
+    log of every run restored from it: :func:`run_restored`); then it continues in the same
+    QEMU with the scenario's own actions. No saved guest if the boot never answered."""
+    ensure_out_dir(saved_dir)
+    saved: list[SavedGuest] = []
+
+    def save(vm: GuestVM, release: str) -> None:
+        saved.append(save_guest(vm, saved_dir / STATE, release, 0.0))
+        # What the stopped kernel printed is the boot: the restored runs' boot log.
+        shutil.copyfile(options.out_dir / "console.log", saved_dir / "console.log")
+        vm.qmp.command("cont")
+
+    observed = run_observed(path, options, save)
+    boot_seconds = observed.result.info.boot_seconds or 0.0
+    return observed, replace(saved[0], boot_seconds=boot_seconds) if saved else None
 
 
 Identity = list[tuple[str, str, str]]  # (check, expected, observed) before the actions

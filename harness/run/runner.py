@@ -149,12 +149,19 @@ def _link(target: Path, link: Path) -> Path:
     return link
 
 
+# Called with the booted guest and its kernel release before the scenario's actions
+# (harness.run.repeat saves the guest there).
+BeforeActions = Callable[[GuestVM, str], None]
+
+
 def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float,
-           seen: Observation) -> None:
+           seen: Observation, before_actions: BeforeActions | None = None) -> None:
     begin = time.monotonic()
     seen.release = vm.boot(timeout)
     seen.boot_seconds = time.monotonic() - begin
     seen.kernel_ran = True
+    if before_actions is not None:
+        before_actions(vm, seen.release)
     observe_actions(vm, scenario, layout, seen)
 
 
@@ -179,11 +186,12 @@ def observe_actions(vm: GuestVM, scenario: Scenario, layout: MemoryLayout,
     vm.poweroff()
 
 
-def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float) -> Observation:
+def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float,
+                     before_actions: BeforeActions | None = None) -> Observation:
     seen = Observation()
     with GuestVM(prep.machine(out_dir)) as vm:
         try:
-            _drive(vm, prep.scenario, prep.layout, timeout, seen)
+            _drive(vm, prep.scenario, prep.layout, timeout, seen, before_actions)
         except GuestGone as err:
             seen.guest_error = str(err)
         except GuestError as err:
@@ -299,8 +307,9 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
     return run_observed(path, options).result
 
 
-def run_observed(path: Path, options: RunOptions) -> Observed:
-    """:func:`run_scenario`, keeping what the run saw for other scenarios of its boot."""
+def run_observed(path: Path, options: RunOptions, before_actions: BeforeActions | None = None) -> Observed:
+    """:func:`run_scenario`, keeping what the run saw for other scenarios of its boot;
+    ``before_actions`` gets the booted guest first (a failure there is the run's)."""
     out = options.out_dir
     with artifact_writes(out):
         prep = prepare(path, options)
@@ -308,7 +317,7 @@ def run_observed(path: Path, options: RunOptions) -> Observed:
         result = RunResult(scenario.name, options.kernel, prep.kernel.release)
         result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), boot=options.boot)
         threading.Thread(target=warm_adapters, name="memhp-warm", daemon=True).start()
-        seen = boot_and_observe(prep, out, options.boot_timeout)
+        seen = boot_and_observe(prep, out, options.boot_timeout, before_actions)
         result.info = replace(result.info, boot_seconds=seen.boot_seconds,
                               action_seconds=seen.action_seconds)
     try:

@@ -120,8 +120,9 @@ def test_ctrl_c_stops_a_running_matrix_with_its_partial_reports_and_history(tmp_
 
 def test_cells_of_one_machine_restore_one_saved_boot(tmp_path: Path) -> None:
     """two-node-dimms and its sibling run other actions on the same machine and command
-    line: one boot, saved before any action, and two restored QEMUs, each judged as a run
-    of its own (the sibling still fails exactly its false claims); the reports say so."""
+    line: one boot, its guest saved before any action, the pass scenario's actions in the
+    booted QEMU, the sibling's in a QEMU restored from the saved guest, judged as a run of
+    its own (and still failing exactly its false claims); the reports say so."""
     matrix = tmp_path / "m.toml"
     scenarios = SMOKE.parent.parent / "scenarios"
     matrix.write_text(f'name = "machine"\nkernels = ["debian:6.1"]\naccel = "tcg"\nretries = 0\n'
@@ -131,19 +132,21 @@ def test_cells_of_one_machine_restore_one_saved_boot(tmp_path: Path) -> None:
     result = run_matrix(matrix, out, workers=2, db=None, progress=False)
     booted, restored = result.records
     assert (booted.verdict, restored.verdict) == (Verdict.PASS, Verdict.FAIL) and result.ok, result.to_json()
-    assert booted.shared == "its boot saved, restored by 2 runs" and booted.booted
+    assert booted.shared == "its boot saved before its actions, restored by 1 more run(s)" and booted.booted
     assert restored.shared == f"restored from {booted.run_id}'s saved boot" and not restored.booted
     assert set(restored.failed_checks) == set(restored.false_claims)
-    boot = out / "runs" / booted.run_id / "boot"
-    assert b"Linux version" in (boot / "console.log").read_bytes()
-    assert not list((out / "runs").glob("*/state.bin")), "the saved guest is deleted"
-    for record in result.records:
-        folder = out / "runs" / record.run_id
-        saved = ResultFile.read(folder / "result.json")
-        assert saved.info.restored_from == str(boot)
-        names = {c.name: c for c in saved.checks}
-        assert names["restored guest is the booted one (boot_id)"].ok
-        # The restored guest printed no new boot: it continued the saved one.
-        assert b"Linux version" not in (folder / "console.log").read_bytes()
-        assert "-incoming fd:" in (folder / "command.txt").read_text()
+    first, second = (out / "runs" / r.run_id for r in result.records)
+    saved = first / "saved"
+    assert b"Linux version" in (saved / "console.log").read_bytes()
+    assert not list((out / "runs").glob("**/state.bin")), "the saved guest is deleted"
+    assert b"Linux version" in (first / "console.log").read_bytes()
+    assert ResultFile.read(first / "result.json").info.restored_from is None
+    again = ResultFile.read(second / "result.json")
+    assert again.info.restored_from == str(saved)
+    checks = {c.name: c for c in again.checks}
+    assert checks["restored guest is the booted one (boot_id)"].ok
+    assert checks["restored DIMMs are the scenario's coldplugged ones"].ok
+    # The restored guest printed no new boot: it continued the saved one.
+    assert b"Linux version" not in (second / "console.log").read_bytes()
+    assert "-incoming fd:" in (second / "command.txt").read_text()
     assert "restored from" in (out / "junit.xml").read_text()
