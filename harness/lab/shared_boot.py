@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.errors import ExitCode, MemhpError, exit_code_for
 from harness.run.artifacts import ensure_out_dir
-from harness.run.repeat import SavedGuest, restorable, run_restored, run_saving
+from harness.run.repeat import STATE, SavedGuest, restorable, run_restored, run_saving
 from harness.run.runner import Observed, RunOptions, error_result, judge_on, prepare, run_observed
 
 
@@ -78,7 +78,7 @@ SAVED = "saved"
 
 
 def _one_run(run: PlannedRun, options: RunOptions, booted: Observed | None = None,
-             saved: SavedGuest | None = None) -> tuple[ExitCode, Observed | None]:
+             saved: SavedGuest | None = None) -> ExitCode:
     """The run (restored from ``saved`` when its machine is ``booted``'s, else booted),
     then its judged cells."""
     here = replace(options, out_dir=ensure_out_dir(run.cell.folder))
@@ -90,30 +90,33 @@ def _one_run(run: PlannedRun, options: RunOptions, booted: Observed | None = Non
             observed = run_observed(run.cell.scenario, here)
     except MemhpError as err:
         _fail_all(run, options.kernel, err)
-        return exit_code_for(err), None
+        return exit_code_for(err)
     _judge_all(run, observed, options.kernel)
-    return observed.result.verdict.exit_code, observed
+    return observed.result.verdict.exit_code
 
 
 def share(options: RunOptions, runs: list[PlannedRun]) -> ExitCode:
+    """Every run of the plan; the exit status of the first."""
     first = runs[0]
     if len(runs) == 1:
-        return _one_run(first, options)[0]
-    here = replace(options, out_dir=ensure_out_dir(first.cell.folder))
+        return _one_run(first, options)
+    booted: Observed | None = None
+    saved: SavedGuest | None = None
     try:
-        booted, saved = run_saving(first.cell.scenario, here, first.cell.folder / SAVED)
-    except MemhpError as err:
-        _fail_all(first, options.kernel, err)
-        booted, saved = None, None
-    try:
-        if booted is not None:
+        try:
+            here = replace(options, out_dir=ensure_out_dir(first.cell.folder))
+            booted, saved = run_saving(first.cell.scenario, here, first.cell.folder / SAVED)
+            code = booted.result.verdict.exit_code
             _judge_all(first, booted, options.kernel)
-        for run in runs[1:]:
+        except MemhpError as err:
+            _fail_all(first, options.kernel, err)
+            code = exit_code_for(err)
+        for run in runs[1:]:  # without a saved guest, each boots on its own
             _one_run(run, options, booted, saved)
     finally:
-        if saved is not None:
-            saved.state.unlink(missing_ok=True)
-    return ExitCode.CANNOT_TEST if booted is None else booted.result.verdict.exit_code
+        # The saved guest is the size of its used RAM: never left behind, interrupted or not.
+        (first.cell.folder / SAVED / STATE).unlink(missing_ok=True)
+    return code
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -59,7 +59,8 @@ class BootGroup:
 
 
 def boot_groups(runs: Sequence[RunSpec], settings: RunSettings) -> list[BootGroup]:
-    """The cells by the boot they share, in the matrix's order of each group's first cell."""
+    """The cells by the boot they share: groups of several runs first, else in the
+    matrix's order of each group's first cell (the reports keep the matrix's order)."""
     if settings.repeat > 1 or not settings.share:
         return [BootGroup((SharedRun(run),)) for run in runs]
     machines: dict[str, dict[str, list[RunSpec]]] = {}
@@ -75,7 +76,8 @@ def boot_groups(runs: Sequence[RunSpec], settings: RunSettings) -> list[BootGrou
         # A pass scenario's run first: the boot is saved in its folder.
         shared.sort(key=lambda s: s.cell.expect is not Verdict.PASS)
         groups.append(BootGroup(tuple(shared)))
-    return groups
+    # Groups of several runs take longest: started first, they do not end the matrix alone.
+    return sorted(groups, key=lambda g: -len(g.runs))
 
 
 def _keys(run: RunSpec) -> tuple[str, str]:

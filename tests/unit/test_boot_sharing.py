@@ -11,9 +11,12 @@ from types import SimpleNamespace
 import pytest
 
 from harness.errors import BadInputError
+from harness.lab.cell import shared_boot_argv
+from harness.lab.shared_boot import read_plan
 from harness.lab.sharing import boot_groups
 from harness.lab.spec import load_matrix
 from harness.run.runner import boot_identity, judge_on
+from harness.scenario.cmdline import kernel_cmdline
 from harness.scenario.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,3 +111,22 @@ def test_a_matrix_that_shares_nothing_boots_every_cell(tmp_path: Path) -> None:
                    'share_boots = "yes"\n')
     with pytest.raises(BadInputError, match=r"m\.toml: share_boots: expected true or false"):
         load_matrix(bad)
+
+
+def test_a_boot_group_s_plan_names_every_cell_with_its_variant(tmp_path: Path) -> None:
+    """The one process of a boot group gets each cell's scenario (the variant's command
+    line added) and folder, runs in order, each with the cells judged on it."""
+    spec = load_matrix(NIGHTLY)
+    group = next(g for g in boot_groups(spec.runs, spec.settings)
+                 if len(g.runs) > 1 and all(r.judged for r in g.runs) and g.boot.variant.cmdline)
+    argv = shared_boot_argv(group, tmp_path, spec.settings)
+    assert argv[1:3] == ["-m", "harness.lab.shared_boot"]
+    options, runs = read_plan(Path(argv[3]))
+    assert (options.kernel, options.accel, options.boot, options.boot_timeout) == (
+        group.boot.kernel, spec.settings.accel, spec.settings.boot, spec.settings.boot_timeout)
+    assert [r.cell.folder for r in runs] == [tmp_path / r.cell.run_id for r in group.runs]
+    assert [[c.folder for c in r.judged] for r in runs] == [
+        [tmp_path / c.run_id for c in r.judged] for r in group.runs]
+    for run in runs:
+        for cell in (run.cell, *run.judged):
+            assert group.boot.variant.cmdline in kernel_cmdline(load_scenario(cell.scenario))
