@@ -126,7 +126,7 @@ def test_cells_of_one_machine_restore_one_saved_boot(tmp_path: Path) -> None:
     matrix = tmp_path / "m.toml"
     scenarios = SMOKE.parent.parent / "scenarios"
     matrix.write_text(f'name = "machine"\nkernels = ["debian:6.1"]\naccel = "tcg"\nretries = 0\n'
-                      f'scenarios = ["{scenarios}/two-node-dimms.toml"]\n'
+                      f'restore_boots = true\nscenarios = ["{scenarios}/two-node-dimms.toml"]\n'
                       f'must_fail = ["{scenarios}/must-fail/two-node-dimms-claims-refused.toml"]\n')
     out = tmp_path / "out"
     result = run_matrix(matrix, out, workers=2, db=None, progress=False)
