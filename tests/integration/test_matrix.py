@@ -1,5 +1,6 @@
-"""The matrix with real boots: two cells locally in parallel, one through a Dask cluster,
-and a Ctrl-C in the middle of a matrix."""
+"""The matrix with real boots: a pass cell and its sibling sharing one boot, locally and
+through a Dask cluster; two runs of one machine sharing its saved boot; and a Ctrl-C in
+the middle of a matrix."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,18 +48,23 @@ def test_smoke_matrix_locally_with_reports_and_history(tmp_path: Path) -> None:
 
 
 def test_one_boot_through_a_local_dask_cluster(tmp_path: Path) -> None:
+    """The smoke matrix's two cells are one task on the worker: one boot, the sibling
+    judged on it, both folders shipped back (the sibling's console is the boot's)."""
     distributed = pytest.importorskip("distributed")
     spec = load_matrix(SMOKE)
-    spec = replace(spec, runs=spec.runs[:1])
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None,
                                   host="127.0.0.1", protocol="tcp", resources={"guests": 1}) as cluster:
         result = execute(spec, tmp_path, workers=1, scheduler=cluster.scheduler_address)
-    (record,) = result.records
+    record, judged = result.records
     assert record.verdict is Verdict.PASS, record
     folder = tmp_path / "runs" / record.run_id
     assert b"Linux version" in (folder / "console.log").read_bytes()
     assert json.loads((folder / "result.json").read_text())["verdict"] == "pass"
     assert not (folder / "initrd.img").exists()  # rebuilt from the scenario, never shipped
+    assert judged.ok and judged.shared == f"judged on {record.run_id}'s boot", judged
+    sibling = tmp_path / "runs" / judged.run_id
+    assert (sibling / "console.log").read_bytes() == (folder / "console.log").read_bytes()
+    assert (sibling / "worker.txt").exists()
 
 
 def _qemu_of(folder: Path) -> list[int]:
