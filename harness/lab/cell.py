@@ -19,7 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.errors import BadInputError, ExitCode, Verdict
-from harness.lab.results import CellStatus, RunFn, RunRecord
+from harness.lab.results import SAVED_BOOT, CellStatus, RunFn, RunRecord
+from harness.lab.sharing import BootGroup
 from harness.lab.spec import RunSettings, RunSpec
 from harness.paths import RunFile, private_dir, write_file
 from harness.qemu.machine import die_with_parent
@@ -127,14 +128,15 @@ def run_argv(run: RunSpec, out_dir: Path, settings: RunSettings) -> list[str]:
     return argv + (["--repeat", str(settings.repeat)] if settings.repeat > 1 else [])
 
 
-def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
-    """One attempt: ``memhp run`` in its own session, stopped after ``settings.timeout`` or
-    when its matrix is stopped."""
+def run_in_subprocess(run: RunSpec, out_dir: Path, settings: RunSettings,
+                      argv: list[str] | None = None) -> RunRecord:
+    """One attempt: ``memhp run`` (or ``argv``, which runs the cell into ``out_dir``) in its
+    own session, stopped after ``settings.timeout`` or when its matrix is stopped."""
     if stopping(settings):
         return not_run_record(run)
     private_dir(out_dir)
     start = time.monotonic()
-    argv = run_argv(run, out_dir, settings)
+    argv = argv or run_argv(run, out_dir, settings)
     with RunFile(out_dir / "memhp-run.log") as log:
         # SIGTERM if this process dies (a killed Dask worker): the run unwinds and kills its QEMU.
         proc = subprocess.Popen(argv, stdout=log.fileno(), stderr=subprocess.STDOUT, start_new_session=True,
@@ -163,6 +165,58 @@ def read_record(run: RunSpec, out_dir: Path, returncode: int, seconds: float) ->
         # The verdict was reached but its evidence not all written (a full disk): retried.
         return error_record(run, result.error or "memhp run could not test", seconds)
     return record_from_result(run, result, seconds)
+
+
+def shared_boot_argv(group: BootGroup, runs_dir: Path, settings: RunSettings) -> list[str]:
+    """One process for the group's boot (harness.lab.shared_boot): its plan is written
+    into the boot cell's folder."""
+    def cell(run: RunSpec) -> dict[str, str]:
+        folder = private_dir(runs_dir / run.run_id)
+        return {"scenario": str(scenario_for(run, folder)), "folder": str(folder)}
+
+    plan = {"kernel": group.boot.kernel, "accel": settings.accel, "boot_timeout": settings.boot_timeout,
+            "boot": settings.boot, "qemu": group.boot.qemu,
+            "runs": [dict(cell(r.cell), judged=[cell(j) for j in r.judged]) for r in group.runs]}
+    path = runs_dir / group.boot.run_id / "shared-boot.json"
+    write_file(path, (json.dumps(plan, indent=2) + "\n").encode())
+    return [sys.executable, "-m", "harness.lab.shared_boot", str(path)]
+
+
+def run_group(group: BootGroup, runs_dir: Path, settings: RunSettings) -> list[RunRecord]:
+    """The cells of one boot: the boot cell with its retries, as a cell of its own; every
+    other cell from its folder, its record saying whose boot it had."""
+    others: list[RunRecord] = []
+
+    def attempt(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunRecord:
+        record = run_in_subprocess(run, out_dir, settings, shared_boot_argv(group, runs_dir, settings))
+        others[:] = [_shared_record(cell, runs_dir / cell.run_id, words, record)
+                     for cell, words in _sharers(group)]
+        return record
+
+    boot = run_with_retries(group.boot, runs_dir / group.boot.run_id, settings, attempt)
+    if boot.status is CellStatus.NOT_RUN:
+        return [boot, *(not_run_record(cell) for cell, _ in _sharers(group))]
+    words = (f"{SAVED_BOOT} before its actions, restored by {len(group.runs) - 1} more run(s)"
+             if len(group.runs) > 1 else None)
+    return [replace(boot, shared=words), *(replace(r, attempts=boot.attempts) for r in others)]
+
+
+def _sharers(group: BootGroup) -> list[tuple[RunSpec, str]]:
+    """Every cell of the group but the boot's, with what it shares."""
+    boot = group.boot.run_id
+    out = [(run.cell, f"restored from {boot}'s saved boot") for run in group.runs[1:]]
+    return out + [(cell, f"judged on {run.cell.run_id}'s boot") for run in group.runs for cell in run.judged]
+
+
+def _shared_record(run: RunSpec, folder: Path, words: str, booted: RunRecord) -> RunRecord:
+    if booted.status is not CellStatus.FINISHED or not (folder / "result.json").exists():
+        return replace(error_record(run, f"{words}, which ended: {booted.reason}", 0.0, booted.status),
+                       shared=words)
+    try:
+        result = ResultFile.read(folder / "result.json")
+    except BadInputError as err:
+        return replace(error_record(run, str(err), 0.0), shared=words)
+    return replace(record_from_result(run, result, 0.0), shared=words)
 
 
 def run_with_retries(run: RunSpec, out_dir: Path, settings: RunSettings, run_fn: RunFn) -> RunRecord:

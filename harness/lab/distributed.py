@@ -20,8 +20,9 @@ from types import TracebackType
 from typing import Any
 
 from harness.errors import InfrastructureError
-from harness.lab.cell import GRACE_SECONDS, error_record, run_with_retries, stop_cells
+from harness.lab.cell import GRACE_SECONDS, error_record, run_group, run_in_subprocess, run_with_retries, stop_cells
 from harness.lab.results import RunFn, RunRecord
+from harness.lab.sharing import BootGroup, SharedRun, boot_groups
 from harness.lab.spec import RunSettings, RunSpec
 
 # Rebuilt from the scenario on any host; not worth the network.
@@ -50,17 +51,23 @@ def unpack(blob: bytes, runs_dir: Path) -> None:
         tar.extractall(runs_dir, filter="data")
 
 
-def remote_cell(run: RunSpec, settings: RunSettings, run_fn: RunFn) -> tuple[RunRecord, bytes]:
-    """Executed on a worker: one cell with its retries, artifacts returned as a tarball."""
+def remote_cell(group: BootGroup, settings: RunSettings, run_fn: RunFn) -> list[tuple[RunRecord, bytes]]:
+    """Executed on a worker: the cells of one boot (harness.lab.sharing) with their
+    retries, each cell's artifacts returned as a tarball."""
     from distributed import get_worker
 
     with tempfile.TemporaryDirectory(prefix="memhp-cell-") as scratch:
-        folder = Path(scratch) / run.run_id
-        record = run_with_retries(run, folder, settings, run_fn)
-        folder.mkdir(parents=True, exist_ok=True)
-        # Which host ran it: the first place to look when a cell fails on one worker only.
-        (folder / "worker.txt").write_text(f"{socket.gethostname()} {get_worker().address}\n")
-        return record, pack(folder)
+        runs_dir = Path(scratch)
+        records = (run_group(group, runs_dir, settings) if group.shares
+                   else [run_with_retries(group.boot, runs_dir / group.boot.run_id, settings, run_fn)])
+        packed = []
+        for record in records:
+            folder = runs_dir / record.run_id
+            folder.mkdir(parents=True, exist_ok=True)
+            # Which host ran it: the first place to look when a cell fails on one worker only.
+            (folder / "worker.txt").write_text(f"{socket.gethostname()} {get_worker().address}\n")
+            packed.append((record, pack(folder)))
+        return packed
 
 
 class ClusterCells:
@@ -82,10 +89,12 @@ class ClusterCells:
         # pure=False: an identical cell submitted twice is two runs, not one cached result.
         # Workers start resource-bound tasks in no set order: the priority keeps matrix order.
         cells = list(runs)
-        self.runs = {self.client.submit(remote_cell, run, settings, run_fn, pure=False,
-                                        resources={SLOTS: 1}, priority=len(cells) - i): run
-                     for i, run in enumerate(cells)}
-        self.futures = list(self.runs)
+        groups = (boot_groups(cells, settings) if run_fn is run_in_subprocess
+                  else [BootGroup((SharedRun(r),)) for r in cells])
+        self.groups = {self.client.submit(remote_cell, group, settings, run_fn, pure=False,
+                                          resources={SLOTS: 1}, priority=len(groups) - i): group
+                       for i, group in enumerate(groups)}
+        self.futures = list(self.groups)
         self.orphaned: str | None = None  # why the cells still pending were given up
 
     def slots(self) -> int:
@@ -93,17 +102,18 @@ class ClusterCells:
         workers = self.client.scheduler_info()["workers"].values()
         return int(sum(w.get("resources", {}).get(SLOTS, 0) for w in workers))
 
-    def _unpacked(self, future: Any) -> RunRecord:
-        record: RunRecord
+    def _unpacked(self, future: Any) -> list[RunRecord]:
+        packed: list[tuple[RunRecord, bytes]]
         try:
-            record, blob = future.result()
-        except BaseException as err:  # KilledWorker, cancelled: the cell's own outcome
+            packed = future.result()
+        except BaseException as err:  # KilledWorker, cancelled: the cells' own outcome
             if isinstance(err, KeyboardInterrupt):
                 raise
             why = self.orphaned or f"the cell was lost on its workers ({type(err).__name__}: {err})"
-            return error_record(self.runs[future], f"could not test: {why}", 0.0)
-        unpack(blob, self.runs_dir)
-        return record
+            return [error_record(cell, f"could not test: {why}", 0.0) for cell in self.groups[future].cells]
+        for _, blob in packed:
+            unpack(blob, self.runs_dir)
+        return [record for record, _ in packed]
 
     def finished(self) -> Iterator[RunRecord]:
         """Records as cells end; polled (a sleep Ctrl-C can interrupt, unlike a wait inside
@@ -114,7 +124,7 @@ class ClusterCells:
         orphaned_since: float | None = None
         while not done.is_empty():
             if done.has_ready():
-                yield from (self._unpacked(f) for f in done.next_batch(block=False))
+                yield from (r for f in done.next_batch(block=False) for r in self._unpacked(f))
                 continue
             time.sleep(_POLL_SECONDS)
             orphaned_since = None if self.slots() else orphaned_since or time.monotonic()
@@ -130,7 +140,7 @@ class ClusterCells:
 
         self.client.run(stop_cells, self.settings.matrix_run)
         done, _ = wait(self.futures, timeout=STOP_SECONDS)  # type: ignore[no-untyped-call]
-        return [self._unpacked(f) for f in done if f.status == "finished"]
+        return [r for f in done if f.status == "finished" for r in self._unpacked(f)]
 
     def __enter__(self) -> ClusterCells:
         return self

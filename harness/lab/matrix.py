@@ -22,11 +22,12 @@ from types import TracebackType
 from typing import Protocol
 
 from harness.errors import BadInputError
-from harness.lab.cell import not_run_record, run_in_subprocess, run_with_retries, stop_cells
+from harness.lab.cell import not_run_record, run_group, run_in_subprocess, run_with_retries, stop_cells
 from harness.lab.history import History
 from harness.lab.reports.html import write_html
 from harness.lab.reports.junit import write_junit
 from harness.lab.results import DEFAULT_HISTORY, CellStatus, MatrixResult, RunFn, RunRecord
+from harness.lab.sharing import BootGroup, SharedRun, boot_groups
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, load_matrix
 from harness.paths import write_atomic
 from harness.run.artifact_io import artifact_writes
@@ -60,27 +61,36 @@ def default_matrix() -> Path:
     return DEFAULT_MATRIX
 
 
+def _one_cell(run: RunSpec, runs_dir: Path, settings: RunSettings, run_fn: RunFn) -> list[RunRecord]:
+    return [run_with_retries(run, runs_dir / run.run_id, settings, run_fn)]
+
+
 class LocalCells:
-    """Cells on this machine; threads only wait, each cell's work is its own process."""
+    """Cells on this machine; threads only wait, each boot's work is its own process. With
+    the real runner, cells that share a boot (harness.lab.sharing) are one task."""
 
     def __init__(self, runs: Iterable[RunSpec], runs_dir: Path, settings: RunSettings,
                  workers: int, run_fn: RunFn) -> None:
         self.settings = settings
         self.pool = ThreadPoolExecutor(max_workers=workers)
-        self.futures: list[Future[RunRecord]] = [
-            self.pool.submit(run_with_retries, run, runs_dir / run.run_id, settings, run_fn)
-            for run in runs]
+        cells = list(runs)
+        groups = (boot_groups(cells, settings) if run_fn is run_in_subprocess
+                  else [BootGroup((SharedRun(r),)) for r in cells])
+        self.futures: list[Future[list[RunRecord]]] = [
+            self.pool.submit(run_group, g, runs_dir, settings) if g.shares
+            else self.pool.submit(_one_cell, g.boot, runs_dir, settings, run_fn)
+            for g in groups]
 
     def finished(self) -> Iterator[RunRecord]:
         for future in as_completed(self.futures):
-            yield future.result()
+            yield from future.result()
 
     def stop(self) -> list[RunRecord]:
         for future in self.futures:
             future.cancel()
         stop_cells(self.settings.matrix_run)
         self.pool.shutdown(wait=True)
-        return [f.result() for f in self.futures if not f.cancelled()]
+        return [r for f in self.futures if not f.cancelled() for r in f.result()]
 
     def __enter__(self) -> LocalCells:
         return self
@@ -168,9 +178,11 @@ def run_matrix(matrix: Path | None = None, out_dir: Path | None = None,
 
 def summary_text(result: MatrixResult) -> str:
     lines = [f"{r.run_id:<60} {_shown(r):<11} {'ok' if r.ok else 'UNEXPECTED'}"
+             + (f"  {r.shared}" if r.shared else "")
              + (f"  {r.reason}" if not r.ok and r.reason else "") for r in result.records]
+    booted = sum(r.booted for r in result.records)
     bad = sum(not r.ok and r.status is CellStatus.FINISHED for r in result.records)
-    lines.append(f"{len(result.records)} runs in {result.seconds:.0f} s, {bad} unexpected"
+    lines.append(f"{len(result.records)} runs ({booted} booted) in {result.seconds:.0f} s, {bad} unexpected"
                  + (f"; INTERRUPTED: {len(result.with_status(CellStatus.INTERRUPTED))} stopped, "
                     f"{len(result.with_status(CellStatus.NOT_RUN))} not run"
                     if result.interrupted else ""))

@@ -15,6 +15,7 @@ from harness.errors import ExitCode, Verdict, overall
 from harness.lab.spec import RunSettings, RunSpec
 
 DEFAULT_HISTORY = Path("out") / "history.sqlite"
+SAVED_BOOT = "its boot saved"  # how the record of a boot that other cells restored starts
 
 
 class CellStatus(str, enum.Enum):
@@ -57,12 +58,21 @@ class RunRecord:
     def qemu_shown(self) -> str:
         """The QEMU as the reports and the history name it: what ran, else what was asked."""
         return self.qemu_version or (f"QEMU {self.qemu}" if self.qemu != "system" else "system QEMU")
+    # Whose boot the cell had (harness.lab.sharing): "judged on <run_id>'s boot", "restored
+    # from <run_id>'s saved boot", or the booting cell's "its boot saved, restored by N runs".
+    shared: str | None = None
 
     @property
     def ok(self) -> bool:
         if self.verdict is not self.expect or self.status is not CellStatus.FINISHED:
             return False
         return not self.false_claims or set(self.failed_checks) == set(self.false_claims)
+
+    @property
+    def booted(self) -> bool:
+        """Whether the cell's run booted a kernel of its own (shared with other cells or not)."""
+        return self.status is not CellStatus.NOT_RUN and (
+            self.shared is None or self.shared.startswith(SAVED_BOOT))
 
     @property
     def exit_code(self) -> ExitCode:
@@ -81,7 +91,7 @@ class RunRecord:
                 "action_seconds": _rounded(self.action_seconds),
                 "false_claims": list(self.false_claims), "repeat": self.repeat,
                 "qemu": self.qemu, "qemu_version": self.qemu_version, "machine": self.machine,
-                "accel": self.accel}
+                "accel": self.accel, "shared": self.shared}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunRecord":
@@ -91,7 +101,7 @@ class RunRecord:
                    data["seconds"], CellStatus(data.get("status", CellStatus.FINISHED.value)),
                    data.get("boot_seconds"), data.get("action_seconds"),
                    tuple(data.get("false_claims", ())), data.get("repeat"), data.get("qemu", "system"),
-                   data.get("qemu_version"), data.get("machine"), data.get("accel"))
+                   data.get("qemu_version"), data.get("machine"), data.get("accel"), data.get("shared"))
 
 
 def _rounded(seconds: float | None) -> float | None:

@@ -14,6 +14,10 @@ A matrix file (TOML)::
     boot_timeout = 180
     accel = "auto"
     boot = "bzimage"     # or "pvh": QEMU enters each kernel's vmlinux (memhp run --boot pvh)
+    share_boots = true   # cells whose scenarios differ only in their expectations share
+                         # one boot (harness.lab.sharing); false: one boot per cell
+    restore_boots = false  # true: runs of one machine that differ in their actions restore
+                           # one saved boot (off by default: see harness.lab.sharing)
     [[variants]]         # default: one variant "default" with no extra cmdline
     name = "default"
     cmdline = ""
@@ -41,7 +45,7 @@ from harness.userinput import name as plain_name
 from kernels.kernel import BOOT_MODES
 
 _KEYS = {"name", "kernels", "qemus", "scenarios", "must_fail", "timeout", "retries", "boot_timeout",
-         "accel", "variants", "exclude", "repeat", "boot"}
+         "accel", "variants", "exclude", "repeat", "boot", "share_boots", "restore_boots"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_RETRIES = 10
 # Each cell's run_id is one folder name: within NAME_MAX (include/uapi/linux/limits.h).
@@ -84,6 +88,8 @@ class RunSettings:
     accel: str = "auto"
     repeat: int = 1  # memhp run --repeat, when above 1
     boot: str = "bzimage"  # memhp run --boot
+    share: bool = True  # cells of one boot share it (harness.lab.sharing)
+    restore: bool = False  # runs of one machine restore one saved boot (harness.lab.sharing)
     # Not from the file: this execution of the matrix, set by its driver, so that stopping
     # it (harness.lab.cell.stop_cells) reaches its cells only, also on shared workers.
     matrix_run: str = ""
@@ -181,12 +187,16 @@ def _settings(data: dict[str, Any], where: str) -> RunSettings:
     boot = data.get("boot", "bzimage")
     if boot not in BOOT_MODES:
         raise BadInputError(f"{where}: boot: expected {' or '.join(BOOT_MODES)}")
+    share, restore = data.get("share_boots", True), data.get("restore_boots", False)
+    for key, value in (("share_boots", share), ("restore_boots", restore)):
+        if not isinstance(value, bool):
+            raise BadInputError(f"{where}: {key}: expected true or false")
     # retries is a count, bounded so that a typo cannot turn one cell into days of boots.
     retries = int(_number(data, "retries", 1, where, maximum=MAX_RETRIES, integer=True))
     # A timeout under a second could never boot.
     return RunSettings(timeout=_number(data, "timeout", 600, where, minimum=1), retries=retries,
                        boot_timeout=_number(data, "boot_timeout", 180, where, minimum=1), accel=accel,
-                       repeat=repeat, boot=boot)
+                       repeat=repeat, boot=boot, share=share, restore=restore)
 
 
 def load_matrix(path: Path, qemus: tuple[str, ...] = ()) -> MatrixSpec:

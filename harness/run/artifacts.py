@@ -216,6 +216,12 @@ class RunInfo:
     boot: str = "bzimage"  # how QEMU entered the kernel: bzimage, or pvh (memhp run --boot)
     qemu: QemuInfo | None = None  # None: the run ended before QEMU was chosen
     unread_lines: tuple[str, ...] = ()  # console lines a known trigger claimed but no pattern read
+    # The run folder whose boot this scenario was judged on (it differs from that run's
+    # scenario only in what it expects: harness.run.runner.judge_on); None: its own boot.
+    judged_on: str | None = None
+    # The boot folder of the saved guest this run's QEMU restored (another scenario of the
+    # same machine and command line booted it: harness.run.repeat.run_restored).
+    restored_from: str | None = None
 
 
 NO_INFO = RunInfo(accel=None, out_dir=None, reserved_in_hotplug_ranges=(), model_agreement=None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,19 +27,24 @@ from harness.guest.agent import GuestGone
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
 from harness.logparse import load_boot_log
+from harness.qemu.cmdline import build_command
+from harness.qemu.machine import Channels
 from harness.run import checks
 from harness.run.artifact_io import artifact_writes
 from harness.run.artifacts import NO_INFO, ModelFile, ensure_out_dir
-from harness.qemu.migration import SaveFormat, save_format
+from harness.qemu.migration import STREAM, SaveFormat, save_format
 from harness.run.repeat_info import RepeatInfo, Repetition
 from harness.run.runner import (
     Observation,
+    Observed,
     Prepared,
     RunOptions,
+    boot_info,
     judge,
     model_file,
     observe_actions,
     prepare,
+    run_observed,
     write_summaries,
 )
 from harness.run.verdict import RunResult
@@ -72,18 +78,42 @@ def save_booted(prep: Prepared, out: Path, timeout: float, form: SaveFormat) -> 
     with GuestVM(prep.machine(ensure_out_dir(out / "boot"))) as vm:
         begin = time.monotonic()
         release = vm.boot(timeout)
-        boot_seconds = time.monotonic() - begin
-        boot_id, snapshot = vm.boot_id(), vm.snapshot()
-        devices, memdevs = vm.memory_devices(), vm.qmp.command("query-memdev")
-        begin = time.monotonic()
-        vm.qmp.command("stop")  # one pass: no page is dirtied while the stream is written
-        status = form.save(vm.qmp, out / STATE, SAVE_TIMEOUT)
-        if status.get("status") != "completed":
-            raise InfrastructureError(f"saving the booted guest failed ({form.name}): "
-                                      f"{status.get('error-desc', status.get('status'))}")
-        return SavedGuest(out / STATE, release, boot_id, snapshot, tuple(devices), tuple(memdevs),
-                          boot_seconds, time.monotonic() - begin, (out / STATE).stat().st_blocks * 512,
-                          form)
+        return save_guest(vm, out / STATE, release, time.monotonic() - begin, form)
+
+
+def save_guest(vm: GuestVM, path: Path, release: str, boot_seconds: float, form: SaveFormat) -> SavedGuest:
+    """Migrate the booted guest, stopped, into ``path``; the QEMU stays (paused, its
+    guest intact: QMP ``cont`` runs it on)."""
+    boot_id, snapshot = vm.boot_id(), vm.snapshot()
+    devices, memdevs = vm.memory_devices(), vm.qmp.command("query-memdev")
+    begin = time.monotonic()
+    vm.qmp.command("stop")  # one pass: no page is dirtied while the stream is written
+    status = form.save(vm.qmp, path, SAVE_TIMEOUT)
+    if status.get("status") != "completed":
+        raise InfrastructureError(f"saving the booted guest failed ({form.name}): "
+                                  f"{status.get('error-desc', status.get('status'))}")
+    return SavedGuest(path, release, boot_id, snapshot, tuple(devices), tuple(memdevs),
+                      boot_seconds, time.monotonic() - begin, path.stat().st_blocks * 512, form)
+
+
+def run_saving(path: Path, options: RunOptions, saved_dir: Path) -> tuple[Observed, SavedGuest | None]:
+    """A run of the scenario at ``path`` (as ``memhp run``) whose guest is saved once booted,
+    before any action, into ``saved_dir`` (the state and the console up to then, the boot
+    log of every run restored from it: :func:`run_restored`); then it continues in the same
+    QEMU with the scenario's own actions. No saved guest if the boot never answered."""
+    ensure_out_dir(saved_dir)
+    saved: list[SavedGuest] = []
+
+    def save(vm: GuestVM, release: str) -> None:
+        # The fd: stream: every QEMU has it, and the saving QEMU goes on running this guest.
+        saved.append(save_guest(vm, saved_dir / STATE, release, 0.0, SaveFormat(STREAM)))
+        # What the stopped kernel printed is the boot: the restored runs' boot log.
+        shutil.copyfile(options.out_dir / "console.log", saved_dir / "console.log")
+        vm.qmp.command("cont")
+
+    observed = run_observed(path, options, save)
+    boot_seconds = observed.result.info.boot_seconds or 0.0
+    return observed, replace(saved[0], boot_seconds=boot_seconds) if saved else None
 
 
 Identity = list[tuple[str, str, str]]  # (check, expected, observed) before the actions
@@ -227,6 +257,42 @@ def _model(result: RunResult, prep: Prepared, facts: checks.BootFacts, seen: Obs
         note = f"model.json not written: {err!r}"
         result.error = f"{result.error}; {note}" if result.error else note
         return None
+
+
+def restorable(prep: Prepared, booted: Prepared) -> bool:
+    """Whether ``prep``'s QEMU can restore the guest ``booted`` saved: the same kernel,
+    accelerator, initrd content and command line (its folder's paths aside), as migration
+    needs; the scenarios may differ in their actions and expectations only."""
+    def machine(p: Prepared) -> list[str]:
+        return build_command(p.scenario, p.boot_image, p.initrd.resolve(), _ANY_CHANNELS, p.accel)
+    return machine(prep) == machine(booted)
+
+
+_ANY_CHANNELS = Channels(Path("console.log"), Path("agent"), Path("qmp"))
+
+
+def run_restored(prep: Prepared, saved: SavedGuest, boot_dir: Path, out: Path,
+                 options: RunOptions) -> Observed:
+    """``prep``'s actions in a QEMU restored from the guest another scenario of the same
+    machine booted and saved (:func:`save_booted` into ``boot_dir``'s parent; check
+    :func:`restorable` first): judged as a run of its own, plus that the restored guest
+    and QEMU are the ones saved; artifacts in ``out``, the boot's console is its boot log."""
+    ensure_out_dir(out)
+    facts = checks.BootFacts.of(load_boot_log(boot_dir / "console.log"))
+    try:
+        seen, identity = _restore_and_drive(prep, saved, out, options.boot_timeout)
+        result = judge_repetition(prep.scenario, prep.layout, options.kernel, facts, saved, seen,
+                                  identity, out / "srat.aml")
+    except MemhpError as err:  # this QEMU could not restore: the run could not test
+        seen, result = Observation(), RunResult(prep.scenario.name, options.kernel, saved.release,
+                                                error=str(err), error_verdict=Verdict.for_error(err))
+    result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), boot=options.boot,
+                          boot_seconds=seen.boot_seconds, action_seconds=seen.action_seconds,
+                          restored_from=str(boot_dir), qemu=prep.qemu_info())
+    if seen.kernel_ran:
+        result.info = boot_info(result, prep, facts, seen)
+    write_summaries(result, out, seen, _model(result, prep, facts, seen))
+    return Observed(result, prep, seen, out, boot_dir / "console.log")
 
 
 def _one(prep: Prepared, facts: checks.BootFacts, saved: SavedGuest, out: Path, index: int,

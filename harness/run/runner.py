@@ -55,6 +55,7 @@ from harness.run.artifacts import (
     ModelAgreement,
     ModelFile,
     QemuInfo,
+    RunInfo,
     ensure_out_dir,
     warm_adapters,
 )
@@ -158,12 +159,19 @@ def _link(target: Path, link: Path) -> Path:
     return link
 
 
+# Called with the booted guest and its kernel release before the scenario's actions
+# (harness.run.repeat saves the guest there).
+BeforeActions = Callable[[GuestVM, str], None]
+
+
 def _drive(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, timeout: float,
-           seen: Observation) -> None:
+           seen: Observation, before_actions: BeforeActions | None = None) -> None:
     begin = time.monotonic()
     seen.release = vm.boot(timeout)
     seen.boot_seconds = time.monotonic() - begin
     seen.kernel_ran = True
+    if before_actions is not None:
+        before_actions(vm, seen.release)
     observe_actions(vm, scenario, layout, seen)
 
 
@@ -188,11 +196,12 @@ def observe_actions(vm: GuestVM, scenario: Scenario, layout: MemoryLayout,
     vm.poweroff()
 
 
-def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float) -> Observation:
+def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float,
+                     before_actions: BeforeActions | None = None) -> Observation:
     seen = Observation()
     with GuestVM(prep.machine(out_dir)) as vm:
         try:
-            _drive(vm, prep.scenario, prep.layout, timeout, seen)
+            _drive(vm, prep.scenario, prep.layout, timeout, seen, before_actions)
         except GuestGone as err:
             seen.guest_error = str(err)
         except GuestError as err:
@@ -324,9 +333,32 @@ def booted(path: Path, options: RunOptions) -> Iterator[tuple[Prepared, GuestVM]
         yield prep, vm
 
 
+@dataclass(frozen=True)
+class Observed:
+    """A finished run as a value: its result, what it prepared, what it saw, and its folder
+    (console.log, srat.aml); every scenario of the same boot can be judged on it
+    (:func:`judge_on`) instead of booting again."""
+
+    result: RunResult
+    prepared: Prepared
+    seen: Observation
+    out_dir: Path
+    boot_log: Path | None = None  # the console of its boot, if not out_dir's (a restored run)
+
+    @property
+    def console(self) -> Path:
+        return self.boot_log or self.out_dir / "console.log"
+
+
 def run_scenario(path: Path, options: RunOptions) -> RunResult:
     """Run one scenario; never loses artifacts already written. Raises only for exit 2/125
     (:class:`ArtifactWriteError` carries the verdict reached)."""
+    return run_observed(path, options).result
+
+
+def run_observed(path: Path, options: RunOptions, before_actions: BeforeActions | None = None) -> Observed:
+    """:func:`run_scenario`, keeping what the run saw for other scenarios of its boot;
+    ``before_actions`` gets the booted guest first (a failure there is the run's)."""
     out = options.out_dir
     with artifact_writes(out, "console.log"):
         prep = prepare(path, options)
@@ -335,7 +367,7 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         result.info = replace(NO_INFO, accel=prep.accel.name, out_dir=str(out), boot=options.boot,
                               qemu=prep.qemu_info())
         threading.Thread(target=warm_adapters, name="memhp-warm", daemon=True).start()
-        seen = boot_and_observe(prep, out, options.boot_timeout)
+        seen = boot_and_observe(prep, out, options.boot_timeout, before_actions)
         result.info = replace(result.info, boot_seconds=seen.boot_seconds,
                               action_seconds=seen.action_seconds)
     try:
@@ -351,11 +383,62 @@ def run_scenario(path: Path, options: RunOptions) -> RunResult:
         result.error, result.error_verdict = f"internal error: {err!r}", Verdict.for_error(wrapped)
         write_summaries(result, out, seen, None)
         raise wrapped from err
-    result.info = replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
-                          virtio_mem=tuple(q for d in facts.log.virtio_mem_devices for q in d.quotes()),
-                          model_agreement=_agreement(result, prep, facts, seen),
-                          unread_lines=tuple(suspicious_lines(facts.log)))
+    result.info = boot_info(result, prep, facts, seen)
     write_summaries(result, out, seen, model)
+    return Observed(result, prep, seen, out)
+
+
+def boot_info(result: RunResult, prep: Prepared, facts: checks.BootFacts, seen: Observation) -> RunInfo:
+    """``result.info`` with what the boot log and the simulator add beside the verdict."""
+    return replace(result.info, reserved_in_hotplug_ranges=checks.reserved_in_hotplug_ranges(facts),
+                   virtio_mem=tuple(q for d in facts.log.virtio_mem_devices for q in d.quotes()),
+                   model_agreement=_agreement(result, prep, facts, seen),
+                   unread_lines=tuple(suspicious_lines(facts.log)))
+
+
+# What a scenario claims rather than does: two scenarios that differ only here (an action's
+# ``expect`` included) run the same boot, the same actions, on the same machine.
+_CLAIMS = {"name", "description", "expect", "false_claims"}
+
+
+def boot_identity(scenario: Scenario) -> dict[str, Any]:
+    """Everything of ``scenario`` that makes its run: machine, tables, command line, guest
+    files and actions, without its expectations (equal identities, one boot judges both)."""
+    data = scenario.model_dump(mode="json", exclude=_CLAIMS)
+    for action in data["actions"]:
+        del action["expect"]
+    return data
+
+
+def judge_on(path: Path, booted: Observed, out_dir: Path) -> RunResult:
+    """Judge the scenario at ``path`` on another run's boot, without booting: ``booted`` must
+    have run the same boot (:func:`boot_identity`), so only the expectations differ (a
+    must-fail sibling of a pass scenario). result.json and model.json go to ``out_dir``;
+    the boot's own artifacts stay in its folder, which ``info.judged_on`` names."""
+    scenario = load_scenario(path)
+    parent = booted.prepared.scenario
+    if boot_identity(scenario) != boot_identity(parent):
+        raise BadInputError(f"{path}: differs from {parent.name} in more than its expectations: "
+                            "it needs its own boot")
+    claims = {a.id: a.expect.value for a in scenario.actions}
+    # The outcomes are the boot's; what each action was expected to do is this scenario's.
+    seen = replace(booted.seen, actions=None if booted.seen.actions is None else
+                   [replace(a, expected=claims[a.id]) for a in booted.seen.actions])
+    prep = replace(booted.prepared, scenario=scenario)
+    result = RunResult(scenario.name, booted.result.kernel, booted.result.release)
+    result.info = replace(booted.result.info, out_dir=str(out_dir), judged_on=str(booted.out_dir),
+                          model_agreement=None)
+    ensure_out_dir(out_dir)
+    # The boot's console beside this result, as every run folder has one (reports link it);
+    # relative, so that the two folders can travel together (a cluster's tarballs).
+    console = out_dir / "console.log"
+    console.unlink(missing_ok=True)
+    console.symlink_to(os.path.relpath(booted.console, out_dir))
+    facts = checks.BootFacts.of(load_boot_log(booted.console))
+    judge(result, scenario, prep.layout, facts, seen, booted.out_dir / "srat.aml")
+    model = model_file(scenario, prep.layout, facts, seen)
+    result.info = replace(result.info, model_agreement=_agreement(result, prep, facts, seen))
+    write_summaries(result, out_dir, seen, model)
     return result
 
 

@@ -70,6 +70,8 @@ class RunResult:
                  f"{self.verdict.value.upper()}"]
         if self.headline:
             lines.append(f"  {self.headline}")
+        if self.info.judged_on:
+            lines.append(f"  judged on the boot in {self.info.judged_on} (only the expectations differ)")
         lines += [_line("ok  " if c.ok else "FAIL", c, "expected") for c in self.checks]
         lines += [f"  reserved in a hotpluggable range: {line}"
                   for line in self.info.reserved_in_hotplug_ranges]

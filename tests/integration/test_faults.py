@@ -134,15 +134,29 @@ def _console(out: Path) -> str:
     return text
 
 
+@pytest.fixture(scope="module")
+def panicked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, dict]:
+    """The panic fault's run, once for the tests that read it (its folder, exit, result)."""
+    tmp = tmp_path_factory.mktemp("panic")
+    out = tmp / "out"
+    code, result = _run(_scenario(tmp, _fault("panic")), out, actions=FAULT_TIMEOUT)
+    return out, code, result
+
+
 @pytest.mark.parametrize(("fault", "why"), [
-    ("panic", "guest panicked: Kernel panic - not syncing: sysrq triggered crash"),
+    pytest.param("panic", "guest panicked: Kernel panic - not syncing: sysrq triggered crash",
+                 marks=pytest.mark.xdist_group("faults-panic")),
     ("hang", "no answer within 8 s"),
     ("stop_vcpus", "no answer within 8 s"),
     ("kill_qemu", "agent channel closed"),
 ])
-def test_guest_fault_fails_the_run_with_its_cause(tmp_path: Path, fault: str, why: str) -> None:
-    out = tmp_path / "out"
-    code, result = _run(_scenario(tmp_path, _fault(fault)), out, actions=FAULT_TIMEOUT)
+def test_guest_fault_fails_the_run_with_its_cause(tmp_path: Path, request: pytest.FixtureRequest,
+                                                  fault: str, why: str) -> None:
+    if fault == "panic":
+        out, code, result = request.getfixturevalue("panicked")
+    else:
+        out = tmp_path / "out"
+        code, result = _run(_scenario(tmp_path, _fault(fault)), out, actions=FAULT_TIMEOUT)
     assert (code, result["verdict"]) == (1, "fail")
     assert why in str(_check(result, "guest answered to the end")["observed"])
     assert _check(result, "action after")["observed"] == "not run"
@@ -151,9 +165,9 @@ def test_guest_fault_fails_the_run_with_its_cause(tmp_path: Path, fault: str, wh
     assert (out / "qmp.jsonl").stat().st_size and (out / "agent.log").stat().st_size
 
 
-def test_panic_is_in_the_console_log(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    _run(_scenario(tmp_path, _fault("panic")), out, actions=FAULT_TIMEOUT)
+@pytest.mark.xdist_group("faults-panic")
+def test_panic_is_in_the_console_log(panicked: tuple[Path, int, dict]) -> None:
+    out, _, _ = panicked
     assert "sysrq triggered crash" in _console(out)
 
 

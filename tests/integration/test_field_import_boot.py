@@ -1,4 +1,7 @@
-"""Import the synthetic interleaved field log, boot the scenario, compare the guest's SRAT with the field's."""
+"""Import the synthetic interleaved field log, boot the scenario, compare the guest's SRAT with the field's.
+
+The boots enter the kernel through PVH (half a bzImage boot): these tests are about the
+tables the kernel reads, not how it is entered."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +21,7 @@ FIELD_LOG = Path(__file__).resolve().parents[2] / "fixtures" / "field" / "synthe
 def test_interleaved_field_log_boots_with_the_same_srat_shape(tmp_path: Path) -> None:
     imported = import_to_file(FIELD_LOG, None, tmp_path / "field.toml")
     out = tmp_path / "run"
-    result = run_scenario(tmp_path / "field.toml", RunOptions(out_dir=out, accel="tcg"))
+    result = run_scenario(tmp_path / "field.toml", RunOptions(out_dir=out, accel="tcg", boot="pvh"))
     # The scenario expects the field's ZONE_MOVABLE (node 1) and none on node 0.
     assert result.verdict is Verdict.PASS, result.summary()
     guest = load_boot_log(out / "console.log")
@@ -41,7 +44,7 @@ def test_real_server_srat_boots_with_its_eight_nodes_in_order(tmp_path: Path) ->
     # AMD EPYC SRAT from a public acpidump (fixtures/acpi/README.md), imported without a log.
     table = FIELD_LOG.parents[1] / "acpi" / "amd-epyc-diesel.srat.acpidump.txt"
     imported = import_to_file(None, table, tmp_path / "epyc.toml")
-    result = run_scenario(tmp_path / "epyc.toml", RunOptions(out_dir=tmp_path / "run", accel="tcg"))
+    result = run_scenario(tmp_path / "epyc.toml", RunOptions(out_dir=tmp_path / "run", accel="tcg", boot="pvh"))
     assert result.verdict is Verdict.PASS, result.summary()
     guest = load_boot_log(tmp_path / "run" / "console.log")
     assert [s.node for s in guest.srat_memory] == [r.field.node for r in imported.ranges]
@@ -59,7 +62,7 @@ def test_hotplug_only_field_ranges_boot_as_windows_a_dimm_hot_adds_into(tmp_path
     (tmp_path / "add.toml").write_text(
         f'extends = "lkp.toml"\n[[actions]]\nid = "add"\ndo = "dimm_add"\ndimm = "{window.dimm}"\n')
     out = tmp_path / "run"
-    result = run_scenario(tmp_path / "add.toml", RunOptions(out_dir=out, accel="tcg"))
+    result = run_scenario(tmp_path / "add.toml", RunOptions(out_dir=out, accel="tcg", boot="pvh"))
     assert result.verdict is Verdict.PASS, result.summary()
     guest = load_boot_log(out / "console.log")
     hot = [(s.node, s.start, s.end) for s in guest.srat_memory if s.hotplug]

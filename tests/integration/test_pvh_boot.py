@@ -15,8 +15,8 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 SIBLING = "three-node-movable-claims-offline-refused"
 
 
-def test_pvh_boot_gives_the_bzimage_boots_verdicts(memhp_run) -> None:
-    result = memhp_run(SCENARIOS / "three-node-movable.toml", boot="pvh")
+def test_pvh_boot_gives_the_bzimage_boots_verdicts(shared_run) -> None:
+    result = shared_run(SCENARIOS / "three-node-movable.toml", boot="pvh")
     assert result.verdict is Verdict.PASS, result.summary()
     assert result.info.boot == "pvh"
     out = Path(result.info.out_dir or "")
@@ -28,6 +28,6 @@ def test_pvh_boot_gives_the_bzimage_boots_verdicts(memhp_run) -> None:
     console = (out / "console.log").read_text(errors="replace")
     assert "BIOS-e820: [mem 0x000000000009fc00-0x00000000000fffff] reserved" in console
 
-    sibling = memhp_run(SCENARIOS / "must-fail" / f"{SIBLING}.toml", boot="pvh")
+    sibling = shared_run(SCENARIOS / "must-fail" / f"{SIBLING}.toml", boot="pvh")
     assert sibling.verdict is Verdict.FAIL
     assert {c.name for c in sibling.checks if not c.ok} == MUST_FAIL[SIBLING], sibling.summary()

@@ -34,8 +34,8 @@ def _model(result: RunResult) -> dict:
     return json.loads((_out(result) / "model.json").read_text())
 
 
-def test_default_scenario_node2_movable_offlines_and_dimm_cycles(memhp_run) -> None:
-    result = memhp_run(SCENARIOS / "three-node-movable.toml")
+def test_default_scenario_node2_movable_offlines_and_dimm_cycles(shared_run) -> None:
+    result = shared_run(SCENARIOS / "three-node-movable.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     model = _model(result)
     offline = next(a for a in model["actions"] if a["id"] == "offline-node2")
@@ -45,8 +45,8 @@ def test_default_scenario_node2_movable_offlines_and_dimm_cycles(memhp_run) -> N
     assert unplug["deleted"] and unplug["ost"][0]["status"] == 0x84
 
 
-def test_without_movable_node_node2_is_pinned_and_names_refusing_blocks(memhp_run) -> None:
-    result = memhp_run(SCENARIOS / "three-node-no-movable-node.toml")
+def test_without_movable_node_node2_is_pinned_and_names_refusing_blocks(shared_run) -> None:
+    result = shared_run(SCENARIOS / "three-node-no-movable-node.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     offline = _check(result, "action offline-node2")
     assert "memory" in offline["reason"] and "busy" in offline["reason"]
@@ -57,19 +57,19 @@ def test_without_movable_node_node2_is_pinned_and_names_refusing_blocks(memhp_ru
                            for b in refused), "the guest's page flags show what pinned the blocks"
 
 
-def test_initrd_in_node1_pins_it_and_the_result_names_the_initrd(memhp_run) -> None:
-    result = memhp_run(SCENARIOS / "two-node-initrd-pinned.toml")
+def test_initrd_in_node1_pins_it_and_the_result_names_the_initrd(shared_run) -> None:
+    result = shared_run(SCENARIOS / "two-node-initrd-pinned.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     assert "initrd" in _check(result, "SRAT hotplug mark of node 1")["reason"]
 
 
-def test_coldplugged_and_hotadded_dimms_both_leave(memhp_run) -> None:
-    result = memhp_run(SCENARIOS / "two-node-dimms.toml")
+def test_coldplugged_and_hotadded_dimms_both_leave(shared_run) -> None:
+    result = shared_run(SCENARIOS / "two-node-dimms.toml")
     assert result.verdict is Verdict.PASS, result.summary()
 
 
-def test_refused_unplug_reports_ost_status_within_timeout(memhp_run) -> None:
-    result = memhp_run(SCENARIOS / "two-node-dimm-refused.toml")
+def test_refused_unplug_reports_ost_status_within_timeout(shared_run) -> None:
+    result = shared_run(SCENARIOS / "two-node-dimm-refused.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     unplug = next(a for a in _model(result)["actions"] if a["id"] == "remove-hot0")["unplug"]
     assert not unplug["deleted"] and unplug["ost"][-1]["status"] == 0x80
@@ -79,8 +79,8 @@ def test_refused_unplug_reports_ost_status_within_timeout(memhp_run) -> None:
 
 
 @pytest.mark.parametrize("name", ["three-node-slit-override", "three-node-slit-qemu"])
-def test_node_distances_reach_the_guest(memhp_run, name: str) -> None:
-    result = memhp_run(SCENARIOS / f"{name}.toml")
+def test_node_distances_reach_the_guest(shared_run, name: str) -> None:
+    result = shared_run(SCENARIOS / f"{name}.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     assert _check(result, "node distances")["ok"]
     srat_and_slit = sorted(p.name for p in _out(result).glob("*.aml"))
@@ -88,13 +88,13 @@ def test_node_distances_reach_the_guest(memhp_run, name: str) -> None:
                              else ["guest-srat.aml", "srat.aml"])
 
 
-def test_boot_ram_dimm_ejected_with_movable_node_and_refused_without_naming_the_allocation(memhp_run) -> None:
+def test_boot_ram_dimm_ejected_with_movable_node_and_refused_without_naming_the_allocation(shared_run) -> None:
     """Hotpluggable boot memory (memmap= at the DIMM's address) ejected over QMP, and the
     same eject refused when memblock put early allocations into it."""
-    ejected = memhp_run(SCENARIOS / "three-node-boot-dimm-movable.toml")
+    ejected = shared_run(SCENARIOS / "three-node-boot-dimm-movable.toml")
     assert ejected.verdict is Verdict.PASS, ejected.summary()
     assert _check(ejected, "boot-RAM DIMM boot0 where")["ok"]
-    refused = memhp_run(SCENARIOS / "three-node-boot-dimm-refused.toml")
+    refused = shared_run(SCENARIOS / "three-node-boot-dimm-refused.toml")
     assert refused.verdict is Verdict.PASS, refused.summary()
     reason = _check(refused, "action remove-boot0")["reason"]
     assert "device busy (0x82)" in reason and "did not go offline: memory" in reason
@@ -103,9 +103,9 @@ def test_boot_ram_dimm_ejected_with_movable_node_and_refused_without_naming_the_
     assert action["blocks"] and all(b["pageflags"]["reserved"] for b in action["blocks"])
 
 
-def test_whole_node_leaves_sysfs_and_the_guest_still_allocates(memhp_run) -> None:
+def test_whole_node_leaves_sysfs_and_the_guest_still_allocates(shared_run) -> None:
     """Node 1's DIMM and CPU removed: try_offline_node drops it, the guest keeps working."""
-    result = memhp_run(SCENARIOS / "two-node-remove-movable.toml")
+    result = shared_run(SCENARIOS / "two-node-remove-movable.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     node = next(a for a in _model(result)["actions"] if a["id"] == "remove-node1")["node"]
     assert node["states"]["dirs"] == [0] and 1 not in node["states"]["has_cpu"]
@@ -122,7 +122,7 @@ BOOTED_SIBLINGS = sorted(n for n in MUST_FAIL if not n.startswith("two-node-virt
 
 
 @pytest.mark.parametrize("name", BOOTED_SIBLINGS)
-def test_must_fail_sibling_fails_on_exactly_its_false_claims(memhp_run, name: str) -> None:
-    result = memhp_run(SCENARIOS / "must-fail" / f"{name}.toml")
+def test_must_fail_sibling_fails_on_exactly_its_false_claims(shared_run, name: str) -> None:
+    result = shared_run(SCENARIOS / "must-fail" / f"{name}.toml")
     assert result.verdict is Verdict.FAIL
     assert _failed(result) == MUST_FAIL[name], result.summary()

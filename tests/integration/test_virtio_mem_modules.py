@@ -50,11 +50,11 @@ def test_debian_6_1_loads_virtio_pci_and_virtio_mem_and_plugs_at_boot(tmp_path: 
     assert plugged == parse_size("256M")
 
 
-def test_an_unplug_held_by_slab_in_zone_normal_stops_short_and_names_the_blocks(memhp_run) -> None:
+def test_an_unplug_held_by_slab_in_zone_normal_stops_short_and_names_the_blocks(shared_run) -> None:
     """two-node-virtio-mem-pinned through `memhp run`: the modules come from the kernel, the
     plugged blocks are ZONE_NORMAL, slab made on node 1's CPU lands in them, and the unplug
     to 0 stops where QEMU's size says, with the blocks that hold it and their slab pages."""
-    result = memhp_run(SCENARIOS / "two-node-virtio-mem-pinned.toml")
+    result = shared_run(SCENARIOS / "two-node-virtio-mem-pinned.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     console = (Path(result.info.out_dir or "") / "console.log").read_text(errors="replace")
     assert "memhp-init: loaded virtio_mem" in console and "memhp-init: insmod" not in console

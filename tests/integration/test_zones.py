@@ -13,8 +13,8 @@ pytestmark = pytest.mark.integration
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 
 
-def test_kernelcore_zone_starts_are_the_model_s(memhp_run) -> None:
-    result = memhp_run(SCENARIOS / "four-node-kernelcore.toml")
+def test_kernelcore_zone_starts_are_the_model_s(shared_run) -> None:
+    result = shared_run(SCENARIOS / "four-node-kernelcore.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     zones = {c.name: c for c in result.model_checks if "ZONE_MOVABLE" in c.name}
     assert len(zones) == 4 and all(c.ok for c in zones.values()), zones
@@ -24,12 +24,12 @@ def test_kernelcore_zone_starts_are_the_model_s(memhp_run) -> None:
     assert top.ok and "NODE_DATA(3)" in top.reason
 
 
-def test_memmap_on_memory_frees_the_normal_dimm_and_the_model_counts_its_pages(memhp_run) -> None:
+def test_memmap_on_memory_frees_the_normal_dimm_and_the_model_counts_its_pages(shared_run) -> None:
     """auto-movable puts d1 in ZONE_NORMAL; with memmap_on_memory d2's memmap is inside d2,
     so d1 is ejected first; the memmap pages the guest keeps inside the DIMM-only zones
     (present - managed) are the model's: 6.12 puts them in every DIMM, 6.1 in the
     one-block DIMM only."""
-    result = memhp_run(SCENARIOS / "two-node-memmap-on-memory.toml")
+    result = shared_run(SCENARIOS / "two-node-memmap-on-memory.toml")
     assert result.verdict is Verdict.PASS, result.summary()
     zones = {c.name: c.observed for c in result.checks if c.name.startswith("DIMM ")}
     assert zones == {"DIMM d0 onlined to": "Movable", "DIMM d1 onlined to": "Normal",

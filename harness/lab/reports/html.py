@@ -46,7 +46,8 @@ def _row(record: RunRecord, runs_dir: Path) -> str:
              escape(record.kernel), escape(record.release or "?"), _qemu(record), escape(record.variant),
              record.expect.value, _verdict(record.verdict) + _status(record),
              "yes" if record.ok else "<b>NO</b>",
-             escape(record.reason) + (f"<br>repetitions: {escape(record.repeat)}" if record.repeat else ""),
+             escape(record.reason) + (f"<br>repetitions: {escape(record.repeat)}" if record.repeat else "")
+             + (f"<br>{escape(record.shared)}" if record.shared else ""),
              _seconds(record.boot_seconds), _seconds(record.action_seconds),
              f"{record.seconds:.0f}", str(record.attempts),
              _links(runs_dir / record.run_id, f"runs/{record.run_id}")]

@@ -44,7 +44,8 @@ def _testcase(record: RunRecord, folder: Path) -> ET.Element:
         + (f", machine {record.machine}, {record.accel}" if record.machine else "")
         + f"; attempts {record.attempts}; boot {_s(record.boot_seconds)}; "
         f"actions {_s(record.action_seconds)}; artifacts {folder}"
-        + (f"; repetitions: {record.repeat}" if record.repeat else ""))
+        + (f"; repetitions: {record.repeat}" if record.repeat else "")
+        + (f"; {record.shared}" if record.shared else ""))
     return case
 
 
