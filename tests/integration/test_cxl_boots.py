@@ -29,13 +29,13 @@ CXL_KERNELS = ("debian:6.12", "debian:7.3")
 
 
 @pytest.fixture
-def cxl_run(memhp_run, memhp_options: RunOptions):  # type: ignore[no-untyped-def]
+def cxl_run(shared_run, memhp_options: RunOptions):  # type: ignore[no-untyped-def]
     qemu = memhp_options.qemu if memhp_options.qemu != SYSTEM else BACKPORTS.get(host_release() or "")
     if qemu is None:
         pytest.fail("no QEMU with CXL type-3 memory for this host (Debian 12 or 13): give --memhp-qemu")
 
     def run(path: Path, kernel: str = CXL_KERNELS[0]) -> RunResult:
-        result: RunResult = memhp_run(path, kernel=kernel, qemu=qemu)
+        result: RunResult = shared_run(path, kernel=kernel, qemu=qemu)
         return result
     return run
 

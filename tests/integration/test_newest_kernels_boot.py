@@ -18,8 +18,8 @@ KERNELS = ("debian:6.18", "debian:7.3")
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize(("name", "removed"), [("three-node-boot-dimm-movable", True),
                                                ("three-node-boot-dimm-refused", False)])
-def test_headline_and_refused_sibling_with_the_model(memhp_run, kernel: str, name: str, removed: bool) -> None:
-    result = memhp_run(SCENARIOS / f"{name}.toml", kernel=kernel)
+def test_headline_and_refused_sibling_with_the_model(shared_run, kernel: str, name: str, removed: bool) -> None:
+    result = shared_run(SCENARIOS / f"{name}.toml", kernel=kernel)
     assert result.verdict is Verdict.PASS, result.summary()
     # 6.18 prints the e820 user table as "usable", 7.x as " System RAM": both are RAM.
     witness = next(c for c in result.checks if c.name == "boot-RAM DIMM boot0 where the kernel booted with it")

@@ -27,12 +27,12 @@ ON_Q35 = {
 
 
 @pytest.mark.parametrize("name", sorted(ON_Q35))
-def test_shipped_scenario_passes_on_q35(memhp_run, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_shipped_scenario_passes_on_q35(shared_run, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
     variant = tmp_path / f"{name}-q35.toml"
     data = {"extends": str(SCENARIOS / f"{name}.toml"), "name": f"{name}-q35",
             "machine": {"type": "q35"}, **ON_Q35[name]}
     variant.write_text(tomli_w.dumps(data))
-    result = memhp_run(variant)
+    result = shared_run(variant)
     assert result.verdict is Verdict.PASS, result.summary()
     assert result.info.qemu is not None and "q35" in result.info.qemu.machine, result.info.qemu
     assert not [c for c in result.model_checks if not c.ok], result.summary()

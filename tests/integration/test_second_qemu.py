@@ -44,19 +44,19 @@ def _check(result: RunResult, name: str) -> str:
     return next(c.reason or "" for c in result.checks if c.name.startswith(name))
 
 
-def test_demo_and_its_refused_sibling(memhp_run, second: str) -> None:
-    _on(memhp_run(SCENARIOS / "three-node-boot-dimm-movable.toml", qemu=second), second)
-    refused = _on(memhp_run(SCENARIOS / "three-node-boot-dimm-refused.toml", qemu=second), second)
+def test_demo_and_its_refused_sibling(shared_run, second: str) -> None:
+    _on(shared_run(SCENARIOS / "three-node-boot-dimm-movable.toml", qemu=second), second)
+    refused = _on(shared_run(SCENARIOS / "three-node-boot-dimm-refused.toml", qemu=second), second)
     assert "device busy (0x82)" in _check(refused, "action remove-boot0")
 
 
-def test_node_removal(memhp_run, second: str) -> None:
-    result = _on(memhp_run(SCENARIOS / "two-node-remove-movable.toml", qemu=second), second)
+def test_node_removal(shared_run, second: str) -> None:
+    result = _on(shared_run(SCENARIOS / "two-node-remove-movable.toml", qemu=second), second)
     assert "node 1 removed" in _check(result, "action remove-node1")
 
 
-def test_virtio_mem_resize(memhp_run, second: str) -> None:
-    result = _on(memhp_run(SCENARIOS / "two-node-virtio-mem-movable.toml", qemu=second), second)
+def test_virtio_mem_resize(shared_run, second: str) -> None:
+    result = _on(shared_run(SCENARIOS / "two-node-virtio-mem-movable.toml", qemu=second), second)
     assert any(c.name.startswith("action") and "virtio_mem_resize" in c.name and c.ok for c in result.checks)
 
 
@@ -67,6 +67,6 @@ def test_repeat_3_restores_through_the_qemu_s_own_migration(memhp_options, secon
     assert repeat.migration == "mapped-ram"  # 10.0 and 11.1 have it; QEMU 7.2 does not
 
 
-def test_the_qemu_bug_reproducer_passes_on_a_fixed_qemu(memhp_run, second: str) -> None:
+def test_the_qemu_bug_reproducer_passes_on_a_fixed_qemu(shared_run, second: str) -> None:
     """QEMU 7.2 crashes (SIGSEGV) in this node removal, CPUs first; 10.0 and 11.1 do not."""
-    _on(memhp_run(SCENARIOS / "qemu-bugs" / "two-node-remove-cpus-first.toml", qemu=second), second)
+    _on(shared_run(SCENARIOS / "qemu-bugs" / "two-node-remove-cpus-first.toml", qemu=second), second)
