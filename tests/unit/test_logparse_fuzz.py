@@ -64,10 +64,12 @@ def _contradictions(part: BootLog, whole: BootLog) -> list[str]:
                 and f.name != "source":
             out.append(f.name)
     ops = part.memblock_ops
-    # The last request may still wait for its answer (the reserve line after the cut).
+    # The last request may still wait for its answer (the reserve line after the cut), and
+    # for the line after that which names a caller the log hid (named_by_next).
     if ops and isinstance(ops[-1], MemblockAlloc) and ops[-1].result is None:
         last = whole.memblock_ops[len(ops) - 1] if len(whole.memblock_ops) >= len(ops) else None
-        if not isinstance(last, MemblockAlloc) or dataclasses.replace(last, result=None, result_line=None) != ops[-1]:
+        if not isinstance(last, MemblockAlloc) or dataclasses.replace(
+                last, result=None, result_line=None, named_by_next=ops[-1].named_by_next) != ops[-1]:
             out.append("memblock_ops (open request)")
         ops = ops[:-1]
     # The line naming a hidden caller (named_by_next) may lie after the cut.
