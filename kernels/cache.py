@@ -5,7 +5,6 @@ readers never see half an entry; a per-entry file lock serialises fetchers.
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -44,11 +43,3 @@ def staging(entry: Path) -> Iterator[Path]:
         tmp.rename(entry)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -28,6 +28,7 @@ from debian.debian_support import Version
 
 from debarchive import Archive, ArchiveUnreachable, NotInArchive, Package, stream_deb
 from harness.errors import BadInputError, InfrastructureError
+from debarchive.verify import sha256_of
 from kernels import cache
 from kernels.bzimage import write_vmlinux
 from kernels.debian_catalog import LONGTERM, PACKAGE_REGEX, Build, Catalog, Layout
@@ -136,7 +137,7 @@ def fetch_build(build: Build, archive: Archive) -> Path:
             meta = {"package": build.main.name, "version": build.version, "release": build.release,
                     "suite": build.suite, "layout": build.layout.name,
                     "packages": [asdict(p) for p in build.packages],
-                    "vmlinuz_sha256": cache.sha256_file(tmp / "vmlinuz")}
+                    "vmlinuz_sha256": sha256_of(tmp / "vmlinuz")}
             _store_modules(build, [debs[p] for p in build.module_list_packages])
             (tmp / cache.META).write_text(json.dumps(meta, indent=2) + "\n")
     log.info("cached %s %s (%s) in %s", build.release, build.version, build.suite, entry)

@@ -15,7 +15,7 @@ from harness.logparse import BootLog
 from harness.logparse.describe import describe_boot_log
 from harness.logparse.field_log import load_field_boot_log
 from harness.logparse.symbolize import load_table, symbolize_text
-from harness.memblock.kernel_engine.build import check_user_tree
+from harness.memblock.kernel_engine.build import check_kernel_tree
 
 
 def _print_json(data: Any) -> None:
@@ -73,7 +73,7 @@ def replay_log(log: Path, engine: str, tree: Path | None, as_json: bool) -> int:
     """0 when every allocation the log shows is predicted and every later dump agrees; the
     hotplug verdict is printed."""
     if tree is not None:
-        check_user_tree(tree)
+        check_kernel_tree(tree)
     bootlog = _require_boot_lines(load_field_boot_log(log)[1])
     if bootlog.truncated:
         raise UnjudgedLog(f"{log}: cannot replay a truncated log: {bootlog.truncated}")

@@ -33,7 +33,7 @@ from harness.lab.matrix import run_matrix
 from harness.lab.results import RunRecord
 from harness.lab.spec import RunSettings, RunSpec, load_matrix
 from harness.logparse import load_boot_log, parse_boot_log
-from harness.memblock.kernel_engine.build import check_user_tree
+from harness.memblock.kernel_engine.build import check_kernel_tree
 from harness.paths import HOST_FULL, ArtifactWriteError, RunFile, cache_dir, private_dir, write_atomic, write_file
 from harness.run.runner import check_cmdline_length
 from harness.scenario.schema import load_scenario, parse_scenario
@@ -418,7 +418,7 @@ def test_replay_tree_that_is_not_a_kernel_tree_is_bad_input(tmp_path: Path, name
         with contextlib.suppress(OSError):
             (tree / name.replace("/", "_")).write_text("x")
     with pytest.raises(BadInputError, match="not a kernel tree"):
-        check_user_tree(tree)
+        check_kernel_tree(tree)
 
 
 @SETTINGS

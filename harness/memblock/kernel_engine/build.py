@@ -38,15 +38,6 @@ _TREE_INPUTS = (
 )
 
 
-def check_user_tree(tree: Path) -> None:
-    """A tree the user named (``replay --tree``): one that lacks the files the engine
-    builds from is bad input, not a host problem."""
-    missing = [rel for rel in _TREE_INPUTS if not (tree / rel).is_file()]
-    if missing:
-        raise BadInputError(f"{tree}: not a kernel tree with tools/testing/memblock: "
-                            f"missing {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}")
-
-
 @dataclass(frozen=True)
 class TreeApi:
     """The memblock functions a tree's include/linux/memblock.h declares beyond 6.1's."""
@@ -71,7 +62,7 @@ _ALLOC_HUGETLB = re.compile(r"\bmemblock_alloc_hugetlb\s*\(\s*phys_addr_t\s+\w+\
 
 def tree_api(tree: Path) -> TreeApi:
     """What ``tree``'s memblock.h offers (a bad tree is bad input, naming it)."""
-    _check_kernel_tree(tree)
+    check_kernel_tree(tree)
     header = (tree / "include/linux/memblock.h").read_text(errors="replace")
     return TreeApi(
         reserve_nid=bool(_RESERVE_NID.search(header) and _RESERVE_KERN.search(header)),
@@ -85,7 +76,7 @@ _MAKEFILE_FIELD = re.compile(r"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)\s*$", 
 
 def tree_release(tree: Path) -> str:
     """``VERSION.PATCHLEVEL.SUBLEVEL`` from the tree's top Makefile: what a report names."""
-    _check_kernel_tree(tree)
+    check_kernel_tree(tree)
     makefile = tree / "Makefile"
     fields = dict(_MAKEFILE_FIELD.findall(makefile.read_text(errors="replace"))) if makefile.is_file() else {}
     if "VERSION" not in fields or "PATCHLEVEL" not in fields:
@@ -93,7 +84,9 @@ def tree_release(tree: Path) -> str:
     return ".".join(fields[k] for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL") if k in fields)
 
 
-def _check_kernel_tree(tree: Path) -> None:
+def check_kernel_tree(tree: Path) -> None:
+    """A tree that lacks the files the engine builds from is bad input (``replay --tree``
+    names one), naming what it lacks."""
     missing = [rel for rel in _TREE_INPUTS if not (tree / rel).is_file()]
     if missing:
         raise BadInputError(f"{tree}: not a kernel tree with tools/testing/memblock "
@@ -101,7 +94,7 @@ def _check_kernel_tree(tree: Path) -> None:
 
 
 def _check_tree(tree: Path) -> None:
-    _check_kernel_tree(tree)
+    check_kernel_tree(tree)
     if not any(header.is_file() for header in URCU_HEADERS):
         raise InfrastructureError("urcu/uatomic.h missing: apt-get install liburcu-dev "
                                   "(tools/lib/slab.c needs it)")
