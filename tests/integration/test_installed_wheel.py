@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,10 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
-# What the build reads: pyproject.toml and the packages it names.
-SOURCES = ("pyproject.toml", "harness", "acpi_tables", "kernels")
+# The packages the wheel ships, as pyproject.toml names them; the build reads those and it.
+PACKAGES = tuple(p.rstrip("*") for p in tomllib.loads((ROOT / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"]["find"]["include"])
+SOURCES = ("pyproject.toml", *PACKAGES)
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 
 
@@ -93,11 +96,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 
 def test_packages_come_from_the_wheel(installed: Installed) -> None:
-    proc = installed.run("python", "-c", "import acpi_tables, harness, kernels\n"
-                         "for m in (acpi_tables, harness, kernels): print(m.__file__)")
+    proc = installed.run("python", "-c", "import importlib\n"
+                         f"for name in {list(PACKAGES)!r}: print(importlib.import_module(name).__file__)")
     assert proc.returncode == 0, proc.stderr
     files = proc.stdout.splitlines()
-    assert len(files) == 3 and all(Path(f).is_relative_to(installed.venv) for f in files), files
+    assert len(files) == len(PACKAGES) >= 4 and all(Path(f).is_relative_to(installed.venv) for f in files), files
 
 
 def test_parse_a_recorded_log(installed: Installed) -> None:

@@ -28,7 +28,8 @@ def test_kernel_without_table_upgrade_is_refused_naming_the_option(tmp_path: Pat
     code = main(["run", str(SCENARIOS / "three-node-movable.toml"), "--out", str(tmp_path / "out"),
                  "--kernel", f"{debian.bzimage},config={config}"])
     assert code == ExitCode.BAD_INPUT
-    assert "lacks CONFIG_ACPI_TABLE_UPGRADE" in capsys.readouterr().out
+    err = capsys.readouterr().err  # bad input: one line on stderr, as every subcommand's
+    assert err.count("\n") == 1 and "lacks CONFIG_ACPI_TABLE_UPGRADE" in err, err
     assert not (tmp_path / "out" / "console.log").exists(), "refused before booting"
 
 
