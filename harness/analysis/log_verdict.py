@@ -28,6 +28,7 @@ from harness.analysis.log_placements import (
 )
 from harness.analysis.pinning import (
     HotplugStatus,
+    dump_status,
     hotplug_findings,
     outcome_dump,
     reservations_in_hotplug_ranges,
@@ -36,16 +37,7 @@ from harness.analysis.meminit_times import NodeInitTime, describe_init_times, no
 from harness.errors import ExitCode
 from harness.logparse import BootLog, SratMemoryLine
 from harness.logparse.common import JsonMixin
-from harness.memblock.model import RegionFlags
 from harness.units import format_size, hex_range
-
-
-class RangeStatus(enum.Enum):
-    HONOURED = "honoured"  # the mark survived (dump flags) or ZONE_MOVABLE starts at or below it
-    CLEARED = "cleared"  # the mark is gone, or a pre-SRAT reservation on the node cleared it
-    PARTIAL = "partial"  # some of its regions kept the mark (dump)
-    HOT_ADD_WINDOW = "hot_add_window"  # no boot memory in it: nothing there to pin
-    UNKNOWN = "unknown"  # the log does not show the mark's fate
 
 
 class Outcome(enum.Enum):
@@ -70,7 +62,7 @@ class RangeVerdict(JsonMixin):
     end: int
     line: int
     boot_memory: int | None  # bytes of boot RAM inside; None when the log shows no RAM map
-    status: RangeStatus
+    status: HotplugStatus
     evidence: Evidence  # how the status was read
     ok: bool | None
     reasons: tuple[str, ...]
@@ -229,7 +221,7 @@ def _boot_memory(log: BootLog, srat: SratMemoryLine) -> int | None:
 def _range_verdict(log: BootLog, srat: SratMemoryLine, setting: MovableSetting) -> RangeVerdict:
     memory = _boot_memory(log, srat)
     if memory == 0:
-        return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, 0, RangeStatus.HOT_ADD_WINDOW,
+        return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, 0, HotplugStatus.NO_BOOT_MEMORY,
                             Evidence.LOGGED, True, ("no boot memory in it (a hot-add window): nothing to pin",),
                             (), ())
     # Only the dump printed whole after SRAT shows the marks' fate (pinning.outcome_dump);
@@ -244,11 +236,10 @@ def _range_verdict(log: BootLog, srat: SratMemoryLine, setting: MovableSetting) 
                         reasons, pinned, inside)
 
 
-def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[RangeStatus, tuple[Placement, ...], tuple[Placement, ...]]:
+def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[HotplugStatus, tuple[Placement, ...], tuple[Placement, ...]]:
     dump = outcome_dump(log)
     assert dump is not None
-    flags = [bool(r.flags & RegionFlags.HOTPLUG) for r in dump.memory if srat.range.overlaps(r.base, r.end)]
-    status = RangeStatus.HONOURED if all(flags) else RangeStatus.PARTIAL if any(flags) else RangeStatus.CLEARED
+    status = dump_status(tuple(r for r in dump.memory if srat.range.overlaps(r.base, r.end)))
     finding = next(f for f in hotplug_findings(log) if f.node == srat.node)
     pinned: tuple[Placement, ...] = ()
     if finding.status in (HotplugStatus.CLEARED, HotplugStatus.PARTIAL):
@@ -265,35 +256,35 @@ def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[RangeStatus, tuple[P
 
 def _from_lines(
     log: BootLog, srat: SratMemoryLine, setting: MovableSetting,
-) -> tuple[RangeStatus, tuple[Placement, ...], tuple[Placement, ...], Evidence]:
+) -> tuple[HotplugStatus, tuple[Placement, ...], tuple[Placement, ...], Evidence]:
     everything = logged_placements(log) + inferred_placements(log)
     pinned = tuple(p for p in everything if p.before_srat and p.node == srat.node)
     inside = tuple(p for p in everything if p.inside(srat.start, srat.end))
     if any(p.evidence is Evidence.LOGGED for p in pinned):
-        return RangeStatus.CLEARED, pinned, inside, Evidence.LOGGED
+        return HotplugStatus.CLEARED, pinned, inside, Evidence.LOGGED
     start = log.movable_zone_start.get(srat.node)
     in_movable = start is not None and start <= srat.start
     evidence = Evidence.INFERRED if setting.inferred else Evidence.LOGGED
     if setting.movable_node and log.zone_ranges:
-        return (RangeStatus.HONOURED if in_movable else RangeStatus.CLEARED), pinned, inside, evidence
+        return (HotplugStatus.HONOURED if in_movable else HotplugStatus.CLEARED), pinned, inside, evidence
     if setting.movable_node is None and log.zone_ranges and in_movable and not pinned:
         # No command line, but the zones show the range's memory in ZONE_MOVABLE.
-        return RangeStatus.HONOURED, pinned, inside, Evidence.LOGGED
+        return HotplugStatus.HONOURED, pinned, inside, Evidence.LOGGED
     if setting.movable_node and not log.zone_ranges and srat.node in node_data_skipped(log):
         # find_zone_movable_pfns_for_nodes puts a node's memory still marked hotplug in
         # ZONE_MOVABLE: the NODE_DATA line proved the mark was there after the clearing.
-        return RangeStatus.HONOURED, pinned, inside, Evidence.INFERRED
+        return HotplugStatus.HONOURED, pinned, inside, Evidence.INFERRED
     if pinned:
-        return RangeStatus.CLEARED, pinned, inside, Evidence.INFERRED
-    return RangeStatus.UNKNOWN, pinned, inside, Evidence.LOGGED
+        return HotplugStatus.CLEARED, pinned, inside, Evidence.INFERRED
+    return HotplugStatus.UNKNOWN, pinned, inside, Evidence.LOGGED
 
 
 def _judge(
-    log: BootLog, srat: SratMemoryLine, status: RangeStatus,
+    log: BootLog, srat: SratMemoryLine, status: HotplugStatus,
     pinned: tuple[Placement, ...], inside: tuple[Placement, ...], setting: MovableSetting,
 ) -> tuple[bool | None, tuple[str, ...]]:
     reasons: list[str] = []
-    if status in (RangeStatus.CLEARED, RangeStatus.PARTIAL):
+    if status in (HotplugStatus.CLEARED, HotplugStatus.PARTIAL):
         why = _summary(pinned) or "a reservation the log does not show"
         reasons.append(f"node {srat.node}'s hotplug mark was cleared (numa_clear_kernel_node_hotplug): "
                        f"reserved before SRAT was parsed on node {srat.node}: {why}")
@@ -308,7 +299,7 @@ def _judge(
         reasons.append(f"no ZONE_MOVABLE on node {srat.node} at or below {srat.start:#x}")
     if reasons:
         return False, tuple(reasons)
-    if status is RangeStatus.UNKNOWN:
+    if status is HotplugStatus.UNKNOWN:
         return None, ("cannot tell: the log lacks " + ", ".join(_missing(log)),)
     shown = [f"in ZONE_MOVABLE (from {movable:#x})" if movable is not None
              else "in ZONE_MOVABLE (inferred: its mark outlived numa_clear_kernel_node_hotplug)"]
