@@ -14,6 +14,7 @@ PXM → node renumbering.  The rules are the kernel's:
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 from harness.analysis.log_placements import (
@@ -27,7 +28,9 @@ from harness.analysis.log_placements import (
     movable_node_of,
 )
 from harness.analysis.pinning import (
+    HotplugRangeReservation,
     HotplugStatus,
+    NodeHotplugFinding,
     dump_status,
     hotplug_findings,
     outcome_dump,
@@ -35,7 +38,7 @@ from harness.analysis.pinning import (
 )
 from harness.analysis.meminit_times import NodeInitTime, describe_init_times, node_init_times
 from harness.errors import ExitCode
-from harness.logparse import BootLog, SratMemoryLine
+from harness.logparse import BootLog, MemblockDump, SratMemoryLine
 from harness.logparse.common import JsonMixin
 from harness.units import format_size, hex_range
 
@@ -177,9 +180,39 @@ def _lowest_hotplug_ram(log: BootLog) -> dict[int, int]:
     return out
 
 
+class _PerLog:
+    """What every range of one log is judged against, each computed once (on first use)."""
+
+    def __init__(self, log: BootLog) -> None:
+        self.log = log
+        self.setting = movable_setting(log)
+        self.dump = outcome_dump(log)
+
+    @functools.cached_property
+    def ram(self) -> list[tuple[int, int]]:
+        return boot_ram(self.log)
+
+    @functools.cached_property
+    def findings(self) -> dict[int, NodeHotplugFinding]:
+        return {f.node: f for f in hotplug_findings(self.log)}
+
+    @functools.cached_property
+    def reservations(self) -> tuple[HotplugRangeReservation, ...]:
+        return reservations_in_hotplug_ranges(self.log)
+
+    @functools.cached_property
+    def placements(self) -> tuple[Placement, ...]:
+        return logged_placements(self.log) + inferred_placements(self.log)
+
+    @functools.cached_property
+    def node_data_skipped(self) -> set[int]:
+        return node_data_skipped(self.log)
+
+
 def hotplug_verdict(log: BootLog) -> LogVerdict:
-    setting = movable_setting(log)
-    ranges = tuple(_range_verdict(log, srat, setting) for srat in log.hotplug_srat)
+    facts = _PerLog(log)
+    setting = facts.setting
+    ranges = tuple(_range_verdict(facts, srat) for srat in log.hotplug_srat)
     oks = [r.ok for r in ranges]
     if False in oks:
         outcome = Outcome.VIOLATED
@@ -211,43 +244,43 @@ def node_facts(log: BootLog) -> tuple[NodeFacts, ...]:
     return tuple(out)
 
 
-def _boot_memory(log: BootLog, srat: SratMemoryLine) -> int | None:
-    ram = boot_ram(log)
+def _boot_memory(ram: list[tuple[int, int]], srat: SratMemoryLine) -> int | None:
     if not ram:
         return None
     return sum(max(0, min(e, srat.end) - max(s, srat.start)) for s, e in ram)
 
 
-def _range_verdict(log: BootLog, srat: SratMemoryLine, setting: MovableSetting) -> RangeVerdict:
-    memory = _boot_memory(log, srat)
+def _range_verdict(facts: _PerLog, srat: SratMemoryLine) -> RangeVerdict:
+    log, setting = facts.log, facts.setting
+    memory = _boot_memory(facts.ram, srat)
     if memory == 0:
         return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, 0, HotplugStatus.NO_BOOT_MEMORY,
                             Evidence.LOGGED, True, ("no boot memory in it (a hot-add window): nothing to pin",),
                             (), ())
     # Only the dump printed whole after SRAT shows the marks' fate (pinning.outcome_dump);
     # a log cut before or inside it is judged from its other lines.
-    if outcome_dump(log) is not None:
-        status, pinned, inside = _from_dump(log, srat)
+    if facts.dump is not None:
+        status, pinned, inside = _from_dump(facts, facts.dump, srat)
         evidence = Evidence.MEMBLOCK_DEBUG
     else:
-        status, pinned, inside, evidence = _from_lines(log, srat, setting)
+        status, pinned, inside, evidence = _from_lines(facts, srat)
     ok, reasons = _judge(log, srat, status, pinned, inside, setting)
     return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, memory, status, evidence, ok,
                         reasons, pinned, inside)
 
 
-def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[HotplugStatus, tuple[Placement, ...], tuple[Placement, ...]]:
-    dump = outcome_dump(log)
-    assert dump is not None
+def _from_dump(
+    facts: _PerLog, dump: MemblockDump, srat: SratMemoryLine,
+) -> tuple[HotplugStatus, tuple[Placement, ...], tuple[Placement, ...]]:
     status = dump_status(tuple(r for r in dump.memory if srat.range.overlaps(r.base, r.end)))
-    finding = next(f for f in hotplug_findings(log) if f.node == srat.node)
+    finding = facts.findings[srat.node]
     pinned: tuple[Placement, ...] = ()
     if finding.status in (HotplugStatus.CLEARED, HotplugStatus.PARTIAL):
         pinned = tuple(p for r in finding.pinned_by for p in from_reservation(r))
-    inside = [p for r in reservations_in_hotplug_ranges(log) if r.hotplug_range == srat.range
+    inside = [p for r in facts.reservations if r.hotplug_range == srat.range
               for p in from_reservation(r.reservation) if p.inside(srat.start, srat.end)]
     # Allocations after the last dump (sparse, percpu, ...) are in the trace, not the dump.
-    for op in log.memblock_allocs:
+    for op in facts.log.memblock_allocs:
         if op.line > dump.line and op.result is not None and srat.range.overlaps(op.result.start, op.result.end):
             inside.append(Placement(op.requester, srat.node, op.line, Evidence.MEMBLOCK_DEBUG, False,
                                     op.result.start, op.result.end))
@@ -255,9 +288,9 @@ def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[HotplugStatus, tuple
 
 
 def _from_lines(
-    log: BootLog, srat: SratMemoryLine, setting: MovableSetting,
+    facts: _PerLog, srat: SratMemoryLine,
 ) -> tuple[HotplugStatus, tuple[Placement, ...], tuple[Placement, ...], Evidence]:
-    everything = logged_placements(log) + inferred_placements(log)
+    log, setting, everything = facts.log, facts.setting, facts.placements
     pinned = tuple(p for p in everything if p.before_srat and p.node == srat.node)
     inside = tuple(p for p in everything if p.inside(srat.start, srat.end))
     if any(p.evidence is Evidence.LOGGED for p in pinned):
@@ -270,7 +303,7 @@ def _from_lines(
     if setting.movable_node is None and log.zone_ranges and in_movable and not pinned:
         # No command line, but the zones show the range's memory in ZONE_MOVABLE.
         return HotplugStatus.HONOURED, pinned, inside, Evidence.LOGGED
-    if setting.movable_node and not log.zone_ranges and srat.node in node_data_skipped(log):
+    if setting.movable_node and not log.zone_ranges and srat.node in facts.node_data_skipped:
         # find_zone_movable_pfns_for_nodes puts a node's memory still marked hotplug in
         # ZONE_MOVABLE: the NODE_DATA line proved the mark was there after the clearing.
         return HotplugStatus.HONOURED, pinned, inside, Evidence.INFERRED
