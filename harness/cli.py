@@ -106,7 +106,7 @@ def show_command(args: argparse.Namespace) -> ExitCode:
     qemu = resolve_qemu(args.qemu)
     argv = build_command(planned.scenario, kernels.boot_image(planned.kernel, args.boot), Path("<out>/initrd.img"),
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
-                         choose_accel(args.accel, planned.kernel.bzimage, qemu), qemu)
+                         choose_accel(args.accel, planned.kernel.bzimage, qemu), qemu, planned.layout)
     print(shlex.join(argv))
     return ExitCode.PASS
 

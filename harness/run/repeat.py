@@ -264,7 +264,8 @@ def restorable(prep: Prepared, booted: Prepared) -> bool:
     accelerator, initrd content and command line (its folder's paths aside), as migration
     needs; the scenarios may differ in their actions and expectations only."""
     def machine(p: Prepared) -> list[str]:
-        return build_command(p.scenario, p.boot_image, p.initrd.resolve(), _ANY_CHANNELS, p.accel)
+        return build_command(p.scenario, p.boot_image, p.initrd.resolve(), _ANY_CHANNELS, p.accel,
+                             layout=p.layout)
     return machine(prep) == machine(booted)
 
 

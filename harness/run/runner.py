@@ -278,7 +278,8 @@ class Prepared:
         booting (harness.run.repeat, ``pass_fds`` its open state file); the command line is
         otherwise the same, as migration needs."""
         return Machine(lambda socks: build_command(self.scenario, self.boot_image, self.initrd,
-                                                   socks, self.accel, self.qemu) + (incoming or []),
+                                                   socks, self.accel, self.qemu, self.layout)
+                       + (incoming or []),
                        out_dir, pass_fds=pass_fds, env=self.qemu.env())
 
 
@@ -475,7 +476,7 @@ def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: ch
     """Every check of the run, into ``result``; boot-RAM DIMMs whose three witnesses
     disagree make it "could not test" whatever the checks say."""
     checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error,
-                    seen.in_action)
+                    seen.in_action, layout=layout)
     checks_virtio_mem.evaluate(result, scenario, layout, facts.log, seen.actions or [])
     checks_cxl.evaluate(result, scenario, layout, seen.actions or [])
     witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)
