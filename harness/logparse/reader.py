@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.logparse import acpi, e820, failures, meminit, memblock_dump, numa, oom, setup, virtio_mem, zones
+from harness.logparse import acpi, e820, failures, meminit, memblock_dump, numa, oom, setup_arch, virtio_mem, zones
 from harness.logparse import memblock_debug as memblock_ops
 from harness.logparse.common import LineKind
 from harness.logparse.lines import line_messages
@@ -27,7 +27,7 @@ KINDS: tuple[LineKind[object], ...] = (
     *zones.KINDS,
     *meminit.KINDS,
     *oom.KINDS,
-    *setup.KINDS,
+    *setup_arch.KINDS,
     *virtio_mem.KINDS,
     *failures.KINDS,
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.logparse.failures import Panic
 from harness.logparse.reader import ConsoleLine, LineStream
-from harness.logparse.setup import KernelRelease
+from harness.logparse.setup_arch import KernelRelease
 
 POLL_SECONDS = 0.05
 
