@@ -37,7 +37,7 @@ def _print_json(data: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> ExitCode:
     from harness.paths import ArtifactWriteError
-    from harness.run.artifacts import ensure_out_dir
+    from harness.run.run_folder import ensure_out_dir
     from harness.run.runner import RunOptions, UnrecordedRun, error_result
 
     if args.show_command:

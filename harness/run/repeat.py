@@ -30,10 +30,9 @@ from harness.logparse import load_boot_log
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Channels
 from harness.run import checks
-from harness.run.artifact_io import artifact_writes
-from harness.run.artifacts import NO_INFO, ModelFile, ensure_out_dir
+from harness.run.run_folder import artifact_writes, ensure_out_dir
+from harness.run.artifacts import NO_INFO, ModelFile, RepeatInfo, Repetition
 from harness.qemu.migration import STREAM, SaveFormat, save_format
-from harness.run.repeat_info import RepeatInfo, Repetition
 from harness.run.runner import (
     Observation,
     Observed,

@@ -45,7 +45,7 @@ from harness.qemu.cmdline import build_command
 from harness.qemu.devices import CXL_MODULES, VIRTIO_MEM_MODULES, qemu_needs
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks, checks_cxl, checks_virtio_mem
-from harness.run.artifact_io import artifact_writes
+from harness.run.run_folder import artifact_writes, ensure_out_dir
 from harness.run.artifacts import (
     NO_INFO,
     ActionRecord,
@@ -56,7 +56,6 @@ from harness.run.artifacts import (
     ModelFile,
     QemuInfo,
     RunInfo,
-    ensure_out_dir,
     warm_adapters,
 )
 from harness.run.boot_ram import boot_dimm_witnesses, disagreement
