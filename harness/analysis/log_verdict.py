@@ -16,6 +16,9 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
 
 from harness.analysis.log_placements import (
     Evidence,
@@ -43,6 +46,25 @@ from harness.logparse.common import JsonMixin
 from harness.units import format_size, hex_range
 
 
+# memhp parse has always called a range without boot memory a hot-add window: the word its
+# output keeps for HotplugStatus.NO_BOOT_MEMORY (pinning's findings say no_boot_memory).
+_HOT_ADD_WINDOW = "hot_add_window"
+
+
+def range_word(status: HotplugStatus) -> str:
+    """A range's status as ``memhp parse`` prints and writes it."""
+    return _HOT_ADD_WINDOW if status is HotplugStatus.NO_BOOT_MEMORY else status.value
+
+
+def _range_status(value: object) -> object:
+    return HotplugStatus.NO_BOOT_MEMORY if value == _HOT_ADD_WINDOW else value
+
+
+# One status (pinning's), written with parse's words.
+RangeStatus = Annotated[HotplugStatus, PlainSerializer(range_word, return_type=str),
+                        BeforeValidator(_range_status)]
+
+
 class Outcome(enum.Enum):
     CLEAN = "clean"
     VIOLATED = "violated"  # unmovable data in, or no ZONE_MOVABLE for, hotpluggable boot memory
@@ -65,7 +87,7 @@ class RangeVerdict(JsonMixin):
     end: int
     line: int
     boot_memory: int | None  # bytes of boot RAM inside; None when the log shows no RAM map
-    status: HotplugStatus
+    status: RangeStatus
     evidence: Evidence  # how the status was read
     ok: bool | None
     reasons: tuple[str, ...]
@@ -388,7 +410,7 @@ def describe_verdict(verdict: LogVerdict) -> str:
         lines.append("  no SRAT hotplug ranges in the log")
     for r in verdict.ranges:
         memory = "RAM not shown" if r.boot_memory is None else f"{format_size(r.boot_memory)} boot RAM"
-        lines.append(f"  node {r.node} (PXM {r.pxm}) {hex_range(r.start, r.end)} hotplug: {r.status.value} "
+        lines.append(f"  node {r.node} (PXM {r.pxm}) {hex_range(r.start, r.end)} hotplug: {range_word(r.status)} "
                      f"[{r.evidence.value}], {memory}: {'ok' if r.ok else 'VIOLATED' if r.ok is False else '?'}")
         lines += [f"    {reason}" for reason in r.reasons]
     for n in verdict.nodes:
