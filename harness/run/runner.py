@@ -24,7 +24,7 @@ from filelock import FileLock
 import kernels
 from acpi_tables.override_cpio import build_override_archive, check_upgrade
 from acpi_tables.srat import MemoryAffinity, decode_srat
-from harness.errors import BadInputError, GuestError, InfrastructureError, MemhpError
+from harness.errors import BadInputError, GuestError, InfrastructureError, MemhpError, ParseError
 from harness.guest.actions import ActionResult, run_action
 from harness.guest.agent import GuestGone
 from harness.guest.initramfs import base_initramfs, compose_initrd, module_entries
@@ -33,7 +33,7 @@ from harness.guest.selftest import selftest_files
 from harness.guest.unmovable import helper_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
-from harness.logparse import load_boot_log
+from harness.logparse import BootLog, load_boot_log
 from harness.logparse.describe import suspicious_lines
 from harness.paths import ArtifactWriteError, cache_dir, write_file
 from harness.qemu.accel import Accel, check_address_space, choose_accel
@@ -110,6 +110,8 @@ class Observation:
     qemu_crash: str | None = None  # the signal QEMU crashed with, if it did
     boot_seconds: float | None = None
     action_seconds: float | None = None
+    # The console as parsed while QEMU wrote it (harness.qemu.console); None: read console.log.
+    boot_log: BootLog | None = None
 
 
 def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path,
@@ -211,11 +213,22 @@ def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float,
     # The watcher read the console to its end on shutdown: did the kernel print its banner?
     watcher = vm.machine.console
     seen.kernel_ran = seen.kernel_ran or (watcher is not None and watcher.kernel_release is not None)
+    seen.boot_log = parsed_console(vm, out_dir / "console.log")
     if not seen.kernel_ran:
         raise InfrastructureError(
             f"QEMU died before the kernel ran ({seen.guest_error}); QEMU said: "
             + " | ".join(tail_lines(out_dir / "qemu.log", 5)))
     return seen
+
+
+def parsed_console(vm: GuestVM, console: Path) -> BootLog | None:
+    """The console as the watcher parsed it while QEMU wrote it, named ``console`` as
+    load_boot_log names the file; None: read the file (it says what is wrong with it)."""
+    watcher = vm.machine.console
+    try:
+        return None if watcher is None else watcher.boot_log(str(console))
+    except ParseError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -371,7 +384,7 @@ def run_observed(path: Path, options: RunOptions, before_actions: BeforeActions 
         result.info = replace(result.info, boot_seconds=seen.boot_seconds,
                               action_seconds=seen.action_seconds)
     try:
-        bootlog = load_boot_log(out / "console.log")
+        bootlog = seen.boot_log or load_boot_log(out / "console.log")
         override = out / "srat.aml"
         facts = checks.BootFacts.of(bootlog)
         judge(result, scenario, layout, facts, seen, override)
