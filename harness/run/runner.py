@@ -3,8 +3,11 @@
 Artifacts are written as they come (console, QMP transcript, agent transcript) and the
 summaries (``model.json``, ``result.json``) atomically at the end, also after a failure.
 An artifact that cannot be written (a full disk) is :class:`ArtifactWriteError`, could
-not test; after the verdict, :class:`UnrecordedRun`, which carries it. The initrd is cached by content and only linked
-from the run's folder (``initrd.img``): a matrix of hundreds of runs copies no image.
+not test; after the verdict, :class:`UnrecordedRun`, which carries it.
+
+The initrd is cached by content and only linked from the run's folder (``initrd.img``): a
+matrix of hundreds of runs copies no image.  The console is parsed once, as QEMU writes it
+(harness.qemu.console); ``console.log`` stays the artifact.
 """
 from __future__ import annotations
 
