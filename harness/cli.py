@@ -37,7 +37,7 @@ def _print_json(data: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> ExitCode:
     from harness.paths import ArtifactWriteError
-    from harness.run.artifacts import ensure_out_dir
+    from harness.run.run_folder import ensure_out_dir
     from harness.run.runner import RunOptions, UnrecordedRun, error_result
 
     if args.show_command:
@@ -106,7 +106,7 @@ def show_command(args: argparse.Namespace) -> ExitCode:
     qemu = resolve_qemu(args.qemu)
     argv = build_command(planned.scenario, kernels.boot_image(planned.kernel, args.boot), Path("<out>/initrd.img"),
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
-                         choose_accel(args.accel, planned.kernel.bzimage, qemu), qemu)
+                         choose_accel(args.accel, planned.kernel.bzimage, qemu), qemu, planned.layout)
     print(shlex.join(argv))
     return ExitCode.PASS
 

@@ -16,3 +16,5 @@ if Path(sys.prefix).resolve() != VENV.resolve():
         print(f"{Path(sys.argv[0]).name}: no {python}: run scripts/setup first", file=sys.stderr)
         sys.exit(125)
     os.execv(python, [str(python), *sys.argv])
+# The checkout's tools package (fixture writers, not installed with memhp).
+sys.path.insert(1, str(VENV.parent))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.logparse.setup import Crashkernel
+from harness.logparse.setup_arch import Crashkernel
 from harness.memblock.sim import MemblockSim
 from harness.units import memparse, option_values, strtoull
 from kernels.profile import CrashkernelParse, CrashkernelRules

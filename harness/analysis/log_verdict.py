@@ -14,7 +14,11 @@ PXM → node renumbering.  The rules are the kernel's:
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
 
 from harness.analysis.log_placements import (
     Evidence,
@@ -27,25 +31,38 @@ from harness.analysis.log_placements import (
     movable_node_of,
 )
 from harness.analysis.pinning import (
+    HotplugRangeReservation,
     HotplugStatus,
+    NodeHotplugFinding,
+    dump_status,
     hotplug_findings,
     outcome_dump,
     reservations_in_hotplug_ranges,
 )
 from harness.analysis.meminit_times import NodeInitTime, describe_init_times, node_init_times
 from harness.errors import ExitCode
-from harness.logparse import BootLog, SratMemoryLine
+from harness.logparse import BootLog, MemblockDump, SratMemoryLine
 from harness.logparse.common import JsonMixin
-from harness.memblock.model import RegionFlags
 from harness.units import format_size, hex_range
 
 
-class RangeStatus(enum.Enum):
-    HONOURED = "honoured"  # the mark survived (dump flags) or ZONE_MOVABLE starts at or below it
-    CLEARED = "cleared"  # the mark is gone, or a pre-SRAT reservation on the node cleared it
-    PARTIAL = "partial"  # some of its regions kept the mark (dump)
-    HOT_ADD_WINDOW = "hot_add_window"  # no boot memory in it: nothing there to pin
-    UNKNOWN = "unknown"  # the log does not show the mark's fate
+# memhp parse has always called a range without boot memory a hot-add window: the word its
+# output keeps for HotplugStatus.NO_BOOT_MEMORY (pinning's findings say no_boot_memory).
+_HOT_ADD_WINDOW = "hot_add_window"
+
+
+def range_word(status: HotplugStatus) -> str:
+    """A range's status as ``memhp parse`` prints and writes it."""
+    return _HOT_ADD_WINDOW if status is HotplugStatus.NO_BOOT_MEMORY else status.value
+
+
+def _range_status(value: object) -> object:
+    return HotplugStatus.NO_BOOT_MEMORY if value == _HOT_ADD_WINDOW else value
+
+
+# One status (pinning's), written with parse's words.
+RangeStatus = Annotated[HotplugStatus, PlainSerializer(range_word, return_type=str),
+                        BeforeValidator(_range_status)]
 
 
 class Outcome(enum.Enum):
@@ -185,9 +202,39 @@ def _lowest_hotplug_ram(log: BootLog) -> dict[int, int]:
     return out
 
 
+class _PerLog:
+    """What every range of one log is judged against, each computed once (on first use)."""
+
+    def __init__(self, log: BootLog) -> None:
+        self.log = log
+        self.setting = movable_setting(log)
+        self.dump = outcome_dump(log)
+
+    @functools.cached_property
+    def ram(self) -> list[tuple[int, int]]:
+        return boot_ram(self.log)
+
+    @functools.cached_property
+    def findings(self) -> dict[int, NodeHotplugFinding]:
+        return {f.node: f for f in hotplug_findings(self.log)}
+
+    @functools.cached_property
+    def reservations(self) -> tuple[HotplugRangeReservation, ...]:
+        return reservations_in_hotplug_ranges(self.log)
+
+    @functools.cached_property
+    def placements(self) -> tuple[Placement, ...]:
+        return logged_placements(self.log) + inferred_placements(self.log)
+
+    @functools.cached_property
+    def node_data_skipped(self) -> set[int]:
+        return node_data_skipped(self.log)
+
+
 def hotplug_verdict(log: BootLog) -> LogVerdict:
-    setting = movable_setting(log)
-    ranges = tuple(_range_verdict(log, srat, setting) for srat in log.hotplug_srat)
+    facts = _PerLog(log)
+    setting = facts.setting
+    ranges = tuple(_range_verdict(facts, srat) for srat in log.hotplug_srat)
     oks = [r.ok for r in ranges]
     if False in oks:
         outcome = Outcome.VIOLATED
@@ -219,44 +266,43 @@ def node_facts(log: BootLog) -> tuple[NodeFacts, ...]:
     return tuple(out)
 
 
-def _boot_memory(log: BootLog, srat: SratMemoryLine) -> int | None:
-    ram = boot_ram(log)
+def _boot_memory(ram: list[tuple[int, int]], srat: SratMemoryLine) -> int | None:
     if not ram:
         return None
     return sum(max(0, min(e, srat.end) - max(s, srat.start)) for s, e in ram)
 
 
-def _range_verdict(log: BootLog, srat: SratMemoryLine, setting: MovableSetting) -> RangeVerdict:
-    memory = _boot_memory(log, srat)
+def _range_verdict(facts: _PerLog, srat: SratMemoryLine) -> RangeVerdict:
+    log, setting = facts.log, facts.setting
+    memory = _boot_memory(facts.ram, srat)
     if memory == 0:
-        return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, 0, RangeStatus.HOT_ADD_WINDOW,
+        return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, 0, HotplugStatus.NO_BOOT_MEMORY,
                             Evidence.LOGGED, True, ("no boot memory in it (a hot-add window): nothing to pin",),
                             (), ())
     # Only the dump printed whole after SRAT shows the marks' fate (pinning.outcome_dump);
     # a log cut before or inside it is judged from its other lines.
-    if outcome_dump(log) is not None:
-        status, pinned, inside = _from_dump(log, srat)
+    if facts.dump is not None:
+        status, pinned, inside = _from_dump(facts, facts.dump, srat)
         evidence = Evidence.MEMBLOCK_DEBUG
     else:
-        status, pinned, inside, evidence = _from_lines(log, srat, setting)
+        status, pinned, inside, evidence = _from_lines(facts, srat)
     ok, reasons = _judge(log, srat, status, pinned, inside, setting)
     return RangeVerdict(srat.node, srat.pxm, srat.start, srat.end, srat.line, memory, status, evidence, ok,
                         reasons, pinned, inside)
 
 
-def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[RangeStatus, tuple[Placement, ...], tuple[Placement, ...]]:
-    dump = outcome_dump(log)
-    assert dump is not None
-    flags = [bool(r.flags & RegionFlags.HOTPLUG) for r in dump.memory if srat.range.overlaps(r.base, r.end)]
-    status = RangeStatus.HONOURED if all(flags) else RangeStatus.PARTIAL if any(flags) else RangeStatus.CLEARED
-    finding = next(f for f in hotplug_findings(log) if f.node == srat.node)
+def _from_dump(
+    facts: _PerLog, dump: MemblockDump, srat: SratMemoryLine,
+) -> tuple[HotplugStatus, tuple[Placement, ...], tuple[Placement, ...]]:
+    status = dump_status(tuple(r for r in dump.memory if srat.range.overlaps(r.base, r.end)))
+    finding = facts.findings[srat.node]
     pinned: tuple[Placement, ...] = ()
     if finding.status in (HotplugStatus.CLEARED, HotplugStatus.PARTIAL):
         pinned = tuple(p for r in finding.pinned_by for p in from_reservation(r))
-    inside = [p for r in reservations_in_hotplug_ranges(log) if r.hotplug_range == srat.range
+    inside = [p for r in facts.reservations if r.hotplug_range == srat.range
               for p in from_reservation(r.reservation) if p.inside(srat.start, srat.end)]
     # Allocations after the last dump (sparse, percpu, ...) are in the trace, not the dump.
-    for op in log.memblock_allocs:
+    for op in facts.log.memblock_allocs:
         if op.line > dump.line and op.result is not None and srat.range.overlaps(op.result.start, op.result.end):
             inside.append(Placement(op.requester, srat.node, op.line, Evidence.MEMBLOCK_DEBUG, False,
                                     op.result.start, op.result.end))
@@ -264,36 +310,36 @@ def _from_dump(log: BootLog, srat: SratMemoryLine) -> tuple[RangeStatus, tuple[P
 
 
 def _from_lines(
-    log: BootLog, srat: SratMemoryLine, setting: MovableSetting,
-) -> tuple[RangeStatus, tuple[Placement, ...], tuple[Placement, ...], Evidence]:
-    everything = logged_placements(log) + inferred_placements(log)
+    facts: _PerLog, srat: SratMemoryLine,
+) -> tuple[HotplugStatus, tuple[Placement, ...], tuple[Placement, ...], Evidence]:
+    log, setting, everything = facts.log, facts.setting, facts.placements
     pinned = tuple(p for p in everything if p.before_srat and p.node == srat.node)
     inside = tuple(p for p in everything if p.inside(srat.start, srat.end))
     if any(p.evidence is Evidence.LOGGED for p in pinned):
-        return RangeStatus.CLEARED, pinned, inside, Evidence.LOGGED
+        return HotplugStatus.CLEARED, pinned, inside, Evidence.LOGGED
     start = log.movable_zone_start.get(srat.node)
     in_movable = start is not None and start <= srat.start
     evidence = Evidence.INFERRED if setting.inferred else Evidence.LOGGED
     if setting.movable_node and log.zone_ranges:
-        return (RangeStatus.HONOURED if in_movable else RangeStatus.CLEARED), pinned, inside, evidence
+        return (HotplugStatus.HONOURED if in_movable else HotplugStatus.CLEARED), pinned, inside, evidence
     if setting.movable_node is None and log.zone_ranges and in_movable and not pinned:
         # No command line, but the zones show the range's memory in ZONE_MOVABLE.
-        return RangeStatus.HONOURED, pinned, inside, Evidence.LOGGED
-    if setting.movable_node and not log.zone_ranges and srat.node in node_data_skipped(log):
+        return HotplugStatus.HONOURED, pinned, inside, Evidence.LOGGED
+    if setting.movable_node and not log.zone_ranges and srat.node in facts.node_data_skipped:
         # find_zone_movable_pfns_for_nodes puts a node's memory still marked hotplug in
         # ZONE_MOVABLE: the NODE_DATA line proved the mark was there after the clearing.
-        return RangeStatus.HONOURED, pinned, inside, Evidence.INFERRED
+        return HotplugStatus.HONOURED, pinned, inside, Evidence.INFERRED
     if pinned:
-        return RangeStatus.CLEARED, pinned, inside, Evidence.INFERRED
-    return RangeStatus.UNKNOWN, pinned, inside, Evidence.LOGGED
+        return HotplugStatus.CLEARED, pinned, inside, Evidence.INFERRED
+    return HotplugStatus.UNKNOWN, pinned, inside, Evidence.LOGGED
 
 
 def _judge(
-    log: BootLog, srat: SratMemoryLine, status: RangeStatus,
+    log: BootLog, srat: SratMemoryLine, status: HotplugStatus,
     pinned: tuple[Placement, ...], inside: tuple[Placement, ...], setting: MovableSetting,
 ) -> tuple[bool | None, tuple[str, ...]]:
     reasons: list[str] = []
-    if status in (RangeStatus.CLEARED, RangeStatus.PARTIAL):
+    if status in (HotplugStatus.CLEARED, HotplugStatus.PARTIAL):
         why = _summary(pinned) or "a reservation the log does not show"
         reasons.append(f"node {srat.node}'s hotplug mark was cleared (numa_clear_kernel_node_hotplug): "
                        f"reserved before SRAT was parsed on node {srat.node}: {why}")
@@ -308,7 +354,7 @@ def _judge(
         reasons.append(f"no ZONE_MOVABLE on node {srat.node} at or below {srat.start:#x}")
     if reasons:
         return False, tuple(reasons)
-    if status is RangeStatus.UNKNOWN:
+    if status is HotplugStatus.UNKNOWN:
         return None, ("cannot tell: the log lacks " + ", ".join(_missing(log)),)
     shown = [f"in ZONE_MOVABLE (from {movable:#x})" if movable is not None
              else "in ZONE_MOVABLE (inferred: its mark outlived numa_clear_kernel_node_hotplug)"]
@@ -364,7 +410,7 @@ def describe_verdict(verdict: LogVerdict) -> str:
         lines.append("  no SRAT hotplug ranges in the log")
     for r in verdict.ranges:
         memory = "RAM not shown" if r.boot_memory is None else f"{format_size(r.boot_memory)} boot RAM"
-        lines.append(f"  node {r.node} (PXM {r.pxm}) {hex_range(r.start, r.end)} hotplug: {r.status.value} "
+        lines.append(f"  node {r.node} (PXM {r.pxm}) {hex_range(r.start, r.end)} hotplug: {range_word(r.status)} "
                      f"[{r.evidence.value}], {memory}: {'ok' if r.ok else 'VIOLATED' if r.ok is False else '?'}")
         lines += [f"    {reason}" for reason in r.reasons]
     for n in verdict.nodes:

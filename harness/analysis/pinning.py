@@ -54,11 +54,26 @@ class AttributedReservation(JsonMixin):
 
 
 class HotplugStatus(enum.Enum):
+    """What became of an SRAT hotplug mark: the one status for a node's ranges (run) and
+    for one range (``memhp parse``, harness.analysis.log_verdict)."""
+
     HONOURED = "honoured"  # every memory region in the ranges still has HOTPLUG
     CLEARED = "cleared"  # none has: the node was pinned
     PARTIAL = "partial"  # some have
     NO_BOOT_MEMORY = "no_boot_memory"  # the ranges hold no boot memory (hot-add window)
-    UNKNOWN = "unknown"  # no MEMBLOCK dump (no memblock=debug, or truncated log)
+    UNKNOWN = "unknown"  # the log does not show the mark's fate (no complete MEMBLOCK dump after SRAT)
+
+
+def dump_status(memory: tuple[MemblockRegion, ...]) -> HotplugStatus:
+    """The status the outcome dump's memory regions inside some hotplug ranges show."""
+    flagged = [bool(r.flags & RegionFlags.HOTPLUG) for r in memory]
+    if not memory:
+        return HotplugStatus.NO_BOOT_MEMORY
+    if all(flagged):
+        return HotplugStatus.HONOURED
+    if any(flagged):
+        return HotplugStatus.PARTIAL
+    return HotplugStatus.CLEARED
 
 
 @dataclass(frozen=True)
@@ -112,15 +127,7 @@ def _finding(log: BootLog, node: int) -> NodeHotplugFinding:
     if dump is None:
         return NodeHotplugFinding(node, ranges, HotplugStatus.UNKNOWN, (), ())
     memory = tuple(r for r in dump.memory if any(rg.overlaps(r.base, r.end) for rg in ranges))
-    flagged = [bool(r.flags & RegionFlags.HOTPLUG) for r in memory]
-    if not memory:
-        status = HotplugStatus.NO_BOOT_MEMORY
-    elif all(flagged):
-        status = HotplugStatus.HONOURED
-    elif any(flagged):
-        status = HotplugStatus.PARTIAL
-    else:
-        status = HotplugStatus.CLEARED
+    status = dump_status(memory)
     pinned: tuple[AttributedReservation, ...] = ()
     if status in (HotplugStatus.CLEARED, HotplugStatus.PARTIAL):
         pinned = tuple(attribute(log, r) for r in dump.reserved if r.nid == node)

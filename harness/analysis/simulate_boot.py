@@ -37,7 +37,7 @@ LOG_BUF_LEN_MAX = 1 << 31
 PRB_AVGBITS = 5  # kernel/printk/printk.c: one descriptor per 32 bytes of text
 SIZEOF_PRB_DESC = 24  # struct prb_desc (kernel/printk/printk_ringbuffer.h), the same 6.1 to 7.3
 # Template facts of the recorded boots in fixtures/logs, shipped as package data (a wheel has
-# no fixtures/); regenerate with `python -m harness.analysis.templates`.
+# no fixtures/); regenerate with `python -m tools.templates` (a checkout's tools/).
 TEMPLATES = Path(__file__).with_name("templates.json")
 
 
@@ -104,7 +104,7 @@ def find_template(profile: KernelProfile, movable_node: bool) -> Template:
     if not entries:
         raise BadInputError(f"{TEMPLATES}: no template for kernel {profile.series} (record "
                             f"fixtures/logs/qemu-{profile.series}-three-node.log, then run "
-                            "python -m harness.analysis.templates)")
+                            "python -m tools.templates)")
     entry = next((e for e in entries if e["movable_node"] == movable_node), entries[0])["template"]
     return Template(**entry | {"acpi_below_top": tuple(tuple(p) for p in entry["acpi_below_top"])})
 

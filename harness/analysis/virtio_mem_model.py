@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from harness.analysis.online_policy import HotplugConfig, hotplug_config, zone_for_pfn_range
 from harness.memblock.model import Memblock
-from harness.scenario.fields import MEMORY_BLOCK_SIZE
+from harness.scenario.schema_types import MEMORY_BLOCK_SIZE
 from harness.scenario.schema import Scenario, SlabPin, VirtioMemResize
 from kernels.profile import HotplugRules, OnlineType
 

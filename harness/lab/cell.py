@@ -25,7 +25,6 @@ from harness.lab.spec import RunSettings, RunSpec
 from harness.paths import RunFile, private_dir, write_file
 from harness.qemu.machine import die_with_parent
 from harness.run.artifacts import ResultFile
-from harness.scenario.schema import load_scenario
 
 # Time the run gets to kill its QEMU after SIGTERM before the whole group is killed.
 GRACE_SECONDS = 20.0
@@ -86,7 +85,7 @@ def scenario_for(run: RunSpec, out_dir: Path) -> Path:
     """The scenario file to run: the original, or one extending it with the variant's cmdline."""
     if not run.variant.cmdline:
         return run.scenario
-    base = load_scenario(run.scenario).kernel.cmdline
+    base = run.read_scenario().kernel.cmdline
     cmdline = f"{base} {run.variant.cmdline}".strip()
     path = out_dir / "scenario.toml"
     write_file(path, (f"extends = {json.dumps(str(run.scenario))}\n\n"

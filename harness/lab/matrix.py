@@ -30,8 +30,7 @@ from harness.lab.results import DEFAULT_HISTORY, CellStatus, MatrixResult, RunFn
 from harness.lab.sharing import BootGroup, SharedRun, boot_groups
 from harness.lab.spec import MatrixSpec, RunSettings, RunSpec, load_matrix
 from harness.paths import write_atomic
-from harness.run.artifact_io import artifact_writes
-from harness.run.artifacts import ensure_out_dir
+from harness.run.run_folder import artifact_writes, ensure_out_dir
 
 # The project's own nightly plan over its fixtures/scenarios: a checkout has it, a wheel does not.
 DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "fixtures" / "matrix" / "nightly.toml"

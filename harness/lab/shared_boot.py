@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ExitCode, MemhpError, exit_code_for
-from harness.run.artifacts import ensure_out_dir
+from harness.run.run_folder import ensure_out_dir
 from harness.run.repeat import STATE, SavedGuest, restorable, run_restored, run_saving
 from harness.run.runner import Observed, RunOptions, error_result, judge_on, prepare, run_observed
 

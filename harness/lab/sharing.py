@@ -31,10 +31,10 @@ from typing import Any
 from harness.errors import BadInputError, Verdict
 from harness.lab.spec import RunSettings, RunSpec
 from harness.run.runner import boot_identity
-from harness.scenario.schema import Selftest, Unmovable, load_scenario
+from harness.scenario.schema import Selftest, Unmovable
 
 
-_SCENARIO_FIELDS = {"scenario", "scenario_name", "expect", "false_claims"}
+_SCENARIO_FIELDS = {"scenario", "scenario_name", "expect", "false_claims", "loaded"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def _keys(run: RunSpec) -> tuple[str, str]:
     """(the machine the cell boots, what it does there); a scenario that cannot be read
     keeps a cell of its own (its run says what is wrong with it)."""
     try:
-        scenario = load_scenario(run.scenario)
+        scenario = run.read_scenario()
     except BadInputError:
         return f"unreadable {run.run_id}", ""
     identity = boot_identity(scenario)

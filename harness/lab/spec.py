@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import glob
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInputError
 from harness.run.verdict import Verdict
 from harness.scenario.cmdline import kernel_cmdline
-from harness.scenario.schema import load_scenario
+from harness.scenario.schema import Scenario, load_scenario
 from harness.units import has_flag, option_values
 from harness.userinput import MATRIX, load_toml, number
 from harness.userinput import name as plain_name
@@ -70,6 +70,13 @@ class RunSpec:
     expect: Verdict
     false_claims: tuple[str, ...] = ()  # a must-fail cell: the checks it must fail, exactly
     qemu: str = "system"  # memhp run --qemu
+    # The scenario as the matrix read it (a must-fail cell's, an only_with variant's): the
+    # cell and the boot sharing ask read_scenario instead of reading the file again.
+    loaded: Scenario | None = field(default=None, compare=False, repr=False)
+
+    def read_scenario(self) -> Scenario:
+        """The cell's scenario: as the matrix read it, else from its file (BadInputError)."""
+        return self.loaded if self.loaded is not None else load_scenario(self.scenario)
 
     @property
     def run_id(self) -> str:
@@ -135,19 +142,25 @@ def _variants(raw: Any, where: str) -> tuple[Variant, ...]:
     return tuple(out)
 
 
-def _applies(variant: Variant, scenario: Path, cmdlines: dict[Path, str]) -> bool:
+def _read(path: Path, loaded: dict[Path, Scenario]) -> Scenario:
+    """``path``'s scenario, read once per matrix (only the cells that need it at load time)."""
+    key = path.resolve()
+    if key not in loaded:
+        loaded[key] = load_scenario(path)
+    return loaded[key]
+
+
+def _applies(variant: Variant, scenario: Path, loaded: dict[Path, Scenario]) -> bool:
     if not variant.only_with:
         return True
-    if scenario not in cmdlines:
-        cmdlines[scenario] = kernel_cmdline(load_scenario(scenario))
-    line = cmdlines[scenario]
+    line = kernel_cmdline(_read(scenario, loaded))
     return has_flag(line, variant.only_with) or bool(option_values(line, variant.only_with))
 
 
-def _false_claims(scenario: Path, where: str) -> tuple[str, ...]:
+def _false_claims(scenario: Path, where: str, loaded: dict[Path, Scenario]) -> tuple[str, ...]:
     """A must-fail cell that failed for any reason would pass: its scenario must say which
     checks its false claims fail."""
-    claims = load_scenario(scenario).false_claims
+    claims = _read(scenario, loaded).false_claims
     if not claims:
         raise BadInputError(f"{where}: must_fail: {scenario} declares no false_claims "
                             "(the checks a run of it must fail)")
@@ -221,11 +234,11 @@ def load_matrix(path: Path, qemus: tuple[str, ...] = ()) -> MatrixSpec:
     if not cells:
         raise BadInputError(f"{where}: scenarios: the matrix has no scenario")
     variants, excludes = _variants(data.get("variants"), where), _excludes(data.get("exclude"), where)
-    claims = {p: _false_claims(p, where) for p, expect in cells if expect is Verdict.FAIL}
-    cmdlines: dict[Path, str] = {}
-    runs = [RunSpec(k, p.resolve(), p.stem, v, expect, claims.get(p, ()), q)
+    loaded: dict[Path, Scenario] = {}
+    claims = {p: _false_claims(p, where, loaded) for p, expect in cells if expect is Verdict.FAIL}
+    runs = [RunSpec(k, p.resolve(), p.stem, v, expect, claims.get(p, ()), q, loaded.get(p.resolve()))
             for q in qemu_axis for k in kernels for p, expect in cells for v in variants
-            if _applies(v, p.resolve(), cmdlines)]
+            if _applies(v, p.resolve(), loaded)]
     runs = [r for r in runs if not _excluded(r, excludes)]
     if too_long := next((r.run_id for r in runs if len(r.run_id.encode()) > NAME_MAX), None):
         raise BadInputError(f"{where}: run folder name {too_long[:40]}… is longer than "

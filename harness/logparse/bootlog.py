@@ -19,7 +19,7 @@ from harness.logparse.memblock_debug import MemblockAlloc, MemblockEvent, Memblo
 from harness.logparse.memblock_dump import MemblockDump
 from harness.logparse.numa import NumaMerge
 from harness.logparse.oom import OomKill
-from harness.logparse.setup import Crashkernel, LogBuffer, PercpuEmbedded
+from harness.logparse.setup_arch import Crashkernel, LogBuffer, PercpuEmbedded
 from harness.logparse.virtio_mem import VirtioMemDevice, VirtioMemLine, virtio_mem_devices
 from harness.logparse.zones import EarlyNodeRange, ZoneRange
 

@@ -20,12 +20,12 @@ _LEVEL = re.compile(r"^<\d+>")
 
 # Above this share of control/replacement characters a "log" is binary data, not text.
 _BINARY_RATIO = 0.3
-_SAMPLE = 1 << 16
+SAMPLE = 1 << 16  # what check_text reads of a text (also the console watcher's sample)
 
 
 def check_text(text: str, source: str) -> None:
     """Raise ParseError if ``text`` is binary data rather than a (possibly noisy) log."""
-    sample = text[:_SAMPLE]
+    sample = text[:SAMPLE]
     if not sample:
         return
     bad = len(_GARBAGE.findall(sample))

@@ -20,19 +20,38 @@ from harness.logparse.memblock_debug import (
     MemblockEvent,
     MemblockOp,
 )
-from harness.logparse.reader import LineReader
+from harness.logparse.reader import LineReader, Parsed
 
 
 def parse_boot_log(text: str, source: str = "<log>") -> BootLog:
     """Parse a console capture or dmesg text; whatever is present, never an exception
     for odd lines.  Raises ParseError (naming ``source``) only if the text is binary."""
     check_text(text, source)
-    reader, builder = LineReader(), _Builder()
+    reader = BootLogReader()
     raws = text.split("\n")
     for number, raw in enumerate(raws, start=1):
-        for kind, item in reader.read(number, raw, terminated=number < len(raws)):
-            builder.add(kind.into, item)
-    return builder.finish(source, reader.suspicious, tuple(reader.examples))
+        reader.read(number, raw, terminated=number < len(raws))
+    return reader.finish(source)
+
+
+class BootLogReader(LineReader):
+    """A LineReader that builds the BootLog of the lines it reads: parse_boot_log reads a
+    whole text through it, the console watcher (harness.qemu.console) each line as QEMU
+    writes it, so a run's console is parsed once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._builder = _Builder()
+
+    def read(self, number: int, raw: str, *, terminated: bool = True) -> list[Parsed]:
+        parsed = super().read(number, raw, terminated=terminated)
+        for kind, item in parsed:
+            self._builder.add(kind.into, item)
+        return parsed
+
+    def finish(self, source: str) -> BootLog:
+        """The BootLog of every line read; call once, after the last line."""
+        return self._builder.finish(source, self.suspicious, tuple(self.examples))
 
 
 class _Builder:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.logparse import acpi, e820, failures, meminit, memblock_dump, numa, oom, setup, virtio_mem, zones
+from harness.logparse import acpi, e820, failures, meminit, memblock_dump, numa, oom, setup_arch, virtio_mem, zones
 from harness.logparse import memblock_debug as memblock_ops
 from harness.logparse.common import LineKind
-from harness.logparse.lines import line_messages
+from harness.logparse.lines import SAMPLE, line_messages
 from harness.logparse.zones import SectionStart
 
 # Order matters only where triggers overlap: the first kind whose trigger is in the
@@ -27,7 +27,7 @@ KINDS: tuple[LineKind[object], ...] = (
     *zones.KINDS,
     *meminit.KINDS,
     *oom.KINDS,
-    *setup.KINDS,
+    *setup_arch.KINDS,
     *virtio_mem.KINDS,
     *failures.KINDS,
 )
@@ -121,19 +121,37 @@ class LineStream:
     ``parse_boot_log`` read the whole file (UTF-8, stray bytes as U+FFFD; the same line
     numbers and kinds)."""
 
-    def __init__(self) -> None:
-        self._reader = LineReader()
+    def __init__(self, reader: LineReader | None = None) -> None:
+        self._reader = reader or LineReader()
         self._partial = b""
         self.lines_read = 0
+        self.bytes_read = 0
+        self.cut = False  # a line outgrew MAX_LINE_BYTES: its head was dropped, unlike the file's
+        self.head = ""  # the text's start, as check_text samples it
 
     def feed(self, chunk: bytes) -> list[ConsoleLine]:
+        self.bytes_read += len(chunk)
         *complete, partial = (self._partial + chunk).split(b"\n")
+        self.cut = self.cut or len(partial) > MAX_LINE_BYTES
         self._partial = partial[-MAX_LINE_BYTES:]
         out = []
         for data in complete:
             self.lines_read += 1
             # "\n" never occurs inside a UTF-8 sequence: decoding per line equals decoding the file.
             raw = data.decode("utf-8", errors="replace")
+            self._sample(raw + "\n")
             parsed = self._reader.read(self.lines_read, raw)
             out.append(ConsoleLine(self.lines_read, raw.replace("\r", ""), tuple(item for _, item in parsed)))
         return out
+
+    def end(self) -> None:
+        """No more bytes: the unterminated rest is the last line, read as parse_boot_log reads
+        a text's last line (it may be cut inside a number)."""
+        raw = self._partial.decode("utf-8", errors="replace")
+        self._sample(raw)
+        self._reader.read(self.lines_read + 1, raw, terminated=False)
+        self._partial = b""
+
+    def _sample(self, text: str) -> None:
+        if len(self.head) < SAMPLE:
+            self.head = (self.head + text)[:SAMPLE]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from harness.logparse.common import HEX, AddressRange, Append, ByKey, JsonMixin, LineKind, Special, hex_int
-from harness.logparse.setup import MEMORYLESS_RE, MemorylessNode
+from harness.logparse.setup_arch import MEMORYLESS_RE, MemorylessNode
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from harness.qemu.binary import QemuBinary, system_qemu
 from harness.qemu.devices import CXL_CPU_FLAGS, command_line, cxl_args, dimm_args, scenario_virtio_mem_args
 from harness.qemu.machine import Channels
 from harness.scenario.cmdline import kernel_cmdline
-from harness.scenario.layout import compute_layout
+from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.schema import Scenario, SratSource
 from harness.units import format_size
 
@@ -52,7 +52,10 @@ def build_command(
     channels: Channels,
     accel: Accel = TCG,
     qemu: QemuBinary | None = None,
+    layout: MemoryLayout | None = None,
 ) -> list[str]:
+    """``layout``: the run's (harness.run.runner.plan computes it once); computed here
+    only for a caller that has none."""
     m = scenario.machine
     mem = f"{format_size(m.ram_size)}"
     if m.maxmem is not None and m.maxmem > m.ram_size:
@@ -70,7 +73,7 @@ def build_command(
         for src, row in enumerate(scenario.slit.distances):
             argv += [arg for dst, val in enumerate(row) if dst != src
                      for arg in ("-numa", f"dist,src={src},dst={dst},val={val}")]
-    layout = compute_layout(scenario)
+    layout = layout or compute_layout(scenario)
     for dimm in scenario.dimms:
         if dimm.coldplugged:
             backend, device = dimm_args(dimm, layout)

@@ -4,8 +4,8 @@ QEMU's file chardev writes every byte as the guest sends it, so the log is compl
 the harness is slow or dies (a socket reader that falls behind makes QEMU drop bytes: seen
 under load as lost characters in memblock lines). One stream, two consumers: the file is
 the artifact, and this watcher follows it through logparse's line kinds, the same reading
-the final ``load_boot_log`` does, to flag a panic at once and keep the recognised lines for
-the actions' evidence.
+``load_boot_log`` does, to flag a panic at once, keep the recognised lines for the actions'
+evidence, and build the run's BootLog as the lines arrive (:meth:`ConsoleWatcher.boot_log`).
 """
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ import bisect
 import threading
 from pathlib import Path
 
+from harness.logparse import BootLog
+from harness.userinput import BOOT_LOG
 from harness.logparse.failures import Panic
+from harness.logparse.lines import check_text
+from harness.logparse.parser import BootLogReader
 from harness.logparse.reader import ConsoleLine, LineStream
-from harness.logparse.setup import KernelRelease
+from harness.logparse.setup_arch import KernelRelease
 
 POLL_SECONDS = 0.05
 
@@ -29,7 +33,11 @@ class ConsoleWatcher:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._offset = 0
-        self._stream = LineStream()
+        self._reading = BootLogReader()
+        self._stream = LineStream(self._reading)
+        self._closed = False  # the thread read the file to its end after the stop request
+        self._boot_log: BootLog | None = None
+        self._ended = False  # the stream's last line was read (boot_log: once)
         self._recognised: list[ConsoleLine] = []  # lines with at least one parsed item
         self._thread = threading.Thread(target=self._follow, name="memhp-console", daemon=True)
         self._thread.start()
@@ -85,3 +93,23 @@ class ConsoleWatcher:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self._closed = not self._thread.is_alive()
+
+    def boot_log(self, source: str) -> BootLog | None:
+        """The console as ``load_boot_log`` would parse the file (named ``source``), read
+        once as QEMU wrote it: after :meth:`close`, QEMU gone.  None where this reading may
+        differ from the file's (the watcher stopped early, the file is not what it read, a
+        line longer than the stream keeps, a file beyond a boot log's size): read the file,
+        which says what is wrong.  ParseError, as the file's, for binary data."""
+        with self._lock:
+            if self._boot_log is not None or self._ended:
+                return self._boot_log
+            stream, limit = self._stream, BOOT_LOG.limit
+            if (not self._closed or stream.cut or (limit is not None and stream.bytes_read >= limit)
+                    or not self.path.is_file() or self.path.stat().st_size != stream.bytes_read):
+                return None
+            self._ended = True
+            stream.end()
+            check_text(stream.head, source)
+            self._boot_log = self._reading.finish(source)
+            return self._boot_log

@@ -27,8 +27,7 @@ from harness.guest.cxl_actions import CxlOutcome
 from harness.guest.virtio_mem_actions import ResizeOutcome
 from harness.logparse import BootLog
 from harness.logparse.common import JsonMixin
-from harness.paths import HOST_FULL, ArtifactWriteError, private_dir, write_atomic
-from harness.run.repeat_info import RepeatInfo
+from harness.paths import write_atomic
 from harness.scenario.layout import MemoryLayout
 
 SCHEMA_VERSION = 1
@@ -109,19 +108,6 @@ class Artifact:
         write_atomic(path, _adapter(type(self)).dump_json(self, indent=2) + b"\n")
 
 
-def ensure_out_dir(path: Path) -> Path:
-    """The artifact folder, created if need be; a path that cannot be one is bad input."""
-    try:
-        private_dir(path)
-    except FileExistsError:
-        raise BadInputError(f"{path}: exists and is not a folder (the run's artifact folder)") from None
-    except OSError as err:
-        if err.errno in HOST_FULL:
-            raise ArtifactWriteError.of(path, err) from None
-        raise BadInputError(f"{path}: cannot create the artifact folder: {err.strerror}") from None
-    return path
-
-
 def kernel_label(kernel: str, release: str | None) -> str:
     """``debian:6.1 (6.1.0-57-amd64)``: for people; the two are separate fields."""
     return f"{kernel} ({release})" if release else kernel
@@ -197,6 +183,39 @@ class QemuInfo:
     @property
     def label(self) -> str:
         return f"QEMU {self.version}" + (f" ({self.package})" if self.package else "")
+
+
+# What result.json says of `memhp run --repeat`: every repetition and the totals.
+
+@dataclass(frozen=True, kw_only=True)
+class Repetition:
+    """One repetition of ``memhp run --repeat``: a fresh QEMU restored from the saved guest."""
+
+    index: int  # 1-based; its artifacts are in rep-NN/
+    verdict: Verdict
+    failed_checks: tuple[str, ...]
+    refused: tuple[str, ...]  # "action: reason" of every action that did not succeed
+    restore_seconds: float | None  # QEMU start to the restored agent's answer
+    action_seconds: float | None
+    error: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepeatInfo:
+    """Boot once, save the guest (QEMU migration into a file), restore it ``count`` times."""
+
+    count: int
+    boot_seconds: float
+    save_seconds: float
+    state_bytes: int
+    repetitions: tuple[Repetition, ...]
+    # Per action that did not succeed in some repetition: "ID refused in K of N: reason ×k; …"
+    refusals: tuple[str, ...]
+    migration: str = "stream"  # how the guest was saved and restored (harness.qemu.migration)
+
+    def totals(self) -> str:
+        counts = {v: sum(r.verdict is v for r in self.repetitions) for v in Verdict}
+        return ", ".join(f"{n} {v.value}" for v, n in counts.items() if n) + f" of {self.count}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,7 @@ from harness.guest.state import GuestSnapshot
 from harness.logparse import BootLog
 from harness.run.boot_ram import eject_refusal_words, headline
 from harness.run.verdict import RunResult
-from harness.scenario.layout import compute_layout
+from harness.scenario.layout import MemoryLayout, compute_layout
 from harness.scenario.schema import Scenario, SratSource
 from harness.units import hex_range
 
@@ -148,8 +148,9 @@ def _action_checks(result: RunResult, scenario: Scenario, log: BootLog,
 
 def evaluate(result: RunResult, scenario: Scenario, facts: BootFacts, guest: GuestSnapshot | None,
              actions: list[ActionResult], guest_error: str | None,
-             interrupted: str | None = None) -> None:
-    """``interrupted``: the id of the action during which the guest stopped answering."""
+             interrupted: str | None = None, *, layout: MemoryLayout | None = None) -> None:
+    """``interrupted``: the id of the action during which the guest stopped answering;
+    ``layout``: the run's (computed here only for a caller that has none)."""
     panic = facts.log.panic
     result.add("no kernel panic", NO_PANIC, NO_PANIC if panic is None else f'"{panic}"')
     result.add("guest answered to the end", ANSWERED, guest_error or ANSWERED)
@@ -158,7 +159,7 @@ def evaluate(result: RunResult, scenario: Scenario, facts: BootFacts, guest: Gue
     _hotplug_checks(result, scenario, facts)
     _action_checks(result, scenario, facts.log, actions, guest_error, interrupted)
     _dimm_zone_checks(result, scenario, actions)
-    result.headline = headline(scenario, compute_layout(scenario), facts.log, actions)
+    result.headline = headline(scenario, layout or compute_layout(scenario), facts.log, actions)
 
 
 def guest_table(result: RunResult, built: bytes, seen: bytes) -> None:

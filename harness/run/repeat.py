@@ -26,14 +26,13 @@ from harness.errors import GuestError, InfrastructureError, MemhpError, Verdict
 from harness.guest.agent import GuestGone
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
-from harness.logparse import load_boot_log
+from harness.logparse import BootLog, load_boot_log
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Channels
 from harness.run import checks
-from harness.run.artifact_io import artifact_writes
-from harness.run.artifacts import NO_INFO, ModelFile, ensure_out_dir
+from harness.run.run_folder import artifact_writes, ensure_out_dir
+from harness.run.artifacts import NO_INFO, ModelFile, RepeatInfo, Repetition
 from harness.qemu.migration import STREAM, SaveFormat, save_format
-from harness.run.repeat_info import RepeatInfo, Repetition
 from harness.run.runner import (
     Observation,
     Observed,
@@ -43,6 +42,7 @@ from harness.run.runner import (
     judge,
     model_file,
     observe_actions,
+    parsed_console,
     prepare,
     run_observed,
     write_summaries,
@@ -71,6 +71,7 @@ class SavedGuest:
     save_seconds: float
     state_bytes: int  # what the file holds (mapped-ram's is sparse: its blocks on disk)
     form: SaveFormat
+    boot_log: BootLog | None = None  # the boot's console as parsed while QEMU wrote it; None: read it
 
 
 def save_booted(prep: Prepared, out: Path, timeout: float, form: SaveFormat) -> SavedGuest:
@@ -78,7 +79,8 @@ def save_booted(prep: Prepared, out: Path, timeout: float, form: SaveFormat) -> 
     with GuestVM(prep.machine(ensure_out_dir(out / "boot"))) as vm:
         begin = time.monotonic()
         release = vm.boot(timeout)
-        return save_guest(vm, out / STATE, release, time.monotonic() - begin, form)
+        saved = save_guest(vm, out / STATE, release, time.monotonic() - begin, form)
+    return replace(saved, boot_log=parsed_console(vm, out / "boot" / "console.log"))
 
 
 def save_guest(vm: GuestVM, path: Path, release: str, boot_seconds: float, form: SaveFormat) -> SavedGuest:
@@ -228,7 +230,7 @@ def run_repeated(path: Path, options: RunOptions, count: int, migration: str | N
         prep = prepare(path, options)
         saved = save_booted(prep, out, options.boot_timeout, save_format(prep.facts, migration))
         try:
-            facts = checks.BootFacts.of(load_boot_log(out / "boot" / "console.log"))
+            facts = checks.BootFacts.of(saved.boot_log or load_boot_log(out / "boot" / "console.log"))
             reps = [_one(prep, facts, saved, out, index, options) for index in range(1, count + 1)]
         finally:
             saved.state.unlink(missing_ok=True)
@@ -264,7 +266,8 @@ def restorable(prep: Prepared, booted: Prepared) -> bool:
     accelerator, initrd content and command line (its folder's paths aside), as migration
     needs; the scenarios may differ in their actions and expectations only."""
     def machine(p: Prepared) -> list[str]:
-        return build_command(p.scenario, p.boot_image, p.initrd.resolve(), _ANY_CHANNELS, p.accel)
+        return build_command(p.scenario, p.boot_image, p.initrd.resolve(), _ANY_CHANNELS, p.accel,
+                             layout=p.layout)
     return machine(prep) == machine(booted)
 
 

@@ -3,8 +3,11 @@
 Artifacts are written as they come (console, QMP transcript, agent transcript) and the
 summaries (``model.json``, ``result.json``) atomically at the end, also after a failure.
 An artifact that cannot be written (a full disk) is :class:`ArtifactWriteError`, could
-not test; after the verdict, :class:`UnrecordedRun`, which carries it. The initrd is cached by content and only linked
-from the run's folder (``initrd.img``): a matrix of hundreds of runs copies no image.
+not test; after the verdict, :class:`UnrecordedRun`, which carries it.
+
+The initrd is cached by content and only linked from the run's folder (``initrd.img``): a
+matrix of hundreds of runs copies no image.  The console is parsed once, as QEMU writes it
+(harness.qemu.console); ``console.log`` stays the artifact.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from filelock import FileLock
 import kernels
 from acpi_tables.override_cpio import build_override_archive, check_upgrade
 from acpi_tables.srat import MemoryAffinity, decode_srat
-from harness.errors import BadInputError, GuestError, InfrastructureError, MemhpError
+from harness.errors import BadInputError, GuestError, InfrastructureError, MemhpError, ParseError
 from harness.guest.actions import ActionResult, run_action
 from harness.guest.agent import GuestGone
 from harness.guest.initramfs import base_initramfs, compose_initrd, module_entries
@@ -33,7 +36,7 @@ from harness.guest.selftest import selftest_files
 from harness.guest.unmovable import helper_files
 from harness.guest.state import GuestSnapshot
 from harness.guest.vm import GuestVM
-from harness.logparse import load_boot_log
+from harness.logparse import BootLog, load_boot_log
 from harness.logparse.describe import suspicious_lines
 from harness.paths import ArtifactWriteError, cache_dir, write_file
 from harness.qemu.accel import Accel, check_address_space, choose_accel
@@ -45,7 +48,7 @@ from harness.qemu.cmdline import build_command
 from harness.qemu.devices import CXL_MODULES, VIRTIO_MEM_MODULES, qemu_needs
 from harness.qemu.machine import Machine, tail_lines
 from harness.run import checks, checks_cxl, checks_virtio_mem
-from harness.run.artifact_io import artifact_writes
+from harness.run.run_folder import artifact_writes, ensure_out_dir
 from harness.run.artifacts import (
     NO_INFO,
     ActionRecord,
@@ -56,7 +59,6 @@ from harness.run.artifacts import (
     ModelFile,
     QemuInfo,
     RunInfo,
-    ensure_out_dir,
     warm_adapters,
 )
 from harness.run.boot_ram import boot_dimm_witnesses, disagreement
@@ -111,6 +113,8 @@ class Observation:
     qemu_crash: str | None = None  # the signal QEMU crashed with, if it did
     boot_seconds: float | None = None
     action_seconds: float | None = None
+    # The console as parsed while QEMU wrote it (harness.qemu.console); None: read console.log.
+    boot_log: BootLog | None = None
 
 
 def prepare_initrd(scenario: Scenario, layout: MemoryLayout, out_dir: Path,
@@ -212,11 +216,22 @@ def boot_and_observe(prep: "Prepared", out_dir: Path, timeout: float,
     # The watcher read the console to its end on shutdown: did the kernel print its banner?
     watcher = vm.machine.console
     seen.kernel_ran = seen.kernel_ran or (watcher is not None and watcher.kernel_release is not None)
+    seen.boot_log = parsed_console(vm, out_dir / "console.log")
     if not seen.kernel_ran:
         raise InfrastructureError(
             f"QEMU died before the kernel ran ({seen.guest_error}); QEMU said: "
             + " | ".join(tail_lines(out_dir / "qemu.log", 5)))
     return seen
+
+
+def parsed_console(vm: GuestVM, console: Path) -> BootLog | None:
+    """The console as the watcher parsed it while QEMU wrote it, named ``console`` as
+    load_boot_log names the file; None: read the file (it says what is wrong with it)."""
+    watcher = vm.machine.console
+    try:
+        return None if watcher is None else watcher.boot_log(str(console))
+    except ParseError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -278,7 +293,8 @@ class Prepared:
         booting (harness.run.repeat, ``pass_fds`` its open state file); the command line is
         otherwise the same, as migration needs."""
         return Machine(lambda socks: build_command(self.scenario, self.boot_image, self.initrd,
-                                                   socks, self.accel, self.qemu) + (incoming or []),
+                                                   socks, self.accel, self.qemu, self.layout)
+                       + (incoming or []),
                        out_dir, pass_fds=pass_fds, env=self.qemu.env())
 
 
@@ -371,7 +387,7 @@ def run_observed(path: Path, options: RunOptions, before_actions: BeforeActions 
         result.info = replace(result.info, boot_seconds=seen.boot_seconds,
                               action_seconds=seen.action_seconds)
     try:
-        bootlog = load_boot_log(out / "console.log")
+        bootlog = seen.boot_log or load_boot_log(out / "console.log")
         override = out / "srat.aml"
         facts = checks.BootFacts.of(bootlog)
         judge(result, scenario, layout, facts, seen, override)
@@ -475,7 +491,7 @@ def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: ch
     """Every check of the run, into ``result``; boot-RAM DIMMs whose three witnesses
     disagree make it "could not test" whatever the checks say."""
     checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error,
-                    seen.in_action)
+                    seen.in_action, layout=layout)
     checks_virtio_mem.evaluate(result, scenario, layout, facts.log, seen.actions or [])
     checks_cxl.evaluate(result, scenario, layout, seen.actions or [])
     witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)

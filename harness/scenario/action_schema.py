@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from harness.scenario.fields import Size
-from harness.scenario.fields import Strict as _Strict
+from harness.scenario.schema_types import Size
+from harness.scenario.schema_types import Strict as _Strict
 
 
 class Expect(str, enum.Enum):

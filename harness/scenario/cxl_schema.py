@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pydantic import Field, model_validator
 
 from harness.scenario.action_schema import Action, CxlAction, SlabPin
-from harness.scenario.fields import BlockSize, Size
-from harness.scenario.fields import Strict as _Strict
+from harness.scenario.schema_types import BlockSize, Size
+from harness.scenario.schema_types import Strict as _Strict
 
 # hw/cxl/cxl-host.c cxl_fixed_memory_window_config: the window is a multiple of 256 MiB;
 # the granularity a power of two from 256 bytes to 16 KiB (cxl_interleave_granularity_enc).

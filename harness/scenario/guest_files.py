@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from harness.scenario.fields import Strict
+from harness.scenario.schema_types import Strict
 
 # Linux's limits (include/uapi/linux/limits.h): the image is built on the host's filesystem
 # and unpacked into the guest's rootfs, both of which refuse longer names.

@@ -13,7 +13,7 @@ from harness.errors import BadInputError
 from harness.memblock.numa import SratMemory
 from harness.qemu.facts import CXL_HOST_REG_SIZE, CXL_WINDOW_ALIGN, profile
 from harness.scenario.cxl_schema import guest_node
-from harness.scenario.fields import MEMORY_BLOCK_SIZE
+from harness.scenario.schema_types import MEMORY_BLOCK_SIZE
 from harness.scenario.schema import Scenario, SratRange
 from harness.units import GiB
 

@@ -46,9 +46,9 @@ from harness.scenario.action_schema import (  # re-exported, as above
 )
 from harness.scenario.cxl_schema import Cxl as Cxl
 from harness.scenario.cxl_schema import check_cxl
-from harness.scenario.fields import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
-from harness.scenario.fields import BlockSize, NodeSize, Size
-from harness.scenario.fields import Strict as _Strict
+from harness.scenario.schema_types import MEMORY_BLOCK_SIZE as MEMORY_BLOCK_SIZE
+from harness.scenario.schema_types import BlockSize, NodeSize, Size
+from harness.scenario.schema_types import Strict as _Strict
 from harness.scenario.guest_files import GuestFile, resolve_sources
 from harness.scenario.virtio_mem_schema import VirtioMem as VirtioMem
 from harness.scenario.virtio_mem_schema import check_virtio_mem, check_virtio_mem_actions

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from harness.qemu.facts import VIRTIO_MEM_DEFAULT_BLOCK_SIZE as DEFAULT_BLOCK_SIZE
 from harness.qemu.facts import VIRTIO_MEM_MIN_BLOCK_SIZE as MIN_BLOCK_SIZE
 from harness.scenario.action_schema import Action, SlabPin, VirtioMemResize
-from harness.scenario.fields import BlockSize, Size
-from harness.scenario.fields import Strict as _Strict
+from harness.scenario.schema_types import BlockSize, Size
+from harness.scenario.schema_types import Strict as _Strict
 
 
 class VirtioMem(_Strict):

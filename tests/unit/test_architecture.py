@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("harness", "acpi_tables", "kernels", "debarchive")
+PACKAGES = ("harness", "acpi_tables", "kernels", "debarchive", "tools")
 
 # Lowest first; a module may import its own layer and the layers below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.run",),
     ("harness.lab",),
     ("harness.cli", "harness.pytest_plugin", "harness"),
+    ("tools",),  # a checkout's fixture writers: above all they write for
 )
 
 

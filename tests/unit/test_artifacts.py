@@ -19,11 +19,11 @@ from harness.run.artifacts import (
     ModelFile,
     PageFlagsUnread,
     ResultFile,
-    ensure_out_dir,
 )
 from harness.run.checks import BootFacts
 from harness.run.compare import compare_runs
 from harness.run.runner import Observation, UnrecordedRun, model_file, write_summaries
+from harness.run.run_folder import ensure_out_dir
 from harness.run.verdict import RunResult
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import load_scenario

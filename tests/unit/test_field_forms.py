@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.analysis.field_compare import compare_logs
-from harness.analysis.log_verdict import Outcome, RangeStatus, hotplug_verdict
+from harness.analysis.log_verdict import Outcome, hotplug_verdict
+from harness.analysis.pinning import HotplugStatus
 from harness.cli import main
 from harness.errors import ExitCode
 from harness.logparse import load_boot_log, parse_boot_log
@@ -199,7 +200,7 @@ def test_the_8_node_mail_is_judged_from_its_zone_lines(capsys: pytest.CaptureFix
     # "ACPI: SRAT: Node 1 PXM 1 [mem 0x10000000000-0x1ffffffffff] hotplug" … Node 7, and
     # "  Node 1: 0x0000010000000000" … under "Movable zone start for each node".
     assert [(r.node, r.start, r.status) for r in verdict.ranges] == [
-        (n, start, RangeStatus.HONOURED) for n, start in zip(range(1, 8), (
+        (n, start, HotplugStatus.HONOURED) for n, start in zip(range(1, 8), (
             0x10000000000, 0x80000000000, 0x90000000000, 0x100000000000, 0x110000000000,
             0x180000000000, 0x190000000000), strict=True)]
     # "    NODE_DATA(1) on node 0": the node's own memory was all hotplug.
@@ -252,7 +253,7 @@ def test_a_journal_pasted_with_its_clock_cut(capsys: pytest.CaptureFixture[str])
     assert "read as: journalctl or syslog, clock cut" in capsys.readouterr().out
     _, log = load_field_boot_log(path)
     assert [(s.node, s.start, s.hotplug) for s in log.srat_memory][-1] == (0, 0x1C0000000, True)
-    assert hotplug_verdict(log).ranges[0].status is RangeStatus.HOT_ADD_WINDOW
+    assert hotplug_verdict(log).ranges[0].status is HotplugStatus.NO_BOOT_MEMORY
 
 
 def test_a_log_saved_as_utf16_by_a_windows_editor(tmp_path: Path) -> None:
@@ -296,7 +297,7 @@ def test_without_zone_lines_the_node_data_lines_judge(tmp_path: Path) -> None:
     verdict = hotplug_verdict(load_field_boot_log(_mail_without_zone_lines(tmp_path))[1])
     assert verdict.outcome is Outcome.CLEAN and verdict.movable_node is True
     assert verdict.movable_how.startswith("inferred from 'NODE_DATA(1) on node 0'")
-    assert {r.status for r in verdict.ranges} == {RangeStatus.HONOURED}
+    assert {r.status for r in verdict.ranges} == {HotplugStatus.HONOURED}
 
 
 def test_node_data_on_its_own_hotplug_node_must_fail(tmp_path: Path) -> None:
@@ -321,5 +322,5 @@ def test_a_log_cut_before_its_outcome_dump_never_contradicts_it() -> None:
         full = {(r.node, r.start): r.ok for r in hotplug_verdict(load_boot_log(path)).ranges}
         for r in hotplug_verdict(parse_boot_log("\n".join(lines[:dumps[1]]) + "\n")).ranges:
             assert r.ok in (None, full[(r.node, r.start)]), (path.name, r.node, r.reasons)
-            judged += r.ok is not None and r.status is not RangeStatus.HOT_ADD_WINDOW
+            judged += r.ok is not None and r.status is not HotplugStatus.NO_BOOT_MEMORY
     assert judged >= 20  # 26 when written: not a property that holds by judging nothing

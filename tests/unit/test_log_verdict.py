@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.log_placements import Evidence
-from harness.analysis.log_verdict import LogVerdict, Outcome, RangeStatus, hotplug_verdict
+from harness.analysis.log_verdict import LogVerdict, Outcome, hotplug_verdict
+from harness.analysis.pinning import HotplugStatus
 from harness.cli import main
 from harness.errors import ExitCode
 from harness.logparse import load_boot_log, parse_boot_log
@@ -68,7 +69,7 @@ def test_lkp_hotplug_only_ranges_are_hot_add_windows() -> None:
     assert (verdict.ranges[0].node, verdict.ranges[0].start, verdict.ranges[0].end) == (0, 0x2100000000,
                                                                                       0x4100000000)
     assert [r.node for r in verdict.ranges] == [0, 0, 1, 1, 2, 2, 3, 3]
-    assert {r.status for r in verdict.ranges} == {RangeStatus.HOT_ADD_WINDOW}
+    assert {r.status for r in verdict.ranges} == {HotplugStatus.NO_BOOT_MEMORY}
     assert all(r.boot_memory == 0 for r in verdict.ranges)
     assert [n.cpus for n in verdict.nodes] == [20] * 4
     assert verdict.outcome is Outcome.CLEAN
@@ -78,7 +79,7 @@ def test_no_movable_node_boot_names_the_cleared_node_and_its_early_allocations()
     verdict = _verdict(NO_MOVABLE)
     # "ACPI: SRAT: Node 2 PXM 2 [mem 0x100000000-0x13fffffff] hotplug"
     node2 = next(r for r in verdict.ranges if r.start == 0x100000000)
-    assert (node2.node, node2.status, node2.ok) == (2, RangeStatus.CLEARED, False)
+    assert (node2.node, node2.status, node2.ok) == (2, HotplugStatus.CLEARED, False)
     callers = {(p.what, p.line) for p in node2.pinned_by}
     # line 48: "memblock_phys_alloc_range: 4096 bytes ... alloc_low_pages+0x137/0x160"
     # line 52: "memblock_alloc_try_nid: 16777216 bytes ... setup_log_buf+0x112/0x337"
@@ -92,7 +93,7 @@ def test_without_memblock_debug_the_cleared_node_is_inferred_from_the_log_buffer
     # setup_log_buf, top-down from the end of RAM (0x140000000, node 2) without movable_node.
     verdict = _without_memblock_debug(NO_MOVABLE)
     node2 = next(r for r in verdict.ranges if r.start == 0x100000000)
-    assert (node2.status, node2.evidence) == (RangeStatus.CLEARED, Evidence.INFERRED)
+    assert (node2.status, node2.evidence) == (HotplugStatus.CLEARED, Evidence.INFERRED)
     log_buf = next(p for p in node2.pinned_by if p.what.startswith("log buffer"))
     assert (log_buf.size, log_buf.below, log_buf.node) == (16 << 20, 0x140000000, 2)
     assert verdict.outcome is Outcome.VIOLATED
@@ -101,7 +102,7 @@ def test_without_memblock_debug_the_cleared_node_is_inferred_from_the_log_buffer
 def test_movable_node_boot_is_clean_with_and_without_memblock_debug() -> None:
     for verdict in (_verdict(MOVABLE), _without_memblock_debug(MOVABLE)):
         node2 = next(r for r in verdict.ranges if r.start == 0x100000000)
-        assert (node2.status, node2.ok) == (RangeStatus.HONOURED, True)
+        assert (node2.status, node2.ok) == (HotplugStatus.HONOURED, True)
         # "  Node 2: 0x0000000100000000" under "Movable zone start for each node"
         assert next(n for n in verdict.nodes if n.node == 2).movable_start == 0x100000000
         assert verdict.outcome is Outcome.CLEAN
@@ -113,7 +114,7 @@ def test_an_initrd_moved_into_the_hotplug_node_is_caught_from_the_ramdisk_line()
     verdict = _without_memblock_debug(MOVABLE, ("RAMDISK: [mem 0xbfee4000-0xbffdffff]",
                                                 "RAMDISK: [mem 0x13f000000-0x13fffffff]"))
     node2 = next(r for r in verdict.ranges if r.start == 0x100000000)
-    assert (node2.status, node2.evidence, node2.ok) == (RangeStatus.CLEARED, Evidence.LOGGED, False)
+    assert (node2.status, node2.evidence, node2.ok) == (HotplugStatus.CLEARED, Evidence.LOGGED, False)
     assert [p.what for p in node2.inside] == ["initrd (RAMDISK)"]
     assert verdict.outcome is Outcome.VIOLATED
 
@@ -122,7 +123,7 @@ def test_a_crash_kernel_in_a_honoured_range_is_a_violation_but_does_not_clear_th
     crash = "crashkernel reserved: 0x0000000130000000 - 0x0000000138000000 (128 MB)"
     verdict = _without_memblock_debug(MOVABLE, ("Zone ranges:", f"{crash}\n[    0.2] Zone ranges:"))
     node2 = next(r for r in verdict.ranges if r.start == 0x100000000)
-    assert (node2.status, node2.ok) == (RangeStatus.HONOURED, False)
+    assert (node2.status, node2.ok) == (HotplugStatus.HONOURED, False)
     assert [(p.what, p.start, p.end) for p in node2.inside] == [("crashkernel", 0x130000000, 0x138000000)]
 
 
@@ -130,11 +131,11 @@ def test_initrd_pinned_node_names_the_initrd() -> None:
     log = ROOT / "fixtures" / "logs" / "qemu-6.1-srat-override-hotplug-n1n2-movable-node.log"
     verdict = _verdict(log)
     node1 = next(r for r in verdict.ranges if r.node == 1)  # "Node 1 PXM 1 [mem 0x80000000-0xbfffffff] hotplug"
-    assert node1.status is RangeStatus.CLEARED
+    assert node1.status is HotplugStatus.CLEARED
     # line 53 "RAMDISK: [mem 0xbfee4000-0xbffdffff]"
     assert ("initrd", 0xBFEE4000, 0xBFFE0000) in {(p.what, p.start, p.end) for p in node1.pinned_by}
     node2 = next(r for r in verdict.ranges if r.start == 0x100000000)
-    assert node2.status is RangeStatus.HONOURED
+    assert node2.status is HotplugStatus.HONOURED
     assert verdict.outcome is Outcome.VIOLATED
 
 
@@ -142,7 +143,7 @@ def test_a_log_without_command_line_or_ram_map_cannot_tell() -> None:
     # The VMware excerpt: one hotplug SRAT range, no command line, no e820 or zone lines.
     verdict = _verdict(FIELD / "vmware-1node-ponyai-12.log")
     assert verdict.movable_node is None
-    assert [(r.status, r.ok) for r in verdict.ranges] == [(RangeStatus.UNKNOWN, None)]
+    assert [(r.status, r.ok) for r in verdict.ranges] == [(HotplugStatus.UNKNOWN, None)]
     assert verdict.outcome is Outcome.UNDETERMINED and verdict.exit_code is ExitCode.CANNOT_TEST
 
 
@@ -180,7 +181,7 @@ def test_a_log_cut_before_or_inside_the_outcome_dump_cannot_tell(into_dump: int)
     assert len(moved) == 1
     verdict = hotplug_verdict(parse_boot_log("\n".join(x for x in cut if x not in moved) + "\n"))
     assert verdict.outcome is Outcome.UNDETERMINED
-    assert [r.status for r in verdict.ranges if r.node == 2 and r.boot_memory] == [RangeStatus.UNKNOWN]
+    assert [r.status for r in verdict.ranges if r.node == 2 and r.boot_memory] == [HotplugStatus.UNKNOWN]
     with_it = hotplug_verdict(parse_boot_log("\n".join(cut) + "\n"))
     assert [(r.status, r.evidence) for r in with_it.ranges if r.node == 2 and r.boot_memory] == [
-        (RangeStatus.HONOURED, Evidence.INFERRED)]  # as the full log's outcome dump says
+        (HotplugStatus.HONOURED, Evidence.INFERRED)]  # as the full log's outcome dump says

@@ -1,7 +1,7 @@
 """Golden tests: each recorded log in fixtures/logs/ against its <name>.expected.json.
 
 Regenerate after an intended change with
-``python -m harness.analysis.golden fixtures/logs/*.log`` and review the diff.
+``.venv/bin/python -m tools.golden fixtures/logs/*.log`` and review the diff.
 
 The generated part is a snapshot of the parser; the ``facts`` header is not: written by
 hand from the log's own lines (the SRAT's hotplug lines, the flags and node-tagged
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from harness.analysis.golden import FACTS, expected_facts, expected_path
+from tools.golden import FACTS, expected_facts, expected_path
 from harness.analysis.pinning import hotplug_findings
 from harness.logparse import BootLog, load_boot_log
 
@@ -33,7 +33,7 @@ def test_there_are_recorded_logs() -> None:
 @pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
 def test_log_matches_expected(log: Path) -> None:
     path = expected_path(log)
-    assert path.exists(), f"missing {path.name}: run python -m harness.analysis.golden {log}"
+    assert path.exists(), f"missing {path.name}: run .venv/bin/python -m tools.golden {log}"
     expected = json.loads(path.read_text())
     del expected[FACTS]
     assert expected_facts(log) == expected

@@ -29,7 +29,7 @@ from harness.logparse.memblock_dump import DumpCount, DumpHeader, DumpRegion, Du
 from harness.logparse.meminit import DeferredInit
 from harness.logparse.numa import NodeData, NodeDataElsewhere, NumaFailure, NumaMerge
 from harness.logparse.oom import OomKill
-from harness.logparse.setup import (
+from harness.logparse.setup_arch import (
     CommandLine,
     Crashkernel,
     InitrdFreed,

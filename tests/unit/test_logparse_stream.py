@@ -9,7 +9,8 @@ import pytest
 
 from harness.logparse import load_boot_log
 from harness.logparse.failures import OfflineFailure, Oops, PageFlags, PageHeader, Panic
-from harness.logparse.lines import decode_log
+from harness.logparse.lines import SAMPLE, decode_log
+from harness.logparse.parser import BootLogReader
 from harness.logparse.reader import MAX_LINE_BYTES, ConsoleLine, LineReader, LineStream
 
 LOGS = sorted((Path(__file__).parents[2] / "fixtures" / "logs").rglob("*.log"))
@@ -77,3 +78,20 @@ def test_the_binary_check_counts_what_the_per_character_rule_counts() -> None:
 
     every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
     assert "".join(_GARBAGE.findall(every)) == "".join(ch for ch in every if _is_garbage(ch))
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[p.stem for p in LOGS])
+def test_a_console_parsed_as_it_arrives_is_the_boot_log_of_its_file(log: Path) -> None:
+    # The run keeps the watcher's parse instead of reading console.log again: it must be
+    # the very BootLog load_boot_log makes of the file, whatever the pieces.
+    data, rnd = log.read_bytes(), random.Random(log.stem)
+    reader = BootLogReader()
+    stream, at = LineStream(reader), 0
+    while at < len(data):
+        size = rnd.randint(1, 4096)
+        stream.feed(data[at:at + size])
+        at += size
+    stream.end()
+    assert stream.bytes_read == len(data) and not stream.cut
+    assert stream.head == decode_log(data, log.name)[:SAMPLE]
+    assert reader.finish(str(log)) == load_boot_log(log)

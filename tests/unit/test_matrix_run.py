@@ -255,7 +255,7 @@ def test_both_reports_name_the_qemu_that_ran_and_keep_two_qemus_apart(tmp_path: 
 
 
 def test_a_repeated_cell_shows_its_repetition_totals_in_both_reports(tmp_path: Path) -> None:
-    from harness.run.repeat_info import RepeatInfo, Repetition
+    from harness.run.artifacts import RepeatInfo, Repetition
 
     reps = tuple(Repetition(index=i, verdict=v, failed_checks=(), refused=(), restore_seconds=0.5,
                             action_seconds=1.0, error=None)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.logparse.failures import OfflineFailure, PageFlags, PageHeader
+from harness.logparse import load_boot_log
+from harness.logparse.reader import MAX_LINE_BYTES
 from harness.qemu.console import POLL_SECONDS, ConsoleWatcher
 
 RECORDED = Path(__file__).parents[2] / "fixtures" / "logs" / "recorded" / "memhp-6.1-three-node-no-movable-node.log"
@@ -75,3 +77,28 @@ def test_since_mark_is_the_recognised_lines_printed_after_it(console: tuple[Path
     assert after[1].text == "[    2.476808] flags: 0x97ffffc0000200(slab|node=2|zone=2|lastcpupid=0x1fffff)"
     assert watcher.since(watcher.mark()) == ()
     assert path.read_bytes() == RECORDED.read_bytes(), "the artifact is QEMU's alone"
+
+
+def test_the_closed_watcher_hands_out_the_boot_log_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "console.log"
+    watcher = ConsoleWatcher(path)
+    data = RECORDED.read_bytes()
+    _write(path, data[:len(data) // 2])
+    assert watcher.mark() > 0
+    assert watcher.boot_log(str(path)) is None, "QEMU may still write: not before close"
+    _write(path, data[len(data) // 2:])
+    watcher.close()
+    assert watcher.boot_log(str(path)) == load_boot_log(path)
+
+
+def test_a_console_the_watcher_cannot_vouch_for_is_read_from_the_file(tmp_path: Path) -> None:
+    cut, changed = tmp_path / "cut.log", tmp_path / "changed.log"
+    watchers = [ConsoleWatcher(cut), ConsoleWatcher(changed)]
+    _write(cut, b"x" * (MAX_LINE_BYTES + 1))  # read unfinished: the stream keeps only its end
+    watchers[0].mark()
+    _write(cut, b"\n")
+    _write(changed, RECORDED.read_bytes())
+    for watcher in watchers:
+        watcher.close()
+    _write(changed, b"written after QEMU was gone\n")
+    assert [w.boot_log(str(p)) for w, p in zip(watchers, (cut, changed), strict=True)] == [None, None]

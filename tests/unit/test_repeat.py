@@ -15,10 +15,9 @@ from harness.guest.actions import ActionResult
 from harness.guest.state import GuestSnapshot, ZoneInfo
 from harness.logparse import load_boot_log
 from harness.qemu.migration import STREAM, SaveFormat
-from harness.run.artifacts import ResultFile
+from harness.run.artifacts import RepeatInfo, Repetition, ResultFile
 from harness.run.checks import BootFacts
 from harness.run.repeat import SavedGuest, judge_repetition, overall, refusal_totals
-from harness.run.repeat_info import RepeatInfo, Repetition
 from harness.run.runner import Observation
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import load_scenario

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis import simulate_boot, templates
+from harness.analysis import simulate_boot
+from tools import templates
 from harness.analysis.simulate_boot import find_template, template_from_log
 from harness.cli import main
 from harness.errors import BadInputError
@@ -30,7 +31,7 @@ RECORDED = [("6.1", True, "qemu-6.1-three-node-movable-node.log"),
 
 def test_shipped_file_equals_what_the_recorded_logs_give() -> None:
     assert simulate_boot.TEMPLATES.read_text() == templates.render(templates.templates_from_logs()), (
-        "templates.json is stale: run .venv/bin/python -m harness.analysis.templates")
+        "templates.json is stale: run .venv/bin/python -m tools.templates")
 
 
 @pytest.mark.parametrize(("version", "movable_node", "name"), RECORDED)

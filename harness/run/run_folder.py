@@ -1,12 +1,26 @@
-"""A run's folder as a whole: a failed write into it by any layer is could-not-test."""
+"""A run's folder as a whole: made private, and a failed write into it by any layer is
+could-not-test (the files in it are harness.run.artifacts' job)."""
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.errors import GuestError, InfrastructureError
-from harness.paths import ArtifactWriteError, check_room
+from harness.errors import BadInputError, GuestError, InfrastructureError
+from harness.paths import HOST_FULL, ArtifactWriteError, check_room, private_dir
+
+
+def ensure_out_dir(path: Path) -> Path:
+    """The artifact folder, created if need be; a path that cannot be one is bad input."""
+    try:
+        private_dir(path)
+    except FileExistsError:
+        raise BadInputError(f"{path}: exists and is not a folder (the run's artifact folder)") from None
+    except OSError as err:
+        if err.errno in HOST_FULL:
+            raise ArtifactWriteError.of(path, err) from None
+        raise BadInputError(f"{path}: cannot create the artifact folder: {err.strerror}") from None
+    return path
 
 
 @contextlib.contextmanager

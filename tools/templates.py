@@ -1,6 +1,6 @@
 """Write ``harness/analysis/templates.json``, the size templates ``memhp simulate`` reads.
 
-    python -m harness.analysis.templates [OUT]      # default: the shipped templates.json
+    .venv/bin/python -m tools.templates [OUT]      # default: the shipped templates.json
 
 One entry per recorded QEMU three-node boot, ``fixtures/logs/qemu-<series>-three-node*.log``
 for each profile series of kernels.profile that has one (the oldest must): its series, its direction (``movable_node``) and the facts ``template_from_log``
@@ -21,8 +21,8 @@ from harness.errors import BadInputError, MemhpError
 from harness.logparse import load_boot_log
 from kernels.profile import PROFILES
 
-LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
-COMMAND = "python -m harness.analysis.templates"
+LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
+COMMAND = "python -m tools.templates"
 
 
 def templates_from_logs() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Field types shared by the scenario schema's modules: sizes, memory blocks, the strict base."""
+"""Pydantic field types shared by the scenario schema's modules: sizes, memory blocks, the
+strict base (the customer's machine is the field_*.py modules' job, not this one's)."""
 from __future__ import annotations
 
 from typing import Annotated, Any

@@ -1,6 +1,6 @@
 """Rewrite the golden ``<name>.expected.json`` next to each recorded boot log.
 
-    python -m harness.analysis.golden fixtures/logs/*.log
+    .venv/bin/python -m tools.golden fixtures/logs/*.log
 
 The expected file holds the full parse and the pinning verdicts; review its diff like
 code.  tests/unit/test_logparse_golden.py compares against it with the same function.
