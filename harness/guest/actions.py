@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -362,68 +363,103 @@ def _cxl_remove(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: C
                      f"still in: {where}")
 
 
-def _cxl(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: CxlAction,
-         result: ActionResult) -> None:
-    result.cxl = seen = cxl_actions.outcome(scenario, layout, action)
-    if isinstance(action, CxlRegion):
-        _cxl_region(vm, scenario, layout, action, result, seen)
-    elif isinstance(action, CxlOffline):
-        _cxl_offline(vm, scenario, layout, action, result, seen)
-    elif isinstance(action, CxlTeardown):
-        _cxl_teardown(vm, scenario, layout, action, result, seen)
-    elif isinstance(action, CxlRemove):
-        _cxl_remove(vm, scenario, layout, action, result, seen)
+@dataclass(frozen=True)
+class Step:
+    """What every action's handler gets besides its action: the guest, the scenario and its
+    layout, and the console mark the action began at."""
+
+    vm: GuestVM
+    scenario: Scenario
+    layout: MemoryLayout
+    mark: int
+
+
+# One handler per action type: (step, action, result) → fills result in.
+Handler = Callable[[Step, Any, ActionResult], None]
+CxlHandler = Callable[[GuestVM, Scenario, MemoryLayout, Any, ActionResult, cxl_actions.CxlOutcome], None]
+
+
+def _cxl(handler: CxlHandler) -> Handler:
+    """A CXL action's handler, with the outcome every CXL action records (result.cxl)."""
+    def run(step: Step, action: CxlAction, result: ActionResult) -> None:
+        result.cxl = seen = cxl_actions.outcome(step.scenario, step.layout, action)
+        handler(step.vm, step.scenario, step.layout, action, result, seen)
+    return run
+
+
+def _block_states(step: Step, action: OfflineNode | BlockRangeAction, result: ActionResult) -> None:
+    vm = step.vm
+    block_size = vm.block_size
+    if isinstance(action, OfflineNode):
+        blocks, state = _node_boot_blocks(vm, step.layout, action.node), "offline"
+    else:
+        end = action.start + action.size
+        blocks = [b.index for b in vm.blocks_in(action.start, end)]
+        state = "offline" if action.do == "offline_range" else action.online_type
+    result.blocks = _set_blocks(vm, blocks, state, action.timeout, block_size)
+    failed = [b for b in result.blocks if not b.ok]
+    result.succeeded = bool(blocks) and not failed
+    if not blocks:
+        result.reason = "no online memory blocks in the range"
+    elif failed:
+        result.reason = "; ".join(f"memory{b.block} ({b.start:#x}): {b.error}" for b in failed)
+    else:
+        result.reason = f"{len(blocks)} blocks {state}"
+
+
+def _guest_setting(step: Step, action: GuestWrite, result: ActionResult) -> None:
+    reply = step.vm.call("setting", action.setting, action.value)
+    result.succeeded = reply.ok
+    result.reason = reply.text or f"{action.setting} = {action.value}"
+
+
+def _resize(step: Step, action: VirtioMemResize, result: ActionResult) -> None:
+    result.virtio_mem = virtio_mem_actions.resize(step.vm, step.layout, action)
+    result.succeeded = result.virtio_mem.reached
+    result.reason = virtio_mem_actions.resize_words(result.virtio_mem)
+
+
+def _inject_fault(step: Step, action: InjectFault, result: ActionResult) -> None:
+    reply = step.vm.inject_fault(action.fault, action.timeout)
+    result.succeeded = reply.ok
+    result.reason = f"the guest still answers after {action.fault}"
+
+
+def _command(run: Callable[[GuestVM, Any], tuple[bool, str, dict[str, Any] | None]]) -> Handler:
+    def handler(step: Step, action: RunCommand | Selftest | Unmovable, result: ActionResult) -> None:
+        result.succeeded, result.reason, result.command = run(step.vm, action)
+    return handler
+
+
+def _slab_pin(step: Step, action: SlabPin, result: ActionResult) -> None:
+    result.succeeded, result.reason = virtio_mem_actions.slab_pin(step.vm, action)
+
+
+# Every action type's handler, by the device kind or guest facility it acts on: a new kind
+# of memory device is its own room (its guest mechanics) plus its rows here.
+HANDLERS: dict[type, Handler] = {
+    # memory blocks, whatever device holds them
+    OfflineNode: _block_states, BlockRangeAction: _block_states,
+    # pc-dimm (ACPI memory hotplug), and a whole node's DIMMs and CPUs
+    DimmAdd: lambda step, a, r: _add_dimm(step.vm, step.scenario, step.layout, a, r),
+    DimmRemove: lambda step, a, r: _remove_dimm(step.vm, step.scenario, a.dimm, a.timeout, step.mark, r),
+    NodeRemove: lambda step, a, r: _remove_node(step.vm, step.scenario, a, step.mark, r),
+    # virtio-mem (harness.guest.virtio_mem_actions)
+    VirtioMemResize: _resize, SlabPin: _slab_pin,
+    # CXL type-3 (harness.guest.cxl_actions)
+    CxlRegion: _cxl(_cxl_region), CxlOffline: _cxl(_cxl_offline),
+    CxlTeardown: _cxl(_cxl_teardown), CxlRemove: _cxl(_cxl_remove),
+    # the guest itself
+    GuestWrite: _guest_setting, InjectFault: _inject_fault,
+    RunCommand: _command(user_command), Selftest: _command(run_selftest), Unmovable: _command(run_unmovable),
+}
 
 
 def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Action) -> ActionResult:
     start = time.monotonic()
     mark = vm.console.mark()
     result = ActionResult(action.id, action.do, action.expect.value, False, "")
-    if isinstance(action, (OfflineNode, BlockRangeAction)):
-        block_size = vm.block_size
-        if isinstance(action, OfflineNode):
-            blocks, state = _node_boot_blocks(vm, layout, action.node), "offline"
-        else:
-            end = action.start + action.size
-            blocks = [b.index for b in vm.blocks_in(action.start, end)]
-            state = "offline" if action.do == "offline_range" else action.online_type
-        result.blocks = _set_blocks(vm, blocks, state, action.timeout, block_size)
-        failed = [b for b in result.blocks if not b.ok]
-        result.succeeded = bool(blocks) and not failed
-        if not blocks:
-            result.reason = "no online memory blocks in the range"
-        elif failed:
-            result.reason = "; ".join(f"memory{b.block} ({b.start:#x}): {b.error}" for b in failed)
-        else:
-            result.reason = f"{len(blocks)} blocks {state}"
-    elif isinstance(action, DimmAdd):
-        _add_dimm(vm, scenario, layout, action, result)
-    elif isinstance(action, DimmRemove):
-        _remove_dimm(vm, scenario, action.dimm, action.timeout, mark, result)
-    elif isinstance(action, NodeRemove):
-        _remove_node(vm, scenario, action, mark, result)
-    elif isinstance(action, GuestWrite):
-        reply = vm.call("setting", action.setting, action.value)
-        result.succeeded = reply.ok
-        result.reason = reply.text or f"{action.setting} = {action.value}"
-    elif isinstance(action, RunCommand):
-        result.succeeded, result.reason, result.command = user_command(vm, action)
-    elif isinstance(action, Selftest):
-        result.succeeded, result.reason, result.command = run_selftest(vm, action)
-    elif isinstance(action, Unmovable):
-        result.succeeded, result.reason, result.command = run_unmovable(vm, action)
-    elif isinstance(action, VirtioMemResize):
-        result.virtio_mem = virtio_mem_actions.resize(vm, layout, action)
-        result.succeeded = result.virtio_mem.reached
-        result.reason = virtio_mem_actions.resize_words(result.virtio_mem)
-    elif isinstance(action, SlabPin):
-        result.succeeded, result.reason = virtio_mem_actions.slab_pin(vm, action)
-    elif isinstance(action, CxlAction):
-        _cxl(vm, scenario, layout, action, result)
-    elif isinstance(action, InjectFault):
-        reply = vm.inject_fault(action.fault, action.timeout)
-        result.succeeded = reply.ok
-        result.reason = f"the guest still answers after {action.fault}"
+    HANDLERS[type(action)](Step(vm, scenario, layout, mark), action, result)
     result.seconds = time.monotonic() - start
     lines = vm.console.since(mark)
     result.console_evidence = console_evidence(lines)
