@@ -173,11 +173,7 @@ def _wait_dimm_blocks(vm: GuestVM, start: int, end: int, timeout: float,
 
 
 def _dimm_range(vm: GuestVM, dimm_id: str) -> tuple[int, int] | None:
-    for dev in vm.memory_devices():
-        data = dev.get("data", {})
-        if isinstance(data, dict) and data.get("id") == dimm_id:
-            return int(data["addr"]), int(data["addr"]) + int(data["size"])
-    return None
+    return next((dev.range for dev in vm.memory_devices() if dev.id == dimm_id), None)
 
 
 def dimm_zone_words(blocks: tuple[MemoryBlock, ...]) -> str:

@@ -43,6 +43,7 @@ from harness.qemu.facts import QemuFacts
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import CXL_MODULES, VIRTIO_MEM_MODULES, qemu_needs
 from harness.qemu.machine import Machine, tail_lines
+from harness.qemu.qmp import MemoryDevice
 from harness.run import checks, checks_cxl, checks_virtio_mem
 from harness.run.artifact_io import artifact_writes
 from harness.run.artifacts import (
@@ -102,8 +103,8 @@ class Observation:
     actions: list[ActionResult] | None = None
     guest_error: str | None = None
     kernel_ran: bool = False
-    memory_devices_before: list[dict[str, Any]] | None = None
-    memory_devices_after: list[dict[str, Any]] | None = None
+    memory_devices_before: tuple[MemoryDevice, ...] | None = None
+    memory_devices_after: tuple[MemoryDevice, ...] | None = None
     guest_srat: bytes | None = None
     distances: tuple[tuple[int, ...], ...] | None = None
     in_action: str | None = None  # the action running when the guest stopped answering
@@ -521,8 +522,8 @@ def model_file(scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts
         actions=tuple(ActionRecord.of(a.to_json()) for a in seen.actions or []))
 
 
-def _devices(answer: list[dict[str, Any]] | None) -> tuple[MemoryDeviceInfo, ...] | None:
-    return None if answer is None else tuple(MemoryDeviceInfo.of(d) for d in answer)
+def _devices(answer: tuple[MemoryDevice, ...] | None) -> tuple[MemoryDeviceInfo, ...] | None:
+    return None if answer is None else tuple(MemoryDeviceInfo.of(dict(d.answer)) for d in answer)
 
 
 def _srat_memory(table: bytes | None) -> tuple[MemoryAffinity, ...] | None:
