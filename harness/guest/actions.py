@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.errors import GuestError
 from harness.guest import cxl_actions, node_removal, virtio_mem_actions
 from harness.guest.agent import GuestGone
-from harness.guest.state import MemoryBlock
+from harness.guest.state import HotplugParams, MemoryBlock, ZoneInfo
 from harness.guest.selftest import run_selftest
 from harness.guest.unmovable import run_unmovable
 from harness.guest.user_command import user_command
@@ -52,6 +52,33 @@ class BlockOutcome:
     pageflags: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class DimmOnlined:
+    """A dimm_add's blocks in the guest: their zone (or ``offline``), the hotplug settings
+    that chose it, and the zones just after."""
+
+    zone: str
+    hotplug_params: HotplugParams
+    zoneinfo: tuple[ZoneInfo, ...]
+
+
+@dataclass(frozen=True)
+class DimmSeen:
+    """A DIMM action's DIMM where QEMU put it (None: QEMU listed no such DIMM)."""
+
+    id: str
+    start: int | None
+    end: int | None
+    onlined: DimmOnlined | None = None  # dimm_add, once the guest showed its blocks
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "start": self.start, "end": self.end}
+        if self.onlined is not None:
+            out["onlined"] = {"zone": self.onlined.zone, "hotplug_params": dict(self.onlined.hotplug_params.__dict__),
+                              "zoneinfo": [dict(z.__dict__) for z in self.onlined.zoneinfo]}
+        return out
+
+
 @dataclass
 class ActionResult:
     id: str
@@ -62,7 +89,7 @@ class ActionResult:
     seconds: float = 0.0
     blocks: list[BlockOutcome] = field(default_factory=list)
     unplug: UnplugOutcome | None = None
-    dimm: dict[str, Any] | None = None  # {"id", "start", "end"} for DIMM actions
+    dimm: DimmSeen | None = None  # DIMM actions
     console_evidence: list[str] = field(default_factory=list)
     # Pages the kernel dumped as unmovable while this action ran (mm/page_isolation.c
     # has_unmovable_pages → dump_page): the pages that made an offline or eject fail.
@@ -83,7 +110,7 @@ class ActionResult:
             "reason": self.reason, "seconds": round(self.seconds, 3),
             "blocks": [b.__dict__ for b in self.blocks],
             "unplug": self.unplug.to_json() if self.unplug else None,
-            "dimm": self.dimm,
+            "dimm": self.dimm.to_json() if self.dimm else None,
             "console_evidence": self.console_evidence,
             "unmovable_pfns": self.unmovable_pfns,
             "node": self.node,
@@ -191,25 +218,24 @@ def _add_dimm(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Dim
     params = vm.hotplug_params()
     vm.dimm_add(scenario.dimm(action.dimm), layout)
     rng = _dimm_range(vm, action.dimm)
-    result.dimm = _dimm_json(action.dimm, rng)
+    result.dimm = _dimm_seen(action.dimm, rng)
     blocks = _wait_dimm_blocks(vm, *rng, action.timeout, params.auto_online) if rng else ()
     result.succeeded = bool(blocks)
     result.reason = (f"{len(blocks)} memory blocks appeared at {rng[0]:#x}" if rng and blocks
                      else "the guest shows no memory block for the DIMM")
     if not (rng and blocks):
         return
-    result.dimm["onlined"] = {"zone": dimm_zone_words(blocks), "hotplug_params": dict(params.__dict__),
-                              "zoneinfo": [dict(z.__dict__) for z in vm.zones()]}
+    result.dimm = replace(result.dimm, onlined=DimmOnlined(dimm_zone_words(blocks), params, vm.zones()))
 
 
-def _dimm_json(dimm_id: str, rng: tuple[int, int] | None) -> dict[str, Any]:
-    return {"id": dimm_id, "start": rng[0] if rng else None, "end": rng[1] if rng else None}
+def _dimm_seen(dimm_id: str, rng: tuple[int, int] | None) -> DimmSeen:
+    return DimmSeen(dimm_id, rng[0] if rng else None, rng[1] if rng else None)
 
 
 def _remove_dimm(vm: GuestVM, scenario: Scenario, dimm_id: str, timeout: float,
                  mark: int, result: ActionResult) -> None:
     rng = _dimm_range(vm, dimm_id)
-    result.dimm = _dimm_json(dimm_id, rng)
+    result.dimm = _dimm_seen(dimm_id, rng)
     result.unplug = vm.dimm_remove(scenario.dimm(dimm_id), timeout)
     result.succeeded = result.unplug.deleted
     result.reason = result.unplug.reason
@@ -224,7 +250,7 @@ def _remove_node_dimms(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark
                        result: ActionResult, node: dict[str, Any]) -> str | None:
     for dimm in scenario.node_dimms(action.node):
         _remove_dimm(vm, scenario, dimm.id, action.timeout, mark, result)
-        node["dimms"].append(dict(result.dimm or {}, unplug=result.unplug.to_json()
+        node["dimms"].append(dict(result.dimm.to_json() if result.dimm else {}, unplug=result.unplug.to_json()
                                   if result.unplug else None))
         if not result.succeeded:
             return f"DIMM {dimm.id} stays: {result.reason}"

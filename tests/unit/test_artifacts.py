@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.errors import BadInputError, ExitCode, Verdict
-from harness.guest.actions import ActionResult, BlockOutcome
+from harness.guest.actions import ActionResult, BlockOutcome, DimmSeen
 from harness.guest.state import GuestSnapshot, MemoryBlock, ZoneInfo
 from harness.logparse import load_boot_log
 from harness.qemu.qmp import OstEvent, UnplugOutcome
@@ -44,7 +44,7 @@ def _observation() -> Observation:
                                    BlockOutcome(41, 5 << 30, False, "EBUSY", {"error": "agent: no"})])
     unplug = UnplugOutcome("hot0", False, 3.5, (OstEvent("hot0", "1", 3, 0x80),), "no DEVICE_DELETED")
     remove = ActionResult("rm", "dimm_remove", "failure", False, "no DEVICE_DELETED", unplug=unplug,
-                          dimm={"id": "hot0", "start": 8 << 30, "end": 9 << 30})
+                          dimm=DimmSeen("hot0", 8 << 30, 9 << 30))
     dimm = memory_device({"type": "dimm", "data": {"id": "hot0", "addr": 8 << 30, "size": 1 << 30, "slot": 0,
                                                    "node": 1}})
     return Observation(release="6.1.0-57-amd64", before=snapshot, after=snapshot,
