@@ -95,15 +95,14 @@ def _show_result(args: argparse.Namespace, result: RunResult, out_dir: Path) -> 
 
 def show_command(args: argparse.Namespace) -> ExitCode:
     from harness.qemu.accel import choose_accel
-    from harness.qemu.resolve import resolve_qemu
     from harness.qemu.cmdline import build_command
     from harness.qemu.machine import Channels
     import kernels
-    from harness.run.runner import plan
+    from harness.run.runner import check_qemu, plan
 
     planned = plan(args.scenario, args.kernel)  # validates the scenario as a run would
     sock = Path("<private-dir>")
-    qemu = resolve_qemu(args.qemu)
+    qemu = check_qemu(args.scenario, planned.scenario, planned.layout, args.qemu).qemu
     argv = build_command(planned.scenario, kernels.boot_image(planned.kernel, args.boot), Path("<out>/initrd.img"),
                          Channels(Path("<out>/console.log"), sock / "agent.sock", sock / "qmp.sock"),
                          choose_accel(args.accel, planned.kernel.bzimage, qemu), qemu, planned.layout)
@@ -277,7 +276,9 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 1, not {text!r}") from err
 
 
-_QEMU_HELP = ("system (default: qemu-system-x86_64 on PATH); debian:<version> (debian:10.0: the "
+_QEMU_HELP = ("system (default: the scenario's machine.qemu if it names one, else "
+              "qemu-system-x86_64 on PATH, or this Debian release's backports QEMU when only "
+              "that one can run the scenario); debian:<version> (debian:10.0: the "
               "host release's build if any) or debian:<suite> (debian:bookworm-backports), "
               "fetched from Debian's archive, verified and unpacked into the cache; a QEMU "
               "binary; or the root of an unpacked QEMU tree (run with its own -L data and modules)")

@@ -7,7 +7,8 @@ and the outcome of each offline/removal action.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.analysis.crashkernel import CRASH_CALLERS
@@ -186,43 +187,73 @@ def _node_remove(scenario: Scenario, action: NodeRemove, layout: MemoryLayout,
 EJECT_PROFILES = {"acpi_memory_hotplug_enabled": "memory", "acpi_processor_hotplug_enabled": "processor"}
 
 
+@dataclass
+class _Walk:
+    """What predicting the scenario's actions in order carries from one to the next."""
+
+    scenario: Scenario
+    layout: MemoryLayout
+    blocks: list[BlockPrediction]
+    hot: DimmTimeline
+    disabled: set[str] = field(default_factory=set)  # ACPI eject profiles the guest switched off
+
+
+def _offline_node(walk: _Walk, action: OfflineNode) -> ActionPrediction:
+    return _offline(action.id, action.do, [b for b in walk.blocks if b.node == action.node])
+
+
+def _block_range(walk: _Walk, action: BlockRangeAction) -> ActionPrediction:
+    if action.do != "offline_range":
+        return _guest_action(walk, action)
+    end = action.start + action.size
+    return _offline(action.id, action.do, [b for b in walk.blocks if action.start <= b.start < end])
+
+
+def _dimm_add(walk: _Walk, action: DimmAdd) -> ActionPrediction:
+    placed = walk.hot.add(walk.scenario.dimm(action.dimm))
+    return ActionPrediction(action.id, action.do, "success",
+                            ("left offline" if placed.zone == "offline" else f"onlined {placed.zone}")
+                            + f", memmap in {placed.memmap_in}")
+
+
+def _dimm_remove(walk: _Walk, action: DimmRemove) -> ActionPrediction:
+    outcome, reason = _dimm_eject(action.dimm, walk.layout, walk.blocks, walk.hot, "memory" in walk.disabled)
+    return ActionPrediction(action.id, action.do, outcome, reason)
+
+
+def _guest_action(walk: _Walk, action: Any) -> ActionPrediction:
+    if isinstance(action, GuestWrite) and action.setting in EJECT_PROFILES:
+        profile = EJECT_PROFILES[action.setting]
+        walk.disabled = walk.disabled - {profile} if action.value != "0" else walk.disabled | {profile}
+    if isinstance(action, GuestWrite) and action.setting == "auto_online_blocks":
+        walk.hot.set_online_type(action.value)
+    # A fault's, a user program's or a selftest's outcome is not the model's to predict.
+    outcome = "uncertain" if action.do in ("inject_fault", "run", "selftest", "unmovable") else "success"
+    return ActionPrediction(action.id, action.do, outcome, "not a memory outcome")
+
+
+# The predictor of each action type the walk models itself; the device kinds' own models
+# (virtio-mem resizes, CXL regions) predict their actions beforehand, by id; any other
+# action is the guest's (_guest_action).
+_PREDICT: dict[type, Callable[[_Walk, Any], ActionPrediction]] = {
+    OfflineNode: _offline_node, BlockRangeAction: _block_range,
+    DimmAdd: _dimm_add, DimmRemove: _dimm_remove,
+    NodeRemove: lambda walk, a: _node_remove(walk.scenario, a, walk.layout, walk.blocks, walk.hot, walk.disabled),
+}
+
+
 def _actions(scenario: Scenario, layout: MemoryLayout, blocks: list[BlockPrediction],
-             hot: DimmTimeline, resizes: dict[str, ResizePrediction],
-             cxl: dict[str, tuple[str, str]]) -> list[ActionPrediction]:
-    out: list[ActionPrediction] = []
-    disabled: set[str] = set()
+             hot: DimmTimeline, by_device: dict[str, tuple[str, str]]) -> list[ActionPrediction]:
+    """``by_device``: the outcome and reason the device kinds' models gave their actions."""
+    walk = _Walk(scenario, layout, blocks, hot)
     for dimm in (d for d in scenario.dimms if d.at_boot and not d.boot_ram):
         hot.add(dimm)  # drivers/acpi/acpi_memhotplug.c adds a coldplugged DIMM at boot
+    out: list[ActionPrediction] = []
     for action in scenario.actions:
-        if (resize := resizes.get(action.id)) is not None:
-            out.append(ActionPrediction(action.id, action.do, resize.outcome, resize.reason))
-        elif action.id in cxl:
-            out.append(ActionPrediction(action.id, action.do, *cxl[action.id]))
-        elif isinstance(action, OfflineNode):
-            out.append(_offline(action.id, action.do, [b for b in blocks if b.node == action.node]))
-        elif isinstance(action, BlockRangeAction) and action.do == "offline_range":
-            end = action.start + action.size
-            out.append(_offline(action.id, action.do,
-                                [b for b in blocks if action.start <= b.start < end]))
-        elif isinstance(action, DimmAdd):
-            placed = hot.add(scenario.dimm(action.dimm))
-            out.append(ActionPrediction(action.id, action.do, "success",
-                                        ("left offline" if placed.zone == "offline" else f"onlined {placed.zone}")
-                                        + f", memmap in {placed.memmap_in}"))
-        elif isinstance(action, DimmRemove):
-            outcome, reason = _dimm_eject(action.dimm, layout, blocks, hot, "memory" in disabled)
-            out.append(ActionPrediction(action.id, action.do, outcome, reason))
-        elif isinstance(action, NodeRemove):
-            out.append(_node_remove(scenario, action, layout, blocks, hot, disabled))
+        if action.id in by_device:
+            out.append(ActionPrediction(action.id, action.do, *by_device[action.id]))
         else:
-            if isinstance(action, GuestWrite) and action.setting in EJECT_PROFILES:
-                profile = EJECT_PROFILES[action.setting]
-                disabled = disabled - {profile} if action.value != "0" else disabled | {profile}
-            if isinstance(action, GuestWrite) and action.setting == "auto_online_blocks":
-                hot.set_online_type(action.value)
-            # A fault's, a user program's or a selftest's outcome is not the model's to predict.
-            outcome = "uncertain" if action.do in ("inject_fault", "run", "selftest", "unmovable") else "success"
-            out.append(ActionPrediction(action.id, action.do, outcome, "not a memory outcome"))
+            out.append(_PREDICT.get(type(action), _guest_action)(walk, action))
     return out
 
 
@@ -275,7 +306,8 @@ def simulate(scenario: Scenario, kernel: str | ProfileChoice = "debian:6.1",
     cxl = predict_cxl(scenario, layout, hotplug_config(cmdline, profile.hotplug),
                       boot_zone_pages(node_ranges(boot.state), movable)) if scenario.cxl else ()
     resizes = predict_virtio_mem(scenario, cmdline, profile.hotplug, boot_zones(boot.state, movable))
-    actions = tuple(_actions(scenario, layout, blocks, timeline, resizes, cxl_outcomes(scenario, cxl)))
+    by_device = {i: (r.outcome, r.reason) for i, r in resizes.items()} | cxl_outcomes(scenario, cxl)
+    actions = tuple(_actions(scenario, layout, blocks, timeline, by_device))
     inferred = {"template": template.source, "kernel_end": hex(template.kernel_end),
                 "initrd_size": template.initrd_size, "bottom_up_before_srat": movable_node,
                 "numa_meminfo": [asdict(b) for b in boot.blocks],

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.errors import GuestError
 from harness.guest import cxl_actions, node_removal, virtio_mem_actions
 from harness.guest.agent import GuestGone
-from harness.guest.state import MemoryBlock
+from harness.guest.state import HotplugParams, MemoryBlock, ZoneInfo
 from harness.guest.selftest import run_selftest
 from harness.guest.unmovable import run_unmovable
 from harness.guest.user_command import user_command
@@ -51,6 +52,33 @@ class BlockOutcome:
     pageflags: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class DimmOnlined:
+    """A dimm_add's blocks in the guest: their zone (or ``offline``), the hotplug settings
+    that chose it, and the zones just after."""
+
+    zone: str
+    hotplug_params: HotplugParams
+    zoneinfo: tuple[ZoneInfo, ...]
+
+
+@dataclass(frozen=True)
+class DimmSeen:
+    """A DIMM action's DIMM where QEMU put it (None: QEMU listed no such DIMM)."""
+
+    id: str
+    start: int | None
+    end: int | None
+    onlined: DimmOnlined | None = None  # dimm_add, once the guest showed its blocks
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "start": self.start, "end": self.end}
+        if self.onlined is not None:
+            out["onlined"] = {"zone": self.onlined.zone, "hotplug_params": dict(self.onlined.hotplug_params.__dict__),
+                              "zoneinfo": [dict(z.__dict__) for z in self.onlined.zoneinfo]}
+        return out
+
+
 @dataclass
 class ActionResult:
     id: str
@@ -61,7 +89,7 @@ class ActionResult:
     seconds: float = 0.0
     blocks: list[BlockOutcome] = field(default_factory=list)
     unplug: UnplugOutcome | None = None
-    dimm: dict[str, Any] | None = None  # {"id", "start", "end"} for DIMM actions
+    dimm: DimmSeen | None = None  # DIMM actions
     console_evidence: list[str] = field(default_factory=list)
     # Pages the kernel dumped as unmovable while this action ran (mm/page_isolation.c
     # has_unmovable_pages → dump_page): the pages that made an offline or eject fail.
@@ -82,7 +110,7 @@ class ActionResult:
             "reason": self.reason, "seconds": round(self.seconds, 3),
             "blocks": [b.__dict__ for b in self.blocks],
             "unplug": self.unplug.to_json() if self.unplug else None,
-            "dimm": self.dimm,
+            "dimm": self.dimm.to_json() if self.dimm else None,
             "console_evidence": self.console_evidence,
             "unmovable_pfns": self.unmovable_pfns,
             "node": self.node,
@@ -172,11 +200,7 @@ def _wait_dimm_blocks(vm: GuestVM, start: int, end: int, timeout: float,
 
 
 def _dimm_range(vm: GuestVM, dimm_id: str) -> tuple[int, int] | None:
-    for dev in vm.memory_devices():
-        data = dev.get("data", {})
-        if isinstance(data, dict) and data.get("id") == dimm_id:
-            return int(data["addr"]), int(data["addr"]) + int(data["size"])
-    return None
+    return next((dev.range for dev in vm.memory_devices() if dev.id == dimm_id), None)
 
 
 def dimm_zone_words(blocks: tuple[MemoryBlock, ...]) -> str:
@@ -194,25 +218,24 @@ def _add_dimm(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Dim
     params = vm.hotplug_params()
     vm.dimm_add(scenario.dimm(action.dimm), layout)
     rng = _dimm_range(vm, action.dimm)
-    result.dimm = _dimm_json(action.dimm, rng)
+    result.dimm = _dimm_seen(action.dimm, rng)
     blocks = _wait_dimm_blocks(vm, *rng, action.timeout, params.auto_online) if rng else ()
     result.succeeded = bool(blocks)
     result.reason = (f"{len(blocks)} memory blocks appeared at {rng[0]:#x}" if rng and blocks
                      else "the guest shows no memory block for the DIMM")
     if not (rng and blocks):
         return
-    result.dimm["onlined"] = {"zone": dimm_zone_words(blocks), "hotplug_params": dict(params.__dict__),
-                              "zoneinfo": [dict(z.__dict__) for z in vm.zones()]}
+    result.dimm = replace(result.dimm, onlined=DimmOnlined(dimm_zone_words(blocks), params, vm.zones()))
 
 
-def _dimm_json(dimm_id: str, rng: tuple[int, int] | None) -> dict[str, Any]:
-    return {"id": dimm_id, "start": rng[0] if rng else None, "end": rng[1] if rng else None}
+def _dimm_seen(dimm_id: str, rng: tuple[int, int] | None) -> DimmSeen:
+    return DimmSeen(dimm_id, rng[0] if rng else None, rng[1] if rng else None)
 
 
 def _remove_dimm(vm: GuestVM, scenario: Scenario, dimm_id: str, timeout: float,
                  mark: int, result: ActionResult) -> None:
     rng = _dimm_range(vm, dimm_id)
-    result.dimm = _dimm_json(dimm_id, rng)
+    result.dimm = _dimm_seen(dimm_id, rng)
     result.unplug = vm.dimm_remove(scenario.dimm(dimm_id), timeout)
     result.succeeded = result.unplug.deleted
     result.reason = result.unplug.reason
@@ -227,7 +250,7 @@ def _remove_node_dimms(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark
                        result: ActionResult, node: dict[str, Any]) -> str | None:
     for dimm in scenario.node_dimms(action.node):
         _remove_dimm(vm, scenario, dimm.id, action.timeout, mark, result)
-        node["dimms"].append(dict(result.dimm or {}, unplug=result.unplug.to_json()
+        node["dimms"].append(dict(result.dimm.to_json() if result.dimm else {}, unplug=result.unplug.to_json()
                                   if result.unplug else None))
         if not result.succeeded:
             return f"DIMM {dimm.id} stays: {result.reason}"
@@ -362,68 +385,103 @@ def _cxl_remove(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: C
                      f"still in: {where}")
 
 
-def _cxl(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: CxlAction,
-         result: ActionResult) -> None:
-    result.cxl = seen = cxl_actions.outcome(scenario, layout, action)
-    if isinstance(action, CxlRegion):
-        _cxl_region(vm, scenario, layout, action, result, seen)
-    elif isinstance(action, CxlOffline):
-        _cxl_offline(vm, scenario, layout, action, result, seen)
-    elif isinstance(action, CxlTeardown):
-        _cxl_teardown(vm, scenario, layout, action, result, seen)
-    elif isinstance(action, CxlRemove):
-        _cxl_remove(vm, scenario, layout, action, result, seen)
+@dataclass(frozen=True)
+class Step:
+    """What every action's handler gets besides its action: the guest, the scenario and its
+    layout, and the console mark the action began at."""
+
+    vm: GuestVM
+    scenario: Scenario
+    layout: MemoryLayout
+    mark: int
+
+
+# One handler per action type: (step, action, result) → fills result in.
+Handler = Callable[[Step, Any, ActionResult], None]
+CxlHandler = Callable[[GuestVM, Scenario, MemoryLayout, Any, ActionResult, cxl_actions.CxlOutcome], None]
+
+
+def _cxl(handler: CxlHandler) -> Handler:
+    """A CXL action's handler, with the outcome every CXL action records (result.cxl)."""
+    def run(step: Step, action: CxlAction, result: ActionResult) -> None:
+        result.cxl = seen = cxl_actions.outcome(step.scenario, step.layout, action)
+        handler(step.vm, step.scenario, step.layout, action, result, seen)
+    return run
+
+
+def _block_states(step: Step, action: OfflineNode | BlockRangeAction, result: ActionResult) -> None:
+    vm = step.vm
+    block_size = vm.block_size
+    if isinstance(action, OfflineNode):
+        blocks, state = _node_boot_blocks(vm, step.layout, action.node), "offline"
+    else:
+        end = action.start + action.size
+        blocks = [b.index for b in vm.blocks_in(action.start, end)]
+        state = "offline" if action.do == "offline_range" else action.online_type
+    result.blocks = _set_blocks(vm, blocks, state, action.timeout, block_size)
+    failed = [b for b in result.blocks if not b.ok]
+    result.succeeded = bool(blocks) and not failed
+    if not blocks:
+        result.reason = "no online memory blocks in the range"
+    elif failed:
+        result.reason = "; ".join(f"memory{b.block} ({b.start:#x}): {b.error}" for b in failed)
+    else:
+        result.reason = f"{len(blocks)} blocks {state}"
+
+
+def _guest_setting(step: Step, action: GuestWrite, result: ActionResult) -> None:
+    reply = step.vm.call("setting", action.setting, action.value)
+    result.succeeded = reply.ok
+    result.reason = reply.text or f"{action.setting} = {action.value}"
+
+
+def _resize(step: Step, action: VirtioMemResize, result: ActionResult) -> None:
+    result.virtio_mem = virtio_mem_actions.resize(step.vm, step.layout, action)
+    result.succeeded = result.virtio_mem.reached
+    result.reason = virtio_mem_actions.resize_words(result.virtio_mem)
+
+
+def _inject_fault(step: Step, action: InjectFault, result: ActionResult) -> None:
+    reply = step.vm.inject_fault(action.fault, action.timeout)
+    result.succeeded = reply.ok
+    result.reason = f"the guest still answers after {action.fault}"
+
+
+def _command(run: Callable[[GuestVM, Any], tuple[bool, str, dict[str, Any] | None]]) -> Handler:
+    def handler(step: Step, action: RunCommand | Selftest | Unmovable, result: ActionResult) -> None:
+        result.succeeded, result.reason, result.command = run(step.vm, action)
+    return handler
+
+
+def _slab_pin(step: Step, action: SlabPin, result: ActionResult) -> None:
+    result.succeeded, result.reason = virtio_mem_actions.slab_pin(step.vm, action)
+
+
+# Every action type's handler, by the device kind or guest facility it acts on: a new kind
+# of memory device is its own room (its guest mechanics) plus its rows here.
+HANDLERS: dict[type, Handler] = {
+    # memory blocks, whatever device holds them
+    OfflineNode: _block_states, BlockRangeAction: _block_states,
+    # pc-dimm (ACPI memory hotplug), and a whole node's DIMMs and CPUs
+    DimmAdd: lambda step, a, r: _add_dimm(step.vm, step.scenario, step.layout, a, r),
+    DimmRemove: lambda step, a, r: _remove_dimm(step.vm, step.scenario, a.dimm, a.timeout, step.mark, r),
+    NodeRemove: lambda step, a, r: _remove_node(step.vm, step.scenario, a, step.mark, r),
+    # virtio-mem (harness.guest.virtio_mem_actions)
+    VirtioMemResize: _resize, SlabPin: _slab_pin,
+    # CXL type-3 (harness.guest.cxl_actions)
+    CxlRegion: _cxl(_cxl_region), CxlOffline: _cxl(_cxl_offline),
+    CxlTeardown: _cxl(_cxl_teardown), CxlRemove: _cxl(_cxl_remove),
+    # the guest itself
+    GuestWrite: _guest_setting, InjectFault: _inject_fault,
+    RunCommand: _command(user_command), Selftest: _command(run_selftest), Unmovable: _command(run_unmovable),
+}
 
 
 def run_action(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: Action) -> ActionResult:
     start = time.monotonic()
     mark = vm.console.mark()
     result = ActionResult(action.id, action.do, action.expect.value, False, "")
-    if isinstance(action, (OfflineNode, BlockRangeAction)):
-        block_size = vm.block_size
-        if isinstance(action, OfflineNode):
-            blocks, state = _node_boot_blocks(vm, layout, action.node), "offline"
-        else:
-            end = action.start + action.size
-            blocks = [b.index for b in vm.blocks_in(action.start, end)]
-            state = "offline" if action.do == "offline_range" else action.online_type
-        result.blocks = _set_blocks(vm, blocks, state, action.timeout, block_size)
-        failed = [b for b in result.blocks if not b.ok]
-        result.succeeded = bool(blocks) and not failed
-        if not blocks:
-            result.reason = "no online memory blocks in the range"
-        elif failed:
-            result.reason = "; ".join(f"memory{b.block} ({b.start:#x}): {b.error}" for b in failed)
-        else:
-            result.reason = f"{len(blocks)} blocks {state}"
-    elif isinstance(action, DimmAdd):
-        _add_dimm(vm, scenario, layout, action, result)
-    elif isinstance(action, DimmRemove):
-        _remove_dimm(vm, scenario, action.dimm, action.timeout, mark, result)
-    elif isinstance(action, NodeRemove):
-        _remove_node(vm, scenario, action, mark, result)
-    elif isinstance(action, GuestWrite):
-        reply = vm.call("setting", action.setting, action.value)
-        result.succeeded = reply.ok
-        result.reason = reply.text or f"{action.setting} = {action.value}"
-    elif isinstance(action, RunCommand):
-        result.succeeded, result.reason, result.command = user_command(vm, action)
-    elif isinstance(action, Selftest):
-        result.succeeded, result.reason, result.command = run_selftest(vm, action)
-    elif isinstance(action, Unmovable):
-        result.succeeded, result.reason, result.command = run_unmovable(vm, action)
-    elif isinstance(action, VirtioMemResize):
-        result.virtio_mem = virtio_mem_actions.resize(vm, layout, action)
-        result.succeeded = result.virtio_mem.reached
-        result.reason = virtio_mem_actions.resize_words(result.virtio_mem)
-    elif isinstance(action, SlabPin):
-        result.succeeded, result.reason = virtio_mem_actions.slab_pin(vm, action)
-    elif isinstance(action, CxlAction):
-        _cxl(vm, scenario, layout, action, result)
-    elif isinstance(action, InjectFault):
-        reply = vm.inject_fault(action.fault, action.timeout)
-        result.succeeded = reply.ok
-        result.reason = f"the guest still answers after {action.fault}"
+    HANDLERS[type(action)](Step(vm, scenario, layout, mark), action, result)
     result.seconds = time.monotonic() - start
     lines = vm.console.since(mark)
     result.console_evidence = console_evidence(lines)

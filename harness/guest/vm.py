@@ -30,7 +30,7 @@ from harness.guest.state import (
 from harness.qemu.console import ConsoleWatcher
 from harness.qemu.devices import dimm_args
 from harness.qemu.machine import Machine
-from harness.qemu.qmp import QmpSession, UnplugOutcome
+from harness.qemu.qmp import MemoryDevice, QmpSession, UnplugOutcome, memory_device
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import Dimm
 
@@ -229,8 +229,8 @@ class GuestVM:
     def cpu_remove(self, qom_path: str, timeout: float) -> UnplugOutcome:
         return self.qmp.device_del(qom_path, timeout, cpu=True)
 
-    def memory_devices(self) -> list[dict[str, object]]:
-        return list(self.qmp.command("query-memory-devices"))
+    def memory_devices(self) -> tuple[MemoryDevice, ...]:
+        return tuple(memory_device(d) for d in self.qmp.command("query-memory-devices"))
 
     def inject_fault(self, fault: str, timeout: float) -> AgentReply:
         """Break the guest or its channels, then ask the agent whether it still answers.

@@ -14,7 +14,8 @@ import json
 import select
 import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,71 @@ class UnplugOutcome:
     def to_json(self) -> dict[str, Any]:
         return {"device": self.device, "deleted": self.deleted, "seconds": round(self.seconds, 3),
                 "ost": [o.to_json() for o in self.ost], "reason": self.reason}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryDevice:
+    """One entry of QMP ``query-memory-devices`` (qapi/machine.json MemoryDeviceInfo), typed
+    where it enters, as the dataclass of its kind; ``answer`` is QEMU's own words, which
+    model.json and the restored-guest comparison keep."""
+
+    type: str         # MemoryDeviceInfoKind: "dimm", "virtio-mem", …
+    id: str | None
+    answer: Mapping[str, Any] = field(compare=False, repr=False)
+
+    @property
+    def range(self) -> tuple[int, int] | None:
+        """Where its memory is, for the kinds memhp reads (None for the others)."""
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PcDimmDevice(MemoryDevice):
+    """PCDIMMDeviceInfo (``dimm``, and ``nvdimm``)."""
+
+    addr: int
+    size: int
+    node: int
+    slot: int | None = None
+
+    @property
+    def range(self) -> tuple[int, int] | None:
+        return self.addr, self.addr + self.size
+
+
+@dataclass(frozen=True, kw_only=True)
+class VirtioMemDevice(MemoryDevice):
+    """VirtioMEMDeviceInfo: ``size`` is what the guest has plugged of its region."""
+
+    memaddr: int
+    size: int
+    max_size: int
+    requested_size: int
+    node: int
+
+    @property
+    def range(self) -> tuple[int, int] | None:
+        return self.memaddr, self.memaddr + self.max_size
+
+
+def memory_device(answer: Mapping[str, Any]) -> MemoryDevice:
+    """One ``query-memory-devices`` entry, as the dataclass of its kind; an answer without
+    the fields qapi/machine.json requires is QEMU's trouble (InfrastructureError)."""
+    kind, data = str(answer.get("type")), answer.get("data")
+    try:
+        assert isinstance(data, Mapping), "no data"
+        own: dict[str, Any] = {"type": kind, "id": None if data.get("id") is None else str(data["id"]),
+                               "answer": answer}
+        if kind in ("dimm", "nvdimm"):
+            return PcDimmDevice(**own, addr=int(data["addr"]), size=int(data["size"]), node=int(data["node"]),
+                                slot=None if data.get("slot") is None else int(data["slot"]))
+        if kind == "virtio-mem":
+            return VirtioMemDevice(**own, memaddr=int(data["memaddr"]), size=int(data["size"]),
+                                   max_size=int(data["max-size"]), requested_size=int(data["requested-size"]),
+                                   node=int(data["node"]))
+        return MemoryDevice(**own)
+    except (AssertionError, KeyError, TypeError, ValueError) as err:
+        raise InfrastructureError(f"query-memory-devices: {kind} entry lacks {err}: {answer!r}") from None
 
 
 def _deleted(data: dict[str, Any], device: str, cpu: bool) -> bool:

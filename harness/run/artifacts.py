@@ -179,6 +179,7 @@ class QemuInfo:
     package: str   # QEMU's package string, e.g. "Debian 1:10.0.2+ds-2+deb13u1~bpo12+1"; "" if none
     machine: str   # the machine type -M resolved to: pc → pc-i440fx-10.0
     archive: str | None = None  # from Debian's archive: "qemu-system-x86 <version> (<suite>)"
+    chosen: str | None = None   # why this QEMU and not --qemu's, one line (harness.qemu.choice)
 
     @property
     def label(self) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from harness.analysis.pinning import (
     AttributedReservation,
@@ -22,6 +21,7 @@ from harness.analysis.pinning import (
 from harness.guest.actions import ActionResult, BlockOutcome
 from harness.logparse import BootLog
 from harness.logparse.acpi import SratMemoryLine
+from harness.qemu.qmp import MemoryDevice
 from harness.scenario.layout import BootDimm, MemoryLayout
 from harness.scenario.schema import MEMORY_BLOCK_SIZE, Action, DimmRemove, NodeRemove, Scenario, SratSource
 from harness.units import hex_range
@@ -45,15 +45,12 @@ class BootDimmWitnesses:
                 f"QEMU: {self.qemu}; e820: {self.e820}; SRAT: {self.srat}")
 
 
-def _qemu_words(dimm: BootDimm, devices: Sequence[dict[str, Any]] | None) -> tuple[str, bool]:
+def _qemu_words(dimm: BootDimm, devices: Sequence[MemoryDevice] | None) -> tuple[str, bool]:
     if devices is None:
         return "not read (the guest was gone before query-memory-devices)", False
     for dev in devices:
-        data = dev.get("data", {})
-        if isinstance(data, dict) and data.get("id") == dimm.id:
-            start = int(data["addr"])
-            end = start + int(data["size"])
-            return f"[{hex_range(start, end)}]", (start, end) == (dimm.start, dimm.end)
+        if dev.id == dimm.id and (found := dev.range) is not None:
+            return f"[{hex_range(*found)}]", found == (dimm.start, dimm.end)
     return "lists no such DIMM", False
 
 
@@ -78,7 +75,7 @@ def _srat_words(dimm: BootDimm, log: BootLog, pxm: int, hotplug: bool) -> tuple[
 
 
 def boot_dimm_witnesses(scenario: Scenario, layout: MemoryLayout, log: BootLog,
-                        devices: Sequence[dict[str, Any]] | None) -> tuple[BootDimmWitnesses, ...]:
+                        devices: Sequence[MemoryDevice] | None) -> tuple[BootDimmWitnesses, ...]:
     """One entry per boot-RAM DIMM. The SRAT wanted is the override's own range, or QEMU's
     window entry (last node, hotpluggable: hw/i386/acpi-build.c:build_srat)."""
     out = []

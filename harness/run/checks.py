@@ -116,10 +116,10 @@ def _hotplug_checks(result: RunResult, scenario: Scenario, facts: BootFacts) -> 
 def _dimm_zone_checks(result: RunResult, scenario: Scenario, actions: list[ActionResult]) -> None:
     """Each expected DIMM zone against the zone its dimm_add saw (the first add of it)."""
     for exp in scenario.expect.dimm_zones:
-        added = next((a for a in actions if a.do == "dimm_add" and (a.dimm or {}).get("id") == exp.dimm), None)
-        onlined = (added.dimm or {}).get("onlined") if added else None
-        seen = onlined["zone"] if onlined else "not added" if added is None else "no blocks seen"
-        why = "" if onlined is None else f"auto_online_blocks {onlined['hotplug_params']['auto_online_blocks']}"
+        added = next((a for a in actions if a.do == "dimm_add" and a.dimm and a.dimm.id == exp.dimm), None)
+        onlined = added.dimm.onlined if added and added.dimm else None
+        seen = onlined.zone if onlined else "not added" if added is None else "no blocks seen"
+        why = "" if onlined is None else f"auto_online_blocks {onlined.hotplug_params.auto_online_blocks}"
         result.add(f"DIMM {exp.dimm} onlined to", exp.zone, seen, why)
 
 

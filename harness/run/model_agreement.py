@@ -63,7 +63,7 @@ def _present_after_each_add(actions: list[ActionResult]) -> dict[str, set[str]]:
     present: set[str] = set()
     out = {}
     for action in actions:
-        dimm = str((action.dimm or {}).get("id"))
+        dimm = str(action.dimm.id if action.dimm else None)
         if action.do == "dimm_add" and action.succeeded:
             present.add(dimm)
             out[action.id] = set(present)
@@ -81,19 +81,19 @@ def _dimm_checks(result: RunResult, prediction: Prediction, layout: MemoryLayout
     predicted = {d.dimm: d for d in prediction.dimms}
     present = _present_after_each_add(actions)
     for action in actions:
-        seen = action.dimm or {}
-        dimm, onlined = predicted.get(str(seen.get("id"))), seen.get("onlined")
+        onlined = action.dimm.onlined if action.dimm else None
+        dimm = predicted.get(action.dimm.id) if action.dimm else None
         if dimm is None or not onlined or action.id not in present:
             continue
-        result.add_model(f"model agrees: DIMM {dimm.dimm} onlined to", dimm.zone, onlined["zone"],
+        result.add_model(f"model agrees: DIMM {dimm.dimm} onlined to", dimm.zone, onlined.zone,
                          f"memmap in {dimm.memmap_in}")
-        for zone in onlined["zoneinfo"]:
-            if zone["node"] != dimm.node or zone["start_pfn"] * 4096 < layout.device_base or not zone["present"]:
+        for zone in onlined.zoneinfo:
+            if zone.node != dimm.node or zone.start_pfn * 4096 < layout.device_base or not zone.present:
                 continue
             inside = sum(d.vmemmap_pages for d in prediction.dimms if d.dimm in present[action.id]
-                         and d.node == zone["node"] and d.zone == zone["zone"])
-            result.add_model(f"model agrees: memmap pages inside node {dimm.node} {zone['zone']} "
-                             f"after {action.id}", str(inside), str(zone["present"] - zone["managed"]),
+                         and d.node == zone.node and d.zone == zone.zone)
+            result.add_model(f"model agrees: memmap pages inside node {dimm.node} {zone.zone} "
+                             f"after {action.id}", str(inside), str(zone.present - zone.managed),
                              "present - managed in /proc/zoneinfo")
 
 

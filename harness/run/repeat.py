@@ -18,6 +18,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from harness.qemu.machine import Channels
 from harness.run import checks
 from harness.run.run_folder import artifact_writes, ensure_out_dir
 from harness.run.artifacts import NO_INFO, ModelFile, RepeatInfo, Repetition
+from harness.qemu.qmp import MemoryDevice, PcDimmDevice
 from harness.qemu.migration import STREAM, SaveFormat, save_format
 from harness.run.runner import (
     Observation,
@@ -65,7 +67,7 @@ class SavedGuest:
     release: str
     boot_id: str
     snapshot: GuestSnapshot  # blocks, zones, MemTotal at save
-    memory_devices: tuple[dict[str, Any], ...]  # QMP query-memory-devices
+    memory_devices: tuple[MemoryDevice, ...]  # QMP query-memory-devices
     memdevs: tuple[dict[str, Any], ...]  # QMP query-memdev: the backends
     boot_seconds: float
     save_seconds: float
@@ -94,7 +96,7 @@ def save_guest(vm: GuestVM, path: Path, release: str, boot_seconds: float, form:
     if status.get("status") != "completed":
         raise InfrastructureError(f"saving the booted guest failed ({form.name}): "
                                   f"{status.get('error-desc', status.get('status'))}")
-    return SavedGuest(path, release, boot_id, snapshot, tuple(devices), tuple(memdevs),
+    return SavedGuest(path, release, boot_id, snapshot, devices, tuple(memdevs),
                       boot_seconds, time.monotonic() - begin, path.stat().st_blocks * 512, form)
 
 
@@ -157,10 +159,9 @@ def _dimm_words(dimms: list[tuple[str, int, int]]) -> str:
     return ", ".join(f"{i} {size:#x} node {node}" for i, size, node in sorted(dimms)) or "no DIMMs"
 
 
-def _qemu_dimms(devices: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
+def _qemu_dimms(devices: Sequence[MemoryDevice]) -> list[tuple[str, int, int]]:
     """(id, size, node) of each pc-dimm in a query-memory-devices answer (PCDIMMDeviceInfo)."""
-    return [(str(d["data"].get("id")), int(d["data"]["size"]), int(d["data"]["node"]))
-            for d in devices if d.get("type") == "dimm"]
+    return [(str(d.id), d.size, d.node) for d in devices if isinstance(d, PcDimmDevice) and d.type == "dimm"]
 
 
 def judge_repetition(scenario: Scenario, layout: MemoryLayout, kernel: str, facts: checks.BootFacts,
@@ -175,8 +176,9 @@ def judge_repetition(scenario: Scenario, layout: MemoryLayout, kernel: str, fact
         result.add("restored guest has the booted zones", "the zones at save",
                    "the zones at save" if seen.before.zones == saved.snapshot.zones else repr(seen.before.zones))
     if seen.memory_devices_before is not None:
-        result.add("QEMU restored the DIMMs (query-memory-devices)", _words(saved.memory_devices),
-                   _words(seen.memory_devices_before))
+        result.add("QEMU restored the DIMMs (query-memory-devices)",
+                   _words([dict(d.answer) for d in saved.memory_devices]),
+                   _words([dict(d.answer) for d in seen.memory_devices_before]))
         wanted = [(d.id, int(d.size), d.node) for d in scenario.dimms if d.coldplugged]
         result.add("restored DIMMs are the scenario's coldplugged ones", _dimm_words(wanted),
                    _dimm_words(_qemu_dimms(seen.memory_devices_before)))
@@ -243,7 +245,7 @@ def run_repeated(path: Path, options: RunOptions, count: int, migration: str | N
     # The top model.json is the boot as saved (its log, layout, the guest at save), for the
     # reports' memory map; each repetition's has its own actions.
     at_save = Observation(release=saved.release, before=saved.snapshot, kernel_ran=True,
-                          memory_devices_before=list(saved.memory_devices))
+                          memory_devices_before=saved.memory_devices)
     write_summaries(result, out, Observation(), _model(result, prep, facts, at_save))
     return result
 

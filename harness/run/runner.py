@@ -41,12 +41,12 @@ from harness.logparse.describe import suspicious_lines
 from harness.paths import ArtifactWriteError, cache_dir, write_file
 from harness.qemu.accel import Accel, check_address_space, choose_accel
 from harness.qemu.binary import SYSTEM, QemuBinary
-from harness.qemu.resolve import resolve_qemu
+from harness.qemu.choice import ChosenQemu, choose_qemu
 from harness.qemu.facts import QemuFacts
-from harness.qemu.probe import probe
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import CXL_MODULES, VIRTIO_MEM_MODULES, qemu_needs
 from harness.qemu.machine import Machine, tail_lines
+from harness.qemu.qmp import MemoryDevice
 from harness.run import checks, checks_cxl, checks_virtio_mem
 from harness.run.run_folder import artifact_writes, ensure_out_dir
 from harness.run.artifacts import (
@@ -105,8 +105,8 @@ class Observation:
     actions: list[ActionResult] | None = None
     guest_error: str | None = None
     kernel_ran: bool = False
-    memory_devices_before: list[dict[str, Any]] | None = None
-    memory_devices_after: list[dict[str, Any]] | None = None
+    memory_devices_before: tuple[MemoryDevice, ...] | None = None
+    memory_devices_after: tuple[MemoryDevice, ...] | None = None
     guest_srat: bytes | None = None
     distances: tuple[tuple[int, ...], ...] | None = None
     in_action: str | None = None  # the action running when the guest stopped answering
@@ -281,11 +281,12 @@ class Prepared:
     boot_image: Path  # what -kernel gets: the bzImage, or the vmlinux for a PVH boot
     qemu: QemuBinary
     facts: QemuFacts  # what that QEMU answered when probed
+    qemu_why: str | None = None  # why this QEMU and not --qemu's (harness.qemu.choice)
 
     def qemu_info(self) -> QemuInfo:
         return QemuInfo(spec=self.qemu.spec, path=str(self.qemu.resolved()), version=self.facts.version,
                         package=self.facts.package, machine=self.facts.machine_type(self.scenario.machine.type),
-                        archive=self.qemu.package)
+                        archive=self.qemu.package, chosen=self.qemu_why)
 
     def machine(self, out_dir: Path, incoming: list[str] | None = None,
                 pass_fds: tuple[int, ...] = ()) -> Machine:
@@ -303,8 +304,8 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     scenario, layout, kernel = planned.scenario, planned.layout, planned.kernel
     check_kernel(kernel, REQUIRED_FOR_HOTPLUG)
     image = kernels.boot_image(kernel, options.boot)
-    qemu = resolve_qemu(options.qemu)
-    facts = check_qemu(path, scenario, layout, qemu)
+    chosen = check_qemu(path, scenario, layout, options.qemu)
+    qemu, facts = chosen.qemu, chosen.facts
     accel = choose_accel(options.accel, kernel.bzimage, qemu)
     try:
         check_address_space(layout, accel)
@@ -317,17 +318,14 @@ def prepare(path: Path, options: RunOptions) -> Prepared:
     modules = kernels.needed_modules(kernel, wanted)
     initrd = prepare_initrd(scenario, layout, ensure_out_dir(options.out_dir), options.files,
                             _selftest_files(scenario, kernel) + helpers + module_entries(modules))
-    return Prepared(scenario, layout, kernel, initrd, accel, image, qemu, facts)
+    return Prepared(scenario, layout, kernel, initrd, accel, image, qemu, facts, chosen.why)
 
 
-def check_qemu(path: Path, scenario: Scenario, layout: MemoryLayout, qemu: QemuBinary) -> QemuFacts:
-    """This QEMU's facts; a scenario it cannot run (a machine, device or property it lacks)
-    is bad input, before anything boots."""
-    facts = probe(qemu)
-    if missing := facts.missing(qemu_needs(scenario, layout)):
-        raise BadInputError(f"{path}: {facts.label} ({qemu.resolved()}) cannot run it: "
-                            f"no {', no '.join(missing)}")
-    return facts
+def check_qemu(path: Path, scenario: Scenario, layout: MemoryLayout, given: str) -> ChosenQemu:
+    """The QEMU that runs (``--qemu``, else the scenario's, else one that can: see
+    :mod:`harness.qemu.choice`) and its facts; a scenario it cannot run (a machine, device
+    or property it lacks) is bad input, before anything boots."""
+    return choose_qemu(path, given, scenario.machine.qemu, qemu_needs(scenario, layout))
 
 
 def _selftest_files(scenario: Scenario, kernel: kernels.Kernel) -> tuple[FileEntry, ...]:
@@ -540,8 +538,8 @@ def model_file(scenario: Scenario, layout: MemoryLayout, facts: checks.BootFacts
         actions=tuple(ActionRecord.of(a.to_json()) for a in seen.actions or []))
 
 
-def _devices(answer: list[dict[str, Any]] | None) -> tuple[MemoryDeviceInfo, ...] | None:
-    return None if answer is None else tuple(MemoryDeviceInfo.of(d) for d in answer)
+def _devices(answer: tuple[MemoryDevice, ...] | None) -> tuple[MemoryDeviceInfo, ...] | None:
+    return None if answer is None else tuple(MemoryDeviceInfo.of(dict(d.answer)) for d in answer)
 
 
 def _srat_memory(table: bytes | None) -> tuple[MemoryAffinity, ...] | None:

@@ -88,6 +88,8 @@ class RunResult:
             lines += [f"  model {what}: {text}" for what, text in model.summary_lines()]
         if (qemu := self.info.qemu) is not None:
             lines.append(f"  ran on {qemu.label}, machine {qemu.machine}, {self.info.accel}")
+            if qemu.chosen:
+                lines.append(f"  qemu: {qemu.chosen}")
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)

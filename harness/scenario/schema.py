@@ -74,6 +74,9 @@ class Machine(_Strict):
     # it, so a full-size field replica larger than the host can boot (only touched pages
     # become resident).
     reserve: bool = True
+    # The QEMU this scenario runs on, any ``--qemu`` spec ("debian:10.0"); a ``--qemu`` other
+    # than the default wins (harness.qemu.choice).
+    qemu: str | None = Field(None, min_length=1)
 
     @property
     def ram_size(self) -> int:

@@ -3,8 +3,8 @@ under a QEMU with volatile type-3 devices (>= 8.0; measured on 10.0.2 from bookw
 
 The QEMU is the session's ``--memhp-qemu`` when one is given, else the host release's
 backports QEMU from Debian's archive (harness.qemu.archive.BACKPORTS: 10.0 on Debian 12,
-11.1 on Debian 13); the host's own QEMU 7.2 lacks ``volatile-memdev``, which memhp
-refuses as bad input, exit 2. Six boots: each pass
+11.1 on Debian 13), named here so that every host runs its newest; a plain run picks
+that one itself when the system QEMU lacks ``volatile-memdev`` (7.2: harness.qemu.choice). Six boots: each pass
 scenario on both kernels, and its must-fail sibling (on 6.12), which must fail on exactly
 its false claims.
 """

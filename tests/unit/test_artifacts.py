@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from harness.errors import BadInputError, ExitCode, Verdict
-from harness.guest.actions import ActionResult, BlockOutcome
+from harness.guest.actions import ActionResult, BlockOutcome, DimmSeen
 from harness.guest.state import GuestSnapshot, MemoryBlock, ZoneInfo
 from harness.logparse import load_boot_log
 from harness.qemu.qmp import OstEvent, UnplugOutcome
 from harness.paths import ArtifactWriteError, write_file
+from harness.qemu.qmp import memory_device
 from harness.run.artifacts import (
     SCHEMA_VERSION,
     ModelFile,
@@ -43,11 +44,12 @@ def _observation() -> Observation:
                                    BlockOutcome(41, 5 << 30, False, "EBUSY", {"error": "agent: no"})])
     unplug = UnplugOutcome("hot0", False, 3.5, (OstEvent("hot0", "1", 3, 0x80),), "no DEVICE_DELETED")
     remove = ActionResult("rm", "dimm_remove", "failure", False, "no DEVICE_DELETED", unplug=unplug,
-                          dimm={"id": "hot0", "start": 8 << 30, "end": 9 << 30})
-    dimm = {"type": "dimm", "data": {"id": "hot0", "addr": 8 << 30, "size": 1 << 30, "slot": 0}}
+                          dimm=DimmSeen("hot0", 8 << 30, 9 << 30))
+    dimm = memory_device({"type": "dimm", "data": {"id": "hot0", "addr": 8 << 30, "size": 1 << 30, "slot": 0,
+                                                   "node": 1}})
     return Observation(release="6.1.0-57-amd64", before=snapshot, after=snapshot,
                        actions=[offline, remove], guest_error=None, kernel_ran=True,
-                       memory_devices_before=[dimm], memory_devices_after=[],
+                       memory_devices_before=(dimm,), memory_devices_after=(),
                        distances=((10, 20), (20, 10)))
 
 

@@ -18,6 +18,7 @@ from harness.logparse.reader import LineStream
 from harness.qemu.cmdline import build_command
 from harness.qemu.machine import Channels
 from harness.qemu.qmp import OstEvent, UnplugOutcome
+from harness.qemu.qmp import memory_device
 from harness.run.boot_ram import boot_dimm_witnesses, disagreement, eject_refusal_words, headline
 from harness.run.verdict import RunResult
 from harness.scenario.cmdline import kernel_cmdline
@@ -30,7 +31,7 @@ REFUSED = ROOT / "fixtures/scenarios/three-node-boot-dimm-refused.toml"
 RECORDED = ROOT / "fixtures/logs/recorded/memhp-6.1-three-node-boot-dimm-refused.log"
 GiB = 1 << 30
 # query-memory-devices of that run, as QEMU answered.
-QEMU_SAYS = [{"type": "dimm", "data": {"id": "boot0", "addr": 0x140000000, "size": GiB, "node": 2}}]
+QEMU_SAYS = [memory_device({"type": "dimm", "data": {"id": "boot0", "addr": 0x140000000, "size": GiB, "node": 2}})]
 
 
 def _scenario(**dimm: Any) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def test_three_witnesses_of_the_recorded_boot_agree() -> None:
 
 def test_qemu_elsewhere_makes_it_could_not_test_naming_all_three() -> None:
     scenario, log = load_scenario(REFUSED), load_boot_log(RECORDED)
-    moved = [{"type": "dimm", "data": {"id": "boot0", "addr": 0x180000000, "size": GiB}}]
+    moved = [memory_device({"type": "dimm", "data": {"id": "boot0", "addr": 0x180000000, "size": GiB, "node": 2}})]
     witnesses = boot_dimm_witnesses(scenario, compute_layout(scenario), log, moved)
     why = disagreement(witnesses)
     assert why is not None

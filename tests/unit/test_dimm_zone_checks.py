@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from harness.guest.actions import ActionResult
+from harness.guest.actions import ActionResult, DimmOnlined, DimmSeen
+from harness.guest.state import HotplugParams, ZoneInfo
 from harness.logparse import load_boot_log
 from harness.run import checks
 from harness.run.artifacts import ActionRecord
@@ -43,11 +44,10 @@ def _zone(name: str, seen: tuple[int, int, int] | None) -> dict[str, Any]:
 def _actions(version: str, zones: tuple[str, ...] | None = None) -> list[ActionResult]:
     out = []
     for i, (zone, normal, movable) in enumerate(SEEN[version]):
-        onlined = {"zone": zones[i] if zones else zone, "hotplug_params": PARAMS,
-                   "zoneinfo": [_zone("Normal", normal), _zone("Movable", movable)]}
+        onlined = DimmOnlined(zones[i] if zones else zone, HotplugParams(**PARAMS),
+                              (ZoneInfo(**_zone("Normal", normal)), ZoneInfo(**_zone("Movable", movable))))
         out.append(ActionResult(f"add-d{i}", "dimm_add", "success", True, "blocks appeared",
-                                dimm={"id": f"d{i}", "start": STARTS[i], "end": STARTS[i] + SIZES[i],
-                                      "onlined": onlined}))
+                                dimm=DimmSeen(f"d{i}", STARTS[i], STARTS[i] + SIZES[i], onlined)))
     return out
 
 

@@ -66,7 +66,8 @@ def test_a_scenario_the_qemu_cannot_run_is_one_line_exit_2_before_boot(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     facts = _recorded("7.2.22")
     props = {k: v for k, v in facts.properties.items() if k != "virtio-mem-pci"}
-    monkeypatch.setattr("harness.run.runner.probe", lambda qemu: dataclasses.replace(facts, properties=props))
+    monkeypatch.setattr("harness.qemu.choice.probe", lambda qemu: dataclasses.replace(facts, properties=props))
+    monkeypatch.setattr("harness.qemu.choice.BACKPORTS", {})  # no other QEMU to stand in
     code = cli.main(["run", str(VIRTIO), "--out", str(tmp_path / "out"), "--accel", "tcg"])
     err = capsys.readouterr()
     assert code == 2

@@ -15,6 +15,7 @@ from harness.guest.actions import ActionResult
 from harness.guest.state import GuestSnapshot, ZoneInfo
 from harness.logparse import load_boot_log
 from harness.qemu.migration import STREAM, SaveFormat
+from harness.qemu.qmp import memory_device
 from harness.run.artifacts import RepeatInfo, Repetition, ResultFile
 from harness.run.checks import BootFacts
 from harness.run.repeat import SavedGuest, judge_repetition, overall, refusal_totals
@@ -32,7 +33,8 @@ ZONES = (ZoneInfo(0, "DMA32", 0x1000, 0x3f000, 0x3f000, 0x3a000), ZoneInfo(1, "M
 def _saved() -> SavedGuest:
     return SavedGuest(Path("state.bin"), "6.1.0-57-amd64", SAVED_ANSWERS["boot_id"],
                       GuestSnapshot(128 << 20, (), ZONES, 2 << 20),
-                      tuple(SAVED_ANSWERS["query-memory-devices"]), tuple(SAVED_ANSWERS["query-memdev"]),
+                      tuple(map(memory_device, SAVED_ANSWERS["query-memory-devices"])),
+                      tuple(SAVED_ANSWERS["query-memdev"]),
                       6.0, 0.4, 104 << 20, SaveFormat(STREAM))
 
 
@@ -44,8 +46,8 @@ def _seen(zones: tuple[ZoneInfo, ...] = ZONES, devices: list[dict[str, Any]] | N
                             else "DEVICE_DELETED") for a in SCENARIO.actions]
     return Observation(release="6.1.0-57-amd64", before=snapshot, after=snapshot, actions=actions,
                        kernel_ran=True, boot_seconds=0.4, action_seconds=0.8,
-                       memory_devices_before=list(SAVED_ANSWERS["query-memory-devices"]) if devices is None
-                       else devices)
+                       memory_devices_before=tuple(map(memory_device, SAVED_ANSWERS["query-memory-devices"]
+                                                                     if devices is None else devices)))
 
 
 def _judge(seen: Observation, boot_id: str | None = None, tmp: Path = Path("/nonexistent")) -> dict[str, bool]:
