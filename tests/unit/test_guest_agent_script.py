@@ -93,10 +93,13 @@ def test_blocks_does_not_read_the_zones_of_a_block_without_its_node(tmp_path: Pa
     """A block hot-added a moment ago, not yet under its node: the listing says so ("none")
     without its zones. Its valid_zones is not read: the kernel oopses there (NODE_DATA of
     NUMA_NO_NODE, 6.12 valid_zones_show); the fake file here would answer, so a read would
-    show in the reply. It used to be read and listed as "offline none Normal,Movable"."""
+    show in the reply. It used to be read and listed as "offline none Normal,Movable".
+    An online block's valid_zones is its zone (no nid read): still read."""
     script = _memory_tree(tmp_path, state_helper,
-                          {32: ("online", "Normal", 1), 34: ("offline", "Normal Movable", None)})
-    assert _reply(script) == ["@@BEGIN 1", "32 32 online 1 Normal", "34 34 offline none", "@@END 1 0"]
+                          {32: ("online", "Normal", 1), 34: ("offline", "Normal Movable", None),
+                           35: ("online", "Movable", None)})
+    assert _reply(script) == ["@@BEGIN 1", "32 32 online 1 Normal", "34 34 offline none",
+                              "35 35 online none Movable", "@@END 1 0"]
 
 
 def test_blocks_read_zones_without_node_links_on_a_kernel_without_numa(tmp_path: Path,

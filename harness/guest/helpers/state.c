@@ -135,14 +135,16 @@ static int blocks(const char *mem_dir, const char *node_dir)
 		 * A hot-added block is in sysfs before it has a node: add_memory_block
 		 * registers it with nid NUMA_NO_NODE, add_memory_resource sets the nid
 		 * (memory_block_add_nid) just before it links the block under its node
-		 * (drivers/base/node.c do_register_memory_block_under_node). Reading
-		 * valid_zones in between oopses an offline block: zone_for_pfn_range
-		 * takes NODE_DATA(-1) (6.12 drivers/base/memory.c valid_zones_show).
-		 * Without a link the block has no zones yet; the host waits for its node.
-		 * A kernel without NUMA links no block and has one pgdat for every nid.
+		 * (drivers/base/node.c do_register_memory_block_under_node), and onlines
+		 * it after. Reading valid_zones in between oopses an offline block:
+		 * zone_for_pfn_range takes NODE_DATA(-1) (6.12 drivers/base/memory.c
+		 * valid_zones_show); an online one's is its zone, no nid read. So an
+		 * offline block without a link has no zones yet; the host waits for its
+		 * node. A kernel without NUMA links no block and has one pgdat for all.
 		 */
 		snprintf(path, sizeof(path), "%s/memory%d/valid_zones", mem_dir, blk);
-		if ((numa && node_of[blk] < 0) || read_line(path, zones, sizeof(zones)) < 0)
+		if ((numa && node_of[blk] < 0 && strcmp(state, "online") != 0) ||
+		    read_line(path, zones, sizeof(zones)) < 0)
 			zones[0] = '\0';
 		for (char *c = zones; *c; c++)
 			if (*c == ' ')
