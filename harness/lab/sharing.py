@@ -16,7 +16,7 @@ The second is on where the matrix says ``restore_boots = true`` (the nightly doe
 off while the guest's state listing read ``valid_zones`` of a hot-added block in the window
 where ``add_memory_resource`` has created it with ``NUMA_NO_NODE`` and not yet put it under
 its node, which oopses 6.12 (2 of 90 restored runs of two-node-dimms-claims-refused); the
-listing now skips such a block (harness/guest/helpers/state.c), 0 oopses in 150.
+listing now skips such a block (harness/guest/helpers/state.c), 0 oopses in 300.
 
 A repeating matrix (``repeat`` > 1) and one with ``share_boots = false`` share nothing.
 """
