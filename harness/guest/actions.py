@@ -181,18 +181,21 @@ def _node_boot_blocks(vm: GuestVM, layout: MemoryLayout, node: int) -> list[int]
 
 def _wait_dimm_blocks(vm: GuestVM, start: int, end: int, timeout: float,
                       all_online: bool) -> tuple[MemoryBlock, ...]:
-    """The DIMM's blocks once the guest has them, every one online when the kernel onlines
-    them itself (mm/memory_hotplug.c:add_memory_resource creates them all offline, then
-    onlines them one by one), or as they are at ``timeout``. One loop for both: a
-    separate wait for the onlining cost a whole listing more per DIMM."""
+    """The DIMM's blocks once the guest has them, each under its node, every one online
+    when the kernel onlines them itself (mm/memory_hotplug.c:add_memory_resource creates
+    them all offline, links them under their node, then onlines them one by one), or as
+    they are at ``timeout``. One loop for all: a separate wait for the onlining cost a
+    whole listing more per DIMM."""
     # The guest adds a new DIMM's blocks within a fraction of a second: look again soon,
     # then less often (a flat 0.5 s cost up to half a second per DIMM).
     deadline, pause = time.monotonic() + timeout, 0.02
     wanted = (end - start) // vm.block_size
     while True:
         blocks = vm.blocks_in(start, end)
-        done = bool(blocks) and (not all_online or (len(blocks) == wanted
-                                                    and all(b.state == "online" for b in blocks)))
+        # A block without its node yet has no zones in the listing (the state helper
+        # does not read valid_zones then: it oopses in that window).
+        done = bool(blocks) and all(b.node is not None for b in blocks) and (
+            not all_online or (len(blocks) == wanted and all(b.state == "online" for b in blocks)))
         if done or time.monotonic() > deadline:
             return blocks
         time.sleep(pause)

@@ -17,7 +17,7 @@ A matrix file (TOML)::
     share_boots = true   # cells whose scenarios differ only in their expectations share
                          # one boot (harness.lab.sharing); false: one boot per cell
     restore_boots = false  # true: runs of one machine that differ in their actions restore
-                           # one saved boot (off by default: see harness.lab.sharing)
+                           # one saved boot (harness.lab.sharing; the nightly does)
     [[variants]]         # default: one variant "default" with no extra cmdline
     name = "default"
     cmdline = ""

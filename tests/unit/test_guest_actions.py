@@ -80,19 +80,21 @@ def test_evidence_is_the_failure_kinds_only_and_capped() -> None:
 
 class _SlowDimm:
     """A guest whose new 1 GiB DIMM's 8 blocks show up, offline, at the ``shows_at``-th
-    look and are all online from the ``online_at``-th."""
+    look, under node 1 from the ``node_at``-th (from the first by default) and are all
+    online from the ``online_at``-th."""
 
     block_size = 128 << 20
 
-    def __init__(self, shows_at: int | None, online_at: int | None = None) -> None:
-        self.looks, self.shows_at, self.online_at = 0, shows_at, online_at
+    def __init__(self, shows_at: int | None, online_at: int | None = None, node_at: int = 0) -> None:
+        self.looks, self.shows_at, self.online_at, self.node_at = 0, shows_at, online_at, node_at
 
     def blocks_in(self, start: int, end: int) -> tuple[MemoryBlock, ...]:
         self.looks += 1
         if self.shows_at is None or self.looks < self.shows_at:
             return ()
         state = "online" if self.online_at is not None and self.looks >= self.online_at else "offline"
-        return tuple(MemoryBlock(i, state, 1, ()) for i in range(8))
+        node = 1 if self.looks >= self.node_at else None
+        return tuple(MemoryBlock(i, state, node, ()) for i in range(8))
 
 
 def test_a_new_dimm_is_looked_for_soon_then_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,3 +123,16 @@ def test_an_auto_onlined_dimm_is_waited_for_until_every_block_is_online(
     monkeypatch.setattr(actions.time, "monotonic", lambda: float(next(clock)))
     never = _SlowDimm(2)  # blocks that never come online: the timeout gives them as they are
     assert {b.state for b in actions._wait_dimm_blocks(cast(GuestVM, never), 0, 1 << 30, 30, True)} == {"offline"}
+
+
+def test_a_new_dimm_is_waited_for_until_its_blocks_are_under_their_node(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """add_memory_resource lists a hot-added block before it links it under its node
+    (mm/memory_hotplug.c, drivers/base/node.c); until then the state helper gives it no
+    zones, so a wait that ended at its first sight would judge a zoneless DIMM."""
+    from harness.guest import actions
+
+    monkeypatch.setattr(actions.time, "sleep", lambda _: None)
+    guest = _SlowDimm(2, node_at=4)
+    blocks = actions._wait_dimm_blocks(cast(GuestVM, guest), 0, 1 << 30, 30, False)
+    assert guest.looks == 4 and {b.node for b in blocks} == {1}

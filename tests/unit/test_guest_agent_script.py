@@ -82,10 +82,32 @@ def test_blocks_skips_a_block_removed_while_it_is_listed(tmp_path: Path, state_h
     """virtio-mem removes memory blocks while the agent lists them: a vanished block's
     files give no line at all, never an error in the reply."""
     script = _memory_tree(tmp_path, state_helper,
-                          {32: ("online", "Normal", 1), 34: ("offline", "Normal Movable", None)})
+                          {32: ("online", "Normal", 1), 34: ("offline", "Normal Movable", 1)})
     (tmp_path / "memory" / "memory33").mkdir()  # its files already gone
     assert _reply(script) == ["@@BEGIN 1", "32 32 online 1 Normal",
-                                     "34 34 offline none Normal,Movable", "@@END 1 0"]
+                              "34 34 offline 1 Normal,Movable", "@@END 1 0"]
+
+
+def test_blocks_does_not_read_the_zones_of_a_block_without_its_node(tmp_path: Path,
+                                                                     state_helper: Path) -> None:
+    """A block hot-added a moment ago, not yet under its node: the listing says so ("none")
+    without its zones. Its valid_zones is not read: the kernel oopses there (NODE_DATA of
+    NUMA_NO_NODE, 6.12 valid_zones_show); the fake file here would answer, so a read would
+    show in the reply. It used to be read and listed as "offline none Normal,Movable".
+    An online block's valid_zones is its zone (no nid read): still read."""
+    script = _memory_tree(tmp_path, state_helper,
+                          {32: ("online", "Normal", 1), 34: ("offline", "Normal Movable", None),
+                           35: ("online", "Movable", None)})
+    assert _reply(script) == ["@@BEGIN 1", "32 32 online 1 Normal", "34 34 offline none",
+                              "35 35 online none Movable", "@@END 1 0"]
+
+
+def test_blocks_read_zones_without_node_links_on_a_kernel_without_numa(tmp_path: Path,
+                                                                        state_helper: Path) -> None:
+    """No node folder at all (CONFIG_NUMA off): no block has a link, and every nid is the
+    one pgdat, so the zones are read as ever."""
+    script = _memory_tree(tmp_path, state_helper, {3: ("offline", "Normal Movable", None)})
+    assert _reply(script) == ["@@BEGIN 1", "3 3 offline none Normal,Movable", "@@END 1 0"]
 
 
 def test_blocks_come_as_runs_of_consecutive_blocks_alike(tmp_path: Path, state_helper: Path) -> None:

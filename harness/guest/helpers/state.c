@@ -3,10 +3,11 @@
  *   state blocks [MEM NODE]   runs of consecutive memory blocks alike, one line each:
  *                             "FIRST LAST state node zone,zone" (drivers/base/memory.c:
  *                             state_show, valid_zones_show; node from the node's
- *                             memoryN links, drivers/base/node.c), node "none" without a
- *                             link. No phys_index: it is the block's number by
- *                             construction (register_memory sets dev.id, phys_index_show
- *                             prints, both start_section_nr / sections_per_block).
+ *                             memoryN links, drivers/base/node.c), node "none" and no
+ *                             zones without a link (see blocks()). No phys_index: it
+ *                             is the block's number by construction (register_memory
+ *                             sets dev.id, phys_index_show prints, both
+ *                             start_section_nr / sections_per_block).
  *   state zones FILE...       each zone's header and sizes (mm/vmstat.c zoneinfo_show)
  *                             and MemTotal, MemFree (fs/proc/meminfo.c), runs of spaces
  *                             squeezed: the lines the host parses, and no more.
@@ -39,6 +40,7 @@
 
 static int *node_of;  /* node of each listed block, -1 without a link */
 static int max_block = -1;
+static int numa;  /* the node folder lists a node: a NUMA kernel */
 
 static int read_line(const char *path, char *buf, size_t size)
 {
@@ -79,6 +81,7 @@ static void map_nodes(const char *node_dir)
 	while ((n = readdir(top))) {
 		if (strncmp(n->d_name, "node", 4) != 0 || n->d_name[4] < '0' || n->d_name[4] > '9')
 			continue;
+		numa = 1;
 		snprintf(path, sizeof(path), "%s/%s", node_dir, n->d_name);
 		dir = opendir(path);
 		if (!dir)
@@ -128,8 +131,20 @@ static int blocks(const char *mem_dir, const char *node_dir)
 		/* a block the kernel removes meanwhile (virtio-mem unplug) is skipped */
 		if (read_line(path, state, sizeof(state)) < 0)
 			continue;
+		/*
+		 * A hot-added block is in sysfs before it has a node: add_memory_block
+		 * registers it with nid NUMA_NO_NODE, add_memory_resource sets the nid
+		 * (memory_block_add_nid) just before it links the block under its node
+		 * (drivers/base/node.c do_register_memory_block_under_node), and onlines
+		 * it after. Reading valid_zones in between oopses an offline block:
+		 * zone_for_pfn_range takes NODE_DATA(-1) (6.12 drivers/base/memory.c
+		 * valid_zones_show); an online one's is its zone, no nid read. So an
+		 * offline block without a link has no zones yet; the host waits for its
+		 * node. A kernel without NUMA links no block and has one pgdat for all.
+		 */
 		snprintf(path, sizeof(path), "%s/memory%d/valid_zones", mem_dir, blk);
-		if (read_line(path, zones, sizeof(zones)) < 0)
+		if ((numa && node_of[blk] < 0 && strcmp(state, "online") != 0) ||
+		    read_line(path, zones, sizeof(zones)) < 0)
 			zones[0] = '\0';
 		for (char *c = zones; *c; c++)
 			if (*c == ' ')
@@ -137,7 +152,7 @@ static int blocks(const char *mem_dir, const char *node_dir)
 		if (node_of[blk] >= 0)
 			snprintf(desc, sizeof(desc), "%s %d %s", state, node_of[blk], zones);
 		else
-			snprintf(desc, sizeof(desc), "%s none %s", state, zones);
+			snprintf(desc, sizeof(desc), "%s none%s%s", state, *zones ? " " : "", zones);
 		if (first >= 0 && blk == last + 1 && strcmp(desc, run) == 0) {
 			last = blk;
 			continue;
