@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -81,8 +81,14 @@ class LocalCells:
             for g in groups]
 
     def finished(self) -> Iterator[RunRecord]:
-        for future in as_completed(self.futures):
-            yield from future.result()
+        pending = set(self.futures)
+        while pending:
+            # Never a wait without a timeout: the kernel may hand Ctrl-C (a process-directed
+            # SIGINT) to a cell's thread, which only flags it; the main thread raises
+            # KeyboardInterrupt when it next runs bytecode, not while blocked on a lock.
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield from future.result()
 
     def stop(self) -> list[RunRecord]:
         for future in self.futures:
