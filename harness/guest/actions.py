@@ -9,7 +9,8 @@ from typing import Any
 from harness.errors import GuestError
 from harness.guest import cxl_actions, node_removal, virtio_mem_actions
 from harness.guest.agent import GuestGone
-from harness.guest.state import HotplugParams, MemoryBlock, ZoneInfo
+from harness.guest.command import CommandRecord
+from harness.guest.state import HotplugParams, MemoryBlock, NodeStates, PageFlagSummary, PageFlagsUnread, ZoneInfo
 from harness.guest.selftest import run_selftest
 from harness.guest.unmovable import run_unmovable
 from harness.guest.user_command import user_command
@@ -49,7 +50,11 @@ class BlockOutcome:
     start: int
     ok: bool
     error: str
-    pageflags: dict[str, Any] | None = None
+    pageflags: PageFlagSummary | PageFlagsUnread | None = None  # read after a refusal
+
+    def to_json(self) -> dict[str, Any]:
+        return {"block": self.block, "start": self.start, "ok": self.ok, "error": self.error,
+                "pageflags": None if self.pageflags is None else dict(self.pageflags.__dict__)}
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,44 @@ class DimmSeen:
         return out
 
 
+@dataclass(frozen=True)
+class NodeDimmSeen:
+    """A removed node's DIMM: where QEMU had it (None: it listed no such DIMM) and its unplug."""
+
+    dimm: DimmSeen | None
+    unplug: UnplugOutcome | None
+
+    @property
+    def deleted(self) -> bool:
+        return self.unplug is not None and self.unplug.deleted
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.dimm.to_json() if self.dimm else {},
+                    unplug=self.unplug.to_json() if self.unplug else None)
+
+
+@dataclass
+class NodeRemovalSeen:
+    """A node_remove action: what went, in which order, where the node still showed, and
+    whether the guest still answered and allocated (None: not reached)."""
+
+    node: int
+    order: str
+    cpus: list[node_removal.CpuRemoval] = field(default_factory=list)
+    dimms: list[NodeDimmSeen] = field(default_factory=list)
+    states: NodeStates | None = None
+    healthy: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"node": self.node, "cpus": [c.to_json() for c in self.cpus],
+                               "dimms": [d.to_json() for d in self.dimms], "order": self.order}
+        if self.states is not None:
+            out["states"] = {k: sorted(v) for k, v in self.states.__dict__.items()}
+        if self.healthy is not None:
+            out["healthy"] = self.healthy
+        return out
+
+
 @dataclass
 class ActionResult:
     id: str
@@ -94,8 +137,8 @@ class ActionResult:
     # Pages the kernel dumped as unmovable while this action ran (mm/page_isolation.c
     # has_unmovable_pages → dump_page): the pages that made an offline or eject fail.
     unmovable_pfns: list[int] = field(default_factory=list)
-    node: dict[str, Any] | None = None  # node_remove: CPUs, DIMMs, node states, health
-    command: dict[str, Any] | None = None  # run: CommandResult.to_json() + its output files
+    node: NodeRemovalSeen | None = None  # node_remove
+    command: CommandRecord | None = None  # run, selftest, unmovable
     virtio_mem: virtio_mem_actions.ResizeOutcome | None = None  # virtio_mem_resize
     cxl: cxl_actions.CxlOutcome | None = None  # cxl_*
 
@@ -108,13 +151,13 @@ class ActionResult:
             "id": self.id, "do": self.do, "expected": self.expected,
             "observed": "success" if self.succeeded else "failure", "ok": self.matched,
             "reason": self.reason, "seconds": round(self.seconds, 3),
-            "blocks": [b.__dict__ for b in self.blocks],
+            "blocks": [b.to_json() for b in self.blocks],
             "unplug": self.unplug.to_json() if self.unplug else None,
             "dimm": self.dimm.to_json() if self.dimm else None,
             "console_evidence": self.console_evidence,
             "unmovable_pfns": self.unmovable_pfns,
-            "node": self.node,
-            "command": self.command,
+            "node": self.node.to_json() if self.node else None,
+            "command": self.command.to_json() if self.command else None,
             "virtio_mem": self.virtio_mem.to_json() if self.virtio_mem else None,
             "cxl": self.cxl.to_json() if self.cxl else None,
         }
@@ -127,14 +170,14 @@ def console_evidence(lines: tuple[ConsoleLine, ...]) -> list[str]:
     return found[:EVIDENCE_LINES]
 
 
-def _refused_flags(vm: GuestVM, index: int, block_size: int) -> dict[str, Any]:
+def _refused_flags(vm: GuestVM, index: int, block_size: int) -> PageFlagSummary | PageFlagsUnread:
     """Still online after a refusal: the page flags say what pinned the block."""
     try:
-        return dict(vm.pageflags(index, block_size).__dict__)
+        return vm.pageflags(index, block_size)
     except GuestGone:
         raise
     except GuestError as err:  # evidence is optional; the refusal itself is the result
-        return {"error": str(err)}
+        return PageFlagsUnread(error=str(err))
 
 
 def _set_blocks(vm: GuestVM, blocks: list[int], state: str, timeout: float,
@@ -250,21 +293,20 @@ def _remove_dimm(vm: GuestVM, scenario: Scenario, dimm_id: str, timeout: float,
 
 
 def _remove_node_dimms(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark: int,
-                       result: ActionResult, node: dict[str, Any]) -> str | None:
+                       result: ActionResult, node: NodeRemovalSeen) -> str | None:
     for dimm in scenario.node_dimms(action.node):
         _remove_dimm(vm, scenario, dimm.id, action.timeout, mark, result)
-        node["dimms"].append(dict(result.dimm.to_json() if result.dimm else {}, unplug=result.unplug.to_json()
-                                  if result.unplug else None))
+        node.dimms.append(NodeDimmSeen(result.dimm, result.unplug))
         if not result.succeeded:
             return f"DIMM {dimm.id} stays: {result.reason}"
     return None
 
 
 def _remove_node_cpus(vm: GuestVM, scenario: Scenario, action: NodeRemove,
-                      node: dict[str, Any]) -> str | None:
+                      node: NodeRemovalSeen) -> str | None:
     cpus, why = node_removal.remove_cpus(vm, action.node,
                                          len(scenario.machine.nodes[action.node].cpus), action.timeout)
-    node["cpus"] = [c.to_json() for c in cpus]
+    node.cpus = cpus
     return why
 
 
@@ -272,8 +314,7 @@ def _remove_node(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark: int,
                  result: ActionResult) -> None:
     """The node's DIMMs and CPUs (in the scenario's order), then the node's absence from
     sysfs and the guest's health; the first failure stops and is the reason."""
-    node: dict[str, Any] = {"node": action.node, "cpus": [], "dimms": [],
-                            "order": "cpus first" if action.cpus_first else "dimms first"}
+    node = NodeRemovalSeen(action.node, "cpus first" if action.cpus_first else "dimms first")
     result.node = node
     if action.cpus_first:
         why = (_remove_node_cpus(vm, scenario, action, node)
@@ -283,15 +324,15 @@ def _remove_node(vm: GuestVM, scenario: Scenario, action: NodeRemove, mark: int,
                or _remove_node_cpus(vm, scenario, action, node))
     if why is None:
         states = node_removal.wait_node_gone(vm, action.node, action.timeout)
-        node["states"] = {k: sorted(v) for k, v in states.__dict__.items()}
+        node.states = states
         if held := states.holds(action.node):
             why = f"node {action.node} is still in {', '.join(held)}"
     if why is None:
         why = node_removal.health(vm, action.timeout)
-        node["healthy"] = why is None
+        node.healthy = why is None
     result.succeeded = why is None
-    result.reason = why or (f"node {action.node} removed ({len(node['cpus'])} CPUs, "
-                            f"{len(node['dimms'])} DIMMs); the guest still allocates")
+    result.reason = why or (f"node {action.node} removed ({len(node.cpus)} CPUs, "
+                            f"{len(node.dimms)} DIMMs); the guest still allocates")
 
 
 def _cxl_region(vm: GuestVM, scenario: Scenario, layout: MemoryLayout, action: CxlRegion,
@@ -450,7 +491,7 @@ def _inject_fault(step: Step, action: InjectFault, result: ActionResult) -> None
     result.reason = f"the guest still answers after {action.fault}"
 
 
-def _command(run: Callable[[GuestVM, Any], tuple[bool, str, dict[str, Any] | None]]) -> Handler:
+def _command(run: Callable[[GuestVM, Any], tuple[bool, str, CommandRecord]]) -> Handler:
     def handler(step: Step, action: RunCommand | Selftest | Unmovable, result: ActionResult) -> None:
         result.succeeded, result.reason, result.command = run(step.vm, action)
     return handler

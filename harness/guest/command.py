@@ -55,11 +55,13 @@ class CommandResult:
         """What a failing program said last: stderr's last line, else stdout's."""
         return next(iter(_tail(self.stderr, 1) or _tail(self.stdout, 1)), "")
 
-    def to_json(self) -> dict[str, Any]:
-        return {"argv": list(self.argv), "status": self.status, "timed_out": self.timed_out,
-                "seconds": round(self.seconds, 3), "stdout_size": self.stdout_size,
-                "stderr_size": self.stderr_size, "truncated": self.truncated,
-                "stdout_tail": _tail(self.stdout), "stderr_tail": _tail(self.stderr)}
+    def record(self, stdout_file: str, stderr_file: str) -> CommandRecord:
+        """What a run action keeps of it, the whole streams being in the two files."""
+        return CommandRecord(argv=self.argv, status=self.status, timed_out=self.timed_out,
+                             seconds=round(self.seconds, 3), stdout_size=self.stdout_size,
+                             stderr_size=self.stderr_size, truncated=self.truncated,
+                             stdout_tail=tuple(_tail(self.stdout)), stderr_tail=tuple(_tail(self.stderr)),
+                             stdout_file=stdout_file, stderr_file=stderr_file)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +83,20 @@ class CommandRecord:
     tap_file: str | None = None  # selftest actions: their TAP, also in ``tap``
     tap: tuple[TapTest, ...] = ()
     measurement: dict[str, str | int] | None = None  # unmovable actions (guest.unmovable)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "argv": list(self.argv), "status": self.status, "timed_out": self.timed_out,
+            "seconds": self.seconds, "stdout_size": self.stdout_size, "stderr_size": self.stderr_size,
+            "truncated": self.truncated, "stdout_tail": list(self.stdout_tail),
+            "stderr_tail": list(self.stderr_tail), "stdout_file": self.stdout_file,
+            "stderr_file": self.stderr_file}
+        if self.tap_file is not None:
+            out["tap_file"] = self.tap_file
+            out["tap"] = [{"name": t.name, "ok": t.ok, "directive": t.directive} for t in self.tap]
+        if self.measurement is not None:
+            out["measurement"] = dict(self.measurement)
+        return out
 
 
 def _tail(data: bytes, lines: int = 20) -> list[str]:

@@ -12,11 +12,12 @@ removable; memhp's own checks (zones, real offline of the node's blocks) say tha
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 import subprocess
 from pathlib import Path
 
 from harness.errors import InfrastructureError
-from harness.guest.command import CommandResult
+from harness.guest.command import CommandRecord, CommandResult
 from harness.guest.initramfs_files import FileEntry
 from harness.guest.selftest_tap import KSFT_SKIP, selftest_tap, tap_text
 from harness.guest.user_command import keep_output
@@ -52,7 +53,7 @@ def selftest_files(version: str) -> tuple[FileEntry, ...]:
             *_bash_with_libraries())
 
 
-def run_selftest(vm: GuestVM, action: Selftest) -> tuple[bool, str, dict[str, object]]:
+def run_selftest(vm: GuestVM, action: Selftest) -> tuple[bool, str, CommandRecord]:
     """(succeeded, reason, record): success is the script's exit 0, as kselftest counts."""
     # bash runs it with stderr joined to stdout, so each error line follows its step
     argv = [GUEST_BASH, "-c", 'exec 2>&1; exec "$0" "$@"', GUEST_BASH,
@@ -62,8 +63,7 @@ def run_selftest(vm: GuestVM, action: Selftest) -> tuple[bool, str, dict[str, ob
     tests = selftest_tap(res.stdout.decode(errors="replace"), res.status, res.timed_out)
     tap = vm.out_dir / "commands" / f"{action.id}.tap"
     tap.write_text(tap_text(tests))
-    record["tap_file"] = str(tap.relative_to(vm.out_dir))
-    record["tap"] = [{"name": t.name, "ok": t.ok, "directive": t.directive} for t in tests]
+    record = replace(record, tap_file=str(tap.relative_to(vm.out_dir)), tap=tuple(tests))
     failed = [t.name for t in tests if t.failed]
     skipped = res.status == KSFT_SKIP
     succeeded = not res.timed_out and res.status == 0

@@ -47,6 +47,13 @@ class PageFlagSummary:
     first_reserved_pfns: tuple[int, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class PageFlagsUnread:
+    """The guest refused an offline but its page flags could not be read."""
+
+    error: str
+
+
 def parse_blocks(lines: tuple[str, ...]) -> tuple[MemoryBlock, ...]:
     """The agent's runs ``FIRST LAST state node [zone,zone]``, one block each."""
     out = []

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from harness.guest.command import CommandResult
+from harness.guest.command import CommandRecord, CommandResult
 from harness.guest.initramfs_files import FileEntry
 from harness.guest.static_helper import static_helper
 from harness.guest.user_command import keep_output
@@ -53,7 +53,7 @@ def samples(stdout: str) -> list[Sample]:
 
 
 def measurement(action: Unmovable, res: CommandResult,
-                kills: Sequence[OomKill]) -> dict[str, object] | None:
+                kills: Sequence[OomKill]) -> dict[str, str | int] | None:
     """What the helper obtained (the consumed kind's growth from its first line to its
     last) and the free memory then; None without a start and a later line. ``kills``:
     the OOM killer's lines meanwhile (its verdict on the helper says how it ended)."""
@@ -72,14 +72,14 @@ def measurement(action: Unmovable, res: CommandResult,
             "start_free_kernel_kb": first.free_kernel_kb, "ended": ended}
 
 
-def run_unmovable(vm: GuestVM, action: Unmovable) -> tuple[bool, str, dict[str, object]]:
+def run_unmovable(vm: GuestVM, action: Unmovable) -> tuple[bool, str, CommandRecord]:
     """(succeeded, reason, record): success is a measurement ended by the kernel's refusal."""
     mark = vm.console.mark()
     res = vm.run([GUEST_HELPER, action.consume], action.timeout)
     record = keep_output(vm, action.id, res)
     kills = [i for line in vm.console.since(mark) for i in line.items if isinstance(i, OomKill)]
     found = measurement(action, res, kills)
-    record["measurement"] = found
+    record = replace(record, measurement=found)
     if found is None:
         return False, f"unmovable {action.consume}: no measurement ({res.describe()})", record
     refused = str(found["ended"]).startswith(("OOM killer", "end refused"))

@@ -22,7 +22,7 @@ from acpi_tables.srat import MemoryAffinity
 from harness.analysis.pinning import HotplugRangeReservation, NodeHotplugFinding
 from harness.errors import BadInputError, ExitCode, Verdict
 from harness.guest.command import CommandRecord
-from harness.guest.state import GuestSnapshot, HotplugParams, PageFlagSummary, ZoneInfo
+from harness.guest.state import GuestSnapshot, HotplugParams, PageFlagSummary, PageFlagsUnread, ZoneInfo
 from harness.guest.cxl_actions import CxlOutcome
 from harness.guest.virtio_mem_actions import ResizeOutcome
 from harness.logparse import BootLog
@@ -302,13 +302,6 @@ class MemoryDeviceInfo:
 class MemoryDevices:
     before: tuple[MemoryDeviceInfo, ...] | None  # None: the guest was gone before we asked
     after: tuple[MemoryDeviceInfo, ...] | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class PageFlagsUnread:
-    """The guest refused an offline but its page flags could not be read."""
-
-    error: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ from harness.analysis.pinning import (
     causes_after_last_dump,
 )
 from harness.guest.actions import ActionResult, BlockOutcome
+from harness.guest.state import PageFlagsUnread
 from harness.logparse import BootLog
 from harness.logparse.acpi import SratMemoryLine
 from harness.qemu.qmp import MemoryDevice
@@ -97,12 +98,12 @@ def disagreement(witnesses: tuple[BootDimmWitnesses, ...]) -> str | None:
 
 
 def _block_words(block: BlockOutcome) -> str:
-    flags = block.pageflags or {}
-    if "error" in flags:
-        seen = f"kpageflags unread: {flags['error']}"
-    elif flags:
-        seen = (f"kpageflags: {flags.get('reserved', 0)} reserved, {flags.get('slab', 0)} slab, "
-                f"{flags.get('pgtable', 0)} pgtable of {flags.get('pages', 0)} pages")
+    flags = block.pageflags
+    if isinstance(flags, PageFlagsUnread):
+        seen = f"kpageflags unread: {flags.error}"
+    elif flags is not None:
+        seen = (f"kpageflags: {flags.reserved} reserved, {flags.slab} slab, "
+                f"{flags.pgtable} pgtable of {flags.pages} pages")
     else:
         seen = "kpageflags not read"
     return f"memory{block.block} [{hex_range(block.start, block.start + MEMORY_BLOCK_SIZE)}] ({seen})"
@@ -181,7 +182,7 @@ def _ejected(res: ActionResult, dimms: list[BootDimm]) -> bool | None:
     can stop at a CPU, so its own outcome is not the DIMMs'."""
     if res.node is None:
         return res.unplug.deleted if res.unplug is not None else None
-    tried = {d.get("id"): bool((d.get("unplug") or {}).get("deleted")) for d in res.node["dimms"]}
+    tried = {d.dimm.id if d.dimm else None: d.deleted for d in res.node.dimms}
     if any(d.id not in tried for d in dimms) and all(tried.values()):
         return None
     return all(tried.get(d.id, False) for d in dimms)

@@ -7,7 +7,6 @@ recorded for blocks that refused to offline.
 """
 from __future__ import annotations
 
-from typing import Any
 
 from harness.analysis.crashkernel import logged_caller
 from harness.analysis.pinning import HotplugStatus
@@ -17,6 +16,7 @@ from harness.analysis.virtio_mem_model import zone_words
 from harness.errors import BadInputError
 from harness.logparse import BootLog
 from harness.guest.actions import ActionResult
+from harness.guest.state import PageFlagSummary
 from harness.run.artifacts import ModelAgreement, PredictedReservation
 from harness.run.checks import HOTPLUG_WORDS, BootFacts, honoured_words, movable_words
 from harness.run.verdict import MODEL_PREFIX, RunResult
@@ -26,19 +26,20 @@ from harness.units import hex_range, option_values
 from kernels.config import KernelConfig
 
 
-def _pageflags(actions: list[ActionResult]) -> dict[int, dict[str, Any]]:
-    return {b.block: b.pageflags for a in actions for b in a.blocks if b.pageflags}
+def _reserved_pages(actions: list[ActionResult]) -> dict[int, int]:
+    """PG_reserved pages of each block whose page flags were read after a refusal."""
+    return {b.block: b.pageflags.reserved for a in actions for b in a.blocks
+            if isinstance(b.pageflags, PageFlagSummary)}
 
 
-def _reservations(prediction: Prediction, flags: dict[int, dict[str, Any]]) -> tuple[PredictedReservation, ...]:
+def _reservations(prediction: Prediction, reserved: dict[int, int]) -> tuple[PredictedReservation, ...]:
     """Each predicted reservation in a hotpluggable range, with its block's PG_reserved count."""
     out = []
     for r in prediction.reservations_in_hotplug_ranges:
         block = r.start // BLOCK_SIZE
-        seen = flags.get(block)
         out.append(PredictedReservation(
             start=r.start, end=r.end, caller=r.caller, node=r.node, block=block,
-            pageflags_reserved=None if seen is None else seen.get("reserved")))
+            pageflags_reserved=reserved.get(block)))
     return tuple(out)
 
 
@@ -50,7 +51,7 @@ def _block_disagreements(prediction: Prediction, actions: list[ActionResult]) ->
         model = predicted.get(outcome.block)
         if model is None or model.offline == "uncertain":
             continue
-        reserved = (outcome.pageflags or {}).get("reserved", 0)
+        reserved = outcome.pageflags.reserved if isinstance(outcome.pageflags, PageFlagSummary) else 0
         if (model.offline == "success") != outcome.ok or (reserved > 0) != bool(model.reservations):
             out.append(f"memory{outcome.block}: model {model.offline} "
                        f"({', '.join(model.reservations) or 'no reservation'}), offline "
@@ -154,6 +155,6 @@ def model_agreement(result: RunResult, scenario: Scenario, layout: MemoryLayout,
             result.add_model(f"model agrees: virtio-mem zones after {resize.id}", zone_words(resize.zones),
                              zone_words(res.virtio_mem.zones), resize.reason)
     return ModelAgreement(template=prediction.template,
-                          reservations_in_hotplug_ranges=_reservations(prediction, _pageflags(actions)),
+                          reservations_in_hotplug_ranges=_reservations(prediction, _reserved_pages(actions)),
                           block_disagreements=tuple(_block_disagreements(prediction, actions)),
                           skipped=None, error=None, profile_note=choice.note)

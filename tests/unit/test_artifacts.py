@@ -10,7 +10,7 @@ import pytest
 
 from harness.errors import BadInputError, ExitCode, Verdict
 from harness.guest.actions import ActionResult, BlockOutcome, DimmSeen
-from harness.guest.state import GuestSnapshot, MemoryBlock, ZoneInfo
+from harness.guest.state import GuestSnapshot, MemoryBlock, PageFlagSummary, PageFlagsUnread, ZoneInfo
 from harness.logparse import load_boot_log
 from harness.qemu.qmp import OstEvent, UnplugOutcome
 from harness.paths import ArtifactWriteError, write_file
@@ -18,7 +18,6 @@ from harness.qemu.qmp import memory_device
 from harness.run.artifacts import (
     SCHEMA_VERSION,
     ModelFile,
-    PageFlagsUnread,
     ResultFile,
 )
 from harness.run.checks import BootFacts
@@ -32,8 +31,8 @@ from harness.scenario.schema import load_scenario
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "fixtures" / "scenarios" / "two-node-dimm-refused.toml"
 LOG = ROOT / "fixtures" / "logs" / "recorded" / "memhp-6.1-two-node-dimm-refused.log"
-FLAGS = {"block": 40, "pages": 32768, "nopage": 0, "reserved": 12, "slab": 3, "pgtable": 0,
-         "buddy": 100, "lru": 5, "first_reserved_pfns": (0x140000,)}
+FLAGS = PageFlagSummary(block=40, pages=32768, nopage=0, reserved=12, slab=3, pgtable=0,
+                        buddy=100, lru=5, first_reserved_pfns=(0x140000,))
 
 
 def _observation() -> Observation:
@@ -41,7 +40,7 @@ def _observation() -> Observation:
                              (ZoneInfo(1, "Normal", 0x140000, 32768, 32768, 30000),), 2 << 20)
     offline = ActionResult("off", "offline_range", "failure", False, "memory40: busy",
                            blocks=[BlockOutcome(40, 5 << 30, False, "EBUSY", FLAGS),
-                                   BlockOutcome(41, 5 << 30, False, "EBUSY", {"error": "agent: no"})])
+                                   BlockOutcome(41, 5 << 30, False, "EBUSY", PageFlagsUnread(error="agent: no"))])
     unplug = UnplugOutcome("hot0", False, 3.5, (OstEvent("hot0", "1", 3, 0x80),), "no DEVICE_DELETED")
     remove = ActionResult("rm", "dimm_remove", "failure", False, "no DEVICE_DELETED", unplug=unplug,
                           dimm=DimmSeen("hot0", 8 << 30, 9 << 30))

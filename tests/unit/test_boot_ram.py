@@ -12,7 +12,8 @@ import pytest
 
 from acpi_tables.srat import MemoryAffinity, decode_srat
 from harness.errors import BadInputError
-from harness.guest.actions import ActionResult, BlockOutcome, unmovable_pfns
+from harness.guest.actions import ActionResult, BlockOutcome, DimmSeen, NodeDimmSeen, NodeRemovalSeen, unmovable_pfns
+from harness.guest.state import PageFlagSummary
 from harness.logparse import load_boot_log
 from harness.logparse.reader import LineStream
 from harness.qemu.cmdline import build_command
@@ -100,7 +101,8 @@ def test_refused_eject_names_the_blocks_reservations_and_the_allocation_of_the_d
     after_boot = tuple(line for line in lines if line.number > 570)
     pfns = unmovable_pfns(after_boot)
     assert pfns == [0x17FE00]
-    flags = {"pages": 32768, "reserved": 27379, "slab": 0, "pgtable": 0}
+    flags = PageFlagSummary(block=47, pages=32768, nopage=0, reserved=27379, slab=0, pgtable=0, buddy=0,
+                            lru=0, first_reserved_pfns=())
     action = ActionResult("remove-boot0", "dimm_remove", "failure", False, "guest refused",
                           blocks=[BlockOutcome(47, 0x178000000, False, "Offline failed", flags)],
                           unplug=UnplugOutcome("boot0", False, 0.2, (
@@ -138,8 +140,8 @@ def test_a_block_refused_only_in_the_first_pass_is_found_by_its_page_dump() -> N
 def _removal(action: Any, dimm: str, ejected: bool) -> ActionResult:
     """What run_action records: the DIMM's unplug, inside the node's record for node_remove."""
     unplug = UnplugOutcome(dimm, ejected, 0.1, (), "DEVICE_DELETED" if ejected else "busy")
-    node = None if action.do == "dimm_remove" else {
-        "node": action.node, "cpus": [], "dimms": [{"id": dimm, "unplug": unplug.to_json()}]}
+    node = None if action.do == "dimm_remove" else NodeRemovalSeen(
+        action.node, "dimms first", dimms=[NodeDimmSeen(DimmSeen(dimm, None, None), unplug)])
     return ActionResult(action.id, action.do, action.expect.value, ejected, "", unplug=unplug, node=node)
 
 
@@ -174,7 +176,7 @@ def test_a_node_kept_by_its_cpu_still_says_its_boot_memory_went() -> None:
     (action,) = loaded.actions
     kept = dataclasses.replace(_removal(action, "boot1", True), succeeded=False)
     assert (headline(loaded, compute_layout(loaded), log, [kept]) or "").startswith("boot memory removed:")
-    untried = dataclasses.replace(kept, node={"node": 1, "cpus": [], "dimms": []})
+    untried = dataclasses.replace(kept, node=NodeRemovalSeen(1, "dimms first"))
     assert headline(loaded, compute_layout(loaded), log, [untried]) is None
 
 

@@ -11,7 +11,7 @@ import pytest
 from harness.errors import GuestError
 from harness.guest.actions import EVIDENCE_LINES, console_evidence, run_action
 from harness.guest.agent import AgentReply
-from harness.guest.state import MemoryBlock
+from harness.guest.state import MemoryBlock, PageFlagsUnread
 from harness.guest.vm import GuestVM
 from harness.logparse.reader import LineStream
 from harness.qemu.console import ConsoleWatcher
@@ -65,7 +65,8 @@ def test_refused_offline_collects_the_page_dump_printed_meanwhile(guest: FakeGue
     assert (result.succeeded, result.matched) == (False, True)
     assert result.console_evidence == FIRST_DUMP_EVIDENCE, "what was printed before the action is not its evidence"
     assert result.to_json()["console_evidence"] == FIRST_DUMP_EVIDENCE
-    assert result.blocks[0].pageflags == {"error": "no /proc/kpageflags"}
+    assert result.blocks[0].pageflags == PageFlagsUnread(error="no /proc/kpageflags")
+    assert result.to_json()["blocks"][0]["pageflags"] == {"error": "no /proc/kpageflags"}
 
 
 def test_evidence_is_the_failure_kinds_only_and_capped() -> None:
