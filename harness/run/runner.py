@@ -410,8 +410,8 @@ def boot_info(result: RunResult, prep: Prepared, facts: checks.BootFacts, seen: 
                    unread_lines=tuple(suspicious_lines(facts.log)))
 
 
-# What a scenario claims rather than does: two scenarios that differ only here (an action's
-# ``expect`` included) run the same boot, the same actions, on the same machine.
+# What a scenario claims rather than does: two scenarios that differ only here (and in
+# their actions' CLAIMS) run the same boot, the same actions, on the same machine.
 _CLAIMS = {"name", "description", "expect", "false_claims"}
 
 
@@ -419,8 +419,9 @@ def boot_identity(scenario: Scenario) -> dict[str, Any]:
     """Everything of ``scenario`` that makes its run: machine, tables, command line, guest
     files and actions, without its expectations (equal identities, one boot judges both)."""
     data = scenario.model_dump(mode="json", exclude=_CLAIMS)
-    for action in data["actions"]:
-        del action["expect"]
+    for action, dumped in zip(scenario.actions, data["actions"]):
+        for claim in action.CLAIMS:
+            del dumped[claim]
     return data
 
 

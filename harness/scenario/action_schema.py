@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -16,6 +16,10 @@ class Expect(str, enum.Enum):
 
 
 class _Action(_Strict):
+    # The fields that say what the action should come to, not what the guest does: two
+    # scenarios whose actions differ only in these run the same boot (runner.boot_identity).
+    CLAIMS: ClassVar[frozenset[str]] = frozenset({"expect"})
+
     id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
     expect: Expect = Expect.SUCCESS
     timeout: float = Field(30.0, gt=0, le=3600)
@@ -141,6 +145,8 @@ class CxlRegion(CxlAction):
     to the kernel's auto-online policy (``auto``). ``fill`` MiB of data then go into a
     tmpfs bound to the region's node (mpol=bind), checksummed for cxl_offline to compare.
     ``zone``: the zone every block must be in afterwards."""
+
+    CLAIMS: ClassVar[frozenset[str]] = frozenset({"expect", "zone"})
 
     do: Literal["cxl_region"]
     online_type: Literal["online_movable", "online_kernel", "auto"] = "online_movable"

@@ -54,6 +54,16 @@ def test_an_action_s_expect_is_a_claim_but_its_timeout_is_not() -> None:
     assert boot_identity(longer) != boot_identity(parent)
 
 
+def test_a_cxl_region_s_zone_is_a_claim_but_its_online_type_is_not() -> None:
+    """one-node-cxl-movable-claims-refused claims ZONE_NORMAL and a refused offline: the
+    guest does the same, so it is judged on its parent's boot; onlining another way is not."""
+    sibling = SCENARIOS / "must-fail" / "one-node-cxl-movable-claims-refused.toml"
+    parent = load_scenario(_parent(sibling))
+    assert boot_identity(load_scenario(sibling)) == boot_identity(parent)
+    region = parent.actions[0].model_copy(update={"online_type": "online_kernel"})
+    assert boot_identity(parent.model_copy(update={"actions": (region, *parent.actions[1:])})) != boot_identity(parent)
+
+
 @pytest.mark.parametrize("name", OTHER_ACTIONS)
 def test_a_sibling_with_other_actions_boots_on_its_own(name: str) -> None:
     sibling = SCENARIOS / "must-fail" / f"{name}.toml"
