@@ -22,14 +22,14 @@ from harness.memblock.kernel_engine.build import (
     tree_api,
     tree_release,
 )
-from harness.memblock.model import KernelVersion, Memblock, MemblockRegion, MemblockType
+from harness.memblock.model import Memblock, MemblockRegion, MemblockType
 from harness.memblock.ops import ALLOCATING_OPS, Op, op_name, to_line
 from harness.memblock.sim import MemblockSim
 from kernels.profile import MemblockRules
 from kernels.source import source_tree
 
 
-def python_engine(kernel: MemblockRules | KernelVersion | str, max_numnodes: int = 1024,
+def python_engine(kernel: MemblockRules | str, max_numnodes: int = 1024,
                   movable_node: bool = False, mirrored_kernelcore: bool = False) -> MemblockSim:
     return MemblockSim(kernel, max_numnodes, movable_node, mirrored_kernelcore)
 
@@ -60,13 +60,13 @@ class KernelEngine:
     only finds the default tree. A context manager; ``close()`` is safe to call twice.
     """
 
-    def __init__(self, series: KernelVersion | str | None = None, max_numnodes: int = 1024,
+    def __init__(self, series: str | None = None, max_numnodes: int = 1024,
                  movable_node: bool = False, mirrored_kernelcore: bool = False,
                  tree: Path | None = None) -> None:
         if tree is None:
             if series is None:
                 raise ValueError("KernelEngine needs a kernel series or a tree")
-            tree = source_tree(series.value if isinstance(series, KernelVersion) else series)
+            tree = source_tree(series)
         self.tree = tree
         self.api: TreeApi = tree_api(tree)
         # the release whose mm/memblock.c runs, whatever the log says it was

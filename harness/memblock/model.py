@@ -20,38 +20,12 @@ NUMA_NO_NODE = -1
 PAGE_SIZE = 4096
 
 
-class KernelVersion(enum.Enum):
-    """Which Debian kernel's mm/memblock.c the model follows.
-
-    Where they differ: the static arrays (6.1 starts each with an empty dummy entry,
-    ``cnt = 1``; 6.12 with ``cnt = 0``), memblock_remove_region (6.1 leaves the dummy
-    in an emptied array), memblock_merge_regions (6.12 merges only around the change),
-    memblock_add_range (6.12 skips the counting pass when ``cnt * 2 + 1 <= max``, 6.1
-    when ``<``) and should_skip_region / memblock_alloc_range_nid (6.12 tests
-    ``numa_valid_node(nid)``, 6.1 ``nid != NUMA_NO_NODE``).
-    """
-
-    V6_1 = "6.1"
-    V6_12 = "6.12"
-
-    @classmethod
-    def parse(cls, text: str) -> KernelVersion:
-        for version in cls:
-            if version.value == text:
-                return version
-        raise ValueError(f"unknown kernel version {text!r} (known: 6.1, 6.12)")
-
-
-def memblock_rules(kernel: MemblockRules | KernelVersion | str) -> MemblockRules:
-    """The memblock rules of ``kernel``: the rules themselves, or a release's profile row.
-
-    Accepting a KernelVersion keeps callers that still pass one working until they ask
-    ``kernels.profile`` themselves.
-    """
+def memblock_rules(kernel: MemblockRules | str) -> MemblockRules:
+    """The memblock rules of ``kernel``: the rules themselves, or a release's profile row
+    (kernels.profile says where the kernels' mm/memblock.c differ)."""
     if isinstance(kernel, MemblockRules):
         return kernel
-    release = kernel.value if isinstance(kernel, KernelVersion) else kernel
-    return profile_for(release).profile.memblock
+    return profile_for(kernel).profile.memblock
 
 
 class RegionFlags(enum.IntFlag):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.memblock.model import KernelVersion, Memblock, MemblockRegion, RegionFlags, memblock_rules
+from harness.memblock.model import Memblock, MemblockRegion, RegionFlags, memblock_rules
 from kernels.profile import MemblockRules
 from harness.units import has_flag, memparse, option_values, parse_percent
 
@@ -206,7 +206,7 @@ def _align(zone_movable_pfn: dict[int, int], ranges: list[tuple[int, int, int]])
 
 
 def find_zone_movable_pfns_for_nodes(memory: Sequence[MemblockRegion], request: CoreRequest,
-                                     kernel: MemblockRules | KernelVersion | str) -> MovableZone:
+                                     kernel: MemblockRules | str) -> MovableZone:
     """The kernel's function on ``memblock.memory`` as numa init left it."""
     rules = memblock_rules(kernel)
     ranges = _pfn_ranges(memory)
@@ -229,13 +229,13 @@ def find_zone_movable_pfns_for_nodes(memory: Sequence[MemblockRegion], request: 
 
 
 def movable_zone(state: Memblock, cmdline: str,
-                 kernel: MemblockRules | KernelVersion | str) -> MovableZone:
+                 kernel: MemblockRules | str) -> MovableZone:
     """ZONE_MOVABLE of ``state`` (memblock after numa init) booted with ``cmdline``."""
     return find_zone_movable_pfns_for_nodes(state.memory.regions, core_request(cmdline), kernel)
 
 
 def movable_starts(state: Memblock, cmdline: str,
-                   kernel: MemblockRules | KernelVersion | str) -> dict[int, int]:
+                   kernel: MemblockRules | str) -> dict[int, int]:
     """Node → ZONE_MOVABLE start in bytes (nodes without one are absent)."""
     return movable_zone(state, cmdline, kernel).starts
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from harness.memblock.model import (
     MAX_NUMNODES,
     NUMA_NO_NODE,
-    KernelVersion,
     Memblock,
     memblock_rules,
     nid_is_valid,
@@ -76,7 +75,7 @@ def _merge_same_nid(blks: list[NumaMemblk]) -> list[NumaMemblk]:
 
 
 def cleanup_meminfo(srat: Sequence[SratMemory], state: Memblock,
-                    kernel: MemblockRules | KernelVersion | str) -> list[NumaMemblk]:
+                    kernel: MemblockRules | str) -> list[NumaMemblk]:
     """``numa_cleanup_meminfo``: drop blocks without RAM, trim to DRAM, merge same nodes."""
     memory = [r for r in state.memory.regions if r.size]
     # 6.1 trims to [0, max_pfn); 6.12 to [start, end) of DRAM.
@@ -92,7 +91,7 @@ def cleanup_meminfo(srat: Sequence[SratMemory], state: Memblock,
     return _merge_same_nid(blks)
 
 
-def numa_reset(engine: Engine, kernel: MemblockRules | KernelVersion | str) -> None:
+def numa_reset(engine: Engine, kernel: MemblockRules | str) -> None:
     """numa_init's first step: every region loses its node, nothing is hotpluggable."""
     nid = NUMA_NO_NODE if memblock_rules(kernel).numa_memblks else MAX_NUMNODES
     engine.set_node(0, U64_MAX, "memory", nid)
@@ -106,7 +105,7 @@ def _mask_nid(nid: int, rules: MemblockRules) -> bool:
 
 
 def numa_register(engine: Engine, blks: Sequence[NumaMemblk],
-                  kernel: MemblockRules | KernelVersion | str) -> set[int]:
+                  kernel: MemblockRules | str) -> set[int]:
     """Top-down again, set_node per block, numa_clear_kernel_node_hotplug; the pinned nodes."""
     engine.set_bottom_up(False)
     for blk in blks:

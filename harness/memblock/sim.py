@@ -16,7 +16,6 @@ from harness.memblock.alloc import SearchPolicy, find_in_range_node
 from harness.memblock.model import (
     NUMA_NO_NODE,
     PAGE_SIZE,
-    KernelVersion,
     Memblock,
     MemblockRegion,
     MemblockType,
@@ -57,10 +56,9 @@ def _initial_type(name: str, rules: MemblockRules) -> MemblockType:
 class MemblockSim:
     """``struct memblock`` plus the functions of mm/memblock.c that change or search it."""
 
-    def __init__(self, kernel: MemblockRules | KernelVersion | str, max_numnodes: int = 1024,
+    def __init__(self, kernel: MemblockRules | str, max_numnodes: int = 1024,
                  movable_node: bool = False, mirrored_kernelcore: bool = False) -> None:
         self.rules = memblock_rules(kernel)
-        self._version = kernel if isinstance(kernel, KernelVersion) else None
         self.max_numnodes = max_numnodes
         self.policy = SearchPolicy(self.rules, max_numnodes, movable_node)
         self.mirrored_kernelcore = mirrored_kernelcore
@@ -71,13 +69,6 @@ class MemblockSim:
         self._array_addr: dict[str, int | None] = {"memory": None, "reserved": None}
         # The WARN_ONs the kernel would print, as its source states them, in order.
         self.warnings: list[str] = []
-
-    @property
-    def version(self) -> KernelVersion:
-        """The KernelVersion this sim was made from, for callers not yet on kernels.profile."""
-        if self._version is None:
-            raise ValueError("this MemblockSim was made from MemblockRules, not a KernelVersion")
-        return self._version
 
     def state(self) -> Memblock:
         return copy.deepcopy(self.memblock)

@@ -5,7 +5,6 @@ import pytest
 
 from harness.errors import BadInputError
 from harness.memblock import ops as ops
-from harness.memblock.model import KernelVersion
 from harness.memblock.sim import MemblockSim
 
 SAMPLES: list[ops.Op] = [
@@ -43,7 +42,7 @@ def test_bad_json_names_the_problem(data: dict[str, object], message: str) -> No
 
 
 def test_apply_dispatches_to_the_engine() -> None:
-    sim = MemblockSim(KernelVersion.V6_12)
+    sim = MemblockSim("6.12")
     assert ops.apply(sim, ops.Add(0x100000, 0x100000)) == 0
     assert ops.apply(sim, ops.PhysAllocRange(0x1000, 0x1000, 0, 0)) == 0x1ff000
     assert ops.apply(sim, ops.SetBottomUp(True)) is None

@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.memblock.model import KernelVersion
 from harness.units import kernel_params, memparse, parse_percent
 from kernels.source import source_tree
 
@@ -105,17 +104,17 @@ class KernelReader:
         self.proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module", params=list(KernelVersion), ids=lambda v: v.value)
+@pytest.fixture(scope="module", params=["6.1", "6.12"])
 def kernel(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelReader]:
-    version: KernelVersion = request.param
+    version: str = request.param
     if shutil.which("gcc") is None:
         pytest.skip("gcc not installed")
-    tree = source_tree(version.value)
+    tree = source_tree(version)
     masks = re.findall(r"^#define _[A-Z]+\s+0x[0-9a-f]+.*$", (tree / "include/linux/ctype.h").read_text(), re.M)
     table = _function((tree / "lib/ctype.c").read_text(), r"const unsigned char _ctype\[\] = \{", r"\};")
     parts = ["\n".join(masks), table, CTYPE]
     parts += [_function((tree / path).read_text(), signature) for path, signature in FUNCTIONS]
-    work = tmp_path_factory.mktemp(f"cmdline-{version.value}")
+    work = tmp_path_factory.mktemp(f"cmdline-{version}")
     (work / "reader.c").write_text(PRELUDE + "\n\n".join(parts) + MAIN)
     subprocess.run(["gcc", "-O1", "-w", "-o", str(work / "reader"), str(work / "reader.c")], check=True)
     reader = KernelReader(work / "reader")
