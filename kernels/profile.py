@@ -127,13 +127,17 @@ class CrashkernelRules:
 
 @dataclass(frozen=True)
 class HotplugRules:
-    """mm/memory_hotplug.c: the default online type and memmap_on_memory."""
+    """mm/memory_hotplug.c: the default online type and memmap_on_memory; whether CXL
+    memory can be hot-added as RAM."""
 
     # Debian's amd64 config: 6.1 "# CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE is not set",
     # 6.12 on CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO=y. A kernel's own .config overrides it
     # (profile_for(release, config)).
     default_online: OnlineType
     memmap_on_memory: MemmapOnMemory
+    # drivers/cxl/core/region.c create_ram_region (sysfs decoderX.Y/create_ram_region): from
+    # 6.3 on; 6.1.192's region.c makes pmem regions only.
+    cxl_ram_region: bool = True
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,7 @@ PROFILES: tuple[KernelProfile, ...] = (
                   LogFormats(ReserveLine.PLAIN, E820Format.CLASSIC, LogBufferLine.LOG_BUF_LEN),
                   BootOrder(sparse_buffer=True, sparse_in_setup_arch=True),
                   CrashkernelRules(CrashkernelParse.ARCH_X86),
-                  HotplugRules(OnlineType.OFFLINE, MemmapOnMemory.SINGLE_BLOCK),
+                  HotplugRules(OnlineType.OFFLINE, MemmapOnMemory.SINGLE_BLOCK, cxl_ram_region=False),
                   PrintkRules(_PRINTK_INFO)),
     KernelProfile("6.12", _M612,
                   LogFormats(ReserveLine.PLAIN, E820Format.CLASSIC, LogBufferLine.LOG_BUF_LEN),

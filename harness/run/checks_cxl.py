@@ -1,9 +1,10 @@
-"""CXL checks: each region where the layout put its device's window (the region's start
-in sysfs, the node its blocks are on), and the zone each cxl_region's memory went to
-against the scenario's claim."""
+"""CXL checks: each window the override SRAT describes as the kernel read it, each region
+where the layout put its device's window (the region's start in sysfs, the node its blocks
+are on), and the zone each cxl_region's memory went to against the scenario's claim."""
 from __future__ import annotations
 
 from harness.guest.actions import ActionResult
+from harness.logparse import BootLog
 from harness.run.verdict import RunResult
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import CxlRegion, Scenario
@@ -15,7 +16,27 @@ KNOWN_CRASH = ("known cause: QEMU 10.0 under TCG segfaults (access_stw) when pro
                "memory lands in CXL memory; keep data bound to the node (mpol=bind)")
 
 
-def evaluate(result: RunResult, scenario: Scenario, layout: MemoryLayout, actions: list[ActionResult]) -> None:
+def srat_words(node: int, pxm: int, start: int, end: int, hotplug: bool) -> str:
+    """As acpi_numa_memory_affinity_init prints the entry (drivers/acpi/numa/srat.c)."""
+    return f"node {node} PXM {pxm} [mem {start:#x}-{end - 1:#x}]{' hotplug' if hotplug else ''}"
+
+
+def _srat_checks(result: RunResult, scenario: Scenario, layout: MemoryLayout, log: BootLog) -> None:
+    for device, win in zip(scenario.cxl, layout.cxl):
+        if device.srat_hotplug is None:
+            continue
+        pxm = scenario.srat.pxm_of(win.node)
+        lines = [s for s in log.srat_memory if s.start < win.end and win.start < s.end]
+        seen = "; ".join(srat_words(s.node, s.pxm, s.start, s.end, s.hotplug) for s in lines)
+        result.add(f"CXL {device.id} window in the SRAT as the kernel read it",
+                   srat_words(win.node, pxm, win.start, win.end, device.srat_hotplug),
+                   seen or "no SRAT line over the window",
+                   f"log line {', '.join(str(s.line) for s in lines)}" if lines else "")
+
+
+def evaluate(result: RunResult, scenario: Scenario, layout: MemoryLayout, log: BootLog,
+             actions: list[ActionResult]) -> None:
+    _srat_checks(result, scenario, layout, log)
     done = {a.id: a for a in actions}
     for action in scenario.actions:
         if not isinstance(action, CxlRegion):

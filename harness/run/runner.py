@@ -253,7 +253,21 @@ def plan(path: Path, kernel: str) -> Plan:
         raise BadInputError(f"{path}: {err}") from None
     resolved = kernels.resolve(kernel)
     check_cmdline_length(kernel_cmdline(scenario, layout), resolved.release, str(path))
+    if scenario.cxl:
+        check_cxl_kernel(resolved.release, str(path))
     return Plan(scenario, layout, resolved)
+
+
+def check_cxl_kernel(release: str, where: str) -> None:
+    """A kernel that cannot make a CXL RAM region would fail every CXL action after a boot
+    of minutes: refused before it."""
+    try:
+        ok = profile_for(release).profile.hotplug.cxl_ram_region
+    except ValueError:  # older than every profile row: older than 6.1, so no RAM regions
+        ok = False
+    if not ok:
+        raise BadInputError(f"{where}: cxl: kernel {release} cannot create a CXL RAM region "
+                            "(drivers/cxl/core/region.c create_ram_region came in 6.3)")
 
 
 def check_cmdline_length(cmdline: str, release: str, where: str) -> None:
@@ -492,7 +506,7 @@ def judge(result: RunResult, scenario: Scenario, layout: MemoryLayout, facts: ch
     checks.evaluate(result, scenario, facts, seen.before, seen.actions or [], seen.guest_error,
                     seen.in_action, layout=layout)
     checks_virtio_mem.evaluate(result, scenario, layout, facts.log, seen.actions or [])
-    checks_cxl.evaluate(result, scenario, layout, seen.actions or [])
+    checks_cxl.evaluate(result, scenario, layout, facts.log, seen.actions or [])
     witnesses = boot_dimm_witnesses(scenario, layout, facts.log, seen.memory_devices_before)
     for seen_dimm in witnesses:
         result.add(f"boot-RAM DIMM {seen_dimm.dimm.id} where the kernel booted with it",

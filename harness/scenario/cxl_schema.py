@@ -5,6 +5,11 @@ memory window, named by QEMU's properties (docs/system/devices/cxl.rst):
 ``size`` is the volatile backend (the device's capacity, all of it one region),
 ``window`` the fixed memory window the firmware's CEDT announces (CFMWS), whose one
 target is the device's host bridge, ``interleave_granularity`` the window's (bytes).
+
+``srat_hotplug``: unset, the SRAT says nothing of the window (QEMU's own never does) and
+the kernel makes its node from CEDT; set, the override SRAT describes the window as a
+memory affinity of the device's node, hotpluggable or not, as firmware that configured the
+device writes it, and the kernel takes the node from there.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ class Cxl(_Strict):
     size: BlockSize
     window: Size = 4 << 30
     interleave_granularity: int = 256
+    srat_hotplug: bool | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Cxl:
@@ -43,12 +49,17 @@ class Cxl(_Strict):
 
 
 def check_cxl(devices: tuple[Cxl, ...], machine_type: str, nodes: int, dimm_ids: Sequence[str],
-              actions: Sequence[Action]) -> None:
+              actions: Sequence[Action], srat_override: bool) -> None:
     """CXL needs q35 (QEMU's pxb-cxl sits on PCIe); ids unique, also against other devices;
     every CXL action names a device; a node-bound slab pin names a node the guest will
-    have (each window gets the node after the SRAT's: :func:`guest_node`)."""
+    have (each window gets the node after the SRAT's: :func:`guest_node`); a window in the
+    SRAT needs the override (QEMU's SRAT has no entry for CXL windows)."""
     if devices and machine_type != "q35":
         raise ValueError(f"cxl devices need machine.type = \"q35\", not {machine_type!r}")
+    for device in devices:
+        if device.srat_hotplug is not None and not srat_override:
+            raise ValueError(f"cxl {device.id}: srat_hotplug needs srat.source = \"override\" "
+                             "(QEMU's own SRAT says nothing of CXL windows)")
     ids = [d.id for d in devices]
     if len(set(ids)) != len(ids) or set(ids) & set(dimm_ids):
         raise ValueError("cxl: ids must be unique, also against the dimms' and virtio_mem's")
@@ -63,6 +74,9 @@ def check_cxl(devices: tuple[Cxl, ...], machine_type: str, nodes: int, dimm_ids:
 
 def guest_node(nodes: int, index: int) -> int:
     """The node the guest gives window ``index``: drivers/acpi/numa/srat.c acpi_parse_cfmws
-    maps each CFMWS to a fake proximity domain above the SRAT's highest, so it is numbered
-    after every SRAT node (``Initmem setup node N as memoryless``)."""
+    maps each CFMWS the SRAT does not describe to a fake proximity domain above the SRAT's
+    highest, so it is numbered after every SRAT node (``Initmem setup node N as
+    memoryless``). A window the override SRAT describes (``srat_hotplug``) has the next
+    proximity domain after the machine's (:meth:`Srat.pxm_of`), and acpi_map_pxm_to_node
+    numbers domains as the SRAT's entries first name them: the same node."""
     return nodes + index

@@ -234,6 +234,9 @@ def compute_layout(scenario: Scenario) -> MemoryLayout:
     cxl = _cxl_windows(scenario, used)
     if cxl:  # pc_pci_hole64_start: after the CXL range when CXL is on
         used = cxl[-1].end
+    ranges += [SratMemory(node=p.node, pxm=scenario.srat.pxm_of(p.node), start=p.start, end=p.end,
+                          hotplug=bool(d.srat_hotplug))
+               for p, d in zip(cxl, scenario.cxl) if d.srat_hotplug is not None]
     hole64 = -(-used // GiB) * GiB
     return MemoryLayout(below, above, device_base, device_size, tuple(ranges), dimms, windowed,
                         address_space_end=hole64 + prof.pci_hole64_size,

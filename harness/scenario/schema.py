@@ -160,7 +160,12 @@ class Srat(_Strict):
         return self
 
     def pxm_of(self, node: int) -> int:
-        return self.pxm[node] if self.pxm else node
+        """A node past the listed ones (a CXL window's) takes the domains after the highest."""
+        if not self.pxm:
+            return node
+        if node < len(self.pxm):
+            return self.pxm[node]
+        return max(self.pxm) + 1 + node - len(self.pxm)
 
 
 LOCAL_DISTANCE = 10
@@ -268,7 +273,8 @@ class Scenario(_Strict):
             if rng.node >= nodes:
                 raise ValueError(f"srat.ranges[{i}]: node {rng.node} does not exist")
         check_virtio_mem_actions(self.actions, self.virtio_mem, self.machine.cpus)
-        check_cxl(self.cxl, self.machine.type, nodes, ids + [v.id for v in self.virtio_mem], self.actions)
+        check_cxl(self.cxl, self.machine.type, nodes, ids + [v.id for v in self.virtio_mem], self.actions,
+                  self.srat.source is SratSource.OVERRIDE)
         action_ids = [a.id for a in self.actions]
         if len(set(action_ids)) != len(action_ids):
             raise ValueError("actions: ids must be unique")

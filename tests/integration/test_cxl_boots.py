@@ -4,9 +4,10 @@ under a QEMU with volatile type-3 devices (>= 8.0; measured on 10.0.2 from bookw
 The QEMU is the session's ``--memhp-qemu`` when one is given, else the host release's
 backports QEMU from Debian's archive (harness.qemu.archive.BACKPORTS: 10.0 on Debian 12,
 11.1 on Debian 13), named here so that every host runs its newest; a plain run picks
-that one itself when the system QEMU lacks ``volatile-memdev`` (7.2: harness.qemu.choice). Six boots: each pass
-scenario on both kernels, and its must-fail sibling (on 6.12), which must fail on exactly
-its false claims.
+that one itself when the system QEMU lacks ``volatile-memdev`` (7.2: harness.qemu.choice).
+Each pass scenario boots on both kernels; its must-fail sibling (on 6.12) must fail on
+exactly its false claims, judged on the pass scenario's 6.12 boot where it differs only in
+what it expects (the region's zone is a claim), else booting.
 """
 from __future__ import annotations
 
@@ -75,7 +76,37 @@ def test_slab_pinned_normal_cxl_memory_refuses_offline_and_is_never_torn_down(cx
     assert result.checks[0].ok  # no kernel panic: the region stayed up with its memory
 
 
-@pytest.mark.parametrize("name", ["one-node-cxl-movable-claims-refused", "one-node-cxl-slab-refused-claims-removed"])
+@pytest.mark.parametrize("kernel", CXL_KERNELS)
+def test_auto_movable_keeps_cxl_memory_of_a_node_without_kernel_memory_in_normal(  # type: ignore[no-untyped-def]
+        cxl_run, kernel: str) -> None:
+    """The kernel's auto-online policy decides the zone (auto_movable_numa_aware): Normal."""
+    result = cxl_run(SCENARIOS / "one-node-cxl-auto-online.toml", kernel)
+    assert result.verdict is Verdict.PASS, result.summary()
+    region = _actions(result)["region"]["cxl"]
+    assert region["node"] == 1 and region["blocks"] == ["memory106 online Normal", "memory107 online Normal"]
+    assert any(c.name.startswith("model agrees: CXL") and c.ok for c in result.model_checks)
+
+
+@pytest.mark.parametrize("kernel", CXL_KERNELS)
+def test_a_window_the_srat_marks_hotpluggable_takes_the_srat_node_and_movable_node_decides(  # type: ignore[no-untyped-def]
+        cxl_run, kernel: str) -> None:
+    """The firmware-described window: the kernel prints the override's entry for it and
+    makes no node of its own from CEDT (the region's blocks are on the SRAT's node 1); under
+    movable_node the kernel's own auto-online puts them in ZONE_MOVABLE."""
+    result = cxl_run(SCENARIOS / "one-node-cxl-srat-hotplug.toml", kernel)
+    assert result.verdict is Verdict.PASS, result.summary()
+    (srat,) = [c for c in result.checks if c.name == "CXL cxl-vmem0 window in the SRAT as the kernel read it"]
+    assert srat.ok and srat.observed == "node 1 PXM 1 [mem 0x350000000-0x44fffffff] hotplug", srat
+    actions = _actions(result)
+    region = actions["region"]["cxl"]
+    assert region["node"] == 1 and region["blocks"] == ["memory106 online Movable", "memory107 online Movable"]
+    before, after = actions["offline"]["cxl"]["data_md5"]
+    assert before == after == region["data_md5"][0]
+    assert any(c.name.startswith("model agrees: CXL") and c.ok for c in result.model_checks)
+
+
+@pytest.mark.parametrize("name", ["one-node-cxl-movable-claims-refused", "one-node-cxl-slab-refused-claims-removed",
+                                  "one-node-cxl-srat-hotplug-claims-normal", "one-node-cxl-auto-online-claims-movable"])
 def test_cxl_sibling_fails_on_exactly_its_false_claims(cxl_run, name: str) -> None:  # type: ignore[no-untyped-def]
     result = cxl_run(SCENARIOS / "must-fail" / f"{name}.toml")
     assert result.verdict is Verdict.FAIL

@@ -12,14 +12,20 @@ from harness.analysis.simulate import simulate
 from harness.errors import BadInputError
 from harness.guest.actions import ActionResult
 from harness.guest.cxl_actions import CxlOutcome, parse_region
+from acpi_tables.srat import MemoryAffinity
+from harness.logparse import BootLog
+from harness.logparse.acpi import SratMemoryLine
+from harness.memblock.numa import SratMemory
 from harness.qemu.cmdline import build_command
 from harness.qemu.devices import qemu_needs
 from harness.qemu.facts import Need
 from harness.qemu.machine import Channels
 from harness.run import checks_cxl
+from harness.run.runner import check_cxl_kernel
 from harness.run.verdict import RunResult
 from harness.scenario.layout import compute_layout
 from harness.scenario.schema import load_scenario, parse_scenario
+from harness.scenario.tables import build_srat
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 MOVABLE = SCENARIOS / "one-node-cxl-movable.toml"
@@ -75,6 +81,7 @@ def test_non_cxl_scenarios_stay_off_cxl() -> None:
     ({"action": {"id": "a", "do": "cxl_region", "device": "nope"}}, "no cxl device 'nope'"),
     ({"action": {"id": "a", "do": "slab_pin", "node": 2, "files": 1}}, "node 2: the guest has nodes 0-1"),
     ({"action": {"id": "a", "do": "slab_pin", "node": 1, "cpu": 0, "files": 1}}, "exactly one of cpu and node"),
+    ({"srat_hotplug": True, "srat_source": "qemu"}, "cxl c0: srat_hotplug needs srat.source = \"override\""),
 ])
 def test_mistakes_are_one_line_naming_the_field(change: dict[str, Any], words: str) -> None:
     data = _scenario()
@@ -82,6 +89,9 @@ def test_mistakes_are_one_line_naming_the_field(change: dict[str, Any], words: s
         data["machine"]["type"] = change["machine_type"]
     elif "action" in change:
         data["actions"] = [change["action"]]
+    elif "srat_source" in change:
+        data["srat"] = {"source": change.pop("srat_source")}
+        data["cxl"][0].update(change)
     else:
         data["cxl"][0].update(change)
     with pytest.raises(BadInputError) as err:
@@ -100,6 +110,7 @@ def test_region_reply_parses() -> None:
     ("one-node-cxl-movable", "Movable"),        # online_movable by memhp
     ("one-node-cxl-slab-refused", "Normal"),    # online_kernel
     ("one-node-cxl-auto-online", "Normal"),     # auto-movable, NUMA-aware: no kernel memory on node 1
+    ("one-node-cxl-srat-hotplug", "Movable"),   # auto-online under movable_node
 ])
 def test_model_predicts_each_region_zone(name: str, zone: str) -> None:
     (predicted,) = simulate(load_scenario(SCENARIOS / f"{name}.toml"), "debian:6.12").cxl
@@ -132,7 +143,7 @@ def _region_result(start: str, node: int, zone: str) -> ActionResult:
 def test_region_checks_tell_place_node_and_zone_apart(start: str, node: int, zone: str, failed: set[str]) -> None:
     scenario = load_scenario(MOVABLE)
     result = RunResult("s", "k")
-    checks_cxl.evaluate(result, scenario, compute_layout(scenario), [_region_result(start, node, zone)])
+    checks_cxl.evaluate(result, scenario, compute_layout(scenario), BootLog("test"), [_region_result(start, node, zone)])
     assert len(result.checks) == 2 and {c.name for c in result.checks if not c.ok} == failed
 
 
@@ -154,3 +165,45 @@ def test_model_outcomes_follow_the_zone_and_the_pin(online_type: str, pin: bool,
     data["actions"] = actions
     predicted = {a.id: a.outcome for a in simulate(parse_scenario(data, "x.toml"), "debian:6.12").actions}
     assert [predicted[i] for i in ("region", "offline", "teardown", "remove")] == expected
+
+
+def test_a_window_the_srat_describes_is_its_node_s_range_in_the_override() -> None:
+    """srat_hotplug: the override gets a memory affinity over the whole window in the next
+    proximity domain, hotpluggable as asked; unset, the SRAT says nothing of it."""
+    scenario = load_scenario(SCENARIOS / "one-node-cxl-srat-hotplug.toml")
+    layout = compute_layout(scenario)
+    (win,) = layout.cxl
+    assert layout.ranges_of(1) == (SratMemory(node=1, pxm=1, start=win.start, end=win.end, hotplug=True),)
+    entries = [e for e in build_srat(scenario, layout).subtables if isinstance(e, MemoryAffinity)]
+    assert [(e.proximity_domain, e.base_address, e.length, e.hot_pluggable) for e in entries
+            if e.base_address == win.start] == \
+        [(1, 0x350000000, 4 << 30, True)]
+    assert not compute_layout(load_scenario(MOVABLE)).ranges_of(1)
+    pxm = parse_scenario(dict(_scenario(srat_hotplug=False), srat={"pxm": [4]}), "x.toml")
+    assert compute_layout(pxm).ranges_of(1)[0].pxm == 5
+
+
+@pytest.mark.parametrize(("line", "ok"), [
+    ((1, 1, 0x350000000, 0x450000000, True), True),
+    ((1, 1, 0x350000000, 0x450000000, False), False),  # the mark lost
+    ((2, 2, 0x350000000, 0x450000000, True), False),   # another node
+    (None, False),                                     # the override did not take
+])
+def test_the_window_s_srat_line_is_checked_as_the_kernel_printed_it(line: tuple[int, int, int, int, bool] | None,
+                                                                    ok: bool) -> None:
+    scenario = load_scenario(SCENARIOS / "one-node-cxl-srat-hotplug.toml")
+    srat = () if line is None else (SratMemoryLine(node=line[0], pxm=line[1], start=line[2], end=line[3],
+                                                   hotplug=line[4], line=40),)
+    result = RunResult("s", "k")
+    checks_cxl.evaluate(result, scenario, compute_layout(scenario), BootLog("test", srat_memory=srat), [])
+    (check,) = [c for c in result.checks if "window in the SRAT" in c.name]
+    assert check.expected == "node 1 PXM 1 [mem 0x350000000-0x44fffffff] hotplug" and check.ok is ok
+
+
+def test_a_kernel_without_cxl_ram_regions_is_refused_before_the_boot() -> None:
+    """6.1's region.c has no create_ram_region (6.3): one line naming the file and why."""
+    with pytest.raises(BadInputError) as err:
+        check_cxl_kernel("6.1.0-57-amd64", "s.toml")
+    assert str(err.value).startswith("s.toml: cxl: kernel 6.1.0-57-amd64 cannot create a CXL RAM region")
+    for release in ("6.12.118+deb12-amd64", "6.18.15+deb13-amd64", "7.3.4+deb13-amd64"):
+        check_cxl_kernel(release, "s.toml")
