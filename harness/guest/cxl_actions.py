@@ -106,13 +106,20 @@ def region_of(vm: GuestVM, window: int) -> str | None:
     return names[0] if names else None
 
 
+def _in_qemu(vm: GuestVM, device: str) -> bool:
+    return device in {str(p.get("name")) for p in vm.qmp.command("qom-list", path="/machine/peripheral")}
+
+
 def remove(vm: GuestVM, device: str, index: int, timeout: float) -> tuple[UnplugOutcome, dict[str, bool]]:
     """device_del, then where the device still is: in QEMU's /machine/peripheral and as the
     guest's memdev. QEMU 10.0 sends no DEVICE_DELETED for a cxl-type3 even when pciehp
-    powered the slot off (measured by hand, three runs of 18 s), so both are read."""
-    unplug = vm.qmp.device_del(device, timeout)
-    if not unplug.deleted:
+    powered the slot off and the device left QEMU's tree (hw/core/qdev.c sends it from
+    device_finalize, and the unparented device is never finalized): the wait ends when it
+    leaves the tree, and both places are read."""
+    unplug = vm.qmp.device_del(device, timeout, gone=lambda: not _in_qemu(vm, device))
+    in_qemu = _in_qemu(vm, device)
+    if in_qemu and not unplug.deleted:
         time.sleep(SETTLE_SECONDS)
-    peripherals = {str(p.get("name")) for p in vm.qmp.command("qom-list", path="/machine/peripheral")}
+        in_qemu = _in_qemu(vm, device)
     listing = vm.run(["ls", "/sys/bus/cxl/devices"], timeout=30.0).stdout.decode(errors="replace").split()
-    return unplug, {"qemu": device in peripherals, "guest": f"{MEMDEV_PREFIX}{index}" in listing}
+    return unplug, {"qemu": in_qemu, "guest": f"{MEMDEV_PREFIX}{index}" in listing}

@@ -14,7 +14,7 @@ import json
 import select
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,10 +247,12 @@ class QmpSession:
         events, self._pending = self._pending, []
         return events
 
-    def device_del(self, device: str, timeout: float, cpu: bool = False) -> UnplugOutcome:
+    def device_del(self, device: str, timeout: float, cpu: bool = False,
+                   gone: Callable[[], bool] | None = None) -> UnplugOutcome:
         """Ask for an unplug and wait for DEVICE_DELETED, a final _OST refusal, QEMU's own
         unplug-error event (either of :data:`UNPLUG_ERROR_EVENTS`: which one depends on the
-        QEMU release), or the timeout.
+        QEMU release), ``gone()`` saying the device left by other signs (for a device QEMU
+        sends no DEVICE_DELETED for), or the timeout.
 
         ``cpu``: ``device`` is a CPU's QOM path (query-hotpluggable-cpus). QEMU 7.2 then
         sends ``DEVICE_DELETED`` for the child ``<path>/lapic`` and ``_OST`` with slot-type
@@ -282,6 +284,10 @@ class QmpSession:
             if refused is not None:  # QEMU said so, though no _OST status was final
                 return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
                                      f"guest refused: {refused}")
+            if gone is not None and gone():
+                last = f"; last _OST: {ost[-1].words}" if ost else "; no _OST event"
+                return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
+                                     f"no DEVICE_DELETED; gone after {time.monotonic() - start:.0f} s{last}")
         last = f"; last _OST: {ost[-1].words}" if ost else "; no _OST event"
         return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
                              f"no DEVICE_DELETED within {timeout:.0f} s{last}")

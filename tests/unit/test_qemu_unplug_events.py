@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,13 +39,14 @@ def _monitor(sock: socket.socket, events: list[dict[str, Any]]) -> None:
                     send(event | STAMP)
 
 
-def _unplug(tmp_path: Path, events: list[dict[str, Any]]) -> tuple[bool, str]:
+def _unplug(tmp_path: Path, events: list[dict[str, Any]], timeout: float = 5,
+            gone: Callable[[], bool] | None = None) -> tuple[bool, str]:
     ours, theirs = socket.socketpair()
     threading.Thread(target=_monitor, args=(theirs, events), daemon=True).start()
     qmp = QmpSession(tmp_path / "qmp.jsonl")
     try:
         qmp.connect(ours, 5)
-        outcome = qmp.device_del("hot0", 5)
+        outcome = qmp.device_del("hot0", timeout, gone=gone)
         return outcome.deleted, outcome.reason
     finally:
         qmp.close()
@@ -62,3 +64,18 @@ def test_another_device_s_error_is_not_ours(tmp_path: Path) -> None:
     other = {"event": "DEVICE_UNPLUG_GUEST_ERROR", "data": {"path": "/machine/peripheral/hot1"}}
     deleted, reason = _unplug(tmp_path, [other, DELETED_BY_PATH])
     assert deleted and reason == "DEVICE_DELETED /machine/peripheral/hot0"
+
+
+def test_a_device_that_leaves_without_deleted_ends_the_wait_when_it_is_gone(tmp_path: Path) -> None:
+    """QEMU 10.0 sends no DEVICE_DELETED for a cxl-type3 that left its tree: the caller's
+    ``gone`` ends the wait (not deleted: no event said so), else the timeout does."""
+    asked = []
+
+    def gone() -> bool:
+        asked.append(1)
+        return len(asked) >= 2
+
+    deleted, reason = _unplug(tmp_path, [], timeout=30, gone=gone)
+    assert not deleted and reason.startswith("no DEVICE_DELETED; gone after") and len(asked) == 2
+    deleted, reason = _unplug(tmp_path, [], timeout=1.5, gone=lambda: False)
+    assert not deleted and reason == "no DEVICE_DELETED within 2 s; no _OST event"
