@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from harness.analysis.online_policy import HotplugConfig, ZonePages, zone_for_dimm
+from harness.scenario.cxl_schema import guest_node
 from harness.scenario.layout import MemoryLayout
 from harness.scenario.schema import CxlAction, CxlOffline, CxlRegion, CxlRemove, CxlTeardown, GuestWrite, Scenario, SlabPin
 from kernels.profile import OnlineType
@@ -45,8 +46,8 @@ def predict_cxl(scenario: Scenario, layout: MemoryLayout, config: HotplugConfig,
             zone, why = "Normal", "onlined online_kernel by memhp (above 4G: ZONE_NORMAL)"
         else:
             zone = zone_for_dimm(config, stats, [], win.node, win.start, device.size)
-            why = (f"auto-online {config.default_online_type.value}, policy {config.online_policy.value}, "
-                   f"node {win.node} has no boot memory")
+            why = (f"auto-online {config.default_online_type.value}, policy {config.online_policy.value}"
+                   + (", movable_node" if config.movable_node else "") + f", node {win.node} has no boot memory")
         out.append(CxlZonePrediction(action.id, action.device, win.node, zone, why))
     return tuple(out)
 
@@ -62,7 +63,7 @@ def cxl_outcomes(scenario: Scenario, zones: tuple[CxlZonePrediction, ...]) -> di
     offline: dict[str, str] = {}  # device → "success"/"failure"/"uncertain": are its blocks offline
     pinned: set[int] = set()
     by_id = {z.id: z for z in zones}
-    node = {d.id: len(scenario.machine.nodes) + i for i, d in enumerate(scenario.cxl)}
+    node = {d.id: guest_node(len(scenario.machine.nodes), i) for i, d in enumerate(scenario.cxl)}
     for action in scenario.actions:
         if isinstance(action, SlabPin) and action.node is not None:
             pinned.add(action.node)
