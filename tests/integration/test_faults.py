@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from child_signals import interruptible
 
 from harness.guest.vm import GuestVM
 from harness.qemu.machine import ACCEPT_TIMEOUT
@@ -234,7 +235,8 @@ def _popen_run(scenario: Path, out: Path, **kwargs) -> subprocess.Popen[str]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_mid_boot_ends_memhp_and_its_qemu(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "out"
-    proc = _popen_run(_scenario(tmp_path), out, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _popen_run(_scenario(tmp_path), out, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                      preexec_fn=interruptible)
     try:
         console = out / "console.log"
         assert _wait_for(lambda: console.exists() and console.stat().st_size > 0, BOOT_TIMEOUT), "no boot"

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from child_signals import interruptible
 
 from harness.lab.matrix import execute, run_matrix
 from harness.lab.spec import load_matrix
@@ -94,7 +95,8 @@ def test_ctrl_c_stops_a_running_matrix_with_its_partial_reports_and_history(tmp_
     first, second = (out / "runs" / run.run_id for run in spec.runs)
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "matrix", str(matrix), "--workers", "1",
                              "--out", str(out), "--db", str(db)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=interruptible)
     try:
         console = second / "console.log"
         deadline = time.monotonic() + 240

@@ -191,8 +191,9 @@ def interrupting_run(run: RunSpec, out_dir: Path, settings: RunSettings) -> RunR
 
 @pytest.fixture
 def default_sigint() -> Iterator[None]:
-    """Python's own Ctrl-C handler, as `memhp matrix` runs with: an earlier test in this
-    worker process may have left a library's (seen once in a full unit tier on Python 3.13)."""
+    """Python's own Ctrl-C handler, as `memhp matrix` has it in a terminal: a suite started
+    as a background job of a non-interactive shell inherits SIGINT ignored (bash), and
+    Python keeps it ignored (tests/child_signals.py)."""
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, before)
