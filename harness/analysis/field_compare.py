@@ -75,8 +75,7 @@ def _pxms(log: BootLog) -> list[str]:
 
 
 def _srat(log: BootLog) -> list[str]:
-    return [f"node {s.node} PXM {s.pxm} [mem {hex_range(s.start, s.end)}]{' hotplug' if s.hotplug else ''}"
-            for s in sorted(log.srat_memory, key=lambda s: s.start)]
+    return [s.words() for s in sorted(log.srat_memory, key=lambda s: s.start)]
 
 
 def _memoryless(log: BootLog) -> set[int]:

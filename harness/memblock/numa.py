@@ -20,6 +20,7 @@ from harness.memblock.model import (
     nid_is_valid,
 )
 from harness.memblock.ops import Engine
+from harness.units import hex_range
 from kernels.profile import MemblockRules
 
 U64_MAX = (1 << 64) - 1
@@ -41,6 +42,12 @@ class SratMemory:
     @property
     def size(self) -> int:
         return self.end - self.start
+
+    def words(self) -> str:
+        """``node 1 PXM 1 [mem 0x350000000-0x44fffffff] hotplug``, as the kernel's
+        ``SRAT: Node …`` line says it."""
+        return f"node {self.node} PXM {self.pxm} [mem {hex_range(self.start, self.end)}]" + (
+            " hotplug" if self.hotplug else "")
 
 
 @dataclass(frozen=True)

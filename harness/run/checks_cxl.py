@@ -16,27 +16,21 @@ KNOWN_CRASH = ("known cause: QEMU 10.0 under TCG segfaults (access_stw) when pro
                "memory lands in CXL memory; keep data bound to the node (mpol=bind)")
 
 
-def srat_words(node: int, pxm: int, start: int, end: int, hotplug: bool) -> str:
-    """As acpi_numa_memory_affinity_init prints the entry (drivers/acpi/numa/srat.c)."""
-    return f"node {node} PXM {pxm} [mem {start:#x}-{end - 1:#x}]{' hotplug' if hotplug else ''}"
-
-
-def _srat_checks(result: RunResult, scenario: Scenario, layout: MemoryLayout, log: BootLog) -> None:
-    for device, win in zip(scenario.cxl, layout.cxl):
-        if device.srat_hotplug is None:
+def _srat_checks(result: RunResult, layout: MemoryLayout, log: BootLog) -> None:
+    """Each window the layout gave an SRAT entry (``srat_hotplug``) against the kernel's line."""
+    for win in layout.cxl:
+        entry = next((r for r in layout.node_ranges if (r.start, r.end) == (win.start, win.end)), None)
+        if entry is None:  # the SRAT says nothing of this window: CEDT makes its node
             continue
-        pxm = scenario.srat.pxm_of(win.node)
         lines = [s for s in log.srat_memory if s.start < win.end and win.start < s.end]
-        seen = "; ".join(srat_words(s.node, s.pxm, s.start, s.end, s.hotplug) for s in lines)
-        result.add(f"CXL {device.id} window in the SRAT as the kernel read it",
-                   srat_words(win.node, pxm, win.start, win.end, device.srat_hotplug),
-                   seen or "no SRAT line over the window",
+        result.add(f"CXL {win.id} window in the SRAT as the kernel read it", entry.words(),
+                   "; ".join(s.words() for s in lines) or "no SRAT line over the window",
                    f"log line {', '.join(str(s.line) for s in lines)}" if lines else "")
 
 
 def evaluate(result: RunResult, scenario: Scenario, layout: MemoryLayout, log: BootLog,
              actions: list[ActionResult]) -> None:
-    _srat_checks(result, scenario, layout, log)
+    _srat_checks(result, layout, log)
     done = {a.id: a for a in actions}
     for action in scenario.actions:
         if not isinstance(action, CxlRegion):
