@@ -151,6 +151,10 @@ def _ost_for(info: dict[str, Any], device: str, cpu: bool) -> bool:
     return info.get("device") in (None, device)
 
 
+def _last(ost: list[OstEvent]) -> str:
+    return f"; last _OST: {ost[-1].words}" if ost else "; no _OST event"
+
+
 class QmpSession:
     """QMP on the connection QEMU made to our listening socket, with a transcript of all traffic.
 
@@ -285,12 +289,10 @@ class QmpSession:
                 return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
                                      f"guest refused: {refused}")
             if gone is not None and gone():
-                last = f"; last _OST: {ost[-1].words}" if ost else "; no _OST event"
                 return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
-                                     f"no DEVICE_DELETED; gone after {time.monotonic() - start:.0f} s{last}")
-        last = f"; last _OST: {ost[-1].words}" if ost else "; no _OST event"
+                                     f"no DEVICE_DELETED; gone after {time.monotonic() - start:.0f} s{_last(ost)}")
         return UnplugOutcome(device, False, time.monotonic() - start, tuple(ost),
-                             f"no DEVICE_DELETED within {timeout:.0f} s{last}")
+                             f"no DEVICE_DELETED within {timeout:.0f} s{_last(ost)}")
 
     def try_quit(self) -> None:
         if self._qmp is None:
